@@ -1,0 +1,55 @@
+# Fashion Space Explorer: the two commands are `make run` and `make test` (see README.md).
+PY      ?= python3
+VENV    ?= .venv
+BIN     := $(VENV)/bin
+ARGS    ?=
+PYTEST_ARGS ?=
+
+.PHONY: run test setup setup-kiosk setup-system firmware bench bench-quick sheet models install-appliance clean
+
+# A kiosk-only environment is small (no torch); the full one adds training, analysis and tests.
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.kiosk: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e .
+	touch $@
+
+$(VENV)/.full: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[train,analysis,test]'
+	touch $@
+
+setup-kiosk: $(VENV)/.kiosk
+setup: setup-system $(VENV)/.full
+
+setup-system:
+	bash scripts/setup-system.sh
+
+## The main job: the kiosk on the shipped models, windowed (add ARGS="--joystick sim" for the simulated board).
+run: $(VENV)/.kiosk
+	$(BIN)/fse-kiosk --windowed $(ARGS)
+
+## Every test (installs what it needs first).
+test: setup firmware
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+firmware:
+	$(MAKE) -C firmware
+
+bench: setup firmware
+	$(BIN)/python -m benchmarks
+
+bench-quick: setup firmware
+	$(BIN)/python -m benchmarks --quick
+
+sheet: setup
+	$(BIN)/fse-sheet --out docs/model_sheet.png
+
+install-appliance:
+	bash scripts/install-appliance.sh
+
+clean:
+	rm -rf $(VENV) build *.egg-info
+	$(MAKE) -C firmware clean || true

@@ -1,0 +1,66 @@
+"""Hyper-parameters for every model, one dataclass each; each is saved inside its checkpoint."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+
+@dataclass
+class SpaceConfig:
+    """The CPPN-VAE-GAN: encoder, CPPN generator and discriminator (after hardmaru's cppn-gan-vae)."""
+
+    latent_dim: int = 8            # the 8 parameters visitors steer
+    gen_width: int = 64            # CPPN hidden units; 64 trains ~3x faster per step than 128, same reconstruction
+    gen_layers: int = 4            # tanh layers after the first (z + coordinate) layer
+    enc_channels: int = 32         # first conv width of the encoder; the second doubles it
+    disc_channels: int = 32
+    coord_scale: float = 1.0       # the coordinate square is [-scale, scale]^2
+
+    # VAE
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 1e-3
+    beta: float = 1.0              # KL weight; <1 spends more nats on the image, >1 shapes the latent harder
+    kl_warmup_epochs: float = 1.0  # ramp beta from 0 so the latent is used before KL squeezes it
+
+    # GAN fine-tune (run after the VAE has converged)
+    gan_epochs: int = 0
+    gan_lr: float = 2e-4
+    gan_weight: float = 0.02       # adversarial weight per pixel (x 784): hardmaru's 1.0 wrecks short runs
+    d_skip_below: float = 0.45     # balancing: don't update D while its loss is below this (it is winning)
+    g_adv_skip_above: float = 1.2  # balancing: drop G's adversarial term while D's loss is above this (D is lost)
+    prior_fakes: float = 0.5       # fraction of fakes decoded from prior samples rather than reconstructions
+
+    seed: int = 1234
+    train_limit: int | None = None  # first N training images (for --quick)
+    test_limit: int | None = None
+
+
+@dataclass
+class ClassifierConfig:
+    """A small CNN that labels Fashion-MNIST classes (used by the analysis and the jump-coverage metric)."""
+
+    channels: int = 32
+    epochs: int = 6
+    batch_size: int = 128
+    lr: float = 2e-3
+    dropout: float = 0.3
+    seed: int = 99
+    train_limit: int | None = None
+    test_limit: int | None = None
+
+
+def quick(cfg):
+    """The --quick variant: trains for seconds on a slice, for the tests."""
+    if isinstance(cfg, SpaceConfig):
+        return SpaceConfig(gen_width=16, gen_layers=2, enc_channels=8, disc_channels=8, epochs=1,
+                           gan_epochs=1, batch_size=64, train_limit=512, test_limit=256, kl_warmup_epochs=0.0)
+    return ClassifierConfig(channels=8, epochs=1, batch_size=64, train_limit=512, test_limit=256)
+
+
+def to_dict(cfg) -> dict:
+    return asdict(cfg)
+
+
+def from_dict(cls, d: dict):
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in d.items() if k in known})

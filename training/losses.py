@@ -1,0 +1,26 @@
+"""Loss terms of the CPPN-VAE-GAN, each on its own and in plain words."""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def reconstruction_bce(logits: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Bernoulli negative log-likelihood of the image under the decoded design, nats per image."""
+    return F.binary_cross_entropy_with_logits(logits, images, reduction="none").flatten(1).sum(1).mean()
+
+
+def kl_to_prior(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    """KL(q(z|x) || N(0, I)), nats per image: what it costs to say where in the space an image is."""
+    return (-0.5 * (1 + logvar - mean.pow(2) - logvar.exp())).sum(1).mean()
+
+
+def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+    """D wants real -> 1 and fake -> 0."""
+    return 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+
+
+def generator_adversarial(fake_logits: torch.Tensor) -> torch.Tensor:
+    """Non-saturating GAN term: G wants D to call its designs real."""
+    return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))

@@ -1,0 +1,218 @@
+"""Training loops: the fashion space (VAE, then a light GAN fine-tune) and the classifier.
+
+Each run lives in a directory with `checkpoint.pt` (model, optimisers, config, epoch) and
+`metrics.jsonl` (one line per epoch). Runs are seeded and resume from the last finished epoch.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import losses
+from .classifier import Classifier
+from .config import ClassifierConfig, SpaceConfig, from_dict, to_dict
+from .cppn_vae import FashionSpace
+from .data import load_split
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)  # a crash mid-save never leaves a half checkpoint
+
+
+def load_checkpoint(path: Path) -> dict:
+    return torch.load(path, map_location="cpu", weights_only=False)
+
+
+ARCH_FIELDS_SPACE = ("latent_dim", "gen_width", "gen_layers", "enc_channels", "disc_channels", "coord_scale")
+
+
+def _resume_config(cls, cfg, state, arch_fields):
+    """On resume the given config wins (so a run can be extended, e.g. with GAN epochs),
+    but the architecture must match the checkpoint's; with no config given the saved one is used."""
+    if state is None:
+        return cfg or cls()
+    saved = from_dict(cls, state["config"])
+    if cfg is None:
+        return saved
+    for name in arch_fields:
+        if getattr(cfg, name) != getattr(saved, name):
+            raise SystemExit(f"cannot resume: {name}={getattr(cfg, name)} but the checkpoint has "
+                             f"{getattr(saved, name)}; pass the same architecture (or --quick if it was quick)")
+    return cfg
+
+
+def _log(run: Path, record: dict) -> None:
+    with open(run / "metrics.jsonl", "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def _batches(n: int, size: int, gen: torch.Generator):
+    perm = torch.randperm(n, generator=gen)
+    for s in range(0, n, size):
+        yield perm[s:s + size]
+
+
+@torch.no_grad()
+def evaluate_space(model: FashionSpace, images: torch.Tensor, batch: int = 500) -> dict:
+    model.eval()
+    bce = kl = 0.0
+    for s in range(0, len(images), batch):
+        x = images[s:s + batch]
+        mean, logvar = model.encoder(x.unsqueeze(1))
+        logits = model.generator.logits(mean, model.grid28)
+        bce += losses.reconstruction_bce(logits, x).item() * len(x)
+        kl += losses.kl_to_prior(mean, logvar).item() * len(x)
+    return {"test_bce": bce / len(images), "test_kl": kl / len(images)}
+
+
+def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = None, resume: bool = False,
+                progress: bool = True) -> FashionSpace:
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run / "checkpoint.pt"
+    state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
+    cfg = _resume_config(SpaceConfig, cfg, state, ARCH_FIELDS_SPACE)
+    torch.manual_seed(cfg.seed)
+    model = FashionSpace(cfg)
+    vae_params = list(model.encoder.parameters()) + list(model.generator.parameters())
+    opt_vae = torch.optim.Adam(vae_params, lr=cfg.lr)
+    opt_gan = torch.optim.Adam(vae_params, lr=cfg.gan_lr, betas=(0.5, 0.999))
+    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=cfg.gan_lr, betas=(0.5, 0.999))
+    start, elapsed = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt_vae.load_state_dict(state["opt_vae"])
+        opt_gan.load_state_dict(state["opt_gan"])
+        opt_d.load_state_dict(state["opt_d"])
+        start, elapsed = state["epoch"], state.get("train_seconds", 0.0)
+        print(f"resuming {run} after epoch {start}")
+
+    train = torch.from_numpy(load_split("train", data, cfg.train_limit).images)
+    test = torch.from_numpy(load_split("test", data, cfg.test_limit).images)
+    gen = torch.Generator().manual_seed(cfg.seed + start)
+    steps_per_epoch = (len(train) + cfg.batch_size - 1) // cfg.batch_size
+    total = cfg.epochs + cfg.gan_epochs
+    for epoch in range(start, total):
+        gan_phase = epoch >= cfg.epochs
+        model.train()
+        t0 = time.time()
+        sums = {"bce": 0.0, "kl": 0.0, "adv": 0.0, "d": 0.0, "d_updates": 0, "g_adv_steps": 0}
+        bar = tqdm(list(_batches(len(train), cfg.batch_size, gen)), disable=not progress,
+                   desc=f"{'gan' if gan_phase else 'vae'} epoch {epoch + 1}/{total}", leave=False)
+        for step, idx in enumerate(bar):
+            x = train[idx]                                   # (B, 28, 28)
+            mean, logvar = model.encoder(x.unsqueeze(1))     # (B, 8) each
+            z = model.sample_posterior(mean, logvar)
+            logits = model.generator.logits(z, model.grid28)  # (B, 28, 28)
+            bce = losses.reconstruction_bce(logits, x)
+            kl = losses.kl_to_prior(mean, logvar)
+            progress_frac = (epoch + step / steps_per_epoch) / max(cfg.kl_warmup_epochs, 1e-9)
+            beta = cfg.beta * min(1.0, progress_frac) if cfg.kl_warmup_epochs > 0 else cfg.beta
+            loss = bce + beta * kl
+            if gan_phase:
+                # Fakes: reconstructions and designs from prior samples, so jumps sharpen too.
+                n_prior = int(len(x) * cfg.prior_fakes)
+                fake = torch.sigmoid(logits)
+                if n_prior:
+                    zp = torch.randn(n_prior, cfg.latent_dim)
+                    fake = torch.cat([fake[n_prior:], model.generator(zp, model.grid28)])
+                d_loss = losses.discriminator_loss(model.discriminator(x.unsqueeze(1)),
+                                                   model.discriminator(fake.detach().unsqueeze(1)))
+                if d_loss.item() > cfg.d_skip_below:
+                    opt_d.zero_grad()
+                    d_loss.backward()
+                    opt_d.step()
+                    sums["d_updates"] += 1
+                sums["d"] += d_loss.item()
+                if d_loss.item() < cfg.g_adv_skip_above:
+                    adv = losses.generator_adversarial(model.discriminator(fake.unsqueeze(1)))
+                    loss = loss + cfg.gan_weight * 784 * adv
+                    sums["adv"] += adv.item()
+                    sums["g_adv_steps"] += 1
+            opt = opt_gan if gan_phase else opt_vae
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sums["bce"] += bce.item()
+            sums["kl"] += kl.item()
+            bar.set_postfix(bce=f"{bce.item():.1f}", kl=f"{kl.item():.1f}")
+        seconds = time.time() - t0
+        elapsed += seconds
+        n = steps_per_epoch
+        record = {"epoch": epoch + 1, "phase": "gan" if gan_phase else "vae", "seconds": round(seconds, 1),
+                  "train_bce": sums["bce"] / n, "train_kl": sums["kl"] / n,
+                  **evaluate_space(model, test)}
+        if gan_phase:
+            record.update(d_loss=sums["d"] / n, g_adv=sums["adv"] / max(sums["g_adv_steps"], 1),
+                          d_updates=sums["d_updates"], g_adv_steps=sums["g_adv_steps"])
+        _log(run, record)
+        print(json.dumps(record))
+        save_checkpoint(ckpt_path, {"kind": "space", "config": to_dict(cfg), "model": model.state_dict(),
+                                    "opt_vae": opt_vae.state_dict(), "opt_gan": opt_gan.state_dict(),
+                                    "opt_d": opt_d.state_dict(), "epoch": epoch + 1, "train_seconds": elapsed})
+    return model
+
+
+@torch.no_grad()
+def classifier_accuracy(model: Classifier, images: np.ndarray, labels: np.ndarray) -> float:
+    model.eval()
+    preds = [model(torch.from_numpy(images[s:s + 1000]).unsqueeze(1)).argmax(1).numpy()
+             for s in range(0, len(images), 1000)]
+    return float((np.concatenate(preds) == labels).mean())
+
+
+def train_classifier(run: Path, cfg: ClassifierConfig | None = None, data: str | None = None,
+                     resume: bool = False, progress: bool = True) -> Classifier:
+    run.mkdir(parents=True, exist_ok=True)
+    ckpt_path = run / "checkpoint.pt"
+    state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
+    cfg = _resume_config(ClassifierConfig, cfg, state, ("channels",))
+    torch.manual_seed(cfg.seed)
+    model = Classifier(cfg)
+    train = load_split("train", data, cfg.train_limit)
+    test = load_split("test", data, cfg.test_limit)
+    steps_per_epoch = (len(train.images) + cfg.batch_size - 1) // cfg.batch_size
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.epochs * steps_per_epoch)
+    start, elapsed = 0, 0.0
+    if state is not None:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        sched.load_state_dict(state["sched"])
+        start, elapsed = state["epoch"], state.get("train_seconds", 0.0)
+    x_all, y_all = torch.from_numpy(train.images), torch.from_numpy(train.labels)
+    gen = torch.Generator().manual_seed(cfg.seed + start)
+    for epoch in range(start, cfg.epochs):
+        model.train()
+        t0 = time.time()
+        total_loss, steps = 0.0, 0
+        for idx in tqdm(list(_batches(len(x_all), cfg.batch_size, gen)), disable=not progress,
+                        desc=f"classifier epoch {epoch + 1}/{cfg.epochs}", leave=False):
+            x = x_all[idx].unsqueeze(1)
+            # Small random shifts: designs from the generator are not pixel-aligned like the data.
+            x = torch.roll(x, shifts=tuple(torch.randint(-2, 3, (2,)).tolist()), dims=(2, 3))
+            loss = torch.nn.functional.cross_entropy(model(x), y_all[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            if sched.last_epoch < sched.total_steps - 1:
+                sched.step()
+            total_loss += loss.item()
+            steps += 1
+        seconds = time.time() - t0
+        elapsed += seconds
+        record = {"epoch": epoch + 1, "seconds": round(seconds, 1), "train_loss": total_loss / steps,
+                  "test_accuracy": classifier_accuracy(model, test.images, test.labels)}
+        _log(run, record)
+        print(json.dumps(record))
+        save_checkpoint(ckpt_path, {"kind": "classifier", "config": to_dict(cfg), "model": model.state_dict(),
+                                    "opt": opt.state_dict(), "sched": sched.state_dict(),
+                                    "epoch": epoch + 1, "train_seconds": elapsed})
+    return model
