@@ -63,6 +63,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "handler", None):
         return args.handler(args)
     from . import train
+    command = "fse-train " + " ".join(sys.argv[1:] if argv is None else argv)
     try:
         if args.model == "space":
             cfg = quick(SpaceConfig()) if args.quick else SpaceConfig()
@@ -71,13 +72,13 @@ def main(argv: list[str] | None = None) -> int:
                 cfg.epochs = args.epochs
             if args.gan_epochs is not None:
                 cfg.gan_epochs = args.gan_epochs
-            train.train_space(args.run, cfg, args.data, args.resume, not args.no_progress)
+            train.train_space(args.run, cfg, args.data, args.resume, not args.no_progress, command)
         else:
             cfg = quick(ClassifierConfig()) if args.quick else ClassifierConfig()
             cfg = _apply_overrides(cfg, args.set)
             if args.epochs is not None:
                 cfg.epochs = args.epochs
-            train.train_classifier(args.run, cfg, args.data, args.resume, not args.no_progress)
+            train.train_classifier(args.run, cfg, args.data, args.resume, not args.no_progress, command)
     except DatasetError as e:
         print(f"fse-train: {e}", file=sys.stderr)
         return 2

@@ -74,7 +74,7 @@ def evaluate_space(model: FashionSpace, images: torch.Tensor, batch: int = 500) 
 
 
 def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = None, resume: bool = False,
-                progress: bool = True) -> FashionSpace:
+                progress: bool = True, command: str = "") -> FashionSpace:
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
     state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
@@ -156,7 +156,8 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
         print(json.dumps(record))
         save_checkpoint(ckpt_path, {"kind": "space", "config": to_dict(cfg), "model": model.state_dict(),
                                     "opt_vae": opt_vae.state_dict(), "opt_gan": opt_gan.state_dict(),
-                                    "opt_d": opt_d.state_dict(), "epoch": epoch + 1, "train_seconds": elapsed})
+                                    "opt_d": opt_d.state_dict(), "epoch": epoch + 1, "train_seconds": elapsed,
+                                    "command": command})
     return model
 
 
@@ -169,7 +170,7 @@ def classifier_accuracy(model: Classifier, images: np.ndarray, labels: np.ndarra
 
 
 def train_classifier(run: Path, cfg: ClassifierConfig | None = None, data: str | None = None,
-                     resume: bool = False, progress: bool = True) -> Classifier:
+                     resume: bool = False, progress: bool = True, command: str = "") -> Classifier:
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
     state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
@@ -214,5 +215,5 @@ def train_classifier(run: Path, cfg: ClassifierConfig | None = None, data: str |
         print(json.dumps(record))
         save_checkpoint(ckpt_path, {"kind": "classifier", "config": to_dict(cfg), "model": model.state_dict(),
                                     "opt": opt.state_dict(), "sched": sched.state_dict(),
-                                    "epoch": epoch + 1, "train_seconds": elapsed})
+                                    "epoch": epoch + 1, "train_seconds": elapsed, "command": command})
     return model

@@ -1,0 +1,173 @@
+"""The shipped models, loaded the way the kiosk needs them: checked at start-up, fast at run time.
+
+`FashionModels.load(models_dir)` reads `manifest.json`, checks every file's sha256 and each
+session's input/output names against the manifest, and raises `ModelError` (naming the file and
+the fix) before the first frame, never at first use. numpy + onnxruntime only.
+
+    models = FashionModels.load(Path("onnx_models"))
+    designs = models.generate(z, 512, 512)     # (B, 512, 512) in [0, 1]
+    z = models.encode(canvas[None])            # (1, 8)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .providers import create_session
+from .space import LATENT_DIM, coordinates
+
+log = logging.getLogger(__name__)
+
+REQUIRED = ("encoder", "generator", "classifier")
+FIX = "restore onnx_models/ from the repository (git checkout onnx_models) or re-export with `fse-export models`"
+
+
+class ModelError(Exception):
+    """A model file is missing, corrupt or doesn't match the manifest; the message names file and fix."""
+
+
+@dataclass(frozen=True)
+class Landmark:
+    name: str
+    kind: str          # "class-medoid" or "k-means-centre"
+    z: np.ndarray      # (8,) float32
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def read_manifest(models_dir: Path) -> dict:
+    path = models_dir / "manifest.json"
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: {FIX}")
+    try:
+        manifest = json.loads(path.read_text())
+        manifest["models"]
+    except (json.JSONDecodeError, KeyError, TypeError) as e:
+        raise ModelError(f"{path} is not a valid model manifest ({e}): {FIX}") from None
+    return manifest
+
+
+class FashionModels:
+    """Encoder, CPPN generator and classifier sessions, with cached coordinate grids per resolution."""
+
+    def __init__(self, models_dir: Path, manifest: dict, sessions: dict, providers: dict, landmarks: list[Landmark]):
+        self.models_dir = models_dir
+        self.manifest = manifest
+        self.sessions = sessions
+        self.providers = providers            # model name -> active provider (for diagnostics)
+        self.landmarks = landmarks
+        latent = manifest.get("latent", {})
+        self.slider_range = tuple(latent.get("slider_range", (-1.0, 1.0)))
+        self.class_names = manifest.get("classes", [])
+        self._grids: dict[tuple[int, int], np.ndarray] = {}
+        self._grid_lock = threading.Lock()
+        self._coord_scale = float(manifest.get("coordinates", {}).get("scale", 1.0))
+        self.nonfinite_events = 0
+
+    @classmethod
+    def load(cls, models_dir: Path, provider: str = "cpu", cache_dir: Path | None = None,
+             intra_op_threads: int = 1, progress=None) -> "FashionModels":
+        """`progress(fraction, text)` is called as each session loads (for the splash screen)."""
+        models_dir = Path(models_dir)
+        manifest = read_manifest(models_dir)
+        sessions, providers = {}, {}
+        for i, name in enumerate(REQUIRED):
+            if progress:
+                progress(i / (len(REQUIRED) + 1), f"loading {name}")
+            entry = manifest["models"].get(name)
+            if entry is None:
+                raise ModelError(f"{models_dir / 'manifest.json'} has no entry for {name}: {FIX}")
+            path = models_dir / entry["file"]
+            if not path.is_file():
+                raise ModelError(f"{path} is missing: {FIX}")
+            if _sha256(path) != entry["sha256"]:
+                raise ModelError(f"{path} does not match its sha256 in manifest.json (corrupt or replaced): {FIX}")
+            try:
+                session, active = create_session(path, provider, cache_dir, intra_op_threads)
+            except Exception as e:  # onnxruntime raises its own types for unreadable graphs
+                raise ModelError(f"{path} could not be loaded by onnxruntime ({e}): {FIX}") from None
+            _check_io(path, session, entry)
+            sessions[name], providers[name] = session, active
+        landmarks = _load_landmarks(models_dir / "landmarks.json")
+        if progress:
+            progress(1.0, "models ready")
+        return cls(models_dir, manifest, sessions, providers, landmarks)
+
+    # -- inference ---------------------------------------------------------------------------
+    def grid(self, width: int, height: int) -> np.ndarray:
+        """The coordinate grid for a resolution, built once and reused."""
+        key = (width, height)
+        with self._grid_lock:
+            if key not in self._grids:
+                self._grids[key] = coordinates(width, height, self._coord_scale)
+            return self._grids[key]
+
+    def generate(self, z: np.ndarray, width: int, height: int | None = None) -> np.ndarray:
+        """z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN."""
+        z = self.sanitize(np.atleast_2d(np.asarray(z, np.float32)))
+        out = self.sessions["generator"].run(None, {"z": z, "coords": self.grid(width, height or width)})[0]
+        return self._finite(out)
+
+    def encode(self, images: np.ndarray) -> np.ndarray:
+        """images (B, 28, 28) in [0, 1] -> z (B, 8)."""
+        x = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0, 1).reshape(-1, 1, 28, 28)
+        return self.sanitize(self.sessions["encoder"].run(None, {"image": x})[0])
+
+    def classify(self, images: np.ndarray) -> np.ndarray:
+        """images (B, 28, 28) -> class logits (B, 10)."""
+        x = np.clip(np.asarray(images, np.float32), 0, 1).reshape(-1, 1, 28, 28)
+        return self.sessions["classifier"].run(None, {"image": x})[0]
+
+    def sanitize(self, z: np.ndarray) -> np.ndarray:
+        """Clamp z into the slider range; NaN/inf become 0 (and are counted for diagnostics)."""
+        if not np.isfinite(z).all():
+            self.nonfinite_events += 1
+            log.warning("non-finite latent replaced: %s", z)
+            z = np.nan_to_num(z, nan=0.0, posinf=self.slider_range[1], neginf=self.slider_range[0])
+        return np.clip(z, self.slider_range[0], self.slider_range[1]).astype(np.float32)
+
+    def _finite(self, images: np.ndarray) -> np.ndarray:
+        if not np.isfinite(images).all():
+            self.nonfinite_events += 1
+            log.warning("non-finite pixels from the generator replaced")
+            images = np.nan_to_num(images, nan=0.0, posinf=1.0, neginf=0.0)
+        return np.clip(images, 0.0, 1.0)
+
+
+def _check_io(path: Path, session, entry: dict) -> None:
+    """Names (and fixed dims) of the session must be what the manifest says."""
+    for kind, actual in (("inputs", session.get_inputs()), ("outputs", session.get_outputs())):
+        expected = entry.get(kind, [])
+        if [e["name"] for e in expected] != [a.name for a in actual]:
+            raise ModelError(f"{path}: {kind} are {[a.name for a in actual]}, manifest says "
+                             f"{[e['name'] for e in expected]}: {FIX}")
+        for e, a in zip(expected, actual):
+            for want, got in zip(e["shape"], a.shape):
+                if isinstance(want, int) and isinstance(got, int) and want != got:
+                    raise ModelError(f"{path}: {a.name} has shape {a.shape}, manifest says {e['shape']}: {FIX}")
+
+
+def _load_landmarks(path: Path) -> list[Landmark]:
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: {FIX}")
+    try:
+        items = json.loads(path.read_text())["landmarks"]
+        out = [Landmark(str(d["name"]), str(d.get("kind", "")), np.asarray(d["z"], np.float32)) for d in items]
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        raise ModelError(f"{path} is not a valid landmarks file ({e}): {FIX}") from None
+    for lm in out:
+        if lm.z.shape != (LATENT_DIM,):
+            raise ModelError(f"{path}: landmark {lm.name!r} has {lm.z.size} values, expected {LATENT_DIM}: {FIX}")
+    return out

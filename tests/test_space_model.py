@@ -1,0 +1,103 @@
+"""The CPPN-VAE-GAN in PyTorch: geometry, resolution independence, the quick training run and export."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+from kiosk.space import coordinates
+from training import cli
+from training.config import SpaceConfig, quick
+from training.cppn_vae import FashionSpace
+
+
+def test_coordinates_span_the_same_square_at_any_resolution():
+    for w, h in ((28, 28), (256, 256), (640, 480)):
+        g = coordinates(w, h)
+        assert g.shape == (h, w, 3) and g.dtype == np.float32
+        assert g[0, 0, 0] == -1 and g[-1, -1, 0] == 1 and g[0, 0, 1] == -1 and g[-1, -1, 1] == 1
+        np.testing.assert_allclose(g[..., 2], np.hypot(g[..., 0], g[..., 1]), rtol=1e-6)
+    with pytest.raises(ValueError):
+        coordinates(0, 5)
+
+
+def test_generator_renders_one_design_at_any_resolution_smoothly():
+    torch.manual_seed(0)
+    model = FashionSpace(quick(SpaceConfig())).eval()
+    z = torch.randn(3, 8)
+    with torch.no_grad():
+        small = model.generator(z, model.grid(28, 28))
+        big = model.generator(z, model.grid(1024, 1024))
+    assert small.shape == (3, 28, 28) and big.shape == (3, 1024, 1024)
+    # The 1024 render sampled at the 28 grid's points is the 28 render (same function, more samples).
+    idx = np.round(np.linspace(0, 1023, 28)).astype(int)
+    np.testing.assert_allclose(big[:, idx][:, :, idx].numpy(), small.numpy(), atol=0.02)
+    # Smooth, not pixelated: neighbouring pixels at 1024 differ far less than at 28.
+    assert big.diff(dim=2).abs().max() < small.diff(dim=2).abs().max() / 5 + 1e-6
+
+
+def test_z_projection_is_broadcast_not_tiled():
+    """The first layer sees z once per image: its weight is (width, 8), not (width, 8 + 3) per pixel."""
+    model = FashionSpace(SpaceConfig())
+    assert model.generator.z_proj.weight.shape == (64, 8)
+    assert model.generator.coord_proj.weight.shape == (64, 3)
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    d = tmp_path_factory.mktemp("runs")
+    assert cli.main(["space", "--quick", "--run", str(d / "space"), "--no-progress"]) == 0
+    assert cli.main(["classifier", "--quick", "--run", str(d / "classifier"), "--no-progress"]) == 0
+    return d
+
+
+def test_quick_training_writes_metrics_and_checkpoint(quick_runs):
+    lines = [json.loads(x) for x in (quick_runs / "space" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in lines] == ["vae", "gan"]
+    assert all(np.isfinite(r["test_bce"]) for r in lines)
+    ckpt = torch.load(quick_runs / "space" / "checkpoint.pt", weights_only=False)
+    assert ckpt["config"]["gen_width"] == 16 and ckpt["epoch"] == 2
+
+
+def test_resume_continues_from_the_checkpoint(quick_runs, capsys):
+    run = quick_runs / "space"
+    before = len((run / "metrics.jsonl").read_text().splitlines())
+    assert cli.main(["space", "--quick", "--resume", "--run", str(run), "--gan-epochs", "2", "--no-progress"]) == 0
+    assert "resuming" in capsys.readouterr().out
+    lines = (run / "metrics.jsonl").read_text().splitlines()
+    assert len(lines) == before + 1 and json.loads(lines[-1])["epoch"] == 3
+
+
+def test_bad_data_dir_is_a_clear_error(tmp_path, capsys):
+    assert cli.main(["space", "--quick", "--run", str(tmp_path / "r"), "--data", str(tmp_path / "none")]) == 2
+    assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
+
+
+def test_export_checks_parity_and_writes_the_manifest(quick_runs, tmp_path):
+    from training.export import export_all
+    out = tmp_path / "models"
+    m = export_all(quick_runs / "space", quick_runs / "classifier", out, test_limit=300)
+    for name in ("encoder", "generator", "classifier"):
+        path = out / f"{name}.onnx"
+        onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+        assert m["models"][name]["opset"] <= 17
+    assert m["parity_max_abs"]["generator_28"] <= 1e-4 and m["parity_max_abs"]["generator_256"] <= 1e-4
+    assert m["parity_max_abs"]["encoder"] <= 1e-4
+    # Dynamic batch and resolution in the exported generator.
+    gen = ort.InferenceSession(str(out / "generator.onnx"), providers=["CPUExecutionProvider"])
+    for b, (w, h) in ((1, (33, 17)), (5, (64, 64))):
+        y = gen.run(None, {"z": np.zeros((b, 8), np.float32), "coords": coordinates(w, h)})[0]
+        assert y.shape == (b, h, w) and 0 <= y.min() and y.max() <= 1
+    lm = json.loads((out / "landmarks.json").read_text())["landmarks"]
+    assert len(lm) >= 12 and all(len(x["z"]) == 8 for x in lm)
+    q = m["quality"]
+    for key in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy", "raw_pixel_knn5_accuracy",
+                "classifier_test_accuracy", "hyperspace_jump"):
+        assert key in q
+    from kiosk.models import FashionModels
+    models = FashionModels.load(out)
+    assert models.encode(np.zeros((2, 28, 28))).shape == (2, 8)

@@ -1,0 +1,331 @@
+"""`fse-export models`: the trained models -> ONNX files, landmarks and the manifest the kiosk reads.
+
+    fse-export models --space runs/space --classifier runs/classifier --out onnx_models
+
+Writes encoder.onnx, generator.onnx, classifier.onnx (opset 17, dynamic batch and resolution),
+landmarks.json and manifest.json (files with sha256, input/output names, shapes and dtypes,
+training config, dataset checksum, command, wall time and the quality figures measured on the
+10k test set). Every model is checked with `onnx.checker` (full check) and against PyTorch.
+
+The exported latent (the 8 parameters the kiosk shows, each in [-1, 1]) is the internal one
+squashed per dimension: u = tanh(z / latent_scale), so z = latent_scale * atanh(u). With
+latent_scale = 2*sqrt(3)/pi ~ 1.10 a uniform u makes z logistic with unit variance, close to the
+VAE's N(0, 1) prior: the hyperspace jump (u uniform in [-1, 1]^8, as in the original) then
+samples the prior, and reaches the classes (trousers!) that sit far out in an unshaped latent.
+The scale is chosen by a rule (see `choose_latent_scale`).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import torch
+from torch import nn
+
+from kiosk.space import LATENT_DIM, coordinates
+
+from . import metrics
+from .classifier import Classifier
+from .config import ClassifierConfig, SpaceConfig, from_dict
+from .cppn_vae import FashionSpace
+from .data import CLASS_NAMES, dataset_checksum, load_split
+from .train import load_checkpoint
+
+OPSET = 17  # TensorRT 8.5/8.6 on JetPack 5 stops at 17
+PRIOR_MATCHED_SCALE = 2 * 3 ** 0.5 / np.pi  # logistic with unit variance
+SCALE_CANDIDATES = (PRIOR_MATCHED_SCALE, 0.9, 1.3, 1.5, 1.8)
+U_LIMIT = 0.98  # atanh(1) is infinite: the generator clips u to +-U_LIMIT (z within +-2.3 scale)
+JUMP_SAMPLES = 2000
+MIN_CLASS_FRACTION = 0.01
+MIN_JUMP_ENTROPY = 2.0
+
+
+class ExportEncoder(nn.Module):
+    """image (B, 1, 28, 28) in [0, 1] -> z (B, 8): the posterior mean as the kiosk's parameters in (-1, 1)."""
+
+    def __init__(self, model: FashionSpace, latent_scale: float):
+        super().__init__()
+        self.encoder = model.encoder
+        self.inv_scale = 1.0 / latent_scale
+
+    def forward(self, image):
+        mean, _ = self.encoder(image)
+        return torch.tanh(mean * self.inv_scale)
+
+
+class ExportGenerator(nn.Module):
+    """z (B, 8) kiosk parameters in [-1, 1], coords (H, W, 3) from kiosk.space.coordinates -> design (B, H, W)."""
+
+    def __init__(self, model: FashionSpace, latent_scale: float):
+        super().__init__()
+        self.generator = model.generator
+        self.scale = latent_scale
+
+    def forward(self, z, coords):
+        u = torch.clamp(z, -U_LIMIT, U_LIMIT)
+        internal = (0.5 * self.scale) * torch.log((1 + u) / (1 - u))  # scale * atanh(u); ONNX has no atanh export
+        return self.generator(internal, coords)
+
+
+class ExportClassifier(nn.Module):
+    def __init__(self, model: Classifier):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image):
+        return self.model(image)
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
+    module.eval()
+    torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
+                      dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+    onnx.checker.check_model(onnx.load(str(path)), full_check=True)
+
+
+def _io(path: Path) -> dict:
+    """Input/output names, shapes (symbolic dims as names) and dtypes, read from the ONNX graph."""
+    model = onnx.load(str(path))
+
+    def describe(values):
+        out = []
+        for v in values:
+            t = v.type.tensor_type
+            shape = [d.dim_param or d.dim_value for d in t.shape.dim]
+            out.append({"name": v.name, "shape": shape, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name})
+        return out
+
+    init = {i.name for i in model.graph.initializer}
+    return {"inputs": describe([i for i in model.graph.input if i.name not in init]),
+            "outputs": describe(model.graph.output), "opset": model.opset_import[0].version}
+
+
+def _session(path: Path) -> ort.InferenceSession:
+    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+
+
+def check_parity(space: FashionSpace, latent_scale: float, out: Path, rng: np.random.Generator) -> dict:
+    """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder."""
+    gen = _session(out / "generator.onnx")
+    enc = _session(out / "encoder.onnx")
+    wrapper = ExportGenerator(space, latent_scale).eval()
+    z = rng.uniform(-1, 1, (4, LATENT_DIM)).astype(np.float32)
+    result = {}
+    for size in (28, 256):
+        coords = coordinates(size, size, space.cfg.coord_scale)
+        with torch.no_grad():
+            ref = wrapper(torch.from_numpy(z), torch.from_numpy(coords)).numpy()
+        got = gen.run(None, {"z": z, "coords": coords})[0]
+        result[f"generator_{size}"] = float(np.abs(ref - got).max())
+    images = rng.uniform(0, 1, (4, 1, 28, 28)).astype(np.float32)
+    with torch.no_grad():
+        ref = ExportEncoder(space, latent_scale).eval()(torch.from_numpy(images)).numpy()
+    result["encoder"] = float(np.abs(ref - enc.run(None, {"image": images})[0]).max())
+    return result
+
+
+def _run_batched(session: ort.InferenceSession, name: str, x: np.ndarray, batch: int = 1000) -> np.ndarray:
+    return np.concatenate([session.run(None, {name: x[s:s + batch]})[0] for s in range(0, len(x), batch)])
+
+
+def jump_coverage(gen: ort.InferenceSession, clf: ort.InferenceSession, rng: np.random.Generator,
+                  n: int = JUMP_SAMPLES) -> dict:
+    """Classes reached by `n` hyperspace jumps (z uniform in [-1, 1]^8), labelled by the classifier."""
+    z = rng.uniform(-1, 1, (n, LATENT_DIM)).astype(np.float32)
+    coords = coordinates(28, 28)
+    designs = np.concatenate([gen.run(None, {"z": z[s:s + 500], "coords": coords})[0] for s in range(0, n, 500)])
+    labels = _run_batched(clf, "image", designs[:, None]).argmax(1)
+    return metrics.class_coverage(labels)
+
+
+def choose_latent_scale(export_generator, clf: ort.InferenceSession, seed: int) -> tuple[float, list]:
+    """The rule: the prior-matched scale first, then the other candidates; the first at which jumps
+    reach all 10 classes with >= 1% each and entropy >= 2.0 nats wins; if none does, the one with
+    the most classes and highest entropy. `export_generator(scale)` returns a session."""
+    trials = []
+    for s in SCALE_CANDIDATES:
+        cov = jump_coverage(export_generator(s), clf, np.random.default_rng(seed))
+        trials.append({"scale": s, **{k: cov[k] for k in ("classes_at_least_1pct", "entropy_nats", "fractions")}})
+        if cov["classes_at_least_1pct"] == 10 and cov["entropy_nats"] >= MIN_JUMP_ENTROPY:
+            return s, trials
+    best = max(trials, key=lambda t: (t["classes_at_least_1pct"], t["entropy_nats"]))
+    return best["scale"], trials
+
+
+def make_landmarks(z_test: np.ndarray, labels: np.ndarray, gen: ort.InferenceSession, clf: ort.InferenceSession,
+                   seed: int, per_class: int = 1000, n_blends: int = 4) -> list[dict]:
+    """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
+    whole test set named by the classifier's two most likely classes for the design found there."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for c, name in enumerate(CLASS_NAMES):
+        pts = z_test[labels == c]
+        pts = pts[rng.permutation(len(pts))[:per_class]]
+        out.append({"name": name, "kind": "class-medoid", "class": c, "z": pts[metrics.medoid(pts)].round(4).tolist()})
+    centres = kmeans(z_test, n_blends, rng)
+    designs = gen.run(None, {"z": centres.astype(np.float32), "coords": coordinates(28, 28)})[0]
+    logits = clf.run(None, {"image": designs[:, None].astype(np.float32)})[0]
+    for centre, lg in zip(centres, logits):
+        top = np.argsort(-lg)[:2]
+        out.append({"name": f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}", "kind": "k-means-centre",
+                    "class": int(top[0]), "z": centre.round(4).tolist()})
+    return out
+
+
+def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 50) -> np.ndarray:
+    centres = x[rng.choice(len(x), k, replace=False)]
+    for _ in range(iters):
+        assign = ((x[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
+        centres = np.stack([x[assign == j].mean(0) if (assign == j).any() else centres[j] for j in range(k)])
+    return centres
+
+
+def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | None = None,
+               latent_scale: float | None = None, seed: int = 7, test_limit: int | None = None,
+               knn_train: int = 10_000) -> dict:
+    t0 = time.time()
+    out.mkdir(parents=True, exist_ok=True)
+    s_ckpt, c_ckpt = load_checkpoint(space_run / "checkpoint.pt"), load_checkpoint(classifier_run / "checkpoint.pt")
+    s_cfg, c_cfg = from_dict(SpaceConfig, s_ckpt["config"]), from_dict(ClassifierConfig, c_ckpt["config"])
+    space = FashionSpace(s_cfg)
+    space.load_state_dict(s_ckpt["model"])
+    space.eval()
+    clf_model = Classifier(c_cfg)
+    clf_model.load_state_dict(c_ckpt["model"])
+    clf_model.eval()
+
+    image = torch.zeros(2, 1, 28, 28)
+    _export(ExportClassifier(clf_model), (image,), out / "classifier.onnx", ["image"], ["logits"],
+            {"image": {0: "batch"}, "logits": {0: "batch"}})
+    clf = _session(out / "classifier.onnx")
+
+    def export_space(scale: float):
+        _export(ExportEncoder(space, scale), (image,), out / "encoder.onnx", ["image"], ["z"],
+                {"image": {0: "batch"}, "z": {0: "batch"}})
+        _export(ExportGenerator(space, scale), (torch.zeros(2, LATENT_DIM), torch.from_numpy(coordinates(5, 7))),
+                out / "generator.onnx", ["z", "coords"], ["design"],
+                {"z": {0: "batch"}, "coords": {0: "height", 1: "width"}, "design": {0: "batch", 1: "height", 2: "width"}})
+
+    def trial_generator(scale: float) -> ort.InferenceSession:
+        export_space(scale)
+        return _session(out / "generator.onnx")
+
+    trials = []
+    if latent_scale is None:
+        latent_scale, trials = choose_latent_scale(trial_generator, clf, seed)
+    export_space(latent_scale)
+    gen, enc = _session(out / "generator.onnx"), _session(out / "encoder.onnx")
+
+    # Quality on the test set.
+    test = load_split("test", data, test_limit)
+    train = load_split("train", data)
+    rng = np.random.default_rng(seed)
+    subset = rng.choice(len(train.images), min(knn_train, len(train.images)), replace=False)
+    z_test = _run_batched(enc, "image", test.images[:, None])
+    z_train = _run_batched(enc, "image", train.images[:, None])
+    internal_test, internal_train = (latent_scale * np.arctanh(np.clip(z, -U_LIMIT, U_LIMIT)) for z in (z_test, z_train))
+    with torch.no_grad():
+        from .train import evaluate_space
+        recon = evaluate_space(space, torch.from_numpy(test.images))
+    clf_acc = float((_run_batched(clf, "image", test.images[:, None]).argmax(1) == test.labels).mean())
+    jump = jump_coverage(gen, clf, np.random.default_rng(seed + 1))
+    quality = {
+        "test_images": len(test.images),
+        "reconstruction_bce_nats": round(recon["test_bce"], 3),
+        "kl_nats": round(recon["test_kl"], 3),
+        "latent_knn5_accuracy": metrics.knn_accuracy(z_train[subset], train.labels[subset], z_test, test.labels),
+        "latent_knn5_accuracy_all_60k": metrics.knn_accuracy(z_train, train.labels, z_test, test.labels),
+        "internal_mean_knn5_accuracy": metrics.knn_accuracy(internal_train[subset], train.labels[subset],
+                                                            internal_test, test.labels),
+        "raw_pixel_knn5_accuracy": metrics.knn_accuracy(train.images[subset].reshape(len(subset), -1),
+                                                        train.labels[subset], test.images.reshape(len(test.images), -1),
+                                                        test.labels),
+        "knn_train_subset": int(len(subset)),
+        "classifier_test_accuracy": clf_acc,
+        "hyperspace_jump": jump,
+        "latent_scale_trials": trials,
+    }
+    quality["targets"] = {
+        "latent_knn5_accuracy>=0.82": quality["latent_knn5_accuracy"] >= 0.82,
+        "jump_all_10_classes_>=1%": jump["classes_at_least_1pct"] == 10,
+        "jump_entropy>=2.0": jump["entropy_nats"] >= MIN_JUMP_ENTROPY,
+        "classifier>=0.91": clf_acc >= 0.91,
+    }
+
+    landmarks = make_landmarks(z_test, test.labels, gen, clf, seed)
+    (out / "landmarks.json").write_text(json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks},
+                                                   indent=1) + "\n")
+    parity = check_parity(space, latent_scale, out, np.random.default_rng(seed))
+    lo, hi = np.percentile(z_train, [0.5, 99.5], axis=0)
+    files = {}
+    for name in ("encoder", "generator", "classifier"):
+        p = out / f"{name}.onnx"
+        files[name] = {"file": p.name, "sha256": sha256(p), "bytes": p.stat().st_size, **_io(p)}
+    files["landmarks"] = {"file": "landmarks.json", "sha256": sha256(out / "landmarks.json")}
+    manifest = {
+        "format": 1,
+        "models": files,
+        "latent": {
+            "dim": LATENT_DIM, "latent_scale": latent_scale,
+            "shaping": "u = tanh(z / latent_scale); the generator clips u to +-%g" % U_LIMIT,
+            "slider_range": [-1.0, 1.0],
+            "data_range_0.5_99.5_pct": [lo.round(3).tolist(), hi.round(3).tolist()],
+            "jump": "uniform in [-1, 1]^8",
+        },
+        "coordinates": {"function": "kiosk.space.coordinates(width, height, scale)", "scale": s_cfg.coord_scale},
+        "classes": list(CLASS_NAMES),
+        "training": {
+            "space": {"config": s_ckpt["config"], "epochs_done": s_ckpt["epoch"],
+                      "train_seconds": round(s_ckpt.get("train_seconds", 0.0), 1),
+                      "command": s_ckpt.get("command", f"fse-train space --run {space_run}")},
+            "classifier": {"config": c_ckpt["config"], "epochs_done": c_ckpt["epoch"],
+                           "train_seconds": round(c_ckpt.get("train_seconds", 0.0), 1),
+                           "command": c_ckpt.get("command", f"fse-train classifier --run {classifier_run}")},
+            "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}",
+        },
+        "dataset": {"name": "Fashion-MNIST", "sha256": dataset_checksum(data)},
+        "quality": quality,
+        "parity_max_abs": parity,
+        "export": {"command": "fse-export models " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["models"] else "fse-export models",
+                   "seconds": round(time.time() - t0, 1), "opset": OPSET,
+                   "onnx": onnx.__version__, "onnxruntime": ort.__version__},
+    }
+    (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="fse-export models", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--space", type=Path, default=Path("runs/space"), help="fashion-space run directory")
+    p.add_argument("--classifier", type=Path, default=Path("runs/classifier"), help="classifier run directory")
+    p.add_argument("--out", type=Path, default=Path("onnx_models"))
+    p.add_argument("--data", help="Fashion-MNIST directory")
+    p.add_argument("--latent-scale", type=float, help="skip the rule and use this scale")
+    p.add_argument("--test-limit", type=int, help="evaluate on the first N test images (tests only)")
+    args = p.parse_args(argv)
+    for run in (args.space, args.classifier):
+        if not (run / "checkpoint.pt").exists():
+            print(f"fse-export models: {run}/checkpoint.pt not found; train it first with `fse-train`", file=sys.stderr)
+            return 2
+    m = export_all(args.space, args.classifier, args.out, args.data, args.latent_scale, test_limit=args.test_limit)
+    print(json.dumps({k: m["quality"][k] for k in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy",
+                                                     "classifier_test_accuracy")}, indent=1))
+    print(json.dumps(m["quality"]["hyperspace_jump"]), json.dumps(m["quality"]["targets"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""`fse-sheet`: a PNG contact sheet of the shipped fashion space, rendered from the ONNX models.
+
+    fse-sheet --out docs/model_sheet.png                       # the shipped models
+    fse-sheet --compare runs/vae_models --out docs/gan_vs_vae.png   # side by side with another export
+
+Rows: test images and their reconstructions; random designs (hyperspace jumps) at 28x28 and the
+same designs at 256x256; a walk along each of the 8 parameters.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from kiosk.models import FashionModels, ModelError
+
+from .data import DatasetError, load_split
+
+PAD = 6
+BG = 255
+
+
+def _font(size: int):
+    for path in ("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",):
+        if Path(path).exists():
+            return ImageFont.truetype(path, size)
+    return ImageFont.load_default()
+
+
+def _tile(img: np.ndarray, size: int) -> Image.Image:
+    """A design (dark garment on white, as a visitor sees it) at `size` px, nearest-neighbour for 28x28."""
+    g = Image.fromarray((255 - np.clip(img, 0, 1) * 255).astype(np.uint8), "L")
+    return g.resize((size, size), Image.NEAREST if img.shape[0] < size else Image.BILINEAR)
+
+
+def _row(label: str, tiles: list[Image.Image], label_w: int = 210) -> Image.Image:
+    h = max(t.height for t in tiles)
+    w = label_w + sum(t.width + PAD for t in tiles)
+    row = Image.new("L", (w, h + PAD), BG)
+    ImageDraw.Draw(row).text((4, h // 2 - 8), label, fill=0, font=_font(15))
+    x = label_w
+    for t in tiles:
+        row.paste(t, (x, 0))
+        x += t.width + PAD
+    return row
+
+
+def _stack(rows: list[Image.Image], title: str) -> Image.Image:
+    w = max(r.width for r in rows)
+    sheet = Image.new("L", (w + 2 * PAD, sum(r.height for r in rows) + 50), BG)
+    ImageDraw.Draw(sheet).text((PAD, 10), title, fill=0, font=_font(22))
+    y = 45
+    for r in rows:
+        sheet.paste(r, (PAD, y))
+        y += r.height
+    return sheet
+
+
+def model_rows(models: FashionModels, name: str, data: str | None, seed: int) -> list[Image.Image]:
+    rng = np.random.default_rng(seed)
+    test = load_split("test", data, 2000)
+    pick = rng.choice(len(test.images), 10, replace=False)
+    recon = models.generate(models.encode(test.images[pick]), 28)
+    z = rng.uniform(-1, 1, (6, 8)).astype(np.float32)
+    small, big = models.generate(z, 28), models.generate(z, 256)
+    lo, hi = models.slider_range
+    rows = [
+        _row(f"{name}: test", [_tile(x, 56) for x in test.images[pick]]),
+        _row(f"{name}: recon", [_tile(x, 56) for x in recon]),
+        _row(f"{name}: jump 28px", [_tile(x, 112) for x in small]),
+        _row(f"{name}: jump 256px", [_tile(x, 256) for x in big]),
+    ]
+    base = models.landmarks[0].z if models.landmarks else np.zeros(8, np.float32)
+    steps = np.linspace(lo, hi, 9, dtype=np.float32)
+    for k in range(8):
+        zs = np.repeat(base[None], len(steps), 0)
+        zs[:, k] = steps
+        rows.append(_row(f"{name}: param {k + 1}", [_tile(x, 72) for x in models.generate(zs, 72)]))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="fse-sheet", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--models", type=Path, default=Path("onnx_models"))
+    p.add_argument("--compare", type=Path, help="another export to show first, for a side-by-side")
+    p.add_argument("--out", type=Path, default=Path("docs/model_sheet.png"))
+    p.add_argument("--data", help="Fashion-MNIST directory")
+    p.add_argument("--seed", type=int, default=3)
+    args = p.parse_args(argv)
+    try:
+        rows = []
+        if args.compare:
+            rows += model_rows(FashionModels.load(args.compare), args.compare.name, args.data, args.seed)
+        rows += model_rows(FashionModels.load(args.models), args.models.name, args.data, args.seed)
+    except (ModelError, DatasetError) as e:
+        print(f"fse-sheet: {e}", file=sys.stderr)
+        return 2
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    _stack(rows, "Fashion space: reconstructions, hyperspace jumps at 28 and 256 px, walks along each parameter"
+           ).save(args.out, optimize=True)
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
