@@ -1,0 +1,26 @@
+"""Small timing helpers shared by the benchmarks."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def best_of(fn, repeats: int = 5, warmup: int = 1, min_time: float = 0.0) -> float:
+    """Best wall time of `fn()` in seconds over `repeats` runs (after `warmup` runs)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    t_end = time.perf_counter() + min_time
+    while len(times) < repeats or time.perf_counter() < t_end:
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def percentiles(values_ms, ps=(50, 95, 99)) -> dict:
+    if len(values_ms) == 0:
+        return {f"p{p}": None for p in ps}
+    a = np.asarray(values_ms, dtype=np.float64)
+    return {f"p{p}": round(float(np.percentile(a, p)), 2) for p in ps}

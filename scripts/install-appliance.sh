@@ -1,0 +1,240 @@
+#!/usr/bin/env bash
+# Installs Fashion Space Explorer as an appliance: power on and the kiosk runs.
+#
+#   sudo make install-appliance                    # on the booth (Jetson or any Linux box)
+#   sudo FSE_DISPLAY=kmsdrm make install-appliance # non-NVIDIA boards without X (see docs/appliance.md)
+#   DESTDIR=/tmp/root FSE_INSTALL_OFFLINE=1 bash scripts/install-appliance.sh   # CI: a scratch root
+#
+# What it does (safe to run again; it updates in place and never overwrites /etc/fse/kiosk.toml):
+#   1. the `fse` system user, in groups video render input dialout
+#   2. a venv at /opt/fse/venv with the kiosk (runtime only, no torch) and the right onnxruntime:
+#      onnxruntime-gpu from NVIDIA's Jetson wheel index on a Jetson, plain onnxruntime elsewhere
+#   3. the ONNX models at /opt/fse/onnx_models, the docs at /opt/fse/docs
+#   4. every systemd/*.service|*.target|*.path|*.timer|*.socket into /etc/systemd/system and every
+#      systemd/*.rules into /etc/udev/rules.d; /etc/fse/kiosk.toml.example
+#   5. enables fse-kiosk.service (and fse-display.service, the X server) for the next boot
+#
+# Environment:
+#   DESTDIR=DIR            install under DIR; skips user creation, systemctl and udevadm
+#   FSE_INSTALL_OFFLINE=1  no network: the venv reuses this checkout's Python environment
+#   FSE_PYTHON=PATH        the Python for the venv (needs >= 3.10; default python3)
+#   FSE_DISPLAY=x11|kmsdrm how the kiosk reaches the screen (default x11)
+#   FSE_ORT_INDEX=URL      override the Jetson wheel index;  FSE_ORT_SPEC=SPEC  e.g. onnxruntime-gpu==1.20.0
+set -euo pipefail
+
+SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DESTDIR=${DESTDIR:-}
+DESTDIR=${DESTDIR%/}
+OFFLINE=${FSE_INSTALL_OFFLINE:-0}
+DISPLAY_MODE=${FSE_DISPLAY:-x11}
+PREFIX=/opt/fse
+VENV=$PREFIX/venv
+UNIT_DIR=/etc/systemd/system
+RULES_DIR=/etc/udev/rules.d
+GROUPS_NEEDED=(video render input dialout)
+
+say() { printf 'install-appliance: %s\n' "$*"; }
+die() { printf 'install-appliance: error: %s\n' "$*" >&2; exit 1; }
+
+case "$DISPLAY_MODE" in
+  x11|kmsdrm) ;;
+  *) die "FSE_DISPLAY=$DISPLAY_MODE is not known; use x11 (Jetson, the default) or kmsdrm" ;;
+esac
+if [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then
+  die "installing into / needs root; run: sudo make install-appliance (or set DESTDIR=DIR to stage into DIR)"
+fi
+
+# --- Python ---------------------------------------------------------------------------------------
+if [ -n "${FSE_PYTHON:-}" ]; then
+  PY=$FSE_PYTHON
+elif [ "$OFFLINE" = 1 ] && [ -x "$SRC/.venv/bin/python" ]; then
+  PY=$SRC/.venv/bin/python   # offline: the checkout's own environment already has every dependency
+else
+  PY=$(command -v python3 || true)
+fi
+[ -n "$PY" ] && [ -x "$PY" ] || die "no python3 found; install it (apt install python3 python3-venv) or set FSE_PYTHON"
+"$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
+  || die "$PY is Python $("$PY" -c 'import platform; print(platform.python_version())'); the kiosk needs 3.10 or newer (JetPack 5 ships 3.8: use JetPack 6, or set FSE_PYTHON to a 3.10+ interpreter)"
+
+# --- Which onnxruntime ----------------------------------------------------------------------------
+# Jetson: /etc/nv_tegra_release reads e.g. "# R36 (release), REVISION: 4.0, ...". NVIDIA's Jetson AI
+# Lab index carries onnxruntime-gpu built against each JetPack's CUDA; PyPI has no aarch64 GPU build.
+l4t_release() {
+  local file=/etc/nv_tegra_release
+  [ -r "$file" ] || return 1
+  sed -n 's/^# R\([0-9]*\) (release), REVISION: \([0-9]*\)\.\([0-9]*\).*/\1.\2.\3/p' "$file" | head -n1
+}
+ORT_SPEC=onnxruntime
+ORT_INDEX=
+if L4T=$(l4t_release) && [ -n "$L4T" ]; then
+  case "$L4T" in
+    36.4.*|36.5.*) ORT_INDEX=https://pypi.jetson-ai-lab.io/jp6/cu126; JETPACK="6.1/6.2 (CUDA 12.6)" ;;
+    36.*)          ORT_INDEX=https://pypi.jetson-ai-lab.io/jp6/cu122; JETPACK="6.0 (CUDA 12.2)" ;;
+    35.*)          ORT_INDEX=https://pypi.jetson-ai-lab.io/jp5/cu114; JETPACK="5.1 (CUDA 11.4)" ;;
+    *)             JETPACK="unknown"; say "L4T $L4T is not a JetPack this installer knows; using the CPU onnxruntime" ;;
+  esac
+  [ -n "$ORT_INDEX" ] && ORT_SPEC=onnxruntime-gpu
+  say "Jetson with L4T $L4T (JetPack $JETPACK)"
+fi
+ORT_INDEX=${FSE_ORT_INDEX:-$ORT_INDEX}
+ORT_SPEC=${FSE_ORT_SPEC:-$ORT_SPEC}
+
+# --- 1. user and groups ---------------------------------------------------------------------------
+if [ -n "$DESTDIR" ]; then
+  say "DESTDIR set: skipping the fse user and groups"
+else
+  for group in "${GROUPS_NEEDED[@]}"; do
+    getent group "$group" >/dev/null || { groupadd --system "$group"; say "created group $group"; }
+  done
+  if ! id fse >/dev/null 2>&1; then
+    useradd --system --user-group --home-dir /var/lib/fse --no-create-home --shell /usr/sbin/nologin \
+      --comment "Fashion Space Explorer kiosk" fse
+    say "created user fse"
+  fi
+  usermod -a -G "$(IFS=,; echo "${GROUPS_NEEDED[*]}")" fse
+fi
+
+# --- directories ----------------------------------------------------------------------------------
+install -d -m 0755 "$DESTDIR$PREFIX" "$DESTDIR$PREFIX/docs" "$DESTDIR/etc/fse" "$DESTDIR$UNIT_DIR" "$DESTDIR$RULES_DIR"
+install -d -m 0750 "$DESTDIR/var/lib/fse" "$DESTDIR/var/cache/fse"
+[ -n "$DESTDIR" ] || chown fse:fse /var/lib/fse /var/cache/fse
+
+# --- 2. the venv ----------------------------------------------------------------------------------
+# The kiosk's console scripts, from pyproject.toml's [project.scripts] (kiosk.* entries only).
+kiosk_scripts() {
+  "$PY" - "$SRC/pyproject.toml" <<'PYEOF'
+import sys
+try:
+    import tomllib
+except ModuleNotFoundError:
+    import tomli as tomllib
+with open(sys.argv[1], "rb") as f:
+    scripts = tomllib.load(f)["project"]["scripts"]
+for name, target in scripts.items():
+    if target.startswith("kiosk."):
+        print(name, target)
+PYEOF
+}
+
+# The kiosk's runtime dependencies from pyproject.toml, less onnxruntime (chosen separately: the
+# GPU wheel is a different distribution name, and pip would otherwise add the CPU one beside it).
+kiosk_requirements() {
+  "$PY" - "$SRC/pyproject.toml" <<'PYEOF'
+import re, sys
+try:
+    import tomllib
+except ModuleNotFoundError:
+    import tomli as tomllib
+with open(sys.argv[1], "rb") as f:
+    for requirement in tomllib.load(f)["project"]["dependencies"]:
+        if re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].strip().lower() != "onnxruntime":
+            print(requirement)
+PYEOF
+}
+
+V=$DESTDIR$VENV
+if [ "$OFFLINE" = 1 ]; then
+  # No network (CI): a venv whose site-packages chain to this checkout's environment, and
+  # console scripts written here, so /opt/fse/venv/bin/fse-kiosk is a real file to verify.
+  say "FSE_INSTALL_OFFLINE=1: venv at $V reuses $("$PY" -c 'import sys; print(sys.prefix)')"
+  [ -x "$V/bin/python" ] || "$PY" -m venv --without-pip "$V"
+  PURELIB=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  VENV_PURELIB=$("$V/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  printf 'import site; site.addsitedir(%s)\n%s\n' "'$PURELIB'" "$SRC" > "$VENV_PURELIB/fse-offline.pth"
+  while read -r name target; do
+    module=${target%%:*}; func=${target##*:}
+    printf '#!%s\nimport sys\nfrom %s import %s\nsys.exit(%s())\n' "$VENV/bin/python" "$module" "$func" "$func" > "$V/bin/$name"
+    chmod 0755 "$V/bin/$name"
+  done < <(kiosk_scripts)
+else
+  [ -x "$V/bin/python" ] || "$PY" -m venv "$V" \
+    || die "could not create a venv with $PY; install the venv module (apt install python3-venv)"
+  "$V/bin/pip" install -q --upgrade pip
+  mapfile -t REQUIREMENTS < <(kiosk_requirements)
+  "$V/bin/pip" install -q "${REQUIREMENTS[@]}"
+  if [ -n "$ORT_INDEX" ]; then
+    say "onnxruntime: $ORT_SPEC from $ORT_INDEX"
+    if ! "$V/bin/pip" install -q --extra-index-url "$ORT_INDEX" "$ORT_SPEC"; then
+      # A booth that can't reach the index still works, on the CPU; the overlay says so.
+      say "WARNING: $ORT_SPEC from $ORT_INDEX failed; installing the CPU onnxruntime instead"
+      ORT_SPEC=onnxruntime
+      "$V/bin/pip" install -q onnxruntime
+    else
+      "$V/bin/pip" uninstall -q -y onnxruntime 2>/dev/null || true   # never two onnxruntime packages
+    fi
+  else
+    say "onnxruntime: $ORT_SPEC from PyPI"
+    "$V/bin/pip" install -q "$ORT_SPEC"
+  fi
+  "$V/bin/pip" install -q --no-deps --force-reinstall "$SRC"
+  "$V/bin/python" -c 'import kiosk.providers as p; print("install-appliance: onnxruntime providers:", ", ".join(p.available_providers()))'
+fi
+
+# --- 3. models and docs ---------------------------------------------------------------------------
+if compgen -G "$SRC/onnx_models/*" >/dev/null; then
+  rm -rf "$DESTDIR$PREFIX/onnx_models.new"
+  cp -r "$SRC/onnx_models" "$DESTDIR$PREFIX/onnx_models.new"
+  rm -rf "$DESTDIR$PREFIX/onnx_models"
+  mv "$DESTDIR$PREFIX/onnx_models.new" "$DESTDIR$PREFIX/onnx_models"
+  chmod -R u=rwX,go=rX "$DESTDIR$PREFIX/onnx_models"
+else
+  say "WARNING: $SRC/onnx_models is empty; export the models (fse-export models) and run this again"
+fi
+for doc in "$SRC"/docs/*.md; do
+  [ -e "$doc" ] && install -m 0644 "$doc" "$DESTDIR$PREFIX/docs/"
+done
+
+# --- 4. units, rules, config ----------------------------------------------------------------------
+UNITS=()
+for unit in "$SRC"/systemd/*.service "$SRC"/systemd/*.target "$SRC"/systemd/*.path \
+            "$SRC"/systemd/*.timer "$SRC"/systemd/*.socket; do
+  [ -e "$unit" ] || continue
+  install -m 0644 "$unit" "$DESTDIR$UNIT_DIR/"
+  UNITS+=("$(basename "$unit")")
+done
+for rule in "$SRC"/systemd/*.rules; do
+  [ -e "$rule" ] && install -m 0644 "$rule" "$DESTDIR$RULES_DIR/"
+done
+install -m 0644 "$SRC/systemd/kiosk.toml.example" "$DESTDIR/etc/fse/kiosk.toml.example"
+say "installed units: ${UNITS[*]}"
+
+DROPIN=$DESTDIR$UNIT_DIR/fse-kiosk.service.d
+if [ "$DISPLAY_MODE" = kmsdrm ]; then
+  install -d -m 0755 "$DROPIN"
+  cat > "$DROPIN/display.conf" <<'EOF'
+# Written by install-appliance.sh (FSE_DISPLAY=kmsdrm): SDL draws straight to the DRM device, no X.
+[Unit]
+Conflicts=fse-display.service getty@tty1.service
+
+[Service]
+Environment=SDL_VIDEODRIVER=kmsdrm
+UnsetEnvironment=DISPLAY
+EOF
+  chmod 0644 "$DROPIN/display.conf"
+else
+  rm -f "$DROPIN/display.conf"
+  rmdir "$DROPIN" 2>/dev/null || true
+fi
+
+# --- 5. enable ------------------------------------------------------------------------------------
+if [ -n "$DESTDIR" ]; then
+  say "DESTDIR set: not running systemctl/udevadm; staged into $DESTDIR"
+else
+  systemctl daemon-reload
+  udevadm control --reload-rules
+  udevadm trigger --action=add --subsystem-match=tty --subsystem-match=input || true
+  if [ "$DISPLAY_MODE" = x11 ]; then
+    # The booth's screen belongs to the kiosk: a desktop login screen would fight it for tty1.
+    if systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
+      say "disabling the desktop login screen (display-manager.service); re-enable with: systemctl enable gdm3"
+      systemctl disable display-manager.service || true
+    fi
+    systemctl enable fse-display.service
+  else
+    systemctl disable fse-display.service 2>/dev/null || true
+  fi
+  systemctl enable fse-kiosk.service
+  systemctl set-default graphical.target
+  systemd-analyze verify "$UNIT_DIR/fse-kiosk.service" || say "WARNING: systemd-analyze verify reported problems above"
+  say "done: reboot to start the kiosk (or: systemctl start fse-kiosk); logs: journalctl -u fse-kiosk -f"
+fi

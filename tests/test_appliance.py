@@ -1,0 +1,159 @@
+"""The appliance: systemd units verified and security-rated, and the installer run into a scratch
+root (DESTDIR, FSE_INSTALL_OFFLINE=1) with its files and permissions checked.
+
+Needs systemd-analyze (systemd >= 252 for `security --offline`), as on the CI machine.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SYSTEMD = REPO / "systemd"
+INSTALLER = REPO / "scripts" / "install-appliance.sh"
+EXPOSURE_LIMIT = 3.0
+UNIT_SUFFIXES = (".service", ".target", ".path", ".timer", ".socket")
+
+needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
+                                   reason="systemd-analyze not installed (apt install systemd)")
+
+
+def install(root: Path, **env: str) -> subprocess.CompletedProcess:
+    environment = {**os.environ, "DESTDIR": str(root), "FSE_INSTALL_OFFLINE": "1",
+                   "FSE_PYTHON": sys.executable, **env}
+    return subprocess.run(["bash", str(INSTALLER)], env=environment, capture_output=True, text=True, timeout=120)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("root")
+    result = install(root)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return root
+
+
+def repo_units() -> list[Path]:
+    return sorted(p for p in SYSTEMD.iterdir() if p.suffix in UNIT_SUFFIXES)
+
+
+def test_installer_is_valid_bash():
+    subprocess.run(["bash", "-n", str(INSTALLER)], check=True)
+
+
+def test_installs_every_unit_rule_and_the_kiosk(root):
+    units = root / "etc/systemd/system"
+    for unit in repo_units():
+        assert (units / unit.name).read_bytes() == unit.read_bytes()
+        assert mode(units / unit.name) == 0o644
+    for rule in SYSTEMD.glob("*.rules"):
+        assert (root / "etc/udev/rules.d" / rule.name).read_bytes() == rule.read_bytes()
+        assert mode(root / "etc/udev/rules.d" / rule.name) == 0o644
+    assert {"fse-kiosk.service", "fse-display.service"} <= {u.name for u in repo_units()}
+
+    kiosk = root / "opt/fse/venv/bin/fse-kiosk"
+    assert mode(kiosk) == 0o755 and kiosk.read_text().startswith("#!/opt/fse/venv/bin/python\n")
+    assert mode(root / "etc/fse/kiosk.toml.example") == 0o644
+    assert not (root / "etc/fse/kiosk.toml").exists()   # defaults need no file; never overwrite one
+    for state in ("var/lib/fse", "var/cache/fse"):
+        assert mode(root / state) == 0o750
+    if any((REPO / "onnx_models").glob("*.onnx")):
+        for model in (REPO / "onnx_models").iterdir():
+            assert (root / "opt/fse/onnx_models" / model.name).read_bytes() == model.read_bytes()
+
+
+def test_installed_venv_runs_the_kiosk_code(root):
+    python = root / "opt/fse/venv/bin/python"
+    example = root / "etc/fse/kiosk.toml.example"
+    result = subprocess.run([str(python), "-m", "kiosk.config", str(example)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert f"source: defaults + {example}" in result.stdout
+    result = subprocess.run([str(python), "-c", "import kiosk.providers as p; print(p.available_providers())"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "cpu" in result.stdout, result.stderr
+
+
+def test_idempotent_and_display_switch(root):
+    before = sorted(str(p.relative_to(root)) for p in root.rglob("*") if "venv/lib" not in str(p))
+    for _ in range(2):
+        result = install(root, FSE_DISPLAY="kmsdrm")
+        assert result.returncode == 0, result.stderr
+    dropin = root / "etc/systemd/system/fse-kiosk.service.d/display.conf"
+    assert "SDL_VIDEODRIVER=kmsdrm" in dropin.read_text()
+    result = install(root)
+    assert result.returncode == 0, result.stderr
+    assert not dropin.exists()
+    after = sorted(str(p.relative_to(root)) for p in root.rglob("*") if "venv/lib" not in str(p))
+    assert after == before
+
+
+def test_installer_refuses_bad_input(tmp_path):
+    result = install(tmp_path, FSE_DISPLAY="wayland")
+    assert result.returncode != 0 and "FSE_DISPLAY=wayland" in result.stderr and "kmsdrm" in result.stderr
+    result = install(tmp_path, FSE_PYTHON=str(tmp_path / "python9"))
+    assert result.returncode != 0 and "FSE_PYTHON" in result.stderr
+
+
+def exec_paths(unit_text: str) -> set[str]:
+    """Absolute programs named by Exec*= lines (after systemd's -@:+! prefixes)."""
+    paths = set()
+    for match in re.finditer(r"^Exec\w+=\s*[-@:+!]*(\S+)", unit_text, re.MULTILINE):
+        if match.group(1).startswith("/"):
+            paths.add(match.group(1))
+    return paths
+
+
+@needs_analyze
+def test_units_verify_in_the_installed_root(root):
+    """`systemd-analyze verify --root` on every installed unit. The scratch root gets a copy of the
+    host's stock units (sysinit.target and friends) and empty stand-ins for system programs the units
+    call that the OS provides (Xorg, sh); programs under /opt/fse must be the installer's real files."""
+    shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True, dirs_exist_ok=True)
+    installed = sorted((root / "etc/systemd/system").glob("*.*"))
+    installed = [p for p in installed if p.suffix in UNIT_SUFFIXES]
+    for unit in installed:
+        for program in exec_paths(unit.read_text()):
+            target = root / program.lstrip("/")
+            if program.startswith("/opt/fse/"):
+                assert target.is_file() and os.access(target, os.X_OK), f"{unit.name}: {program} not installed"
+            elif not target.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_text("#!/bin/true\n")
+                target.chmod(0o755)
+    result = subprocess.run(["systemd-analyze", "verify", f"--root={root}", "--man=no",
+                             *[f"/etc/systemd/system/{u.name}" for u in installed]],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and not result.stderr.strip(), result.stderr
+
+
+@needs_analyze
+def test_kiosk_unit_security_exposure():
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
+                             str(SYSTEMD / "fse-kiosk.service")], capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for fse-kiosk\.service: (\d+\.\d+)", result.stdout)
+    if match is None and "offline" in result.stderr:
+        pytest.skip("this systemd-analyze has no --offline (needs systemd >= 250)")
+    assert match, result.stdout + result.stderr
+    exposure = float(match.group(1))
+    print(f"fse-kiosk.service exposure {exposure}")
+    assert exposure <= EXPOSURE_LIMIT, result.stdout
+
+
+def test_kiosk_unit_speaks_the_contract():
+    text = (SYSTEMD / "fse-kiosk.service").read_text()
+    for line in ("Type=notify", "Restart=always", "StartLimitIntervalSec=0", "User=fse",
+                 "SupplementaryGroups=video render input dialout", "StateDirectory=fse", "CacheDirectory=fse",
+                 "ConfigurationDirectory=fse", "ExecStart=/opt/fse/venv/bin/fse-kiosk", "DevicePolicy=closed",
+                 "RestrictAddressFamilies=AF_UNIX", "NoNewPrivileges=yes"):
+        assert re.search(rf"^{re.escape(line)}$", text, re.MULTILINE), line
+    assert re.search(r"^WatchdogSec=\d+", text, re.MULTILINE)
