@@ -1,0 +1,52 @@
+"""firmware/PROTOCOL.md and the firmware header agree with the host parser (the doc can't drift)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from kiosk.input import protocol
+from kiosk.input.protocol import Frame, Identity, ProtocolParser
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "firmware" / "PROTOCOL.md"
+HEADER = ROOT / "firmware" / "joystick_board" / "fse_protocol.h"
+
+
+def wire_examples() -> list[bytes]:
+    blocks = re.findall(r"```wire\n(.*?)```", DOC.read_text(), flags=re.S)
+    return [line.encode() + b"\n" for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_every_example_in_the_doc_parses():
+    examples = wire_examples()
+    assert len(examples) >= 5
+    parser = ProtocolParser()
+    messages = parser.feed(b"".join(examples))
+    assert parser.stats.dropped == 0, parser.stats.as_dict()
+    assert len(messages) == len(examples)
+    assert isinstance(messages[0], Identity) and messages[0].compatible
+    frames = [m for m in messages if isinstance(m, Frame)]
+    # The doc's prose describes these frames; check the values it names.
+    assert frames[1].axes[:4] == (1023, 0, 204, 767) and frames[1].buttons == 0b1
+    assert frames[2].buttons == 0b100001
+    assert frames[3].seq == 255
+
+
+def test_host_constants_match_the_firmware_header():
+    defines = dict(re.findall(r"#define[ \t]+(FSE_\w+)[ \t]+(\S+)", HEADER.read_text()))
+    assert int(defines["FSE_PROTOCOL_VERSION"]) == protocol.PROTOCOL_VERSION
+    assert defines["FSE_FIRMWARE_VERSION"].strip('"') == protocol.FIRMWARE_VERSION
+    assert int(defines["FSE_BAUD"].rstrip("UL")) == protocol.BAUD
+    assert int(defines["FSE_AXES"]) == protocol.AXES
+    assert int(defines["FSE_AXIS_MAX"]) == protocol.AXIS_MAX
+    assert int(defines["FSE_BUTTONS"]) == protocol.BUTTONS
+    assert int(defines["FSE_SEQ_MODULO"]) == protocol.SEQ_MODULO
+    assert 1000 // int(defines["FSE_REPORT_INTERVAL_MS"]) == protocol.REPORT_HZ
+    assert int(defines["FSE_LINE_MAX"]) == protocol.LINE_MAX
+    assert defines["FSE_IDENTITY_REQUEST"] == "'?'" and protocol.IDENTITY_REQUEST == b"?"
+
+
+def test_button_bits_in_header_match_the_button_enum():
+    from kiosk.input.state import BUTTON_BITS
+    bits = {name.lower(): int(v) for name, v in re.findall(r"#define[ \t]+FSE_BUTTON_(\w+)[ \t]+(\d+)", HEADER.read_text())}
+    assert {b.value: i for i, b in enumerate(BUTTON_BITS)} == bits
