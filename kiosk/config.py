@@ -117,9 +117,9 @@ def _range(low: float | None = None, high: float | None = None) -> Callable[[Any
 
 
 def _joystick(value: str) -> str | None:
-    if value in JOYSTICK_MODES or value.startswith("/"):
+    if value in JOYSTICK_MODES or value.startswith(("/", "evdev:")):
         return None
-    return '"auto", "none", "sim" or a device path such as "/dev/fse-joystick"'
+    return '"auto", "none", "sim", a serial device path such as "/dev/fse-joystick" or "evdev:/dev/input/eventN"'
 
 
 _SIZE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")

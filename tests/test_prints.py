@@ -1,0 +1,240 @@
+"""The prints: .pat reader, generated textures, the pipeline's mask and shading, training, export
+and the kiosk wrapper. Real files throughout: GIMP's patterns from gimp-data, Fashion-MNIST, real
+onnxruntime sessions (a --quick model trained in the test, and the shipped onnx_models/prints.onnx).
+"""
+from __future__ import annotations
+
+import json
+import struct
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from kiosk.prints import NONE, PrintError, Prints, main as stylize_main  # noqa: E402
+from training.prints import textures  # noqa: E402
+from training.prints.gimp_pat import PatternError, read_pat  # noqa: E402
+from training.prints.pipeline import BACKGROUND, garment_mask  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHIPPED = REPO / "onnx_models"
+LEOPARD = textures.GIMP_DIR / "Animal/leopard.pat"
+
+
+# --- the .pat reader ---------------------------------------------------------------------------
+
+def test_reads_a_real_gimp_pattern():
+    pat = read_pat(LEOPARD)
+    assert pat.name == "Leopard"
+    assert pat.pixels.shape == (62, 64, 3) and pat.pixels.dtype == np.uint8
+    assert 60 < pat.pixels.mean() < 200 and pat.pixels.std() > 20  # a real picture, not zeros
+
+
+def _pat(width=2, height=2, depth=3, magic=b"GPAT", version=1, name=b"t\0", body=None, header_size=None):
+    header_size = header_size or 24 + len(name)
+    head = struct.pack(">5I4s", header_size, version, width, height, depth, magic) + name
+    return head + (body if body is not None else bytes(width * height * depth))
+
+
+@pytest.mark.parametrize("raw, words", [
+    (b"GP", "shorter than"),
+    (_pat(magic=b"XXXX"), "not a GIMP .pat"),
+    (_pat(version=2), "version 2"),
+    (_pat(depth=5), "bytes per pixel"),
+    (_pat(width=0), "size 0x2"),
+    (_pat(body=b"\0" * 5), "truncated"),
+    (_pat(header_size=9999), "header size"),
+])
+def test_corrupt_pattern_files_name_the_problem(tmp_path, raw, words):
+    f = tmp_path / "bad.pat"
+    f.write_bytes(raw)
+    with pytest.raises(PatternError, match=words) as e:
+        read_pat(f)
+    assert str(f) in str(e.value)
+
+
+def test_missing_pattern_file_says_how_to_get_it(tmp_path):
+    with pytest.raises(PatternError, match="gimp-data"):
+        read_pat(tmp_path / "nope.pat")
+
+
+def test_grey_alpha_pattern_becomes_rgb(tmp_path):
+    f = tmp_path / "ga.pat"
+    f.write_bytes(_pat(width=1, height=1, depth=2, body=bytes([0, 0])))  # black, fully transparent
+    assert read_pat(f).pixels.tolist() == [[[255, 255, 255]]]
+
+
+# --- the prints ----------------------------------------------------------------------------------
+
+def test_at_least_8_prints_4_generated_4_real():
+    kinds = [p.kind for p in textures.PRINTS]
+    assert len(kinds) >= 8 and kinds.count("generated") >= 4 and kinds.count("gimp") >= 4
+
+
+@pytest.mark.parametrize("name", list(textures.GENERATORS))
+def test_generated_prints_are_deterministic_from_the_seed(name):
+    a, b = textures.generated_tile(name, seed=3), textures.generated_tile(name, seed=3)
+    c = textures.generated_tile(name, seed=4)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, c)
+    assert a.shape == (textures.TILE, textures.TILE, 3) and a.std() > 20
+
+
+def test_real_tiles_stay_seamless_after_resampling():
+    tile = textures.gimp_tile("Fabric/burlap.pat").astype(float)  # 96 -> 64
+    wrap_step = np.abs(tile[0] - tile[-1]).mean()
+    inner_step = np.abs(np.diff(tile, axis=0)).mean()
+    assert wrap_step < 2 * inner_step
+
+
+# --- the pipeline (torch) ------------------------------------------------------------------------
+
+def _garment(h=128, w=128, level=0.6):
+    d = torch.zeros(1, 1, h, w)
+    d[..., h // 6:-h // 6, w // 4:-w // 4] = level
+    return d
+
+
+def test_mask_keeps_a_dark_garment_and_a_dark_patch_whole():
+    d = _garment(level=0.2)
+    d[..., 50:70, 50:70] = 0.0  # a black pocket inside the garment, not connected to the border
+    m = garment_mask(d)[0, 0]
+    assert m[30:-30, 40:-40].min() > 0.99, "the mask punched a hole in the garment"
+    assert m[:10].max() < 1e-6 and m[:, :20].max() < 1e-6
+
+
+# --- training, export and the kiosk on a quick model --------------------------------------------
+
+@pytest.fixture(scope="session")
+def quick_models(tmp_path_factory):
+    run = tmp_path_factory.mktemp("run")
+    out = tmp_path_factory.mktemp("models")
+    t0 = time.time()
+    r = subprocess.run([sys.executable, "-m", "training.cli", "prints", "--run", str(run), "--quick", "--no-progress"],
+                       capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0, r.stderr
+    assert time.time() - t0 < 60
+    assert (run / "checkpoint.pt").is_file() and (run / "evidence.json").is_file()
+    from training.prints.export import export
+    manifest = export(run, out)
+    return run, out, manifest
+
+
+def test_quick_training_saves_its_config_and_resumes(quick_models):
+    run, _, _ = quick_models
+    state = torch.load(run / "checkpoint.pt", weights_only=False)
+    assert state["config"]["steps"] == state["network_step"]
+    r = subprocess.run([sys.executable, "-m", "training.cli", "prints", "--run", str(run), "--quick", "--resume",
+                        "--no-progress"], capture_output=True, text=True, cwd=REPO)
+    assert r.returncode == 0 and "resuming" in r.stdout
+
+
+def test_export_parity_and_manifest(quick_models):
+    _, out, manifest = quick_models
+    assert manifest["parity_max_abs_diff_256"]["prints.onnx"] <= 1e-3
+    assert manifest["parity_max_abs_diff_256"]["prints_baseline.onnx"] <= 1e-3
+    import onnx
+    model = onnx.load(out / "prints.onnx")
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) <= 17
+    for e in manifest["prints"]:
+        assert (out / e["swatch"]).is_file() and e["licence"] and e["source"]
+        assert e["method"] in ("network", "tile-and-shade")
+
+
+@pytest.fixture(scope="session")
+def quick_prints(quick_models):
+    return Prints.load(quick_models[1])
+
+
+def test_weights_are_normalised_and_none_is_zero(quick_prints):
+    w = quick_prints.weights({"leopard": 2.0, "tartan": 6.0})
+    assert w.sum() == pytest.approx(1.0) and w.max() == pytest.approx(0.75)
+    assert not quick_prints.weights(NONE).any()
+    assert quick_prints.names[0] == NONE and len(quick_prints.names) == len(textures.PRINTS) + 1
+
+
+def test_unknown_print_lists_the_available_ones(quick_prints):
+    with pytest.raises(PrintError, match="available prints: none, polka_dot"):
+        quick_prints.weights("zebra")
+    with pytest.raises(PrintError, match=">= 0"):
+        quick_prints.weights({"leopard": -1})
+
+
+def test_all_black_design_gives_background_only(quick_prints):
+    out = quick_prints.apply(np.zeros((64, 64), np.float32), quick_prints.weights("leopard"))
+    expected = np.round(np.array(BACKGROUND) * 255)
+    assert np.abs(out.astype(float) - expected).max() <= 1
+
+
+def test_no_print_leaks_onto_the_background(quick_prints):
+    d = _garment(96, 96)[0, 0].numpy()
+    for name in quick_prints.names:
+        out = quick_prints.apply(d, quick_prints.weights(name)).astype(float)
+        bg = out[:8]  # well away from the garment
+        assert np.abs(bg - np.round(np.array(BACKGROUND) * 255)).max() <= 1, name
+
+
+def test_unprinted_design_is_grey_and_printed_one_is_not(quick_prints):
+    d = _garment(96, 96)[0, 0].numpy()
+    plain = quick_prints.apply(d, quick_prints.weights(NONE)).astype(float)
+    garment = plain[40:56, 40:56]
+    assert np.abs(garment - garment.mean(axis=2, keepdims=True)).max() <= 1  # grey
+    printed = quick_prints.apply(d, quick_prints.weights("polka_dot")).astype(float)[20:76, 30:66]
+    assert printed.std() > 10
+
+
+@pytest.mark.parametrize("h, w", [(37, 51), (255, 129), (3, 5), (1, 1)])
+def test_odd_sizes_come_back_the_same_size(quick_prints, h, w):
+    d = np.random.default_rng(0).random((h, w)).astype(np.float32)
+    assert quick_prints.apply(d, quick_prints.weights("tartan")).shape == (h, w, 3)
+
+
+def test_baseline_mode_matches_tile_and_shade_in_auto(quick_models):
+    out = quick_models[1]
+    auto, base = Prints.load(out), Prints.load(out, mode="baseline")
+    d = _garment(64, 64)[0, 0].numpy()
+    tiled = [n for n in auto.names[1:] if auto.info(n).method == "tile-and-shade"][0]
+    assert np.abs(auto.apply(d, auto.weights(tiled)).astype(int) - base.apply(d, base.weights(tiled))).max() <= 1
+
+
+def test_stylize_cli(quick_models, tmp_path, capsys):
+    import pygame
+    src, dst = tmp_path / "in.png", tmp_path / "out.png"
+    img = (_garment(64, 64)[0, 0].numpy() * 255).astype(np.uint8)
+    pygame.image.save(pygame.surfarray.make_surface(np.repeat(img.T[..., None], 3, 2)), str(src))
+    models = str(quick_models[1])
+    assert stylize_main(["--models", models, "--print", "leopard=1,tartan=1", str(src), str(dst)]) == 0
+    assert dst.is_file()
+    assert stylize_main(["--models", models, "--print", "zebra", str(src), str(dst)]) == 2
+    assert "available prints" in capsys.readouterr().err
+    assert stylize_main(["--models", models, "--print", "leopard", str(tmp_path / "missing.png"), str(dst)]) == 2
+
+
+# --- the shipped model --------------------------------------------------------------------------
+
+shipped = pytest.mark.skipif(not (SHIPPED / "prints.json").is_file(), reason="prints not exported yet")
+
+
+@shipped
+def test_shipped_prints_load_and_render_on_a_real_garment():
+    from training.prints.train import load_designs
+    prints = Prints.load(SHIPPED)
+    manifest = json.loads((SHIPPED / "prints.json").read_text())
+    assert manifest["parity_max_abs_diff_256"]["prints.onnx"] <= 1e-3
+    assert manifest["gmac_256"] <= 2.0
+    design_t = load_designs("test", 2, 256)[1:2]  # a pullover
+    design = design_t[0, 0].numpy()
+    # background = pixels with no garment within 8 pixels
+    far = (torch.nn.functional.max_pool2d(design_t, 17, stride=1, padding=8)[0, 0] == 0).numpy()
+    assert far.sum() > 1000
+    for name in prints.names[1:]:
+        out = prints.apply(design, prints.weights(name))
+        assert out.shape == (256, 256, 3)
+        assert np.abs(out[far].astype(float) - np.round(np.array(BACKGROUND) * 255)).max() <= 1
+        info = prints.info(name)
+        assert info.swatch.shape[2] == 3 and info.method in ("network", "tile-and-shade")
