@@ -41,9 +41,9 @@ def test_generator_renders_one_design_at_any_resolution_smoothly():
 
 
 def test_z_projection_is_broadcast_not_tiled():
-    """The first layer sees z once per image: its weight is (width, 8), not (width, 8 + 3) per pixel."""
+    """z is projected once per image (first layer and per-layer biases), never concatenated per pixel."""
     model = FashionSpace(SpaceConfig())
-    assert model.generator.z_proj.weight.shape == (64, 8)
+    assert model.generator.z_proj.weight.shape == (64 * 5, 8)  # first layer + a bias per hidden layer
     assert model.generator.coord_proj.weight.shape == (64, 3)
 
 

@@ -11,6 +11,8 @@ class SpaceConfig:
     latent_dim: int = 8            # the 8 parameters visitors steer
     gen_width: int = 64            # CPPN hidden units; 64 trains ~3x faster per step than 128, same reconstruction
     gen_layers: int = 4            # tanh layers after the first (z + coordinate) layer
+    z_every_layer: bool = True     # z also biases every hidden layer (once per image, broadcast): sharper,
+                                   # more distinct designs than z in the first layer only, same per-pixel cost
     enc_channels: int = 32         # first conv width of the encoder; the second doubles it
     disc_channels: int = 32
     coord_scale: float = 1.0       # the coordinate square is [-scale, scale]^2
@@ -44,6 +46,8 @@ class ClassifierConfig:
     batch_size: int = 128
     lr: float = 2e-3
     dropout: float = 0.3
+    blur_prob: float = 0.5         # fraction of batches blurred: generated designs are smoother than photos,
+    blur_sigma_max: float = 1.5    # and the classifier labels designs in the analysis and the jump metric
     seed: int = 99
     train_limit: int | None = None
     test_limit: int | None = None

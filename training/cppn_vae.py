@@ -40,27 +40,26 @@ class Generator(nn.Module):
     def __init__(self, cfg: SpaceConfig):
         super().__init__()
         w = cfg.gen_width
-        self.z_proj = nn.Linear(cfg.latent_dim, w)             # once per image
-        self.coord_proj = nn.Linear(3, w, bias=False)          # once per pixel (cacheable per resolution)
+        self.width = w
+        self.n_z_terms = 1 + (cfg.gen_layers if cfg.z_every_layer else 0)
+        self.z_proj = nn.Linear(cfg.latent_dim, w * self.n_z_terms)  # once per image
+        self.coord_proj = nn.Linear(3, w, bias=False)                # once per pixel (cacheable per resolution)
         self.hidden = nn.ModuleList(nn.Linear(w, w) for _ in range(cfg.gen_layers))
         self.out = nn.Linear(w, 1)
 
     def forward(self, z: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """z (B, 8), coords (H, W, 3) -> designs (B, H, W) in [0, 1]."""
-        H, W, _ = coords.shape
-        zp = self.z_proj(z)                               # (B, w)
-        cp = self.coord_proj(coords.reshape(H * W, 3))    # (N, w)
-        h = torch.tanh(zp.unsqueeze(1) + cp.unsqueeze(0))  # (B, N, w): broadcast, never tiled
-        for layer in self.hidden:
-            h = torch.tanh(layer(h))                      # (B, N, w)
-        return torch.sigmoid(self.out(h)).reshape(-1, H, W)  # (B, H, W)
+        return torch.sigmoid(self.logits(z, coords))
 
     def logits(self, z: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
-        """Pre-sigmoid output, for a numerically stable Bernoulli loss."""
+        """Pre-sigmoid output (B, H, W), for a numerically stable Bernoulli loss."""
         H, W, _ = coords.shape
-        h = torch.tanh(self.z_proj(z).unsqueeze(1) + self.coord_proj(coords.reshape(H * W, 3)).unsqueeze(0))
-        for layer in self.hidden:
-            h = torch.tanh(layer(h))
+        zt = self.z_proj(z).unsqueeze(1).split(self.width, dim=2)  # n_z_terms x (B, 1, w), once per image
+        cp = self.coord_proj(coords.reshape(H * W, 3)).unsqueeze(0)  # (1, N, w)
+        h = torch.tanh(zt[0] + cp)                                  # (B, N, w): broadcast, never tiled
+        for i, layer in enumerate(self.hidden):
+            pre = layer(h)
+            h = torch.tanh(pre + zt[i + 1] if i + 1 < len(zt) else pre)  # (B, N, w)
         return self.out(h).reshape(-1, H, W)
 
 

@@ -161,6 +161,16 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
     return model
 
 
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, 1, H, W) images."""
+    radius = max(1, int(round(3 * sigma)))
+    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1), padding=(0, radius))
+    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1), padding=(radius, 0))
+
+
 @torch.no_grad()
 def classifier_accuracy(model: Classifier, images: np.ndarray, labels: np.ndarray) -> float:
     model.eval()
@@ -199,6 +209,8 @@ def train_classifier(run: Path, cfg: ClassifierConfig | None = None, data: str |
             x = x_all[idx].unsqueeze(1)
             # Small random shifts: designs from the generator are not pixel-aligned like the data.
             x = torch.roll(x, shifts=tuple(torch.randint(-2, 3, (2,)).tolist()), dims=(2, 3))
+            if torch.rand(1).item() < cfg.blur_prob:
+                x = gaussian_blur(x, float(torch.empty(1).uniform_(0.3, cfg.blur_sigma_max)))
             loss = torch.nn.functional.cross_entropy(model(x), y_all[idx])
             opt.zero_grad()
             loss.backward()

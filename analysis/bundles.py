@@ -1,0 +1,190 @@
+"""Find, verify and merge `fse-export` bundles from one or many booths.
+
+A path may be a bundle directory (it holds manifest.json), a bundle tar (.tar, .tar.gz, .tgz), or
+a directory holding any number of those (a USB stick's fse-export/ folder). Bundles overlap when
+the same booth is pulled twice; captures are deduplicated by (booth id, capture id), trail points
+by (booth id, trail row id), sessions by id (the latest snapshot's end time wins).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import tarfile
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.capture_log import (DB_NAME, LATENT_DIM, SCHEMA_VERSION, Capture, SchemaTooNewError, parse_utc,
+                               read_captures)
+from kiosk.export import BUNDLE_FORMAT, MANIFEST, sha256_file
+
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+
+
+class BundleError(Exception):
+    """A bundle that cannot be used; the message names the bundle, the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class Bundle:
+    path: Path
+    label: str              # what messages call it: the directory, or the tar it came from
+
+
+@dataclass
+class LoggedCapture:
+    capture: Capture
+    image_file: Path        # the 1024x1024 PNG inside its bundle
+
+
+@dataclass
+class Sessions:
+    started: dict[str, float] = field(default_factory=dict)
+    last: dict[str, float] = field(default_factory=dict)
+    booth: dict[str, str] = field(default_factory=dict)
+    trail_points: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class MergedLog:
+    bundles: list[str]
+    skipped: list[tuple[str, str]]                   # (bundle, why)
+    booths: list[str]
+    captures: list[LoggedCapture]
+    trail_t: np.ndarray                              # (N,) unix seconds
+    trail_z: np.ndarray                              # (N, 8) float32
+    sessions: Sessions
+
+    @property
+    def empty(self) -> bool:
+        return not self.captures and len(self.trail_z) == 0
+
+
+def find_bundles(paths: list[Path], unpack_dir: Path) -> list[Bundle]:
+    """Every bundle under the given paths (tars unpacked into unpack_dir)."""
+    found: list[Bundle] = []
+    for path in map(Path, paths):
+        if not path.exists():
+            raise BundleError(f"{path} does not exist; give a bundle directory, a bundle .tar, or a folder of them")
+        if path.is_file():
+            if not path.name.endswith(TAR_SUFFIXES):
+                raise BundleError(f"{path} is not a bundle: expected a directory with {MANIFEST} or a .tar/.tar.gz from fse-export")
+            found += _unpack(path, unpack_dir)
+        elif (path / MANIFEST).is_file():
+            found.append(Bundle(path, str(path)))
+        else:
+            inside = [Bundle(p.parent, str(p.parent)) for p in sorted(path.rglob(MANIFEST))]
+            tars = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TAR_SUFFIXES))
+            for tar in tars:
+                inside += _unpack(tar, unpack_dir)
+            if not inside:
+                raise BundleError(f"{path} holds no bundles (no {MANIFEST} and no .tar files); "
+                                  f"point at what `fse-export --out` or `--tar` wrote")
+            found += inside
+    return found
+
+
+def _unpack(tar_path: Path, unpack_dir: Path) -> list[Bundle]:
+    target = Path(tempfile.mkdtemp(prefix=tar_path.name.split(".")[0] + "-", dir=unpack_dir))
+    try:
+        with tarfile.open(tar_path) as tar:
+            tar.extractall(target, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as e:
+        raise BundleError(f"{tar_path} cannot be unpacked ({e}); copy it again from the booth") from None
+    return [Bundle(p.parent, str(tar_path)) for p in sorted(target.rglob(MANIFEST))]
+
+
+def verify_bundle(found: Bundle) -> dict:
+    """The manifest, after checking the format and every file's sha256; BundleError if damaged."""
+    bundle, name = found.path, found.label
+    try:
+        manifest = json.loads((bundle / MANIFEST).read_text())
+        files = manifest["files"]
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        raise BundleError(f"{name}: {MANIFEST} is unreadable ({e}); export the bundle again") from None
+    if manifest.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{name}: {MANIFEST} is not an fse-export manifest (format {manifest.get('format')!r})")
+    if int(manifest.get("schema_version", 0)) > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"{name} was exported from a capture log with schema version {manifest['schema_version']}, "
+            f"newer than this fse understands ({SCHEMA_VERSION}); upgrade fse on this machine to analyse it")
+    bad = []
+    for relative, digest in files.items():
+        path = bundle / relative
+        if not path.is_file():
+            bad.append(f"{relative} is missing")
+        elif sha256_file(path) != digest:
+            bad.append(f"{relative} does not match its sha256")
+    if bad:
+        more = f" (and {len(bad) - 3} more)" if len(bad) > 3 else ""
+        raise BundleError(f"{name}: {'; '.join(bad[:3])}{more}: the copy is damaged; export it from the booth again")
+    if DB_NAME not in files:
+        raise BundleError(f"{name}: the manifest lists no {DB_NAME}; export it from the booth again")
+    return manifest
+
+
+def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
+    """Read every good bundle and merge them; damaged ones are named and skipped (strict: raised)."""
+    captures: dict[tuple[str, int], LoggedCapture] = {}
+    trail_keys, trail_t, trail_z = [], [], []
+    sessions = Sessions()
+    used, skipped, booths = [], [], []
+    for found in bundles:
+        bundle, label = found.path, found.label
+        try:
+            manifest = verify_bundle(found)
+        except BundleError as e:
+            if strict:
+                raise
+            warn(f"skipping {e}")
+            skipped.append((label, str(e)))
+            continue
+        booth = str(manifest.get("booth_id", "unknown"))
+        if booth not in booths:
+            booths.append(booth)
+        booth_index = booths.index(booth)
+        used.append(label)
+        conn = sqlite3.connect(f"file:{bundle / DB_NAME}?mode=ro&immutable=1", uri=True)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if version > SCHEMA_VERSION:
+                raise SchemaTooNewError(f"{label}: capture-log schema version {version} is newer than "
+                                        f"this fse understands ({SCHEMA_VERSION}); upgrade fse to analyse it")
+            for capture in read_captures(conn):
+                captures.setdefault((capture.booth_id, capture.id), LoggedCapture(capture, bundle / capture.image_path))
+            rows = conn.execute("SELECT id, t, z FROM trail").fetchall()
+            if rows:
+                ids, t, blobs = zip(*rows)
+                trail_keys.append(np.asarray(ids, np.int64) + (np.int64(booth_index) << 40))
+                trail_t.append(np.asarray(t, np.float64))
+                trail_z.append(np.frombuffer(b"".join(blobs), "<f4").reshape(-1, LATENT_DIM))
+            for sid, booth_id, started, last in conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions"):
+                sessions.started[sid] = min(sessions.started.get(sid, float("inf")), parse_utc(started))
+                sessions.last[sid] = max(sessions.last.get(sid, 0.0), parse_utc(last))
+                sessions.booth[sid] = booth_id
+            for sid, count in conn.execute("SELECT session_id, COUNT(*) FROM trail WHERE session_id IS NOT NULL "
+                                           "GROUP BY session_id"):
+                # Overlapping pulls are snapshots of one growing log: the largest count is the truth.
+                sessions.trail_points[sid] = max(sessions.trail_points.get(sid, 0), count)
+        except sqlite3.DatabaseError as e:
+            message = f"{label}: {DB_NAME} cannot be read ({e}); export it from the booth again"
+            if strict:
+                raise BundleError(message) from None
+            warn(f"skipping {message}")
+            skipped.append((label, message))
+        finally:
+            conn.close()
+
+    if trail_keys:
+        keys = np.concatenate(trail_keys)
+        _, first = np.unique(keys, return_index=True)
+        t = np.concatenate(trail_t)[first]
+        z = np.concatenate(trail_z)[first]
+        order = np.argsort(t, kind="stable")
+        t, z = t[order], np.ascontiguousarray(z[order], np.float32)
+    else:
+        t, z = np.zeros(0), np.zeros((0, LATENT_DIM), np.float32)
+    ordered = sorted(captures.values(), key=lambda c: (c.capture.utc, c.capture.booth_id, c.capture.id))
+    return MergedLog(used, skipped, booths, ordered, t, z, sessions)

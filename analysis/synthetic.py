@@ -1,0 +1,120 @@
+"""A realistic synthetic day at the booth, written through the real CaptureLog (for tests, docs, benchmarks).
+
+    python -m analysis.synthetic STATE_DIR --sessions 40 --trail 20000   # then: fse-export --state-dir STATE_DIR ...
+
+Visitors start at a landmark or a random jump, steer in smooth random walks (the trail, 2 Hz),
+and photograph a few designs; captures carry real generated designs. Trail beyond what sessions
+produce naturally (benchmarks want a million points) is bulk-inserted as more of the same walks.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+from kiosk.capture_log import DB_NAME, CaptureLog
+
+HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump")
+
+
+def _walk(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarray:
+    """Smooth steering that drifts away from where it started, but mostly stays near (as visitors do)."""
+    velocity = np.zeros(8)
+    points = np.empty((steps, 8), np.float32)
+    z = start.astype(np.float64)
+    for i in range(steps):
+        velocity = 0.8 * velocity + rng.normal(0, 0.02, 8) + 0.02 * (start - z)
+        z = np.clip(z + velocity, -1.0, 1.0)
+        points[i] = z
+    return points
+
+
+def make_day(state_dir: Path, models=None, sessions: int = 30, trail: int = 0, seed: int = 0,
+             booth_id: str = "booth-01", start_utc: float = 1_714_550_400.0, image_px: int = 256) -> dict:
+    """Write sessions of steering and captures into state_dir; returns counts.
+
+    models: a kiosk.models.FashionModels to render real designs (None: blurred noise designs).
+    """
+    rng = np.random.default_rng(seed)
+    anchors = [lm.z for lm in models.landmarks] if models is not None and models.landmarks else \
+        list(rng.uniform(-0.8, 0.8, (10, 8)).astype(np.float32))
+    log = CaptureLog(state_dir, booth_id, disk_floor_mb=0, trail_hz=2.0, session_idle_s=90)
+    t = start_utc
+    captures = 0
+    trail_points = 0
+    for _ in range(sessions):
+        start = anchors[rng.integers(len(anchors))] if rng.random() < 0.7 else rng.uniform(-1, 1, 8)
+        steps = int(rng.integers(40, 400))               # 20 s .. 200 s at 2 Hz
+        path = _walk(rng, np.asarray(start), steps)
+        shots = set(rng.choice(steps, int(rng.integers(0, 5)), replace=False).tolist())
+        for i, z in enumerate(path):
+            now = t + i * 0.5
+            log.touch(now)
+            trail_points += log.record_trail(z, HOWS[rng.integers(len(HOWS))], now=now)
+            if i in shots:
+                if models is not None:
+                    design = models.generate(z[None], 28)[0]
+                    big = models.generate(z[None], image_px)[0]
+                else:
+                    design = rng.random((28, 28))
+                    big = np.kron(design, np.ones((image_px // 28 + 1,) * 2))[:image_px, :image_px]
+                tint = rng.uniform(0.4, 1.0, 3)
+                rgb = np.round(big[:, :, None] * tint * 255).astype(np.uint8)
+                name = ["none", "leopard", "denim", "floral"][rng.integers(4)]
+                log.save_capture(z, design, rgb, name, [] if name == "none" else [1.0], "joystick", now=now)
+                captures += 1
+        t += steps * 0.5 + float(rng.uniform(100, 600))  # idle gap: a new visitor
+    log.close()
+    if trail > trail_points:
+        bulk_trail(state_dir, trail - trail_points, rng, t, booth_id)
+        trail_points = trail
+    return {"captures": captures, "trail_points": trail_points, "sessions": sessions}
+
+
+def bulk_trail(state_dir: Path, count: int, rng: np.random.Generator, t0: float, booth_id: str = "booth-01") -> None:
+    """Append `count` trail points in big transactions (a million takes ~20 s, not an hour of 2 Hz)."""
+    conn = sqlite3.connect(Path(state_dir) / DB_NAME)
+    session = 0
+    done = 0
+    while done < count:
+        n = min(count - done, 20_000)
+        path = np.clip(np.cumsum(rng.normal(0, 0.01, (n, 8)), 0) + rng.uniform(-0.5, 0.5, 8), -1, 1).astype("<f4")
+        t = t0 + (done + np.arange(n)) * 0.5
+        sid = f"bulk-{session}"
+        with conn:
+            conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, 'joystick')",
+                             ((float(ti), sid, zi.tobytes()) for ti, zi in zip(t, path)))
+            conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
+                         (sid, booth_id, _utc(t[0]), _utc(t[-1])))
+        done += n
+        session += 1
+    conn.close()
+
+
+def _utc(t: float) -> str:
+    from kiosk.capture_log import utc_text
+    return utc_text(float(t))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m analysis.synthetic", description=__doc__.splitlines()[0])
+    parser.add_argument("state_dir", type=Path)
+    parser.add_argument("--sessions", type=int, default=30)
+    parser.add_argument("--trail", type=int, default=0, help="total trail points (bulk-added beyond the sessions')")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--booth", default="booth-01")
+    parser.add_argument("--models", type=Path, help="render real designs with these ONNX models")
+    args = parser.parse_args(argv)
+    models = None
+    if args.models:
+        from kiosk.models import FashionModels
+        models = FashionModels.load(args.models)
+    print(json.dumps(make_day(args.state_dir, models, args.sessions, args.trail, args.seed, args.booth)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,583 @@
+"""The booth's capture log: photographed designs and the visitors' trail, kept durably in SQLite.
+
+The kiosk owns one `CaptureLog` on its state directory (`/var/lib/fse` on the booth):
+
+    log = CaptureLog(config.state_dir, config.booth_id, config.disk_floor_mb, config.trail_hz,
+                     config.session_idle_s)
+    log.touch()                                   # on every visitor input: keeps the session open
+    log.record_trail(z, "joystick")               # every frame; stores at most trail_hz points/s
+    capture_id = log.save_capture(z, design28, image_rgb, "none", weights, "joystick")  # worker thread
+    log.close()
+
+Layout of the state directory (the format is documented in docs/analysis.md):
+
+    log.sqlite (+ -wal, -shm)        the database (WAL mode, synchronous=FULL)
+    images/YYYY-MM-DD/<utc>-<hex>.png  one 1024x1024 RGB PNG per capture, never rewritten
+    usb-export.json                  status of the last USB export (written by `fse-export --usb`)
+
+Durability: a capture's PNG is written to a temp file, fsynced, renamed into place and the
+directory fsynced *before* its row is committed; `save_capture` returns the id only after the
+commit, so a capture the visitor saw acknowledged survives a power cut, and a row never points at
+a missing or half-written image. A crash between rename and commit leaves an unreferenced image,
+which the next `CaptureLog` removes when it opens. The trail is buffered for up to
+`TRAIL_FLUSH_S` seconds (a crash loses at most that much trail, never a capture).
+
+numpy + stdlib only (PNGs come from a small zlib writer), so the kiosk needs neither Pillow nor torch.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import sqlite3
+import struct
+import threading
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "log.sqlite"
+IMAGES_DIR = "images"
+TEMP_SUFFIX = ".part"
+LATENT_DIM = 8
+DESIGN_SIDE = 28
+
+HOWS = ("joystick", "canvas", "landmark", "jump", "random", "slider", "keyboard", "map", "attract", "start")
+"""How the visitor reached a design; stored with every capture and trail point."""
+
+TRAIL_FLUSH_S = 5.0
+"""Trail points are committed in batches this often: one fsync per batch instead of per point keeps
+the UI thread from stalling on a slow SD card; a crash loses at most this much trail."""
+
+DISK_CHECK_S = 2.0
+"""How often record_trail re-reads the free space (statvfs is cheap, but not free at 60 fps)."""
+
+PNG_LEVEL = 6
+"""zlib level for capture PNGs: 1024x1024 RGB takes ~0.1 s on a Jetson core at 6, on a worker thread."""
+
+
+class CaptureLogError(Exception):
+    """The capture log cannot do what was asked; the message names the problem and the fix."""
+
+
+class DiskFullError(CaptureLogError):
+    """Free space under the state directory is below the floor: captures are refused, the trail pauses."""
+
+
+class SchemaTooNewError(CaptureLogError):
+    """The database was written by a newer fse than this one."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One photographed design, as stored.
+
+    z: the 8 parameters (float32 precision). print_weights: the print's weights as stored by the
+    kiosk (an empty tuple for no print). image_path: relative to the state directory (or bundle).
+    design28: the 28x28 design as 784 raw uint8 bytes, row-major (np.frombuffer(..., np.uint8)
+    .reshape(28, 28) / 255 gives the design in [0, 1]).
+    """
+
+    id: int
+    utc: str
+    booth_id: str
+    session_id: str
+    z: tuple[float, ...]
+    print_name: str
+    print_weights: tuple[float, ...]
+    how: str
+    image_path: str
+    design28: bytes
+
+    def design(self) -> np.ndarray:
+        """design28 as (28, 28) float32 in [0, 1]."""
+        return np.frombuffer(self.design28, np.uint8).reshape(DESIGN_SIDE, DESIGN_SIDE).astype(np.float32) / 255.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema and migrations. Each entry takes the database from version N-1 to N; user_version holds
+# the version reached. Never edit a released migration: append a new one.
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE captures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            utc TEXT NOT NULL,
+            booth_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            z BLOB NOT NULL,                 -- 8 x float32 little-endian
+            print_name TEXT NOT NULL,
+            print_weights TEXT NOT NULL,     -- JSON list of numbers
+            how TEXT NOT NULL,
+            image_path TEXT NOT NULL UNIQUE, -- relative to the state directory
+            design28 BLOB NOT NULL           -- 784 x uint8, row-major
+        );
+        CREATE TABLE trail (
+            id INTEGER PRIMARY KEY,
+            t REAL NOT NULL,                 -- unix time, seconds
+            session_id TEXT,                 -- NULL while nobody is at the booth (attract loop)
+            z BLOB NOT NULL,
+            how TEXT NOT NULL
+        );
+    """),
+    (2, """
+        -- Sessions get their own table so durations don't depend on the trail being recorded.
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            booth_id TEXT NOT NULL,
+            started_utc TEXT NOT NULL,
+            last_utc TEXT NOT NULL
+        );
+        INSERT INTO sessions (id, booth_id, started_utc, last_utc)
+            SELECT session_id, booth_id, MIN(utc), MAX(utc) FROM captures GROUP BY session_id;
+        CREATE INDEX trail_t ON trail (t);
+        CREATE INDEX captures_session ON captures (session_id);
+        CREATE TABLE schema_history (version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL);
+    """),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def utc_text(t: float) -> str:
+    """Unix time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:00:00.123Z."""
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_utc(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_not_newer(conn: sqlite3.Connection, where: str | os.PathLike) -> int:
+    """The database's schema version; SchemaTooNewError if this fse cannot read it."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"{where} has capture-log schema version {version}, but this fse understands up to "
+            f"version {SCHEMA_VERSION}; upgrade fse (pip install -U fashion-space-explorer, or pull "
+            f"the newer repository) to read it")
+    return version
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations after the database's version up to `target`, each in one transaction."""
+    version = schema_version(conn)
+    for number, script in MIGRATIONS:
+        if version < number <= target:
+            # executescript would commit on its own; wrap it so a migration is all-or-nothing.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in _statements(script):
+                    conn.execute(statement)
+                if number >= 2:
+                    conn.execute("INSERT INTO schema_history VALUES (?, ?)", (number, utc_text(time.time())))
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            log.info("capture log migrated to schema version %d", number)
+            version = number
+    return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    buffer = ""
+    for line in script.splitlines():
+        line = line.split("--", 1)[0]
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+
+
+def open_db(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection set up the way the log needs it (WAL, synchronous=FULL); no migration."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=10000")
+    return conn
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading (the export and the analysis use these on a snapshot)
+
+def z_blob(z) -> bytes:
+    values = np.asarray(z, np.float32).reshape(-1)
+    if values.shape != (LATENT_DIM,):
+        raise ValueError(f"z must have {LATENT_DIM} values, got {values.size}")
+    return values.astype("<f4").tobytes()
+
+
+def z_from_blob(blob: bytes) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.frombuffer(blob, "<f4"))
+
+
+def read_captures(conn: sqlite3.Connection) -> list[Capture]:
+    rows = conn.execute("SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
+                        "image_path, design28 FROM captures ORDER BY id").fetchall()
+    return [Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]))
+            for r in rows]
+
+
+def read_trail(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list, list]:
+    """The whole trail as (t (N,) float64, z (N, 8) float32, session ids, hows), in time order.
+
+    z is decoded in one numpy call from the concatenated blobs: a million points take ~1 s.
+    """
+    rows = conn.execute("SELECT t, z, session_id, how FROM trail ORDER BY t, id").fetchall()
+    if not rows:
+        return np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), [], []
+    t, blobs, sessions, hows = zip(*rows)
+    z = np.frombuffer(b"".join(blobs), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
+    return np.asarray(t, np.float64), z, list(sessions), list(hows)
+
+
+def read_sessions(conn: sqlite3.Connection) -> list[dict]:
+    return [dict(id=r[0], booth_id=r[1], started_utc=r[2], last_utc=r[3]) for r in
+            conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions ORDER BY started_utc")]
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+# ---------------------------------------------------------------------------------------------
+# PNG without Pillow
+
+def encode_png(pixels: np.ndarray, level: int = PNG_LEVEL) -> bytes:
+    """(H, W) grey or (H, W, 3) RGB uint8 -> PNG bytes (8-bit, no interlace, filter 0)."""
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    if pixels.ndim == 2:
+        colour_type, channels = 0, 1
+    elif pixels.ndim == 3 and pixels.shape[2] == 3:
+        colour_type, channels = 2, 3
+    else:
+        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {pixels.shape}")
+    height, width = pixels.shape[:2]
+    rows = pixels.reshape(height, width * channels)
+    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()  # filter byte 0 per row
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, level)) + chunk(b"IEND", b"")
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """The inverse of encode_png (filter-0, 8-bit grey/RGB PNGs only); ValueError if damaged.
+
+    Used to verify images (tests, export) without Pillow; every chunk's CRC is checked.
+    """
+    if data[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError("not a PNG (bad signature)")
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        if pos + 8 > len(data):
+            raise ValueError("truncated PNG chunk header")
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        body = data[pos + 8:pos + 8 + length]
+        crc = data[pos + 8 + length:pos + 12 + length]
+        if len(body) != length or len(crc) != 4 or struct.unpack(">I", crc)[0] != zlib.crc32(kind + body) & 0xFFFFFFFF:
+            raise ValueError(f"PNG chunk {kind!r} is truncated or its CRC does not match")
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        elif kind == b"IEND":
+            break
+        pos += 12 + length
+    else:
+        raise ValueError("PNG has no IEND chunk (truncated)")
+    if header is None:
+        raise ValueError("PNG has no IHDR chunk")
+    width, height, depth, colour_type = header[:4]
+    channels = {0: 1, 2: 3}.get(colour_type)
+    if depth != 8 or channels is None:
+        raise ValueError("only 8-bit grey or RGB PNGs are supported")
+    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(height, 1 + width * channels)
+    if raw[:, 0].any():
+        raise ValueError("only filter type 0 PNGs are supported")
+    pixels = raw[:, 1:].reshape(height, width, channels)
+    return pixels[:, :, 0] if channels == 1 else pixels
+
+
+def write_file_durably(path: Path, data: bytes) -> None:
+    """Write bytes so that after return `path` holds all of them even across a power cut.
+
+    temp file -> fsync -> rename -> fsync the directory: a reader (or a crash) only ever sees no
+    file or the whole file, never part of one.
+    """
+    temp = path.with_name(path.name + TEMP_SUFFIX)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(temp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_disk_full(error: BaseException) -> bool:
+    if isinstance(error, OSError) and error.errno in (28, 122):  # ENOSPC, EDQUOT
+        return True
+    return isinstance(error, sqlite3.OperationalError) and "full" in str(error).lower()
+
+
+# ---------------------------------------------------------------------------------------------
+
+class CaptureLog:
+    """The kiosk's writer. Thread-safe: save_capture runs on a worker thread, the rest on the UI thread."""
+
+    def __init__(self, state_dir: Path, booth_id: str, disk_floor_mb: float = 200, trail_hz: float = 2.0,
+                 session_idle_s: float = 90):
+        self.state_dir = Path(state_dir)
+        self.booth_id = booth_id
+        self.disk_floor_mb = float(disk_floor_mb)
+        self.trail_period = 1.0 / float(trail_hz) if trail_hz > 0 else float("inf")
+        self.session_idle_s = float(session_idle_s)
+        self.db_path = self.state_dir / DB_NAME
+        try:
+            (self.state_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise CaptureLogError(f"cannot create the state directory {self.state_dir} ({e.strerror}); "
+                                  f"create it writable for this user or set [paths] state_dir") from None
+        self._lock = threading.RLock()
+        try:
+            self._conn = open_db(self.db_path)
+            check_not_newer(self._conn, self.db_path)
+            migrate(self._conn)
+            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('booth_id', ?)", (booth_id,))
+            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_utc', ?)", (utc_text(time.time()),))
+        except sqlite3.DatabaseError as e:
+            raise CaptureLogError(f"the capture log {self.db_path} cannot be opened ({e}); move it aside "
+                                  f"(it is kept for inspection) and restart the kiosk to begin a new log") from None
+        self._session_id: str | None = None
+        self._session_started = 0.0
+        self._last_activity = -float("inf")
+        self._session_dirty = False
+        self._last_trail = -float("inf")
+        self._trail_buffer: list[tuple[float, str | None, bytes, str]] = []
+        self._last_flush = time.time()
+        self._free_checked_at = -float("inf")
+        self._free_ok = True
+        self._sweep_unreferenced_images()
+
+    # -- sessions ----------------------------------------------------------------------------
+    def touch(self, now: float | None = None) -> str:
+        """Visitor activity: keeps the session open (or starts one) and returns its id."""
+        now = time.time() if now is None else now
+        with self._lock:
+            if self._session_id is None or now - self._last_activity > self.session_idle_s:
+                self._flush_session()
+                self._session_id = f"{self.booth_id}-{datetime.fromtimestamp(now, timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+                self._session_started = now
+                self._session_dirty = True
+            self._last_activity = now
+            self._session_dirty = True
+            return self._session_id
+
+    def _current_session(self, now: float) -> str | None:
+        if self._session_id is not None and now - self._last_activity <= self.session_idle_s:
+            return self._session_id
+        return None
+
+    def _flush_session(self) -> None:
+        """Write the current session's start and last activity (inside or outside a transaction)."""
+        if self._session_id is None or not self._session_dirty:
+            return
+        self._conn.execute(
+            "INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_utc = excluded.last_utc",
+            (self._session_id, self.booth_id, utc_text(self._session_started), utc_text(self._last_activity)))
+        self._session_dirty = False
+
+    # -- disk --------------------------------------------------------------------------------
+    def free_mb(self) -> float:
+        return shutil.disk_usage(self.state_dir).free / 1e6
+
+    def _check_floor(self) -> None:
+        free = self.free_mb()
+        if free < self.disk_floor_mb:
+            raise DiskFullError(
+                f"only {free:.0f} MB free under {self.state_dir}, below the {self.disk_floor_mb:.0f} MB floor: "
+                f"captures are paused. Pull the logs with `fse-export` and free space, or lower [log] disk_floor_mb")
+
+    # -- captures ----------------------------------------------------------------------------
+    def save_capture(self, z, design28: np.ndarray, image_rgb: np.ndarray, print_name: str, print_weights,
+                     how: str, now: float | None = None) -> int:
+        """Store a capture durably and return its id (only after the commit). Blocking.
+
+        design28: (28, 28) in [0, 1] (float) or uint8. image_rgb: (H, W, 3) uint8.
+        now: the capture's unix time (default: the clock; tests and replays pass their own).
+        Raises DiskFullError under the disk floor (nothing is written), CaptureLogError otherwise.
+        """
+        if how not in HOWS:
+            raise ValueError(f"how must be one of {', '.join(HOWS)}, got {how!r}")
+        blob = z_blob(z)
+        design = np.asarray(design28)
+        if design.shape != (DESIGN_SIDE, DESIGN_SIDE):
+            raise ValueError(f"design28 must be 28x28, got shape {design.shape}")
+        if design.dtype != np.uint8:
+            design = np.round(np.clip(np.nan_to_num(design.astype(np.float32)), 0, 1) * 255).astype(np.uint8)
+        weights = json.dumps([float(w) for w in np.asarray(print_weights if print_weights is not None else [],
+                                                           np.float64).reshape(-1)])
+        self._check_floor()
+        png = encode_png(np.asarray(image_rgb, np.uint8))
+
+        now = time.time() if now is None else now
+        session_id = self.touch(now)
+        day_dir = self.state_dir / IMAGES_DIR / f"{datetime.fromtimestamp(now, timezone.utc):%Y-%m-%d}"
+        relative = f"{IMAGES_DIR}/{day_dir.name}/{datetime.fromtimestamp(now, timezone.utc):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}.png"
+        path = self.state_dir / relative
+        try:
+            if not day_dir.is_dir():
+                day_dir.mkdir(exist_ok=True)
+                fsync_dir(day_dir.parent)
+            write_file_durably(path, png)
+            with self._lock:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    cursor = self._conn.execute(
+                        "INSERT INTO captures (utc, booth_id, session_id, z, print_name, print_weights, how, "
+                        "image_path, design28) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (utc_text(now), self.booth_id, session_id, blob, print_name, weights, how, relative,
+                         design.tobytes()))
+                    self._flush_session()
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+                return int(cursor.lastrowid)
+        except (OSError, sqlite3.Error) as e:
+            _remove_quietly(path.with_name(path.name + TEMP_SUFFIX))
+            _remove_quietly(path)
+            if _is_disk_full(e):
+                raise DiskFullError(f"the disk under {self.state_dir} is full: the capture was not saved. "
+                                    f"Pull the logs with `fse-export` and free space") from None
+            raise CaptureLogError(f"the capture could not be saved to {self.state_dir} ({e}); check the "
+                                  f"disk and the directory's permissions") from None
+
+    # -- trail -------------------------------------------------------------------------------
+    def record_trail(self, z, how: str, now: float | None = None) -> bool:
+        """Offer the visitor's current position; stores at most trail_hz points per second.
+
+        Returns True when the point was kept. Never raises for disk trouble: under the disk floor
+        (or on a full disk) the trail pauses and this returns False.
+        """
+        now = time.time() if now is None else now
+        with self._lock:
+            if now - self._last_trail < self.trail_period:
+                return False
+            if now - self._free_checked_at >= DISK_CHECK_S:
+                self._free_checked_at = now
+                self._free_ok = self.free_mb() >= self.disk_floor_mb
+            if not self._free_ok:
+                return False
+            self._last_trail = now
+            self._trail_buffer.append((now, self._current_session(now), z_blob(z), how))
+            if now - self._last_flush >= TRAIL_FLUSH_S:
+                self.flush(now)
+            return True
+
+    def flush(self, now: float | None = None) -> None:
+        """Commit buffered trail points and the session's last activity (one fsync)."""
+        with self._lock:
+            self._last_flush = time.time() if now is None else now
+            if not self._trail_buffer and not self._session_dirty:
+                return
+            try:
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, ?)",
+                                           self._trail_buffer)
+                    self._flush_session()
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as e:
+                # The trail is best-effort: exploring must go on. Drop the batch rather than grow.
+                log.warning("trail batch of %d points dropped: %s", len(self._trail_buffer), e)
+                self._session_dirty = True
+            self._trail_buffer.clear()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is None:
+                return
+            self.flush()
+            try:
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> "CaptureLog":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- start-up ----------------------------------------------------------------------------
+    def _sweep_unreferenced_images(self) -> None:
+        """Remove temp files and images whose capture never committed (a crash mid-save).
+
+        Those captures were never acknowledged to a visitor, so nothing anyone saw is lost; the
+        sweep only keeps them from filling the disk over months.
+        """
+        images = self.state_dir / IMAGES_DIR
+        referenced = {row[0] for row in self._conn.execute("SELECT image_path FROM captures")}
+        removed = 0
+        for path in images.rglob("*"):
+            if not path.is_file():
+                continue
+            relative = path.relative_to(self.state_dir).as_posix()
+            if path.name.endswith(TEMP_SUFFIX) or (path.suffix == ".png" and relative not in referenced):
+                _remove_quietly(path)
+                removed += 1
+        if removed:
+            log.info("removed %d unfinished capture image(s) left by an interrupted save", removed)
+
+
+def _remove_quietly(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as e:
+        log.warning("could not remove %s: %s", path, e)
+
+
+def iter_image_paths(conn: sqlite3.Connection) -> Iterable[str]:
+    return (row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id"))

@@ -1,0 +1,162 @@
+"""fse-analyze end to end: real logs written by CaptureLog, real fse-export bundles, the shipped ONNX
+models, umap-learn, and the report checked in a real headless Chromium.
+
+One analysis run (small training sample, so the whole module takes well under a minute) is shared
+by the tests that look at its outputs; the bad-input tests stop before UMAP.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import tarfile
+
+import numpy as np
+import pytest
+
+pytest.importorskip("umap")
+pytest.importorskip("bokeh")
+
+from analysis.browser import PLOT_READY, VISIBLE_HOVER_IMAGES, Chromium, find_chromium, point_on_screen  # noqa: E402
+from analysis.cli import main as analyze  # noqa: E402
+from analysis.mapfile import load_map  # noqa: E402
+from analysis.synthetic import make_day  # noqa: E402
+from kiosk.capture_log import DB_NAME, SCHEMA_VERSION, CaptureLog  # noqa: E402
+from kiosk.export import MANIFEST, export_to_dir, export_to_tar  # noqa: E402
+
+SMALL = ["--train-sample", "400", "--fit-trail", "150", "--fit-captures", "100", "--quiet"]
+
+
+@pytest.fixture(scope="module")
+def bundles(tmp_path_factory, shipped_models):
+    """Two booths; booth-01 pulled twice (overlapping), booth-02 as a tar; one damaged copy."""
+    root = tmp_path_factory.mktemp("bundles")
+    make_day(root / "state1", shipped_models, sessions=6, seed=1, booth_id="booth-01", image_px=64)
+    first = export_to_dir(root / "state1", root / "pulls")
+    make_day(root / "state1", shipped_models, sessions=3, seed=3, booth_id="booth-01", image_px=64,
+             start_utc=1_714_600_000.0)
+    second = export_to_dir(root / "state1", root / "pulls")
+    make_day(root / "state2", shipped_models, sessions=5, seed=2, booth_id="booth-02", image_px=64)
+    tar = export_to_tar(root / "state2", root / "booth-02.tar.gz")
+    damaged = root / "damaged" / "booth-01-copy"
+    shutil.copytree(first, damaged)
+    image = next((damaged / "images").rglob("*.png"))
+    image.write_bytes(image.read_bytes()[:-100])  # a truncated copy, as from a yanked stick
+    return {"root": root, "first": first, "second": second, "tar": tar, "damaged": damaged}
+
+
+@pytest.fixture(scope="module")
+def report(bundles, tmp_path_factory, models_dir):
+    out = tmp_path_factory.mktemp("report")
+    kiosk_map = out / "fashion_map.npz"
+    code = analyze([str(bundles["root"] / "pulls"), str(bundles["tar"]), str(bundles["damaged"]),
+                    "--out", str(out), "--models", str(models_dir), "--write-kiosk-map", str(kiosk_map), *SMALL])
+    assert code == 0
+    return out
+
+
+def _expected_counts(bundles) -> tuple[int, int]:
+    captures = trail = 0
+    for bundle in (bundles["second"],):
+        manifest = json.loads((bundle / MANIFEST).read_text())
+        captures += manifest["counts"]["captures"]
+        trail += manifest["counts"]["trail_points"]
+    with tarfile.open(bundles["tar"]) as t:
+        member = next(m for m in t.getmembers() if m.name.endswith(MANIFEST))
+        manifest = json.load(t.extractfile(member))
+    return captures + manifest["counts"]["captures"], trail + manifest["counts"]["trail_points"]
+
+
+def test_report_files_and_merged_counts(report, bundles):
+    assert (report / "map.png").stat().st_size > 10_000
+    assert (report / "index.html").stat().st_size > 100_000
+    summary = json.loads((report / "summary.json").read_text())
+    captures, trail = _expected_counts(bundles)
+    # booth-01's two pulls overlap: the later one is a superset, so the merged log equals it + booth-02.
+    assert summary["counts"]["captures"] == captures
+    assert summary["counts"]["trail_points"] == trail
+    assert sorted(summary["booths"]) == ["booth-01", "booth-02"]
+    assert summary["counts"]["sessions"] == 6 + 3 + 5
+    assert sum(summary["classes"]["captures"].values()) == captures
+    assert sum(summary["classes"]["trail"].values()) == trail
+    coverage = summary["coverage"]
+    assert 0 <= coverage["captures_outside_support"] <= 1 and 0 < coverage["map_area"]["fraction"] <= 1
+    assert summary["regions"] and summary["regions"][0]["captures"] >= summary["regions"][-1]["captures"]
+    assert all(r["duration_s"] > 0 for r in summary["sessions"]["table"])
+
+
+def test_damaged_bundle_is_named_and_skipped(report, bundles):
+    summary = json.loads((report / "summary.json").read_text())
+    (skipped,) = summary["skipped_bundles"]
+    assert skipped[0] == str(bundles["damaged"]) and "sha256" in skipped[1]
+
+
+def test_strict_fails_on_a_damaged_bundle(bundles, tmp_path, capsys, models_dir):
+    code = analyze([str(bundles["damaged"]), "--strict", "--out", str(tmp_path), "--models", str(models_dir), *SMALL])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert str(bundles["damaged"]) in err and "export it from the booth again" in err
+
+
+def test_kiosk_map_places_points_without_umap(report, shipped_models):
+    fmap = load_map(report / "fashion_map.npz")
+    assert fmap.xy.shape == (400, 2) and fmap.z.shape == (400, 8) and len(fmap.class_names) == 10
+    assert fmap.xy.min() >= 0 and fmap.xy.max() <= 1
+    np.testing.assert_allclose(fmap.place(fmap.z[:20]), fmap.xy[:20], atol=1e-3)  # a known point lands on itself
+    between = fmap.place((fmap.z[0] + fmap.z[1]) / 2)
+    assert between.shape == (2,) and np.all((between >= 0) & (between <= 1))
+    assert fmap.models_sha256 == shipped_models.manifest["models"]["encoder"]["sha256"]
+
+
+def test_empty_log_gives_a_nothing_yet_report(tmp_path, capsys):
+    CaptureLog(tmp_path / "state", "quiet-booth", disk_floor_mb=0).close()
+    bundle = export_to_dir(tmp_path / "state", tmp_path / "pull")
+    assert analyze([str(bundle), "--out", str(tmp_path / "report"), "--quiet"]) == 0
+    assert "Nothing logged yet" in (tmp_path / "report" / "index.html").read_text()
+    assert json.loads((tmp_path / "report" / "summary.json").read_text())["nothing_yet"] is True
+
+
+def test_newer_schema_gives_a_clear_message(tmp_path, capsys):
+    CaptureLog(tmp_path / "state", "future-booth", disk_floor_mb=0).close()
+    conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
+    conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    conn.close()
+    shutil.copytree(tmp_path / "state", tmp_path / "fake-bundle")
+    manifest = {"format": "fse-capture-bundle", "format_version": 1, "booth_id": "future-booth",
+                "schema_version": SCHEMA_VERSION + 1, "files": {}}
+    (tmp_path / "fake-bundle" / MANIFEST).write_text(json.dumps(manifest))
+    assert analyze([str(tmp_path / "fake-bundle"), "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "upgrade fse" in capsys.readouterr().err
+
+
+def test_not_a_bundle_is_a_message(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("hello")
+    assert analyze([str(tmp_path / "notes.txt"), "--out", str(tmp_path / "r")]) == 2
+    assert "is not a bundle" in capsys.readouterr().err
+    assert analyze([str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_report_renders_and_hover_shows_the_design_in_chromium(report, artifacts):
+    with Chromium(width=1400, height=1100) as browser:
+        browser.open((report / "index.html").resolve().as_uri())
+        browser.wait_for(PLOT_READY)
+        # The plot drew: its canvas has non-blank pixels (WebGL or 2-D, whichever Chromium gave us).
+        assert browser.evaluate("""(() => {
+            const view = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('map'));
+            return view.canvas_view.el.getBoundingClientRect().width > 500; })()""")
+        assert browser.evaluate(VISIBLE_HOVER_IMAGES) == []
+
+        x, y = point_on_screen(browser, "captures", 0)
+        browser.mouse_move(x, y)
+        shown = browser.wait_for(VISIBLE_HOVER_IMAGES + ".length ? " + VISIBLE_HOVER_IMAGES + " : null")
+        assert "design" in shown and "with print" in shown
+        browser.screenshot(artifacts / "analysis-report-hover.png")
+
+        browser.click(x, y)
+        details = browser.wait_for("""(() => {
+            const d = Bokeh.documents[0].get_model_by_name('details').text;
+            return d.includes('fse-kiosk --z') ? d : null; })()""")
+        assert "--print" in details
+    assert (artifacts / "analysis-report-hover.png").stat().st_size > 50_000

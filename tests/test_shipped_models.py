@@ -1,0 +1,88 @@
+"""The models in onnx_models/ as shipped: verified against their manifest, runnable without torch."""
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+
+from kiosk.models import FashionModels, ModelError
+
+
+def test_manifest_matches_every_file(models_dir):
+    manifest = json.loads((models_dir / "manifest.json").read_text())
+    for name, entry in manifest["models"].items():
+        path = models_dir / entry["file"]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"], name
+        if path.suffix == ".onnx":
+            model = onnx.load(str(path))
+            onnx.checker.check_model(model, full_check=True)
+            assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) <= 17
+
+
+def test_manifest_records_provenance_and_quality(models_dir):
+    m = json.loads((models_dir / "manifest.json").read_text())
+    assert len(m["dataset"]["sha256"]) == 64
+    for part in ("space", "classifier"):
+        assert m["training"][part]["command"].startswith("fse-train")
+        assert m["training"][part]["train_seconds"] > 0
+    q = m["quality"]
+    assert 0 < q["reconstruction_bce_nats"] < 400 and q["kl_nats"] > 0
+    assert set(q["targets"]) >= {"latent_knn5_accuracy>=0.82", "jump_all_10_classes_>=1%", "classifier>=0.91"}
+    assert m["parity_max_abs"]["generator_256"] <= 1e-4
+
+
+def test_onnx_models_stay_small(models_dir):
+    total = sum(p.stat().st_size for p in models_dir.rglob("*") if p.is_file())
+    assert total < 30 * 2**20
+
+
+def test_landmarks_cover_every_class(shipped_models):
+    names = [lm.name for lm in shipped_models.landmarks]
+    assert len(names) >= 12
+    assert set(shipped_models.class_names) <= set(names)
+
+
+def test_shipped_generator_makes_varied_designs(shipped_models):
+    rng = np.random.default_rng(0)
+    designs = shipped_models.generate(rng.uniform(-1, 1, (16, 8)), 28)
+    assert designs.shape == (16, 28, 28)
+    assert designs.std(axis=0).mean() > 0.05  # different z, different designs
+    big = shipped_models.generate(np.zeros(8), 300, 200)
+    assert big.shape == (1, 200, 300) and np.isfinite(big).all()
+
+
+def test_nan_latent_never_reaches_the_screen(shipped_models):
+    out = shipped_models.generate(np.array([np.nan, np.inf, -np.inf, 0, 0, 0, 0, 0]), 28)
+    assert np.isfinite(out).all()
+    assert np.isfinite(shipped_models.encode(np.full((1, 28, 28), np.nan))).all()
+
+
+def test_blank_and_white_drawings_encode_to_valid_designs(shipped_models):
+    z = shipped_models.encode(np.stack([np.zeros((28, 28)), np.ones((28, 28))]))
+    assert z.shape == (2, 8) and np.isfinite(z).all() and np.abs(z).max() <= 1
+
+
+def test_corrupt_model_is_named_with_the_fix(models_dir, tmp_path):
+    import shutil
+    copy = tmp_path / "models"
+    shutil.copytree(models_dir, copy)
+    data = bytearray((copy / "generator.onnx").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (copy / "generator.onnx").write_bytes(bytes(data))
+    with pytest.raises(ModelError, match=r"generator.onnx does not match its sha256.*fse-export models"):
+        FashionModels.load(copy)
+    (copy / "encoder.onnx").unlink()
+    with pytest.raises(ModelError, match=r"encoder.onnx is missing"):
+        FashionModels.load(copy)
+
+
+def test_kiosk_runtime_never_imports_torch(root):
+    code = ("import sys, kiosk.models, kiosk.space, kiosk.config, kiosk.providers; "
+            "kiosk.models.FashionModels.load(__import__('pathlib').Path(sys.argv[1])); "
+            "assert 'torch' not in sys.modules, 'torch was imported'")
+    subprocess.run([sys.executable, "-c", code, str(root / "onnx_models")], check=True)
