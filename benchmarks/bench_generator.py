@@ -30,6 +30,13 @@ def generator_weights(path: Path) -> dict:
             "hidden": list(zip(mats[1:-1], biases)), "out_w": mats[-1], "out_b": init["generator.out.bias"]}
 
 
+def z_terms(w: dict) -> list:
+    """The z projection split into the first layer's term and one bias per hidden layer (if any)."""
+    width = w["coord_w"].shape[1]
+    n = w["z_w"].shape[0] // width
+    return [(w["z_w"][i * width:(i + 1) * width], w["z_b"][i * width:(i + 1) * width]) for i in range(n)]
+
+
 def macs_per_pixel(w: dict) -> int:
     width = w["coord_w"].shape[1]
     return 3 * width + sum(m.shape[0] * m.shape[1] for m, _ in w["hidden"]) + width
@@ -41,6 +48,15 @@ def torch_reference(w: dict, scale: float):
 
     t = {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in w.items()}
     hidden = [(torch.from_numpy(m), torch.from_numpy(b)) for m, b in w["hidden"]]
+    zs = [(torch.from_numpy(m), torch.from_numpy(b)) for m, b in z_terms(w)]
+
+    def layers(h, zi):
+        for i, (m, b) in enumerate(hidden):
+            pre = h @ m + b
+            if i + 1 < len(zs):
+                pre = pre + (zi @ zs[i + 1][0].T + zs[i + 1][1]).unsqueeze(1)
+            h = torch.tanh(pre)
+        return torch.sigmoid(h @ t["out_w"] + t["out_b"])
 
     def internal(z):
         u = z.clamp(-0.98, 0.98)
@@ -49,22 +65,18 @@ def torch_reference(w: dict, scale: float):
     @torch.no_grad()
     def eager(z, coords):
         zi = internal(z)
-        h = torch.tanh((zi @ t["z_w"].T + t["z_b"]).unsqueeze(1) + (coords.reshape(-1, 3) @ t["coord_w"]).unsqueeze(0))
-        for m, b in hidden:
-            h = torch.tanh(h @ m + b)
-        return torch.sigmoid(h @ t["out_w"] + t["out_b"])
+        h = torch.tanh((zi @ zs[0][0].T + zs[0][1]).unsqueeze(1) + (coords.reshape(-1, 3) @ t["coord_w"]).unsqueeze(0))
+        return layers(h, zi)
 
     @torch.no_grad()
     def tiled(z, coords):
         """The original's way: concatenate z to every pixel's (x, y, r) and run one big first layer."""
         zi = internal(z)
         n = coords.shape[0] * coords.shape[1]
-        first = torch.cat([t["z_w"].T, t["coord_w"]], 0)                       # (8 + 3, w)
+        first = torch.cat([zs[0][0].T, t["coord_w"]], 0)                       # (8 + 3, w)
         x = torch.cat([zi.unsqueeze(1).expand(-1, n, -1), coords.reshape(1, n, 3).expand(len(z), -1, -1)], 2)
-        h = torch.tanh(x @ first + t["z_b"])
-        for m, b in hidden:
-            h = torch.tanh(h @ m + b)
-        return torch.sigmoid(h @ t["out_w"] + t["out_b"])
+        h = torch.tanh(x @ first + zs[0][1])
+        return layers(h, zi)
 
     return eager, tiled
 

@@ -1,0 +1,817 @@
+"""fse-kiosk: the fullscreen Fashion Space Explorer that visitors see and touch.
+
+    fse-kiosk                         # the booth: shipped models, fullscreen, joystick if present
+    fse-kiosk --windowed              # a desktop window; Escape or closing the window quits
+    fse-kiosk --joystick sim          # an in-process simulated joystick board
+    fse-kiosk --z 0.1,0,0,0,0,0,0,-0.5 --print leopard     # start at a given design
+    fse-kiosk --show2d                # start in map mode
+    fse-kiosk --screenshot out.png [--frames N] [--size 1920x1080]   # headless screenshot
+
+Controls (also on screen):
+    joystick k / hold key k        parameter k up (Shift+k down), accelerating while held
+    mouse / touch                  draw on the canvas, drag a slider, click a preview, a print, a landmark
+    R random   C clear canvas   W / B white / black brush   Space or J hyperspace jump
+    P or Tab next print   L next landmark   Enter or F capture   M map mode   F12 diagnostics
+Operator exit: Ctrl+Alt+Q, or hold the capture and jump buttons together for 5 s. In kiosk mode
+(fullscreen) Escape, Alt+F4 and the window's close button do nothing.
+
+The screen is a few widgets (kiosk/ui/) drawing from one ExplorerState (kiosk/state.py);
+inference runs on worker threads (kiosk/render.py). The main loop runs in visible phases:
+events -> joystick -> update(dt) -> render requests -> draw -> flip -> tick.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .space import LATENT_DIM, hyperspace_jump
+from .state import BRUSH_BLACK, BRUSH_WHITE, ExplorerState, KeyRepeat, clamp
+
+log = logging.getLogger("kiosk")
+
+FPS = 60
+PREVIEW_POSITIONS = np.linspace(-1.0, 1.0, 7).astype(np.float32)
+"""Slider positions shown in each preview strip (7 per parameter; the ends are the range's ends)."""
+DRAFT_SIZE = 160
+"""Draft resolution while moving: ~15 ms to render, sharp enough scaled up while things move."""
+ENCODE_EVERY_S = 0.05
+"""Canvas re-encodes while drawing, at most this often (the encoder takes ~1 ms; the throttle
+keeps the design worker free for the drafts the re-encode triggers)."""
+CURSOR_IDLE_S = 3.0
+ATTRACT_DWELL_S = 4.0
+"""Seconds the attract loop rests on each landmark (long enough for the full render and print)."""
+ATTRACT_GLIDE_S = 2.5
+OPERATOR_HOLD_S = 5.0
+USB_POLL_S = 1.0
+ERROR_HOLD_S = 30.0
+"""How long a start-up error stays on screen before the process exits (systemd then restarts it)."""
+
+
+class KioskStartError(Exception):
+    """Start-up failed in a way the visitor's screen should explain (models); has a title and exit code."""
+
+    def __init__(self, title: str, message: str, code: int) -> None:
+        super().__init__(message)
+        self.title, self.code = title, code
+
+
+class App:
+    """The running kiosk. Tests build one with `build_app([...])`, post pygame events, `step()` it
+    and inspect `state`, `screen` and `metrics`; `wait_for()` waits for the render workers."""
+
+    def __init__(self, screen, config, models, prints, prints_message: str | None, hub, capture_log,
+                 *, windowed: bool, start_z=None, start_print: str | None = None, show2d: bool = False,
+                 version: str = "dev") -> None:
+        import pygame
+
+        from . import render
+        from .ui import actions, canvas, design_view, diagnostics, landmarks, map_view, print_selector, sliders, status
+        from .ui.theme import Layout
+
+        self.pg = pygame
+        self.screen, self.config, self.models, self.prints = screen, config, models, prints
+        self.prints_message = prints_message
+        self.hub, self.capture_log = hub, capture_log
+        self.windowed, self.version = windowed, version
+        self.layout = Layout(*screen.get_size())
+        self.metrics = render.RenderMetrics()
+        self.now = 0.0                  # the app's clock: advanced by dt each step (tests control it)
+        self.fps = 0.0
+        self.running = True
+        self.exit_code = 0
+        self.cursor_hidden = False
+        self.input_sources = ()
+        self.looks_like = ""
+        self.design_surface = None
+        self.design_stage = None
+        self.design28 = np.zeros((28, 28), np.float32)
+        self._design_seq = self._preview_seq = 0
+        self._preview_surfaces: list[list] = [[None] * len(PREVIEW_POSITIONS) for _ in range(LATENT_DIM)]
+        self.print_names = list(prints.names) if prints is not None else ["none"]
+
+        z = clamp(start_z) if start_z is not None else clamp(models.landmarks[0].z if models.landmarks else np.zeros(8))
+        self.state = ExplorerState(z=z, how="start", map_mode=show2d)
+        if start_print and start_print in self.print_names:
+            self.state.print_name = start_print
+        self.keys = KeyRepeat()
+        self.rng = np.random.default_rng()
+        self.last_input = 0.0
+        self.last_mouse = -CURSOR_IDLE_S
+        self.attract_next = 0.0
+        self._last_encode = -1.0
+        self._submitted_version = -1
+        self._submitted_print = None
+        self._moving = False
+        self._held_buttons: set = set()
+        self._held_since: float | None = None
+        self._usb_seen: float | None = None
+        self._usb_checked = -USB_POLL_S
+        self._free_cache: tuple[float, float | None] = (-10.0, None)
+        self._first_frame = True
+
+        L = self.layout
+        hero = L.design_image.w
+        self.design_renderer = render.DesignRenderer(models, prints, hero, DRAFT_SIZE).start()
+        thumb = sliders.ParameterSliders(L, PREVIEW_POSITIONS).thumb(0, 0).w
+        self.preview_renderer = render.PreviewRenderer(models, PREVIEW_POSITIONS, thumb).start()
+        self.capture_worker = render.CaptureWorker(models, prints, capture_log).start() if capture_log else None
+
+        self.status = status.StatusBar(L)
+        self.canvas = canvas.CanvasWidget(L)
+        self.actions = actions.ActionButtons(L)
+        self.print_selector = print_selector.PrintSelector(L)
+        self.design_view = design_view.DesignView(L)
+        self.sliders = sliders.ParameterSliders(L, PREVIEW_POSITIONS)
+        self.landmark_strip = landmarks.LandmarkStrip(L)
+        self.diagnostics = diagnostics.DiagnosticsOverlay(L)
+        self.map = map_view.MapView(L, config.models_dir, config.state_dir)
+        if show2d:
+            self.map.refresh_captures()
+        self._pressed_widget = None
+        if start_print and start_print not in self.print_names:
+            self.status.toast(f"print {start_print!r} is not available; showing the design plain", "warn", 0.0, 6.0)
+        if capture_log is None:
+            self.status.toast("captures are off: the capture log could not be opened (see the journal)", "warn", 0.0, 8.0)
+
+    # -- widgets in hit-test order (the map covers the canvas column when shown) -----------------
+    def widgets(self) -> list:
+        left = [self.map] if self.state.map_mode else [self.canvas, self.actions, self.print_selector]
+        return [*left, self.sliders, self.landmark_strip, self.design_view]
+
+    # ------------------------------------------------------------------------------------------
+    # The loop
+    def run(self) -> int:
+        from . import sdnotify
+
+        clock = self.pg.time.Clock()
+        last = time.perf_counter()
+        while self.running:
+            t = time.perf_counter()
+            dt = min(t - last, 0.1)   # a stalled frame must not fling the parameters
+            last = t
+            self.step(dt)
+            sdnotify.watchdog()
+            clock.tick(FPS)
+        sdnotify.stopping()
+        self.shutdown()
+        return self.exit_code
+
+    def step(self, dt: float = 1.0 / FPS) -> bool:
+        """One frame: events -> joystick -> update -> render requests -> draw -> flip. False once exiting."""
+        from . import sdnotify
+
+        t0 = time.perf_counter()
+        self.now += dt
+        for event in self.pg.event.get():
+            self.handle_event(event)
+        if _stop_signal:
+            self.running = False
+        self.poll_joystick(dt)
+        self.update(dt)
+        self.request_renders()
+        self.collect_results()
+        self.draw()
+        self.pg.display.flip()
+        t1 = time.perf_counter()
+        self.metrics.ui_work_ms.append((t1 - t0) * 1e3)
+        if hasattr(self, "_t_last_step"):
+            frame = (t1 - self._t_last_step) * 1e3
+            self.metrics.frame_ms.append(frame)
+            self.fps = 0.9 * self.fps + 0.1 * (1e3 / max(frame, 1e-3))
+        self._t_last_step = t1
+        if self._first_frame:
+            self._first_frame = False
+            sdnotify.ready("first frame up")
+        return self.running
+
+    def shutdown(self) -> None:
+        workers = [w for w in (self.design_renderer, self.preview_renderer, self.capture_worker) if w is not None]
+        for worker in workers:
+            worker.stop()
+        for worker in workers:   # a capture in flight finishes (it is durable or it never happened)
+            worker.join(timeout=5.0)
+        if self.hub is not None:
+            self.hub.stop()
+        if self.capture_log is not None:
+            try:
+                self.capture_log.close()
+            except Exception:
+                log.exception("closing the capture log")
+
+    # -- events ----------------------------------------------------------------------------------
+    def handle_event(self, event) -> None:
+        pg = self.pg
+        if event.type == pg.QUIT:
+            if self.windowed:
+                self.running = False
+            return  # kiosk: the close button and Alt+F4 (a QUIT from the window manager) do nothing
+        if event.type == pg.KEYDOWN:
+            self.visitor_input()
+            self.key_down(event)
+        elif event.type == pg.KEYUP:
+            dim = self._number_key(event.key)
+            if dim is not None:
+                self.keys.release(dim)
+        elif event.type == pg.MOUSEMOTION:
+            self.last_mouse = self.now
+            self.show_cursor(True)
+            self.canvas.hover(event.pos)
+            if self._pressed_widget is not None:
+                self.visitor_input()
+                self._pressed_widget.drag(event.pos, self)
+            elif self.state.map_mode:
+                self.map.hover(event.pos, self)
+        elif event.type == pg.MOUSEBUTTONDOWN and event.button == 1:
+            self.last_mouse = self.now
+            self.show_cursor(True)
+            self.visitor_input()
+            for widget in self.widgets():
+                if widget.press(event.pos, self):
+                    self._pressed_widget = widget
+                    break
+        elif event.type == pg.MOUSEBUTTONUP and event.button == 1:
+            if self._pressed_widget is not None:
+                self._pressed_widget.release(event.pos, self)
+                if self._pressed_widget is self.canvas:
+                    self.design_renderer.encode(self.state.canvas)   # the stroke's final shape
+                self._pressed_widget = None
+
+    def key_down(self, event) -> None:
+        pg = self.pg
+        mods, key = event.mod, event.key
+        if key == pg.K_q and mods & pg.KMOD_CTRL and mods & pg.KMOD_ALT:
+            log.info("operator exit (Ctrl+Alt+Q)")
+            self.running = False
+            return
+        if key == pg.K_ESCAPE:
+            if self.windowed:
+                self.running = False
+            return
+        if key == pg.K_F4 and mods & pg.KMOD_ALT:
+            return
+        dim = self._number_key(key)
+        if dim is not None:
+            self.keys.press(dim, -1.0 if mods & pg.KMOD_SHIFT else 1.0, self.now)
+            return
+        actions = {pg.K_r: lambda: self.tool("R"), pg.K_c: lambda: self.tool("C"), pg.K_w: lambda: self.tool("W"),
+                   pg.K_b: lambda: self.tool("B"), pg.K_SPACE: lambda: self.jump("jump"),
+                   pg.K_j: lambda: self.jump("jump"), pg.K_p: self.next_print, pg.K_TAB: self.next_print,
+                   pg.K_l: self.next_landmark, pg.K_RETURN: self.capture, pg.K_KP_ENTER: self.capture,
+                   pg.K_f: self.capture, pg.K_F12: self.toggle_diagnostics, pg.K_m: self.toggle_map}
+        action = actions.get(key)
+        if action is not None:
+            action()
+
+    def _number_key(self, key) -> int | None:
+        pg = self.pg
+        for base in (pg.K_1, pg.K_KP1):
+            if base <= key < base + LATENT_DIM:
+                return key - base
+        return None
+
+    def visitor_input(self) -> None:
+        """Anything a visitor does: leaves attract mode at once (from where it is) and keeps the session."""
+        self.last_input = self.now
+        if self.state.attract:
+            self.state.attract = False
+            self.state.stop_glide()
+        if self.capture_log is not None:
+            try:
+                self.capture_log.touch()
+            except Exception:
+                log.exception("capture log touch")
+
+    def show_cursor(self, visible: bool) -> None:
+        if self.cursor_hidden == (not visible):
+            return
+        self.cursor_hidden = not visible
+        self.pg.mouse.set_visible(visible)
+
+    # -- joystick ------------------------------------------------------------------------------------
+    def poll_joystick(self, dt: float) -> None:
+        from .input import Button
+
+        if self.hub is None:
+            return
+        snap = self.hub.poll()
+        self.input_sources = snap.sources
+        if any(snap.active):
+            self.visitor_input()
+            z = self.state.z + np.asarray(snap.axes, np.float32) * self.config.steer_rate * dt
+            self.move(z, "joystick")
+        for event in snap.events:
+            self.visitor_input()
+            if event.pressed:
+                self._held_buttons.add(event.button)
+            else:
+                self._held_buttons.discard(event.button)
+                continue
+            {Button.CAPTURE: self.capture, Button.JUMP: lambda: self.jump("jump"),
+             Button.NEXT_PRINT: self.next_print, Button.RANDOM: lambda: self.tool("R"),
+             Button.NEXT_LANDMARK: self.next_landmark}.get(event.button, lambda: None)()
+        both = {Button.CAPTURE, Button.JUMP} <= self._held_buttons
+        if both and self._held_since is None:
+            self._held_since = self.now
+        elif not both:
+            self._held_since = None
+        if self._held_since is not None and self.now - self._held_since >= OPERATOR_HOLD_S:
+            log.info("operator exit (capture + jump held %.0f s)", OPERATOR_HOLD_S)
+            self.running = False
+
+    def joystick_label(self) -> tuple[str, bool]:
+        if self.hub is None or not self.input_sources:
+            return "joystick disconnected · keyboard + mouse", False
+        if any(s.connected for s in self.input_sources):
+            return "joystick connected", True
+        return "joystick disconnected", False
+
+    # -- actions (what widgets, keys and buttons call) ----------------------------------------------
+    def move(self, z, how: str) -> None:
+        """Every change of z that isn't the canvas's own re-encode comes through here."""
+        before = self.state.version
+        self.state.set_z(z, how)
+        if self.state.version != before:
+            self.state.canvas_drawn = False
+
+    def set_parameter(self, k: int, value: float, how: str) -> None:
+        z = self.state.z.copy()
+        z[k] = value
+        self.move(z, how)
+
+    def tool(self, key: str) -> None:
+        if key == "R":
+            self.glide(hyperspace_jump(self.rng), "random", duration=self.config.glide_s * 0.5)
+        elif key == "C":
+            self.state.stop_glide()
+            self.state.clear_canvas()
+            self.design_renderer.encode(self.state.canvas)
+        elif key == "W":
+            self.state.brush = BRUSH_WHITE
+        elif key == "B":
+            self.state.brush = BRUSH_BLACK
+
+    def stroke(self, row: int, col: int) -> None:
+        self.state.stop_glide()
+        if not self.state.canvas_drawn:
+            self.state.canvas = self.design28.copy()   # draw on top of what's shown
+        self.state.paint(row, col)
+        if time.perf_counter() - self._last_encode >= ENCODE_EVERY_S:
+            self._last_encode = time.perf_counter()
+            self.design_renderer.encode(self.state.canvas)
+
+    def jump(self, how: str = "jump") -> None:
+        """Hyperspace: a random point, uniform in [-1, 1]^8, reached at once (as in the original)."""
+        self.state.stop_glide()
+        self.move(hyperspace_jump(self.rng), how)
+
+    def glide(self, target, how: str, duration: float | None = None, landmark: int | None = None) -> None:
+        self.state.canvas_drawn = False
+        self.state.glide_to(target, how, self.now, self.config.glide_s if duration is None else duration, landmark)
+
+    def goto_landmark(self, i: int, how: str = "landmark") -> None:
+        marks = self.models.landmarks
+        if marks:
+            i %= len(marks)
+            self.glide(marks[i].z, how, landmark=i, duration=ATTRACT_GLIDE_S if how == "attract" else None)
+
+    def next_landmark(self) -> None:
+        current = self.state.landmark if self.state.landmark is not None else -1
+        self.goto_landmark(current + 1)
+
+    def select_print(self, name: str) -> None:
+        if name in self.print_names:
+            self.state.print_name = name
+
+    def next_print(self) -> None:
+        if len(self.print_names) < 2:
+            self.status.toast(self.prints_message or "no prints available", "info", self.now)
+            return
+        i = self.print_names.index(self.state.print_name) if self.state.print_name in self.print_names else -1
+        self.state.print_name = self.print_names[(i + 1) % len(self.print_names)]
+
+    def capture(self) -> None:
+        if self.capture_worker is None:
+            self.status.toast("captures are off: the capture log could not be opened", "warn", self.now)
+            return
+        self.capture_worker.submit(self.state.z, self.state.print_name, self.state.how)
+        self.status.toast("Capturing...", "info", self.now, 1.5)
+
+    def toggle_diagnostics(self) -> None:
+        self.state.diagnostics = not self.state.diagnostics
+
+    def toggle_map(self) -> None:
+        self.state.map_mode = not self.state.map_mode
+        if self.state.map_mode:
+            self.map.refresh_captures()
+
+    def print_label(self, name: str) -> str:
+        if name == "none" or self.prints is None:
+            return "plain"
+        try:
+            return self.prints.info(name).label
+        except Exception:
+            return name
+
+    def print_swatch(self, name: str):
+        if name == "none" or self.prints is None:
+            return None
+        try:
+            return self.prints.info(name).swatch
+        except Exception:
+            return None
+
+    def preview_surface(self, k: int, j: int):
+        return self._preview_surfaces[k][j]
+
+    def free_mb(self) -> float | None:
+        t, value = self._free_cache
+        if self.now - t > 2.0:
+            try:
+                value = self.capture_log.free_mb() if self.capture_log else None
+            except OSError:
+                value = None
+            self._free_cache = (self.now, value)
+        return value
+
+    # -- per-frame update ----------------------------------------------------------------------------
+    def update(self, dt: float) -> None:
+        for dim, delta in self.keys.deltas(self.now, dt).items():
+            self.state.stop_glide()
+            self.state.nudge(dim, delta, "keyboard")
+            self.state.canvas_drawn = False
+        encoded = self.design_renderer.take_encoded()
+        if encoded is not None and self.state.canvas_drawn:
+            self.state.set_z(encoded, "canvas")
+        self.state.update(self.now)
+        self.update_attract()
+        if not self.cursor_hidden and self.now - self.last_mouse > CURSOR_IDLE_S:
+            self.show_cursor(False)
+        if self.capture_log is not None and self.state.version != self._submitted_version and not self.state.attract:
+            try:
+                self.capture_log.record_trail(self.state.z, self.state.how)
+            except Exception:
+                log.exception("trail")
+        self.poll_usb_export()
+
+    def update_attract(self) -> None:
+        state = self.state
+        if not state.attract:
+            if self.now - self.last_input >= self.config.attract_after_s:
+                state.attract = True
+                self.attract_next = self.now
+            return
+        if state.glide is None and self.now >= self.attract_next and self.models.landmarks:
+            choices = [i for i in range(len(self.models.landmarks)) if i != state.landmark]
+            self.goto_landmark(int(self.rng.choice(choices)) if choices else 0, "attract")
+            self.attract_next = self.now + ATTRACT_GLIDE_S + ATTRACT_DWELL_S
+
+    def poll_usb_export(self) -> None:
+        if self.now - self._usb_checked < USB_POLL_S:
+            return
+        self._usb_checked = self.now
+        path = Path(self.config.state_dir) / "usb-export.json"
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return
+        if self._usb_seen is None:
+            self._usb_seen = mtime   # an export from before this start is old news
+            return
+        if mtime == self._usb_seen:
+            return
+        self._usb_seen = mtime
+        try:
+            info = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            return
+        state, message = info.get("state"), info.get("message", "")
+        if state == "running":
+            self.status.toast("USB export running: don't remove the stick", "info", self.now, 6.0)
+        elif state == "done":
+            self.status.toast("USB export finished: safe to remove", "ok", self.now, 8.0)
+        elif state == "failed":
+            self.status.toast(f"USB export failed: {message}", "warn", self.now, 10.0)
+
+    # -- talking to the render workers ---------------------------------------------------------------
+    def request_renders(self) -> None:
+        state = self.state
+        if state.version != self._submitted_version:
+            first = self._submitted_version < 0
+            self._submitted_version = state.version
+            self._submitted_print = state.print_name
+            self.design_renderer.submit(state.z, state.print_name, settled=first)
+            self.preview_renderer.submit(state.z)
+            self._moving = not first
+        elif self._moving or state.print_name != self._submitted_print:
+            # z did not change this frame: input has settled, refine to full resolution and print.
+            self._moving = False
+            self._submitted_print = state.print_name
+            self.design_renderer.submit(state.z, state.print_name, settled=True)
+
+    def collect_results(self) -> None:
+        pg = self.pg
+        frame = self.design_renderer.latest()
+        if frame is not None and frame.seq != self._design_seq:
+            self._design_seq = frame.seq
+            image = pg.surfarray.make_surface(np.ascontiguousarray(frame.image.transpose(1, 0, 2)))
+            if image.get_size() != self.layout.design_image.size:   # a draft: scale once, not every frame
+                image = pg.transform.smoothscale(image, self.layout.design_image.size)
+            self.design_surface = image
+            self.design_stage = frame.stage
+            self.design28 = frame.design28
+            if frame.looks_like:
+                self.looks_like = frame.looks_like
+            latency = (time.perf_counter() - frame.t_request) * 1e3
+            {"draft": self.metrics.draft_ms, "full": self.metrics.full_ms, "print_draft": self.metrics.print_first_ms,
+             "print": self.metrics.print_ms}[frame.stage].append(latency)
+        previews = self.preview_renderer.latest()
+        if previews is not None and previews.seq != self._preview_seq:
+            from .render import plain_rgb
+
+            self._preview_seq = previews.seq
+            rgb = plain_rgb(previews.images.astype(np.float32) / 255.0)   # (8, N, s, s, 3)
+            for k in range(LATENT_DIM):
+                for j in range(len(PREVIEW_POSITIONS)):
+                    self._preview_surfaces[k][j] = pg.surfarray.make_surface(rgb[k, j].transpose(1, 0, 2))
+            self.metrics.preview_ms.append((time.perf_counter() - previews.t_request) * 1e3)
+        if self.capture_worker is not None:
+            for result in self.capture_worker.results():
+                self.capture_worker.pending -= 1
+                if result.capture_id is not None:
+                    self.status.toast(f"Saved #{result.capture_id:04d}", "ok", self.now)
+                    self.metrics.capture_ms.append((time.perf_counter() - result.t_request) * 1e3)
+                else:
+                    self.status.toast(result.error or "capture failed", "warn", self.now, 8.0)
+
+    # -- drawing -----------------------------------------------------------------------------------
+    def draw(self) -> None:
+        from .ui.theme import BG
+
+        screen = self.screen
+        screen.fill(BG)
+        self.status.draw(screen, self)
+        for widget in self.widgets():
+            widget.draw(screen, self)
+        if not self.state.map_mode:
+            self.canvas.draw_tooltip(screen, self)
+        if self.state.attract:
+            self.status.draw_attract(screen, self.now)
+        self.status.draw_toasts(screen, self.now)
+        if self.state.diagnostics:
+            self.diagnostics.draw(screen, self)
+
+    # -- for tests, the benchmark and --screenshot ----------------------------------------------------
+    def idle(self) -> bool:
+        """True when every requested render is on screen (design at its final stage, previews current)."""
+        frame, previews = self.design_renderer.latest(), self.preview_renderer.latest()
+        final = "print" if (self.prints is not None and self.state.print_name != "none") else "full"
+        return (frame is not None and frame.seq == self._design_seq and frame.stage == final
+                and np.array_equal(frame.z, self.state.z) and frame.print_name == self.state.print_name
+                and previews is not None and previews.seq == self._preview_seq
+                and np.array_equal(previews.z, self.state.z) and not self._moving)
+
+    def wait_for(self, predicate, timeout: float = 10.0, dt: float = 1.0 / FPS) -> None:
+        """Step frames until predicate(app) holds; TimeoutError after `timeout` wall seconds."""
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"kiosk did not reach the expected state within {timeout} s")
+            self.step(dt)
+            self.design_renderer.busy.wait(0.005)
+
+    def settle(self, timeout: float = 20.0) -> None:
+        self.wait_for(lambda app: app.idle(), timeout)
+
+    def screenshot(self, path: Path, frames: int = 2, timeout: float = 30.0) -> None:
+        for _ in range(max(1, frames)):
+            self.step()
+        self.settle(timeout)
+        self.step(0.0)
+        self.pg.image.save(self.screen, str(path))
+
+
+# ----------------------------------------------------------------------------------------------
+# Start-up
+
+def _parse_z(text: str) -> np.ndarray:
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--z {text!r}: give {LATENT_DIM} numbers separated by commas, "
+                                         f"e.g. --z 0,0.5,-1,0,0,0,0,0") from None
+    if len(values) != LATENT_DIM or not np.isfinite(values).all():
+        raise argparse.ArgumentTypeError(f"--z {text!r}: give exactly {LATENT_DIM} finite numbers "
+                                         f"separated by commas (got {len(values)})")
+    return np.asarray(values, np.float32)
+
+
+def _parse_size(text: str) -> str:
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 320 for p in parts):
+        raise argparse.ArgumentTypeError(f"--size {text!r}: give WIDTHxHEIGHT, e.g. 1920x1080 (at least 320x320)")
+    return text.lower()
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fse-kiosk", description="The Fashion Space Explorer kiosk.",
+                                epilog="Operator exit: Ctrl+Alt+Q, or hold capture + jump for 5 s.")
+    p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen; Escape quits")
+    p.add_argument("--joystick", help='"auto", "none", "sim" or a device path (default: config, else auto)')
+    p.add_argument("--z", type=_parse_z, help="start at this design: 8 comma-separated numbers in [-1, 1]")
+    p.add_argument("--print", dest="print_name", help='start with this print ("none" for plain)')
+    p.add_argument("--show2d", action="store_true", help="start in map mode")
+    p.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render headless and save a screenshot, then exit")
+    p.add_argument("--frames", type=int, default=2, help="frames to run before the screenshot (default 2)")
+    p.add_argument("--size", type=_parse_size, help="screen size WxH (default: config display_size, 1920x1080)")
+    p.add_argument("--provider", help="onnxruntime provider: auto, tensorrt, cuda or cpu")
+    p.add_argument("--config", type=Path, help="a kiosk.toml (default: $FSE_CONFIG, else /etc/fse/kiosk.toml if present)")
+    p.add_argument("--models", type=Path, help="the models directory (default: the shipped onnx_models/)")
+    p.add_argument("--state-dir", type=Path, help="where captures and logs go")
+    p.add_argument("--attract-after", type=float, help="seconds of no input before attract mode")
+    return p
+
+
+def _join_negative_z(argv: list[str]) -> list[str]:
+    """`--z -0.5,0,...` as `--z=-0.5,0,...`: argparse would take the leading minus for an option."""
+    out = []
+    i = 0
+    while i < len(argv):
+        if argv[i] == "--z" and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2].isdigit() | (argv[i + 1][1:2] == "."):
+            out.append("--z=" + argv[i + 1])
+            i += 2
+            continue
+        out.append(argv[i])
+        i += 1
+    return out
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("fashion-space-explorer")
+    except Exception:
+        return "dev"
+
+
+_stop_signal: int | None = None
+
+
+def _on_stop_signal(signum, frame) -> None:
+    global _stop_signal
+    log.info("signal %d: stopping", signum)
+    _stop_signal = signum
+
+
+def open_display(size: tuple[int, int], fullscreen: bool):
+    """The pygame screen; raises KioskStartError(code 3) with a one-line reason when there is no display."""
+    import pygame
+
+    try:
+        pygame.display.init()
+        pygame.font.init()
+        flags = (pygame.FULLSCREEN | pygame.SCALED) if fullscreen else 0
+        screen = pygame.display.set_mode(size, flags)
+    except pygame.error as e:
+        raise KioskStartError("no display", f"no display to draw on ({e}); run it on the booth's screen "
+                              f"(DISPLAY or WAYLAND_DISPLAY set) or use --screenshot OUT.png for a headless render", 3) from None
+    pygame.display.set_caption("Fashion Space Explorer")
+    # SDL turns SIGTERM/SIGINT into a QUIT event, which kiosk mode ignores (it is also Alt+F4);
+    # systemd stops the kiosk with SIGTERM, so take the signals back (after SDL installed its own).
+    import signal
+
+    signal.signal(signal.SIGTERM, _on_stop_signal)
+    signal.signal(signal.SIGINT, _on_stop_signal)
+    return screen
+
+
+def build_app(argv: list[str] | None = None, *, show_errors: bool = True) -> App:
+    """Everything up to the first frame: config, display, splash, models, prints, input, log.
+
+    Raises KioskStartError (shown full-screen by main) or ConfigError.
+    """
+    from .config import load_config
+    from .ui.splash import draw_error, draw_splash
+
+    args = parser().parse_args(_join_negative_z(sys.argv[1:] if argv is None else list(argv)))
+    overrides = {"models_dir": args.models, "state_dir": args.state_dir, "provider": args.provider,
+                 "joystick": args.joystick, "display_size": args.size,
+                 "fullscreen": False if (args.windowed or args.screenshot) else None,
+                 "attract_after_s": args.attract_after}
+    if args.attract_after is not None:
+        overrides["session_idle_s"] = max(args.attract_after, 90.0)
+    config = load_config(args.config, overrides)
+    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.screenshot:
+        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    screen = open_display(config.display_wh, config.fullscreen)
+    import pygame
+
+    def progress(fraction: float, message: str) -> None:
+        draw_splash(screen, fraction, message)
+        pygame.display.flip()
+        pygame.event.pump()
+
+    progress(0.0, "starting")
+    from .models import FashionModels, ModelError
+
+    try:
+        models = FashionModels.load(config.models_dir, config.provider, config.cache_dir,
+                                    config.intra_op_threads, progress=lambda f, m: progress(0.1 + 0.6 * f, m))
+    except ModelError as e:
+        if show_errors:
+            draw_error(screen, "The design models could not be loaded", str(e))
+            pygame.display.flip()
+            if args.screenshot:
+                pygame.image.save(screen, str(args.screenshot))
+        raise KioskStartError("models", str(e), 4) from None
+
+    progress(0.75, "loading prints")
+    prints, prints_message = None, None
+    try:
+        from .prints import PrintError, Prints
+        try:
+            prints = Prints.load(config.models_dir, provider="cpu" if config.provider == "auto" else config.provider)
+        except (PrintError, OSError) as e:
+            prints_message = f"prints unavailable: {e}"
+    except ImportError as e:
+        prints_message = f"prints unavailable ({e})"
+    if prints_message:
+        log.warning(prints_message)
+
+    progress(0.85, "joystick")
+    hub = None
+    try:
+        from .input import InputHub
+        hub = InputHub(config.joystick, state_dir=config.state_dir, deadzone=config.deadzone, expo=config.expo)
+        hub.start()
+    except Exception as e:   # the joystick is optional; keyboard and mouse always work
+        log.warning("joystick input unavailable: %s", e)
+        hub = None
+
+    progress(0.92, "capture log")
+    capture_log = None
+    try:
+        from .capture_log import CaptureLog
+        capture_log = CaptureLog(config.state_dir, config.booth_id, config.disk_floor_mb, config.trail_hz,
+                                 config.session_idle_s)
+    except Exception as e:
+        log.error("capture log unavailable, captures are off: %s", e)
+
+    start_print = args.print_name or config.default_print
+    app = App(screen, config, models, prints, prints_message, hub, capture_log,
+              windowed=not config.fullscreen or bool(args.screenshot), start_z=args.z, start_print=start_print,
+              show2d=args.show2d, version=_version())
+    app.args = args
+    return app
+
+
+def _hold_error_screen(seconds: float) -> None:
+    """Keep a start-up error readable for a while (skipped headless); any key ends it early."""
+    import pygame
+
+    if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
+        return
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        for event in pygame.event.get():
+            if event.type == pygame.KEYDOWN:
+                return
+        time.sleep(0.1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import ConfigError
+
+    try:
+        app = build_app(argv)
+    except ConfigError as e:
+        print(f"fse-kiosk: config error: {e}", file=sys.stderr)
+        return 2
+    except KioskStartError as e:
+        print(f"fse-kiosk: {e}", file=sys.stderr)
+        if e.code != 3:
+            _hold_error_screen(ERROR_HOLD_S)
+        return e.code
+    args = app.args
+    if args.screenshot:
+        try:
+            app.screenshot(args.screenshot, args.frames)
+        except TimeoutError as e:
+            print(f"fse-kiosk: screenshot: {e}", file=sys.stderr)
+            return 1
+        finally:
+            app.shutdown()
+        print(f"wrote {args.screenshot}")
+        return 0
+    return app.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,404 @@
+"""Inference off the UI thread: the designed image, the slider previews and captures.
+
+Three workers, each a daemon thread with a latest-wins mailbox (a newer request replaces an
+unstarted one; a running one checks between bands and drops itself when it went stale):
+
+- `DesignRenderer`: for each z, a draft at reduced resolution while the visitor is moving; once
+  input settles, the full-resolution design in horizontal bands (so a new move interrupts it
+  within one band), then the print. Also the 28x28 design for the canvas and canvas encodes.
+- `PreviewRenderer`: all 8 x N slider previews in ONE batched generator call.
+- `CaptureWorker`: 1024x1024 render + print + the capture log's durable save (a queue, not
+  latest-wins: every capture a visitor asked for is saved).
+
+The UI thread only swaps in finished frames (`DesignRenderer.latest()`); `RenderMetrics` keeps the
+latencies the benchmark reports. onnxruntime releases the GIL, so these threads run in parallel
+with the pygame loop.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .space import LATENT_DIM
+
+log = logging.getLogger(__name__)
+
+BAND_ROWS = 96
+"""Rows per full-resolution band: ~40-60 ms each on the booth CPU, the longest a new move waits."""
+
+PLAIN_BACKGROUND = np.array([18, 20, 28], np.float32)
+PLAIN_GARMENT = np.array([244, 240, 232], np.float32)
+"""A design without a print: the garment in off-white on the kiosk's dark panel colour."""
+
+METRIC_KEEP = 2000
+
+
+def plain_rgb(design: np.ndarray) -> np.ndarray:
+    """(H, W) in [0, 1] -> (H, W, 3) uint8 with garment = light, background = the panel colour."""
+    d = np.clip(np.nan_to_num(design), 0.0, 1.0)[..., None]
+    return (PLAIN_BACKGROUND + (PLAIN_GARMENT - PLAIN_BACKGROUND) * d).astype(np.uint8)
+
+
+@dataclass
+class RenderMetrics:
+    """Milliseconds, newest last; the benchmark reads percentiles from these lists."""
+    frame_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # UI loop, per frame
+    ui_work_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # events+update+draw
+    draft_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # input -> draft shown
+    full_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))        # settle -> full-res shown
+    print_first_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP)) # settle -> half-res print shown
+    print_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # settle -> full-res print shown
+    preview_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # change -> previews shown
+    capture_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # press -> saved
+
+    def summary(self) -> dict:
+        out = {}
+        for name in ("frame_ms", "ui_work_ms", "draft_ms", "full_ms", "print_first_ms", "print_ms", "preview_ms",
+                     "capture_ms"):
+            values = np.asarray(getattr(self, name), np.float64)
+            if values.size:
+                out[name] = {"n": int(values.size), "p50": float(np.percentile(values, 50)),
+                             "p95": float(np.percentile(values, 95)), "p99": float(np.percentile(values, 99)),
+                             "max": float(values.max())}
+        return out
+
+
+@dataclass(frozen=True)
+class DesignRequest:
+    z: np.ndarray
+    print_name: str
+    settled: bool
+    t: float                 # perf_counter when the UI asked (input time, or settle time)
+
+
+@dataclass(frozen=True)
+class DesignFrame:
+    z: np.ndarray
+    print_name: str
+    stage: str               # "draft", "full" (plain), "print_draft" (half resolution) or "print"
+    image: np.ndarray        # (H, W, 3) uint8
+    design28: np.ndarray     # (28, 28) float32 in [0, 1]
+    t_request: float
+    seq: int
+    looks_like: str = ""     # the classifier's best guess, on full/print frames
+
+
+class _Mailbox:
+    """Holds only the newest item; `get` blocks until one arrives or the worker is stopped."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._item = None
+        self._stop = False
+
+    def put(self, item) -> None:
+        with self._cond:
+            self._item = item
+            self._cond.notify()
+
+    def get(self):
+        with self._cond:
+            while self._item is None and not self._stop:
+                self._cond.wait()
+            item, self._item = self._item, None
+            return item
+
+    def newer(self) -> bool:
+        with self._cond:
+            return self._item is not None or self._stop
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+
+
+class DesignRenderer:
+    """The hero image: draft while moving, full resolution then print once settled."""
+
+    def __init__(self, models, prints, size: int, draft_size: int = 160) -> None:
+        self.models, self.prints = models, prints
+        self.size, self.draft_size = size, draft_size
+        self._requests = _Mailbox()
+        self._encodes = _Mailbox()
+        self._lock = threading.Lock()
+        self._frame: DesignFrame | None = None
+        self._encoded: tuple[np.ndarray, float] | None = None
+        self._seq = 0
+        self._done: tuple[bytes, str, str] | None = None   # (z bytes, print, last stage) finished
+        self._last_full: tuple[bytes, np.ndarray] | None = None
+        self.busy = threading.Event()
+        self.errors = 0
+        self._threads = [threading.Thread(target=self._run, name="design-render", daemon=True),
+                         threading.Thread(target=self._run_encodes, name="canvas-encode", daemon=True)]
+
+    def start(self) -> "DesignRenderer":
+        for t in self._threads:
+            t.start()
+        return self
+
+    def stop(self) -> None:
+        self._requests.stop()
+        self._encodes.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        for t in self._threads:
+            t.join(timeout)
+
+    # -- UI thread ------------------------------------------------------------------------------
+    def submit(self, z: np.ndarray, print_name: str, settled: bool, t: float | None = None) -> None:
+        self.busy.set()
+        self._requests.put(DesignRequest(np.array(z, np.float32), print_name, settled,
+                                         time.perf_counter() if t is None else t))
+
+    def latest(self) -> DesignFrame | None:
+        with self._lock:
+            return self._frame
+
+    def encode(self, canvas: np.ndarray) -> None:
+        """Ask for the canvas's z (latest wins); collect it with `take_encoded`."""
+        self._encodes.put(np.array(canvas, np.float32))
+
+    def take_encoded(self) -> np.ndarray | None:
+        with self._lock:
+            out, self._encoded = self._encoded, None
+        return None if out is None else out[0]
+
+    # -- worker ---------------------------------------------------------------------------------
+    def _publish(self, req: DesignRequest, stage: str, image: np.ndarray, design28: np.ndarray,
+                 looks_like: str = "") -> None:
+        with self._lock:
+            self._seq += 1
+            self._frame = DesignFrame(req.z, req.print_name, stage, image, design28, req.t, self._seq, looks_like)
+
+    def _looks_like(self, design28: np.ndarray) -> str:
+        names = self.models.class_names
+        if not names:
+            return ""
+        logits = self.models.classify(design28[None])[0]
+        return str(names[int(np.argmax(logits))])
+
+    def _run(self) -> None:
+        while True:
+            req = self._requests.get()
+            if req is None:
+                return
+            try:
+                self._render(req)
+            except Exception:  # a bad frame must not kill the renderer; the last image stays up
+                self.errors += 1
+                log.exception("design render failed")
+            if not self._requests.newer():
+                self.busy.clear()
+
+    def _render(self, req: DesignRequest) -> None:
+        key = req.z.tobytes()
+        final = "print" if self._print_weights(req.print_name) is not None else "full"
+        done = self._done
+        if done and done[0] == key and done[1] == req.print_name and (done[2] == final or not req.settled):
+            return  # already on screen at this stage or better
+        design28 = self.models.generate(req.z, 28, 28)[0]
+        if not req.settled:
+            draft = self.models.generate(req.z, self.draft_size, self.draft_size)[0]
+            self._publish(req, "draft", plain_rgb(draft), design28)
+            self._done = (key, req.print_name, "draft")
+            return
+        if self._last_full is not None and self._last_full[0] == key:
+            full = self._last_full[1]        # only the print changed
+        else:
+            full = self._render_bands(req.z)
+            if full is None:
+                return  # stale: a newer request is waiting
+            self._last_full = (key, full)
+        looks_like = self._looks_like(design28)
+        weights = self._print_weights(req.print_name)
+        if weights is None:
+            self._publish(req, "full", plain_rgb(full), design28, looks_like)
+            self._done = (key, req.print_name, "full")
+            return
+        # The print network costs ~4x the generator per pixel: show it at half resolution first
+        # (a quarter of the work), then sharp. A plain full frame in between would only flicker.
+        if self._requests.newer():
+            return
+        self._publish(req, "print_draft", self.prints.apply(full[::2, ::2], weights), design28, looks_like)
+        if self._requests.newer():
+            return
+        self._publish(req, "print", self.prints.apply(full, weights), design28, looks_like)
+        self._done = (key, req.print_name, "print")
+
+    def _render_bands(self, z: np.ndarray) -> np.ndarray | None:
+        """The full-size design, band by band; None as soon as a newer request arrives."""
+        grid = self.models.grid(self.size, self.size)        # (H, W, 3)
+        session = self.models.sessions["generator"]
+        zb = self.models.sanitize(z[None])
+        out = np.empty((self.size, self.size), np.float32)
+        for top in range(0, self.size, BAND_ROWS):
+            if self._requests.newer():
+                return None
+            band = session.run(None, {"z": zb, "coords": np.ascontiguousarray(grid[top:top + BAND_ROWS])})[0][0]
+            out[top:top + BAND_ROWS] = band
+        if not np.isfinite(out).all():
+            log.warning("non-finite pixels in the full render replaced")
+            out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
+        return np.clip(out, 0.0, 1.0)
+
+    def _print_weights(self, name: str):
+        if self.prints is None or name == "none":
+            return None
+        try:
+            return self.prints.weights(name)
+        except Exception:
+            return None
+
+    def _run_encodes(self) -> None:
+        while True:
+            canvas = self._encodes.get()
+            if canvas is None:
+                return
+            try:
+                z = self.models.encode(canvas[None])[0]
+            except Exception:
+                log.exception("canvas encode failed")
+                continue
+            with self._lock:
+                self._encoded = (z, time.perf_counter())
+
+
+@dataclass(frozen=True)
+class PreviewFrame:
+    z: np.ndarray
+    images: np.ndarray       # (8, N, s, s) uint8 grey: row = parameter, column = slider position
+    t_request: float
+    seq: int
+
+
+class PreviewRenderer:
+    """Every slider's preview strip from one batched generator call."""
+
+    def __init__(self, models, positions: np.ndarray, size: int) -> None:
+        self.models, self.positions, self.size = models, np.asarray(positions, np.float32), size
+        self._requests = _Mailbox()
+        self._lock = threading.Lock()
+        self._frame: PreviewFrame | None = None
+        self._seq = 0
+        self.busy = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="preview-render", daemon=True)
+
+    def start(self) -> "PreviewRenderer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._requests.stop()
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def submit(self, z: np.ndarray, t: float | None = None) -> None:
+        self.busy.set()
+        self._requests.put((np.array(z, np.float32), time.perf_counter() if t is None else t))
+
+    def latest(self) -> PreviewFrame | None:
+        with self._lock:
+            return self._frame
+
+    def batch(self, z: np.ndarray) -> np.ndarray:
+        """(8 * N, 8): z with parameter k set to each slider position in turn."""
+        n = len(self.positions)
+        zs = np.repeat(np.asarray(z, np.float32)[None], LATENT_DIM * n, axis=0)
+        for k in range(LATENT_DIM):
+            zs[k * n:(k + 1) * n, k] = self.positions
+        return zs
+
+    def _run(self) -> None:
+        while True:
+            item = self._requests.get()
+            if item is None:
+                return
+            z, t = item
+            try:
+                images = self.models.generate(self.batch(z), self.size, self.size)  # (8N, s, s)
+            except Exception:
+                log.exception("preview render failed")
+                continue
+            grey = (images * 255).astype(np.uint8).reshape(LATENT_DIM, len(self.positions), self.size, self.size)
+            with self._lock:
+                self._seq += 1
+                self._frame = PreviewFrame(z, grey, t, self._seq)
+            if not self._requests.newer():
+                self.busy.clear()
+
+
+@dataclass(frozen=True)
+class CaptureResult:
+    capture_id: int | None
+    error: str | None
+    t_request: float
+
+
+class CaptureWorker:
+    """Renders 1024x1024 captures and saves them durably, one after another."""
+
+    SIZE = 1024
+
+    def __init__(self, models, prints, capture_log) -> None:
+        self.models, self.prints, self.capture_log = models, prints, capture_log
+        self._jobs: queue.Queue = queue.Queue()
+        self._results: queue.Queue = queue.Queue()
+        self.pending = 0
+        self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
+
+    def start(self) -> "CaptureWorker":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+    def join(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+
+    def submit(self, z: np.ndarray, print_name: str, how: str) -> None:
+        self.pending += 1
+        self._jobs.put((np.array(z, np.float32), print_name, how, time.perf_counter()))
+
+    def results(self) -> list[CaptureResult]:
+        out = []
+        while True:
+            try:
+                out.append(self._results.get_nowait())
+            except queue.Empty:
+                return out
+
+    def _run(self) -> None:
+        from .capture_log import CaptureLogError   # noqa: PLC0415 - the log is optional at import
+
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            z, print_name, how, t = job
+            try:
+                design28 = self.models.generate(z, 28, 28)[0]
+                full = self.models.generate(z, self.SIZE, self.SIZE)[0]
+                weights = None
+                if self.prints is not None and print_name != "none":
+                    weights = self.prints.weights(print_name)
+                    image = self.prints.apply(full, weights)
+                else:
+                    image = plain_rgb(full)
+                if self.capture_log is None:
+                    raise CaptureLogError("the capture log is not available; captures are off")
+                capture_id = self.capture_log.save_capture(z, design28, image, print_name, weights, how)
+                self._results.put(CaptureResult(capture_id, None, t))
+            except CaptureLogError as e:
+                self._results.put(CaptureResult(None, str(e), t))
+            except Exception as e:  # never lose the kiosk over a capture
+                log.exception("capture failed")
+                self._results.put(CaptureResult(None, f"capture failed: {e}", t))

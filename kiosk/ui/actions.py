@@ -1,0 +1,47 @@
+"""The two big buttons a visitor can always find: hyperspace jump and capture."""
+from __future__ import annotations
+
+import pygame
+
+from . import theme
+
+
+class ActionButtons:
+    def __init__(self, layout: theme.Layout) -> None:
+        self.layout = layout
+
+    def draw(self, surface: pygame.Surface, app) -> None:
+        L, s = self.layout, self.layout.s
+        self._button(surface, L.jump, "HYPERSPACE JUMP", "Space · jump button", (52, 46, 110), s, 0)
+        busy = app.capture_worker is not None and app.capture_worker.pending > 0
+        label = "SAVING..." if busy else "CAPTURE"
+        self._button(surface, L.capture, label, "Enter · capture button", (110, 40, 52), s, 36)
+        # A small camera glyph, so the button reads without the word.
+        cam = pygame.Rect(0, 0, int(56 * s), int(40 * s))
+        cam.midleft = (L.capture.x + 22 * s, L.capture.centery)
+        pygame.draw.rect(surface, theme.TEXT, cam, width=max(2, int(3 * s)), border_radius=int(6 * s))
+        pygame.draw.circle(surface, theme.TEXT, cam.center, 11 * s, width=max(2, int(3 * s)))
+
+    @staticmethod
+    def _button(surface, rect, title, hint, fill, s, shift) -> None:
+        pygame.draw.rect(surface, fill, rect, border_radius=int(16 * s))
+        pygame.draw.rect(surface, theme.PANEL_EDGE, rect, width=max(1, int(2 * s)), border_radius=int(16 * s))
+        theme.text(surface, title, (rect.centerx + shift * s, rect.centery - 14 * s), int(36 * s), theme.TEXT,
+                   bold=True, anchor="center")
+        theme.text(surface, hint, (rect.centerx + shift * s, rect.centery + 26 * s), int(22 * s), theme.TEXT_DIM,
+                   anchor="center")
+
+    def press(self, pos, app) -> bool:
+        if self.layout.jump.collidepoint(pos):
+            app.jump("jump")
+            return True
+        if self.layout.capture.collidepoint(pos):
+            app.capture()
+            return True
+        return False
+
+    def drag(self, pos, app) -> bool:
+        return False
+
+    def release(self, pos, app) -> bool:
+        return False

@@ -1,0 +1,76 @@
+"""The landmark strip: "you are here" first, then every named landmark with its signature.
+
+All landmarks are visible at once along the bottom: a joystick visitor can't scroll, and putting
+the current design's signature beside the landmarks' invites comparing them. Clicking one glides
+there; the one being visited (or glided to) is highlighted.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pygame
+
+from . import signature, theme
+
+NEAR = 0.12
+"""Max distance (per-parameter RMS) at which the current design counts as "at" a landmark."""
+
+
+class LandmarkStrip:
+    def __init__(self, layout: theme.Layout) -> None:
+        self.layout = layout
+
+    def cells(self, count: int) -> list[pygame.Rect]:
+        L, s = self.layout, self.layout.s
+        inner = L.landmarks.inflate(-16 * s, -12 * s)
+        width = inner.w / (count + 1)
+        return [pygame.Rect(round(inner.x + i * width), inner.y, round(width - 6 * s), inner.h) for i in range(count + 1)]
+
+    def at_landmark(self, app) -> int | None:
+        """The landmark being glided to, else the one the design is at (within NEAR), else None."""
+        glide = app.state.glide
+        if glide is not None and glide.landmark is not None:
+            return glide.landmark
+        marks = app.models.landmarks
+        if not marks:
+            return None
+        d = [float(np.sqrt(np.mean((m.z - app.state.z) ** 2))) for m in marks]
+        i = int(np.argmin(d))
+        return i if d[i] < NEAR else None
+
+    def draw(self, surface: pygame.Surface, app) -> None:
+        L, s = self.layout, self.layout.s
+        pygame.draw.rect(surface, theme.PANEL, L.landmarks, border_radius=int(14 * s))
+        marks = app.models.landmarks
+        cells = self.cells(len(marks))
+        here = self.at_landmark(app)
+        radius = min(cells[0].w / 2 - 8 * s, 46 * s)
+        for i, cell in enumerate(cells):
+            if i == 0:
+                values, name, hot = app.state.z, "YOU ARE HERE", True
+                pygame.draw.rect(surface, (36, 40, 58), cell, border_radius=int(10 * s))
+            else:
+                values, name, hot = marks[i - 1].z, marks[i - 1].name, (i - 1) == here
+                if hot:
+                    pygame.draw.rect(surface, (60, 52, 30), cell, border_radius=int(10 * s))
+                    pygame.draw.rect(surface, theme.ACCENT, cell, width=max(1, int(3 * s)), border_radius=int(10 * s))
+            signature.draw(surface, values, (cell.centerx, cell.y + 8 * s + radius), radius, dots=(i == 0),
+                           highlight=hot and i > 0)
+            lines = theme.wrap(name.replace("/", " / ").replace("  ", " "), int(20 * s), cell.w - 4 * s, bold=hot)[:2]
+            for n, line in enumerate(lines):
+                theme.text(surface, line, (cell.centerx, cell.y + 16 * s + 2 * radius + n * 22 * s), int(20 * s),
+                           theme.ACCENT if (hot and i > 0) else theme.TEXT, bold=hot, anchor="midtop")
+
+    def press(self, pos, app) -> bool:
+        if not self.layout.landmarks.collidepoint(pos):
+            return False
+        for i, cell in enumerate(self.cells(len(app.models.landmarks))):
+            if i > 0 and cell.collidepoint(pos):
+                app.goto_landmark(i - 1, "landmark")
+                return True
+        return True
+
+    def drag(self, pos, app) -> bool:
+        return False
+
+    def release(self, pos, app) -> bool:
+        return False

@@ -1,0 +1,97 @@
+"""The 8 parameters: for each, a preview strip and a slider aligned with it.
+
+Preview j of row k is the current design with parameter k set to slider position j (the rest
+unchanged). The strip spans the slider's scale, so the knob sits under the picture it produces.
+Clicking a preview moves the parameter there; dragging along the row moves it continuously.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pygame
+
+from . import theme
+from ..state import SLIDER_HIGH, SLIDER_LOW
+
+
+class ParameterSliders:
+    def __init__(self, layout: theme.Layout, positions: np.ndarray) -> None:
+        self.layout = layout
+        self.positions = np.asarray(positions, np.float32)
+        self.dragging: int | None = None
+
+    # -- geometry: one place decides where row k, preview j and value v are -------------------
+    def badge(self, k: int) -> pygame.Rect:
+        row, s = self.layout.param_rows[k], self.layout.s
+        return pygame.Rect(row.x, row.y + 8 * s, 40 * s, 40 * s)
+
+    def thumb(self, k: int, j: int) -> pygame.Rect:
+        row, s = self.layout.param_rows[k], self.layout.s
+        n = len(self.positions)
+        x0, width = row.x + 52 * s, row.w - 52 * s
+        step = width / n
+        size = min(step - 4 * s, row.h - 30 * s)
+        return pygame.Rect(round(x0 + j * step + (step - size) / 2), row.y, round(size), round(size))
+
+    def track(self, k: int) -> tuple[float, float, float]:
+        """(x of value -1, x of value +1, y) of row k's slider: the first and last preview centres."""
+        first, last = self.thumb(k, 0), self.thumb(k, len(self.positions) - 1)
+        return first.centerx, last.centerx, first.bottom + 14 * self.layout.s
+
+    def value_at(self, k: int, x: float) -> float:
+        x0, x1, _ = self.track(k)
+        f = (x - x0) / max(1.0, x1 - x0)
+        return float(np.clip(SLIDER_LOW + f * (SLIDER_HIGH - SLIDER_LOW), SLIDER_LOW, SLIDER_HIGH))
+
+    def row_at(self, pos) -> int | None:
+        return next((k for k, r in enumerate(self.layout.param_rows) if r.collidepoint(pos)), None)
+
+    # -- drawing --------------------------------------------------------------------------------
+    def draw(self, surface: pygame.Surface, app) -> None:
+        L, s, z = self.layout, self.layout.s, app.state.z
+        theme.panel(surface, L.params, "PARAMETERS", s)
+        theme.text(surface, "joystick k · hold k / Shift+k", (L.params.right - 18 * s, L.params.y + 16 * s),
+                   int(20 * s), theme.TEXT_DIM, anchor="topright")
+        for k in range(8):
+            colour = theme.PARAM_COLOURS[k]
+            pygame.draw.ellipse(surface, colour, self.badge(k))
+            theme.text(surface, str(k + 1), self.badge(k).center, int(28 * s), theme.BG, bold=True, anchor="center")
+            nearest = int(np.argmin(np.abs(self.positions - z[k])))
+            for j in range(len(self.positions)):
+                rect = self.thumb(k, j)
+                image = app.preview_surface(k, j)
+                if image is not None:
+                    surface.blit(pygame.transform.smoothscale(image, rect.size) if image.get_size() != rect.size
+                                 else image, rect)
+                else:
+                    pygame.draw.rect(surface, (34, 36, 48), rect)
+                pygame.draw.rect(surface, colour if j == nearest else theme.PANEL_EDGE, rect,
+                                 width=max(1, int((3 if j == nearest else 1) * s)))
+            x0, x1, y = self.track(k)
+            pygame.draw.line(surface, (70, 74, 96), (x0, y), (x1, y), max(2, int(6 * s)))
+            knob_x = x0 + (float(z[k]) - SLIDER_LOW) / (SLIDER_HIGH - SLIDER_LOW) * (x1 - x0)
+            pygame.draw.line(surface, colour, (x0 + (x1 - x0) / 2, y), (knob_x, y), max(2, int(6 * s)))
+            pygame.draw.circle(surface, colour, (knob_x, y), 11 * s)
+            pygame.draw.circle(surface, theme.TEXT, (knob_x, y), 11 * s, width=max(1, int(2 * s)))
+
+    # -- mouse / touch ----------------------------------------------------------------------------
+    def press(self, pos, app) -> bool:
+        k = self.row_at(pos)
+        if k is None:
+            return False
+        for j in range(len(self.positions)):
+            if self.thumb(k, j).collidepoint(pos):
+                app.set_parameter(k, float(self.positions[j]), "slider")
+                return True
+        self.dragging = k
+        app.set_parameter(k, self.value_at(k, pos[0]), "slider")
+        return True
+
+    def drag(self, pos, app) -> bool:
+        if self.dragging is None:
+            return False
+        app.set_parameter(self.dragging, self.value_at(self.dragging, pos[0]), "slider")
+        return True
+
+    def release(self, pos, app) -> bool:
+        was, self.dragging = self.dragging, None
+        return was is not None

@@ -1,0 +1,69 @@
+"""The top bar (title, what to do, joystick state), toasts ("Saved #0042") and the attract prompt."""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pygame
+
+from . import theme
+
+TOAST_S = 3.5
+
+
+@dataclass
+class Toast:
+    text: str
+    kind: str          # "ok", "warn" or "info"
+    until: float
+
+
+class StatusBar:
+    def __init__(self, layout: theme.Layout) -> None:
+        self.layout = layout
+        self.toasts: list[Toast] = []
+
+    def toast(self, text: str, kind: str, now: float, seconds: float = TOAST_S) -> None:
+        self.toasts = [t for t in self.toasts if t.text != text][-2:] + [Toast(text, kind, now + seconds)]
+
+    def draw(self, surface: pygame.Surface, app) -> None:
+        L, s = self.layout, self.layout.s
+        theme.text(surface, "FASHION SPACE EXPLORER", (L.top.x + 24 * s, L.top.centery), int(36 * s), theme.TEXT,
+                   bold=True, anchor="midleft")
+        theme.text(surface, "Move the joysticks, draw, or touch a landmark", (L.design.centerx, L.top.centery),
+                   int(26 * s), theme.TEXT_DIM, anchor="center")
+        label, ok = app.joystick_label()
+        rect = theme.text(surface, label, (L.top.right - 24 * s, L.top.centery), int(22 * s),
+                          theme.TEXT if ok else theme.WARN, anchor="midright")
+        pygame.draw.circle(surface, theme.OK if ok else theme.WARN, (rect.x - 14 * s, rect.centery), 7 * s)
+
+    def draw_toasts(self, surface: pygame.Surface, now: float) -> None:
+        L, s = self.layout, self.layout.s
+        self.toasts = [t for t in self.toasts if t.until > now]
+        y = L.design_image.y + 24 * s
+        for t in self.toasts:
+            colour = {"ok": (40, 140, 80), "warn": (170, 60, 50)}.get(t.kind, (50, 60, 100))
+            lines = theme.wrap(t.text, int(30 * s), L.design_image.w - 80 * s, bold=True)[:3]
+            height = (len(lines) * 38 + 24) * s
+            box = pygame.Rect(0, 0, L.design_image.w - 40 * s, height)
+            box.midtop = (L.design_image.centerx, y)
+            pygame.draw.rect(surface, colour, box, border_radius=int(14 * s))
+            for n, line in enumerate(lines):
+                theme.text(surface, line, (box.centerx, box.y + 12 * s + n * 38 * s), int(30 * s), theme.TEXT,
+                           bold=True, anchor="midtop")
+            y = box.bottom + 10 * s
+
+    def draw_attract(self, surface: pygame.Surface, now: float) -> None:
+        """The attract prompt over the bottom of the design: the same screen, not a screensaver."""
+        L, s = self.layout, self.layout.s
+        pulse = 0.5 + 0.5 * math.sin(now * 3.0)
+        box = pygame.Rect(0, 0, L.design_image.w - 40 * s, 150 * s)
+        box.midbottom = (L.design_image.centerx, L.design_image.bottom - 24 * s)
+        layer = pygame.Surface(box.size, pygame.SRCALPHA)
+        layer.fill((10, 10, 20, 200))
+        surface.blit(layer, box)
+        pygame.draw.rect(surface, theme.ACCENT, box, width=max(2, int((3 + 3 * pulse) * s)), border_radius=int(12 * s))
+        theme.text(surface, "Grab the joysticks!", (box.centerx, box.y + 16 * s), int(58 * s), theme.ACCENT,
+                   bold=True, anchor="midtop")
+        theme.text(surface, "each stick changes one number of the design", (box.centerx, box.bottom - 18 * s),
+                   int(26 * s), theme.TEXT, anchor="midbottom")

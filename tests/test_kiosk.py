@@ -1,0 +1,425 @@
+"""The kiosk driven headless (SDL dummy driver) through its real loop: real ONNX sessions, the
+real render threads, real pygame events, the real CaptureLog on tmp_path.
+
+Each test builds an App with `build_app([...])`, posts pygame events, steps frames with a fixed
+dt (the app's clock is advanced by dt, so attract/glide timing is deterministic) and waits for the
+render workers with `App.wait_for` (a deadline, never a fixed sleep).
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pygame
+import pytest
+
+from kiosk.app import PREVIEW_POSITIONS, build_app, main
+
+SIZE = "1280x720"   # the full layout, scaled: smaller renders keep the suite quick
+
+
+@pytest.fixture
+def make_app(tmp_path):
+    apps = []
+
+    def make(*extra):
+        app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "state"),
+                         "--size", SIZE, *extra])
+        apps.append(app)
+        app.step()
+        return app
+
+    yield make
+    for app in apps:
+        app.shutdown()
+
+
+def key(app, k, mod=0, up_after=False):
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=k, mod=mod, unicode="", scancode=0))
+    if up_after:
+        pygame.event.post(pygame.event.Event(pygame.KEYUP, key=k, mod=mod, unicode="", scancode=0))
+
+
+def mouse(kind, pos, **kw):
+    event = {"down": pygame.MOUSEBUTTONDOWN, "up": pygame.MOUSEBUTTONUP, "move": pygame.MOUSEMOTION}[kind]
+    args = {"pos": pos, "button": 1} if kind != "move" else {"pos": pos, "rel": (0, 0), "buttons": (1, 0, 0)}
+    pygame.event.post(pygame.event.Event(event, **args, **kw))
+
+
+def region(app, rect) -> np.ndarray:
+    return pygame.surfarray.array3d(app.screen.subsurface(rect)).astype(np.float32)
+
+
+def steps(app, n, dt=1 / 30):
+    for _ in range(n):
+        app.step(dt)
+
+
+# -- keyboard ---------------------------------------------------------------------------------------
+
+def test_number_keys_raise_and_shift_lowers_one_parameter_with_acceleration(make_app):
+    app = make_app("--z", "0,0,0,0,0,0,0,0")
+    key(app, pygame.K_3)
+    steps(app, 15)
+    first = app.state.z.copy()
+    steps(app, 15)
+    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_3, mod=0))
+    steps(app, 1)
+    z = app.state.z.copy()
+    assert z[2] > 0.2 and np.all(np.delete(z, 2) == 0), z
+    assert z[2] - first[2] > first[2], "holding longer should move faster (acceleration)"
+    steps(app, 10)
+    assert app.state.z[2] == z[2], "releasing the key stops the parameter"
+    key(app, pygame.K_5, mod=pygame.KMOD_LSHIFT)
+    steps(app, 20)
+    assert app.state.z[4] < -0.1 and app.state.z[2] == z[2]
+    assert app.state.how == "keyboard"
+
+
+def test_jump_random_and_landmark_keys(make_app):
+    app = make_app()
+    before = app.state.z.copy()
+    key(app, pygame.K_SPACE)
+    steps(app, 1)
+    assert not np.allclose(app.state.z, before) and app.state.how == "jump"
+    assert np.all(np.abs(app.state.z) <= 1)
+    key(app, pygame.K_l)
+    steps(app, 1)
+    target = app.models.landmarks[app.state.landmark].z
+    steps(app, int(app.config.glide_s * 30) + 3)
+    assert np.allclose(app.state.z, target, atol=1e-5) and app.state.how == "landmark"
+    here = app.state.z.copy()
+    key(app, pygame.K_r)
+    steps(app, 30)
+    assert not np.allclose(app.state.z, here) and app.state.how == "random"
+
+
+def test_kiosk_mode_ignores_close_escape_alt_f4_until_operator_exit(make_app):
+    app = make_app()
+    app.windowed = False          # what fullscreen (the booth) runs with
+    pygame.event.post(pygame.event.Event(pygame.QUIT))
+    key(app, pygame.K_ESCAPE)
+    key(app, pygame.K_F4, mod=pygame.KMOD_LALT)
+    assert app.step() and app.running
+    key(app, pygame.K_q, mod=pygame.KMOD_LCTRL | pygame.KMOD_LALT)
+    assert not app.step()
+
+
+def test_windowed_escape_quits(make_app):
+    app = make_app()
+    key(app, pygame.K_ESCAPE)
+    assert not app.step()
+
+
+def test_f12_shows_diagnostics_with_provider_and_input(make_app):
+    app = make_app()
+    key(app, pygame.K_F12)
+    steps(app, 2)
+    text = "\n".join(app.diagnostics.lines(app))
+    assert app.state.diagnostics and "generator=" in text and "keyboard and mouse only" in text and "MB free" in text
+
+
+# -- mouse ----------------------------------------------------------------------------------------
+
+def test_drawing_on_the_canvas_reencodes_live(make_app):
+    app = make_app()
+    app.settle()
+    before = app.state.z.copy()
+    key(app, pygame.K_c)                 # clear: a blank canvas still encodes to a valid design
+    app.wait_for(lambda a: a.state.how == "canvas")
+    blank = app.state.z.copy()
+    assert np.isfinite(blank).all() and np.all(np.abs(blank) <= 1)
+    r = app.layout.canvas
+    mouse("down", (r.x + r.w // 2, r.y + r.h // 5))
+    for i in range(12):
+        mouse("move", (r.x + r.w // 2, r.y + r.h // 5 + i * r.h // 16))
+        app.step()
+    mouse("up", (r.x + r.w // 2, r.y + r.h * 3 // 4))
+    app.step()
+    assert app.state.canvas_drawn and app.state.canvas.max() > 0.9
+    app.wait_for(lambda a: not np.allclose(a.state.z, blank))
+    assert app.state.how == "canvas" and not np.allclose(app.state.z, before)
+    # All white: still a valid design.
+    app.state.canvas[:] = 1.0
+    app.design_renderer.encode(app.state.canvas)
+    app.wait_for(lambda a: a.state.how == "canvas" and not np.allclose(a.state.z, blank), 5)
+    assert np.isfinite(app.state.z).all()
+
+
+def test_clicking_a_preview_moves_that_parameter_there_and_dragging_the_slider(make_app):
+    app = make_app("--z", "0,0,0,0,0,0,0,0")
+    rect = app.sliders.thumb(5, 6)
+    mouse("down", rect.center)
+    mouse("up", rect.center)
+    app.step()
+    assert app.state.z[5] == pytest.approx(PREVIEW_POSITIONS[6]) and app.state.how == "slider"
+    assert np.all(np.delete(app.state.z, 5) == 0)
+    x0, x1, y = app.sliders.track(1)
+    mouse("down", (x0 + (x1 - x0) * 0.5, y))
+    app.step()
+    mouse("move", (x0 + (x1 - x0) * 0.25, y))
+    app.step()
+    mouse("up", (x0 + (x1 - x0) * 0.25, y))
+    app.step()
+    assert app.state.z[1] == pytest.approx(-0.5, abs=0.02)
+
+
+def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
+    app = make_app("--z", "0,0,0,0,0,0,0,0")
+    cell = app.landmark_strip.cells(len(app.models.landmarks))[4]      # landmark index 3
+    mouse("down", cell.center)
+    mouse("up", cell.center)
+    target = app.models.landmarks[3].z
+    steps(app, 15)                                                      # half a second in
+    mid = app.state.z.copy()
+    assert 0.1 < np.linalg.norm(mid) / np.linalg.norm(target) < 0.9, "a glide, not a jump cut"
+    steps(app, 20)
+    assert np.allclose(app.state.z, target, atol=1e-5)
+    assert app.landmark_strip.at_landmark(app) == 3
+
+
+def test_print_swatch_selects_the_print(make_app):
+    app = make_app()
+    if app.prints is None:
+        # The selector must say so and P must not crash or change anything.
+        key(app, pygame.K_p)
+        app.step()
+        assert app.state.print_name == "none" and app.status.toasts
+        pytest.skip(f"prints model not shipped yet: {app.prints_message}")
+    name, rect = app.print_selector.rects(app)[1]
+    mouse("down", rect.center)
+    app.step()
+    assert app.state.print_name == name
+    app.settle()
+    assert app.design_stage == "print"
+
+
+# -- rendering ---------------------------------------------------------------------------------
+
+def test_every_area_is_drawn_previews_differ_and_the_design_follows_z(make_app):
+    app = make_app("--z", "0.5,-0.3,0.2,0,0,0.4,0,-0.6")
+    app.settle()
+    L = app.layout
+    for name, rect in (("design", L.design_image), ("canvas", L.canvas), ("landmarks", L.landmarks),
+                       ("parameters", L.params), ("top bar", L.top)):
+        assert region(app, rect).std() > 5, f"{name} area looks blank"
+    strip = [pygame.surfarray.array3d(app.preview_surface(0, j)).astype(np.float32) for j in range(7)]
+    assert np.abs(strip[0] - strip[-1]).mean() > 2, "previews along slider 1 should differ"
+    hero = region(app, L.design_image)
+    key(app, pygame.K_SPACE)
+    app.step()
+    app.settle()
+    assert np.abs(region(app, L.design_image) - hero).mean() > 2, "the design should change with z"
+    assert app.design_stage in ("full", "print")
+    assert app.design_surface.get_width() == L.design_image.w, "full resolution, not an upscaled draft"
+
+
+def test_moving_shows_a_draft_then_full_resolution(make_app):
+    app = make_app()
+    app.settle()
+    key(app, pygame.K_1)
+    app.wait_for(lambda a: a.design_stage == "draft", 5)
+    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_1, mod=0))
+    app.settle()
+    assert app.design_stage == "full" and app.metrics.draft_ms and app.metrics.full_ms and app.metrics.preview_ms
+
+
+def test_nan_and_inf_never_reach_the_screen(make_app):
+    app = make_app()
+    app.move(np.array([np.nan, np.inf, -np.inf, 0, 0, 0, 0, 0]), "keyboard")
+    assert np.isfinite(app.state.z).all() and app.state.z[1] == 1 and app.state.z[2] == -1
+    app.settle()
+    assert np.isfinite(region(app, app.layout.design_image)).all()
+
+
+# -- capture, attract, usb ------------------------------------------------------------------------
+
+def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
+    from kiosk.capture_log import open_db, read_captures
+
+    app = make_app("--z", "0.1,0.2,0.3,0.4,-0.1,-0.2,-0.3,-0.4")
+    key(app, pygame.K_RETURN)
+    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 20)
+    captures = read_captures(open_db(tmp_path / "state" / "log.sqlite", read_only=True))
+    assert len(captures) == 1
+    assert np.allclose(captures[0].z, app.state.z, atol=1e-6)
+    toast = next(t.text for t in app.status.toasts if t.text.startswith("Saved #"))
+    assert toast == f"Saved #{captures[0].id:04d}"
+
+
+def test_attract_mode_wanders_and_any_input_returns_control_where_it_is(make_app):
+    app = make_app("--attract-after", "5")
+    steps(app, 6, dt=1.0)
+    assert app.state.attract and app.state.glide is not None and app.state.how == "attract"
+    steps(app, 3)
+    key(app, pygame.K_a)                   # any key at all
+    app.step(0.0)
+    here = app.state.z.copy()
+    assert not app.state.attract and app.state.glide is None
+    steps(app, 30)
+    assert np.array_equal(app.state.z, here), "control returns from where it was, not a jump"
+
+
+def test_usb_export_status_becomes_a_toast(make_app, tmp_path):
+    app = make_app()
+    status = tmp_path / "state" / "usb-export.json"
+    status.write_text(json.dumps({"state": "running", "message": ""}))
+    steps(app, 40)
+    status.write_text(json.dumps({"state": "done", "message": "12 captures"}))
+    os.utime(status, (status.stat().st_mtime + 5,) * 2)
+    steps(app, 40)
+    assert any("safe to remove" in t.text for t in app.status.toasts)
+
+
+def test_no_joystick_shows_disconnected(make_app):
+    app = make_app()
+    label, ok = app.joystick_label()
+    assert not ok and "disconnected" in label
+
+
+# -- joystick (the simulated board through the real serial backend) -------------------------------
+
+def test_joystick_axis_steers_its_parameter_and_buttons_act(tmp_path):
+    app = build_app(["--windowed", "--joystick", "sim", "--state-dir", str(tmp_path), "--size", SIZE,
+                     "--z", "0,0,0,0,0,0,0,0"])
+    try:
+        board = app.hub.simulator
+        app.wait_for(lambda a: a.joystick_label()[1], 10)
+        board.set_axis(6, -1.0)
+        app.wait_for(lambda a: a.state.z[6] < -0.3, 10)
+        assert np.all(np.delete(app.state.z, 6) == 0) and app.state.how == "joystick"
+        board.set_axis(6, 0.0)
+        app.wait_for(lambda a: not any(a.hub.poll().active), 5)
+        before = app.state.z.copy()
+        board.tap("jump")
+        app.wait_for(lambda a: not np.array_equal(a.state.z, before), 5)
+        # Operator exit: capture + jump held for 5 s (the app's clock, stepped).
+        board.press("capture")
+        board.press("jump")
+        app.wait_for(lambda a: {b.value for b in a._held_buttons} >= {"capture", "jump"}, 5)
+        steps(app, 6, dt=1.0)
+        assert not app.running
+    finally:
+        app.shutdown()
+
+
+# -- start-up errors and the command line ------------------------------------------------------------
+
+def test_corrupt_model_shows_a_full_screen_message_and_exits_nonzero(tmp_path, capsys, models_dir):
+    broken = tmp_path / "models"
+    shutil.copytree(models_dir, broken)
+    data = bytearray((broken / "generator.onnx").read_bytes())
+    data[len(data) // 2: len(data) // 2 + 64] = b"\0" * 64
+    (broken / "generator.onnx").write_bytes(bytes(data))
+    out = tmp_path / "error.png"
+    code = main(["--models", str(broken), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out),
+                 "--size", "960x540"])
+    err = capsys.readouterr().err
+    assert code != 0 and "generator.onnx" in err and "restore onnx_models" in err
+    shot = pygame.surfarray.array3d(pygame.image.load(str(out)))
+    assert tuple(shot[5, 5]) == (40, 12, 14), "the error screen, not the kiosk"
+
+
+def test_screenshot_command_writes_the_full_layout(tmp_path):
+    out = tmp_path / "shot.png"
+    assert main(["--screenshot", str(out), "--size", "960x540", "--state-dir", str(tmp_path / "s"),
+                 "--z", "0,0.5,0,0,0,0,0,0"]) == 0
+    image = pygame.image.load(str(out))
+    assert image.get_size() == (960, 540)
+
+
+def test_bad_command_line_values_are_one_line_errors(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["--z", "1,2,3"])
+
+
+def test_no_display_is_a_clear_one_line_error(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    env["SDL_VIDEODRIVER"] = "x11"
+    result = subprocess.run([sys.executable, "-m", "kiosk.app", "--windowed", "--joystick", "none",
+                             "--state-dir", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("fse-kiosk:")]
+    assert result.returncode == 3 and len(lines) == 1 and "no display" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+# -- the signature diagram --------------------------------------------------------------------------
+
+def test_signature_is_a_smooth_closed_curve_through_every_value_anticlockwise():
+    from kiosk.ui.signature import INNER, SAMPLES_PER_SEGMENT, radii
+
+    values = np.array([1, -1, 0.5, 0, -0.5, 0.25, 0.75, -0.25])
+    angles, r = radii(values)
+    expected = INNER + (1 - INNER) * (values + 1) / 2
+    assert np.allclose(r[::SAMPLES_PER_SEGMENT], expected)           # passes through each value
+    assert np.all(np.diff(angles) > 0)                                # anticlockwise (angle increasing)
+    assert angles[0] == pytest.approx(np.pi / 2)                      # parameter 1 at the top
+    step = np.abs(np.diff(np.r_[r, r[0]]))
+    assert step.max() < 0.15, "smooth, no jumps (closed: the end meets the start)"
+
+
+# -- map mode -------------------------------------------------------------------------------------
+
+def test_map_mode_without_a_map_file_says_so(tmp_path, models_dir):
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("fashion_map.npz"))
+    app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "s"), "--size", SIZE,
+                     "--models", str(models), "--show2d"])
+    try:
+        app.step()
+        assert app.state.map_mode and app.map.data is None and "fashion_map.npz" in app.map.message
+        assert region(app, app.map.rect).std() > 5
+    finally:
+        app.shutdown()
+
+
+def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shipped_models):
+    """The map file is written by the analysis' own writer (analysis/mapfile.py) from landmark z's."""
+    from analysis.mapfile import FashionMap, save_map
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("fashion_map.npz"))
+    zs = np.stack([lm.z for lm in shipped_models.landmarks])
+    xy = np.linspace(0.05, 0.95, len(zs) * 2, dtype=np.float32).reshape(-1, 2)
+    save_map(models / "fashion_map.npz", FashionMap(xy, zs, np.arange(len(zs), dtype=np.int16) % 10,
+                                                    tuple(f"class {i}" for i in range(10)), 3, ""))
+    app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "s"), "--size", SIZE,
+                     "--models", str(models), "--z", "0,0,0,0,0,0,0,0"])
+    try:
+        key(app, pygame.K_m)
+        app.step()
+        assert app.state.map_mode and app.map.data is not None
+        point = app.map.screen_points()[5]
+        pos = (int(round(point[0])), int(round(point[1])))
+        pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=pos, rel=(0, 0), buttons=(0, 0, 0)))
+        app.step()
+        assert app.map.hover_index == 5
+        mouse("down", pos)
+        mouse("up", pos)
+        steps(app, int(app.config.glide_s * 30) + 3)
+        assert np.allclose(app.state.z, zs[5], atol=1e-5) and app.state.how == "map"
+    finally:
+        app.shutdown()
+
+
+def test_sigterm_stops_the_fullscreen_kiosk_cleanly(tmp_path):
+    """systemd stops the kiosk with SIGTERM; SDL would turn it into a QUIT that kiosk mode ignores."""
+    import signal
+    import time
+
+    env = dict(os.environ, SDL_VIDEODRIVER="dummy")
+    proc = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--joystick", "none", "--state-dir", str(tmp_path),
+                             "--size", "640x360"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "log.sqlite").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)   # polling for start-up with a deadline
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
