@@ -207,6 +207,33 @@ VISIBLE_HOVER_IMAGES = """(() => {
 })()"""
 
 
+VISIBLE_TOOLTIPS = """(() => {
+  const found = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.shadowRoot) walk(el.shadowRoot);
+      if (el.classList && el.classList.contains('fse-hover') && el.getBoundingClientRect().width > 0)
+        found.push(el.innerText.trim());
+    }
+  };
+  walk(document);
+  return found;
+})()"""
+"""The text of every report tooltip on screen (one per hovered point that shows a tooltip)."""
+
+
+def zoom_map(browser: Chromium, factor: float) -> None:
+    """Scale the map's view about its centre (factor > 1 zooms out) and wait for the redraw."""
+    browser.evaluate(f"""(() => {{
+      const plot = Bokeh.documents[0].get_model_by_name('map');
+      for (const r of [plot.x_range, plot.y_range]) {{
+        const mid = (r.start + r.end) / 2, half = (r.end - r.start) / 2 * {factor};
+        r.setv({{start: mid - half, end: mid + half}});
+      }}
+    }})()""")
+    browser.wait_for(PLOT_READY)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m analysis.browser", description="Screenshot a report page.")
     parser.add_argument("page", type=Path)

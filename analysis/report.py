@@ -23,7 +23,18 @@ from kiosk.capture_log import encode_png
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # matplotlib's tab10, as in the original map
 CAPTURE_COLOUR = "#000000"
+SELECTED_COLOUR = "#e6007e"
+"""The ring round a clicked point: a colour no class uses."""
+TRAIN_SIZE, CAPTURE_SIZE = 5, 9
+"""Marker diameters in screen pixels on the page (they are also the hover's hit areas)."""
+FRAME = (820, 720)
+"""The page's map area in pixels, width x height."""
 TRAIL_BINS = 200
+"""Cells across the trail's density grid (the view, widened on the page to hold nearly all the trail)."""
+VIEW_PERCENTILES = (0.5, 99.5)
+"""The initial view spans these percentiles of the training points' map positions..."""
+VIEW_MARGIN = 0.06
+"""...plus this fraction of that span on each side."""
 THUMB_PX = 96
 """Print thumbnails in the hover: big enough to see the print, ~4 KB each as JPEG."""
 MAX_THUMBS = 5000
@@ -55,43 +66,89 @@ def kiosk_command(z, print_name: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
+# The view: where the map looks first
+
+def view_box(train_xy: np.ndarray, aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(low, high) corners of the initial view: the training points' VIEW_PERCENTILES box plus
+    VIEW_MARGIN, widened on its narrow side to width/height = aspect (so the map isn't stretched).
+
+    UMAP puts a few points (odd captures, the odd training image) far from everything else; a view
+    fitted to the extremes would shrink the classes' clusters to a corner.
+    """
+    low, high = np.percentile(train_xy, VIEW_PERCENTILES, axis=0)
+    span = np.maximum(high - low, 1e-9) * (1 + 2 * VIEW_MARGIN)
+    centre = (low + high) / 2
+    width = max(span[0], span[1] * aspect)
+    half = np.array([width, width / aspect]) / 2
+    return centre - half, centre + half
+
+
+# ---------------------------------------------------------------------------------------------
 # map.png
 
 def write_map_png(path: Path, train_xy, train_label, capture_xy, trail_xy, class_names, size: int = 1400) -> None:
-    """Training points coloured by class, the trail as grey density, captures in black on top."""
-    legend_w = 220
+    """Training points coloured by class, the trail as grey density, captures in black on top.
+
+    The picture shows view_box(train_xy); a point outside it is drawn on the border as a small
+    triangle pointing towards where it lies.
+    """
+    legend_w, pad = 240, 12
     image = Image.new("RGB", (size + legend_w, size), "white")
-    draw = ImageDraw.Draw(image)
-    everything = np.concatenate([train_xy, capture_xy, trail_xy]) if len(trail_xy) or len(capture_xy) else train_xy
-    low, high = everything.min(0), everything.max(0)
-    margin = 30
+    low, high = view_box(train_xy)
+    inner = size - 2 * pad
 
     def to_px(xy):
-        scaled = (xy - low) / np.maximum(high - low, 1e-9)
-        return np.stack([margin + scaled[:, 0] * (size - 2 * margin),
-                         size - margin - scaled[:, 1] * (size - 2 * margin)], axis=1)
+        scaled = (np.asarray(xy, np.float64).reshape(-1, 2) - low) / (high - low)
+        return np.stack([pad + scaled[:, 0] * inner, size - pad - scaled[:, 1] * inner], axis=1)
 
     if len(trail_xy):
-        px = to_px(trail_xy).astype(np.int64)
-        density = np.zeros((size, size), np.float64)
-        np.add.at(density, (np.clip(px[:, 1], 0, size - 1), np.clip(px[:, 0], 0, size - 1)), 1)
-        shade = np.log1p(density)
-        shade = (shade / max(shade.max(), 1e-9) * 200).astype(np.uint8)
+        # TRAIL_BINS cells across, as on the page: a grey you can see, not single faint pixels
+        counts, _, _ = np.histogram2d(trail_xy[:, 1], trail_xy[:, 0], bins=TRAIL_BINS,
+                                      range=[[low[1], high[1]], [low[0], high[0]]])
+        shade = np.log1p(counts[::-1])  # image rows run down, y runs up
+        shade = (shade / max(shade.max(), 1e-9) * 160).astype(np.uint8)
+        cell = np.linspace(0, TRAIL_BINS, inner, endpoint=False).astype(int)
         rgb = np.asarray(image).copy()
-        rgb[:, :size] -= np.minimum(rgb[:, :size], shade[:, :, None])
+        rgb[pad:pad + inner, pad:pad + inner] -= shade[cell][:, cell, None]
         image = Image.fromarray(rgb)
-        draw = ImageDraw.Draw(image)
-    for (x, y), label in zip(to_px(train_xy), train_label):
-        draw.ellipse((x - 3, y - 3, x + 3, y + 3), fill=CLASS_COLOURS[int(label) % 10])
-    for x, y in to_px(capture_xy):
-        draw.ellipse((x - 4, y - 4, x + 4, y + 4), fill=CAPTURE_COLOUR, outline="white")
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((pad, pad, pad + inner, pad + inner), outline="#bbbbbb")
+
+    def dot(points, colours, radius, outline=None):
+        px = to_px(points)
+        inside = np.all((px >= pad) & (px <= pad + inner), axis=1)
+        for (x, y), colour, ok in zip(px, colours, inside):
+            if ok:
+                draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour, outline=outline)
+            else:
+                _border_arrow(draw, x, y, pad, pad + inner, colour)
+
+    dot(train_xy, [CLASS_COLOURS[int(k) % 10] for k in train_label], 3)
+    dot(capture_xy, [CAPTURE_COLOUR] * len(capture_xy), 4, outline="white")
     entries = [(name, CLASS_COLOURS[i]) for i, name in enumerate(class_names)]
     entries += [("capture", CAPTURE_COLOUR), ("trail (grey density)", "#888888")]
     for i, (name, colour) in enumerate(entries):
         y = 40 + 28 * i
         draw.ellipse((size + 10, y, size + 24, y + 14), fill=colour)
         draw.text((size + 32, y), name, fill="black")
+    y = 40 + 28 * len(entries)
+    draw.polygon([(size + 24, y + 7), (size + 12, y + 1), (size + 12, y + 13)], fill="#555555")
+    draw.text((size + 32, y), "outside this view: on the border,", fill="black")
+    draw.text((size + 32, y + 14), "pointing towards the point", fill="black")
     image.save(path)
+
+
+def _border_arrow(draw: "ImageDraw.ImageDraw", x: float, y: float, lo: float, hi: float, colour) -> None:
+    """A triangle on the frame [lo, hi]^2 where the segment from its centre to (x, y) leaves it."""
+    c = (lo + hi) / 2
+    dx, dy = x - c, y - c
+    reach = (hi - lo) / 2 / max(abs(dx), abs(dy))
+    bx, by = c + dx * reach, c + dy * reach
+    ux, uy = np.array([dx, dy]) / np.hypot(dx, dy)
+    tip, back, half = 2.0, 7.0, 4.0  # px: the tip sits on the frame, the body inside it
+    draw.polygon([(bx + ux * tip, by + uy * tip),
+                  (bx - ux * back - uy * half, by - uy * back + ux * half),
+                  (bx - ux * back + uy * half, by - uy * back - ux * half)], fill=colour)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -146,69 +203,122 @@ table.fse { border-collapse: collapse; margin: .5em 0; } table.fse td, table.fse
 
 
 def write_html(path: Path, summary: dict, train: dict, captures: dict, trail_xy: np.ndarray, class_names) -> None:
-    """train/captures: column dicts (x, y, design, ..., command) for the Bokeh sources."""
+    """train/captures: column dicts (x, y, design, ..., command) for the Bokeh sources.
+
+    Drawing and pointing are separate. Each class, the captures and the trail are drawn by their own
+    renderer, so the legend lists them in Fashion-MNIST class order and a click on an entry fades
+    that layer. One invisible renderer over every point owns hover and tap: overlapping points give
+    one tooltip (a capture's before a training point's), not a stack of them.
+    """
     from bokeh.embed import file_html
     from bokeh.layouts import column, row
-    from bokeh.models import (ColumnDataSource, CustomJS, Div, HoverTool, LinearColorMapper, TapTool)
+    from bokeh.models import (BoxZoomTool, ColumnDataSource, CustomJS, Div, HoverTool, Legend, LegendItem,
+                              LinearColorMapper, Range1d, TapTool)
     from bokeh.palettes import Greys256
     from bokeh.plotting import figure
     from bokeh.resources import INLINE
 
-    plot = figure(width=1000, height=800, output_backend="webgl", match_aspect=True, name="map",
+    train_xy = np.stack([np.asarray(train["x"], np.float64), np.asarray(train["y"], np.float64)], 1)
+    capture_xy = np.stack([np.asarray(captures["x"], np.float64), np.asarray(captures["y"], np.float64)], 1)
+    low, high = view_box(train_xy, FRAME[0] / FRAME[1])
+    plot = figure(frame_width=FRAME[0], frame_height=FRAME[1], output_backend="webgl", name="map",
+                  x_range=Range1d(low[0], high[0]), y_range=Range1d(low[1], high[1]),
                   tools="pan,wheel_zoom,box_zoom,reset,save", active_scroll="wheel_zoom",
                   title="The fashion space: training designs by class, the visitors' trail and their captures")
+    plot.select_one(BoxZoomTool).match_aspect = True
     plot.xaxis.visible = plot.yaxis.visible = False
     plot.grid.visible = False
+    items = []
+
+    train_names = np.asarray(train["class_name"])
+    for k, name in enumerate(class_names):
+        rows = train_names == name
+        layer = plot.scatter(train_xy[rows, 0], train_xy[rows, 1], size=TRAIN_SIZE, color=CLASS_COLOURS[k % 10],
+                             alpha=0.8, muted_alpha=0.08, name=f"training {name}")
+        items.append(LegendItem(label=name, renderers=[layer]))
+    capture_layer = plot.scatter(capture_xy[:, 0], capture_xy[:, 1], size=CAPTURE_SIZE, fill_color=CAPTURE_COLOUR,
+                                 line_color="white", muted_alpha=0.1, name="captures")
+    items.append(LegendItem(label="capture", renderers=[capture_layer]))
 
     if len(trail_xy):
-        everything = np.concatenate([np.stack([train["x"], train["y"]], 1), trail_xy])
-        low, high = everything.min(0), everything.max(0)
+        # the density covers the view and where nearly all the trail went, outliers aside
+        t_low, t_high = np.percentile(trail_xy, VIEW_PERCENTILES, axis=0)
+        d_low, d_high = np.minimum(low, t_low), np.maximum(high, t_high)
         counts, xe, ye = np.histogram2d(trail_xy[:, 0], trail_xy[:, 1], bins=TRAIL_BINS,
-                                        range=[[low[0], high[0]], [low[1], high[1]]])
+                                        range=[[d_low[0], d_high[0]], [d_low[1], d_high[1]]])
         shade = np.log1p(counts.T)  # image rows are y
         mapper = LinearColorMapper(palette=list(reversed(Greys256))[30:], low=0.01, high=max(float(shade.max()), 0.02),
                                    low_color=(0, 0, 0, 0))
         trail_image = plot.image(image=[shade], x=xe[0], y=ye[0], dw=xe[-1] - xe[0], dh=ye[-1] - ye[0],
-                                 color_mapper=mapper, global_alpha=0.55, name="trail")
-        plot.add_tools(HoverTool(renderers=[trail_image], tooltips=[("trail density, log(1 + visits)", "@image{0.00}")]))
+                                 color_mapper=mapper, global_alpha=0.55, name="trail", level="underlay")
+        # the legend's swatch: a marker at NaN is never drawn on the map nor hit by the pointer
+        trail_key = plot.scatter([np.nan], [np.nan], marker="square", size=10, color="#9a9a9a")
+        items.append(LegendItem(label="trail (grey density)", renderers=[trail_key, trail_image]))
+    legend = Legend(items=items, click_policy="mute", name="legend")
+    plot.add_layout(legend, "right")  # beside the map, not over it
 
-    train_source = ColumnDataSource(train)
-    train_glyph = plot.scatter("x", "y", source=train_source, size=5, color="colour", alpha=0.8,
-                               legend_field="class_name", name="training")
-    capture_source = ColumnDataSource(captures)
-    capture_glyph = plot.scatter("x", "y", source=capture_source, size=9, marker="circle", fill_color=CAPTURE_COLOUR,
-                                 line_color="white", legend_label="capture", name="captures")
-    plot.legend.click_policy = "hide"
-    plot.add_layout(plot.legend[0], "right")  # beside the map, not over it
-
+    # the pointing layer: captures first, every point with the same hover columns
+    n_train, n_captures = len(train_xy), len(capture_xy)
+    points = ColumnDataSource({
+        "x": np.concatenate([capture_xy[:, 0], train_xy[:, 0]]),
+        "y": np.concatenate([capture_xy[:, 1], train_xy[:, 1]]),
+        "size": [CAPTURE_SIZE] * n_captures + [TRAIN_SIZE] * n_train,
+        "priority": [0] * n_captures + [1] * n_train,
+        "left": list(captures["design"]) + list(train["original"]),
+        "left_alt": ["design"] * n_captures + ["training image"] * n_train,
+        "right": list(captures["print_image"]) + list(train["design"]),
+        "right_alt": ["with print"] * n_captures + ["decoded design"] * n_train,
+        "heading": list(captures["title"]) + list(train["class_name"]),
+        "caption": [f"{c}, " + ("no print" if p == "none" else f"print {p}")
+                    for c, p in zip(captures["class_name"], captures["print_name"])]
+                   + ["training image and its decoded design"] * n_train,
+        "title": list(captures["title"]) + list(train["title"]),
+        "class_name": list(captures["class_name"]) + list(train["class_name"]),
+        "ztext": list(captures["ztext"]) + list(train["ztext"]),
+        "command": list(captures["command"]) + list(train["command"]),
+    })
+    pointer = plot.scatter("x", "y", source=points, size="size", fill_alpha=0, line_alpha=0, name="points",
+                           selection_fill_alpha=0, selection_line_alpha=1, selection_line_color=SELECTED_COLOUR,
+                           selection_line_width=2.5, nonselection_fill_alpha=0, nonselection_line_alpha=0)
     image_css = "width:84px;height:84px;image-rendering:pixelated;border:1px solid #ccc"
-    plot.add_tools(HoverTool(renderers=[train_glyph], tooltips=f"""
-        <div class="fse-hover"><img src="@original" style="{image_css}" alt="training image">
-        <img src="@design" style="{image_css}" alt="decoded design"><br>
-        <b>@class_name</b> (training image and its decoded design)</div>"""))
-    plot.add_tools(HoverTool(renderers=[capture_glyph], tooltips=f"""
-        <div class="fse-hover"><img src="@design" style="{image_css}" alt="design">
-        <img src="@print_image" style="width:84px;height:84px" alt="with print"><br>
-        <b>@title</b><br>@class_name, print @print_name</div>"""))
+    plot.add_tools(HoverTool(renderers=[pointer], limit=1, sort_by="priority", point_policy="snap_to_data",
+                             tooltips=f"""
+        <div class="fse-hover" style="background:#fff"><img src="@left" style="{image_css}" alt="@left_alt">
+        <img src="@right" style="{image_css}" alt="@right_alt"><br>
+        <b>@heading</b><br>@caption</div>"""))
 
     details = Div(text="<p><i>Click a point to see its parameters and how to open it in the kiosk.</i></p>",
                   width=340, name="details")
     show = """
-        const i = source.selected.indices[0];
-        if (i === undefined) return;
-        const d = source.data;
+        let hits = points.selected.indices;
+        if (hits.length === 0) return;
+        const d = points.data;
+        const i = hits.reduce((best, j) => d.priority[j] < d.priority[best] ? j : best, hits[0]);
+        if (hits.length > 1) { points.selected.indices = [i]; return; }  // one ring, one point
         details.text = `<h3>${d.title[i]}</h3><p>${d.class_name[i]}</p><p>z = ${d.ztext[i]}</p>` +
             `<p>Open in the kiosk:<br><code class="fse-command">${d.command[i]}</code></p>`;
     """
-    plot.add_tools(TapTool(renderers=[train_glyph, capture_glyph]))
-    for source in (train_source, capture_source):
-        source.selected.js_on_change("indices", CustomJS(args={"source": source, "details": details}, code=show))
+    plot.add_tools(TapTool(renderers=[pointer]))
+    points.selected.js_on_change("indices", CustomJS(args={"points": points, "details": details}, code=show))
 
     header = Div(text=f"<h1>A day at the booth</h1>{STYLE}", width=1340)
-    stats = Div(text=_stats_html(summary), width=1340, name="stats")
+    hidden = _outside_note(train_xy, capture_xy, low, high)
+    stats = Div(text=hidden + _stats_html(summary), width=1340, name="stats")
     layout = column(header, row(plot, details), stats)
     document = file_html(layout, resources=INLINE, title="Fashion Space Explorer: exploration report")
     Path(path).write_text(document, encoding="utf-8")
+
+
+def _outside_note(train_xy: np.ndarray, capture_xy: np.ndarray, low: np.ndarray, high: np.ndarray) -> str:
+    """Says how many points the initial view leaves out, so nobody thinks they were dropped."""
+    def outside(xy):
+        return int(np.any((xy < low) | (xy > high), axis=1).sum()) if len(xy) else 0
+    counts = [(outside(capture_xy), "capture"), (outside(train_xy), "training point")]
+    parts = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in counts if n]
+    if not parts:
+        return ""
+    return (f"<p class='note'>{' and '.join(parts)} lie outside the first view, which spans the middle 99% of "
+            f"the training points: zoom out (mouse wheel) to see them; the reset tool returns to this view.</p>")
 
 
 def write_nothing_yet(path: Path, summary: dict) -> None:

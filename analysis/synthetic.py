@@ -3,14 +3,16 @@
     python -m analysis.synthetic STATE_DIR --sessions 40 --trail 20000   # then: fse-export --state-dir STATE_DIR ...
 
 Visitors start at a landmark or a random jump, steer in smooth random walks (the trail, 2 Hz),
-and photograph a few designs; captures carry real generated designs. Trail beyond what sessions
-produce naturally (benchmarks want a million points) is bulk-inserted as more of the same walks.
+and photograph a few designs; captures carry real generated designs in one of the shipped prints
+(names from onnx_models/prints.json, rendered by kiosk.prints as the kiosk does). Trail beyond what
+sessions produce naturally (benchmarks want a million points) is bulk-inserted as more of the same walks.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sqlite3
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,26 @@ import numpy as np
 from kiosk.capture_log import DB_NAME, CaptureLog
 
 HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump")
+UNPRINTED_SHARE = 0.3
+"""Captures left without a print; the rest pick one of the shipped prints uniformly."""
+
+
+class SyntheticError(Exception):
+    """The shipped models or prints needed for a synthetic day are missing or broken."""
+
+
+def _default_models_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "onnx_models"
+
+
+def print_names(models_dir: Path) -> list[str]:
+    """The shipped prints' names from prints.json (what the kiosk offers), without "none"."""
+    path = Path(models_dir) / "prints.json"
+    try:
+        return [entry["name"] for entry in json.loads(path.read_text())["prints"]]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise SyntheticError(f"{path}: cannot read the print names ({e}); "
+                             f"restore onnx_models/ from the repository") from None
 
 
 def _walk(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarray:
@@ -36,9 +58,16 @@ def make_day(state_dir: Path, models=None, sessions: int = 30, trail: int = 0, s
              booth_id: str = "booth-01", start_utc: float = 1_714_550_400.0, image_px: int = 256) -> dict:
     """Write sessions of steering and captures into state_dir; returns counts.
 
-    models: a kiosk.models.FashionModels to render real designs (None: blurred noise designs).
+    models: a kiosk.models.FashionModels to render real designs and their prints (None: noise
+    designs, tinted instead of printed; print names still from the shipped prints.json).
     """
     rng = np.random.default_rng(seed)
+    models_dir = models.models_dir if models is not None else _default_models_dir()
+    names = print_names(models_dir)
+    prints = None
+    if models is not None:
+        from kiosk.prints import Prints
+        prints = Prints.load(models_dir)
     anchors = [lm.z for lm in models.landmarks] if models is not None and models.landmarks else \
         list(rng.uniform(-0.8, 0.8, (10, 8)).astype(np.float32))
     log = CaptureLog(state_dir, booth_id, disk_floor_mb=0, trail_hz=2.0, session_idle_s=90)
@@ -55,16 +84,19 @@ def make_day(state_dir: Path, models=None, sessions: int = 30, trail: int = 0, s
             log.touch(now)
             trail_points += log.record_trail(z, HOWS[rng.integers(len(HOWS))], now=now)
             if i in shots:
+                name = "none" if rng.random() < UNPRINTED_SHARE else names[rng.integers(len(names))]
+                weights = np.zeros(len(names), np.float32)
+                if name != "none":
+                    weights[names.index(name)] = 1.0
                 if models is not None:
                     design = models.generate(z[None], 28)[0]
                     big = models.generate(z[None], image_px)[0]
+                    rgb = prints.apply(big, weights)  # all-zero weights: the unprinted design
                 else:
                     design = rng.random((28, 28))
                     big = np.kron(design, np.ones((image_px // 28 + 1,) * 2))[:image_px, :image_px]
-                tint = rng.uniform(0.4, 1.0, 3)
-                rgb = np.round(big[:, :, None] * tint * 255).astype(np.uint8)
-                name = ["none", "leopard", "denim", "floral"][rng.integers(4)]
-                log.save_capture(z, design, rgb, name, [] if name == "none" else [1.0], "joystick", now=now)
+                    rgb = np.round(big[:, :, None] * rng.uniform(0.4, 1.0, 3) * 255).astype(np.uint8)
+                log.save_capture(z, design, rgb, name, [] if name == "none" else weights, "joystick", now=now)
                 captures += 1
         t += steps * 0.5 + float(rng.uniform(100, 600))  # idle gap: a new visitor
     log.close()
@@ -108,11 +140,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--booth", default="booth-01")
     parser.add_argument("--models", type=Path, help="render real designs with these ONNX models")
     args = parser.parse_args(argv)
-    models = None
-    if args.models:
-        from kiosk.models import FashionModels
-        models = FashionModels.load(args.models)
-    print(json.dumps(make_day(args.state_dir, models, args.sessions, args.trail, args.seed, args.booth)))
+    from kiosk.models import FashionModels, ModelError
+    from kiosk.prints import PrintError
+    try:
+        models = FashionModels.load(args.models) if args.models else None
+        print(json.dumps(make_day(args.state_dir, models, args.sessions, args.trail, args.seed, args.booth)))
+    except (SyntheticError, ModelError, PrintError) as e:
+        print(f"synthetic: {e}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -7,7 +7,7 @@ recognised as that print at least 90% of the time, else "tile-and-shade".
 
     fse-stylize --list
     fse-stylize --print leopard IN.png OUT.png
-    fse-stylize --print "leopard=0.5,tartan=0.5" IN.png OUT.png   # a blend
+    fse-stylize --print "leopard=0.5,tartan=0.5" IN.png OUT.png   # a blend: both prints, half strength each
 """
 from __future__ import annotations
 
@@ -131,7 +131,14 @@ class Prints:
         return w / total if total > 0 else w
 
     def apply(self, design: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """design (H, W) float [0, 1], weights (P,) -> (H, W, 3) uint8 RGB on the clean background."""
+        """design (H, W) float [0, 1], weights (P,) -> (H, W, 3) uint8 RGB on the clean background.
+
+        A blend (more than one non-zero weight) renders each of its prints on its own and mixes the
+        pictures by weight. The output is albedo x shading on the garment and a fixed background off
+        it, so mixing pictures is mixing the prints' colours: a 50/50 polka dot + tartan shows both
+        at half strength. Mixing inside the network's weights instead painted a muddy beige that
+        read as neither. Cost: one render per print in the blend (a visitor mixes 2 or 3).
+        """
         design = np.asarray(design, np.float32)
         if design.ndim != 2:
             raise PrintError(f"a design is one (H, W) grey image; got shape {design.shape}")
@@ -145,18 +152,25 @@ class Prints:
         # the graph has no stride, any size works; tiny designs are padded so the mask has room
         ph, pw = max(0, MIN_SIDE - H), max(0, MIN_SIDE - W)
         padded = np.pad(np.clip(np.nan_to_num(design), 0, 1), ((0, ph), (0, pw)), mode="edge")
-        feeds = {"design": padded[None, None]}
-        net_w = np.where(self._uses_network, w, 0).astype(np.float32)
-        if self.mode == "baseline" or not net_w.any():
+        used = np.flatnonzero(w)
+        # one row of weights per picture: each print of a blend one-hot, else the weights as they are
+        rows = np.eye(len(w), dtype=np.float32)[used] if len(used) > 1 else w[None]  # (B, P)
+        rgb = self._render(padded, rows)[:, :, :H, :W]                                  # (B, 3, H, W)
+        if len(used) > 1:
+            rgb = np.einsum("b,bchw->chw", w[used], rgb)[None]
+        return np.round(rgb[0].transpose(1, 2, 0) * 255).astype(np.uint8)
+
+    def _render(self, design: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """One (H, W) design in each row of print weights (B, P) -> (B, 3, H, W) float [0, 1]."""
+        feeds = {"design": design[None, None]}
+        net_rows = np.where(self._uses_network, rows, 0).astype(np.float32)
+        if self.mode == "baseline" or not net_rows.any():
             # the baseline graph skips the network entirely: tile-and-shade prints cost ~nothing
-            feeds["tile_weights"] = w[None]
-            session = self._baseline_session
-        else:
-            feeds["net_weights"] = net_w[None]
-            feeds["tile_weights"] = np.where(self._uses_network, 0, w).astype(np.float32)[None]
-            session = self._session
-        rgb = session.run(None, feeds)[0][0, :, :H, :W]  # (3, H, W)
-        return np.round(rgb.transpose(1, 2, 0) * 255).astype(np.uint8)
+            feeds["tile_weights"] = rows
+            return self._baseline_session.run(None, feeds)[0]
+        feeds["net_weights"] = net_rows
+        feeds["tile_weights"] = np.where(self._uses_network, 0, rows).astype(np.float32)
+        return self._session.run(None, feeds)[0]
 
 
 def _parse_print(spec: str) -> str | dict[str, float]:

@@ -17,10 +17,15 @@ import pytest
 pytest.importorskip("umap")
 pytest.importorskip("bokeh")
 
-from analysis.browser import PLOT_READY, VISIBLE_HOVER_IMAGES, Chromium, find_chromium, point_on_screen  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from analysis.browser import (PLOT_READY, VISIBLE_HOVER_IMAGES, VISIBLE_TOOLTIPS, Chromium, find_chromium,  # noqa: E402
+                              point_on_screen, zoom_map)
 from analysis.cli import main as analyze  # noqa: E402
 from analysis.mapfile import load_map  # noqa: E402
+from analysis.report import CLASS_COLOURS, view_box, write_map_png  # noqa: E402
 from analysis.synthetic import make_day  # noqa: E402
+from training.data import CLASS_NAMES  # noqa: E402
 from kiosk.capture_log import DB_NAME, SCHEMA_VERSION, CaptureLog  # noqa: E402
 from kiosk.export import MANIFEST, export_to_dir, export_to_tar  # noqa: E402
 
@@ -98,6 +103,49 @@ def test_strict_fails_on_a_damaged_bundle(bundles, tmp_path, capsys, models_dir)
     assert str(bundles["damaged"]) in err and "export it from the booth again" in err
 
 
+def test_synthetic_captures_use_the_shipped_prints(bundles, models_dir):
+    shipped = [e["name"] for e in json.loads((models_dir / "prints.json").read_text())["prints"]]
+    conn = sqlite3.connect(bundles["root"] / "state1" / DB_NAME)
+    rows = conn.execute("SELECT print_name, print_weights FROM captures").fetchall()
+    conn.close()
+    used = {name for name, _ in rows}
+    assert used <= set(shipped) | {"none"} and used & set(shipped), used
+    for name, weights in rows:  # what the kiosk stores: the one-hot weights over the shipped prints
+        assert json.loads(weights) == ([] if name == "none" else [float(n == name) for n in shipped])
+
+
+def _cluster_with_outliers(rng):
+    xy = rng.normal(0, 1, (2000, 2))
+    xy[:3] = [[60, 0], [0, -80], [-70, 70]]  # three points UMAP threw far away
+    return xy
+
+
+def test_view_ignores_a_few_far_points():
+    xy = _cluster_with_outliers(np.random.default_rng(0))
+    low, high = view_box(xy, aspect=1.5)
+    assert np.all(high - low < 10), (low, high)  # the cluster is ~6 wide; the outliers are 60-80 away
+    assert (high - low)[0] / (high - low)[1] == pytest.approx(1.5)
+    inside = np.all((xy >= low) & (xy <= high), axis=1)
+    assert not inside[:3].any() and inside[3:].mean() > 0.98
+
+
+def test_map_png_keeps_the_cluster_big_and_marks_outliers_on_the_border(tmp_path):
+    xy = _cluster_with_outliers(np.random.default_rng(1))
+    label = np.zeros(len(xy), int)
+    label[0] = 3  # the far-right outlier is the only Dress
+    write_map_png(tmp_path / "map.png", xy, label, np.zeros((0, 2)), np.zeros((0, 2)), CLASS_NAMES, size=600)
+    rgb = np.asarray(Image.open(tmp_path / "map.png").convert("RGB"))[:, :600].astype(int)
+
+    def where(colour):
+        target = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        return np.argwhere(np.abs(rgb - target).sum(2) < 30)
+
+    cluster = where(CLASS_COLOURS[0])
+    assert np.ptp(cluster[:, 1]) > 300 and np.ptp(cluster[:, 0]) > 300  # not squeezed into a corner
+    dress = where(CLASS_COLOURS[3])
+    assert len(dress) and dress[:, 1].min() > 570  # the Dress outlier sits on the right border
+
+
 def test_kiosk_map_places_points_without_umap(report, shipped_models):
     fmap = load_map(report / "fashion_map.npz")
     assert fmap.xy.shape == (400, 2) and fmap.z.shape == (400, 8) and len(fmap.class_names) == 10
@@ -159,4 +207,29 @@ def test_report_renders_and_hover_shows_the_design_in_chromium(report, artifacts
             const d = Bokeh.documents[0].get_model_by_name('details').text;
             return d.includes('fse-kiosk --z') ? d : null; })()""")
         assert "--print" in details
+
+        legend = browser.evaluate("Bokeh.documents[0].get_model_by_name('legend').items.map(i => i.label.value)")
+        assert legend == [*CLASS_NAMES, "capture", "trail (grey density)"]
+
+        # Zoomed far out, every point lies under the cursor: still one tooltip, and a capture's.
+        zoom_map(browser, 300)
+        x, y = point_on_screen(browser, "captures", 0)
+        under_cursor = browser.evaluate(f"""(() => {{
+            const doc = Bokeh.documents[0];
+            const renderer = doc.get_model_by_name('points');
+            const view = Bokeh.index.find_one(renderer);
+            const box = Bokeh.index.find_one(doc.get_model_by_name('map')).canvas_view.el.getBoundingClientRect();
+            const d = renderer.data_source.data;
+            let n = 0;
+            for (let i = 0; i < d.x.length; i++) {{
+              const dx = view.coordinates.x_scale.compute(d.x[i]) + box.left - {x};
+              const dy = view.coordinates.y_scale.compute(d.y[i]) + box.top - {y};
+              if (Math.hypot(dx, dy) < 2) n++;
+            }}
+            return n; }})()""")
+        assert under_cursor > 10
+        browser.mouse_move(x + 1, y)
+        browser.mouse_move(x, y)
+        tooltips = browser.wait_for(VISIBLE_TOOLTIPS + ".length ? " + VISIBLE_TOOLTIPS + " : null")
+        assert len(tooltips) == 1 and tooltips[0].startswith("Capture"), tooltips
     assert (artifacts / "analysis-report-hover.png").stat().st_size > 50_000

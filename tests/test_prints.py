@@ -238,3 +238,38 @@ def test_shipped_prints_load_and_render_on_a_real_garment():
         assert np.abs(out[far].astype(float) - np.round(np.array(BACKGROUND) * 255)).max() <= 1
         info = prints.info(name)
         assert info.swatch.shape[2] == 3 and info.method in ("network", "tile-and-shade")
+
+
+def _blend_vs_average(prints, design, a="polka_dot", b="tartan"):
+    one, two = (prints.apply(design, prints.weights(n)).astype(float) for n in (a, b))
+    blend = prints.apply(design, prints.weights({a: 1.0, b: 1.0})).astype(float)
+    return blend, (one + two) / 2
+
+
+def test_a_blend_is_the_average_of_its_prints(quick_prints):
+    d = _garment(64, 64)[0, 0].numpy()
+    blend, average = _blend_vs_average(quick_prints, d)
+    assert np.abs(blend - average).max() <= 1  # within 1/255: each print rendered alone, then mixed
+    thirds = quick_prints.apply(d, quick_prints.weights({"leopard": 1, "tartan": 1, "burlap": 2})).astype(float)
+    parts = [quick_prints.apply(d, quick_prints.weights(n)).astype(float) for n in ("leopard", "tartan", "burlap")]
+    assert np.abs(thirds - (parts[0] + parts[1] + 2 * parts[2]) / 4).max() <= 1
+
+
+@shipped
+def test_shipped_blend_shows_both_prints_where_the_weight_space_mix_did_not():
+    """Polka dot + tartan 50/50: the wrapper's blend is the average of the two pictures; the old
+    mix inside the network's weights (the graph fed 0.5/0.5 directly) is far from it."""
+    import onnxruntime as ort
+    from training.prints.train import load_designs
+    prints = Prints.load(SHIPPED)
+    design_t = load_designs("test", 2, 128)[1:2]  # a pullover
+    design = design_t[0, 0].numpy()
+    garment = (garment_mask(design_t)[0, 0] > 0.99).numpy()
+    blend, average = _blend_vs_average(prints, design)
+    assert np.abs(blend - average).max() <= 1
+
+    session = ort.InferenceSession(str(SHIPPED / "prints.onnx"), providers=["CPUExecutionProvider"])
+    half = prints.weights({"polka_dot": 1.0, "tartan": 1.0})[None]
+    old = session.run(None, {"design": design[None, None], "net_weights": half, "tile_weights": half * 0})[0]
+    old = np.round(old[0].transpose(1, 2, 0) * 255)
+    assert np.abs(old - average)[garment].mean() > 10 * max(np.abs(blend - average)[garment].mean(), 0.1)

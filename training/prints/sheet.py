@@ -2,10 +2,12 @@
 
     python -m training.prints.sheet --models onnx_models --out docs/img/prints_sheet.png
 
-Header row: each print's swatch over its two columns (N = network, T = tile-and-shade); the last
-column is a 50/50 blend (leopard + tartan, each drawn by its shipped method). Rows: 4 designs of
-the shipped generator (encoded Fashion-MNIST test garments; Fashion-MNIST itself if no generator).
-Renders with the exported ONNX models, so the sheet shows what the kiosk shows.
+Header row: each print's swatch over its two columns (network, tile-and-shade); the last column
+is the kiosk's 50/50 blend of leopard and tartan (`kiosk.prints.Prints.apply`: each print drawn by
+its shipped method, the two pictures averaged), under both swatches. Rows: 4 designs of the shipped
+generator (encoded Fashion-MNIST test garments; Fashion-MNIST itself if no generator). Renders with
+the exported ONNX models, so the sheet shows what the kiosk shows. Saved as an optimised 256-colour
+PNG (under 1 MB; the prints' textures are what make a full-colour sheet big).
 """
 from __future__ import annotations
 
@@ -15,8 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-CELL = 160
+CELL = 144
+"""Pixels per sheet cell; designs render at 256 and are resized down."""
 BLEND = ("leopard", "tartan")
+PALETTE_COLOURS = 256
 
 
 def sheet_designs(models_dir: Path, size: int, n: int = 4) -> np.ndarray:
@@ -57,7 +61,14 @@ def make_sheet(models_dir: Path, out: Path) -> None:
         labels.append((prints.info(name).label + f" ({prints.info(name).method})", 2 * i * CELL + 8, CELL - 14))
         labels.append(("network", 2 * i * CELL + 8, CELL + 4))
         labels.append(("tile-and-shade", (2 * i + 1) * CELL + 8, CELL + 4))
-    labels.append(("50/50 " + " + ".join(BLEND), 2 * P * CELL + 8, CELL + 4))
+    half = (CELL - 24) // 2
+    for j, name in enumerate(BLEND):  # the blend's header: its two swatches side by side
+        sw = prints.info(name).swatch
+        reps = -(-(CELL - 24) // min(sw.shape[:2]))
+        x0 = 2 * P * CELL + 12 + j * half
+        canvas[4:CELL - 20, x0:x0 + half] = np.tile(sw, (reps, reps, 1))[:CELL - 24, :half]
+    labels.append((" + ".join(prints.info(n).label for n in BLEND), 2 * P * CELL + 8, CELL - 14))
+    labels.append(("50/50 blend", 2 * P * CELL + 8, CELL + 4))
     eye = np.eye(P, dtype=np.float32)
     for r, design in enumerate(designs):
         d = design[None, None].astype(np.float32)
@@ -75,7 +86,16 @@ def make_sheet(models_dir: Path, out: Path) -> None:
     for text, x, y in labels:
         surface.blit(font.render(text, True, (0, 0, 0)), (x, y))
     out.parent.mkdir(parents=True, exist_ok=True)
-    pygame.image.save(surface, str(out))
+    save_small_png(pygame.surfarray.array3d(surface).transpose(1, 0, 2), out)
+
+
+def save_small_png(rgb: np.ndarray, out: Path) -> None:
+    """An (H, W, 3) uint8 picture as a 256-colour, optimised PNG: a third of full colour's size, and
+    at sheet scale the prints read the same (no dithering: it would cost size and add noise)."""
+    from PIL import Image
+    image = Image.fromarray(np.ascontiguousarray(rgb)).quantize(PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT,
+                                                                dither=Image.Dither.NONE)
+    image.save(out, optimize=True)
 
 
 def _resize(img: np.ndarray, size: int) -> np.ndarray:
