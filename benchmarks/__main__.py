@@ -3,6 +3,10 @@
     python -m benchmarks            # full run (make bench)
     python -m benchmarks --quick    # a fast variant that proves the suite works (CI)
     python -m benchmarks --only generator,prints
+    python -m benchmarks.table      # the markdown tables again, from benchmarks/report.json
+
+Each suite is benchmarks/bench_<name>.py with `run(quick) -> dict`; the report keeps every
+figure, and the tables printed at the end (benchmarks/table.py) are the README's.
 """
 from __future__ import annotations
 
@@ -46,8 +50,12 @@ def main(argv=None) -> int:
     p.add_argument("--quick", action="store_true")
     p.add_argument("--only", help="comma-separated subset of: " + ", ".join(SUITES))
     p.add_argument("--out", type=Path, default=HERE / "report.json")
+    p.add_argument("--verbose", action="store_true", help="also print every figure as it is measured")
     args = p.parse_args(argv)
     chosen = args.only.split(",") if args.only else SUITES
+    unknown = [name for name in chosen if name not in SUITES]
+    if unknown:
+        p.error(f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITES)}")
     report = {"machine": machine(), "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
               "results": {}}
     failed = []
@@ -62,11 +70,17 @@ def main(argv=None) -> int:
             failed.append(name)
         result["seconds"] = round(time.time() - t0, 1)
         report["results"][name] = result
-        rows = []
-        flatten("", result, rows)
-        for key, value in rows:
-            print(f"  {key:60s} {value}")
+        if args.verbose:
+            rows = []
+            flatten("", result, rows)
+            for key, value in rows:
+                print(f"  {key:60s} {value}")
+        print(f"   {name}: {'FAILED' if name in failed else 'done'} in {result['seconds']} s", flush=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
+    from .table import markdown
+
+    print()
+    print(markdown(report))
     print(f"wrote {args.out}")
     return 1 if failed else 0
 

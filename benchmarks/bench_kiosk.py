@@ -10,6 +10,14 @@ tick) while the simulated board sweeps the sticks, then does settle cycles: move
 screen. Reported (ms): UI frame time p50/p95/p99 during the sweep, input-to-draft, settle-to-full,
 settle-to-print, preview refresh; cold start to first interactive frame (s); peak RSS (MB).
 Targets from the performance issue are listed under "targets" with pass/fail.
+
+Before/after pairs measured in the same process (the full run only; `--quick` skips them):
+- "uncapped": the settle cycles again with the final design, the print and the previews rendered
+  at the sizes they are shown (the kiosk's behaviour before the caps in kiosk/render.py); the
+  peak RSS above is read before this pass, since a 720 px print alone needs ~1.1 GB.
+- idle CPU: the kiosk resting on a design, redrawing only what changed vs every frame at 60 fps.
+- trail flush: the UI thread's longest `record_trail` call with the commit on a worker thread vs
+  inline (the fsync every TRAIL_FLUSH_S).
 """
 from __future__ import annotations
 
@@ -17,7 +25,6 @@ import argparse
 import json
 import math
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -79,34 +86,86 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
         board.set_axis(k, 0.0)
 
     # 2. Settle cycles: move, let go, wait for the final render.
-    app.metrics.full_ms.clear()
-    app.metrics.print_ms.clear()
-    app.metrics.print_first_ms.clear()
-    app.metrics.preview_ms.clear()
-    cycles = 6 if quick else 12
-    for i in range(cycles):
-        # First half plain (settle -> full resolution), second half with the print (settle -> print).
-        app.select_print("none" if i < cycles // 2 else print_name)
-        board.set_axis(i % 8, 0.9 if i % 2 else -0.9)
-        loop(0.4)
-        board.set_axis(i % 8, 0.0)
-        end = time.monotonic() + 10
-        while not app.idle() and time.monotonic() < end:
-            app.step()
-            clock.tick(60)
-    out = {
-        "frame_ms": _percentiles(sweep_frames),
-        "draft_ms": _percentiles(sweep_draft),
-        "full_ms": _percentiles(app.metrics.full_ms),
-        "print_first_ms": _percentiles(app.metrics.print_first_ms),
-        "print_ms": _percentiles(app.metrics.print_ms),
-        "preview_ms": _percentiles(app.metrics.preview_ms),
-        "prints": app.prints is not None,
-        "providers": app.models.providers,
-        "first_frame_unix": first_frame,
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
-    }
+    def settle_cycles(cycles: int) -> dict:
+        for name in ("full_ms", "print_ms", "print_first_ms", "preview_ms"):
+            getattr(app.metrics, name).clear()
+        for i in range(cycles):
+            # First half plain (settle -> full resolution), second half with the print (settle -> print).
+            app.select_print("none" if i < cycles // 2 else print_name)
+            board.set_axis(i % 8, 0.9 if i % 2 else -0.9)
+            loop(0.4)
+            board.set_axis(i % 8, 0.0)
+            end = time.monotonic() + 15
+            while not app.idle() and time.monotonic() < end:
+                app.step()
+                clock.tick(60)
+        return {name: _percentiles(getattr(app.metrics, name))
+                for name in ("full_ms", "print_first_ms", "print_ms", "preview_ms")}
+
+    out = {"frame_ms": _percentiles(sweep_frames), "draft_ms": _percentiles(sweep_draft),
+           **settle_cycles(6 if quick else 12)}
+    out.update(prints=app.prints is not None, providers=app.models.providers, first_frame_unix=first_frame,
+               peak_rss_mb=peak_rss_mb(),
+               sizes={"hero": app.design_renderer.size, "preview": app.preview_renderer.size,
+                      # absent in kiosks from before the caps (comparing against an old checkout)
+                      "full": getattr(app.design_renderer, "full_size", None),
+                      "print": getattr(app.design_renderer, "print_size", None)})
+    if not quick and hasattr(app, "redraw_every_frame"):
+        app.select_print("none")
+        app.settle(30)
+        out["idle_cpu_percent"] = {"redraw_on_change": idle_cpu(app, loop, False),
+                                   "redraw_every_frame": idle_cpu(app, loop, True)}
+        out["trail_record_max_ms"] = trail_flush_cost(state_dir)
+        renderer, previews = app.design_renderer, app.preview_renderer
+        renderer.full_size = renderer.print_size = renderer.size
+        previews.size = app.sliders.thumb(0, 0).w
+        out["uncapped"] = settle_cycles(8)
     app.shutdown()
+    return out
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS. VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec from the
+    parent, so a kiosk started by the benchmark runner would report the runner's peak."""
+    with open("/proc/self/status") as f:
+        return round([int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:")][0], 1)
+
+
+def idle_cpu(app, loop, every_frame: bool, seconds: float = 3.0) -> float:
+    """Percent of one core the kiosk process uses while resting on a settled design."""
+    app.redraw_every_frame = every_frame
+    loop(0.3)
+    cpu, wall = time.process_time(), time.monotonic()
+    loop(seconds)
+    app.redraw_every_frame = False
+    return round(100 * (time.process_time() - cpu) / (time.monotonic() - wall), 1)
+
+
+def trail_flush_cost(state_dir: str, points: int = 40) -> dict:
+    """The longest record_trail call on the caller's thread, flushing inline vs in the background.
+
+    Each point is made due for a flush (one commit with its fsync per point), the worst case of
+    the kiosk's every-TRAIL_FLUSH_S commit.
+    """
+    import numpy as np
+
+    from kiosk import capture_log as cl
+
+    out = {}
+    for mode in ("inline", "background"):
+        log = cl.CaptureLog(Path(state_dir) / f"trail-{mode}", "bench", disk_floor_mb=0, trail_hz=1e6)
+        if mode == "background":
+            log.start_background_flush()
+        log.touch()
+        worst = 0.0
+        for i in range(points):
+            log._last_flush = -1e9     # due now: this call commits (inline) or hands off (background)
+            t0 = time.perf_counter()
+            log.record_trail(np.full(8, i / points, np.float32), "joystick")
+            worst = max(worst, time.perf_counter() - t0)
+            time.sleep(0.01)           # a UI frame's worth of time for the background commit
+        log.close()
+        out[mode] = round(worst * 1e3, 2)
     return out
 
 
@@ -117,7 +176,7 @@ def run(quick: bool = False) -> dict:
     with tempfile.TemporaryDirectory() as state:
         start = time.time()
         result = subprocess.run([sys.executable, __file__, "--child", state] + (["--quick"] if quick else []),
-                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
         if result.returncode != 0:
             raise RuntimeError(f"kiosk benchmark child failed:\n{result.stderr[-3000:]}")
         out = json.loads(result.stdout.strip().splitlines()[-1])
@@ -127,6 +186,14 @@ def run(quick: bool = False) -> dict:
                 "cold_start_s": out["cold_start_s"], "peak_rss_mb": out["peak_rss_mb"]}
     out["targets"] = {k: {"target": t, "measured": measured[k],
                           "ok": None if measured[k] is None else measured[k] <= t} for k, t in TARGETS.items()}
+    if "uncapped" in out:
+        out["before_after"] = {
+            f"{name}_p95": {"before": out["uncapped"][name].get("p95"), "after": out[name].get("p95")}
+            for name in ("full_ms", "print_ms", "preview_ms")}
+        out["before_after"]["idle_cpu_percent"] = {"before": out["idle_cpu_percent"]["redraw_every_frame"],
+                                                   "after": out["idle_cpu_percent"]["redraw_on_change"]}
+        out["before_after"]["trail_record_max_ms"] = {"before": out["trail_record_max_ms"]["inline"],
+                                                      "after": out["trail_record_max_ms"]["background"]}
     out["quick"] = quick
     return out
 

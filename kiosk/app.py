@@ -45,6 +45,10 @@ ENCODE_EVERY_S = 0.05
 """Canvas re-encodes while drawing, at most this often (the encoder takes ~1 ms; the throttle
 keeps the design worker free for the drafts the re-encode triggers)."""
 CURSOR_IDLE_S = 3.0
+IDLE_REDRAW_S = 0.5
+"""With nothing changing, the screen is still redrawn this often (a safety net for anything drawn
+from the clock); otherwise an unchanged frame is neither drawn nor flipped, while events, the
+joystick and the watchdog keep running at FPS. An idle kiosk drew 60 full frames a second before."""
 ATTRACT_DWELL_S = 4.0
 """Seconds the attract loop rests on each landmark (long enough for the full render and print)."""
 ATTRACT_GLIDE_S = 2.5
@@ -79,6 +83,8 @@ class App:
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
         self.prints_message = prints_message
         self.hub, self.capture_log = hub, capture_log
+        if capture_log is not None:
+            capture_log.start_background_flush()   # the trail's fsync stays off the UI thread
         self.windowed, self.version = windowed, version
         self.layout = Layout(*screen.get_size())
         self.metrics = render.RenderMetrics()
@@ -115,6 +121,11 @@ class App:
         self._usb_checked = -USB_POLL_S
         self._free_cache: tuple[float, float | None] = (-10.0, None)
         self._first_frame = True
+        self.redraw_every_frame = False   # the benchmark's "before": draw and flip even when nothing changed
+        self._dirty = True
+        self._drawn_signature = None
+        self._last_draw = -IDLE_REDRAW_S
+        self.frames_drawn = 0
 
         L = self.layout
         hero = L.design_image.w
@@ -170,6 +181,7 @@ class App:
         t0 = time.perf_counter()
         self.now += dt
         for event in self.pg.event.get():
+            self._dirty = True
             self.handle_event(event)
         if _stop_signal:
             self.running = False
@@ -177,8 +189,13 @@ class App:
         self.update(dt)
         self.request_renders()
         self.collect_results()
-        self.draw()
-        self.pg.display.flip()
+        if self.needs_redraw():
+            self.draw()
+            self.pg.display.flip()
+            self._dirty = False
+            self._drawn_signature = self.screen_signature()
+            self._last_draw = self.now
+            self.frames_drawn += 1
         t1 = time.perf_counter()
         self.metrics.ui_work_ms.append((t1 - t0) * 1e3)
         if hasattr(self, "_t_last_step"):
@@ -520,6 +537,7 @@ class App:
         frame = self.design_renderer.latest()
         if frame is not None and frame.seq != self._design_seq:
             self._design_seq = frame.seq
+            self._dirty = True
             image = pg.surfarray.make_surface(np.ascontiguousarray(frame.image.transpose(1, 0, 2)))
             if image.get_size() != self.layout.design_image.size:   # a draft: scale once, not every frame
                 image = pg.transform.smoothscale(image, self.layout.design_image.size)
@@ -536,13 +554,19 @@ class App:
             from .render import plain_rgb
 
             self._preview_seq = previews.seq
+            self._dirty = True
             rgb = plain_rgb(previews.images.astype(np.float32) / 255.0)   # (8, N, s, s, 3)
+            thumb = self.sliders.thumb(0, 0).size
             for k in range(LATENT_DIM):
                 for j in range(len(PREVIEW_POSITIONS)):
-                    self._preview_surfaces[k][j] = pg.surfarray.make_surface(rgb[k, j].transpose(1, 0, 2))
+                    surface = pg.surfarray.make_surface(rgb[k, j].transpose(1, 0, 2))
+                    if surface.get_size() != thumb:   # rendered smaller: scale once here, not every frame
+                        surface = pg.transform.smoothscale(surface, thumb)
+                    self._preview_surfaces[k][j] = surface
             self.metrics.preview_ms.append((time.perf_counter() - previews.t_request) * 1e3)
         if self.capture_worker is not None:
             for result in self.capture_worker.results():
+                self._dirty = True
                 self.capture_worker.pending -= 1
                 if result.capture_id is not None:
                     self.status.toast(f"Saved #{result.capture_id:04d}", "ok", self.now)
@@ -551,6 +575,23 @@ class App:
                     self.status.toast(result.error or "capture failed", "warn", self.now, 8.0)
 
     # -- drawing -----------------------------------------------------------------------------------
+    def screen_signature(self) -> tuple:
+        """Everything the screen is drawn from that can change without an event or a new render."""
+        s = self.state
+        return (s.version, s.print_name, s.how, s.landmark, s.map_mode, s.brush, s.canvas_drawn,
+                tuple(getattr(src, "connected", None) for src in self.input_sources),
+                len(self.status.toasts), self.capture_worker.pending if self.capture_worker else 0)
+
+    def needs_redraw(self) -> bool:
+        """True when this frame could look different from the last one drawn."""
+        if self.redraw_every_frame or self._dirty or self.now - self._last_draw >= IDLE_REDRAW_S:
+            return True
+        s = self.state
+        # animated or clock-driven: the attract pulse, a glide, live numbers, a toast's expiry
+        if s.attract or s.glide is not None or s.diagnostics or self.status.toasts or self.keys.held:
+            return True
+        return self.screen_signature() != self._drawn_signature
+
     def draw(self) -> None:
         from .ui.theme import BG
 

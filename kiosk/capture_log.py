@@ -5,6 +5,7 @@ The kiosk owns one `CaptureLog` on its state directory (`/var/lib/fse` on the bo
     log = CaptureLog(config.state_dir, config.booth_id, config.disk_floor_mb, config.trail_hz,
                      config.session_idle_s)
     log.touch()                                   # on every visitor input: keeps the session open
+    log.start_background_flush()                  # the kiosk: trail commits (fsync) off the UI thread
     log.record_trail(z, "joystick")               # every frame; stores at most trail_hz points/s
     capture_id = log.save_capture(z, design28, image_rgb, "none", weights, "joystick")  # worker thread
     log.close()
@@ -388,7 +389,11 @@ class CaptureLog:
         self._session_dirty = False
         self._last_trail = -float("inf")
         self._trail_buffer: list[tuple[float, str | None, bytes, str]] = []
+        self._trail_lock = threading.Lock()   # the buffer only: never held across a database write
         self._last_flush = time.time()
+        self._flush_wanted = threading.Event()
+        self._flusher: threading.Thread | None = None
+        self._flusher_stop = False
         self._free_checked_at = -float("inf")
         self._free_ok = True
         self._sweep_unreferenced_images()
@@ -397,6 +402,13 @@ class CaptureLog:
     def touch(self, now: float | None = None) -> str:
         """Visitor activity: keeps the session open (or starts one) and returns its id."""
         now = time.time() if now is None else now
+        session = self._session_id
+        if session is not None and now - self._last_activity <= self.session_idle_s:
+            # The common case takes no lock: a background flush may hold it through an fsync, and
+            # this runs on the UI thread at every visitor input.
+            self._last_activity = now
+            self._session_dirty = True
+            return session
         with self._lock:
             if self._session_id is None or now - self._last_activity > self.session_idle_s:
                 self._flush_session()
@@ -495,7 +507,7 @@ class CaptureLog:
         (or on a full disk) the trail pauses and this returns False.
         """
         now = time.time() if now is None else now
-        with self._lock:
+        with self._trail_lock:
             if now - self._last_trail < self.trail_period:
                 return False
             if now - self._free_checked_at >= DISK_CHECK_S:
@@ -505,21 +517,54 @@ class CaptureLog:
                 return False
             self._last_trail = now
             self._trail_buffer.append((now, self._current_session(now), z_blob(z), how))
-            if now - self._last_flush >= TRAIL_FLUSH_S:
-                self.flush(now)
-            return True
+            due = now - self._last_flush >= TRAIL_FLUSH_S
+            if due and self._flusher is not None:
+                self._last_flush = now
+                self._flush_wanted.set()
+                return True
+        if due:
+            self.flush(now)
+        return True
+
+    def start_background_flush(self) -> None:
+        """Commit the trail on a worker thread from now on: `record_trail` then never waits for
+        a commit's fsync (4-10 ms on an SSD, far more on a busy SD card, every TRAIL_FLUSH_S)."""
+        if self._flusher is None:
+            self._flusher = threading.Thread(target=self._flush_loop, name="trail-flush", daemon=True)
+            self._flusher.start()
+
+    def _flush_loop(self) -> None:
+        while not self._flusher_stop:
+            self._flush_wanted.wait()
+            self._flush_wanted.clear()
+            if self._flusher_stop:
+                return
+            try:
+                self.flush()
+            except Exception:  # a closed connection at shutdown; close() flushes itself
+                log.exception("background trail flush")
+
+    def _stop_background_flush(self) -> None:
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None:
+            self._flusher_stop = True
+            self._flush_wanted.set()
+            flusher.join(timeout=10)
 
     def flush(self, now: float | None = None) -> None:
         """Commit buffered trail points and the session's last activity (one fsync)."""
         with self._lock:
-            self._last_flush = time.time() if now is None else now
-            if not self._trail_buffer and not self._session_dirty:
+            with self._trail_lock:
+                self._last_flush = time.time() if now is None else now
+                batch, self._trail_buffer = self._trail_buffer, []
+            if not batch and not self._session_dirty:
+                return
+            if self._conn is None:
                 return
             try:
                 self._conn.execute("BEGIN IMMEDIATE")
                 try:
-                    self._conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, ?)",
-                                           self._trail_buffer)
+                    self._conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, ?)", batch)
                     self._flush_session()
                     self._conn.execute("COMMIT")
                 except BaseException:
@@ -527,11 +572,11 @@ class CaptureLog:
                     raise
             except sqlite3.Error as e:
                 # The trail is best-effort: exploring must go on. Drop the batch rather than grow.
-                log.warning("trail batch of %d points dropped: %s", len(self._trail_buffer), e)
+                log.warning("trail batch of %d points dropped: %s", len(batch), e)
                 self._session_dirty = True
-            self._trail_buffer.clear()
 
     def close(self) -> None:
+        self._stop_background_flush()
         with self._lock:
             if self._conn is None:
                 return

@@ -50,12 +50,7 @@ class ExportError(Exception):
     """An export that cannot be made; the message names the problem and the fix."""
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+from .models import sha256_file  # noqa: E402  (one definition, shared with the model check)
 
 
 def snapshot_database(db_path: Path, dest: Path) -> None:

@@ -39,7 +39,7 @@ class Landmark:
     z: np.ndarray      # (8,) float32
 
 
-def _sha256(path: Path) -> str:
+def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -92,7 +92,7 @@ class FashionModels:
             path = models_dir / entry["file"]
             if not path.is_file():
                 raise ModelError(f"{path} is missing: {FIX}")
-            if _sha256(path) != entry["sha256"]:
+            if sha256_file(path) != entry["sha256"]:
                 raise ModelError(f"{path} does not match its sha256 in manifest.json (corrupt or replaced): {FIX}")
             try:
                 session, active = create_session(path, provider, cache_dir, intra_op_threads)

@@ -62,7 +62,8 @@ def _open_session(path: Path, provider: str):
     except ImportError:  # kiosk/providers.py is the one place sessions should come from
         import onnxruntime as ort
         return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), "cpu"
-    return create_session(path, provider, intra_op_threads=1)
+    # no memory arena: it would keep the print network's ~2 KB-per-pixel intermediates for good
+    return create_session(path, provider, intra_op_threads=1, cpu_mem_arena=False)
 
 
 class Prints:

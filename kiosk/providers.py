@@ -115,13 +115,24 @@ def _provider_list(choice: str, cache_dir: Path | None, trt_profiles: dict | Non
     return [(_ORT_NAMES["tensorrt"], options), cuda, cpu]
 
 
-def session_options(intra_op_threads: int = 1) -> ort.SessionOptions:
-    """Full graph optimization; few threads, so the UI and input threads keep a core."""
+def session_options(intra_op_threads: int = 1, cpu_mem_arena: bool = True) -> ort.SessionOptions:
+    """Full graph optimization; few threads, so the UI and input threads keep a core.
+
+    cpu_mem_arena=False returns each run's intermediates to the system when the run ends. The
+    arena keeps its high-water mark for the life of the process: right for the generator (small,
+    same-shaped runs reuse it), wrong for the print network, whose per-pixel intermediates are
+    ~2 KB a pixel (1.9 GB kept after one 720x720 print, measured; benchmarks/bench_prints.py).
+    """
     options = ort.SessionOptions()
+    options.enable_cpu_mem_arena = bool(cpu_mem_arena)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = max(1, int(intra_op_threads))
     options.inter_op_num_threads = 1
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # With more than one thread, onnxruntime's pool busy-waits after each run by default: on a
+    # 2-core booth that spinning takes the core the UI and the other render worker need (the
+    # benchmark's 1-thread runs took 2x as long right after a spinning 2-thread session's).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     return options
 
 
@@ -131,12 +142,14 @@ def _first_line(error: BaseException, limit: int = 160) -> str:
 
 
 def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = None,
-                   intra_op_threads: int = 1, trt_profiles: dict | None = None) -> tuple[ort.InferenceSession, str]:
+                   intra_op_threads: int = 1, trt_profiles: dict | None = None,
+                   cpu_mem_arena: bool = True) -> tuple[ort.InferenceSession, str]:
     """Open the ONNX model at path on the best provider the request allows.
 
     Returns (session, provider_string): "tensorrt", "cuda" or "cpu" when the first choice is
     active, or e.g. "cpu (cuda unavailable: ...)" when it fell back. Raises SessionError if the
     model opens nowhere (a missing or broken file), ValueError for an unknown provider name.
+    cpu_mem_arena: see `session_options`.
     """
     if provider not in _CHAINS:
         raise ValueError(f"provider {provider!r} is not known; expected one of " + ", ".join(PROVIDER_CHOICES))
@@ -153,7 +166,7 @@ def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = 
             reasons.append(f"{choice} unavailable: not in this onnxruntime {ort.__version__} build")
             continue
         try:
-            session = ort.InferenceSession(str(path), sess_options=session_options(intra_op_threads),
+            session = ort.InferenceSession(str(path), sess_options=session_options(intra_op_threads, cpu_mem_arena),
                                            providers=_provider_list(choice, cache_dir, trt_profiles))
         except Exception as error:  # onnxruntime raises bare RuntimeErrors and its own Fail types
             if choice == "cpu":

@@ -4,8 +4,10 @@ Three workers, each a daemon thread with a latest-wins mailbox (a newer request 
 unstarted one; a running one checks between bands and drops itself when it went stale):
 
 - `DesignRenderer`: for each z, a draft at reduced resolution while the visitor is moving; once
-  input settles, the full-resolution design in horizontal bands (so a new move interrupts it
-  within one band), then the print. Also the 28x28 design for the canvas and canvas encodes.
+  input settles, the final design in horizontal bands (so a new move interrupts it within one
+  band), or with a print on, the printed design. Also the 28x28 design for the canvas and canvas
+  encodes. The final images are rendered at capped sizes (`HERO_MAX_SIDE`, `PRINT_LIVE_SIDE`) and
+  scaled up once by the UI: docs/performance.md has the measurements behind each cap.
 - `PreviewRenderer`: all 8 x N slider previews in ONE batched generator call.
 - `CaptureWorker`: 1024x1024 render + print + the capture log's durable save (a queue, not
   latest-wins: every capture a visitor asked for is saved).
@@ -32,11 +34,39 @@ log = logging.getLogger(__name__)
 BAND_ROWS = 96
 """Rows per full-resolution band: ~40-60 ms each on the booth CPU, the longest a new move waits."""
 
+HERO_MAX_SIDE = 540
+"""The settled design renders at most this big and is scaled up to the hero (720 px on 1080p).
+The CPPN's picture is smooth, so 540 -> 720 is indistinguishable at booth distance, and it costs
+0.56x the pixels: settle-to-full p95 went from 468 to 221 ms on the 2-core CPU (docs/performance.md)."""
+
+PRINT_LIVE_SIDE = 360
+"""The printed design in the live view renders at this size and is scaled up to the hero. The
+print network keeps ~2 KB of intermediates per pixel for the whole image (its garment mask and
+shading need the whole design, so it cannot run in bands): 720 px took ~1 s and ~1.1 GB, 360 px
+takes ~0.25 s and ~0.3 GB. A print's finest detail is ~6 px at 360, so little is lost."""
+
+CAPTURE_PRINT_SIDE = 512
+"""A capture's print renders at this size and is scaled up to the 1024 px capture (bounded memory,
+~0.55 GB for that moment instead of ~2 GB; the design itself is rendered at full 1024 px)."""
+
 PLAIN_BACKGROUND = np.array([18, 20, 28], np.float32)
 PLAIN_GARMENT = np.array([244, 240, 232], np.float32)
 """A design without a print: the garment in off-white on the kiosk's dark panel colour."""
 
+PREVIEW_MAX_SIDE = 40
+"""Slider previews render at most this big (53 px thumbs on 1080p are scaled up once when they
+arrive): 0.57x the pixels of the 56-image batch, which brought preview refresh under 250 ms."""
+
 METRIC_KEEP = 2000
+
+_PRINT_LOCK = threading.Lock()
+"""One print at a time (live view, warm-up, capture): each needs ~2 KB per pixel while it runs,
+and two at once would double the kiosk's peak memory for no gain on a 2-core CPU."""
+
+
+def apply_print(prints, design: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    with _PRINT_LOCK:
+        return prints.apply(design, weights)
 
 
 def plain_rgb(design: np.ndarray) -> np.ndarray:
@@ -113,6 +143,10 @@ class _Mailbox:
         with self._cond:
             return self._item is not None or self._stop
 
+    def stopped(self) -> bool:
+        with self._cond:
+            return self._stop
+
     def stop(self) -> None:
         with self._cond:
             self._stop = True
@@ -125,6 +159,8 @@ class DesignRenderer:
     def __init__(self, models, prints, size: int, draft_size: int = 160) -> None:
         self.models, self.prints = models, prints
         self.size, self.draft_size = size, draft_size
+        self.full_size = min(size, HERO_MAX_SIDE)
+        self.print_size = min(size, PRINT_LIVE_SIDE)
         self._requests = _Mailbox()
         self._encodes = _Mailbox()
         self._lock = threading.Lock()
@@ -141,7 +177,27 @@ class DesignRenderer:
     def start(self) -> "DesignRenderer":
         for t in self._threads:
             t.start()
+        if self.prints is not None:
+            # joined at shutdown like the others: exiting mid-run aborts inside onnxruntime
+            warm_up = threading.Thread(target=self._warm_up_prints, name="print-warmup", daemon=True)
+            warm_up.start()
+            self._threads.append(warm_up)
         return self
+
+    def _warm_up_prints(self) -> None:
+        """Two throwaway prints at the live size, in the background at start: onnxruntime's first
+        runs of a new shape were 2-4x slower (planning and first-touch of ~0.3 GB), and that
+        visitor's first print should not pay for it."""
+        design = np.zeros((self.print_size, self.print_size), np.float32)
+        design[self.print_size // 8:-self.print_size // 8, self.print_size // 4:-self.print_size // 4] = 0.7
+        try:
+            weights = self.prints.weights(self.prints.names[-1])
+            for _ in range(2):
+                if self._requests.stopped():
+                    return
+                apply_print(self.prints, design, weights)
+        except Exception:  # only a warm-up: the real print reports its own errors
+            log.exception("print warm-up failed")
 
     def stop(self) -> None:
         self._requests.stop()
@@ -209,44 +265,26 @@ class DesignRenderer:
             self._publish(req, "draft", plain_rgb(draft), design28)
             self._done = (key, req.print_name, "draft")
             return
-        if self._last_full is not None and self._last_full[0] == key:
+        weights = self._print_weights(req.print_name)
+        # With a print on, the plain design is never shown (it would only flicker), so only the
+        # print-sized design is rendered: settle-to-print is one small render plus the print.
+        size = self.full_size if weights is None else self.print_size
+        if self._last_full is not None and self._last_full[0] == (key, size):
             full = self._last_full[1]        # only the print changed
         else:
-            full = self._render_bands(req.z)
+            full = render_bands(self.models, req.z, size, self._requests.newer)
             if full is None:
                 return  # stale: a newer request is waiting
-            self._last_full = (key, full)
+            self._last_full = ((key, size), full)
         looks_like = self._looks_like(design28)
-        weights = self._print_weights(req.print_name)
         if weights is None:
             self._publish(req, "full", plain_rgb(full), design28, looks_like)
             self._done = (key, req.print_name, "full")
             return
-        # The print network costs ~4x the generator per pixel: show it at half resolution first
-        # (a quarter of the work), then sharp. A plain full frame in between would only flicker.
         if self._requests.newer():
             return
-        self._publish(req, "print_draft", self.prints.apply(full[::2, ::2], weights), design28, looks_like)
-        if self._requests.newer():
-            return
-        self._publish(req, "print", self.prints.apply(full, weights), design28, looks_like)
+        self._publish(req, "print", apply_print(self.prints, full, weights), design28, looks_like)
         self._done = (key, req.print_name, "print")
-
-    def _render_bands(self, z: np.ndarray) -> np.ndarray | None:
-        """The full-size design, band by band; None as soon as a newer request arrives."""
-        grid = self.models.grid(self.size, self.size)        # (H, W, 3)
-        session = self.models.sessions["generator"]
-        zb = self.models.sanitize(z[None])
-        out = np.empty((self.size, self.size), np.float32)
-        for top in range(0, self.size, BAND_ROWS):
-            if self._requests.newer():
-                return None
-            band = session.run(None, {"z": zb, "coords": np.ascontiguousarray(grid[top:top + BAND_ROWS])})[0][0]
-            out[top:top + BAND_ROWS] = band
-        if not np.isfinite(out).all():
-            log.warning("non-finite pixels in the full render replaced")
-            out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
-        return np.clip(out, 0.0, 1.0)
 
     def _print_weights(self, name: str):
         if self.prints is None or name == "none":
@@ -270,6 +308,46 @@ class DesignRenderer:
                 self._encoded = (z, time.perf_counter())
 
 
+def render_bands(models, z: np.ndarray, size: int, stale=lambda: False) -> np.ndarray | None:
+    """The (size, size) design in [0, 1], band by band; None as soon as `stale()` says so.
+
+    Bands also bound the generator's working memory (a 1024 px capture in one run would keep
+    ~64 floats per pixel of intermediates in onnxruntime's arena).
+    """
+    grid = models.grid(size, size)        # (H, W, 3)
+    session = models.sessions["generator"]
+    zb = models.sanitize(np.asarray(z, np.float32).reshape(1, -1))
+    out = np.empty((size, size), np.float32)
+    for top in range(0, size, BAND_ROWS):
+        if stale():
+            return None
+        out[top:top + BAND_ROWS] = session.run(None, {"z": zb, "coords": np.ascontiguousarray(grid[top:top + BAND_ROWS])})[0][0]
+    if not np.isfinite(out).all():
+        log.warning("non-finite pixels in the full render replaced")
+        out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(out, 0.0, 1.0)
+
+
+def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
+    """(h, w, 3) uint8 -> (size, size, 3) uint8, bilinear with pixel centres aligned (no pygame:
+    this runs on worker threads)."""
+    h, w = rgb.shape[:2]
+    if (h, w) == (size, size):
+        return rgb
+
+    def axis(n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = np.clip((np.arange(size) + 0.5) * (n_in / size) - 0.5, 0, n_in - 1)
+        lo = np.floor(x).astype(np.intp)
+        return lo, np.minimum(lo + 1, n_in - 1), (x - lo).astype(np.float32)
+
+    y0, y1, fy = axis(h)
+    x0, x1, fx = axis(w)
+    a = rgb.astype(np.float32)
+    rows = a[y0] * (1 - fy)[:, None, None] + a[y1] * fy[:, None, None]           # (size, w, 3)
+    out = rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]  # (size, size, 3)
+    return np.round(out).astype(np.uint8)
+
+
 @dataclass(frozen=True)
 class PreviewFrame:
     z: np.ndarray
@@ -282,7 +360,8 @@ class PreviewRenderer:
     """Every slider's preview strip from one batched generator call."""
 
     def __init__(self, models, positions: np.ndarray, size: int) -> None:
-        self.models, self.positions, self.size = models, np.asarray(positions, np.float32), size
+        self.models, self.positions = models, np.asarray(positions, np.float32)
+        self.size = min(size, PREVIEW_MAX_SIDE)   # the UI scales them up once, when they arrive
         self._requests = _Mailbox()
         self._lock = threading.Lock()
         self._frame: PreviewFrame | None = None
@@ -386,13 +465,13 @@ class CaptureWorker:
             z, print_name, how, t = job
             try:
                 design28 = self.models.generate(z, 28, 28)[0]
-                full = self.models.generate(z, self.SIZE, self.SIZE)[0]
                 weights = None
                 if self.prints is not None and print_name != "none":
                     weights = self.prints.weights(print_name)
-                    image = self.prints.apply(full, weights)
+                    side = min(self.SIZE, CAPTURE_PRINT_SIDE)
+                    image = upscale(apply_print(self.prints, render_bands(self.models, z, side), weights), self.SIZE)
                 else:
-                    image = plain_rgb(full)
+                    image = plain_rgb(render_bands(self.models, z, self.SIZE))
                 if self.capture_log is None:
                     raise CaptureLogError("the capture log is not available; captures are off")
                 capture_id = self.capture_log.save_capture(z, design28, image, print_name, weights, how)

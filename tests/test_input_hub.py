@@ -16,14 +16,7 @@ from kiosk.input.calibration import CalibrationStore, shape
 from kiosk.input.protocol import Identity, encode_frame, encode_identity
 
 
-def wait_for(predicate, timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.005)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from waiting import wait_for  # noqa: E402
 
 
 @pytest.fixture

@@ -12,14 +12,7 @@ from kiosk.input import Button, InputHub
 from kiosk.input.simulator import SimulatedBoard
 
 
-def wait_for(predicate, timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from waiting import wait_for  # noqa: E402
 
 
 def test_fse_joystick_sim_script_produces_frames_the_hub_reads(tmp_path):

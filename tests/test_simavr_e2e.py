@@ -75,14 +75,7 @@ class Board:
             self.process.kill()
 
 
-def wait_for(predicate, timeout: float = 5.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.01)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+from waiting import wait_for  # noqa: E402
 
 
 def expected_axis(millivolts: int) -> tuple[float, bool]:

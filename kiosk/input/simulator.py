@@ -171,7 +171,10 @@ class SimulatedBoard:
             if master is None:
                 return
             try:
-                os.write(master, data)
+                written = os.write(master, data)
+                if written < len(data):
+                    # Never leave half a frame on the line: finish it (the reader is draining).
+                    os.write(master, data[written:])
             except (BlockingIOError, OSError):
                 pass  # nobody reading: dropped, like a real adapter's full buffer
 

@@ -1,0 +1,206 @@
+"""The benchmark suite works (quick variants, no timing asserts), its PyTorch reference is the
+shipped generator, and the optimisations the numbers called for behave: an idle kiosk stops
+redrawing, the trail commits off the caller's thread, prints render at the capped sizes.
+
+    SDL_VIDEODRIVER=dummy .venv/bin/python -m pytest tests/test_benchmarks.py -q
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+
+import numpy as np
+import pygame
+import pytest
+
+from benchmarks import __main__ as bench_main
+from benchmarks import bench_generator, bench_input, table
+from kiosk import render
+from kiosk.app import build_app
+
+
+@pytest.fixture(scope="module")
+def generator_result():
+    """The generator suite at small sizes: the same code path as `make bench`, seconds not minutes."""
+    return bench_generator.run(quick=True, sizes=(28, 64))
+
+
+def test_generator_suite_reports_every_figure_against_its_references(generator_result):
+    cases = generator_result["cases"]
+    assert set(cases) == {"28", "64", "previews_8x7_40", "previews_8x7_53"}
+    for case in cases.values():
+        for key in ("ms_onnxruntime", "ms_torch_eager", "ms_torch_tiled_z", "gflops", "megapixels_per_s"):
+            assert case[key] > 0, key
+        assert case["fraction_of_numpy_gemm"] == pytest.approx(case["gflops"] / case["numpy_gemm_gflops"], rel=0.02)
+        assert case["numpy_gemm_gflops"] <= generator_result["numpy_gemm_gflops"]
+    options = generator_result["session_options"]
+    assert all(options[k] > 0 for k in options if k.startswith("ms_"))
+    assert "targets" not in generator_result, "the 512 px targets are only judged when 512 px was measured"
+
+
+def test_torch_reference_reproduces_generator_onnx(shipped_models, models_dir):
+    """bench_generator's PyTorch eager and tiled-z formulations (weights read back out of the ONNX,
+    z bias in every hidden layer) give the shipped generator's pixels, so the speed-ups compare
+    like with like."""
+    import torch
+
+    manifest = json.loads((models_dir / "manifest.json").read_text())
+    w = bench_generator.generator_weights(models_dir / manifest["models"]["generator"]["file"])
+    assert len(bench_generator.z_terms(w)) >= 1
+    eager, tiled = bench_generator.torch_reference(w, manifest["latent"]["latent_scale"])
+    rng = np.random.default_rng(3)
+    z = np.concatenate([rng.uniform(-1, 1, (3, 8)), np.ones((1, 8)), -np.ones((1, 8))]).astype(np.float32)
+    size = 40
+    coords = shipped_models.grid(size, size)
+    want = shipped_models.generate(z, size)                                       # (5, 40, 40)
+    for formulation in (eager, tiled):
+        got = formulation(torch.from_numpy(z), torch.from_numpy(coords)).numpy().reshape(want.shape)
+        np.testing.assert_allclose(got, want, atol=2e-4)
+
+
+def test_input_suite_runs():
+    result = bench_input.run(quick=True)
+    assert result["latency_samples"] == 20
+    assert 0 < result["parse_us_per_frame"] and 0 < result["frame_to_state_ms_median"] <= result["frame_to_state_ms_max"]
+
+
+def test_runner_writes_the_report_and_prints_the_table(tmp_path, capsys):
+    out = tmp_path / "report.json"
+    assert bench_main.main(["--quick", "--only", "input", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert set(report["results"]) == {"input"} and report["quick"] is True
+    printed = capsys.readouterr().out
+    assert "| input | parse cost per frame (µs) |" in printed
+    assert table.main([str(out)]) == 0
+    assert capsys.readouterr().out == table.markdown(report)
+
+
+def test_runner_rejects_an_unknown_suite(capsys):
+    with pytest.raises(SystemExit):
+        bench_main.main(["--only", "generater"])
+    assert "unknown suite generater" in capsys.readouterr().err
+
+
+def test_table_marks_targets_and_failed_suites(generator_result, tmp_path, capsys):
+    results = {"generator": dict(generator_result, cases={**generator_result["cases"], "512": dict(
+                   generator_result["cases"]["64"], size=512, speedup_vs_torch_eager=3.0, fraction_of_numpy_gemm=0.2)}),
+               "kiosk": {"error": "RuntimeError: kiosk benchmark child failed"},
+               "prints": {"network_ms_256": 180.0, "tile_and_shade_baseline_graph_ms_256": 20.0,
+                          "before_after": {"print_peak_rss_mb": {"before": 1948.0, "after": 345.0}}}}
+    text = table.markdown({"machine": {"cpu": "test"}, "results": results})
+    assert "| generator | 512²: speed-up vs torch eager | 3x |" in text and ">= 2x | yes |" in text
+    assert "| >= 50% | **no** |" in text
+    assert "| kiosk | the suite failed |" in text
+    assert "| prints | print network 256² (ms) | 180 | tile-and-shade 20.0 ms | <= 150 | **no** |" in text
+    assert "| 1948 | 345 |" in text
+    missing = tmp_path / "none.json"
+    assert table.main([str(missing)]) == 2
+    assert "run `make bench`" in capsys.readouterr().err
+
+
+# -- the optimisations -----------------------------------------------------------------------------
+
+def test_upscale_keeps_flat_colours_and_scales_gradients():
+    flat = np.full((5, 7, 3), (10, 200, 30), np.uint8)
+    assert (render.upscale(flat, 16) == (10, 200, 30)).all()
+    ramp = np.repeat(np.repeat(np.linspace(0, 255, 8).astype(np.uint8)[None, :, None], 8, 0), 3, 2)
+    big = render.upscale(ramp, 32)
+    assert big.shape == (32, 32, 3) and (np.diff(big[0, :, 0].astype(int)) >= 0).all()
+    assert big[0, 0, 0] == 0 and big[0, -1, 0] == 255
+    assert render.upscale(ramp, 8) is ramp
+
+
+def test_render_bands_matches_one_run(shipped_models):
+    z = np.array([0.4, -0.2, 0.9, 0, -0.7, 0.1, 0.3, -1], np.float32)
+    size = render.BAND_ROWS + 37   # a partial last band
+    banded = render.render_bands(shipped_models, z, size)
+    np.testing.assert_allclose(banded, shipped_models.generate(z[None], size)[0], atol=1e-5)
+    assert render.render_bands(shipped_models, z, size, stale=lambda: True) is None
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "state"), "--size", "1280x720",
+                     "--print", "none", "--attract-after", "1000"])
+    yield app
+    app.shutdown()
+
+
+def test_idle_kiosk_stops_redrawing_and_input_redraws_at_once(app):
+    app.settle()
+    for _ in range(3):
+        app.step(0.001)
+    drawn = app.frames_drawn
+    for _ in range(20):            # 20 ms of app time: under IDLE_REDRAW_S, nothing changed
+        app.step(0.001)
+    assert app.frames_drawn == drawn, "an unchanged screen was redrawn"
+    app.step(0.6)                  # past IDLE_REDRAW_S: the safety-net redraw
+    assert app.frames_drawn == drawn + 1
+    drawn = app.frames_drawn
+    pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_1, mod=0, unicode="", scancode=0))
+    app.step(0.001)
+    assert app.frames_drawn == drawn + 1, "input must redraw in the same frame"
+    app.redraw_every_frame = True
+    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_1, mod=0))
+    app.settle()
+    drawn = app.frames_drawn
+    app.step(0.001)
+    app.step(0.001)
+    assert app.frames_drawn == drawn + 2
+
+
+def test_settled_design_and_previews_render_at_the_capped_sizes(app):
+    app.settle()
+    renderer = app.design_renderer
+    frame = renderer.latest()
+    assert frame.stage == "full" and frame.image.shape[:2] == (renderer.full_size,) * 2
+    assert renderer.full_size == min(renderer.size, render.HERO_MAX_SIDE)
+    assert app.design_surface.get_size() == app.layout.design_image.size, "scaled up once, when it arrived"
+    thumb = app.sliders.thumb(0, 0).size
+    assert app.preview_renderer.size == min(thumb[0], render.PREVIEW_MAX_SIDE)
+    assert app.preview_surface(3, 2).get_size() == thumb
+    if app.prints is None:
+        pytest.skip(f"prints model not shipped: {app.prints_message}")
+    app.select_print(app.prints.names[1])
+    app.settle()
+    frame = renderer.latest()
+    assert frame.stage == "print" and frame.image.shape[:2] == (renderer.print_size,) * 2
+    assert renderer.print_size == min(renderer.size, render.PRINT_LIVE_SIDE)
+
+
+def test_trail_commits_on_a_worker_thread(tmp_path, monkeypatch):
+    from kiosk import capture_log as cl
+
+    log = cl.CaptureLog(tmp_path, "test", disk_floor_mb=0, trail_hz=1000)
+    log.start_background_flush()
+    committed_on = []
+    real_flush = log.flush
+
+    def flush(now=None):
+        committed_on.append(threading.current_thread().name)
+        real_flush(now)
+
+    monkeypatch.setattr(log, "flush", flush)
+    log.touch()
+    for i in range(5):
+        log._last_flush = -1e9   # due: record_trail must hand the commit off, not do it
+        assert log.record_trail(np.full(8, i / 10, np.float32), "joystick", now=time.time() + i)
+    deadline = time.monotonic() + 10
+    while "trail-flush" not in committed_on and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert set(committed_on) == {"trail-flush"}, committed_on
+    log.close()
+    count = sqlite3.connect(tmp_path / cl.DB_NAME).execute("SELECT COUNT(*) FROM trail").fetchone()[0]
+    assert count == 5, "every point lands, whichever thread committed it"
+
+
+def test_print_session_has_no_memory_arena_and_pools_do_not_spin(models_dir):
+    from kiosk.providers import create_session, session_options
+
+    assert session_options(1, cpu_mem_arena=False).enable_cpu_mem_arena is False
+    assert session_options(1).enable_cpu_mem_arena is True
+    assert session_options(2).get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    session, active = create_session(models_dir / "prints_baseline.onnx", "cpu", cpu_mem_arena=False)
+    assert active == "cpu" and session.get_session_options().enable_cpu_mem_arena is False
