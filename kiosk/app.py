@@ -627,8 +627,15 @@ class App:
             self.step(dt)
             self.design_renderer.busy.wait(0.005)
 
-    def settle(self, timeout: float = 20.0) -> None:
-        self.wait_for(lambda app: app.idle(), timeout)
+    def settle(self, timeout: float = 40.0) -> None:
+        """Step until every render is final, as a visitor who is still there (attract mode must not
+        start because simulated frames outran a slow render)."""
+        def visitor_waits(app) -> bool:
+            if not app.state.attract:
+                app.last_input = app.now
+            return app.idle()
+
+        self.wait_for(visitor_waits, timeout)
 
     def screenshot(self, path: Path, frames: int = 2, timeout: float = 30.0) -> None:
         for _ in range(max(1, frames)):

@@ -68,8 +68,10 @@ def test_installs_every_unit_rule_and_the_kiosk(root):
     for state in ("var/lib/fse", "var/cache/fse"):
         assert mode(root / state) == 0o750
     if any((REPO / "onnx_models").glob("*.onnx")):
-        for model in (REPO / "onnx_models").iterdir():
-            assert (root / "opt/fse/onnx_models" / model.name).read_bytes() == model.read_bytes()
+        for model in (REPO / "onnx_models").rglob("*"):
+            if model.is_file():
+                installed = root / "opt/fse/onnx_models" / model.relative_to(REPO / "onnx_models")
+                assert installed.read_bytes() == model.read_bytes(), model.name
 
 
 def test_installed_venv_runs_the_kiosk_code(root):
