@@ -172,11 +172,20 @@ class SimulatedBoard:
                 return
             try:
                 written = os.write(master, data)
-                if written < len(data):
-                    # Never leave half a frame on the line: finish it (the reader is draining).
-                    os.write(master, data[written:])
             except (BlockingIOError, OSError):
-                pass  # nobody reading: dropped, like a real adapter's full buffer
+                return  # nobody reading: dropped whole, like a real adapter's full buffer
+            # A partial write must not leave half a line for the next frame to run into: give the
+            # reader a moment to drain, then finish the frame, or at least end the line.
+            rest = data[written:]
+            while rest:
+                try:
+                    _, writable, _ = select.select([], [master], [], 0.05)
+                    if not writable:
+                        os.write(master, b"\n")
+                        return
+                    rest = rest[os.write(master, rest):]
+                except (BlockingIOError, OSError):
+                    return
 
     def _frame(self) -> bytes:
         with self._lock:
