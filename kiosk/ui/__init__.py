@@ -14,3 +14,13 @@
 Every widget has `draw(surface, app)`; interactive ones also `press(pos, app)`,
 `drag(pos, app)` and `release(pos, app)`, returning True when they took the event.
 """
+
+
+class ClickWidget:
+    """Base for widgets that only take a press: dragging across them or releasing does nothing."""
+
+    def drag(self, pos, app) -> bool:
+        return False
+
+    def release(self, pos, app) -> bool:
+        return False

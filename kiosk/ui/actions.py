@@ -4,9 +4,10 @@ from __future__ import annotations
 import pygame
 
 from . import theme
+from . import ClickWidget
 
 
-class ActionButtons:
+class ActionButtons(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
 
@@ -38,10 +39,4 @@ class ActionButtons:
         if self.layout.capture.collidepoint(pos):
             app.capture()
             return True
-        return False
-
-    def drag(self, pos, app) -> bool:
-        return False
-
-    def release(self, pos, app) -> bool:
         return False

@@ -10,12 +10,13 @@ import numpy as np
 import pygame
 
 from . import signature, theme
+from . import ClickWidget
 
 NEAR = 0.12
 """Max distance (per-parameter RMS) at which the current design counts as "at" a landmark."""
 
 
-class LandmarkStrip:
+class LandmarkStrip(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
 
@@ -68,9 +69,3 @@ class LandmarkStrip:
                 app.goto_landmark(i - 1, "landmark")
                 return True
         return True
-
-    def drag(self, pos, app) -> bool:
-        return False
-
-    def release(self, pos, app) -> bool:
-        return False

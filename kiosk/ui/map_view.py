@@ -14,6 +14,7 @@ import numpy as np
 import pygame
 
 from . import theme
+from . import ClickWidget
 
 MAP_FILE = "fashion_map.npz"
 CLASS_COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (67, 99, 216), (245, 130, 49),
@@ -56,7 +57,7 @@ def captured_z(state_dir: Path) -> np.ndarray:
     return np.asarray(zs, np.float32).reshape(-1, 8)
 
 
-class MapView:
+class MapView(ClickWidget):
     def __init__(self, layout: theme.Layout, models_dir: Path, state_dir: Path | None = None) -> None:
         self.layout = layout
         self.rect = layout.r(16, 76, 628, 820)
@@ -144,9 +145,3 @@ class MapView:
         if i is not None:
             app.glide(self.data.z[i], "map")
         return True
-
-    def drag(self, pos, app) -> bool:
-        return False
-
-    def release(self, pos, app) -> bool:
-        return False

@@ -5,13 +5,14 @@ import numpy as np
 import pygame
 
 from . import theme
+from . import ClickWidget
 
 MAX_SWATCHES = 12
 SWATCH_STEP = 96
 """Height per swatch (tile + name) in design pixels; shrinks to fit when there are many prints."""
 
 
-class PrintSelector:
+class PrintSelector(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
         self._swatches: dict[str, pygame.Surface] = {}
@@ -63,10 +64,4 @@ class PrintSelector:
             if rect.collidepoint(pos):
                 app.select_print(name)
                 return True
-        return False
-
-    def drag(self, pos, app) -> bool:
-        return False
-
-    def release(self, pos, app) -> bool:
         return False
