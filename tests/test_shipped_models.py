@@ -86,3 +86,12 @@ def test_kiosk_runtime_never_imports_torch(root):
             "kiosk.models.FashionModels.load(__import__('pathlib').Path(sys.argv[1])); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code, str(root / "onnx_models")], check=True)
+
+
+def test_manifest_carries_the_prints(models_dir):
+    m = json.loads((models_dir / "manifest.json").read_text())
+    names = json.loads((models_dir / "prints.json").read_text())["prints"]
+    assert [p["name"] for p in m["prints"]["prints"]] == [p["name"] for p in names]
+    for entry in (m["prints"]["index"], m["prints"]["network"], m["prints"]["baseline"],
+                  *(p["swatch"] for p in m["prints"]["prints"])):
+        assert hashlib.sha256((models_dir / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]

@@ -302,8 +302,26 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
                    "seconds": round(time.time() - t0, 1), "opset": OPSET,
                    "onnx": onnx.__version__, "onnxruntime": ort.__version__},
     }
+    add_prints(manifest, out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+def add_prints(manifest: dict, out: Path) -> None:
+    """The prints' entries (written by training/prints/export.py into prints.json) in the one manifest:
+    every file with its sha256, the graphs' inputs/outputs, each print's method and recognition score."""
+    path = out / "prints.json"
+    if not path.exists():
+        return
+    prints = json.loads(path.read_text())
+    manifest["prints"] = {
+        "index": {"file": "prints.json", "sha256": sha256(path)},
+        "network": {**prints["model"], "sha256": sha256(out / prints["model"]["file"])},
+        "baseline": {**prints["baseline_model"], "sha256": sha256(out / prints["baseline_model"]["file"])},
+        "prints": [{"name": e["name"], "method": e["method"], "recognition": e["recognition"],
+                    "swatch": {"file": e["swatch"], "sha256": sha256(out / e["swatch"])},
+                    "source": e["source"], "licence": e["licence"]} for e in prints["prints"]],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -311,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--space", type=Path, default=Path("runs/space"), help="fashion-space run directory")
     p.add_argument("--classifier", type=Path, default=Path("runs/classifier"), help="classifier run directory")
+    p.add_argument("--prints", type=Path, default=Path("runs/prints"),
+                   help="print-network run directory; exported first when its checkpoint exists")
     p.add_argument("--out", type=Path, default=Path("onnx_models"))
     p.add_argument("--data", help="Fashion-MNIST directory")
     p.add_argument("--latent-scale", type=float, help="skip the rule and use this scale")
@@ -320,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
         if not (run / "checkpoint.pt").exists():
             print(f"fse-export models: {run}/checkpoint.pt not found; train it first with `fse-train`", file=sys.stderr)
             return 2
+    if (args.prints / "checkpoint.pt").exists():
+        from .prints.export import export as export_prints
+        export_prints(args.prints, args.out)
     m = export_all(args.space, args.classifier, args.out, args.data, args.latent_scale, test_limit=args.test_limit)
     print(json.dumps({k: m["quality"][k] for k in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy",
                                                      "classifier_test_accuracy")}, indent=1))
