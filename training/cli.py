@@ -1,7 +1,8 @@
 """`fse-train`: one CLI for every model.
 
-    fse-train space      --run runs/space       [--epochs 10] [--gan-epochs 3] [--resume] [--quick]
+    fse-train space      --run runs/space       [--epochs 8] [--gan-epochs 1] [--resume] [--quick]
     fse-train classifier --run runs/classifier  [--epochs 6] [--resume] [--quick]
+    fse-train prints     --run runs/prints      [--resume] [--quick]
 
 `--set key=value` overrides any config field (see training/config.py). The data directory is
 `--data`, else $FSE_FASHION_MNIST, else /usr/share/datasets/fashion-mnist.
@@ -15,6 +16,7 @@ from pathlib import Path
 
 from .config import ClassifierConfig, SpaceConfig, quick
 from .data import DatasetError
+from .prints.cli import add_parser as add_prints
 
 
 def _apply_overrides(cfg, pairs: list[str]):
@@ -50,11 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         if name == "space":
             s.add_argument("--gan-epochs", type=int)
-    try:
-        from .prints.cli import add_parser as add_prints  # the print network's subcommand
-        add_prints(sub)
-    except ImportError:
-        pass
+    add_prints(sub)  # the print network's subcommand (training/prints/cli.py)
     return p
 
 

@@ -17,15 +17,15 @@ class SpaceConfig:
     disc_channels: int = 32
     coord_scale: float = 1.0       # the coordinate square is [-scale, scale]^2
 
-    # VAE
-    epochs: int = 10
+    # VAE (the shipped model: 8 VAE epochs, then 1 GAN epoch)
+    epochs: int = 8
     batch_size: int = 128
     lr: float = 1e-3
     beta: float = 1.0              # KL weight; <1 spends more nats on the image, >1 shapes the latent harder
     kl_warmup_epochs: float = 1.0  # ramp beta from 0 so the latent is used before KL squeezes it
 
     # GAN fine-tune (run after the VAE has converged)
-    gan_epochs: int = 0
+    gan_epochs: int = 1
     gan_lr: float = 2e-4
     gan_weight: float = 0.02       # adversarial weight per pixel (x 784): hardmaru's 1.0 wrecks short runs
     d_skip_below: float = 0.45     # balancing: don't update D while its loss is below this (it is winning)
