@@ -91,6 +91,10 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
         opt_vae.load_state_dict(state["opt_vae"])
         opt_gan.load_state_dict(state["opt_gan"])
         opt_d.load_state_dict(state["opt_d"])
+        # The config given on resume wins: a run can be continued at another learning rate.
+        for opt, lr in ((opt_vae, cfg.lr), (opt_gan, cfg.gan_lr), (opt_d, cfg.gan_lr)):
+            for group in opt.param_groups:
+                group["lr"] = lr
         start, elapsed = state["epoch"], state.get("train_seconds", 0.0)
         print(f"resuming {run} after epoch {start}")
 
