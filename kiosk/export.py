@@ -22,7 +22,6 @@ operator when the stick is safe to remove:
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import shutil

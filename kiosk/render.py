@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .prints import PrintError
 from .space import LATENT_DIM
 
 log = logging.getLogger(__name__)
@@ -291,7 +292,8 @@ class DesignRenderer:
             return None
         try:
             return self.prints.weights(name)
-        except Exception:
+        except PrintError as e:  # an unknown name shows the plain design, and says why in the log
+            log.warning("%s", e)
             return None
 
     def _run_encodes(self) -> None:

@@ -14,9 +14,9 @@ import pytest
 from kiosk.input import Button, InputHub
 from kiosk.input.calibration import CalibrationStore, shape
 from kiosk.input.protocol import Identity, encode_frame, encode_identity
+from waiting import wait_for
 
 
-from waiting import wait_for  # noqa: E402
 
 
 @pytest.fixture

@@ -6,13 +6,12 @@ import subprocess
 import sys
 import time
 
-import pytest
 
 from kiosk.input import Button, InputHub
 from kiosk.input.simulator import SimulatedBoard
+from waiting import wait_for
 
 
-from waiting import wait_for  # noqa: E402
 
 
 def test_fse_joystick_sim_script_produces_frames_the_hub_reads(tmp_path):

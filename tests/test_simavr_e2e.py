@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import shutil
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
 from kiosk.input import Button, InputHub
 from kiosk.input.calibration import shape
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 ELF = ROOT / "firmware" / "build-nano" / "joystick_board.elf"
@@ -75,7 +74,6 @@ class Board:
             self.process.kill()
 
 
-from waiting import wait_for  # noqa: E402
 
 
 def expected_axis(millivolts: int) -> tuple[float, bool]:

@@ -1,7 +1,7 @@
 """Hyper-parameters for every model, one dataclass each; each is saved inside its checkpoint."""
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 
 @dataclass

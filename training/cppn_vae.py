@@ -7,7 +7,6 @@ not tiled per pixel as the original did.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -97,7 +96,3 @@ class FashionSpace(nn.Module):
     def sample_posterior(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
 
-
-def numpy_render(model: FashionSpace, z: np.ndarray, size: int = 28) -> np.ndarray:
-    with torch.no_grad():
-        return model.generator(torch.from_numpy(z.astype(np.float32)), model.grid(size, size)).numpy()

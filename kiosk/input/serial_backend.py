@@ -16,7 +16,6 @@ import logging
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Callable
 
 import serial

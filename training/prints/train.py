@@ -24,7 +24,7 @@ from .loss import LossNetConfig, TextureNet
 from .network import NetworkConfig
 from .pipeline import PrintPipeline, tile_coordinates
 from .recognizer import Recognizer, RecognizerConfig, score, train_recognizer
-from .textures import NAMES, PRINTS, all_tiles, other_textures
+from .textures import NAMES, all_tiles, other_textures
 
 RECOGNITION_TARGET = 0.9  # below this a print ships with tile-and-shade (the bar)
 
