@@ -40,11 +40,37 @@ def test_generator_renders_one_design_at_any_resolution_smoothly():
     assert big.diff(dim=2).abs().max() < small.diff(dim=2).abs().max() / 5 + 1e-6
 
 
-def test_z_projection_is_broadcast_not_tiled():
-    """z is projected once per image (first layer and per-layer biases), never concatenated per pixel."""
+def test_z_styles_are_per_image_and_broadcast_not_tiled():
+    """The mapping network turns z into a FiLM scale and shift per layer once per image, (B, 1, w);
+    the coordinate features are computed once per pixel, (1, N, w), and the two only meet by broadcasting."""
     model = FashionSpace(SpaceConfig())
-    assert model.generator.z_proj.weight.shape == (64 * 5, 8)  # first layer + a bias per hidden layer
-    assert model.generator.coord_proj.weight.shape == (64, 3)
+    z = torch.randn(3, 8)
+    styles = model.generator.styles(z)
+    assert len(styles) == 1 + SpaceConfig().gen_layers
+    assert all(scale.shape == (3, 1, 64) and shift.shape == (3, 1, 64) for scale, shift in styles)
+    seen = {}
+
+    def record(module, inputs, output):
+        seen["coords"] = output.shape
+
+    model.generator.coord_proj.register_forward_hook(record)
+    model.generator.logits(z, model.grid(28, 28))
+    assert seen["coords"] == (28 * 28, 64)
+    # A fresh model starts as a plain CPPN (scale 1, shift 0) so early training is stable.
+    assert all(torch.allclose(sc, torch.ones_like(sc)) and torch.allclose(sh, torch.zeros_like(sh)) for sc, sh in styles)
+
+
+def test_fourier_features_are_fixed_low_and_isotropic():
+    """The frequencies live in the weights (export and every resolution see the same ones), point in
+    all directions rather than along the axes (no plaid banding), and stay low (a few cycles per image)."""
+    cfg = SpaceConfig()
+    model = FashionSpace(cfg)
+    freqs = model.generator.fourier.freqs / (2 * np.pi)             # (F, 2) cycles per unit
+    assert "generator.fourier.freqs" in model.state_dict()
+    assert torch.equal(FashionSpace(cfg).generator.fourier.freqs, model.generator.fourier.freqs)  # seeded
+    angles = torch.atan2(freqs[:, 1], freqs[:, 0]).remainder(np.pi / 2)
+    assert (angles.sub(np.pi / 4).abs() < np.pi / 4 - 0.05).float().mean() > 0.5   # mostly off the axes
+    assert freqs.norm(dim=1).max() < 4 * cfg.fourier_sigma
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,17 @@ class SpaceConfig:
     enc_channels: int = 32         # first conv width of the encoder; the second doubles it
     disc_channels: int = 32
     coord_scale: float = 1.0       # the coordinate square is [-scale, scale]^2
+    # Style: a mapping network turns z into a FiLM scale and shift for every CPPN layer, once per
+    # image (as in pi-GAN / StyleGAN). Far more say for the 8 numbers than one bias per layer, and no
+    # per-pixel cost. False keeps the v1 generator (z projected to one bias per layer).
+    film: bool = True
+    mapping_width: int = 128       # hidden units of the mapping network (per image, so free per pixel)
+    # Fourier features of (x, y) (Tancik et al. 2020): sin/cos of random Gaussian frequencies, so the
+    # CPPN draws crisp hems and soles. Isotropic random directions and a low spread, because axis-aligned
+    # octaves up to 8 cycles per image left plaid banding inside plain garments.
+    fourier_features: int = 16     # frequencies (x2 for sin and cos); 0 = plain x, y, r as in v1
+    fourier_sigma: float = 0.75    # spread of the frequencies, cycles per unit of the coordinate square
+    fourier_seed: int = 2018
 
     # VAE (the shipped model: 8 VAE epochs, then 1 GAN epoch)
     epochs: int = 8
@@ -23,6 +34,13 @@ class SpaceConfig:
     lr: float = 1e-3
     beta: float = 1.0              # KL weight; <1 spends more nats on the image, >1 shapes the latent harder
     kl_warmup_epochs: float = 1.0  # ramp beta from 0 so the latent is used before KL squeezes it
+    lr_final_frac: float = 0.05    # cosine decay of the VAE learning rate to this fraction by the last VAE epoch
+    # Perceptual term (DFC-VAE): the squared difference of a frozen small CNN's features between the
+    # photo and its reconstruction. Pixel BCE alone is happy with a grey average of sleeves and no
+    # sleeves; the features are not. The CNN is trained here, first, and is NOT the shipped classifier,
+    # so the recognition figures measured with the shipped classifier stay honest.
+    perceptual_weight: float = 2.0
+    perceptual_epochs: int = 2     # epochs to train the feature CNN (it is saved in the run directory)
 
     # GAN fine-tune (run after the VAE has converged)
     gan_epochs: int = 1
@@ -57,7 +75,8 @@ def quick(cfg):
     """The --quick variant: trains for seconds on a slice, for the tests."""
     if isinstance(cfg, SpaceConfig):
         return SpaceConfig(gen_width=16, gen_layers=2, enc_channels=8, disc_channels=8, epochs=1,
-                           gan_epochs=1, batch_size=64, train_limit=512, test_limit=256, kl_warmup_epochs=0.0)
+                           gan_epochs=1, batch_size=64, train_limit=512, test_limit=256, kl_warmup_epochs=0.0,
+                           mapping_width=16, fourier_features=4, perceptual_epochs=1)
     return ClassifierConfig(channels=8, epochs=1, batch_size=64, train_limit=512, test_limit=256)
 
 

@@ -33,16 +33,53 @@ class Encoder(nn.Module):
         return self.mean(h), self.logvar(h)   # (B, 8) each
 
 
+class FourierFeatures(nn.Module):
+    """(x, y, r) -> (x, y, r, sin 2pi f.(x, y), cos 2pi f.(x, y)) for fixed random frequencies f.
+
+    The frequencies are drawn once from an isotropic Gaussian (seeded) and stored with the weights,
+    so every resolution and the ONNX export see the same ones."""
+
+    def __init__(self, cfg: SpaceConfig):
+        super().__init__()
+        g = torch.Generator().manual_seed(cfg.fourier_seed)
+        freqs = torch.randn(cfg.fourier_features, 2, generator=g) * cfg.fourier_sigma  # (F, 2) cycles per unit
+        self.register_buffer("freqs", 2 * torch.pi * freqs)
+        self.out_features = 3 + 2 * cfg.fourier_features
+
+    def forward(self, coords: torch.Tensor) -> torch.Tensor:
+        """coords (N, 3) -> (N, 3 + 2F)."""
+        if self.freqs.shape[0] == 0:
+            return coords
+        phase = coords[:, :2] @ self.freqs.T                            # (N, F)
+        return torch.cat([coords, torch.sin(phase), torch.cos(phase)], dim=1)
+
+
 class Generator(nn.Module):
-    """CPPN: pixel value = f(z, x, y, r)."""
+    """CPPN: pixel value = f(z, x, y, r).
+
+    Per image, a mapping network turns z into a FiLM scale and shift for every layer (`film`), or,
+    in the v1 generator, a bias for every layer. Per pixel, the coordinates (with Fourier features)
+    go through `gen_layers + 1` tanh layers that those terms modulate; nothing of z is tiled per pixel.
+    """
 
     def __init__(self, cfg: SpaceConfig):
         super().__init__()
         w = cfg.gen_width
-        self.width = w
-        self.n_z_terms = 1 + (cfg.gen_layers if cfg.z_every_layer else 0)
-        self.z_proj = nn.Linear(cfg.latent_dim, w * self.n_z_terms)  # once per image
-        self.coord_proj = nn.Linear(3, w, bias=False)                # once per pixel (cacheable per resolution)
+        self.width, self.film = w, cfg.film
+        self.n_z_terms = 1 + (cfg.gen_layers if (cfg.z_every_layer or cfg.film) else 0)
+        self.fourier = FourierFeatures(cfg)
+        if cfg.film:
+            m = cfg.mapping_width
+            self.mapping = nn.Sequential(
+                nn.Linear(cfg.latent_dim, m), nn.LeakyReLU(0.2),
+                nn.Linear(m, m), nn.LeakyReLU(0.2),
+                nn.Linear(m, 2 * w * self.n_z_terms),                   # a scale and a shift per layer
+            )
+            nn.init.zeros_(self.mapping[-1].weight)                     # start as a plain CPPN: scale 1, shift 0
+            nn.init.zeros_(self.mapping[-1].bias)
+        else:
+            self.z_proj = nn.Linear(cfg.latent_dim, w * self.n_z_terms)
+        self.coord_proj = nn.Linear(self.fourier.out_features, w, bias=False)  # per pixel (cacheable per resolution)
         self.hidden = nn.ModuleList(nn.Linear(w, w) for _ in range(cfg.gen_layers))
         self.out = nn.Linear(w, 1)
 
@@ -50,15 +87,25 @@ class Generator(nn.Module):
         """z (B, 8), coords (H, W, 3) -> designs (B, H, W) in [0, 1]."""
         return torch.sigmoid(self.logits(z, coords))
 
+    def styles(self, z: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer (scale, shift), each (B, 1, w): computed once per image."""
+        if self.film:
+            st = self.mapping(z).unsqueeze(1).split(self.width, dim=2)  # 2 * n_z_terms x (B, 1, w)
+            return [(1 + st[2 * i], st[2 * i + 1]) for i in range(self.n_z_terms)]
+        return [(None, b) for b in self.z_proj(z).unsqueeze(1).split(self.width, dim=2)]
+
     def logits(self, z: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid output (B, H, W), for a numerically stable Bernoulli loss."""
         H, W, _ = coords.shape
-        zt = self.z_proj(z).unsqueeze(1).split(self.width, dim=2)  # n_z_terms x (B, 1, w), once per image
-        cp = self.coord_proj(coords.reshape(H * W, 3)).unsqueeze(0)  # (1, N, w)
-        h = torch.tanh(zt[0] + cp)                                  # (B, N, w): broadcast, never tiled
-        for i, layer in enumerate(self.hidden):
-            pre = layer(h)
-            h = torch.tanh(pre + zt[i + 1] if i + 1 < len(zt) else pre)  # (B, N, w)
+        styles = self.styles(z)
+        h = self.coord_proj(self.fourier(coords.reshape(H * W, 3))).unsqueeze(0)  # (1, N, w)
+        layers = [None, *self.hidden]
+        for i, layer in enumerate(layers):
+            pre = h if layer is None else layer(h)                      # (B or 1, N, w)
+            if i < len(styles):
+                scale, shift = styles[i]
+                pre = (pre * scale if scale is not None else pre) + shift  # broadcast over pixels, never tiled
+            h = torch.tanh(pre)                                         # (B, N, w)
         return self.out(h).reshape(-1, H, W)
 
 

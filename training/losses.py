@@ -24,3 +24,15 @@ def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> 
 def generator_adversarial(fake_logits: torch.Tensor) -> torch.Tensor:
     """Non-saturating GAN term: G wants D to call its designs real."""
     return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
+
+
+def perceptual(net, recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """Squared difference of the frozen feature network's activations (photo vs reconstruction),
+    summed over positions and averaged over channels, per image: the class-bearing details that
+    BCE averages away (training/perceptual.py)."""
+    a, b = net.features(recon.unsqueeze(1)), net.features(images.unsqueeze(1))
+    total = 0.0
+    for name in ("relu1", "relu2", "relu3"):
+        fa, fb = getattr(a, name), getattr(b, name)
+        total = total + (fa - fb.detach()).pow(2).sum((2, 3)).mean(1)  # (B,)
+    return total.mean()

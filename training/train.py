@@ -6,6 +6,7 @@ Each run lives in a directory with `checkpoint.pt` (model, optimisers, config, e
 from __future__ import annotations
 
 import json
+import math
 import os
 import time
 from pathlib import Path
@@ -19,6 +20,8 @@ from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict, to_dict
 from .cppn_vae import FashionSpace
 from .data import load_split
+from .perceptual import FeatureNet, train_feature_net
+from .perceptual import accuracy as feature_net_accuracy
 
 
 def save_checkpoint(path: Path, payload: dict) -> None:
@@ -31,7 +34,8 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-ARCH_FIELDS_SPACE = ("latent_dim", "gen_width", "gen_layers", "enc_channels", "disc_channels", "coord_scale")
+ARCH_FIELDS_SPACE = ("latent_dim", "gen_width", "gen_layers", "enc_channels", "disc_channels", "coord_scale",
+                     "film", "mapping_width", "fourier_features", "fourier_sigma", "fourier_seed")
 
 
 def _resume_config(cls, cfg, state, arch_fields):
@@ -52,6 +56,33 @@ def _resume_config(cls, cfg, state, arch_fields):
 def _log(run: Path, record: dict) -> None:
     with open(run / "metrics.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
+
+
+def cosine_lr(cfg: SpaceConfig, progress: float) -> float:
+    """VAE learning rate at `progress` epochs: cosine from cfg.lr to cfg.lr * cfg.lr_final_frac."""
+    t = min(max(progress / max(cfg.epochs, 1), 0.0), 1.0)
+    lo = cfg.lr * cfg.lr_final_frac
+    return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * t))
+
+
+def feature_net_for(run: Path, cfg: SpaceConfig, train: object, test: object) -> FeatureNet | None:
+    """The frozen feature network of the perceptual term, trained once per run and kept in it."""
+    if cfg.perceptual_weight <= 0:
+        return None
+    path = run / "feature_net.pt"
+    net = FeatureNet()
+    if path.exists():
+        net.load_state_dict(torch.load(path, map_location="cpu"))
+        net.eval().requires_grad_(False)
+        return net
+    t0 = time.time()
+    net = train_feature_net(torch.from_numpy(train.images), torch.from_numpy(train.labels).long(),
+                            cfg.perceptual_epochs, cfg.seed)
+    acc = feature_net_accuracy(net, torch.from_numpy(test.images), torch.from_numpy(test.labels).long())
+    torch.save(net.state_dict(), path)
+    _log(run, {"feature_net_test_accuracy": round(acc, 4), "seconds": round(time.time() - t0, 1)})
+    print(json.dumps({"feature_net_test_accuracy": acc}))
+    return net
 
 
 def _batches(n: int, size: int, gen: torch.Generator):
@@ -98,8 +129,9 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
         start, elapsed = state["epoch"], state.get("train_seconds", 0.0)
         print(f"resuming {run} after epoch {start}")
 
-    train = torch.from_numpy(load_split("train", data, cfg.train_limit).images)
-    test = torch.from_numpy(load_split("test", data, cfg.test_limit).images)
+    train_split, test_split = load_split("train", data, cfg.train_limit), load_split("test", data, cfg.test_limit)
+    train, test = torch.from_numpy(train_split.images), torch.from_numpy(test_split.images)
+    feature_net = feature_net_for(run, cfg, train_split, test_split)
     gen = torch.Generator().manual_seed(cfg.seed + start)
     steps_per_epoch = (len(train) + cfg.batch_size - 1) // cfg.batch_size
     total = cfg.epochs + cfg.gan_epochs
@@ -107,10 +139,13 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
         gan_phase = epoch >= cfg.epochs
         model.train()
         t0 = time.time()
-        sums = {"bce": 0.0, "kl": 0.0, "adv": 0.0, "d": 0.0, "d_updates": 0, "g_adv_steps": 0}
+        sums = {"bce": 0.0, "kl": 0.0, "perceptual": 0.0, "adv": 0.0, "d": 0.0, "d_updates": 0, "g_adv_steps": 0}
         bar = tqdm(list(_batches(len(train), cfg.batch_size, gen)), disable=not progress,
                    desc=f"{'gan' if gan_phase else 'vae'} epoch {epoch + 1}/{total}", leave=False)
         for step, idx in enumerate(bar):
+            if not gan_phase:
+                for group in opt_vae.param_groups:
+                    group["lr"] = cosine_lr(cfg, epoch + step / steps_per_epoch)
             x = train[idx]                                   # (B, 28, 28)
             mean, logvar = model.encoder(x.unsqueeze(1))     # (B, 8) each
             z = model.sample_posterior(mean, logvar)
@@ -120,6 +155,10 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
             progress_frac = (epoch + step / steps_per_epoch) / max(cfg.kl_warmup_epochs, 1e-9)
             beta = cfg.beta * min(1.0, progress_frac) if cfg.kl_warmup_epochs > 0 else cfg.beta
             loss = bce + beta * kl
+            if feature_net is not None:
+                perc = losses.perceptual(feature_net, torch.sigmoid(logits), x)
+                loss = loss + cfg.perceptual_weight * perc
+                sums["perceptual"] += perc.item()
             if gan_phase:
                 # Fakes: reconstructions and designs from prior samples, so jumps sharpen too.
                 n_prior = int(len(x) * cfg.prior_fakes)
@@ -151,7 +190,8 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
         elapsed += seconds
         n = steps_per_epoch
         record = {"epoch": epoch + 1, "phase": "gan" if gan_phase else "vae", "seconds": round(seconds, 1),
-                  "train_bce": sums["bce"] / n, "train_kl": sums["kl"] / n,
+                  "train_bce": sums["bce"] / n, "train_kl": sums["kl"] / n, "train_perceptual": sums["perceptual"] / n,
+                  "lr": opt_vae.param_groups[0]["lr"],
                   **evaluate_space(model, test)}
         if gan_phase:
             record.update(d_loss=sums["d"] / n, g_adv=sums["adv"] / max(sums["g_adv_steps"], 1),
