@@ -23,7 +23,7 @@ import onnx
 from onnx import numpy_helper
 
 from kiosk.models import FashionModels
-from kiosk.space import coordinates
+from contract.space import coordinates
 
 from .timing import best_of_interleaved
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .space import LATENT_DIM, hyperspace_jump
+from contract.space import LATENT_DIM, hyperspace_jump
 from .state import BRUSH_BLACK, BRUSH_WHITE, ExplorerState, KeyRepeat, clamp
 
 log = logging.getLogger("kiosk")

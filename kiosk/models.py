@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .providers import create_session
-from .space import LATENT_DIM, coordinates
+from contract.space import LATENT_DIM, coordinates
 
 log = logging.getLogger(__name__)
 

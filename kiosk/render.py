@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .prints import PrintError
-from .space import LATENT_DIM
+from contract.space import LATENT_DIM
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .space import LATENT_DIM
+from contract.space import LATENT_DIM
 
 SLIDER_LOW, SLIDER_HIGH = -1.0, 1.0
 """Every parameter lives in [-1, 1] (FashionModels.slider_range)."""

@@ -82,7 +82,7 @@ def test_corrupt_model_is_named_with_the_fix(models_dir, tmp_path):
 
 
 def test_kiosk_runtime_never_imports_torch(root):
-    code = ("import sys, kiosk.models, kiosk.space, kiosk.config, kiosk.providers; "
+    code = ("import sys, kiosk.models, contract.space, kiosk.config, kiosk.providers; "
             "kiosk.models.FashionModels.load(__import__('pathlib').Path(sys.argv[1])); "
             "assert 'torch' not in sys.modules, 'torch was imported'")
     subprocess.run([sys.executable, "-c", code, str(root / "onnx_models")], check=True)

@@ -9,7 +9,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from kiosk.space import coordinates
+from contract.space import coordinates
 from training import cli
 from training.config import SpaceConfig, quick
 from training.cppn_vae import FashionSpace

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from kiosk.space import coordinates
+from contract.space import coordinates
 
 from .config import SpaceConfig
 

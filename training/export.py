@@ -30,7 +30,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from kiosk.space import LATENT_DIM, coordinates
+from contract.space import LATENT_DIM, coordinates
 
 from . import metrics
 from .classifier import Classifier
@@ -62,7 +62,7 @@ class ExportEncoder(nn.Module):
 
 
 class ExportGenerator(nn.Module):
-    """z (B, 8) kiosk parameters in [-1, 1], coords (H, W, 3) from kiosk.space.coordinates -> design (B, H, W)."""
+    """z (B, 8) kiosk parameters in [-1, 1], coords (H, W, 3) from contract.space.coordinates -> design (B, H, W)."""
 
     def __init__(self, model: FashionSpace, latent_scale: float):
         super().__init__()
@@ -284,7 +284,7 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
             "data_range_0.5_99.5_pct": [lo.round(3).tolist(), hi.round(3).tolist()],
             "jump": "uniform in [-1, 1]^8",
         },
-        "coordinates": {"function": "kiosk.space.coordinates(width, height, scale)", "scale": s_cfg.coord_scale},
+        "coordinates": {"function": "contract.space.coordinates(width, height, scale)", "scale": s_cfg.coord_scale},
         "classes": list(CLASS_NAMES),
         "training": {
             "space": {"config": s_ckpt["config"], "epochs_done": s_ckpt["epoch"],

@@ -33,7 +33,7 @@ SHADE_MAX = 1.3                   # highlights may brighten the print this much
 
 
 def tile_coordinates(height: int | torch.Tensor, width: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """u, v (1,1,H,W) in tile units: kiosk.space.coordinates' x, y in [-1, 1] times REPEATS/2."""
+    """u, v (1,1,H,W) in tile units: contract.space.coordinates' x, y in [-1, 1] times REPEATS/2."""
     xs = torch.arange(width, dtype=torch.float32) * (2.0 / (width - 1)) - 1.0
     ys = torch.arange(height, dtype=torch.float32) * (2.0 / (height - 1)) - 1.0
     u = (xs * (REPEATS / 2)).reshape(1, 1, 1, -1).expand(1, 1, height, width)

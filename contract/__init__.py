@@ -1,0 +1,9 @@
+"""The contract between training, the kiosk and the analysis: small, numpy-only, imported by all three.
+
+What one side writes and another reads is defined here once:
+- `contract.space`: the CPPN's coordinate grid, the latent size and the hyperspace jump.
+
+Rules (checked by ../shared/tools/import-rules and tests/test_layout.py): this package imports
+numpy and the standard library only, never torch, pygame, onnxruntime, UMAP or another package of
+this repository. The kiosk never imports training/ or analysis/; analysis never imports training/.
+"""
