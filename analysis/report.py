@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from kiosk.capture_log import encode_png
 
 CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")  # matplotlib's tab10, as in the original map
@@ -42,7 +41,9 @@ MAX_THUMBS = 5000
 
 
 def png_data_uri(pixels: np.ndarray) -> str:
-    return "data:image/png;base64," + base64.b64encode(encode_png(pixels, level=9)).decode()
+    buffer = io.BytesIO()
+    Image.fromarray(np.asarray(pixels, np.uint8)).save(buffer, "PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def design_uri(design01: np.ndarray) -> str:
