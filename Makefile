@@ -45,7 +45,7 @@ bench-quick: setup firmware
 	$(BIN)/python -m benchmarks --quick
 
 sheet: setup
-	$(BIN)/fse-sheet --out docs/model_sheet.png
+	$(BIN)/fse-train sheet --out docs/model_sheet.png
 
 install-appliance:
 	bash scripts/install-appliance.sh

@@ -1,10 +1,11 @@
-"""`fse-export`: pull the booth's capture log as a checksummed bundle (and `fse-export models`).
+"""`fse-export`: pull the booth's capture log as a checksummed bundle.
 
     fse-export --out DIR                 # a bundle directory: DIR/<booth>-<utc>/
     fse-export --tar FILE                # the same bundle as one tar (FILE.tar.gz compresses)
     fse-export --usb /dev/sdb1           # udev/systemd on a stick labelled FSE-EXPORT (mounts it)
     fse-export --usb /media/stick        # or an already mounted stick
-    fse-export models [...]              # the ONNX models (training side, needs torch): see training/export.py
+
+The ONNX models go the other way, from training into the booth: `fse-train export` (training/export.py).
 
 `--state-dir` picks the log (default: the kiosk's, from kiosk.config). Safe while the kiosk runs:
 the database is copied with SQLite's online backup API (a consistent snapshot), and capture images
@@ -250,18 +251,16 @@ def _default_state_dir() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] == "models":
-        # Training side: torch is imported only here, never by the kiosk's own export.
-        from training.export import main as export_models
-        return export_models(argv[1:])
-
     parser = argparse.ArgumentParser(prog="fse-export", description=__doc__.splitlines()[0],
-                                     epilog="`fse-export models --help` for the ONNX model exporter.")
+                                     epilog="The ONNX models are written by `fse-train export` (training side).")
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, metavar="DIR", help="write a bundle directory inside DIR")
     where.add_argument("--tar", type=Path, metavar="FILE", help="write the bundle as a tar (.tar.gz compresses)")
     where.add_argument("--usb", metavar="DEVICE_OR_MOUNTPOINT", help="export onto a USB stick (used by udev)")
     parser.add_argument("--state-dir", type=Path, help="the kiosk's state directory (default: from kiosk.toml)")
+    if argv and argv[0] == "models":  # the old spelling, from before the models moved to training
+        parser.error("the ONNX models are written by `fse-train export` on the training machine, "
+                     "not by the booth's fse-export")
     args = parser.parse_args(argv)
     try:
         state_dir = args.state_dir or _default_state_dir()

@@ -25,7 +25,7 @@ from contract.space import LATENT_DIM, coordinates
 log = logging.getLogger(__name__)
 
 REQUIRED = ("encoder", "generator", "classifier")
-FIX = "restore onnx_models/ from the repository (git checkout onnx_models) or re-export with `fse-export models`"
+FIX = "restore onnx_models/ from the repository (git checkout onnx_models) or re-export with `fse-train export`"
 
 
 class ModelError(Exception):

@@ -156,7 +156,7 @@ def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = 
     path = Path(path)
     if not path.is_file():
         raise SessionError(f"model file {path} does not exist; check models_dir in the config "
-                           f"or run `fse-export models` to write the ONNX models")
+                           f"or run `fse-train export` to write the ONNX models")
 
     built_in = set(ort.get_available_providers())
     reasons: list[str] = []
@@ -171,7 +171,7 @@ def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = 
         except Exception as error:  # onnxruntime raises bare RuntimeErrors and its own Fail types
             if choice == "cpu":
                 raise SessionError(f"model file {path} cannot be opened: {_first_line(error)}; "
-                                   f"re-export it with `fse-export models`") from None
+                                   f"re-export it with `fse-train export`") from None
             reasons.append(f"{choice} unavailable: {_first_line(error)}")
             continue
         active = session.get_providers()

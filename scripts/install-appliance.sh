@@ -178,7 +178,7 @@ if compgen -G "$SRC/onnx_models/*" >/dev/null; then
   mv "$DESTDIR$PREFIX/onnx_models.new" "$DESTDIR$PREFIX/onnx_models"
   chmod -R u=rwX,go=rX "$DESTDIR$PREFIX/onnx_models"
 else
-  say "WARNING: $SRC/onnx_models is empty; export the models (fse-export models) and run this again"
+  say "WARNING: $SRC/onnx_models is empty; export the models (fse-train export) and run this again"
 fi
 for doc in "$SRC"/docs/*.md; do
   [ -e "$doc" ] && install -m 0644 "$doc" "$DESTDIR$PREFIX/docs/"

@@ -124,10 +124,9 @@ def test_bad_state_dirs_give_messages_not_tracebacks(tmp_path, capsys):
     assert "upgrade fse" in capsys.readouterr().err
 
 
-def test_models_subcommand_reaches_the_onnx_exporter(capsys):
-    """`fse-export models` is the training exporter's CLI (imports torch only on this branch)."""
-    pytest.importorskip("torch")
+def test_fse_export_only_pulls_booth_logs(capsys):
+    """The models moved to `fse-train export`: the booth's command has no second job (and no torch)."""
     with pytest.raises(SystemExit) as exit_:
-        main(["models", "--help"])
-    assert exit_.value.code == 0
-    assert "--out" in capsys.readouterr().out
+        main(["models", "--out", "x"])
+    assert exit_.value.code == 2
+    assert "fse-train export" in capsys.readouterr().err

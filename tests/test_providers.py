@@ -127,9 +127,9 @@ def test_trt_profile_options():
 def test_bad_requests(model_path, tmp_path):
     with pytest.raises(ValueError, match="expected one of auto, tensorrt, cuda, cpu"):
         create_session(model_path, "gpu")
-    with pytest.raises(SessionError, match="does not exist.*fse-export models"):
+    with pytest.raises(SessionError, match="does not exist.*fse-train export"):
         create_session(tmp_path / "missing.onnx", "cpu")
     broken = tmp_path / "broken.onnx"
     broken.write_bytes(b"not a model")
-    with pytest.raises(SessionError, match="cannot be opened.*fse-export models"):
+    with pytest.raises(SessionError, match="cannot be opened.*fse-train export"):
         create_session(broken, "auto")

@@ -74,7 +74,7 @@ def test_corrupt_model_is_named_with_the_fix(models_dir, tmp_path):
     data = bytearray((copy / "generator.onnx").read_bytes())
     data[len(data) // 2] ^= 0xFF
     (copy / "generator.onnx").write_bytes(bytes(data))
-    with pytest.raises(ModelError, match=r"generator.onnx does not match its sha256.*fse-export models"):
+    with pytest.raises(ModelError, match=r"generator.onnx does not match its sha256.*fse-train export"):
         FashionModels.load(copy)
     (copy / "encoder.onnx").unlink()
     with pytest.raises(ModelError, match=r"encoder.onnx is missing"):

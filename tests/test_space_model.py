@@ -103,6 +103,22 @@ def test_bad_data_dir_is_a_clear_error(tmp_path, capsys):
     assert "apt-get install dataset-fashion-mnist" in capsys.readouterr().err
 
 
+def test_export_and_sheet_are_fse_train_subcommands(tmp_path, capsys):
+    """`fse-train export` and `fse-train sheet` reach their modules' own parsers (the booth's fse-export
+    no longer exports models, and fse-sheet is gone)."""
+    for name, option in (("export", "--classifier"), ("sheet", "--compare")):
+        with pytest.raises(SystemExit) as exit_:
+            cli.main([name, "--help"])
+        assert exit_.value.code == 0
+        out = capsys.readouterr().out
+        assert f"usage: fse-train {name}" in out and option in out
+    assert cli.main(["export", "--space", str(tmp_path / "none"), "--out", str(tmp_path / "m")]) == 2
+    assert "fse-train export: " in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli.main(["--help"])
+    assert "export" in capsys.readouterr().out
+
+
 def test_export_checks_parity_and_writes_the_manifest(quick_runs, tmp_path):
     from training.export import export_all
     out = tmp_path / "models"

@@ -3,6 +3,8 @@
     fse-train space      --run runs/space       [--epochs 8] [--gan-epochs 1] [--resume] [--quick]
     fse-train classifier --run runs/classifier  [--epochs 6] [--resume] [--quick]
     fse-train prints     --run runs/prints      [--resume] [--quick]
+    fse-train export     --space runs/space --classifier runs/classifier --out onnx_models
+    fse-train sheet      --out docs/model_sheet.png [--compare runs/vae_models]
 
 `--set key=value` overrides any config field (see training/config.py). The data directory is
 `--data`, else $FSE_FASHION_MNIST, else /usr/share/datasets/fashion-mnist.
@@ -11,12 +13,20 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib
 import sys
 from pathlib import Path
 
 from .config import ClassifierConfig, SpaceConfig, quick
 from .data import DatasetError
 from .prints.cli import add_parser as add_prints
+
+# Subcommands that parse their own options in their own module (`fse-train export --help`); they are
+# imported only when run, so `fse-train space` does not load onnx and onnxruntime.
+OWN_PARSERS = {
+    "export": ("training.export", "the trained models -> ONNX files, landmarks and manifest in onnx_models/"),
+    "sheet": ("training.sheet", "a PNG contact sheet of the exported models"),
+}
 
 
 def _apply_overrides(cfg, pairs: list[str]):
@@ -53,15 +63,20 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "space":
             s.add_argument("--gan-epochs", type=int)
     add_prints(sub)  # the print network's subcommand (training/prints/cli.py)
+    for name, (_, help_) in OWN_PARSERS.items():
+        sub.add_parser(name, help=help_, add_help=False)  # listed here, parsed by its module
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in OWN_PARSERS:
+        return importlib.import_module(OWN_PARSERS[argv[0]][0]).main(argv[1:])
     args = build_parser().parse_args(argv)
     if getattr(args, "handler", None):
         return args.handler(args)
     from . import train
-    command = "fse-train " + " ".join(sys.argv[1:] if argv is None else argv)
+    command = "fse-train " + " ".join(argv)
     try:
         if args.model == "space":
             cfg = quick(SpaceConfig()) if args.quick else SpaceConfig()

@@ -325,7 +325,7 @@ def add_prints(manifest: dict, out: Path) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fse-export models", description=__doc__,
+    p = argparse.ArgumentParser(prog="fse-train export", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--space", type=Path, default=Path("runs/space"), help="fashion-space run directory")
     p.add_argument("--classifier", type=Path, default=Path("runs/classifier"), help="classifier run directory")
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     for run in (args.space, args.classifier):
         if not (run / "checkpoint.pt").exists():
-            print(f"fse-export models: {run}/checkpoint.pt not found; train it first with `fse-train`", file=sys.stderr)
+            print(f"fse-train export: {run}/checkpoint.pt not found; train it first with `fse-train`", file=sys.stderr)
             return 2
     if (args.prints / "checkpoint.pt").exists():
         from .prints.export import export as export_prints

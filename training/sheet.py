@@ -1,7 +1,7 @@
-"""`fse-sheet`: a PNG contact sheet of the shipped fashion space, rendered from the ONNX models.
+"""`fse-train sheet`: a PNG contact sheet of the shipped fashion space, rendered from the ONNX models.
 
-    fse-sheet --out docs/model_sheet.png                       # the shipped models
-    fse-sheet --compare runs/vae_models --out docs/gan_vs_vae.png   # side by side with another export
+    fse-train sheet --out docs/model_sheet.png                       # the shipped models
+    fse-train sheet --compare runs/vae_models --out docs/gan_vs_vae.png   # side by side with another export
 
 Rows: test images and their reconstructions; random designs (hyperspace jumps) at 28x28 and the
 same designs at 256x256; a walk along each of the 8 parameters.
@@ -83,7 +83,7 @@ def model_rows(models: FashionModels, name: str, data: str | None, seed: int) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fse-sheet", description=__doc__,
+    p = argparse.ArgumentParser(prog="fse-train sheet", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", type=Path, default=Path("onnx_models"))
     p.add_argument("--compare", type=Path, help="another export to show first, for a side-by-side")
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             rows += model_rows(FashionModels.load(args.compare), args.compare.name, args.data, args.seed)
         rows += model_rows(FashionModels.load(args.models), args.models.name, args.data, args.seed)
     except (ModelError, DatasetError) as e:
-        print(f"fse-sheet: {e}", file=sys.stderr)
+        print(f"fse-train sheet: {e}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
     _stack(rows, "Fashion space: reconstructions, hyperspace jumps at 28 and 256 px, walks along each parameter"
