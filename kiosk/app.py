@@ -21,10 +21,8 @@ events -> joystick -> update(dt) -> render requests -> draw -> flip -> tick.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.space import LATENT_DIM, hyperspace_jump
+from .startup import stop_requested
 from .state import BRUSH_BLACK, BRUSH_WHITE, ExplorerState, KeyRepeat, clamp
 
 log = logging.getLogger("kiosk")
@@ -54,16 +53,6 @@ ATTRACT_DWELL_S = 4.0
 ATTRACT_GLIDE_S = 2.5
 OPERATOR_HOLD_S = 5.0
 USB_POLL_S = 1.0
-ERROR_HOLD_S = 30.0
-"""How long a start-up error stays on screen before the process exits (systemd then restarts it)."""
-
-
-class KioskStartError(Exception):
-    """Start-up failed in a way the visitor's screen should explain (models); has a title and exit code."""
-
-    def __init__(self, title: str, message: str, code: int) -> None:
-        super().__init__(message)
-        self.title, self.code = title, code
 
 
 class App:
@@ -183,7 +172,7 @@ class App:
         for event in self.pg.event.get():
             self._dirty = True
             self.handle_event(event)
-        if _stop_signal:
+        if stop_requested():
             self.running = False
         self.poll_joystick(dt)
         self.update(dt)
@@ -645,221 +634,7 @@ class App:
         self.pg.image.save(self.screen, str(path))
 
 
-# ----------------------------------------------------------------------------------------------
-# Start-up
-
-def _parse_z(text: str) -> np.ndarray:
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--z {text!r}: give {LATENT_DIM} numbers separated by commas, "
-                                         f"e.g. --z 0,0.5,-1,0,0,0,0,0") from None
-    if len(values) != LATENT_DIM or not np.isfinite(values).all():
-        raise argparse.ArgumentTypeError(f"--z {text!r}: give exactly {LATENT_DIM} finite numbers "
-                                         f"separated by commas (got {len(values)})")
-    return np.asarray(values, np.float32)
-
-
-def _parse_size(text: str) -> str:
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) >= 320 for p in parts):
-        raise argparse.ArgumentTypeError(f"--size {text!r}: give WIDTHxHEIGHT, e.g. 1920x1080 (at least 320x320)")
-    return text.lower()
-
-
-def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fse-kiosk", description="The Fashion Space Explorer kiosk.",
-                                epilog="Operator exit: Ctrl+Alt+Q, or hold capture + jump for 5 s.")
-    p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen; Escape quits")
-    p.add_argument("--joystick", help='"auto", "none", "sim" or a device path (default: config, else auto)')
-    p.add_argument("--z", type=_parse_z, help="start at this design: 8 comma-separated numbers in [-1, 1]")
-    p.add_argument("--print", dest="print_name", help='start with this print ("none" for plain)')
-    p.add_argument("--show2d", action="store_true", help="start in map mode")
-    p.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render headless and save a screenshot, then exit")
-    p.add_argument("--frames", type=int, default=2, help="frames to run before the screenshot (default 2)")
-    p.add_argument("--size", type=_parse_size, help="screen size WxH (default: config display_size, 1920x1080)")
-    p.add_argument("--provider", help="onnxruntime provider: auto, tensorrt, cuda or cpu")
-    p.add_argument("--config", type=Path, help="a kiosk.toml (default: $FSE_CONFIG, else /etc/fse/kiosk.toml if present)")
-    p.add_argument("--models", type=Path, help="the models directory (default: the shipped onnx_models/)")
-    p.add_argument("--state-dir", type=Path, help="where captures and logs go")
-    p.add_argument("--attract-after", type=float, help="seconds of no input before attract mode")
-    return p
-
-
-def _join_negative_z(argv: list[str]) -> list[str]:
-    """`--z -0.5,0,...` as `--z=-0.5,0,...`: argparse would take the leading minus for an option."""
-    out = []
-    i = 0
-    while i < len(argv):
-        if argv[i] == "--z" and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2].isdigit() | (argv[i + 1][1:2] == "."):
-            out.append("--z=" + argv[i + 1])
-            i += 2
-            continue
-        out.append(argv[i])
-        i += 1
-    return out
-
-
-def _version() -> str:
-    try:
-        from importlib.metadata import version
-        return version("fashion-space-explorer")
-    except Exception:
-        return "dev"
-
-
-_stop_signal: int | None = None
-
-
-def _on_stop_signal(signum, frame) -> None:
-    global _stop_signal
-    log.info("signal %d: stopping", signum)
-    _stop_signal = signum
-
-
-def open_display(size: tuple[int, int], fullscreen: bool):
-    """The pygame screen; raises KioskStartError(code 3) with a one-line reason when there is no display."""
-    import pygame
-
-    try:
-        pygame.display.init()
-        pygame.font.init()
-        flags = (pygame.FULLSCREEN | pygame.SCALED) if fullscreen else 0
-        screen = pygame.display.set_mode(size, flags)
-    except pygame.error as e:
-        raise KioskStartError("no display", f"no display to draw on ({e}); run it on the booth's screen "
-                              f"(DISPLAY or WAYLAND_DISPLAY set) or use --screenshot OUT.png for a headless render", 3) from None
-    pygame.display.set_caption("Fashion Space Explorer")
-    # SDL turns SIGTERM/SIGINT into a QUIT event, which kiosk mode ignores (it is also Alt+F4);
-    # systemd stops the kiosk with SIGTERM, so take the signals back (after SDL installed its own).
-    import signal
-
-    signal.signal(signal.SIGTERM, _on_stop_signal)
-    signal.signal(signal.SIGINT, _on_stop_signal)
-    return screen
-
-
-def build_app(argv: list[str] | None = None, *, show_errors: bool = True) -> App:
-    """Everything up to the first frame: config, display, splash, models, prints, input, log.
-
-    Raises KioskStartError (shown full-screen by main) or ConfigError.
-    """
-    from .config import load_config
-    from .ui.splash import draw_error, draw_splash
-
-    args = parser().parse_args(_join_negative_z(sys.argv[1:] if argv is None else list(argv)))
-    overrides = {"models_dir": args.models, "state_dir": args.state_dir, "provider": args.provider,
-                 "joystick": args.joystick, "display_size": args.size,
-                 "fullscreen": False if (args.windowed or args.screenshot) else None,
-                 "attract_after_s": args.attract_after}
-    if args.attract_after is not None:
-        overrides["session_idle_s"] = max(args.attract_after, 90.0)
-    config = load_config(args.config, overrides)
-    logging.basicConfig(level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if args.screenshot:
-        os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
-    screen = open_display(config.display_wh, config.fullscreen)
-    import pygame
-
-    def progress(fraction: float, message: str) -> None:
-        draw_splash(screen, fraction, message)
-        pygame.display.flip()
-        pygame.event.pump()
-
-    progress(0.0, "starting")
-    from .models import FashionModels, ModelError
-
-    try:
-        models = FashionModels.load(config.models_dir, config.provider, config.cache_dir,
-                                    config.intra_op_threads, progress=lambda f, m: progress(0.1 + 0.6 * f, m))
-    except ModelError as e:
-        if show_errors:
-            draw_error(screen, "The design models could not be loaded", str(e))
-            pygame.display.flip()
-            if args.screenshot:
-                pygame.image.save(screen, str(args.screenshot))
-        raise KioskStartError("models", str(e), 4) from None
-
-    progress(0.75, "loading prints")
-    prints, prints_message = None, None
-    try:
-        from .prints import PrintError, Prints
-        try:
-            prints = Prints.load(config.models_dir, provider="cpu" if config.provider == "auto" else config.provider)
-        except (PrintError, OSError) as e:
-            prints_message = f"prints unavailable: {e}"
-    except ImportError as e:
-        prints_message = f"prints unavailable ({e})"
-    if prints_message:
-        log.warning(prints_message)
-
-    progress(0.85, "joystick")
-    hub = None
-    try:
-        from .input import InputHub
-        hub = InputHub(config.joystick, state_dir=config.state_dir, deadzone=config.deadzone, expo=config.expo)
-        hub.start()
-    except Exception as e:   # the joystick is optional; keyboard and mouse always work
-        log.warning("joystick input unavailable: %s", e)
-        hub = None
-
-    progress(0.92, "capture log")
-    capture_log = None
-    try:
-        from .capture_log import CaptureLog
-        capture_log = CaptureLog(config.state_dir, config.booth_id, config.disk_floor_mb, config.trail_hz,
-                                 config.session_idle_s)
-    except Exception as e:
-        log.error("capture log unavailable, captures are off: %s", e)
-
-    start_print = args.print_name or config.default_print
-    app = App(screen, config, models, prints, prints_message, hub, capture_log,
-              windowed=not config.fullscreen or bool(args.screenshot), start_z=args.z, start_print=start_print,
-              show2d=args.show2d, version=_version())
-    app.args = args
-    return app
-
-
-def _hold_error_screen(seconds: float) -> None:
-    """Keep a start-up error readable for a while (skipped headless); any key ends it early."""
-    import pygame
-
-    if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
-        return
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        for event in pygame.event.get():
-            if event.type == pygame.KEYDOWN:
-                return
-        time.sleep(0.1)
-
-
-def main(argv: list[str] | None = None) -> int:
-    from .config import ConfigError
-
-    try:
-        app = build_app(argv)
-    except ConfigError as e:
-        print(f"fse-kiosk: config error: {e}", file=sys.stderr)
-        return 2
-    except KioskStartError as e:
-        print(f"fse-kiosk: {e}", file=sys.stderr)
-        if e.code != 3:
-            _hold_error_screen(ERROR_HOLD_S)
-        return e.code
-    args = app.args
-    if args.screenshot:
-        try:
-            app.screenshot(args.screenshot, args.frames)
-        except TimeoutError as e:
-            print(f"fse-kiosk: screenshot: {e}", file=sys.stderr)
-            return 1
-        finally:
-            app.shutdown()
-        print(f"wrote {args.screenshot}")
-        return 0
-    return app.run()
-
+from .startup import build_app, main  # noqa: E402 - the command's entry point (fse-kiosk = kiosk.app:main)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -122,11 +122,26 @@ def _joystick(value: str) -> str | None:
     return '"auto", "none", "sim", a serial device path such as "/dev/fse-joystick" or "evdev:/dev/input/eventN"'
 
 
-_SIZE = re.compile(r"^([1-9][0-9]{1,4})x([1-9][0-9]{1,4})$")
+DEFAULT_DISPLAY_SIZE = "1920x1080"
+DISPLAY_MIN = (320, 320)
+"""Below this the layout's text no longer fits its panels."""
+DISPLAY_MAX = (7680, 4320)
+"""8K: the kiosk draws at this size in memory (pygame SCALED stretches it), so a typo such as
+99999x99999 would ask for a 40 GB surface instead of a window."""
+_SIZE = re.compile(r"^([0-9]{1,6})x([0-9]{1,6})$")
 
 
-def _display_size(value: str) -> str | None:
-    return None if _SIZE.match(value) else 'WIDTHxHEIGHT in pixels, such as "1920x1080"'
+def display_size_problem(value: str) -> str | None:
+    """None when `value` is a usable WIDTHxHEIGHT, else what is allowed (also --size's check)."""
+    allowed = (f'WIDTHxHEIGHT in pixels from {DISPLAY_MIN[0]}x{DISPLAY_MIN[1]} to {DISPLAY_MAX[0]}x{DISPLAY_MAX[1]}, '
+               f'such as "1920x1080"')
+    match = _SIZE.match(value)
+    if not match:
+        return allowed
+    width, height = int(match[1]), int(match[2])
+    if not (DISPLAY_MIN[0] <= width <= DISPLAY_MAX[0] and DISPLAY_MIN[1] <= height <= DISPLAY_MAX[1]):
+        return allowed
+    return None
 
 
 def _print_name(value: str) -> str | None:
@@ -175,7 +190,7 @@ class KioskConfig:
     fullscreen: bool = _key("display", "Take the whole screen (the booth); false opens a window (a desktop).",
                             default=True)
     display_size: str = _key("display", "The size the kiosk draws at; pygame SCALED stretches it to the real screen.",
-                             default="1920x1080", check=_display_size)
+                             default=DEFAULT_DISPLAY_SIZE, check=display_size_problem)
 
     # [session]
     attract_after_s: float = _key("session", "Seconds without input before the attract loop starts wandering the space.",
@@ -296,6 +311,16 @@ def _read_file(path: Path) -> dict[str, Any]:
     except PermissionError:
         raise ConfigError(f"config file {path} cannot be read by this user; make it readable "
                           f"(chmod 644 {path})") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, not a file; give the path of the kiosk.toml "
+                          f"itself (e.g. {path / 'kiosk.toml'})") from None
+    except UnicodeDecodeError as error:
+        line = error.object[:error.start].count(b"\n") + 1
+        raise ConfigError(f"config file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line "
+                          f"{line}); TOML files must be UTF-8: re-save it as UTF-8 "
+                          f"(iconv -f latin1 -t utf-8 {path} > {path}.utf8 && mv {path}.utf8 {path})") from None
+    except OSError as error:
+        raise ConfigError(f"config file {path} cannot be read ({error.strerror}); check the path and the disk") from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}; fix that line") from None
 

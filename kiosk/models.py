@@ -53,10 +53,33 @@ def read_manifest(models_dir: Path) -> dict:
         raise ModelError(f"{path} is missing: {FIX}")
     try:
         manifest = json.loads(path.read_text())
-        manifest["models"]
-    except (json.JSONDecodeError, KeyError, TypeError) as e:
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ModelError(f"{path} is not a valid model manifest ({e}): {FIX}") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
+        raise ModelError(f"{path} has no \"models\" table: {FIX}")
+    for name in REQUIRED:
+        _check_entry(path, name, manifest["models"].get(name))
     return manifest
+
+
+ENTRY_KEYS = ("file", "sha256", "inputs", "outputs")
+"""What the kiosk reads from a model's manifest entry (the exporter writes more)."""
+
+
+def _check_entry(path: Path, name: str, entry) -> None:
+    """A manifest entry with every key the loader reads, so a hand-edited or truncated manifest is a
+    message naming the key, never a KeyError at first use."""
+    if entry is None:
+        raise ModelError(f"{path} has no entry for {name} (models.{name}): {FIX}")
+    if not isinstance(entry, dict):
+        raise ModelError(f"{path}: models.{name} is not a table: {FIX}")
+    for key in ENTRY_KEYS:
+        if key not in entry:
+            raise ModelError(f"{path}: models.{name} has no {key!r} key: {FIX}")
+    for kind in ("inputs", "outputs"):
+        for i, io in enumerate(entry[kind] if isinstance(entry[kind], list) else [None]):
+            if not isinstance(io, dict) or not {"name", "shape"} <= io.keys():
+                raise ModelError(f"{path}: models.{name}.{kind}[{i}] needs a name and a shape: {FIX}")
 
 
 class FashionModels:
@@ -86,9 +109,7 @@ class FashionModels:
         for i, name in enumerate(REQUIRED):
             if progress:
                 progress(i / (len(REQUIRED) + 1), f"loading {name}")
-            entry = manifest["models"].get(name)
-            if entry is None:
-                raise ModelError(f"{models_dir / 'manifest.json'} has no entry for {name}: {FIX}")
+            entry = manifest["models"][name]
             path = models_dir / entry["file"]
             if not path.is_file():
                 raise ModelError(f"{path} is missing: {FIX}")

@@ -94,6 +94,12 @@ class Prints:
             manifest = json.loads(path.read_text())
             for key in ("model", "baseline_model", "prints"):  # what the kiosk needs from the file
                 manifest[key]
+            for key in ("model", "baseline_model"):
+                manifest[key]["file"], manifest[key]["sha256"]
+            for i, e in enumerate(manifest["prints"]):
+                missing = [k for k in ("name", "label", "method", "swatch", "swatch_sha256") if k not in e]
+                if missing:
+                    raise KeyError(f"prints[{i}] has no {missing[0]!r}")
         except FileNotFoundError:
             raise PrintError(f"{path} is missing: {FIX}") from None
         except (json.JSONDecodeError, KeyError, TypeError) as e:

@@ -94,12 +94,23 @@ def test_effective_config_round_trips(tmp_path):
     ('[session]\nsession_idle_s = 30\n', ["session_idle_s", "attract_after_s"]),
     ('[log]\nlog_level = "loud"\n', ["log_level", "'loud'", '"debug"']),
     ('[input\n', ["not valid TOML"]),
+    ('[display]\ndisplay_size = "10x10"\n', ["display_size", "'10x10'", "from 320x320 to 7680x4320"]),
+    ('[display]\ndisplay_size = "99999x99999"\n', ["display_size", "'99999x99999'", "7680x4320"]),
 ])
 def test_bad_files_name_key_value_and_allowed(tmp_path, text, words):
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))
     for word in words:
         assert word in str(error.value), (word, str(error.value))
+
+
+def test_a_latin1_file_and_a_directory_are_errors_that_say_what_to_do(tmp_path):
+    latin1 = tmp_path / "latin1.toml"
+    latin1.write_bytes('[booth]\nbooth_id = "café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match=r"not UTF-8 text \(byte 0xe9 on line 2\).*re-save it as UTF-8"):
+        load_config(latin1)
+    with pytest.raises(ConfigError, match="is a directory, not a file.*kiosk.toml"):
+        load_config(tmp_path)
 
 
 def test_bad_environment_and_overrides(tmp_path, monkeypatch):

@@ -332,9 +332,69 @@ def test_screenshot_command_writes_the_full_layout(tmp_path):
     assert image.get_size() == (960, 540)
 
 
-def test_bad_command_line_values_are_one_line_errors(tmp_path):
-    with pytest.raises(SystemExit):
-        main(["--z", "1,2,3"])
+@pytest.mark.parametrize("args, words", [(["--z", "1,2,3"], "--z '1,2,3': give exactly 8"),
+                                         (["--size", "99999x99999"], "--size '99999x99999': give WIDTHxHEIGHT")])
+def test_bad_command_line_values_are_one_line_errors(tmp_path, capsys, args, words):
+    with pytest.raises(SystemExit) as exit:
+        main(args)
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert exit.value.code == 2 and words in lines[-1] and lines[-1].startswith("fse-kiosk: error:"), lines
+    assert not any("Traceback" in line for line in lines)
+
+
+@pytest.mark.parametrize("toml, words", [
+    ('[display]\ndisplay_size = "10x10"\n', ["[display] display_size = '10x10'", "from 320x320"]),
+    ('[input]\ndeadzon = 0.1\n', ["unknown key [input] 'deadzon'", "deadzone"]),
+    (b'[booth]\nbooth_id = "caf\xe9"\n', ["not UTF-8", "re-save it as UTF-8"]),
+    (None, ["is a directory", "kiosk.toml"]),
+])
+def test_a_bad_config_is_shown_on_the_error_page_not_a_black_screen(tmp_path, capsys, toml, words):
+    """Before, a bad kiosk.toml exited before the display opened: the booth showed a black screen."""
+    path = tmp_path / "conf" if toml is None else tmp_path / "kiosk.toml"
+    if toml is None:
+        path.mkdir()
+    else:
+        path.write_bytes(toml if isinstance(toml, bytes) else toml.encode())
+    out = tmp_path / "error.png"
+    code = main(["--config", str(path), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out),
+                 "--size", "960x540"])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fse-kiosk:")]
+    assert code == 2 and len(err) == 1 and err[0].startswith("fse-kiosk: config error:")
+    for word in words:
+        assert word in err[0], (word, err[0])
+    shot = pygame.image.load(str(out))
+    assert shot.get_size() == (960, 540) and tuple(shot.get_at((5, 5)))[:3] == (40, 12, 14), "the error page"
+
+
+@pytest.mark.parametrize("damage, words", [
+    (lambda m: m["models"]["generator"].pop("sha256"), "models.generator has no 'sha256' key"),
+    (lambda m: m["models"]["encoder"]["inputs"][0].pop("shape"), "models.encoder.inputs[0] needs a name and a shape"),
+    (lambda m: m.pop("models"), 'has no "models" table'),
+])
+def test_a_manifest_with_a_missing_key_is_shown_on_the_error_page(tmp_path, capsys, models_dir, damage, words):
+    broken = tmp_path / "models"
+    shutil.copytree(models_dir, broken)
+    manifest = json.loads((broken / "manifest.json").read_text())
+    damage(manifest)
+    (broken / "manifest.json").write_text(json.dumps(manifest))
+    out = tmp_path / "error.png"
+    code = main(["--models", str(broken), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out),
+                 "--size", "960x540"])
+    err = capsys.readouterr().err
+    assert code == 4 and words in err and "restore onnx_models" in err and "Traceback" not in err
+    assert tuple(pygame.image.load(str(out)).get_at((5, 5)))[:3] == (40, 12, 14)
+
+
+def test_attract_after_keeps_a_longer_configured_session(tmp_path):
+    """--attract-after used to set session_idle_s to a hard-coded 90 s, whatever the config said."""
+    conf = tmp_path / "kiosk.toml"
+    conf.write_text("[session]\nsession_idle_s = 300\n")
+    from kiosk.startup import load_kiosk_config, parser
+
+    config = load_kiosk_config(parser().parse_args(["--config", str(conf), "--attract-after", "5"]))
+    assert (config.attract_after_s, config.session_idle_s) == (5.0, 300.0)
+    config = load_kiosk_config(parser().parse_args(["--config", str(conf), "--attract-after", "600"]))
+    assert (config.attract_after_s, config.session_idle_s) == (600.0, 600.0)
 
 
 def test_no_display_is_a_clear_one_line_error(tmp_path):
