@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.capture_log import (DB_NAME, LATENT_DIM, SCHEMA_VERSION, Capture, SchemaTooNewError, parse_utc,
-                               read_captures)
+from contract.capture_schema import (DB_NAME, SCHEMA_VERSION, Capture, SchemaTooNewError, open_snapshot, parse_utc,
+                                     read_captures, read_sessions, read_trail, schema_version, trail_points_per_session)
+from contract.space import LATENT_DIM
 from kiosk.export import BUNDLE_FORMAT, MANIFEST, sha256_file
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
@@ -146,26 +147,25 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
             booths.append(booth)
         booth_index = booths.index(booth)
         used.append(label)
-        conn = sqlite3.connect(f"file:{bundle / DB_NAME}?mode=ro&immutable=1", uri=True)
+        conn = open_snapshot(bundle / DB_NAME)
         try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            version = schema_version(conn)
             if version > SCHEMA_VERSION:
                 raise SchemaTooNewError(f"{label}: capture-log schema version {version} is newer than "
                                         f"this fse understands ({SCHEMA_VERSION}); upgrade fse to analyse it")
             for capture in read_captures(conn):
                 captures.setdefault((capture.booth_id, capture.id), LoggedCapture(capture, bundle / capture.image_path))
-            rows = conn.execute("SELECT id, t, z FROM trail").fetchall()
-            if rows:
-                ids, t, blobs = zip(*rows)
-                trail_keys.append(np.asarray(ids, np.int64) + (np.int64(booth_index) << 40))
-                trail_t.append(np.asarray(t, np.float64))
-                trail_z.append(np.frombuffer(b"".join(blobs), "<f4").reshape(-1, LATENT_DIM))
-            for sid, booth_id, started, last in conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions"):
-                sessions.started[sid] = min(sessions.started.get(sid, float("inf")), parse_utc(started))
-                sessions.last[sid] = max(sessions.last.get(sid, 0.0), parse_utc(last))
-                sessions.booth[sid] = booth_id
-            for sid, count in conn.execute("SELECT session_id, COUNT(*) FROM trail WHERE session_id IS NOT NULL "
-                                           "GROUP BY session_id"):
+            trail = read_trail(conn)
+            if len(trail.t):
+                trail_keys.append(trail.ids + (np.int64(booth_index) << 40))
+                trail_t.append(trail.t)
+                trail_z.append(trail.z)
+            for row in read_sessions(conn):
+                sid = row["id"]
+                sessions.started[sid] = min(sessions.started.get(sid, float("inf")), parse_utc(row["started_utc"]))
+                sessions.last[sid] = max(sessions.last.get(sid, 0.0), parse_utc(row["last_utc"]))
+                sessions.booth[sid] = row["booth_id"]
+            for sid, count in trail_points_per_session(conn).items():
                 # Overlapping pulls are snapshots of one growing log: the largest count is the truth.
                 sessions.trail_points[sid] = max(sessions.trail_points.get(sid, 0), count)
         except sqlite3.DatabaseError as e:

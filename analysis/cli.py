@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.capture_log import CaptureLogError, utc_text
+from contract.capture_schema import CaptureLogError, utc_text
 
 from . import stats
 from .bundles import BundleError, MergedLog, Sessions, find_bundles, merge

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from kiosk.capture_log import DB_NAME, CaptureLog
+from contract.capture_schema import DB_NAME, utc_text
+from kiosk.capture_log import CaptureLog
 
 HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump")
 UNPRINTED_SHARE = 0.3
@@ -127,7 +128,6 @@ def bulk_trail(state_dir: Path, count: int, rng: np.random.Generator, t0: float,
 
 
 def _utc(t: float) -> str:
-    from kiosk.capture_log import utc_text
     return utc_text(float(t))
 
 

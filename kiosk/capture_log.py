@@ -37,23 +37,17 @@ import struct
 import threading
 import time
 import zlib
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 
+from contract.capture_schema import (DB_NAME, DESIGN_SIDE, HOWS, IMAGES_DIR, CaptureLogError, check_not_newer,
+                                     migrate, open_db, utc_text, z_blob)
+
 log = logging.getLogger(__name__)
 
-DB_NAME = "log.sqlite"
-IMAGES_DIR = "images"
 TEMP_SUFFIX = ".part"
-LATENT_DIM = 8
-DESIGN_SIDE = 28
-
-HOWS = ("joystick", "canvas", "landmark", "jump", "random", "slider", "keyboard", "map", "attract", "start")
-"""How the visitor reached a design; stored with every capture and trail point."""
 
 TRAIL_FLUSH_S = 5.0
 """Trail points are committed in batches this often: one fsync per batch instead of per point keeps
@@ -66,199 +60,8 @@ PNG_LEVEL = 6
 """zlib level for capture PNGs: 1024x1024 RGB takes ~0.1 s on a Jetson core at 6, on a worker thread."""
 
 
-class CaptureLogError(Exception):
-    """The capture log cannot do what was asked; the message names the problem and the fix."""
-
-
 class DiskFullError(CaptureLogError):
     """Free space under the state directory is below the floor: captures are refused, the trail pauses."""
-
-
-class SchemaTooNewError(CaptureLogError):
-    """The database was written by a newer fse than this one."""
-
-
-@dataclass(frozen=True)
-class Capture:
-    """One photographed design, as stored.
-
-    z: the 8 parameters (float32 precision). print_weights: the print's weights as stored by the
-    kiosk (an empty tuple for no print). image_path: relative to the state directory (or bundle).
-    design28: the 28x28 design as 784 raw uint8 bytes, row-major (np.frombuffer(..., np.uint8)
-    .reshape(28, 28) / 255 gives the design in [0, 1]).
-    """
-
-    id: int
-    utc: str
-    booth_id: str
-    session_id: str
-    z: tuple[float, ...]
-    print_name: str
-    print_weights: tuple[float, ...]
-    how: str
-    image_path: str
-    design28: bytes
-
-    def design(self) -> np.ndarray:
-        """design28 as (28, 28) float32 in [0, 1]."""
-        return np.frombuffer(self.design28, np.uint8).reshape(DESIGN_SIDE, DESIGN_SIDE).astype(np.float32) / 255.0
-
-
-# ---------------------------------------------------------------------------------------------
-# Schema and migrations. Each entry takes the database from version N-1 to N; user_version holds
-# the version reached. Never edit a released migration: append a new one.
-
-MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (1, """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE captures (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            utc TEXT NOT NULL,
-            booth_id TEXT NOT NULL,
-            session_id TEXT NOT NULL,
-            z BLOB NOT NULL,                 -- 8 x float32 little-endian
-            print_name TEXT NOT NULL,
-            print_weights TEXT NOT NULL,     -- JSON list of numbers
-            how TEXT NOT NULL,
-            image_path TEXT NOT NULL UNIQUE, -- relative to the state directory
-            design28 BLOB NOT NULL           -- 784 x uint8, row-major
-        );
-        CREATE TABLE trail (
-            id INTEGER PRIMARY KEY,
-            t REAL NOT NULL,                 -- unix time, seconds
-            session_id TEXT,                 -- NULL while nobody is at the booth (attract loop)
-            z BLOB NOT NULL,
-            how TEXT NOT NULL
-        );
-    """),
-    (2, """
-        -- Sessions get their own table so durations don't depend on the trail being recorded.
-        CREATE TABLE sessions (
-            id TEXT PRIMARY KEY,
-            booth_id TEXT NOT NULL,
-            started_utc TEXT NOT NULL,
-            last_utc TEXT NOT NULL
-        );
-        INSERT INTO sessions (id, booth_id, started_utc, last_utc)
-            SELECT session_id, booth_id, MIN(utc), MAX(utc) FROM captures GROUP BY session_id;
-        CREATE INDEX trail_t ON trail (t);
-        CREATE INDEX captures_session ON captures (session_id);
-        CREATE TABLE schema_history (version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL);
-    """),
-)
-SCHEMA_VERSION = MIGRATIONS[-1][0]
-
-
-def utc_text(t: float) -> str:
-    """Unix time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:00:00.123Z."""
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-
-
-def parse_utc(text: str) -> float:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
-
-
-def schema_version(conn: sqlite3.Connection) -> int:
-    return conn.execute("PRAGMA user_version").fetchone()[0]
-
-
-def check_not_newer(conn: sqlite3.Connection, where: str | os.PathLike) -> int:
-    """The database's schema version; SchemaTooNewError if this fse cannot read it."""
-    version = schema_version(conn)
-    if version > SCHEMA_VERSION:
-        raise SchemaTooNewError(
-            f"{where} has capture-log schema version {version}, but this fse understands up to "
-            f"version {SCHEMA_VERSION}; upgrade fse (pip install -U fashion-space-explorer, or pull "
-            f"the newer repository) to read it")
-    return version
-
-
-def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
-    """Apply the migrations after the database's version up to `target`, each in one transaction."""
-    version = schema_version(conn)
-    for number, script in MIGRATIONS:
-        if version < number <= target:
-            # executescript would commit on its own; wrap it so a migration is all-or-nothing.
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for statement in _statements(script):
-                    conn.execute(statement)
-                if number >= 2:
-                    conn.execute("INSERT INTO schema_history VALUES (?, ?)", (number, utc_text(time.time())))
-                conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            log.info("capture log migrated to schema version %d", number)
-            version = number
-    return version
-
-
-def _statements(script: str) -> Iterator[str]:
-    buffer = ""
-    for line in script.splitlines():
-        line = line.split("--", 1)[0]
-        buffer += line + "\n"
-        if sqlite3.complete_statement(buffer):
-            if buffer.strip():
-                yield buffer.strip()
-            buffer = ""
-
-
-def open_db(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """A connection set up the way the log needs it (WAL, synchronous=FULL); no migration."""
-    if read_only:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
-    else:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=10000")
-    return conn
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading (the export and the analysis use these on a snapshot)
-
-def z_blob(z) -> bytes:
-    values = np.asarray(z, np.float32).reshape(-1)
-    if values.shape != (LATENT_DIM,):
-        raise ValueError(f"z must have {LATENT_DIM} values, got {values.size}")
-    return values.astype("<f4").tobytes()
-
-
-def z_from_blob(blob: bytes) -> tuple[float, ...]:
-    return tuple(float(v) for v in np.frombuffer(blob, "<f4"))
-
-
-def read_captures(conn: sqlite3.Connection) -> list[Capture]:
-    rows = conn.execute("SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
-                        "image_path, design28 FROM captures ORDER BY id").fetchall()
-    return [Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]))
-            for r in rows]
-
-
-def read_trail(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray, list, list]:
-    """The whole trail as (t (N,) float64, z (N, 8) float32, session ids, hows), in time order.
-
-    z is decoded in one numpy call from the concatenated blobs: a million points take ~1 s.
-    """
-    rows = conn.execute("SELECT t, z, session_id, how FROM trail ORDER BY t, id").fetchall()
-    if not rows:
-        return np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), [], []
-    t, blobs, sessions, hows = zip(*rows)
-    z = np.frombuffer(b"".join(blobs), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
-    return np.asarray(t, np.float64), z, list(sessions), list(hows)
-
-
-def read_sessions(conn: sqlite3.Connection) -> list[dict]:
-    return [dict(id=r[0], booth_id=r[1], started_utc=r[2], last_utc=r[3]) for r in
-            conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions ORDER BY started_utc")]
-
-
-def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
-    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -623,6 +426,3 @@ def _remove_quietly(path: Path) -> None:
     except OSError as e:
         log.warning("could not remove %s: %s", path, e)
 
-
-def iter_image_paths(conn: sqlite3.Connection) -> Iterable[str]:
-    return (row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id"))

@@ -35,8 +35,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from .capture_log import (DB_NAME, CaptureLogError, check_not_newer, fsync_dir, open_db, utc_text,
-                          write_file_durably)
+from contract.capture_schema import (DB_NAME, CaptureLogError, check_not_newer, image_paths, open_db, read_meta,
+                                     read_summary, utc_text)
+
+from .capture_log import fsync_dir, write_file_durably
 
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "fse-capture-bundle"
@@ -99,17 +101,13 @@ def make_bundle(state_dir: Path, bundle: Path) -> dict:
     snapshot = bundle / DB_NAME
     snapshot_database(state_dir / DB_NAME, snapshot)
 
-    conn = sqlite3.connect(f"file:{snapshot}?mode=ro", uri=True)
-    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    captures, first_c, last_c = conn.execute("SELECT COUNT(*), MIN(utc), MAX(utc) FROM captures").fetchone()
-    trail, first_t, last_t = conn.execute("SELECT COUNT(*), MIN(t), MAX(t) FROM trail").fetchone()
-    sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
-    image_paths = [row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id")]
+    conn = open_db(snapshot, read_only=True)
+    meta, version, summary = read_meta(conn), check_not_newer(conn, snapshot), read_summary(conn)
+    images = image_paths(conn)
     conn.close()
 
     missing = []
-    for relative in image_paths:
+    for relative in images:
         source = state_dir / relative
         target = bundle / relative
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -117,9 +115,9 @@ def make_bundle(state_dir: Path, bundle: Path) -> dict:
             shutil.copyfile(source, target)
         except FileNotFoundError:
             missing.append(relative)
-    times = [t for t in (first_c, last_c,
-                         utc_text(first_t) if first_t is not None else None,
-                         utc_text(last_t) if last_t is not None else None) if t]
+    times = [t for t in (summary.first_capture_utc, summary.last_capture_utc,
+                         utc_text(summary.first_trail_t) if summary.first_trail_t is not None else None,
+                         utc_text(summary.last_trail_t) if summary.last_trail_t is not None else None) if t]
     files = {p.relative_to(bundle).as_posix(): sha256_file(p)
              for p in sorted(bundle.rglob("*")) if p.is_file()}
     manifest = {
@@ -129,7 +127,8 @@ def make_bundle(state_dir: Path, bundle: Path) -> dict:
         "schema_version": version,
         "exported_utc": utc_text(time.time()),
         "time_range": {"first_utc": min(times) if times else None, "last_utc": max(times) if times else None},
-        "counts": {"captures": captures, "trail_points": trail, "sessions": sessions, "images": len(image_paths) - len(missing)},
+        "counts": {"captures": summary.captures, "trail_points": summary.trail_points, "sessions": summary.sessions,
+                   "images": len(images) - len(missing)},
         "missing_images": missing,
         "files": files,
     }
@@ -144,7 +143,7 @@ def bundle_name(state_dir: Path) -> str:
     if db.is_file():
         try:
             conn = open_db(db, read_only=True)
-            booth = dict(conn.execute("SELECT key, value FROM meta").fetchall()).get("booth_id", booth)
+            booth = read_meta(conn).get("booth_id", booth)
             conn.close()
         except sqlite3.DatabaseError:
             pass

@@ -13,9 +13,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.capture_log import (DB_NAME, IMAGES_DIR, SCHEMA_VERSION, TEMP_SUFFIX, CaptureLog, DiskFullError,
-                               SchemaTooNewError, decode_png, encode_png, migrate, open_db, read_captures,
-                               read_sessions, read_trail, z_blob)
+from contract.capture_schema import (DB_NAME, IMAGES_DIR, SCHEMA_VERSION, SchemaTooNewError, migrate, open_db,
+                                     read_captures, read_sessions, read_trail, z_blob)
+from kiosk.capture_log import TEMP_SUFFIX, CaptureLog, DiskFullError, decode_png, encode_png
 
 RNG = np.random.default_rng(7)
 
@@ -81,9 +81,9 @@ def test_trail_is_rate_limited_and_sessions_follow_idle_timeout(tmp_path):
         assert second != first
         assert log.record_trail(np.zeros(8), "attract", now=t0 + 400)  # nobody there: no session
     conn = open_db(tmp_path / DB_NAME, read_only=True)
-    t, z, sessions, hows = read_trail(conn)
-    assert len(t) == 22 and z.shape == (22, 8)
-    assert sessions[:21] == [first] * 21 and sessions[21] is None and hows[21] == "attract"
+    trail = read_trail(conn)
+    assert len(trail.t) == 22 and trail.z.shape == (22, 8)
+    assert trail.session_ids[:21] == [first] * 21 and trail.session_ids[21] is None and trail.hows[21] == "attract"
     rows = {s["id"]: s for s in read_sessions(conn)}
     assert set(rows) == {first, second}
     assert rows[first]["last_utc"] > rows[first]["started_utc"]

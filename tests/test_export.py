@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kiosk.capture_log import DB_NAME, SCHEMA_VERSION, CaptureLog, decode_png
+from contract.capture_schema import DB_NAME, SCHEMA_VERSION
+from kiosk.capture_log import CaptureLog, decode_png
 from kiosk.export import MANIFEST, USB_SUBDIR, main, read_usb_status, sha256_file
 
 

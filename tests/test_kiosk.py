@@ -239,7 +239,7 @@ def test_nan_and_inf_never_reach_the_screen(make_app):
 # -- capture, attract, usb ------------------------------------------------------------------------
 
 def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
-    from kiosk.capture_log import open_db, read_captures
+    from contract.capture_schema import open_db, read_captures
 
     app = make_app("--z", "0.1,0.2,0.3,0.4,-0.1,-0.2,-0.3,-0.4")
     key(app, pygame.K_RETURN)

@@ -41,7 +41,7 @@ def load_map(path: Path):
 
 def captured_z(state_dir: Path) -> np.ndarray:
     """(M, 8) z of this booth's captures, newest 500, for the map's capture markers."""
-    from ..capture_log import DB_NAME, open_db, read_captures
+    from contract.capture_schema import DB_NAME, open_db, recent_capture_z
 
     db = Path(state_dir) / DB_NAME
     if not db.is_file():
@@ -49,12 +49,11 @@ def captured_z(state_dir: Path) -> np.ndarray:
     try:
         conn = open_db(db, read_only=True)
         try:
-            zs = [c.z for c in read_captures(conn)[-500:]]
+            return recent_capture_z(conn, 500)
         finally:
             conn.close()
     except Exception:
         return np.zeros((0, 8), np.float32)
-    return np.asarray(zs, np.float32).reshape(-1, 8)
 
 
 class MapView(ClickWidget):

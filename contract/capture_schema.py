@@ -1,0 +1,288 @@
+"""The capture log's format: its SQLite schema, the migrations between versions, and its readers.
+
+The kiosk writes the log (kiosk/capture_log.py); `fse-export` snapshots it into bundles
+(kiosk/export.py), the kiosk's map mode places the booth's captures (kiosk/ui/map_view.py) and
+`fse-analyze` merges bundles (analysis/bundles.py). All of them read through the functions here,
+so the tables and columns are written down once. The format is documented in docs/analysis.md.
+
+    conn = open_read_only(state_dir / DB_NAME)
+    check_not_newer(conn, state_dir / DB_NAME)
+    captures = read_captures(conn)            # [Capture], oldest first
+    trail = read_trail(conn)                  # Trail: ids, t, z (N, 8), session ids, hows
+
+numpy + stdlib only (see contract/__init__.py).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .space import LATENT_DIM
+
+log = logging.getLogger(__name__)
+
+DB_NAME = "log.sqlite"
+IMAGES_DIR = "images"
+DESIGN_SIDE = 28
+
+HOWS = ("joystick", "canvas", "landmark", "jump", "random", "slider", "keyboard", "map", "attract", "start")
+"""How the visitor reached a design; stored with every capture and trail point."""
+
+BUSY_TIMEOUT_MS = 10_000
+"""How long SQLite itself waits for another connection's lock before "database is locked"."""
+
+
+class CaptureLogError(Exception):
+    """The capture log cannot do what was asked; the message names the problem and the fix."""
+
+
+class SchemaTooNewError(CaptureLogError):
+    """The database was written by a newer fse than this one."""
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One photographed design, as stored.
+
+    z: the 8 parameters (float32 precision). print_weights: the print's weights as stored by the
+    kiosk (an empty tuple for no print). image_path: relative to the state directory (or bundle).
+    design28: the 28x28 design as 784 raw uint8 bytes, row-major (np.frombuffer(..., np.uint8)
+    .reshape(28, 28) / 255 gives the design in [0, 1]).
+    """
+
+    id: int
+    utc: str
+    booth_id: str
+    session_id: str
+    z: tuple[float, ...]
+    print_name: str
+    print_weights: tuple[float, ...]
+    how: str
+    image_path: str
+    design28: bytes
+
+    def design(self) -> np.ndarray:
+        """design28 as (28, 28) float32 in [0, 1]."""
+        return np.frombuffer(self.design28, np.uint8).reshape(DESIGN_SIDE, DESIGN_SIDE).astype(np.float32) / 255.0
+
+
+# ---------------------------------------------------------------------------------------------
+# Schema and migrations. Each entry takes the database from version N-1 to N; user_version holds
+# the version reached. Never edit a released migration: append a new one.
+
+MIGRATIONS: tuple[tuple[int, str], ...] = (
+    (1, """
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        CREATE TABLE captures (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            utc TEXT NOT NULL,
+            booth_id TEXT NOT NULL,
+            session_id TEXT NOT NULL,
+            z BLOB NOT NULL,                 -- 8 x float32 little-endian
+            print_name TEXT NOT NULL,
+            print_weights TEXT NOT NULL,     -- JSON list of numbers
+            how TEXT NOT NULL,
+            image_path TEXT NOT NULL UNIQUE, -- relative to the state directory
+            design28 BLOB NOT NULL           -- 784 x uint8, row-major
+        );
+        CREATE TABLE trail (
+            id INTEGER PRIMARY KEY,
+            t REAL NOT NULL,                 -- unix time, seconds
+            session_id TEXT,                 -- NULL while nobody is at the booth (attract loop)
+            z BLOB NOT NULL,
+            how TEXT NOT NULL
+        );
+    """),
+    (2, """
+        -- Sessions get their own table so durations don't depend on the trail being recorded.
+        CREATE TABLE sessions (
+            id TEXT PRIMARY KEY,
+            booth_id TEXT NOT NULL,
+            started_utc TEXT NOT NULL,
+            last_utc TEXT NOT NULL
+        );
+        INSERT INTO sessions (id, booth_id, started_utc, last_utc)
+            SELECT session_id, booth_id, MIN(utc), MAX(utc) FROM captures GROUP BY session_id;
+        CREATE INDEX trail_t ON trail (t);
+        CREATE INDEX captures_session ON captures (session_id);
+        CREATE TABLE schema_history (version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL);
+    """),
+)
+SCHEMA_VERSION = MIGRATIONS[-1][0]
+
+
+def utc_text(t: float) -> str:
+    """Unix time as ISO-8601 UTC with milliseconds, e.g. 2024-05-01T12:00:00.123Z."""
+    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def parse_utc(text: str) -> float:
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+def schema_version(conn: sqlite3.Connection) -> int:
+    return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def check_not_newer(conn: sqlite3.Connection, where: str | os.PathLike) -> int:
+    """The database's schema version; SchemaTooNewError if this fse cannot read it."""
+    version = schema_version(conn)
+    if version > SCHEMA_VERSION:
+        raise SchemaTooNewError(
+            f"{where} has capture-log schema version {version}, but this fse understands up to "
+            f"version {SCHEMA_VERSION}; upgrade fse (pip install -U fashion-space-explorer, or pull "
+            f"the newer repository) to read it")
+    return version
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the migrations after the database's version up to `target`, each in one transaction."""
+    version = schema_version(conn)
+    for number, script in MIGRATIONS:
+        if version < number <= target:
+            # executescript would commit on its own; wrap it so a migration is all-or-nothing.
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if schema_version(conn) >= number:   # another process migrated while we waited for the lock
+                    conn.execute("ROLLBACK")
+                    version = schema_version(conn)
+                    continue
+                for statement in _statements(script):
+                    conn.execute(statement)
+                if number >= 2:
+                    conn.execute("INSERT INTO schema_history VALUES (?, ?)", (number, utc_text(time.time())))
+                conn.execute(f"PRAGMA user_version = {number}")
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            log.info("capture log migrated to schema version %d", number)
+            version = number
+    return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    buffer = ""
+    for line in script.splitlines():
+        line = line.split("--", 1)[0]
+        buffer += line + "\n"
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                yield buffer.strip()
+            buffer = ""
+
+
+def open_db(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
+    """A connection set up the way the log needs it (WAL, synchronous=FULL); no migration."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    return conn
+
+
+def open_snapshot(path: Path) -> sqlite3.Connection:
+    """A read-only connection to a bundle's single-file snapshot, which nothing writes any more."""
+    return sqlite3.connect(f"file:{path}?mode=ro&immutable=1", uri=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Readers (the kiosk's map, the export and the analysis)
+
+def z_blob(z) -> bytes:
+    values = np.asarray(z, np.float32).reshape(-1)
+    if values.shape != (LATENT_DIM,):
+        raise ValueError(f"z must have {LATENT_DIM} values, got {values.size}")
+    return values.astype("<f4").tobytes()
+
+
+def z_from_blob(blob: bytes) -> tuple[float, ...]:
+    return tuple(float(v) for v in np.frombuffer(blob, "<f4"))
+
+
+def read_captures(conn: sqlite3.Connection) -> list[Capture]:
+    rows = conn.execute("SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
+                        "image_path, design28 FROM captures ORDER BY id").fetchall()
+    return [Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]))
+            for r in rows]
+
+
+def recent_capture_z(conn: sqlite3.Connection, limit: int) -> np.ndarray:
+    """(M, 8) float32: the z of the newest `limit` captures, oldest first."""
+    rows = conn.execute("SELECT z FROM (SELECT id, z FROM captures ORDER BY id DESC LIMIT ?) ORDER BY id",
+                        (int(limit),)).fetchall()
+    return np.frombuffer(b"".join(r[0] for r in rows), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
+
+
+def image_paths(conn: sqlite3.Connection) -> list[str]:
+    """Every capture's image, relative to the state directory (or bundle), oldest first."""
+    return [row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id")]
+
+
+@dataclass(frozen=True)
+class Trail:
+    """The visitors' trail in time order: ids (N,) int64 (unique per booth), t (N,) unix seconds,
+    z (N, 8) float32, session_ids (None while nobody was at the booth), hows."""
+
+    ids: np.ndarray
+    t: np.ndarray
+    z: np.ndarray
+    session_ids: list
+    hows: list
+
+
+def read_trail(conn: sqlite3.Connection) -> Trail:
+    """The whole trail. z is decoded in one numpy call from the joined blobs: a million points take ~1 s."""
+    rows = conn.execute("SELECT id, t, z, session_id, how FROM trail ORDER BY t, id").fetchall()
+    if not rows:
+        return Trail(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), [], [])
+    ids, t, blobs, sessions, hows = zip(*rows)
+    z = np.frombuffer(b"".join(blobs), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
+    return Trail(np.asarray(ids, np.int64), np.asarray(t, np.float64), z, list(sessions), list(hows))
+
+
+def read_sessions(conn: sqlite3.Connection) -> list[dict]:
+    return [dict(id=r[0], booth_id=r[1], started_utc=r[2], last_utc=r[3]) for r in
+            conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions ORDER BY started_utc")]
+
+
+def trail_points_per_session(conn: sqlite3.Connection) -> dict[str, int]:
+    return dict(conn.execute("SELECT session_id, COUNT(*) FROM trail WHERE session_id IS NOT NULL "
+                             "GROUP BY session_id").fetchall())
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, str]:
+    return dict(conn.execute("SELECT key, value FROM meta").fetchall())
+
+
+@dataclass(frozen=True)
+class LogSummary:
+    """Counts and time range of a log, for a bundle's manifest (times are None for an empty log)."""
+
+    captures: int
+    first_capture_utc: str | None
+    last_capture_utc: str | None
+    trail_points: int
+    first_trail_t: float | None
+    last_trail_t: float | None
+    sessions: int
+
+
+def read_summary(conn: sqlite3.Connection) -> LogSummary:
+    captures, first_c, last_c = conn.execute("SELECT COUNT(*), MIN(utc), MAX(utc) FROM captures").fetchone()
+    trail, first_t, last_t = conn.execute("SELECT COUNT(*), MIN(t), MAX(t) FROM trail").fetchone()
+    sessions = conn.execute("SELECT COUNT(*) FROM sessions").fetchone()[0]
+    return LogSummary(captures, first_c, last_c, trail, first_t, last_t, sessions)
