@@ -6,14 +6,17 @@ reader thread and the parser are the real ones. Faults are injected on the wire.
 from __future__ import annotations
 
 import json
+import re
 import resource
 import time
+from pathlib import Path
 
 import pytest
 
 from kiosk.input import Button, InputHub
 from kiosk.input.calibration import CalibrationStore, shape
-from kiosk.input.protocol import Identity, encode_frame, encode_identity
+from kiosk.input.protocol import FIRMWARE_VERSION, Identity, encode_frame, encode_identity
+from kiosk.input.serial_backend import KNOWN_USB_IDS
 from waiting import wait_for
 
 
@@ -23,7 +26,7 @@ from waiting import wait_for
 def hub(tmp_path):
     hub = InputHub("sim", state_dir=tmp_path)
     hub.start()
-    wait_for(lambda: hub.poll().sources[0].detail.endswith("fw 1.0"), what="the simulated board's identity")
+    wait_for(lambda: hub.poll().sources[0].detail.endswith(f"fw {FIRMWARE_VERSION}"), what="the simulated board's identity")
     yield hub
     hub.stop()
 
@@ -72,6 +75,23 @@ def test_unplug_shows_disconnected_centres_axes_and_reconnects_within_2s(hub):
     returned = time.monotonic()
     wait_for(lambda: health(hub).connected and hub.poll().axes[2] == 1.0, timeout=2.0, what="reconnect within 2 s")
     assert time.monotonic() - returned < 2.0
+
+
+def test_a_board_gone_silent_is_reopened_and_streams_again_after_its_reset(hub):
+    sim = hub.simulator
+    sim.set_axis(5, 1.0)
+    wait_for(lambda: hub.poll().axes[5] == 1.0, what="axis 5")
+    asked = sim.identity_requests
+    sim.hang()
+    # No frame for FRAME_SILENCE_S: the kiosk closes the port and opens it again, and asks who is
+    # there (on a real board, the open's DTR pulse is what resets it).
+    wait_for(lambda: sim.identity_requests > asked, what="the kiosk reopening the silent port")
+    assert health(hub).connected and "no identity yet" in health(hub).detail
+    sim.reset()
+    wait_for(lambda: health(hub).detail.endswith(f"fw {FIRMWARE_VERSION}"), what="the identity after the reset")
+    frames = health(hub).frames
+    wait_for(lambda: health(hub).frames > frames + 10 and hub.poll().axes[5] == 1.0, what="frames after the reset")
+    assert health(hub).lost == 0
 
 
 def test_garbage_partial_frames_bad_checksums_are_counted_and_the_stream_recovers(hub):
@@ -153,3 +173,17 @@ def test_calibration_file_is_applied_and_a_corrupt_one_is_survived(tmp_path):
     (tmp_path / "joystick_calibration.json").write_text("{not json")
     store = CalibrationStore(tmp_path)
     assert store.get("serial", ("nominal",)) == ("nominal",)
+
+
+def test_udev_rule_names_the_usb_ids_the_serial_backend_accepts():
+    """A board auto-detect accepts must also get /dev/fse-joystick, and the reverse."""
+    rules = (Path(__file__).resolve().parent.parent / "systemd" / "99-fse-joystick.rules").read_text()
+    in_rules = set()
+    for line in rules.splitlines():
+        if line.startswith("#") or "idVendor" not in line:
+            continue
+        vendor = re.search(r'ATTRS\{idVendor\}=="([0-9a-f]{4})"', line)
+        product = re.search(r'ATTRS\{idProduct\}=="([0-9a-f]{4})"', line)
+        assert vendor and 'SYMLINK+="fse-joystick"' in line, line
+        in_rules.add((int(vendor[1], 16), int(product[1], 16) if product else None))
+    assert in_rules == KNOWN_USB_IDS

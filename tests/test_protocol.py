@@ -88,6 +88,21 @@ def test_sequence_gaps_count_lost_frames_including_wrap():
     assert parser.stats.dropped == 0
 
 
+def test_a_rebooted_board_is_not_counted_as_255_lost_frames():
+    """After a reboot the seq starts again at 0: an identity, a repeat or a step back says so."""
+    parser = ProtocolParser()
+    stream = [IDENTITY] + [encode_frame(s, CENTRED, 0) for s in range(40)]
+    stream += [IDENTITY] + [encode_frame(s, CENTRED, 0) for s in range(3)]         # rebooted, said so
+    stream += [encode_frame(s, CENTRED, 0) for s in (0, 1, 2, 2, 3)]                # rebooted at 2, no identity
+    stream += [encode_frame(s, CENTRED, 0) for s in (100, 101, 0, 1)]               # 96 lost, then a reboot
+    # A reset cut the last frame short and the board's identity ran into it: the identity is lost.
+    stream += [encode_frame(2, CENTRED, 0)[:20] + IDENTITY, encode_frame(0, CENTRED, 0)]
+    parser.feed(b"".join(stream))
+    assert parser.stats.frames == 40 + 3 + 5 + 4 + 1
+    assert parser.stats.lost == 96
+    assert parser.stats.checksum == 1
+
+
 def test_flood_without_newlines_keeps_memory_bounded():
     parser = ProtocolParser()
     for _ in range(1000):

@@ -1,79 +1,31 @@
 """End to end: the real compiled firmware in simavr, read through the kiosk's own serial backend.
 
-tests/simavr/fse_board_sim runs firmware/build-nano/joystick_board.elf on a simulated ATmega328P
-and bridges its UART to a pty; the test sets ADC voltages and button pins through the harness's
-stdin and checks what InputHub (the same code the kiosk runs) makes of them. Needs Debian's
-arduino-mk, gcc-avr, avr-libc, simavr and libsimavr-dev (scripts/setup-system.sh installs them).
+The harness (tests/simavr_board.py) runs firmware/build-nano/joystick_board.elf on a simulated
+ATmega328P with its UART on a pty; the test sets ADC voltages and button pins through the
+harness's stdin and checks what InputHub (the same code the kiosk runs) makes of them.
 """
 from __future__ import annotations
 
 import json
 import math
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
 from kiosk.input import Button, InputHub
 from kiosk.input.calibration import shape
+from kiosk.input.protocol import FIRMWARE_VERSION
+from simavr_board import SUPPLY_MV, Board, build_or_skip
 from waiting import wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-ELF = ROOT / "firmware" / "build-nano" / "joystick_board.elf"
-HARNESS = ROOT / "tests" / "simavr" / "build" / "fse_board_sim"
-SUPPLY_MV = 5000
 DEADZONE, EXPO = 0.1, 0.5
 # A deliberately off-centre calibration, so the test proves the stored calibration is applied.
 CENTRE, LOW, HIGH = 400, 100, 900
 VOLTAGES_MV = [5000, 0, 1000, 3750, 1955, 2500, 600, 4000]
 
 
-def toolchain_missing() -> str | None:
-    needs = {"avr-gcc": shutil.which("avr-gcc"), "/usr/share/arduino/Arduino.mk": Path("/usr/share/arduino/Arduino.mk").exists(),
-             "simavr headers": Path("/usr/include/simavr/parts/uart_pty.h").exists()}
-    missing = [name for name, ok in needs.items() if not ok]
-    return ", ".join(missing) if missing else None
-
-
 @pytest.fixture(scope="module")
 def built():
-    missing = toolchain_missing()
-    if missing:
-        pytest.skip(f"cannot build the firmware/harness: {missing} missing; run scripts/setup-system.sh")
-    for target in (["make", "-s", "-C", str(ROOT / "firmware"), "nano"], ["make", "-s", "-C", str(ROOT / "tests" / "simavr")]):
-        result = subprocess.run(target, capture_output=True, text=True)
-        assert result.returncode == 0, f"{' '.join(target)} failed:\n{result.stderr[-2000:]}"
-    assert ELF.exists() and HARNESS.exists()
-
-
-class Board:
-    """The harness process: stdin commands, stdout replies."""
-
-    def __init__(self) -> None:
-        self.process = subprocess.Popen([str(HARNESS), str(ELF)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, bufsize=1)
-        line = self.process.stdout.readline()
-        assert line.startswith("pty "), f"harness said {line!r}"
-        self.pty = line.split()[1]
-
-    def command(self, text: str) -> str:
-        self.process.stdin.write(text + "\n")
-        self.process.stdin.flush()
-        return self.process.stdout.readline().strip()
-
-    def close(self) -> None:
-        try:
-            self.process.stdin.write("quit\n")
-            self.process.stdin.flush()
-        except (BrokenPipeError, OSError):
-            pass
-        try:
-            self.process.wait(5)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-
-
+    build_or_skip()
 
 
 def expected_axis(millivolts: int) -> tuple[float, bool]:
@@ -96,7 +48,7 @@ def test_firmware_in_simavr_reaches_the_kiosk_as_calibrated_axes_and_single_butt
         for channel, millivolts in enumerate(VOLTAGES_MV):
             assert board.command(f"adc {channel} {millivolts}") == "ok"
         assert board.command("go") == "running"
-        wait_for(lambda: hub.poll().sources[0].detail.endswith("fw 1.0"), what="the firmware's identity line")
+        wait_for(lambda: hub.poll().sources[0].detail.endswith(f"fw {FIRMWARE_VERSION}"), what="the firmware's identity line")
 
         expected = [expected_axis(mv) for mv in VOLTAGES_MV]
         snapshot = wait_for(lambda: (lambda s: s if s.t and s.axes[0] == 1.0 else None)(hub.poll()),

@@ -15,8 +15,8 @@
 #define FSE_PROTOCOL_H
 
 #define FSE_PROTOCOL_VERSION 1          /* bump when a line's fields change; the host refuses others */
-#define FSE_FIRMWARE_VERSION "1.0"
-#define FSE_BAUD 115200UL               /* 53-byte frames at 100 Hz use under half the line */
+#define FSE_FIRMWARE_VERSION "1.1"      /* a build without the watchdog adds "-no-watchdog" */
+#define FSE_BAUD 115200UL               /* 52-byte frames at 100 Hz use 45 % of the line */
 
 #define FSE_AXES 8                      /* axis readings per frame: 10-bit ADC, 0..1023 */
 #define FSE_AXIS_MAX 1023
@@ -25,6 +25,14 @@
 
 #define FSE_REPORT_INTERVAL_MS 10       /* 100 Hz: smooth at a 60 Hz UI, light on the host */
 #define FSE_DEBOUNCE_MS 20              /* arcade microswitches bounce for a few ms */
+
+/* The watchdog resets a board whose loop stalls this long (an avr/wdt.h WDTO_ value): far above a
+   pass (under 10 ms), far below the kiosk's 1 s of silence before it reopens the port. Build with
+   WATCHDOG=0 for boards with an old bootloader (joystick_board.ino's header says why). */
+#ifndef FSE_WATCHDOG
+#define FSE_WATCHDOG 1
+#endif
+#define FSE_WATCHDOG_TIMEOUT WDTO_250MS
 
 #define FSE_LINE_MAX 80                 /* longest line either side sends, newline included */
 #define FSE_IDENTITY_REQUEST '?'

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 
 PROTOCOL_VERSION = 1
-FIRMWARE_VERSION = "1.0"
+FIRMWARE_VERSION = "1.1"
 BAUD = 115200
 AXES = 8
 AXIS_MAX = 1023
@@ -111,6 +111,11 @@ def encode_identity(identity: Identity) -> bytes:
     return _seal(body.encode("ascii"))
 
 
+def frame_bytes_max() -> int:
+    """The longest data frame, newline included: every field at its widest (PROTOCOL.md's figure)."""
+    return len(encode_frame(SEQ_MODULO - 1, (AXIS_MAX,) * AXES, (1 << BUTTONS) - 1))
+
+
 def _seal(body: bytes) -> bytes:
     return body + b"*%02X\n" % crc8(body)
 
@@ -128,7 +133,9 @@ class ProtocolParser:
     Memory is bounded: at most LINE_MAX bytes wait for a newline; a longer run is counted as one
     overlong line and skipped up to the next newline. Before any identity, frames are accepted (a
     board that was already running when the port opened); after an identity with another protocol
-    version, every line is refused until a compatible identity arrives.
+    version, every line is refused until a compatible identity arrives. A seq gap counts as lost
+    frames; an identity line, a repeated seq or a seq that went back is a rebooted board, and the
+    count starts again.
     """
 
     def __init__(self) -> None:
@@ -229,7 +236,11 @@ class ProtocolParser:
             self.stats.range += 1
             return None
         if self._last_seq is not None:
-            self.stats.lost += (seq - self._last_seq - 1) % SEQ_MODULO
+            ahead = (seq - self._last_seq) % SEQ_MODULO
+            # A repeated seq, or one that went back, is a board that rebooted (its identity line
+            # lost): counting restarts. Only a jump forward is frames lost in transit.
+            if 0 < ahead <= SEQ_MODULO // 2:
+                self.stats.lost += ahead - 1
         self._last_seq = seq
         self.stats.frames += 1
         return Frame(seq, tuple(axes), buttons, t)

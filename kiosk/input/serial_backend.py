@@ -3,12 +3,14 @@
 A supervisor thread finds and opens the port (a configured path, or auto: /dev/fse-joystick, then
 USB serial devices with a known VID/PID that answer with an identity line), a `BoardReader` thread
 moves bytes, and a `BoardProtocol` frames them with the pure `ProtocolParser`. A vanished port ends
-in `connection_lost`; the supervisor reopens it as soon as it is back (checked every 0.2 s).
+in `connection_lost`; the supervisor reopens it as soon as it is back (checked every 0.2 s). A port
+that stays open but goes silent (a hung board: no frame for 1 s) is closed and reopened too.
 
 Opening the port asserts DTR, which resets an Arduino (auto-reset): the board is silent for about
 a second in its bootloader and then sends its identity line. The host writes '?' on open (harmless
 to the bootloader) and again every second until an identity arrives, so a board that does not
-reset (a Mega with the reset jumper cut, the simulator) identifies itself too.
+reset (a Mega with the reset jumper cut, the simulator) identifies itself too. The same reset is
+what revives a hung board built without its watchdog.
 """
 from __future__ import annotations
 
@@ -32,7 +34,9 @@ log = logging.getLogger(__name__)
 STABLE_PATH = "/dev/fse-joystick"        # the udev rule's symlink (systemd/99-fse-joystick.rules)
 RECONNECT_S = 0.2                        # how often a missing port is looked for: well inside 2 s
 IDENTITY_RETRY_S = 1.0                   # re-send '?' this often until the board identifies
-AUTO_IDENTITY_WAIT_S = 2.5               # auto-detect: a port silent this long is not our board
+BOOT_WAIT_S = 2.5                        # a board's first line comes this soon after the open's reset:
+                                         # auto-detect skips a port silent longer, a known one is reopened
+FRAME_SILENCE_S = 1.0                    # no frame this long from a streaming board (100 Hz): reopen it
 # USB serial chips Arduino Nanos and Megas ship with: Arduino, Arduino.org, CH340, FTDI, CP210x.
 KNOWN_USB_IDS = {(0x2341, None), (0x2A03, None), (0x1A86, 0x7523), (0x0403, 0x6001), (0x10C4, 0xEA60)}
 
@@ -150,6 +154,7 @@ class SerialSource:
         self._identified = threading.Event()
         self._thread: threading.Thread | None = None
         self._reader: BoardReader | None = None
+        self._last_frame: float | None = None     # monotonic time of the newest frame on this opening
 
     @staticmethod
     def nominal_calibration() -> tuple[AxisCalibration, ...]:
@@ -157,13 +162,17 @@ class SerialSource:
 
     # -- called on the reader thread ----------------------------------------------------------
     def frame_received(self, frame: Frame) -> None:
+        self._last_frame = frame.t
         self._rate.tick(frame.t)
         self.sink(self, frame.axes, frame.buttons, frame.t)
 
     def identity_received(self, identity: Identity) -> None:
+        known = self.identity == identity
         self.identity = identity
         if identity.compatible:
             self._identified.set()
+            if known:
+                return  # the answer to another '?' or a reboot: nothing new to say
             log.info("joystick board on %s: %s firmware %s, protocol %d",
                      self.current_port, identity.board, identity.firmware, identity.protocol)
         else:
@@ -236,19 +245,33 @@ class SerialSource:
         self.identity = None
         self.parser.identity = None
         self.current_port = port
+        self._last_frame = None
         self.connected = True
         self._reader = BoardReader(link, lambda: BoardProtocol(self))
         self._reader.start()
         opened = time.monotonic()
         while not self._stopping.is_set() and not self._lost.is_set():
             if not self._identified.is_set():
-                if must_identify and time.monotonic() - opened > AUTO_IDENTITY_WAIT_S:
+                if must_identify and time.monotonic() - opened > BOOT_WAIT_S:
                     log.info("%s did not identify as a joystick board; skipping it", port)
                     break
                 self.write(IDENTITY_REQUEST)
+            if self._silent(opened):
+                log.warning("joystick on %s sent no frame for %.1f s; reopening the port (resets the board)",
+                            port, FRAME_SILENCE_S if self._last_frame is not None else BOOT_WAIT_S)
+                break
             self._lost.wait(IDENTITY_RETRY_S if not self._identified.is_set() else RECONNECT_S)
             if self.port is None and not os.path.exists(port):
                 break
         self.connected = False
         self._reader.close()
         self._reader = None
+
+    def _silent(self, opened: float) -> bool:
+        """True when the board is overdue with a frame: hung (or still in a bootloader loop)."""
+        if self.identity is not None and not self.identity.compatible:
+            return False  # its frames arrive and are refused; reopening would not help, flashing does
+        last = self._last_frame
+        if last is None:
+            return time.monotonic() - opened > BOOT_WAIT_S
+        return time.monotonic() - last > FRAME_SILENCE_S

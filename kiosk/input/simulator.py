@@ -15,6 +15,7 @@ Commands (one a line, in a script or typed; '#' starts a comment):
     tap NAME          press, hold 50 ms, release
     wait S            wait S seconds
     unplug / replug   close the pty (the host sees the device vanish) / open a new one
+    hang / reset      stop dead, the port still open (a stuck firmware) / boot again (the watchdog)
     garbage TEXT      send TEXT raw, newline added (fault injection)
     quit              stop
 """
@@ -52,6 +53,10 @@ def button_named(name: str | Button) -> Button:
 class SimulatedBoard:
     """Behaves like the firmware: identity on start and on '?', frames at 100 Hz and on change.
 
+    Like the firmware, frames keep a fixed 100 Hz grid and a button change adds one frame at once
+    without moving it. hang() stops the board dead (it still counts the host's '?' requests in
+    identity_requests, to show what the host tried); reset() boots it again.
+
     link: a symlink kept pointing at the current pty (like udev's /dev/fse-joystick), so a host
     that opened the link finds the board again after unplug()/replug(). Writes that the host
     does not read are dropped, as a USB serial adapter drops them.
@@ -69,6 +74,8 @@ class SimulatedBoard:
         self.buttons = 0
         self.seq = 0
         self.frames_sent = 0
+        self.identity_requests = 0
+        self.hung = False
         self._lock = threading.Lock()
         self._changed = threading.Event()
         self._stopping = threading.Event()
@@ -112,6 +119,17 @@ class SimulatedBoard:
         with self._lock:
             self.buttons = self.buttons | bit if pressed else self.buttons & ~bit
         self._changed.set()  # the firmware reports a button change at once
+
+    def hang(self) -> None:
+        """Stop sending and answering, the port left open: a firmware stuck in a loop."""
+        self.hung = True
+
+    def reset(self) -> None:
+        """Boot again, as the watchdog or the DTR of a reopened port does: identity, seq from 0."""
+        with self._lock:
+            self.seq = 0
+            self.hung = False
+        self._write(b"\n" + encode_identity(self.identity))
 
     def send_raw(self, data: bytes) -> None:
         """Bytes straight onto the line (fault injection: garbage, partial frames, floods)."""
@@ -198,7 +216,7 @@ class SimulatedBoard:
         next_frame = time.monotonic()
         while not self._stopping.is_set():
             master = self._master
-            timeout = max(0.0, next_frame - time.monotonic())
+            timeout = 0.005 if self.hung else max(0.0, next_frame - time.monotonic())
             if master is not None:
                 try:
                     readable, _, _ = select.select([master], [], [], min(timeout, 0.005))
@@ -210,14 +228,17 @@ class SimulatedBoard:
                     except OSError:
                         request = b""
                     if IDENTITY_REQUEST in request:
-                        self._write(encode_identity(self.identity))
+                        self.identity_requests += 1
+                        if not self.hung:
+                            self._write(encode_identity(self.identity))
             else:
                 self._stopping.wait(min(timeout, 0.005))
+            if self.hung:
+                continue
             if self._changed.is_set():
                 self._changed.clear()
                 self._write(self._frame())
-                next_frame = time.monotonic() + self.interval
-            elif time.monotonic() >= next_frame:
+            if time.monotonic() >= next_frame:
                 self._write(self._frame())
                 next_frame += self.interval
                 if next_frame < time.monotonic():
@@ -239,6 +260,8 @@ def run_command(board: SimulatedBoard, line: str) -> bool:
             getattr(board, verb)(args[0])
         elif verb == "wait" and len(args) == 1:
             time.sleep(max(0.0, float(args[0])))
+        elif verb in ("hang", "reset") and not args:
+            getattr(board, verb)()
         elif verb == "unplug" and not args:
             board.unplug()
         elif verb == "replug" and not args:
@@ -292,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         interactive = sys.stdin.isatty()
         if interactive:
-            print("commands: axis K V | raw K N | press/release/tap NAME | wait S | unplug | replug | quit")
+            print("commands: axis K V | raw K N | press/release/tap NAME | wait S | unplug | replug | hang | reset | quit")
         for line in sys.stdin:
             try:
                 if not run_command(board, line):

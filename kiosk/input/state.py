@@ -38,7 +38,7 @@ class SourceHealth:
     frames: int
     dropped: int         # lines or events refused (corrupt, wrong version, out of range, overflow)
     lost: int            # sequence gaps: frames the board sent that never arrived
-    detail: str          # "ttyACM0 fw 1.0", "disconnected", "waiting for /dev/fse-joystick"
+    detail: str          # "ttyACM0 fw 1.1", "disconnected", "waiting for /dev/fse-joystick"
 
 
 @dataclass(frozen=True)

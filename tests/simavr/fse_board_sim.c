@@ -5,16 +5,22 @@
  *   build/fse_board_sim firmware/build-nano/joystick_board.elf
  *
  * stdout: "pty /dev/pts/N" once the bridge is up (use this path, not /tmp/simavr-uart0, which is
- * one fixed name shared by every simavr), "running" after go, "ok" after every other command.
+ * one fixed name shared by every simavr), "running" after go, "time <us>" after time, "ok" after
+ * every other command.
  * stdin, one command a line:
  *   adc <channel 0-7> <millivolts>   set an analog input (AVcc = AREF = 5000 mV)
  *   button <bit 0-5> <0|1>           press (1) or release (0) the button on D2+bit
+ *   trace <path>                     from now on, write every line the board sends to path as
+ *                                    "<simulated us at its first byte> <line>"
+ *   time                             the simulated time in microseconds since power-on
+ *   hang                             stop the firmware dead: interrupts off, the CPU spinning in a
+ *                                    jump-to-itself (as a stuck loop would); only a reset ends it
  *   go                               start the CPU (hold it until the host has opened the pty:
  *                                    pyserial flushes input on open and would eat the identity)
  *   quit                             exit at once
  *
- * The simulation is throttled to real time: the bridge holds only 512 bytes and drops the rest,
- * and the firmware's millis() timing only means something against the wall clock.
+ * The simulation is throttled to real time: the bridge holds only 512 bytes and drops the rest.
+ * Timing a test checks is read from the trace, in simulated time, so a slow host changes nothing.
  */
 #include <errno.h>
 #include <poll.h>
@@ -28,6 +34,8 @@
 #include "sim_elf.h"
 #include "avr_adc.h"
 #include "avr_ioport.h"
+#include "avr_uart.h"
+#include "sim_time.h"
 #include "uart_pty.h"
 
 #define MCU "atmega328p"
@@ -42,6 +50,44 @@ static avr_t *avr;
 static uart_pty_t uart_pty;
 static int running;
 static FILE *out; /* the real stdout; simavr's own chatter goes to stderr */
+static FILE *trace;
+
+static unsigned long long sim_us(avr_cycle_count_t cycle) {
+	return (unsigned long long)avr_cycles_to_usec(avr, cycle);
+}
+
+/* Every byte the firmware writes to its UART, stamped with the simulated time its line began. */
+static void uart_byte_sent(struct avr_irq_t *irq, uint32_t value, void *param) {
+	static char text[128];
+	static size_t length;
+	static avr_cycle_count_t started;
+	(void)irq;
+	(void)param;
+	if (length == 0) started = avr->cycle;
+	if (value != '\n' && length < sizeof(text) - 1) {
+		text[length++] = (char)value;
+		return;
+	}
+	text[length] = '\0';
+	length = 0;
+	if (trace) {
+		fprintf(trace, "%llu %s\n", sim_us(started), text);
+		fflush(trace);
+	}
+}
+
+/* A jump-to-itself in the top flash word (the bootloader's place; the simulation has none). */
+static void hang(void) {
+	avr_flashaddr_t spin = avr->flashend - 1;
+	avr->flash[spin] = 0xFF; /* rjmp .-2 = 0xCFFF, little-endian */
+	avr->flash[spin + 1] = 0xCF;
+	avr->sreg[S_I] = 0;
+	avr->pc = spin;
+	if (trace) {
+		fprintf(trace, "%llu # hang\n", sim_us(avr->cycle));
+		fflush(trace);
+	}
+}
 
 static double now_s(void) {
 	struct timespec ts;
@@ -69,6 +115,16 @@ static void command(char *line) {
 	} else if (sscanf(line, "button %d %d", &a, &b) == 2 && a >= 0 && a < BUTTONS && (b == 0 || b == 1)) {
 		set_button(a, b);
 		reply("ok");
+	} else if (strncmp(line, "trace ", 6) == 0) {
+		if (trace) fclose(trace);
+		trace = fopen(line + 6, "w");
+		reply(trace ? "ok" : "error");
+	} else if (strcmp(line, "time") == 0) {
+		fprintf(out, "time %llu\n", sim_us(avr->cycle));
+		fflush(out);
+	} else if (strcmp(line, "hang") == 0) {
+		hang();
+		reply("ok");
 	} else if (strncmp(line, "go", 2) == 0) {
 		running = 1;
 		reply("running");
@@ -76,7 +132,7 @@ static void command(char *line) {
 		/* No uart_pty_stop(): it can hang on a pty nobody drains. The process exit closes it. */
 		_exit(0);
 	} else {
-		fprintf(stderr, "fse_board_sim: unknown command %s (expected adc CH MV, button BIT 0|1, go, quit)\n", line);
+		fprintf(stderr, "fse_board_sim: unknown command %s (expected adc CH MV, button BIT 0|1, trace PATH, time, hang, go, quit)\n", line);
 		reply("error");
 	}
 }
@@ -128,6 +184,7 @@ int main(int argc, char **argv) {
 
 	uart_pty_init(avr, &uart_pty);
 	uart_pty_connect(&uart_pty, '0');
+	avr_irq_register_notify(avr_io_getirq(avr, AVR_IOCTL_UART_GETIRQ('0'), UART_IRQ_OUTPUT), uart_byte_sent, NULL);
 	for (int bit = 0; bit < BUTTONS; bit++) set_button(bit, 0);
 	for (int ch = 0; ch < AXES; ch++)
 		avr_raise_irq(avr_io_getirq(avr, AVR_IOCTL_ADC_GETIRQ, ADC_IRQ_ADC0 + ch), SUPPLY_MV / 2);
