@@ -83,8 +83,9 @@ def quick_runs(tmp_path_factory):
 
 def test_quick_training_writes_metrics_and_checkpoint(quick_runs):
     lines = [json.loads(x) for x in (quick_runs / "space" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["phase"] for r in lines] == ["vae", "gan"]
-    assert all(np.isfinite(r["test_bce"]) for r in lines)
+    assert [r["phase"] for r in lines] == ["feature_net", "vae", "gan"]   # the perceptual term's net first
+    assert all(np.isfinite(r["test_bce"]) and np.isfinite(r["train_perceptual"]) for r in lines[1:])
+    assert (quick_runs / "space" / "feature_net.pt").exists()
     ckpt = torch.load(quick_runs / "space" / "checkpoint.pt", weights_only=False)
     assert ckpt["config"]["gen_width"] == 16 and ckpt["epoch"] == 2
 
@@ -137,9 +138,12 @@ def test_export_checks_parity_and_writes_the_manifest(quick_runs, tmp_path):
     lm = json.loads((out / "landmarks.json").read_text())["landmarks"]
     assert len(lm) >= 12 and all(len(x["z"]) == 8 for x in lm)
     q = m["quality"]
-    for key in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy", "raw_pixel_knn5_accuracy",
-                "classifier_test_accuracy", "hyperspace_jump"):
+    for key in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy", "classifier_test_accuracy",
+                "hyperspace_jump", "reconstruction", "ripple", "generator_per_pixel_macs", "targets"):
         assert key in q
+    assert 0 <= q["reconstruction"]["classifier_on_reconstructions"] <= 1
+    assert q["hyperspace_jump"]["frechet_logits_to_photos"] >= 0 and q["ripple"]["interior_ripple_1024"] >= 0
+    assert q["targets"]["per_pixel_macs<=1.5x_v1"]
     from kiosk.models import FashionModels
     models = FashionModels.load(out)
     assert models.encode(np.zeros((2, 28, 28))).shape == (2, 8)

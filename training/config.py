@@ -54,6 +54,14 @@ class SpaceConfig:
     train_limit: int | None = None  # first N training images (for --quick)
     test_limit: int | None = None
 
+    def per_pixel_macs(self) -> int:
+        """The generator's multiply-adds per pixel (what the kiosk pays at every resolution): Fourier
+        phases, the coordinate projection, the hidden layers, the output, and the FiLM scale or bias
+        per layer. Per-image work (the mapping network) is not counted: it is shared by all pixels."""
+        w, f = self.gen_width, self.fourier_features
+        film = (1 + self.gen_layers) * w * (2 if self.film else 1) if (self.film or self.z_every_layer) else w
+        return 2 * f + (3 + 2 * f) * w + self.gen_layers * w * w + w + film
+
 
 @dataclass
 class ClassifierConfig:

@@ -30,9 +30,10 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from contract.models import CLASSIFIER, ENCODER, GENERATOR
 from contract.space import LATENT_DIM, coordinates
 
-from . import metrics
+from . import metrics, quality
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
@@ -45,7 +46,8 @@ SCALE_CANDIDATES = (PRIOR_MATCHED_SCALE, 0.9, 1.3, 1.5, 1.8)
 U_LIMIT = 0.98  # atanh(1) is infinite: the generator clips u to +-U_LIMIT (z within +-2.3 scale)
 JUMP_SAMPLES = 2000
 MIN_CLASS_FRACTION = 0.01
-MIN_JUMP_ENTROPY = 2.0
+MIN_JUMP_ENTROPY = 2.1
+V1_PER_PIXEL_MACS = 16_960  # the v1 generator (z as one bias per layer, no Fourier features): the cost budget's base
 
 
 class ExportEncoder(nn.Module):
@@ -88,10 +90,12 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _export(module: nn.Module, args: tuple, path: Path, inputs: list[str], outputs: list[str], dynamic: dict) -> None:
+def _export(module: nn.Module, args: tuple, out: Path, spec) -> None:
+    """One model, named and shaped as contract.models says."""
     module.eval()
-    torch.onnx.export(module, args, str(path), input_names=inputs, output_names=outputs,
-                      dynamic_axes=dynamic, opset_version=OPSET, dynamo=False)
+    path = out / spec.file
+    torch.onnx.export(module, args, str(path), input_names=spec.input_names, output_names=spec.output_names,
+                      dynamic_axes=spec.dynamic_axes(), opset_version=OPSET, dynamo=False)
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
 
 
@@ -112,60 +116,45 @@ def _io(path: Path) -> dict:
             "outputs": describe(model.graph.output), "opset": model.opset_import[0].version}
 
 
-def _session(path: Path) -> ort.InferenceSession:
-    return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-
-
-def check_parity(space: FashionSpace, latent_scale: float, out: Path, rng: np.random.Generator) -> dict:
+def check_parity(space: FashionSpace, latent_scale: float, s: quality.SpaceSessions, rng: np.random.Generator) -> dict:
     """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder."""
-    gen = _session(out / "generator.onnx")
-    enc = _session(out / "encoder.onnx")
     wrapper = ExportGenerator(space, latent_scale).eval()
     z = rng.uniform(-1, 1, (4, LATENT_DIM)).astype(np.float32)
     result = {}
     for size in (28, 256):
-        coords = coordinates(size, size, space.cfg.coord_scale)
         with torch.no_grad():
-            ref = wrapper(torch.from_numpy(z), torch.from_numpy(coords)).numpy()
-        got = gen.run(None, {"z": z, "coords": coords})[0]
-        result[f"generator_{size}"] = float(np.abs(ref - got).max())
-    images = rng.uniform(0, 1, (4, 1, 28, 28)).astype(np.float32)
+            ref = wrapper(torch.from_numpy(z), torch.from_numpy(coordinates(size, size, space.cfg.coord_scale))).numpy()
+        result[f"generator_{size}"] = float(np.abs(ref - s.generate(z, size)).max())
+    images = rng.uniform(0, 1, (4, 28, 28)).astype(np.float32)
     with torch.no_grad():
-        ref = ExportEncoder(space, latent_scale).eval()(torch.from_numpy(images)).numpy()
-    result["encoder"] = float(np.abs(ref - enc.run(None, {"image": images})[0]).max())
+        ref = ExportEncoder(space, latent_scale).eval()(torch.from_numpy(images[:, None])).numpy()
+    result["encoder"] = float(np.abs(ref - s.encode(images)).max())
     return result
 
 
-def _run_batched(session: ort.InferenceSession, name: str, x: np.ndarray, batch: int = 1000) -> np.ndarray:
-    return np.concatenate([session.run(None, {name: x[s:s + batch]})[0] for s in range(0, len(x), batch)])
-
-
-def jump_coverage(gen: ort.InferenceSession, clf: ort.InferenceSession, rng: np.random.Generator,
-                  n: int = JUMP_SAMPLES) -> dict:
+def jump_coverage(s: quality.SpaceSessions, rng: np.random.Generator, n: int = JUMP_SAMPLES) -> dict:
     """Classes reached by `n` hyperspace jumps (z uniform in [-1, 1]^8), labelled by the classifier."""
     z = rng.uniform(-1, 1, (n, LATENT_DIM)).astype(np.float32)
-    coords = coordinates(28, 28)
-    designs = np.concatenate([gen.run(None, {"z": z[s:s + 500], "coords": coords})[0] for s in range(0, n, 500)])
-    labels = _run_batched(clf, "image", designs[:, None]).argmax(1)
-    return metrics.class_coverage(labels)
+    return metrics.class_coverage(s.logits(s.generate(z)).argmax(1))
 
 
-def choose_latent_scale(export_generator, clf: ort.InferenceSession, seed: int) -> tuple[float, list]:
+def choose_latent_scale(export_space, out: Path, seed: int) -> tuple[float, list]:
     """The rule: the prior-matched scale first, then the other candidates; the first at which jumps
-    reach all 10 classes with >= 1% each and entropy >= 2.0 nats wins; if none does, the one with
-    the most classes and highest entropy. `export_generator(scale)` returns a session."""
+    reach all 10 classes with >= 1% each and entropy >= MIN_JUMP_ENTROPY wins; if none does, the one
+    with the most classes and highest entropy. `export_space(scale)` writes the ONNX files to `out`."""
     trials = []
-    for s in SCALE_CANDIDATES:
-        cov = jump_coverage(export_generator(s), clf, np.random.default_rng(seed))
-        trials.append({"scale": s, **{k: cov[k] for k in ("classes_at_least_1pct", "entropy_nats", "fractions")}})
+    for scale in SCALE_CANDIDATES:
+        export_space(scale)
+        cov = jump_coverage(quality.SpaceSessions(out), np.random.default_rng(seed))
+        trials.append({"scale": scale, **{k: cov[k] for k in ("classes_at_least_1pct", "entropy_nats", "fractions")}})
         if cov["classes_at_least_1pct"] == 10 and cov["entropy_nats"] >= MIN_JUMP_ENTROPY:
-            return s, trials
+            return scale, trials
     best = max(trials, key=lambda t: (t["classes_at_least_1pct"], t["entropy_nats"]))
     return best["scale"], trials
 
 
-def make_landmarks(z_test: np.ndarray, labels: np.ndarray, gen: ort.InferenceSession, clf: ort.InferenceSession,
-                   seed: int, per_class: int = 1000, n_blends: int = 4) -> list[dict]:
+def make_landmarks(z_test: np.ndarray, labels: np.ndarray, s: quality.SpaceSessions, seed: int,
+                   per_class: int = 1000, n_blends: int = 4) -> list[dict]:
     """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
     whole test set named by the classifier's two most likely classes for the design found there."""
     rng = np.random.default_rng(seed)
@@ -174,10 +163,8 @@ def make_landmarks(z_test: np.ndarray, labels: np.ndarray, gen: ort.InferenceSes
         pts = z_test[labels == c]
         pts = pts[rng.permutation(len(pts))[:per_class]]
         out.append({"name": name, "kind": "class-medoid", "class": c, "z": pts[metrics.medoid(pts)].round(4).tolist()})
-    centres = kmeans(z_test, n_blends, rng)
-    designs = gen.run(None, {"z": centres.astype(np.float32), "coords": coordinates(28, 28)})[0]
-    logits = clf.run(None, {"image": designs[:, None].astype(np.float32)})[0]
-    for centre, lg in zip(centres, logits):
+    centres = kmeans(z_test, n_blends, rng).astype(np.float32)
+    for centre, lg in zip(centres, s.logits(s.generate(centres))):
         top = np.argsort(-lg)[:2]
         out.append({"name": f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}", "kind": "k-means-centre",
                     "class": int(top[0]), "z": centre.round(4).tolist()})
@@ -192,87 +179,120 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 50) -> 
     return centres
 
 
+def targets(q: dict, per_pixel_macs: int) -> dict:
+    """Each figure against its goal (issue 11); the ones measured against the reference models only
+    when `--reference` was given."""
+    rec, jumps = q["reconstruction"], q["hyperspace_jump"]
+    t = {
+        "classifier_on_reconstructions>=0.80": rec["classifier_on_reconstructions"] >= 0.80,
+        "classifier_on_photos>=0.91": rec["classifier_on_photos"] >= 0.91,
+        "edge_ratio_reconstructions>=0.80": rec["edge_ratio_reconstructions"] >= 0.80,
+        "edge_ratio_jumps>=0.80": jumps["edge_ratio"] >= 0.80,
+        "latent_knn5_accuracy>=0.82": q["latent_knn5_accuracy"] >= 0.82,
+        "jump_all_10_classes_>=1%": jumps["classes_at_least_1pct"] == 10,
+        f"jump_entropy>={MIN_JUMP_ENTROPY}": jumps["entropy_nats"] >= MIN_JUMP_ENTROPY,
+        "per_pixel_macs<=1.5x_v1": per_pixel_macs <= 1.5 * V1_PER_PIXEL_MACS,
+    }
+    ref = q.get("reference")
+    if ref:
+        t["reconstruction_bce<=reference"] = q["reconstruction_bce_nats"] <= ref["reconstruction_bce_nats"] + 0.5
+        t["jump_frechet<=half_of_reference"] = (jumps["frechet_logits_to_photos"]
+                                                <= 0.5 * ref["hyperspace_jump"]["frechet_logits_to_photos"])
+        for size in quality.RIPPLE_RENDERS:
+            key = f"interior_ripple_{size}"
+            t[f"{key}<=reference"] = q["ripple"][key] <= ref["ripple"][key]
+    return t
+
+
+def measure(out: Path, test, train, seed: int, knn_train: int, recon_bce: dict | None = None) -> dict:
+    """The quality figures of the ONNX models in `out` (also used for `--reference`, so both compare)."""
+    s = quality.SpaceSessions(out)
+    rng = np.random.default_rng(seed)
+    subset = rng.choice(len(train.images), min(knn_train, len(train.images)), replace=False)
+    z_test, z_train = s.encode(test.images), s.encode(train.images)
+    figures = quality.space_quality(out, test.images, test.labels, seed)
+    q = {
+        "test_images": len(test.images),
+        "latent_knn5_accuracy": metrics.knn_accuracy(z_train[subset], train.labels[subset], z_test, test.labels),
+        "latent_knn5_accuracy_all_60k": metrics.knn_accuracy(z_train, train.labels, z_test, test.labels),
+        "knn_train_subset": int(len(subset)),
+        "classifier_test_accuracy": figures["reconstruction"]["classifier_on_photos"],
+        "reconstruction": figures["reconstruction"],
+        "hyperspace_jump": figures["jumps"],
+        "ripple": figures["ripple"],
+    }
+    if recon_bce:
+        q["reconstruction_bce_nats"] = round(recon_bce["test_bce"], 3)
+        q["kl_nats"] = round(recon_bce["test_kl"], 3)
+    return q, z_test, z_train
+
+
+def reference_bce(reference: Path) -> dict:
+    """A reference's BCE and KL come from its own manifest (the PyTorch model isn't here)."""
+    q = json.loads((reference / "manifest.json").read_text())["quality"]
+    return {"test_bce": q["reconstruction_bce_nats"], "test_kl": q["kl_nats"]}
+
+
 def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | None = None,
                latent_scale: float | None = None, seed: int = 7, test_limit: int | None = None,
-               knn_train: int = 10_000) -> dict:
+               knn_train: int = 10_000, reference: Path | None = None) -> dict:
+    """Export and measure. The classifier is exported from `classifier_run` when it has a checkpoint,
+    else the classifier.onnx already in `out` is kept as it is (its manifest entry carried over), so
+    a new fashion space is judged by the same classifier as the old one."""
     t0 = time.time()
     out.mkdir(parents=True, exist_ok=True)
-    s_ckpt, c_ckpt = load_checkpoint(space_run / "checkpoint.pt"), load_checkpoint(classifier_run / "checkpoint.pt")
-    s_cfg, c_cfg = from_dict(SpaceConfig, s_ckpt["config"]), from_dict(ClassifierConfig, c_ckpt["config"])
+    s_ckpt = load_checkpoint(space_run / "checkpoint.pt")
+    s_cfg = from_dict(SpaceConfig, s_ckpt["config"])
     space = FashionSpace(s_cfg)
     space.load_state_dict(s_ckpt["model"])
     space.eval()
-    clf_model = Classifier(c_cfg)
-    clf_model.load_state_dict(c_ckpt["model"])
-    clf_model.eval()
 
     image = torch.zeros(2, 1, 28, 28)
-    _export(ExportClassifier(clf_model), (image,), out / "classifier.onnx", ["image"], ["logits"],
-            {"image": {0: "batch"}, "logits": {0: "batch"}})
-    clf = _session(out / "classifier.onnx")
+    if (classifier_run / "checkpoint.pt").exists():
+        c_ckpt = load_checkpoint(classifier_run / "checkpoint.pt")
+        clf_model = Classifier(from_dict(ClassifierConfig, c_ckpt["config"]))
+        clf_model.load_state_dict(c_ckpt["model"])
+        _export(ExportClassifier(clf_model.eval()), (image,), out, CLASSIFIER)
+        classifier_training = {"config": c_ckpt["config"], "epochs_done": c_ckpt["epoch"],
+                               "train_seconds": round(c_ckpt.get("train_seconds", 0.0), 1),
+                               "command": c_ckpt.get("command", f"fse-train classifier --run {classifier_run}")}
+    elif (out / CLASSIFIER.file).exists() and (out / "manifest.json").exists():
+        classifier_training = json.loads((out / "manifest.json").read_text())["training"]["classifier"]
+    else:
+        raise SystemExit(f"fse-train export: no classifier: {classifier_run}/checkpoint.pt is missing and "
+                         f"{out / CLASSIFIER.file} does not exist; train one with `fse-train classifier`")
 
     def export_space(scale: float):
-        _export(ExportEncoder(space, scale), (image,), out / "encoder.onnx", ["image"], ["z"],
-                {"image": {0: "batch"}, "z": {0: "batch"}})
+        _export(ExportEncoder(space, scale), (image,), out, ENCODER)
         _export(ExportGenerator(space, scale), (torch.zeros(2, LATENT_DIM), torch.from_numpy(coordinates(5, 7))),
-                out / "generator.onnx", ["z", "coords"], ["design"],
-                {"z": {0: "batch"}, "coords": {0: "height", 1: "width"}, "design": {0: "batch", 1: "height", 2: "width"}})
-
-    def trial_generator(scale: float) -> ort.InferenceSession:
-        export_space(scale)
-        return _session(out / "generator.onnx")
+                out, GENERATOR)
 
     trials = []
     if latent_scale is None:
-        latent_scale, trials = choose_latent_scale(trial_generator, clf, seed)
+        latent_scale, trials = choose_latent_scale(export_space, out, seed)
     export_space(latent_scale)
-    gen, enc = _session(out / "generator.onnx"), _session(out / "encoder.onnx")
 
-    # Quality on the test set.
-    test = load_split("test", data, test_limit)
-    train = load_split("train", data)
-    rng = np.random.default_rng(seed)
-    subset = rng.choice(len(train.images), min(knn_train, len(train.images)), replace=False)
-    z_test = _run_batched(enc, "image", test.images[:, None])
-    z_train = _run_batched(enc, "image", train.images[:, None])
-    internal_test, internal_train = (latent_scale * np.arctanh(np.clip(z, -U_LIMIT, U_LIMIT)) for z in (z_test, z_train))
-    with torch.no_grad():
-        from .train import evaluate_space
-        recon = evaluate_space(space, torch.from_numpy(test.images))
-    clf_acc = float((_run_batched(clf, "image", test.images[:, None]).argmax(1) == test.labels).mean())
-    jump = jump_coverage(gen, clf, np.random.default_rng(seed + 1))
-    quality = {
-        "test_images": len(test.images),
-        "reconstruction_bce_nats": round(recon["test_bce"], 3),
-        "kl_nats": round(recon["test_kl"], 3),
-        "latent_knn5_accuracy": metrics.knn_accuracy(z_train[subset], train.labels[subset], z_test, test.labels),
-        "latent_knn5_accuracy_all_60k": metrics.knn_accuracy(z_train, train.labels, z_test, test.labels),
-        "internal_mean_knn5_accuracy": metrics.knn_accuracy(internal_train[subset], train.labels[subset],
-                                                            internal_test, test.labels),
-        "raw_pixel_knn5_accuracy": metrics.knn_accuracy(train.images[subset].reshape(len(subset), -1),
-                                                        train.labels[subset], test.images.reshape(len(test.images), -1),
-                                                        test.labels),
-        "knn_train_subset": int(len(subset)),
-        "classifier_test_accuracy": clf_acc,
-        "hyperspace_jump": jump,
-        "latent_scale_trials": trials,
-    }
-    quality["targets"] = {
-        "latent_knn5_accuracy>=0.82": quality["latent_knn5_accuracy"] >= 0.82,
-        "jump_all_10_classes_>=1%": jump["classes_at_least_1pct"] == 10,
-        "jump_entropy>=2.0": jump["entropy_nats"] >= MIN_JUMP_ENTROPY,
-        "classifier>=0.91": clf_acc >= 0.91,
-    }
+    test, train = load_split("test", data, test_limit), load_split("train", data)
+    from .train import evaluate_space
+    q, z_test, z_train = measure(out, test, train, seed, knn_train, evaluate_space(space, torch.from_numpy(test.images)))
+    q["latent_scale_trials"] = trials
+    q["generator_per_pixel_macs"] = s_cfg.per_pixel_macs()
+    if reference is not None:
+        ref, _, _ = measure(reference, test, train, seed, knn_train, reference_bce(reference))
+        ref["generator_per_pixel_macs"] = V1_PER_PIXEL_MACS
+        q["reference"] = {"models": str(reference), **ref}
+    q["targets"] = targets(q, s_cfg.per_pixel_macs())
 
-    landmarks = make_landmarks(z_test, test.labels, gen, clf, seed)
+    s = quality.SpaceSessions(out)
+    landmarks = make_landmarks(z_test, test.labels, s, seed)
     (out / "landmarks.json").write_text(json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks},
                                                    indent=1) + "\n")
-    parity = check_parity(space, latent_scale, out, np.random.default_rng(seed))
+    parity = check_parity(space, latent_scale, s, np.random.default_rng(seed))
     lo, hi = np.percentile(z_train, [0.5, 99.5], axis=0)
     files = {}
-    for name in ("encoder", "generator", "classifier"):
-        p = out / f"{name}.onnx"
-        files[name] = {"file": p.name, "sha256": sha256(p), "bytes": p.stat().st_size, **_io(p)}
+    for spec in (ENCODER, GENERATOR, CLASSIFIER):
+        p = out / spec.file
+        files[spec.name] = {"file": p.name, "sha256": sha256(p), "bytes": p.stat().st_size, **_io(p)}
     files["landmarks"] = {"file": "landmarks.json", "sha256": sha256(out / "landmarks.json")}
     manifest = {
         "format": 1,
@@ -290,15 +310,13 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
             "space": {"config": s_ckpt["config"], "epochs_done": s_ckpt["epoch"],
                       "train_seconds": round(s_ckpt.get("train_seconds", 0.0), 1),
                       "command": s_ckpt.get("command", f"fse-train space --run {space_run}")},
-            "classifier": {"config": c_ckpt["config"], "epochs_done": c_ckpt["epoch"],
-                           "train_seconds": round(c_ckpt.get("train_seconds", 0.0), 1),
-                           "command": c_ckpt.get("command", f"fse-train classifier --run {classifier_run}")},
+            "classifier": classifier_training,
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}",
         },
         "dataset": {"name": "Fashion-MNIST", "sha256": dataset_checksum(data)},
-        "quality": quality,
+        "quality": q,
         "parity_max_abs": parity,
-        "export": {"command": "fse-export models " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["models"] else "fse-export models",
+        "export": {"command": "fse-train export " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["export"] else "fse-train export",
                    "seconds": round(time.time() - t0, 1), "opset": OPSET,
                    "onnx": onnx.__version__, "onnxruntime": ort.__version__},
     }
@@ -335,18 +353,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", help="Fashion-MNIST directory")
     p.add_argument("--latent-scale", type=float, help="skip the rule and use this scale")
     p.add_argument("--test-limit", type=int, help="evaluate on the first N test images (tests only)")
+    p.add_argument("--reference", type=Path,
+                   help="an older models folder measured the same way, in the same run (before/after figures)")
     args = p.parse_args(argv)
-    for run in (args.space, args.classifier):
-        if not (run / "checkpoint.pt").exists():
-            print(f"fse-train export: {run}/checkpoint.pt not found; train it first with `fse-train`", file=sys.stderr)
-            return 2
+    if not (args.space / "checkpoint.pt").exists():
+        print(f"fse-train export: {args.space}/checkpoint.pt not found; train it first with `fse-train space`",
+              file=sys.stderr)
+        return 2
     if (args.prints / "checkpoint.pt").exists():
         from .prints.export import export as export_prints
         export_prints(args.prints, args.out)
-    m = export_all(args.space, args.classifier, args.out, args.data, args.latent_scale, test_limit=args.test_limit)
-    print(json.dumps({k: m["quality"][k] for k in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy",
-                                                     "classifier_test_accuracy")}, indent=1))
-    print(json.dumps(m["quality"]["hyperspace_jump"]), json.dumps(m["quality"]["targets"]))
+    m = export_all(args.space, args.classifier, args.out, args.data, args.latent_scale, test_limit=args.test_limit,
+                   reference=args.reference)
+    q = m["quality"]
+    print(json.dumps({k: q[k] for k in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy",
+                                        "reconstruction", "ripple", "generator_per_pixel_macs")}, indent=1))
+    print(json.dumps(q["hyperspace_jump"]), json.dumps(q["targets"], indent=1))
     return 0
 
 

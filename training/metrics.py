@@ -42,3 +42,45 @@ def medoid(points: np.ndarray) -> int:
     """Index of the point with the smallest summed distance to the others."""
     d = np.sqrt(((points[:, None, :] - points[None, :, :]) ** 2).sum(-1))
     return int(d.sum(1).argmin())
+
+
+def edge_energy(images: np.ndarray) -> float:
+    """Mean |horizontal difference| + mean |vertical difference| of (N, H, W) images in [0, 1]:
+    how much outline and detail they carry. A Gaussian blur of sigma 0.75 keeps about 0.63 of a photo's."""
+    images = np.asarray(images, np.float32)
+    return float(np.abs(np.diff(images, axis=2)).mean() + np.abs(np.diff(images, axis=1)).mean())
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Frechet distance between Gaussians fitted to two sets of feature vectors (N, D), as in FID:
+    |mu_a - mu_b|^2 + Tr(C_a + C_b - 2 (C_a^1/2 C_b C_a^1/2)^1/2)."""
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    ca, cb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    w, v = np.linalg.eigh(ca)
+    root_a = (v * np.sqrt(np.clip(w, 0, None))) @ v.T
+    inner = np.linalg.eigvalsh(root_a @ cb @ root_a)
+    return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(np.clip(inner, 0, None)).sum())
+
+
+def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of (N, H, W) images by multiplying their spectrum (any sigma at the same cost).
+    The image wraps around at its edges, which is harmless for designs on a plain background."""
+    h, w = images.shape[-2:]
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
+    transfer = np.exp(-2 * np.pi ** 2 * sigma ** 2 * (fx ** 2 + fy ** 2))
+    return np.fft.irfft2(np.fft.rfft2(np.asarray(images, np.float32)) * transfer, s=(h, w)).astype(np.float32)
+
+
+def interior_ripple(designs: np.ndarray) -> float:
+    """Periodic texture inside plain garments (banding, ringing): the mean |band-pass| of the design
+    inside the garment's interior. Band: detail between 1/100 and 1/14 of the image size (at 256 px,
+    sigma 2.5 to 18 px), where a few Fourier bands across a garment show and a 28x28 design's own
+    outlines do not; interior: the garment (> 0.5) shrunk by 1/14 of the size, so its outline is left out.
+    Resolution-independent, so 256 and 1024 px renders compare. (N, S, S) renders in [0, 1]."""
+    size = designs.shape[-1]
+    fine = gaussian_blur(designs, size / 100)
+    band = fine - gaussian_blur(designs, size / 14)
+    inside = gaussian_blur((designs > 0.5).astype(np.float32), size / 28) > 0.98   # >= ~size/14 from the outline
+    if not inside.any():
+        return 0.0
+    return float(np.abs(band[inside]).mean())

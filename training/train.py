@@ -80,7 +80,7 @@ def feature_net_for(run: Path, cfg: SpaceConfig, train: object, test: object) ->
                             cfg.perceptual_epochs, cfg.seed)
     acc = feature_net_accuracy(net, torch.from_numpy(test.images), torch.from_numpy(test.labels).long())
     torch.save(net.state_dict(), path)
-    _log(run, {"feature_net_test_accuracy": round(acc, 4), "seconds": round(time.time() - t0, 1)})
+    _log(run, {"phase": "feature_net", "feature_net_test_accuracy": round(acc, 4), "seconds": round(time.time() - t0, 1)})
     print(json.dumps({"feature_net_test_accuracy": acc}))
     return net
 

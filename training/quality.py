@@ -1,0 +1,95 @@
+"""How good the fashion space looks, measured on the ONNX models the kiosk runs (numpy + onnxruntime).
+
+The exporter writes these figures into manifest.json `quality`; `--reference DIR` measures an older
+set of models the same way, in the same run, so before/after compare like with like; and
+tests/test_shipped_models.py recomputes the recognition and edge figures on a slice, so a regression
+fails CI. The judge is the shipped classifier, never the feature net the generator was trained with.
+
+    reconstruction: photo -> encoder -> generator (28x28) -> classifier: still its class?
+    edges:          edge energy of reconstructions and of jumps, as a fraction of the photos'
+    jumps:          2000 uniform jumps: class coverage, and the Frechet distance of their classifier
+                    logits to the test photos' (how photo-like the space is everywhere, not only at data)
+    ripple:         periodic texture inside plain garments at 256 and 1024 px (banding, ringing)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from contract.models import CLASSIFIER, ENCODER, GENERATOR
+from contract.space import LATENT_DIM, coordinates
+
+from . import metrics
+
+JUMPS = 2000
+RIPPLE_RENDERS = {256: 24, 1024: 6}   # size -> how many jumps are rendered at it
+
+
+class SpaceSessions:
+    """The encoder, generator and classifier of one models folder, called by their contract names."""
+
+    def __init__(self, models_dir: Path):
+        def load(spec):
+            return ort.InferenceSession(str(Path(models_dir) / spec.file), providers=["CPUExecutionProvider"])
+        self.encoder, self.generator, self.classifier = load(ENCODER), load(GENERATOR), load(CLASSIFIER)
+
+    def encode(self, images: np.ndarray, batch: int = 1000) -> np.ndarray:
+        """(N, 28, 28) -> (N, 8)."""
+        return np.concatenate([self.encoder.run(None, {ENCODER.input_names[0]: images[s:s + batch, None]})[0]
+                               for s in range(0, len(images), batch)])
+
+    def generate(self, z: np.ndarray, size: int = 28) -> np.ndarray:
+        """(N, 8) -> (N, size, size); batches sized to keep memory near 64 MB."""
+        batch = max(1, (1 << 24) // (size * size * 64))
+        coords = coordinates(size, size)
+        z_name, c_name = GENERATOR.input_names
+        return np.concatenate([self.generator.run(None, {z_name: z[s:s + batch], c_name: coords})[0]
+                               for s in range(0, len(z), batch)])
+
+    def logits(self, designs: np.ndarray, batch: int = 1000) -> np.ndarray:
+        """(N, 28, 28) -> (N, 10)."""
+        return np.concatenate([self.classifier.run(None, {CLASSIFIER.input_names[0]: designs[s:s + batch, None]})[0]
+                               for s in range(0, len(designs), batch)])
+
+
+def reconstruction_figures(s: SpaceSessions, images: np.ndarray, labels: np.ndarray) -> dict:
+    recon = s.generate(s.encode(images))
+    return {
+        "images": int(len(images)),
+        "classifier_on_photos": float((s.logits(images).argmax(1) == labels).mean()),
+        "classifier_on_reconstructions": float((s.logits(recon).argmax(1) == labels).mean()),
+        "edge_ratio_reconstructions": metrics.edge_energy(recon) / metrics.edge_energy(images),
+    }
+
+
+def jump_figures(s: SpaceSessions, photos: np.ndarray, seed: int, n: int = JUMPS) -> dict:
+    z = np.random.default_rng(seed).uniform(-1, 1, (n, LATENT_DIM)).astype(np.float32)
+    designs = s.generate(z)
+    logits = s.logits(designs)
+    return {
+        **metrics.class_coverage(logits.argmax(1)),
+        "edge_ratio": metrics.edge_energy(designs) / metrics.edge_energy(photos[:n]),
+        "frechet_logits_to_photos": metrics.frechet_distance(logits, s.logits(photos[:n])),
+    }
+
+
+def ripple_figures(s: SpaceSessions, seed: int) -> dict:
+    rng = np.random.default_rng(seed)
+    out = {}
+    for size, n in RIPPLE_RENDERS.items():
+        z = rng.uniform(-1, 1, (n, LATENT_DIM)).astype(np.float32)
+        out[f"interior_ripple_{size}"] = metrics.interior_ripple(s.generate(z, size))
+    return out
+
+
+def space_quality(models_dir: Path, images: np.ndarray, labels: np.ndarray, seed: int = 7,
+                  ripple: bool = True) -> dict:
+    """All of the above for one models folder, on the given test photos."""
+    s = SpaceSessions(models_dir)
+    figures = {"reconstruction": reconstruction_figures(s, images, labels),
+               "jumps": jump_figures(s, images, seed + 1)}
+    if ripple:
+        figures["ripple"] = ripple_figures(s, seed + 2)
+    return figures
