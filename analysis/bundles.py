@@ -19,7 +19,7 @@ import numpy as np
 from contract.capture_schema import (DB_NAME, SCHEMA_VERSION, Capture, SchemaTooNewError, open_snapshot, parse_utc,
                                      read_captures, read_sessions, read_trail, schema_version, trail_points_per_session)
 from contract.space import LATENT_DIM
-from kiosk.export import BUNDLE_FORMAT, MANIFEST, sha256_file
+from kiosk.export import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX, sha256_file
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
@@ -76,7 +76,8 @@ def find_bundles(paths: list[Path], unpack_dir: Path) -> list[Bundle]:
         elif (path / MANIFEST).is_file():
             found.append(Bundle(path, str(path)))
         else:
-            inside = [Bundle(p.parent, str(p.parent)) for p in sorted(path.rglob(MANIFEST))]
+            inside = sorted({Bundle(p.parent, str(p.parent)) for p in path.rglob(MANIFEST)}
+                            | {Bundle(p, str(p)) for p in path.rglob("*" + PARTIAL_SUFFIX) if p.is_dir()}, key=lambda b: str(b.path))
             tars = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TAR_SUFFIXES))
             for tar in tars:
                 inside += _unpack(tar, unpack_dir)
@@ -100,6 +101,9 @@ def _unpack(tar_path: Path, unpack_dir: Path) -> list[Bundle]:
 def verify_bundle(found: Bundle) -> dict:
     """The manifest, after checking the format and every file's sha256; BundleError if damaged."""
     bundle, name = found.path, found.label
+    if bundle.name.endswith(PARTIAL_SUFFIX):
+        raise BundleError(f"{name}: an export that did not finish (the stick was pulled or the export stopped); "
+                          f"the whole bundles beside it are used; export again for the rest")
     try:
         manifest = json.loads((bundle / MANIFEST).read_text())
         files = manifest["files"]
@@ -154,7 +158,9 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
                 raise SchemaTooNewError(f"{label}: capture-log schema version {version} is newer than "
                                         f"this fse understands ({SCHEMA_VERSION}); upgrade fse to analyse it")
             for capture in read_captures(conn):
-                captures.setdefault((capture.booth_id, capture.id), LoggedCapture(capture, bundle / capture.image_path))
+                held = manifest.get("images_in_earlier_bundles", {}).get(capture.image_path)  # incremental export
+                image = bundle.parent / held["bundle"] / capture.image_path if held else bundle / capture.image_path
+                captures.setdefault((capture.booth_id, capture.id), LoggedCapture(capture, image))
             trail = read_trail(conn)
             if len(trail.t):
                 trail_keys.append(trail.ids + (np.int64(booth_index) << 40))

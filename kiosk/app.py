@@ -21,7 +21,6 @@ events -> joystick -> update(dt) -> render requests -> draw -> flip -> tick.
 """
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.space import LATENT_DIM, hyperspace_jump
+from .export import UsbStatusWatch, usb_status_toast
 from .startup import stop_requested
 from .state import BRUSH_BLACK, BRUSH_WHITE, ExplorerState, KeyRepeat, clamp
 
@@ -106,7 +106,7 @@ class App:
         self._moving = False
         self._held_buttons: set = set()
         self._held_since: float | None = None
-        self._usb_seen: float | None = None
+        self.usb_status = UsbStatusWatch(config.state_dir)
         self._usb_checked = -USB_POLL_S
         self._free_cache: tuple[float, float | None] = (-10.0, None)
         self._first_frame = True
@@ -482,28 +482,10 @@ class App:
         if self.now - self._usb_checked < USB_POLL_S:
             return
         self._usb_checked = self.now
-        path = Path(self.config.state_dir) / "usb-export.json"
-        try:
-            mtime = path.stat().st_mtime
-        except OSError:
-            return
-        if self._usb_seen is None:
-            self._usb_seen = mtime   # an export from before this start is old news
-            return
-        if mtime == self._usb_seen:
-            return
-        self._usb_seen = mtime
-        try:
-            info = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError):
-            return
-        state, message = info.get("state"), info.get("message", "")
-        if state == "running":
-            self.status.toast("USB export running: don't remove the stick", "info", self.now, 6.0)
-        elif state == "done":
-            self.status.toast("USB export finished: safe to remove", "ok", self.now, 8.0)
-        elif state == "failed":
-            self.status.toast(f"USB export failed: {message}", "warn", self.now, 10.0)
+        toast = usb_status_toast(self.usb_status.poll())
+        if toast:
+            text, level, seconds = toast
+            self.status.toast(text, level, self.now, seconds)
 
     # -- talking to the render workers ---------------------------------------------------------------
     def request_renders(self) -> None:

@@ -16,7 +16,8 @@
 #
 # Environment:
 #   DESTDIR=DIR            install under DIR; skips user creation, systemctl and udevadm
-#   FSE_INSTALL_OFFLINE=1  no network: the venv reuses this checkout's Python environment
+#   FSE_INSTALL_OFFLINE=1  no network: fse's code is copied into the venv, its dependencies are
+#                          taken from FSE_PYTHON's environment
 #   FSE_PYTHON=PATH        the Python for the venv (needs >= 3.10; default python3)
 #   FSE_DISPLAY=x11|kmsdrm how the kiosk reaches the screen (default x11)
 #   FSE_ORT_INDEX=URL      override the Jetson wheel index;  FSE_ORT_SPEC=SPEC  e.g. onnxruntime-gpu==1.20.0
@@ -134,13 +135,45 @@ PYEOF
 
 V=$DESTDIR$VENV
 if [ "$OFFLINE" = 1 ]; then
-  # No network (CI): a venv whose site-packages chain to this checkout's environment, and
-  # console scripts written here, so /opt/fse/venv/bin/fse-kiosk is a real file to verify.
-  say "FSE_INSTALL_OFFLINE=1: venv at $V reuses $("$PY" -c 'import sys; print(sys.prefix)')"
+  # No network (CI): the code is copied into the venv's site-packages (root must never run code
+  # from a user-writable checkout, and ProtectHome= hides /home from the units); its dependencies
+  # come from $PY's environment by plain path lines (no .pth of that environment runs, so an
+  # editable install of the checkout there is not picked up). Console scripts are written here, so
+  # /opt/fse/venv/bin/fse-kiosk is a real file to verify.
+  say "FSE_INSTALL_OFFLINE=1: venv at $V, dependencies from $("$PY" -c 'import sys; print(sys.prefix)')"
   [ -x "$V/bin/python" ] || "$PY" -m venv --without-pip "$V"
-  PURELIB=$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   VENV_PURELIB=$("$V/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
-  printf 'import site; site.addsitedir(%s)\n%s\n' "'$PURELIB'" "$SRC" > "$VENV_PURELIB/fse-offline.pth"
+  "$PY" - "$SRC" "$VENV_PURELIB" <<'PYEOF'
+import os, shutil, sys, sysconfig
+try:
+    import tomllib
+except ModuleNotFoundError:
+    import tomli as tomllib
+src, purelib = sys.argv[1:3]
+with open(os.path.join(src, "pyproject.toml"), "rb") as f:
+    project = tomllib.load(f)["project"]
+ours = ("contract", "kiosk", "training", "analysis")   # [tool.setuptools.packages.find] include
+dist_info = f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+for old in [*ours, *(e for e in os.listdir(purelib) if e.startswith(project["name"].replace("-", "_") + "-"))]:
+    shutil.rmtree(os.path.join(purelib, old), ignore_errors=True)   # the previous install
+for package in ours:
+    shutil.copytree(os.path.join(src, package), os.path.join(purelib, package),
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+os.mkdir(os.path.join(purelib, dist_info))
+with open(os.path.join(purelib, dist_info, "METADATA"), "w") as f:
+    f.write(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
+with open(os.path.join(purelib, dist_info, "INSTALLER"), "w") as f:
+    f.write("install-appliance\n")
+stdlib = [os.path.realpath(sysconfig.get_paths()["stdlib"])]   # (platstdlib is inside a venv)
+def dependency_dir(path):
+    real = os.path.realpath(path)
+    return (os.path.isdir(real) and real != os.path.realpath(src)
+            and not any(real == s or real.startswith(s + os.sep) for s in stdlib)
+            and not any(os.path.isfile(os.path.join(real, p, "__init__.py")) for p in ours))
+with open(os.path.join(purelib, "fse-offline.pth"), "w") as f:
+    f.writelines(p + "\n" for p in sys.path if p and dependency_dir(p))
+PYEOF
+  chmod -R u=rwX,go=rX "$VENV_PURELIB"
   while read -r name target; do
     module=${target%%:*}; func=${target##*:}
     printf '#!%s\nimport sys\nfrom %s import %s\nsys.exit(%s())\n' "$VENV/bin/python" "$module" "$func" "$func" > "$V/bin/$name"

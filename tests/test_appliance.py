@@ -85,6 +85,22 @@ def test_installed_venv_runs_the_kiosk_code(root):
     assert result.returncode == 0 and "cpu" in result.stdout, result.stderr
 
 
+def test_offline_install_runs_a_copy_of_the_code_not_the_checkout(root):
+    """Issue 12 item 19: root runs /opt/fse's own copy; the checkout is not on its path (a user could
+    change it, and ProtectHome= hides it from the units)."""
+    python = root / "opt/fse/venv/bin/python"
+    result = subprocess.run([str(python), "-c", "import sys, contract, kiosk, kiosk.export; "
+                             "print(kiosk.__file__); print(contract.__file__); print(*sys.path, sep='\\n')"],
+                            capture_output=True, text=True, timeout=60, cwd="/")
+    assert result.returncode == 0, result.stderr
+    kiosk_file, contract_file, *path = result.stdout.splitlines()
+    site = root / "opt/fse/venv/lib"
+    assert Path(kiosk_file).is_relative_to(site) and Path(contract_file).is_relative_to(site)
+    assert str(REPO) not in path
+    copied = Path(kiosk_file).with_name("export.py")
+    assert not copied.is_symlink() and copied.read_bytes() == (REPO / "kiosk" / "export.py").read_bytes()
+
+
 def test_idempotent_and_display_switch(root):
     before = sorted(str(p.relative_to(root)) for p in root.rglob("*") if "venv/lib" not in str(p))
     for _ in range(2):
@@ -149,6 +165,23 @@ def test_kiosk_unit_security_exposure():
     exposure = float(match.group(1))
     print(f"fse-kiosk.service exposure {exposure}")
     assert exposure <= EXPOSURE_LIMIT, result.stdout
+
+
+@needs_analyze
+def test_usb_export_unit_security_exposure(tmp_path):
+    """Issue 12 item 8: the root exporter's sandbox (rated on an instance of the template)."""
+    unit = tmp_path / "fse-usb-export@sdb1.service"
+    shutil.copy(SYSTEMD / "fse-usb-export@.service", unit)
+    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
+                            capture_output=True, text=True, timeout=60)
+    match = re.search(r"Overall exposure level for fse-usb-export@sdb1\.service: (\d+\.\d+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    assert float(match.group(1)) <= 3.0, result.stdout
+    text = unit.read_text()
+    assert re.search(r"^ReadWritePaths=/var/lib/fse$", text, re.MULTILINE)
+    assert re.search(r"^RuntimeDirectory=fse-usb-export/%i$", text, re.MULTILINE)  # a mount point per stick
+    (caps,) = re.findall(r"^CapabilityBoundingSet=(.*)$", text, re.MULTILINE)
+    assert set(caps.split()) == {"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"}
 
 
 def test_kiosk_unit_speaks_the_contract():

@@ -13,8 +13,11 @@ import numpy as np
 import pytest
 
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION
+import kiosk.export
+from analysis.bundles import find_bundles, merge
 from kiosk.capture_log import CaptureLog, decode_png
-from kiosk.export import MANIFEST, USB_SUBDIR, main, read_usb_status, sha256_file
+from kiosk.export import (MANIFEST, PARTIAL_SUFFIX, USB_STATUS, USB_SUBDIR, UsbStatusWatch, main, read_usb_status,
+                          sha256_file, usb_status_toast, write_usb_status)
 
 
 def _fill(state_dir: Path, captures: int = 3, trail: int = 10, booth: str = "booth-e") -> None:
@@ -40,8 +43,10 @@ def _verify_bundle(bundle: Path) -> dict:
     paths = [row[0] for row in conn.execute("SELECT image_path FROM captures")]
     assert manifest["counts"]["captures"] == len(paths)
     assert manifest["counts"]["trail_points"] == conn.execute("SELECT COUNT(*) FROM trail").fetchone()[0]
-    for relative in paths:
-        decode_png((bundle / relative).read_bytes())
+    held = manifest.get("images_in_earlier_bundles", {})
+    for relative in set(paths) - set(manifest["missing_images"]):
+        decode_png((bundle.parent / held[relative]["bundle"] / relative if relative in held
+                    else bundle / relative).read_bytes())
     conn.close()
     return manifest
 
@@ -53,7 +58,7 @@ def test_out_writes_a_checksummed_bundle(tmp_path, capsys):
     assert bundle.parent == tmp_path / "out" and bundle.name.startswith("booth-e-")
     manifest = _verify_bundle(bundle)
     assert manifest["booth_id"] == "booth-e" and manifest["schema_version"] == SCHEMA_VERSION
-    assert manifest["counts"] == {"captures": 3, "trail_points": 10, "sessions": 1, "images": 3}
+    assert manifest["counts"] == {"captures": 3, "trail_points": 10, "sessions": 1, "images": 3, "images_copied": 3}
     assert manifest["time_range"]["first_utc"] <= manifest["time_range"]["last_utc"]
 
 
@@ -131,3 +136,104 @@ def test_fse_export_only_pulls_booth_logs(capsys):
         main(["models", "--out", "x"])
     assert exit_.value.code == 2
     assert "fse-train export" in capsys.readouterr().err
+
+
+def _bundles(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_dir())
+
+
+def test_exports_into_a_folder_copy_only_new_images_unless_full(tmp_path):
+    """Issue 12 item 12: a second pull copies the captures taken since, not everything again; the
+    analysis still finds every image (in the earlier bundle); --full copies everything."""
+    state, pulls = tmp_path / "state", tmp_path / "pulls"
+    _fill(state, captures=3)
+    assert main(["--out", str(pulls), "--state-dir", str(state)]) == 0
+    _fill(state, captures=2)
+    assert main(["--out", str(pulls), "--state-dir", str(state)]) == 0
+    first, second = _bundles(pulls)
+    m1, m2 = _verify_bundle(first), _verify_bundle(second)
+    assert m1["counts"]["images_copied"] == 3 and m1["images_in_earlier_bundles"] == {}
+    assert m2["counts"]["images"] == 5 and m2["counts"]["images_copied"] == 2
+    held = m2["images_in_earlier_bundles"]
+    assert len(held) == 3 and {h["bundle"] for h in held.values()} == {first.name}
+    assert all(h["sha256"] == m1["files"][image] for image, h in held.items())
+    assert len(m2["exported_capture_ids"]) == 5
+
+    merged = merge(find_bundles([second], tmp_path), warn=lambda _: None)
+    assert len(merged.captures) == 5 and all(c.image_file.is_file() for c in merged.captures)
+
+    # A copy on the stick that no longer matches is not trusted: the next pull copies that image again.
+    damaged = first / next(iter(held))
+    damaged.write_bytes(damaged.read_bytes()[:-10])
+    assert main(["--out", str(pulls), "--state-dir", str(state)]) == 0
+    assert _verify_bundle(_bundles(pulls)[-1])["counts"]["images_copied"] == 1
+    assert main(["--out", str(pulls), "--state-dir", str(state), "--full"]) == 0
+    assert _verify_bundle(_bundles(pulls)[-1])["counts"]["images_copied"] == 5
+
+
+def test_every_file_is_on_the_disk_before_the_manifest(tmp_path, monkeypatch):
+    """Issue 12 item 11: the file system is flushed after the last image and before the manifest,
+    so a manifest on a stick means its images are there."""
+    _fill(tmp_path / "state", captures=4)
+    flushes = []
+    real_sync = kiosk.export.sync_filesystem
+
+    def spy(path):
+        written = sorted(p.relative_to(path).as_posix() for p in Path(path).rglob("*") if p.is_file())
+        flushes.append((Path(path).name, written))
+        real_sync(path)
+
+    monkeypatch.setattr(kiosk.export, "sync_filesystem", spy)
+    assert main(["--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")]) == 0
+    (bundle,) = _bundles(tmp_path / "out")
+    manifest = _verify_bundle(bundle)
+    ((flushed, written),) = flushes
+    assert flushed == bundle.name + PARTIAL_SUFFIX
+    assert MANIFEST not in written and set(written) == set(manifest["files"])
+
+
+def test_capture_paths_outside_the_state_directory_are_not_copied(tmp_path, capsys):
+    """The kiosk's user can write the log: an image path that leaves the state directory (or a
+    link in its place) must not make the exporter copy another file."""
+    state = tmp_path / "state"
+    _fill(state, captures=2)
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"not a capture")
+    conn = sqlite3.connect(state / DB_NAME)
+    first, second = [row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id")]
+    conn.execute("UPDATE captures SET image_path = ? WHERE image_path = ?", ("../secret.png", first))
+    conn.commit()
+    conn.close()
+    (state / second).unlink()
+    (state / second).symlink_to(secret)
+    assert main(["--out", str(tmp_path / "out"), "--state-dir", str(state)]) == 0
+    (bundle,) = _bundles(tmp_path / "out")
+    manifest = _verify_bundle_files(bundle)
+    assert sorted(manifest["missing_images"]) == sorted(["../secret.png", second])
+    assert not any(b"not a capture" in p.read_bytes() for p in bundle.rglob("*") if p.is_file())
+    err = capsys.readouterr().err
+    assert "../secret.png" in err and second in err
+
+
+def _verify_bundle_files(bundle: Path) -> dict:
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    for relative, digest in manifest["files"].items():
+        assert sha256_file(bundle / relative) == digest
+    return manifest
+
+
+def test_the_first_usb_status_ever_is_shown(tmp_path):
+    """Issue 12 item 13: with no status file at start-up, the first one written is news; a status
+    from before start-up is not; "running" then "done" are both shown even within one second."""
+    watch = UsbStatusWatch(tmp_path)
+    assert watch.poll() is None
+    write_usb_status(tmp_path, "running", "Copying")
+    assert usb_status_toast(watch.poll()) == ("USB export running: don't remove the stick", "info", 6.0)
+    assert watch.poll() is None
+    write_usb_status(tmp_path, "done", "Export finished")
+    assert usb_status_toast(watch.poll())[1] == "ok"
+    assert UsbStatusWatch(tmp_path).poll() is None  # a kiosk started after the export: old news
+    write_usb_status(tmp_path, "failed", "the stick is full")
+    assert usb_status_toast(watch.poll()) == ("USB export failed: the stick is full", "warn", 10.0)
+    (tmp_path / USB_STATUS).write_text("{half")
+    assert watch.poll() is None

@@ -1,0 +1,362 @@
+"""`fse-export --usb` on real block devices: ext4 file systems on loop devices (this kernel has no
+vfat), hostile sticks, two sticks at once, a SIGTERM mid-copy, a root exporter in a state directory
+owned by another user.
+
+An exporter is paused at an exact point, without timing, by a fanotify permission event: the kernel
+holds its open() of one capture image until the test answers (OpenGate).
+"""
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import re
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from analysis.bundles import find_bundles, merge
+from contract.capture_schema import DB_NAME
+from kiosk.capture_log import CaptureLog
+from kiosk.export import (ALLOWED_FILESYSTEMS, MANIFEST, PARTIAL_SUFFIX, USB_MOUNT_ROOT, USB_STATUS, USB_SUBDIR,
+                          read_usb_status, sha256_file, usb_status_toast)
+
+REPO = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("losetup") is None,
+                                reason="loop-device sticks need root and losetup (util-linux)")
+NOBODY = 65534
+
+
+def _fill(state: Path, captures: int, booth: str = "booth-u", px: int = 48) -> list[str]:
+    """A real capture log; returns the image paths in capture order."""
+    rng = np.random.default_rng(5)
+    with CaptureLog(state, booth, disk_floor_mb=0, trail_hz=1000) as log:
+        for _ in range(captures):
+            log.save_capture(rng.uniform(-1, 1, 8), rng.random((28, 28)),
+                             rng.integers(0, 256, (px, px, 3), dtype=np.uint8), "none", [], "joystick")
+            log.record_trail(rng.uniform(-1, 1, 8), "joystick")
+    import sqlite3
+    conn = sqlite3.connect(state / DB_NAME)
+    paths = [row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id")]
+    conn.close()
+    return paths
+
+
+def _mounts(device: str) -> list[tuple[str, str, str]]:
+    """(mount point, file system, options) for every mount of the device, from mountinfo."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        before, after = line.split(" - ")
+        fields, tail = before.split(), after.split()
+        if tail[1] == device:
+            found.append((fields[4].replace("\\040", " "), tail[0], fields[5]))
+    return found
+
+
+@pytest.fixture
+def sticks(tmp_path):
+    """make(name, fs="ext4", contents=callable(root)) -> /dev/loopN, a stick labelled FSE-EXPORT.
+    Every loop device is unmounted and detached afterwards, whatever happened."""
+    made: list[str] = []
+
+    def make(name: str, fs: str = "ext4", contents=None) -> str:
+        image = tmp_path / f"{name}.img"
+        subprocess.run(["truncate", "-s", "64M", str(image)], check=True)
+        command = [f"mkfs.{fs}", "-q", "-F", "-L", "FSE-EXPORT"]
+        if contents:
+            root = tmp_path / f"{name}-contents"
+            root.mkdir()
+            contents(root)
+            command += ["-d", str(root)]
+        subprocess.run(command + [str(image)], check=True, capture_output=True)
+        device = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True,
+                                text=True).stdout.strip()
+        made.append(device)
+        return device
+
+    yield make
+    for device in made:
+        for point, _, _ in _mounts(device):
+            subprocess.run(["umount", "-l", point], capture_output=True)
+        subprocess.run(["losetup", "-d", device], capture_output=True)
+
+
+@contextlib.contextmanager
+def opened(device: str):
+    """The stick, mounted read-only for a look."""
+    point = Path(tempfile.mkdtemp(prefix="fse-stick-"))
+    subprocess.run(["mount", "-o", "ro", device, str(point)], check=True)
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=True)
+        point.rmdir()
+
+
+@pytest.fixture
+def state_dir():
+    """A state directory that another user can reach (pytest's tmp_path is root-only)."""
+    path = Path(tempfile.mkdtemp(prefix="fse-state-"))
+    path.chmod(0o755)
+    yield path / "state"
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def export(device: str, state: Path, *extra: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "kiosk.export", "--usb", device, "--state-dir", str(state), *extra],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def finish(process: subprocess.Popen) -> tuple[int, str]:
+    out, err = process.communicate(timeout=120)
+    return process.returncode, err
+
+
+def verify(bundle: Path) -> dict:
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    on_disk = {p.relative_to(bundle).as_posix() for p in bundle.rglob("*") if p.is_file()} - {MANIFEST}
+    assert on_disk == set(manifest["files"])
+    for relative, digest in manifest["files"].items():
+        assert sha256_file(bundle / relative) == digest, relative
+    return manifest
+
+
+class OpenGate:
+    """Holds chosen processes' open() of chosen files (fanotify FAN_OPEN_PERM); lets every other open through."""
+
+    FAN_CLASS_CONTENT, FAN_CLOEXEC, FAN_MARK_ADD, FAN_OPEN_PERM, FAN_ALLOW = 0x4, 0x1, 0x1, 0x10000, 0x1
+    EVENT = struct.Struct("IBBHQii")
+
+    def __init__(self, files: list[Path]):
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.fanotify_init(self.FAN_CLASS_CONTENT | self.FAN_CLOEXEC, os.O_RDONLY)
+        assert self.fd >= 0, os.strerror(ctypes.get_errno())
+        for path in files:
+            assert self.libc.fanotify_mark(self.fd, self.FAN_MARK_ADD, ctypes.c_uint64(self.FAN_OPEN_PERM), -100,
+                                           str(path).encode()) == 0, os.strerror(ctypes.get_errno())
+        self.holds: dict[int, str] = {}          # pid -> file name to hold it at
+        self.held: dict[int, int] = {}           # pid -> the event's fd, awaiting an answer
+        self.changed = threading.Condition()
+        self.running = True
+        self.thread = threading.Thread(target=self._answer, daemon=True)
+        self.thread.start()
+
+    def hold(self, pid: int, name: str) -> None:
+        with self.changed:
+            self.holds[pid] = name
+
+    def _answer(self) -> None:
+        while self.running:
+            if not select.select([self.fd], [], [], 0.1)[0]:
+                continue
+            data = os.read(self.fd, 4096)
+            for offset in range(0, len(data), self.EVENT.size):
+                _, _, _, _, _, event_fd, pid = self.EVENT.unpack_from(data, offset)
+                name = os.path.basename(os.readlink(f"/proc/self/fd/{event_fd}"))
+                with self.changed:
+                    if self.holds.get(pid) == name:
+                        self.held[pid] = event_fd
+                        self.changed.notify_all()
+                        continue
+                self._allow(event_fd)
+
+    def _allow(self, event_fd: int) -> None:
+        os.write(self.fd, struct.pack("iI", event_fd, self.FAN_ALLOW))
+        os.close(event_fd)
+
+    def wait_held(self, pid: int) -> None:
+        with self.changed:
+            assert self.changed.wait_for(lambda: pid in self.held, timeout=120), f"process {pid} never opened its file"
+
+    def release(self, pid: int) -> None:
+        with self.changed:
+            self.holds.pop(pid, None)
+            event_fd = self.held.pop(pid)
+        self._allow(event_fd)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join()
+        for event_fd in self.held.values():
+            self._allow(event_fd)
+        os.close(self.fd)
+
+
+@pytest.fixture
+def gate():
+    gates = []
+
+    def make(files):
+        gates.append(OpenGate(files))
+        return gates[-1]
+
+    yield make
+    for g in gates:
+        g.close()
+
+
+def test_export_onto_a_block_device_reports_done(sticks, state_dir):
+    """Issue 12 item 6: the stick is mounted, written, unmounted, and the status says safe to remove."""
+    _fill(state_dir, 3)
+    device = sticks("plain")
+    code, err = finish(export(device, state_dir))
+    assert code == 0, err
+    status = read_usb_status(state_dir)
+    assert status["state"] == "done", status
+    assert status["message"] == "Export finished (3 captures, 3 new images): safe to remove the USB stick."
+    assert _mounts(device) == [] and not (USB_MOUNT_ROOT / Path(device).name).exists()
+    with opened(device) as stick:
+        manifest = verify(stick / status["bundle"])
+    assert manifest["counts"]["images"] == 3
+
+
+def test_a_second_export_copies_only_new_captures(sticks, state_dir):
+    """Issue 12 item 12 on a stick: the second export copies what the first didn't; --full all."""
+    _fill(state_dir, 3)
+    device = sticks("incremental")
+    assert finish(export(device, state_dir))[0] == 0
+    _fill(state_dir, 2)
+    assert finish(export(device, state_dir))[0] == 0
+    assert "(5 captures, 2 new images)" in read_usb_status(state_dir)["message"]
+    assert finish(export(device, state_dir, "--full"))[0] == 0
+    assert "(5 captures, 5 new images)" in read_usb_status(state_dir)["message"]
+    with opened(device) as stick:
+        bundles = sorted((stick / USB_SUBDIR).iterdir())
+        assert [verify(b)["counts"]["images_copied"] for b in bundles] == [3, 2, 5]
+        merged = merge(find_bundles([stick / USB_SUBDIR], stick), warn=lambda _: None)
+        assert len(merged.captures) == 5 and all(c.image_file.is_file() for c in merged.captures)
+
+
+def test_a_hostile_stick_cannot_redirect_the_export(sticks, state_dir, tmp_path):
+    """Issue 12 item 7: `fse-export` on the stick as a link to a folder outside the stick."""
+    _fill(state_dir, 2)
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    device = sticks("hostile", contents=lambda root: (root / USB_SUBDIR).symlink_to(outside))
+    code, err = finish(export(device, state_dir))
+    assert code == 2
+    assert list(outside.iterdir()) == []
+    status = read_usb_status(state_dir)
+    assert status["state"] == "failed" and "a link or a file, not a folder" in status["message"], status
+    assert _mounts(device) == []
+
+
+def test_only_allowed_file_systems_are_mounted(sticks, state_dir):
+    """Issue 12 item 7: an ext2 stick labelled FSE-EXPORT is refused, not mounted; the udev rule
+    starts the export only for the same file systems the exporter mounts."""
+    _fill(state_dir, 1)
+    device = sticks("ext2", fs="ext2")
+    code, err = finish(export(device, state_dir))
+    assert code == 2 and "holds a ext2 file system" in err and "vfat, exfat, ext4" in err
+    assert _mounts(device) == []
+    rule = (REPO / "systemd" / "90-fse-usb-export.rules").read_text()
+    (types,) = re.findall(r'ENV\{ID_FS_TYPE\}=="([^"]+)"', rule)
+    assert tuple(types.split("|")) == ALLOWED_FILESYSTEMS
+
+
+def test_sigterm_mid_copy_marks_the_bundle_partial_and_the_status_failed(sticks, state_dir, gate):
+    """Issue 12 item 10: systemd's SIGTERM (stick pulled, or the 15-minute timeout) while images are
+    copied. Also checks the mount the exporter made (item 7: options and type; item 9: its own point)."""
+    images = _fill(state_dir, 8)
+    device = sticks("pulled")
+    g = gate([state_dir / images[4]])
+    process = export(device, state_dir)
+    g.hold(process.pid, Path(images[4]).name)
+    g.wait_held(process.pid)   # four images are on the stick, the fifth is being opened
+
+    ((point, fstype, options),) = _mounts(device)
+    assert point == str(USB_MOUNT_ROOT / Path(device).name) and fstype == "ext4"
+    assert {"nosuid", "nodev", "noexec", "nosymfollow"} <= set(options.split(","))
+    (partial,) = (Path(point) / USB_SUBDIR).iterdir()
+    assert partial.name.endswith(PARTIAL_SUFFIX) and len(list(partial.rglob("*.png"))) == 4
+    assert read_usb_status(state_dir)["state"] == "running"
+
+    process.send_signal(signal.SIGTERM)
+    g.release(process.pid)
+    code, err = finish(process)
+    assert code == 2 and "stopped before it finished" in err
+    status = read_usb_status(state_dir)
+    assert status["state"] == "failed" and "plug the stick in again" in status["message"]
+    text, level, _ = usb_status_toast(status)
+    assert level == "warn" and "stopped before it finished" in text
+    assert _mounts(device) == []
+
+    with opened(device) as stick:
+        (left,) = (stick / USB_SUBDIR).iterdir()
+        assert left.name.endswith(PARTIAL_SUFFIX) and not (left / MANIFEST).exists()
+        assert len(list(left.rglob("*.png"))) == 4
+    # fse-analyze names the partial bundle it skips (the next export completes beside it).
+    assert finish(export(device, state_dir))[0] == 0
+    with opened(device) as stick:
+        warnings = []
+        merged = merge(find_bundles([stick / USB_SUBDIR], stick), warn=warnings.append)
+        assert len(merged.captures) == 8
+        (skipped,) = merged.skipped
+        assert skipped[0].endswith(PARTIAL_SUFFIX) and "did not finish" in skipped[1]
+        assert any(left.name in w for w in warnings)
+
+
+def test_two_sticks_at_once_each_get_their_own_whole_bundle(sticks, state_dir, gate):
+    """Issue 12 item 9: A pauses mid-copy, B starts and pauses mid-copy, A finishes, B finishes.
+    With one shared mount point A's rest would land on B's stick and B's rest on A's."""
+    images = _fill(state_dir, 8)
+    a, b = sticks("a"), sticks("b")
+    g = gate([state_dir / images[2], state_dir / images[5]])
+    first = export(a, state_dir)
+    g.hold(first.pid, Path(images[2]).name)
+    g.wait_held(first.pid)
+    second = export(b, state_dir)
+    g.hold(second.pid, Path(images[5]).name)
+    g.wait_held(second.pid)
+    assert len({point for device in (a, b) for point, _, _ in _mounts(device)}) == 2
+    g.release(first.pid)
+    assert finish(first)[0] == 0
+    g.release(second.pid)
+    assert finish(second)[0] == 0
+    for device in (a, b):
+        with opened(device) as stick:
+            (bundle,) = (stick / USB_SUBDIR).iterdir()
+            assert verify(bundle)["counts"]["images_copied"] == 8
+
+
+def test_root_exporter_acts_as_the_state_directory_owner(sticks, state_dir, tmp_path):
+    """Issue 12 item 8: links planted by the kiosk's user in its state directory (an image -> a
+    root-only file, the status file's temporary name -> a root-owned file) lead the root exporter
+    nowhere that user could not go; the bundle on the stick belongs to that user."""
+    images = _fill(state_dir, 3)
+    secret = tmp_path / "secret"
+    secret.write_bytes(b"root only")
+    secret.chmod(0o600)
+    victim = Path(tempfile.mkdtemp(prefix="fse-victim-")) / "victim"
+    victim.parent.chmod(0o755)
+    victim.write_bytes(b"untouched")
+    victim.chmod(0o644)
+    (state_dir / images[0]).unlink()
+    (state_dir / images[0]).symlink_to(secret)
+    for path in [state_dir, *state_dir.rglob("*")]:
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+    (state_dir / (USB_STATUS + ".part")).symlink_to(victim)
+
+    device = sticks("owned")
+    code, err = finish(export(device, state_dir))
+    try:
+        assert victim.read_bytes() == b"untouched" and victim.stat().st_uid == 0 and (victim.stat().st_mode & 0o777) == 0o644
+    finally:
+        shutil.rmtree(victim.parent)
+    assert code == 0, err
+    with opened(device) as stick:
+        (bundle,) = (stick / USB_SUBDIR).iterdir()
+        manifest = verify(bundle)
+        assert manifest["missing_images"] == [images[0]] and manifest["counts"]["images_copied"] == 2
+        assert not any(b"root only" in p.read_bytes() for p in bundle.rglob("*") if p.is_file())
+        assert {p.stat().st_uid for p in [bundle, *bundle.rglob("*")]} == {NOBODY}
