@@ -5,6 +5,7 @@
     fse-export --usb /dev/sdb1           # udev/systemd on a stick labelled FSE-EXPORT (mounts it)
     fse-export --usb /media/stick        # or an already mounted stick
     fse-export --usb /dev/sdb1 --full    # copy every image again, not only the new ones
+    fse-export --mark-stopped /dev/sdb1  # the USB unit's ExecStopPost: a killed export is marked failed
 
 The ONNX models go the other way, from training into the booth: `fse-train export` (training/export.py).
 
@@ -565,16 +566,34 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
         raise
 
 
+def mark_stopped(state_dir: Path, device: str) -> bool:
+    """After the unit ends (ExecStopPost): an export of `device` still "running" was killed (SIGKILL
+    after a hang, or a crash) and could not say so itself. Mark it failed, free its mount point."""
+    state_dir = Path(state_dir)
+    status = read_usb_status(state_dir)
+    point = USB_MOUNT_ROOT / Path(device).name
+    if os.path.ismount(point):
+        unmount_stick(point)
+    if not status or status.get("state") != "running" or status.get("device") != device:
+        return False
+    write_usb_status(state_dir, "failed", STOPPED_MESSAGE, state_dir_owner(state_dir), device=device,
+                     started_utc=status.get("started_utc"), finished_utc=utc_text(time.time()))
+    return True
+
+
 def _run(command: list[str], problem: str) -> None:
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         raise ExportError(f"{problem} ({' '.join(command)}: {result.stderr.strip() or result.returncode})")
 
 
+STOPPED_MESSAGE = ("the export was stopped before it finished (the stick was pulled, or it took longer than the "
+                   "15-minute limit); plug the stick in again to copy the rest")
+
+
 def _stop(signum, frame) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up; systemd's SIGKILL follows if it hangs
-    raise ExportStopped("the export was stopped before it finished (the stick was pulled, or it took longer "
-                        "than the 15-minute limit); plug the stick in again to copy the rest")
+    raise ExportStopped(STOPPED_MESSAGE)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -592,6 +611,9 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--out", type=Path, metavar="DIR", help="write a bundle directory inside DIR")
     where.add_argument("--tar", type=Path, metavar="FILE", help="write the bundle as a tar (.tar.gz compresses)")
     where.add_argument("--usb", metavar="DEVICE_OR_MOUNTPOINT", help="export onto a USB stick (used by udev)")
+    where.add_argument("--mark-stopped", metavar="DEVICE",
+                       help="after the USB unit ends (its ExecStopPost): an export of DEVICE still marked running "
+                            "was killed; mark it failed")
     parser.add_argument("--state-dir", type=Path, help="the kiosk's state directory (default: from kiosk.toml)")
     parser.add_argument("--full", action="store_true",
                         help="copy every image, even those an earlier bundle in the same folder holds")
@@ -606,8 +628,11 @@ def main(argv: list[str] | None = None) -> int:
             result = export_to_dir(state_dir, args.out, args.full)
         elif args.tar:
             result = export_to_tar(state_dir, args.tar)
-        else:
+        elif args.usb:
             result = export_to_usb(state_dir, args.usb, args.full)
+        else:
+            mark_stopped(state_dir, args.mark_stopped)
+            return 0
     except (ExportError, ExportStopped, CaptureLogError) as e:
         print(f"fse-export: {e}", file=sys.stderr)
         return 2

@@ -360,3 +360,30 @@ def test_root_exporter_acts_as_the_state_directory_owner(sticks, state_dir, tmp_
         assert manifest["missing_images"] == [images[0]] and manifest["counts"]["images_copied"] == 2
         assert not any(b"root only" in p.read_bytes() for p in bundle.rglob("*") if p.is_file())
         assert {p.stat().st_uid for p in [bundle, *bundle.rglob("*")]} == {NOBODY}
+
+
+def test_a_killed_export_is_marked_failed_after_the_unit_ends(sticks, state_dir, gate):
+    """Issue 12 item 10, the hard case: SIGKILL (systemd's last resort for a hung export) leaves no
+    chance to write the status; the unit's ExecStopPost (`--mark-stopped`) turns "running" into
+    "failed" and frees the mount point, and leaves a finished export's "done" alone."""
+    images = _fill(state_dir, 4)
+    device = sticks("killed")
+    g = gate([state_dir / images[1]])
+    process = export(device, state_dir)
+    g.hold(process.pid, Path(images[1]).name)
+    g.wait_held(process.pid)
+    process.kill()
+    g.release(process.pid)
+    process.wait(timeout=60)
+    assert read_usb_status(state_dir)["state"] == "running" and _mounts(device)
+
+    def mark_stopped():
+        return subprocess.run([sys.executable, "-m", "kiosk.export", "--mark-stopped", device,
+                               "--state-dir", str(state_dir)], cwd=REPO, capture_output=True, text=True, timeout=60)
+
+    assert mark_stopped().returncode == 0
+    status = read_usb_status(state_dir)
+    assert status["state"] == "failed" and "stopped before it finished" in status["message"]
+    assert status["device"] == device and _mounts(device) == []
+    assert finish(export(device, state_dir))[0] == 0
+    assert mark_stopped().returncode == 0 and read_usb_status(state_dir)["state"] == "done"
