@@ -265,12 +265,17 @@ def test_attract_mode_wanders_and_any_input_returns_control_where_it_is(make_app
 
 
 def test_usb_export_status_becomes_a_toast(make_app, tmp_path):
+    """The first status ever written is shown too (issue 12 item 13), and "done" right after
+    "running" (the same mtime, as a fast export gives) as well."""
     app = make_app()
     status = tmp_path / "state" / "usb-export.json"
+    assert not status.exists()
     status.write_text(json.dumps({"state": "running", "message": ""}))
     steps(app, 40)
+    assert any("don't remove" in t.text for t in app.status.toasts)
+    mtime = status.stat().st_mtime
     status.write_text(json.dumps({"state": "done", "message": "12 captures"}))
-    os.utime(status, (status.stat().st_mtime + 5,) * 2)
+    os.utime(status, (mtime, mtime))
     steps(app, 40)
     assert any("safe to remove" in t.text for t in app.status.toasts)
 
