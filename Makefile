@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-kiosk setup-system firmware bench bench-quick sheet models install-appliance clean
+.PHONY: run test setup setup-kiosk setup-system firmware bench bench-quick sheet install-appliance clean
 
 # A kiosk-only environment is small (no torch); the full one adds training, analysis and tests.
 $(BIN)/python:

@@ -24,3 +24,13 @@ def test_contract_is_numpy_only():
             bad += [f"{f.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names
                     if n.split(".")[0] not in CONTRACT_MAY_IMPORT]
     assert not bad, "\n".join(bad)
+
+
+def test_every_phony_make_target_has_a_rule():
+    """`.PHONY` once named a `models` rule that did not exist."""
+    import re
+
+    text = (ROOT / "Makefile").read_text()
+    phony = re.search(r"^\.PHONY:(.*)$", text, re.M).group(1).split()
+    rules = set(re.findall(r"^([A-Za-z0-9_-]+):", text, re.M))
+    assert set(phony) <= rules, set(phony) - rules

@@ -217,10 +217,6 @@ def test_stylize_cli(quick_models, tmp_path, capsys):
 
 # --- the shipped model --------------------------------------------------------------------------
 
-shipped = pytest.mark.skipif(not (SHIPPED / "prints.json").is_file(), reason="prints not exported yet")
-
-
-@shipped
 def test_shipped_prints_load_and_render_on_a_real_garment():
     from training.prints.train import load_designs
     prints = Prints.load(SHIPPED)
@@ -255,7 +251,6 @@ def test_a_blend_is_the_average_of_its_prints(quick_prints):
     assert np.abs(thirds - (parts[0] + parts[1] + 2 * parts[2]) / 4).max() <= 1
 
 
-@shipped
 def test_shipped_blend_shows_both_prints_where_the_weight_space_mix_did_not():
     """Polka dot + tartan 50/50: the wrapper's blend is the average of the two pictures; the old
     mix inside the network's weights (the graph fed 0.5/0.5 directly) is far from it."""

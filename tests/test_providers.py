@@ -104,10 +104,14 @@ def test_provider_that_raises_falls_back(model_path, monkeypatch):
     run(sess)
 
 
-def test_session_options():
-    options = providers.session_options(intra_op_threads=3)
-    assert options.intra_op_num_threads == 3 and options.inter_op_num_threads == 1
-    assert options.graph_optimization_level == ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+def test_sessions_get_the_threads_asked_for_and_never_spin(model_path):
+    """What create_session hands onnxruntime, read back from the real session (not the options
+    object it builds): a thread count from the config, and no busy-waiting pool on the 2-core booth."""
+    session, _ = create_session(model_path, "cpu", intra_op_threads=3)
+    options = session.get_session_options()
+    assert options.intra_op_num_threads == 3
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    run(session)
 
 
 def test_trt_profile_options():
