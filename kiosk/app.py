@@ -7,17 +7,13 @@
     fse-kiosk --show2d                # start in map mode
     fse-kiosk --screenshot out.png [--frames N] [--size 1920x1080]   # headless screenshot
 
-Controls (also on screen):
-    joystick k / hold key k        parameter k up (Shift+k down), accelerating while held
-    mouse / touch                  draw on the canvas, drag a slider, click a preview, a print, a landmark
-    R random   C clear canvas   W / B white / black brush   Space or J hyperspace jump
-    P or Tab next print   L next landmark   Enter or F capture   M map mode   F12 diagnostics
-Operator exit: Ctrl+Alt+Q, or hold the capture and jump buttons together for 5 s. In kiosk mode
-(fullscreen) Escape, Alt+F4 and the window's close button do nothing.
+Controls: the table in kiosk/controls.py (`python -m kiosk.controls`), also in F12 and docs/kiosk.md.
 
-The screen is a few widgets (kiosk/ui/) drawing from one ExplorerState (kiosk/state.py);
-inference runs on worker threads (kiosk/render.py). The main loop runs in visible phases:
-events -> joystick -> update(dt) -> render requests -> draw -> flip -> tick.
+Where things are: start-up (command line, config, models, the error page) in kiosk/startup.py;
+the explorer's state and commands in kiosk/explorer.py (pure, no pygame); the widgets in
+kiosk/ui/, each redrawing its own area when its inputs change; inference on worker threads in
+kiosk/render.py. This module is the loop, in visible phases:
+events -> update(dt) -> render requests -> draw -> present -> pace.
 """
 from __future__ import annotations
 
@@ -28,10 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.space import LATENT_DIM, hyperspace_jump
-from .export import UsbStatusWatch, usb_status_toast
+from . import controls
+from .explorer import BRUSH_BLACK, BRUSH_WHITE, Attract, Explorer, ExplorerState, KeyRepeat, clamp
 from .startup import stop_requested
-from .state import BRUSH_BLACK, BRUSH_WHITE, ExplorerState, KeyRepeat, clamp
 
 log = logging.getLogger("kiosk")
 
@@ -45,14 +40,32 @@ ENCODE_EVERY_S = 0.05
 keeps the design worker free for the drafts the re-encode triggers)."""
 CURSOR_IDLE_S = 3.0
 IDLE_REDRAW_S = 0.5
-"""With nothing changing, the screen is still redrawn this often (a safety net for anything drawn
-from the clock); otherwise an unchanged frame is neither drawn nor flipped, while events, the
-joystick and the watchdog keep running at FPS. An idle kiosk drew 60 full frames a second before."""
-ATTRACT_DWELL_S = 4.0
-"""Seconds the attract loop rests on each landmark (long enough for the full render and print)."""
-ATTRACT_GLIDE_S = 2.5
-OPERATOR_HOLD_S = 5.0
+"""With nothing changing, the whole screen is still presented this often (a safety net should
+the display lose it); otherwise only the areas whose widgets redrew are presented."""
 USB_POLL_S = 1.0
+"""How often the USB export's status file is read (kiosk/export.py writes it)."""
+SPIN_S = 0.0015
+"""The pacer sleeps until this close to the next frame, then yields in a loop until it is due:
+the kernel's sleep overshoots by up to a millisecond, which alone would push frames past 16.7 ms."""
+
+
+class FramePacer:
+    """Frames on a fixed 1/FPS grid (not "FPS after the last frame"): a late frame doesn't push the
+    ones after it, and a frame more than a whole period late resynchronises instead of bursting."""
+
+    def __init__(self, fps: float = FPS) -> None:
+        self.period = 1.0 / fps
+        self.next = time.perf_counter() + self.period
+
+    def wait(self) -> None:
+        now = time.perf_counter()
+        if now - self.next > self.period:
+            self.next = now                       # far behind: start a new grid from here
+        elif self.next - now > SPIN_S:
+            time.sleep(self.next - now - SPIN_S)
+        while time.perf_counter() < self.next:
+            time.sleep(0)                          # lets the render threads have the GIL meanwhile
+        self.next += self.period
 
 
 class App:
@@ -65,8 +78,10 @@ class App:
         import pygame
 
         from . import render
+        from .trail import TrailRecorder
         from .ui import actions, canvas, design_view, diagnostics, landmarks, map_view, print_selector, sliders, status
-        from .ui.theme import Layout
+        from .ui.theme import BG, Layout
+        from .export import UsbStatusWatch
 
         self.pg = pygame
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
@@ -83,38 +98,39 @@ class App:
         self.exit_code = 0
         self.cursor_hidden = False
         self.input_sources = ()
-        self.looks_like = ""
-        self.design_surface = None
-        self.design_stage = None
         self.design28 = np.zeros((28, 28), np.float32)
-        self._design_seq = self._preview_seq = 0
-        self._preview_surfaces: list[list] = [[None] * len(PREVIEW_POSITIONS) for _ in range(LATENT_DIM)]
+        self.design28_seq = 0
         self.print_names = list(prints.names) if prints is not None else ["none"]
 
         z = clamp(start_z) if start_z is not None else clamp(models.landmarks[0].z if models.landmarks else np.zeros(8))
         self.state = ExplorerState(z=z, how="start", map_mode=show2d)
-        if start_print and start_print in self.print_names:
-            self.state.print_name = start_print
+        self.explorer = Explorer(self.state, [lm.z for lm in models.landmarks], config.glide_s, self.print_names)
+        if start_print:
+            self.explorer.select_print(start_print)
+        self.attract = Attract(config.attract_after_s)
+        self.trail = TrailRecorder(capture_log)
+        self.usb_status = UsbStatusWatch(config.state_dir)
+        self._usb_checked = -USB_POLL_S
         self.keys = KeyRepeat()
-        self.rng = np.random.default_rng()
         self.last_input = 0.0
         self.last_mouse = -CURSOR_IDLE_S
-        self.attract_next = 0.0
         self._last_encode = -1.0
         self._submitted_version = -1
         self._submitted_print = None
         self._moving = False
         self._held_buttons: set = set()
         self._held_since: float | None = None
-        self.usb_status = UsbStatusWatch(config.state_dir)
-        self._usb_checked = -USB_POLL_S
         self._free_cache: tuple[float, float | None] = (-10.0, None)
         self._first_frame = True
-        self.redraw_every_frame = False   # the benchmark's "before": draw and flip even when nothing changed
-        self._dirty = True
-        self._drawn_signature = None
-        self._last_draw = -IDLE_REDRAW_S
+        self._t_last_step: float | None = None
+        self.redraw_every_frame = False   # the benchmark's "before": every widget redrawn every frame
+        self._visible: list = []
+        self._overlay_rects: list = []
+        self._last_present = -IDLE_REDRAW_S
         self.frames_drawn = 0
+        self.frame = pygame.Surface(screen.get_size()).convert()   # the back buffer the widgets draw into
+        self.frame.fill(BG)
+        self.pacer = FramePacer(FPS)
 
         L = self.layout
         hero = L.design_image.w
@@ -135,6 +151,23 @@ class App:
         if show2d:
             self.map.refresh_captures()
         self._pressed_widget = None
+
+        self.commands = {
+            "jump": lambda: self.explorer.jump(),
+            "random": lambda: self.explorer.random(self.now),
+            "capture": self.capture,
+            "next_print": self.next_print,
+            "next_landmark": lambda: self.explorer.next_landmark(self.now),
+            "clear": self.clear_canvas,
+            "brush_white": lambda: self.explorer.brush(BRUSH_WHITE),
+            "brush_black": lambda: self.explorer.brush(BRUSH_BLACK),
+            "map": self.toggle_map,
+            "diagnostics": self.toggle_diagnostics,
+        }
+        self._key_commands = {getattr(pygame, f"K_{name}"): command
+                              for name, command in controls.key_commands().items()}
+        self._button_commands = controls.button_commands()
+
         if start_print and start_print not in self.print_names:
             self.status.toast(f"print {start_print!r} is not available; showing the design plain", "warn", 0.0, 6.0)
         if capture_log is None:
@@ -143,14 +176,13 @@ class App:
     # -- widgets in hit-test order (the map covers the canvas column when shown) -----------------
     def widgets(self) -> list:
         left = [self.map] if self.state.map_mode else [self.canvas, self.actions, self.print_selector]
-        return [*left, self.sliders, self.landmark_strip, self.design_view]
+        return [self.status, *left, self.sliders, self.landmark_strip, self.design_view]
 
     # ------------------------------------------------------------------------------------------
     # The loop
     def run(self) -> int:
         from . import sdnotify
 
-        clock = self.pg.time.Clock()
         last = time.perf_counter()
         while self.running:
             t = time.perf_counter()
@@ -158,36 +190,28 @@ class App:
             last = t
             self.step(dt)
             sdnotify.watchdog()
-            clock.tick(FPS)
+            self.pacer.wait()
         sdnotify.stopping()
         self.shutdown()
         return self.exit_code
 
     def step(self, dt: float = 1.0 / FPS) -> bool:
-        """One frame: events -> joystick -> update -> render requests -> draw -> flip. False once exiting."""
+        """One frame: events -> update(dt) -> render requests -> draw -> present. False once exiting."""
         from . import sdnotify
 
         t0 = time.perf_counter()
         self.now += dt
         for event in self.pg.event.get():
-            self._dirty = True
             self.handle_event(event)
         if stop_requested():
             self.running = False
-        self.poll_joystick(dt)
         self.update(dt)
         self.request_renders()
         self.collect_results()
-        if self.needs_redraw():
-            self.draw()
-            self.pg.display.flip()
-            self._dirty = False
-            self._drawn_signature = self.screen_signature()
-            self._last_draw = self.now
-            self.frames_drawn += 1
+        self.present()
         t1 = time.perf_counter()
         self.metrics.ui_work_ms.append((t1 - t0) * 1e3)
-        if hasattr(self, "_t_last_step"):
+        if self._t_last_step is not None:
             frame = (t1 - self._t_last_step) * 1e3
             self.metrics.frame_ms.append(frame)
             self.fps = 0.9 * self.fps + 0.1 * (1e3 / max(frame, 1e-3))
@@ -211,7 +235,7 @@ class App:
             except Exception:
                 log.exception("closing the capture log")
 
-    # -- events ----------------------------------------------------------------------------------
+    # -- input: events, keys, the joystick board -----------------------------------------------------
     def handle_event(self, event) -> None:
         pg = self.pg
         if event.type == pg.QUIT:
@@ -239,7 +263,7 @@ class App:
             self.show_cursor(True)
             self.visitor_input()
             for widget in self.widgets():
-                if widget.press(event.pos, self):
+                if hasattr(widget, "press") and widget.press(event.pos, self):
                     self._pressed_widget = widget
                     break
         elif event.type == pg.MOUSEBUTTONUP and event.button == 1:
@@ -266,28 +290,47 @@ class App:
         if dim is not None:
             self.keys.press(dim, -1.0 if mods & pg.KMOD_SHIFT else 1.0, self.now)
             return
-        actions = {pg.K_r: lambda: self.tool("R"), pg.K_c: lambda: self.tool("C"), pg.K_w: lambda: self.tool("W"),
-                   pg.K_b: lambda: self.tool("B"), pg.K_SPACE: lambda: self.jump("jump"),
-                   pg.K_j: lambda: self.jump("jump"), pg.K_p: self.next_print, pg.K_TAB: self.next_print,
-                   pg.K_l: self.next_landmark, pg.K_RETURN: self.capture, pg.K_KP_ENTER: self.capture,
-                   pg.K_f: self.capture, pg.K_F12: self.toggle_diagnostics, pg.K_m: self.toggle_map}
-        action = actions.get(key)
-        if action is not None:
-            action()
+        command = self._key_commands.get(key)
+        if command is not None:
+            self.command(command)
 
     def _number_key(self, key) -> int | None:
         pg = self.pg
         for base in (pg.K_1, pg.K_KP1):
-            if base <= key < base + LATENT_DIM:
+            if base <= key < base + len(self.state.z):
                 return key - base
         return None
+
+    def poll_joystick(self, dt: float) -> None:
+        if self.hub is None:
+            return
+        snap = self.hub.poll()
+        self.input_sources = snap.sources
+        if any(snap.active):
+            self.visitor_input()
+            self.explorer.steer(snap.axes, self.config.steer_rate, dt)
+        for event in snap.events:
+            self.visitor_input()
+            if event.pressed:
+                self._held_buttons.add(event.button)
+                command = self._button_commands.get(event.button)
+                if command is not None:
+                    self.command(command)
+            else:
+                self._held_buttons.discard(event.button)
+        both = set(controls.OPERATOR_HOLD) <= self._held_buttons
+        if both and self._held_since is None:
+            self._held_since = self.now
+        elif not both:
+            self._held_since = None
+        if self._held_since is not None and self.now - self._held_since >= controls.OPERATOR_HOLD_S:
+            log.info("operator exit (capture + jump held %.0f s)", controls.OPERATOR_HOLD_S)
+            self.running = False
 
     def visitor_input(self) -> None:
         """Anything a visitor does: leaves attract mode at once (from where it is) and keeps the session."""
         self.last_input = self.now
-        if self.state.attract:
-            self.state.attract = False
-            self.state.stop_glide()
+        self.explorer.visitor_input()
         if self.capture_log is not None:
             try:
                 self.capture_log.touch()
@@ -300,37 +343,6 @@ class App:
         self.cursor_hidden = not visible
         self.pg.mouse.set_visible(visible)
 
-    # -- joystick ------------------------------------------------------------------------------------
-    def poll_joystick(self, dt: float) -> None:
-        from .input import Button
-
-        if self.hub is None:
-            return
-        snap = self.hub.poll()
-        self.input_sources = snap.sources
-        if any(snap.active):
-            self.visitor_input()
-            z = self.state.z + np.asarray(snap.axes, np.float32) * self.config.steer_rate * dt
-            self.move(z, "joystick")
-        for event in snap.events:
-            self.visitor_input()
-            if event.pressed:
-                self._held_buttons.add(event.button)
-            else:
-                self._held_buttons.discard(event.button)
-                continue
-            {Button.CAPTURE: self.capture, Button.JUMP: lambda: self.jump("jump"),
-             Button.NEXT_PRINT: self.next_print, Button.RANDOM: lambda: self.tool("R"),
-             Button.NEXT_LANDMARK: self.next_landmark}.get(event.button, lambda: None)()
-        both = {Button.CAPTURE, Button.JUMP} <= self._held_buttons
-        if both and self._held_since is None:
-            self._held_since = self.now
-        elif not both:
-            self._held_since = None
-        if self._held_since is not None and self.now - self._held_since >= OPERATOR_HOLD_S:
-            log.info("operator exit (capture + jump held %.0f s)", OPERATOR_HOLD_S)
-            self.running = False
-
     def joystick_label(self) -> tuple[str, bool]:
         if self.hub is None or not self.input_sources:
             return "joystick disconnected · keyboard + mouse", False
@@ -338,30 +350,32 @@ class App:
             return "joystick connected", True
         return "joystick disconnected", False
 
-    # -- actions (what widgets, keys and buttons call) ----------------------------------------------
+    # -- commands (what keys, buttons and widgets ask for; kiosk/controls.py names them) --------------
+    def command(self, name: str) -> None:
+        self.commands[name]()
+
     def move(self, z, how: str) -> None:
-        """Every change of z that isn't the canvas's own re-encode comes through here."""
-        before = self.state.version
-        self.state.set_z(z, how)
-        if self.state.version != before:
-            self.state.canvas_drawn = False
+        self.explorer.move(z, how)
 
     def set_parameter(self, k: int, value: float, how: str) -> None:
-        z = self.state.z.copy()
-        z[k] = value
-        self.move(z, how)
+        self.explorer.set_parameter(k, value, how)
 
-    def tool(self, key: str) -> None:
-        if key == "R":
-            self.glide(hyperspace_jump(self.rng), "random", duration=self.config.glide_s * 0.5)
-        elif key == "C":
-            self.state.stop_glide()
-            self.state.clear_canvas()
-            self.design_renderer.encode(self.state.canvas)
-        elif key == "W":
-            self.state.brush = BRUSH_WHITE
-        elif key == "B":
-            self.state.brush = BRUSH_BLACK
+    def glide(self, target, how: str) -> None:
+        self.explorer.glide(target, how, self.now)
+
+    def goto_landmark(self, i: int) -> None:
+        self.explorer.goto_landmark(i, self.now)
+
+    def select_print(self, name: str) -> None:
+        self.explorer.select_print(name)
+
+    def next_print(self) -> None:
+        if not self.explorer.next_print():
+            self.status.toast(self.prints_message or "no prints available", "info", self.now)
+
+    def clear_canvas(self) -> None:
+        self.explorer.clear_canvas()
+        self.design_renderer.encode(self.state.canvas)
 
     def stroke(self, row: int, col: int) -> None:
         self.state.stop_glide()
@@ -371,36 +385,6 @@ class App:
         if time.perf_counter() - self._last_encode >= ENCODE_EVERY_S:
             self._last_encode = time.perf_counter()
             self.design_renderer.encode(self.state.canvas)
-
-    def jump(self, how: str = "jump") -> None:
-        """Hyperspace: a random point, uniform in [-1, 1]^8, reached at once (as in the original)."""
-        self.state.stop_glide()
-        self.move(hyperspace_jump(self.rng), how)
-
-    def glide(self, target, how: str, duration: float | None = None, landmark: int | None = None) -> None:
-        self.state.canvas_drawn = False
-        self.state.glide_to(target, how, self.now, self.config.glide_s if duration is None else duration, landmark)
-
-    def goto_landmark(self, i: int, how: str = "landmark") -> None:
-        marks = self.models.landmarks
-        if marks:
-            i %= len(marks)
-            self.glide(marks[i].z, how, landmark=i, duration=ATTRACT_GLIDE_S if how == "attract" else None)
-
-    def next_landmark(self) -> None:
-        current = self.state.landmark if self.state.landmark is not None else -1
-        self.goto_landmark(current + 1)
-
-    def select_print(self, name: str) -> None:
-        if name in self.print_names:
-            self.state.print_name = name
-
-    def next_print(self) -> None:
-        if len(self.print_names) < 2:
-            self.status.toast(self.prints_message or "no prints available", "info", self.now)
-            return
-        i = self.print_names.index(self.state.print_name) if self.state.print_name in self.print_names else -1
-        self.state.print_name = self.print_names[(i + 1) % len(self.print_names)]
 
     def capture(self) -> None:
         if self.capture_worker is None:
@@ -416,6 +400,10 @@ class App:
         self.state.map_mode = not self.state.map_mode
         if self.state.map_mode:
             self.map.refresh_captures()
+
+    # -- what widgets read ---------------------------------------------------------------------------
+    def capture_busy(self) -> bool:
+        return self.capture_worker is not None and self.capture_worker.pending > 0
 
     def print_label(self, name: str) -> str:
         if name == "none" or self.prints is None:
@@ -433,9 +421,6 @@ class App:
         except Exception:
             return None
 
-    def preview_surface(self, k: int, j: int):
-        return self._preview_surfaces[k][j]
-
     def free_mb(self) -> float | None:
         t, value = self._free_cache
         if self.now - t > 2.0:
@@ -448,44 +433,24 @@ class App:
 
     # -- per-frame update ----------------------------------------------------------------------------
     def update(self, dt: float) -> None:
-        for dim, delta in self.keys.deltas(self.now, dt).items():
-            self.state.stop_glide()
-            self.state.nudge(dim, delta, "keyboard")
-            self.state.canvas_drawn = False
+        self.poll_joystick(dt)
+        self.explorer.hold_keys(self.keys, self.now, dt)
         encoded = self.design_renderer.take_encoded()
         if encoded is not None and self.state.canvas_drawn:
             self.state.set_z(encoded, "canvas")
         self.state.update(self.now)
-        self.update_attract()
+        self.attract.update(self.explorer, self.now, self.last_input)
         if not self.cursor_hidden and self.now - self.last_mouse > CURSOR_IDLE_S:
             self.show_cursor(False)
-        if self.capture_log is not None and self.state.version != self._submitted_version and not self.state.attract:
-            try:
-                self.capture_log.record_trail(self.state.z, self.state.how)
-            except Exception:
-                log.exception("trail")
-        self.poll_usb_export()
+        self.trail.update(self.state)
+        if self.now - self._usb_checked >= USB_POLL_S:
+            from .export import usb_status_toast
 
-    def update_attract(self) -> None:
-        state = self.state
-        if not state.attract:
-            if self.now - self.last_input >= self.config.attract_after_s:
-                state.attract = True
-                self.attract_next = self.now
-            return
-        if state.glide is None and self.now >= self.attract_next and self.models.landmarks:
-            choices = [i for i in range(len(self.models.landmarks)) if i != state.landmark]
-            self.goto_landmark(int(self.rng.choice(choices)) if choices else 0, "attract")
-            self.attract_next = self.now + ATTRACT_GLIDE_S + ATTRACT_DWELL_S
-
-    def poll_usb_export(self) -> None:
-        if self.now - self._usb_checked < USB_POLL_S:
-            return
-        self._usb_checked = self.now
-        toast = usb_status_toast(self.usb_status.poll())
-        if toast:
-            text, level, seconds = toast
-            self.status.toast(text, level, self.now, seconds)
+            self._usb_checked = self.now
+            toast = usb_status_toast(self.usb_status.poll())
+            if toast:
+                text, level, seconds = toast
+                self.status.toast(text, level, self.now, seconds)
 
     # -- talking to the render workers ---------------------------------------------------------------
     def request_renders(self) -> None:
@@ -504,40 +469,20 @@ class App:
             self.design_renderer.submit(state.z, state.print_name, settled=True)
 
     def collect_results(self) -> None:
-        pg = self.pg
         frame = self.design_renderer.latest()
-        if frame is not None and frame.seq != self._design_seq:
-            self._design_seq = frame.seq
-            self._dirty = True
-            image = pg.surfarray.make_surface(np.ascontiguousarray(frame.image.transpose(1, 0, 2)))
-            if image.get_size() != self.layout.design_image.size:   # a draft: scale once, not every frame
-                image = pg.transform.smoothscale(image, self.layout.design_image.size)
-            self.design_surface = image
-            self.design_stage = frame.stage
+        if frame is not None and frame.seq != self.design_view.seq:
+            self.design_view.show(frame)
             self.design28 = frame.design28
-            if frame.looks_like:
-                self.looks_like = frame.looks_like
+            self.design28_seq += 1
             latency = (time.perf_counter() - frame.t_request) * 1e3
-            {"draft": self.metrics.draft_ms, "full": self.metrics.full_ms, "print_draft": self.metrics.print_first_ms,
+            {"draft": self.metrics.draft_ms, "full": self.metrics.full_ms,
              "print": self.metrics.print_ms}[frame.stage].append(latency)
         previews = self.preview_renderer.latest()
-        if previews is not None and previews.seq != self._preview_seq:
-            from .render import plain_rgb
-
-            self._preview_seq = previews.seq
-            self._dirty = True
-            rgb = plain_rgb(previews.images.astype(np.float32) / 255.0)   # (8, N, s, s, 3)
-            thumb = self.sliders.thumb(0, 0).size
-            for k in range(LATENT_DIM):
-                for j in range(len(PREVIEW_POSITIONS)):
-                    surface = pg.surfarray.make_surface(rgb[k, j].transpose(1, 0, 2))
-                    if surface.get_size() != thumb:   # rendered smaller: scale once here, not every frame
-                        surface = pg.transform.smoothscale(surface, thumb)
-                    self._preview_surfaces[k][j] = surface
+        if previews is not None and previews.seq != self.sliders.preview_seq:
+            self.sliders.show_previews(previews)
             self.metrics.preview_ms.append((time.perf_counter() - previews.t_request) * 1e3)
         if self.capture_worker is not None:
             for result in self.capture_worker.results():
-                self._dirty = True
                 self.capture_worker.pending -= 1
                 if result.capture_id is not None:
                     self.status.toast(f"Saved #{result.capture_id:04d}", "ok", self.now)
@@ -546,47 +491,60 @@ class App:
                     self.status.toast(result.error or "capture failed", "warn", self.now, 8.0)
 
     # -- drawing -----------------------------------------------------------------------------------
-    def screen_signature(self) -> tuple:
-        """Everything the screen is drawn from that can change without an event or a new render."""
-        s = self.state
-        return (s.version, s.print_name, s.how, s.landmark, s.map_mode, s.brush, s.canvas_drawn,
-                tuple(getattr(src, "connected", None) for src in self.input_sources),
-                len(self.status.toasts), self.capture_worker.pending if self.capture_worker else 0)
-
-    def needs_redraw(self) -> bool:
-        """True when this frame could look different from the last one drawn."""
-        if self.redraw_every_frame or self._dirty or self.now - self._last_draw >= IDLE_REDRAW_S:
-            return True
-        s = self.state
-        # animated or clock-driven: the attract pulse, a glide, live numbers, a toast's expiry
-        if s.attract or s.glide is not None or s.diagnostics or self.status.toasts or self.keys.held:
-            return True
-        return self.screen_signature() != self._drawn_signature
-
-    def draw(self) -> None:
+    def present(self) -> None:
+        """Widgets redraw what changed into the back buffer; only those areas, and the overlays
+        (toasts, attract prompt, tooltip, F12), go to the screen."""
         from .ui.theme import BG
 
-        screen = self.screen
-        screen.fill(BG)
-        self.status.draw(screen, self)
-        for widget in self.widgets():
-            widget.draw(screen, self)
+        pg, screen, frame = self.pg, self.screen, self.frame
+        visible = self.widgets()
+        switched = visible != self._visible     # map mode on / off: the column under it changes
+        if switched:
+            frame.fill(BG)
+            self._visible = visible
+        force = switched or self.redraw_every_frame
+        dirty = [rect for widget in visible if (rect := widget.refresh(frame, self, force)) is not None]
+        if switched:
+            dirty = [frame.get_rect()]
+        under_overlays = self._overlay_rects
+        self._overlay_rects = []
+        if not (dirty or under_overlays or self.has_overlays()):
+            if self.now - self._last_present < IDLE_REDRAW_S:
+                return
+            dirty = [frame.get_rect()]
+        for rect in dirty + under_overlays:
+            screen.blit(frame, rect, rect)
+        self._overlay_rects = self.draw_overlays(screen)
+        pg.display.update(dirty + under_overlays + self._overlay_rects)
+        self._last_present = self.now
+        self.frames_drawn += 1
+
+    def has_overlays(self) -> bool:
+        s = self.state
+        return bool(s.attract or s.diagnostics or self.status.toasts
+                    or (self.canvas.hover_tool is not None and not s.map_mode and not self.cursor_hidden))
+
+    def draw_overlays(self, screen) -> list:
+        rects = []
         if not self.state.map_mode:
-            self.canvas.draw_tooltip(screen, self)
+            tip = self.canvas.draw_tooltip(screen, self)
+            if tip is not None:
+                rects.append(tip)
         if self.state.attract:
-            self.status.draw_attract(screen, self.now)
-        self.status.draw_toasts(screen, self.now)
+            rects.append(self.status.draw_attract(screen, self.now))
+        rects += self.status.draw_toasts(screen, self.now)
         if self.state.diagnostics:
-            self.diagnostics.draw(screen, self)
+            rects.append(self.diagnostics.draw(screen, self))
+        return [r.clip(screen.get_rect()) for r in rects]
 
     # -- for tests, the benchmark and --screenshot ----------------------------------------------------
-    def idle(self) -> bool:
+    def renders_final(self) -> bool:
         """True when every requested render is on screen (design at its final stage, previews current)."""
         frame, previews = self.design_renderer.latest(), self.preview_renderer.latest()
         final = "print" if (self.prints is not None and self.state.print_name != "none") else "full"
-        return (frame is not None and frame.seq == self._design_seq and frame.stage == final
+        return (frame is not None and frame.seq == self.design_view.seq and frame.stage == final
                 and np.array_equal(frame.z, self.state.z) and frame.print_name == self.state.print_name
-                and previews is not None and previews.seq == self._preview_seq
+                and previews is not None and previews.seq == self.sliders.preview_seq
                 and np.array_equal(previews.z, self.state.z) and not self._moving)
 
     def wait_for(self, predicate, timeout: float = 10.0, dt: float = 1.0 / FPS) -> None:
@@ -604,7 +562,7 @@ class App:
         def visitor_waits(app) -> bool:
             if not app.state.attract:
                 app.last_input = app.now
-            return app.idle()
+            return app.renders_final()
 
         self.wait_for(visitor_waits, timeout)
 

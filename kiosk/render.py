@@ -83,15 +83,13 @@ class RenderMetrics:
     ui_work_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # events+update+draw
     draft_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # input -> draft shown
     full_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))        # settle -> full-res shown
-    print_first_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP)) # settle -> half-res print shown
     print_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # settle -> full-res print shown
     preview_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # change -> previews shown
     capture_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # press -> saved
 
     def summary(self) -> dict:
         out = {}
-        for name in ("frame_ms", "ui_work_ms", "draft_ms", "full_ms", "print_first_ms", "print_ms", "preview_ms",
-                     "capture_ms"):
+        for name in ("frame_ms", "ui_work_ms", "draft_ms", "full_ms", "print_ms", "preview_ms", "capture_ms"):
             values = np.asarray(getattr(self, name), np.float64)
             if values.size:
                 out[name] = {"n": int(values.size), "p50": float(np.percentile(values, 50)),
@@ -112,7 +110,7 @@ class DesignRequest:
 class DesignFrame:
     z: np.ndarray
     print_name: str
-    stage: str               # "draft", "full" (plain), "print_draft" (half resolution) or "print"
+    stage: str               # "draft" (while moving), "full" (settled, plain) or "print" (settled, printed)
     image: np.ndarray        # (H, W, 3) uint8
     design28: np.ndarray     # (28, 28) float32 in [0, 1]
     t_request: float

@@ -157,12 +157,11 @@ def test_settled_design_and_previews_render_at_the_capped_sizes(app):
     frame = renderer.latest()
     assert frame.stage == "full" and frame.image.shape[:2] == (renderer.full_size,) * 2
     assert renderer.full_size == min(renderer.size, render.HERO_MAX_SIDE)
-    assert app.design_surface.get_size() == app.layout.design_image.size, "scaled up once, when it arrived"
+    assert app.design_view.image.get_size() == app.layout.design_image.size, "scaled up once, when it arrived"
     thumb = app.sliders.thumb(0, 0).size
     assert app.preview_renderer.size == min(thumb[0], render.PREVIEW_MAX_SIDE)
-    assert app.preview_surface(3, 2).get_size() == thumb
-    if app.prints is None:
-        pytest.skip(f"prints model not shipped: {app.prints_message}")
+    assert app.sliders.previews[3][2].get_size() == thumb
+    assert app.prints is not None, app.prints_message   # the shipped prints are part of the repository
     app.select_print(app.prints.names[1])
     app.settle()
     frame = renderer.latest()
@@ -196,11 +195,12 @@ def test_trail_commits_on_a_worker_thread(tmp_path, monkeypatch):
     assert count == 5, "every point lands, whichever thread committed it"
 
 
-def test_print_session_has_no_memory_arena_and_pools_do_not_spin(models_dir):
-    from kiosk.providers import create_session, session_options
+def test_the_print_network_runs_without_a_memory_arena_and_the_generator_with_one(shipped_models, models_dir):
+    """The sessions the kiosk really opens: the print network returns its ~2 KB-per-pixel
+    intermediates after each run (no arena), the generator keeps its arena (small, same-shaped runs)."""
+    from kiosk.prints import Prints
 
-    assert session_options(1, cpu_mem_arena=False).enable_cpu_mem_arena is False
-    assert session_options(1).enable_cpu_mem_arena is True
-    assert session_options(2).get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    session, active = create_session(models_dir / "prints_baseline.onnx", "cpu", cpu_mem_arena=False)
-    assert active == "cpu" and session.get_session_options().enable_cpu_mem_arena is False
+    prints = Prints.load(models_dir)
+    for session in (prints._session, prints._baseline_session):
+        assert session.get_session_options().enable_cpu_mem_arena is False
+    assert shipped_models.sessions["generator"].get_session_options().enable_cpu_mem_arena is True

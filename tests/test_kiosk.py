@@ -184,18 +184,13 @@ def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
 
 def test_print_swatch_selects_the_print(make_app):
     app = make_app()
-    if app.prints is None:
-        # The selector must say so and P must not crash or change anything.
-        key(app, pygame.K_p)
-        app.step()
-        assert app.state.print_name == "none" and app.status.toasts
-        pytest.skip(f"prints model not shipped yet: {app.prints_message}")
+    assert app.prints is not None, app.prints_message   # the shipped prints are part of the repository
     name, rect = app.print_selector.rects(app)[1]
     mouse("down", rect.center)
     app.step()
     assert app.state.print_name == name
     app.settle()
-    assert app.design_stage == "print"
+    assert app.design_view.stage == "print"
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -207,25 +202,25 @@ def test_every_area_is_drawn_previews_differ_and_the_design_follows_z(make_app):
     for name, rect in (("design", L.design_image), ("canvas", L.canvas), ("landmarks", L.landmarks),
                        ("parameters", L.params), ("top bar", L.top)):
         assert region(app, rect).std() > 5, f"{name} area looks blank"
-    strip = [pygame.surfarray.array3d(app.preview_surface(0, j)).astype(np.float32) for j in range(7)]
+    strip = [pygame.surfarray.array3d(app.sliders.previews[0][j]).astype(np.float32) for j in range(7)]
     assert np.abs(strip[0] - strip[-1]).mean() > 2, "previews along slider 1 should differ"
     hero = region(app, L.design_image)
     key(app, pygame.K_SPACE)
     app.step()
     app.settle()
     assert np.abs(region(app, L.design_image) - hero).mean() > 2, "the design should change with z"
-    assert app.design_stage in ("full", "print")
-    assert app.design_surface.get_width() == L.design_image.w, "full resolution, not an upscaled draft"
+    assert app.design_view.stage in ("full", "print")
+    assert app.design_view.image.get_width() == L.design_image.w, "full resolution, not an upscaled draft"
 
 
 def test_moving_shows_a_draft_then_full_resolution(make_app):
     app = make_app()
     app.settle()
     key(app, pygame.K_1)
-    app.wait_for(lambda a: a.design_stage == "draft", 5)
+    app.wait_for(lambda a: a.design_view.stage == "draft", 5)
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_1, mod=0))
     app.settle()
-    assert app.design_stage == "full" and app.metrics.draft_ms and app.metrics.full_ms and app.metrics.preview_ms
+    assert app.design_view.stage == "full" and app.metrics.draft_ms and app.metrics.full_ms and app.metrics.preview_ms
 
 
 def test_nan_and_inf_never_reach_the_screen(make_app):
@@ -280,10 +275,19 @@ def test_usb_export_status_becomes_a_toast(make_app, tmp_path):
     assert any("safe to remove" in t.text for t in app.status.toasts)
 
 
-def test_no_joystick_shows_disconnected(make_app):
-    app = make_app()
+def test_a_board_that_is_not_there_shows_disconnected_in_the_top_bar(make_app, tmp_path):
+    """The real input hub waiting for a serial device that does not exist (a booth with the board
+    unplugged): the top bar says so, in the warning colour."""
+    from kiosk.ui.theme import WARN
+
+    app = make_app("--joystick", str(tmp_path / "no-such-tty"))
+    assert app.hub is not None
+    app.wait_for(lambda a: a.input_sources, 5)
+    steps(app, 2)
     label, ok = app.joystick_label()
-    assert not ok and "disconnected" in label
+    assert not ok and label == "joystick disconnected"
+    top = pygame.surfarray.array3d(app.screen.subsurface(app.layout.top))
+    assert (np.abs(top.astype(int) - WARN).sum(-1) < 30).sum() > 20, "the warning dot and label are drawn"
 
 
 # -- joystick (the simulated board through the real serial backend) -------------------------------
@@ -329,12 +333,31 @@ def test_corrupt_model_shows_a_full_screen_message_and_exits_nonzero(tmp_path, c
     assert tuple(shot[5, 5]) == (40, 12, 14), "the error screen, not the kiosk"
 
 
-def test_screenshot_command_writes_the_full_layout(tmp_path):
+def test_screenshot_command_writes_the_full_layout(tmp_path, shipped_models):
+    """Every area drawn, and the hero is the design for --z (compared with a render of that z)."""
+    from kiosk.render import plain_rgb
+    from kiosk.ui.theme import Layout
+
     out = tmp_path / "shot.png"
+    z = np.array([0, 0.5, 0, 0, 0, 0, 0, 0], np.float32)
     assert main(["--screenshot", str(out), "--size", "960x540", "--state-dir", str(tmp_path / "s"),
-                 "--z", "0,0.5,0,0,0,0,0,0"]) == 0
+                 "--z", ",".join(map(str, z)), "--print", "none"]) == 0
     image = pygame.image.load(str(out))
     assert image.get_size() == (960, 540)
+    L = Layout(960, 540)
+    shot = pygame.surfarray.array3d(image).astype(np.float32)
+
+    def area(rect):
+        return shot[rect.x:rect.right, rect.y:rect.bottom]
+
+    for name, rect in (("design", L.design_image), ("canvas", L.canvas), ("landmarks", L.landmarks),
+                       ("parameters", L.params), ("top bar", L.top), ("prints", L.prints), ("jump", L.jump)):
+        assert area(rect).std() > 5, f"{name} area looks blank"
+    side = L.design_image.w
+    want = plain_rgb(shipped_models.generate(z, side)[0]).transpose(1, 0, 2).astype(np.float32)   # (x, y, 3)
+    inner = (slice(4, -4), slice(4, -4))   # inside the frame drawn around the image
+    got = area(L.design_image)[inner]
+    assert np.corrcoef(got.ravel(), want[inner].ravel())[0, 1] > 0.95, "the hero shows the design for --z"
 
 
 @pytest.mark.parametrize("args, words", [(["--z", "1,2,3"], "--z '1,2,3': give exactly 8"),

@@ -5,18 +5,25 @@ import pygame
 
 from . import theme
 from . import ClickWidget
+from .. import controls
 
 
 class ActionButtons(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
+        # the lower part of the left column's panel; the canvas widget owns the upper part
+        self.rect = pygame.Rect(layout.left.x, layout.jump.y - 8 * layout.s, layout.left.w,
+                                layout.left.bottom - layout.jump.y + 8 * layout.s)
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def static_inputs(self, app) -> tuple:
+        return (app.capture_busy(),)
+
+    def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
-        self._button(surface, L.jump, "HYPERSPACE JUMP", "Space · jump button", (52, 46, 110), s, 0)
-        busy = app.capture_worker is not None and app.capture_worker.pending > 0
-        label = "SAVING..." if busy else "CAPTURE"
-        self._button(surface, L.capture, label, "Enter · capture button", (110, 40, 52), s, 36)
+        theme.panel(surface, L.left, None, s)
+        self._button(surface, L.jump, "HYPERSPACE JUMP", controls.hint("jump"), (52, 46, 110), s, 0)
+        label = "SAVING..." if app.capture_busy() else "CAPTURE"
+        self._button(surface, L.capture, label, controls.hint("capture"), (110, 40, 52), s, 36)
         # A small camera glyph, so the button reads without the word.
         cam = pygame.Rect(0, 0, int(56 * s), int(40 * s))
         cam.midleft = (L.capture.x + 22 * s, L.capture.centery)
@@ -34,9 +41,9 @@ class ActionButtons(ClickWidget):
 
     def press(self, pos, app) -> bool:
         if self.layout.jump.collidepoint(pos):
-            app.jump("jump")
+            app.command("jump")
             return True
         if self.layout.capture.collidepoint(pos):
-            app.capture()
+            app.command("capture")
             return True
         return False

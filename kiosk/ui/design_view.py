@@ -1,39 +1,62 @@
 """The designed image, the hero of the screen: never blank, always the newest render available.
 
 While a new render is on its way the last one stays up; a draft (reduced resolution, scaled up
-smoothly) may replace it, then the full-resolution render, then the print.
+smoothly) may replace it, then the full-resolution render, then the print. The view owns the
+image's surface: `show(frame)` converts a finished render once, when it arrives.
 """
 from __future__ import annotations
 
+import numpy as np
 import pygame
 
-from . import theme
+from . import Widget, theme
 
 
-class DesignView:
+class DesignView(Widget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
+        self.rect = layout.design
+        self.image: pygame.Surface | None = None
+        self.stage: str | None = None
+        self.looks_like = ""
+        self.seq = 0
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def show(self, frame) -> None:
+        """A finished render (kiosk.render.DesignFrame) becomes the image on screen."""
+        image = pygame.image.frombuffer(np.ascontiguousarray(frame.image).tobytes(), frame.image.shape[1::-1], "RGB")
+        if image.get_size() != self.layout.design_image.size:   # a draft or a capped render: scale once, here
+            image = pygame.transform.smoothscale(image, self.layout.design_image.size)
+        image = image.convert()   # the display's pixel format: every later blit is a plain copy
+        self.image, self.stage, self.seq = image, frame.stage, frame.seq
+        if frame.looks_like:
+            self.looks_like = frame.looks_like
+
+    def static_inputs(self, app) -> tuple:
+        return (app.state.print_name, self.looks_like, self.stage == "draft", self.image is None)
+
+    def inputs(self, app) -> tuple:
+        return (self.seq,)
+
+    def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.design, None, s)
-        image = app.design_surface
-        if image is not None:
-            if image.get_size() != L.design_image.size:
-                image = pygame.transform.smoothscale(image, L.design_image.size)
-            surface.blit(image, L.design_image)
-        else:
+        if self.image is None:
             theme.text(surface, "designing...", L.design_image.center, int(40 * s), theme.TEXT_DIM, anchor="center")
-        pygame.draw.rect(surface, theme.PANEL_EDGE, L.design_image, width=max(1, int(2 * s)))
         theme.text(surface, "YOUR DESIGN", (L.design.x + 20 * s, L.design.y + 10 * s), int(28 * s),
                    theme.TEXT_DIM, bold=True)
         label = app.print_label(app.state.print_name)
         theme.text(surface, f"print: {label}", (L.design.right - 20 * s, L.design.y + 12 * s), int(26 * s),
                    theme.ACCENT if app.state.print_name != "none" else theme.TEXT_DIM, anchor="topright")
         bottom = L.design.bottom - 12 * s
-        if app.looks_like:
-            theme.text(surface, f"looks like: {app.looks_like}", (L.design.x + 20 * s, bottom), int(28 * s),
+        if self.looks_like:
+            theme.text(surface, f"looks like: {self.looks_like}", (L.design.x + 20 * s, bottom), int(28 * s),
                        theme.TEXT, bold=True, anchor="bottomleft")
-        if app.design_stage in ("draft", "print_draft"):
+        if self.stage == "draft":
             theme.text(surface, "sharpening...", (L.design.right - 20 * s, bottom), int(22 * s), theme.TEXT_DIM,
                        anchor="bottomright")
+
+    def draw(self, surface: pygame.Surface, app) -> None:
+        L, s = self.layout, self.layout.s
+        if self.image is not None:
+            surface.blit(self.image, L.design_image)
+        pygame.draw.rect(surface, theme.PANEL_EDGE, L.design_image, width=max(1, int(2 * s)))

@@ -1,4 +1,5 @@
-"""The operator's F12 overlay: frame rate, render latencies, providers, input health, disk, version."""
+"""The operator's F12 overlay: frame rate, render latencies, providers, input health, disk, version,
+and every control (from kiosk/controls.py)."""
 from __future__ import annotations
 
 import textwrap
@@ -7,6 +8,7 @@ import numpy as np
 import pygame
 
 from . import theme
+from .. import controls
 
 
 def _pct(values, q: float) -> str:
@@ -23,7 +25,7 @@ class DiagnosticsOverlay:
         out = [f"Fashion Space Explorer {app.version}   config: {app.config.source}",
                f"fps {app.fps:5.1f}   frame ms p50 {_pct(m.frame_ms, 50)} p95 {_pct(m.frame_ms, 95)}"
                f"   ui work p95 {_pct(m.ui_work_ms, 95)}"]
-        for name in ("draft_ms", "full_ms", "print_first_ms", "print_ms", "preview_ms", "capture_ms"):
+        for name in ("draft_ms", "full_ms", "print_ms", "preview_ms", "capture_ms"):
             values = getattr(m, name)
             out.append(f"{name[:-3]:11s} ms p50 {_pct(values, 50)} p95 {_pct(values, 95)}  (n={len(values)})")
         out.append("providers: " + ", ".join(f"{k}={v}" for k, v in app.models.providers.items()))
@@ -37,19 +39,22 @@ class DiagnosticsOverlay:
         free = app.free_mb()
         out.append(f"state dir {app.config.state_dir}: " + (f"{free:,.0f} MB free" if free is not None else "unavailable"))
         out.append(f"z = [{', '.join(f'{v:+.2f}' for v in app.state.z)}]  how={app.state.how}")
-        out.append("operator exit: Ctrl+Alt+Q, or hold capture + jump for 5 s")
+        out.append("controls:")
+        out += ["  " + line for line in controls.help_lines()]
         return [piece for line in out for piece in textwrap.wrap(line, 130, subsequent_indent="    ")]
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def draw(self, surface: pygame.Surface, app) -> pygame.Rect:
         s = self.layout.s
         lines = self.lines(app)
         size = int(22 * s)
         f = theme.font(size)
         width = max(f.size(line)[0] for line in lines) + 40 * s
         box = pygame.Rect(self.layout.w - width - 20 * s, 80 * s, width, (len(lines) * (size + 6) + 30))
+        box = box.clip(surface.get_rect())
         layer = pygame.Surface(box.size, pygame.SRCALPHA)
         layer.fill((0, 0, 0, 215))
         surface.blit(layer, box)
         pygame.draw.rect(surface, theme.ACCENT, box, width=2)
         for i, line in enumerate(lines):
             theme.text(surface, line, (box.x + 20 * s, box.y + 15 + i * (size + 6)), size, theme.TEXT)
+        return box

@@ -9,8 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pygame
 
-from . import signature, theme
-from . import ClickWidget
+from . import ClickWidget, signature, theme
 
 NEAR = 0.12
 """Max distance (per-parameter RMS) at which the current design counts as "at" a landmark."""
@@ -19,6 +18,7 @@ NEAR = 0.12
 class LandmarkStrip(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
+        self.rect = layout.landmarks
 
     def cells(self, count: int) -> list[pygame.Rect]:
         L, s = self.layout, self.layout.s
@@ -38,34 +38,51 @@ class LandmarkStrip(ClickWidget):
         i = int(np.argmin(d))
         return i if d[i] < NEAR else None
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def static_inputs(self, app) -> tuple:
+        return (self.at_landmark(app),)
+
+    def inputs(self, app) -> tuple:
+        return (app.state.z.tobytes(),)
+
+    def _radius(self, cells) -> float:
+        return min(cells[0].w / 2 - 8 * self.layout.s, 46 * self.layout.s)
+
+    def draw_static(self, surface: pygame.Surface, app) -> None:
+        """Every landmark with its signature and name, and the "you are here" cell without its curve."""
         L, s = self.layout, self.layout.s
         pygame.draw.rect(surface, theme.PANEL, L.landmarks, border_radius=int(14 * s))
         marks = app.models.landmarks
         cells = self.cells(len(marks))
         here = self.at_landmark(app)
-        radius = min(cells[0].w / 2 - 8 * s, 46 * s)
+        radius = self._radius(cells)
         for i, cell in enumerate(cells):
             if i == 0:
-                values, name, hot = app.state.z, "YOU ARE HERE", True
+                name, hot = "YOU ARE HERE", True
                 pygame.draw.rect(surface, (36, 40, 58), cell, border_radius=int(10 * s))
             else:
-                values, name, hot = marks[i - 1].z, marks[i - 1].name, (i - 1) == here
+                name, hot = marks[i - 1].name, (i - 1) == here
                 if hot:
                     pygame.draw.rect(surface, (60, 52, 30), cell, border_radius=int(10 * s))
                     pygame.draw.rect(surface, theme.ACCENT, cell, width=max(1, int(3 * s)), border_radius=int(10 * s))
-            signature.draw(surface, values, (cell.centerx, cell.y + 8 * s + radius), radius, dots=(i == 0),
-                           highlight=hot and i > 0)
+                signature.draw(surface, marks[i - 1].z, (cell.centerx, cell.y + 8 * s + radius), radius,
+                               highlight=hot)
             lines = theme.wrap(name.replace("/", " / ").replace("  ", " "), int(20 * s), cell.w - 4 * s, bold=hot)[:2]
             for n, line in enumerate(lines):
                 theme.text(surface, line, (cell.centerx, cell.y + 16 * s + 2 * radius + n * 22 * s), int(20 * s),
                            theme.ACCENT if (hot and i > 0) else theme.TEXT, bold=hot, anchor="midtop")
+
+    def draw(self, surface: pygame.Surface, app) -> None:
+        """The current design's signature: the only part that follows the sticks."""
+        cells = self.cells(len(app.models.landmarks))
+        radius = self._radius(cells)
+        signature.draw(surface, app.state.z, (cells[0].centerx, cells[0].y + 8 * self.layout.s + radius), radius,
+                       dots=True)
 
     def press(self, pos, app) -> bool:
         if not self.layout.landmarks.collidepoint(pos):
             return False
         for i, cell in enumerate(self.cells(len(app.models.landmarks))):
             if i > 0 and cell.collidepoint(pos):
-                app.goto_landmark(i - 1, "landmark")
+                app.goto_landmark(i - 1)
                 return True
         return True

@@ -66,6 +66,7 @@ class MapView(ClickWidget):
         self._surface: pygame.Surface | None = None
         self._captures: np.ndarray | None = None      # (M, 2) screen points, refreshed on entering
         self.hover_index: int | None = None
+        self._captures_version = 0
 
     def to_screen(self, xy: np.ndarray) -> np.ndarray:
         """Map xy in [0, 1] (y up) -> screen pixels inside the map area."""
@@ -81,6 +82,10 @@ class MapView(ClickWidget):
             return
         zs = captured_z(self.state_dir)
         self._captures = self.to_screen(self.data.place(zs)) if len(zs) else None
+        self._captures_version += 1
+
+    def inputs(self, app) -> tuple:
+        return (app.state.z.tobytes(), self.hover_index, app.cursor_hidden, self._captures_version)
 
     def draw(self, surface: pygame.Surface, app) -> None:
         s = self.layout.s

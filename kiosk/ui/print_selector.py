@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pygame
 
-from . import theme
-from . import ClickWidget
+from . import ClickWidget, theme
+from .. import controls
 
 MAX_SWATCHES = 12
 SWATCH_STEP = 96
@@ -15,6 +15,7 @@ SWATCH_STEP = 96
 class PrintSelector(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
+        self.rect = layout.prints
         self._swatches: dict[str, pygame.Surface] = {}
 
     def rects(self, app) -> list[tuple[str, pygame.Rect]]:
@@ -39,7 +40,10 @@ class PrintSelector(ClickWidget):
             self._swatches[key] = surface
         return self._swatches[key]
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def static_inputs(self, app) -> tuple:
+        return (app.state.print_name, tuple(app.print_names))
+
+    def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.prints, "PRINTS", s)
         if not app.print_names or app.print_names == ["none"]:
@@ -56,7 +60,7 @@ class PrintSelector(ClickWidget):
                              width=max(1, int((5 if selected else 1) * s)))
             theme.text(surface, app.print_label(name), (rect.centerx, rect.bottom), int(22 * s),
                        theme.ACCENT if selected else theme.TEXT, bold=selected, anchor="midbottom")
-        theme.text(surface, "P / Tab: next", (L.prints.centerx, L.prints.bottom - 12 * s), int(20 * s),
+        theme.text(surface, f"{controls.keys_text(controls.control('next_print'), ' / ')}: next", (L.prints.centerx, L.prints.bottom - 12 * s), int(20 * s),
                    theme.TEXT_DIM, anchor="midbottom")
 
     def press(self, pos, app) -> bool:

@@ -9,15 +9,41 @@ from __future__ import annotations
 import numpy as np
 import pygame
 
-from . import theme
-from ..state import SLIDER_HIGH, SLIDER_LOW
+from . import Widget, theme
+from .. import controls
+from ..explorer import SLIDER_HIGH, SLIDER_LOW
+
+LATENT_DIM = 8
 
 
-class ParameterSliders:
+class ParameterSliders(Widget):
     def __init__(self, layout: theme.Layout, positions: np.ndarray) -> None:
         self.layout = layout
+        self.rect = layout.params
         self.positions = np.asarray(positions, np.float32)
         self.dragging: int | None = None
+        self.previews: list[list[pygame.Surface | None]] = [[None] * len(self.positions) for _ in range(LATENT_DIM)]
+        self.preview_seq = 0
+
+    def show_previews(self, frame) -> None:
+        """A finished preview batch (kiosk.render.PreviewFrame, grey uint8 (8, N, s, s)) becomes the
+        strips' surfaces: one surface for all of them, scaled once, then cut into thumbs."""
+        from ..render import plain_rgb
+
+        n = len(self.positions)
+        images = frame.images                                            # (8, N, s, s)
+        size = images.shape[-1]
+        sheet = plain_rgb(images.astype(np.float32) / 255.0)             # (8, N, s, s, 3)
+        sheet = np.ascontiguousarray(sheet.transpose(0, 2, 1, 3, 4).reshape(LATENT_DIM * size, n * size, 3))
+        surface = pygame.image.frombuffer(sheet.tobytes(), (n * size, LATENT_DIM * size), "RGB")
+        thumb = self.thumb(0, 0).size
+        if thumb != (size, size):   # rendered smaller: scale once here, not every frame
+            surface = pygame.transform.smoothscale(surface, (n * thumb[0], LATENT_DIM * thumb[1]))
+        surface = surface.convert()
+        for k in range(LATENT_DIM):
+            for j in range(n):
+                self.previews[k][j] = surface.subsurface((j * thumb[0], k * thumb[1], *thumb))
+        self.preview_seq = frame.seq
 
     # -- geometry: one place decides where row k, preview j and value v are -------------------
     def badge(self, k: int) -> pygame.Rect:
@@ -46,28 +72,46 @@ class ParameterSliders:
         return next((k for k, r in enumerate(self.layout.param_rows) if r.collidepoint(pos)), None)
 
     # -- drawing --------------------------------------------------------------------------------
-    def draw(self, surface: pygame.Surface, app) -> None:
-        L, s, z = self.layout, self.layout.s, app.state.z
+    def nearest(self, z) -> tuple[int, ...]:
+        """Per row, the preview the knob sits under (outlined)."""
+        return tuple(int(i) for i in np.argmin(np.abs(self.positions[None, :] - np.asarray(z)[:, None]), axis=1))
+
+    def static_inputs(self, app) -> tuple:
+        return (self.preview_seq, self.nearest(app.state.z))
+
+    def inputs(self, app) -> tuple:
+        return (app.state.z.tobytes(),)
+
+    def draw_static(self, surface: pygame.Surface, app) -> None:
+        """Panel, badges, previews, their outlines and the tracks: everything but the knobs."""
+        L, s = self.layout, self.layout.s
         theme.panel(surface, L.params, "PARAMETERS", s)
-        theme.text(surface, "joystick k · hold k / Shift+k", (L.params.right - 18 * s, L.params.y + 16 * s),
+        theme.text(surface, controls.SLIDER_HINT, (L.params.right - 18 * s, L.params.y + 16 * s),
                    int(20 * s), theme.TEXT_DIM, anchor="topright")
-        for k in range(8):
+        nearest = self.nearest(app.state.z)
+        for k in range(LATENT_DIM):
             colour = theme.PARAM_COLOURS[k]
             pygame.draw.ellipse(surface, colour, self.badge(k))
             theme.text(surface, str(k + 1), self.badge(k).center, int(28 * s), theme.BG, bold=True, anchor="center")
-            nearest = int(np.argmin(np.abs(self.positions - z[k])))
             for j in range(len(self.positions)):
                 rect = self.thumb(k, j)
-                image = app.preview_surface(k, j)
+                image = self.previews[k][j]
                 if image is not None:
-                    surface.blit(pygame.transform.smoothscale(image, rect.size) if image.get_size() != rect.size
-                                 else image, rect)
+                    surface.blit(image, rect)
                 else:
                     pygame.draw.rect(surface, (34, 36, 48), rect)
-                pygame.draw.rect(surface, colour if j == nearest else theme.PANEL_EDGE, rect,
-                                 width=max(1, int((3 if j == nearest else 1) * s)))
+                near = j == nearest[k]
+                pygame.draw.rect(surface, colour if near else theme.PANEL_EDGE, rect,
+                                 width=max(1, int((3 if near else 1) * s)))
             x0, x1, y = self.track(k)
             pygame.draw.line(surface, (70, 74, 96), (x0, y), (x1, y), max(2, int(6 * s)))
+
+    def draw(self, surface: pygame.Surface, app) -> None:
+        """The knobs: the only thing that moves while a stick is held."""
+        s, z = self.layout.s, app.state.z
+        for k in range(LATENT_DIM):
+            colour = theme.PARAM_COLOURS[k]
+            x0, x1, y = self.track(k)
             knob_x = x0 + (float(z[k]) - SLIDER_LOW) / (SLIDER_HIGH - SLIDER_LOW) * (x1 - x0)
             pygame.draw.line(surface, colour, (x0 + (x1 - x0) / 2, y), (knob_x, y), max(2, int(6 * s)))
             pygame.draw.circle(surface, colour, (knob_x, y), 11 * s)

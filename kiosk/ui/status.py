@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pygame
 
-from . import theme
+from . import Widget, theme
 
 TOAST_S = 3.5
 
@@ -18,15 +18,19 @@ class Toast:
     until: float
 
 
-class StatusBar:
+class StatusBar(Widget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
+        self.rect = layout.top
         self.toasts: list[Toast] = []
 
     def toast(self, text: str, kind: str, now: float, seconds: float = TOAST_S) -> None:
         self.toasts = [t for t in self.toasts if t.text != text][-2:] + [Toast(text, kind, now + seconds)]
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def static_inputs(self, app) -> tuple:
+        return app.joystick_label()
+
+    def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
         theme.text(surface, "FASHION SPACE EXPLORER", (L.top.x + 24 * s, L.top.centery), int(36 * s), theme.TEXT,
                    bold=True, anchor="midleft")
@@ -37,9 +41,11 @@ class StatusBar:
                           theme.TEXT if ok else theme.WARN, anchor="midright")
         pygame.draw.circle(surface, theme.OK if ok else theme.WARN, (rect.x - 14 * s, rect.centery), 7 * s)
 
-    def draw_toasts(self, surface: pygame.Surface, now: float) -> None:
+    def draw_toasts(self, surface: pygame.Surface, now: float) -> list[pygame.Rect]:
+        """The toasts still current, drawn over the design; the rects they cover."""
         L, s = self.layout, self.layout.s
         self.toasts = [t for t in self.toasts if t.until > now]
+        drawn = []
         y = L.design_image.y + 24 * s
         for t in self.toasts:
             colour = {"ok": (40, 140, 80), "warn": (170, 60, 50)}.get(t.kind, (50, 60, 100))
@@ -51,9 +57,11 @@ class StatusBar:
             for n, line in enumerate(lines):
                 theme.text(surface, line, (box.centerx, box.y + 12 * s + n * 38 * s), int(30 * s), theme.TEXT,
                            bold=True, anchor="midtop")
+            drawn.append(box)
             y = box.bottom + 10 * s
+        return drawn
 
-    def draw_attract(self, surface: pygame.Surface, now: float) -> None:
+    def draw_attract(self, surface: pygame.Surface, now: float) -> pygame.Rect:
         """The attract prompt over the bottom of the design: the same screen, not a screensaver."""
         L, s = self.layout, self.layout.s
         pulse = 0.5 + 0.5 * math.sin(now * 3.0)
@@ -67,3 +75,4 @@ class StatusBar:
                    bold=True, anchor="midtop")
         theme.text(surface, "each stick changes one number of the design", (box.centerx, box.bottom - 18 * s),
                    int(26 * s), theme.TEXT, anchor="midbottom")
+        return box

@@ -1,0 +1,51 @@
+"""kiosk/controls.py is the one controls table: the docs carry its generated copy, every keyed or
+board command exists in the app, the on-screen hints and F12 come from it, and no key is taken twice."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygame
+import pytest
+
+from kiosk import controls
+from kiosk.input.state import Button
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_docs_carry_the_generated_controls_table():
+    docs = (ROOT / "docs" / "kiosk.md").read_text()
+    assert controls.markdown_table() in docs, "regenerate with: python -m kiosk.controls (docs/kiosk.md, ### Controls)"
+
+
+def test_every_key_is_a_pygame_key_and_is_taken_once():
+    keys = [k for c in controls.CONTROLS for k in c.keys]
+    assert len(keys) == len(set(keys)), keys
+    for key in keys:
+        assert isinstance(getattr(pygame, f"K_{key}"), int), key
+
+
+def test_every_board_button_but_spare_does_something():
+    assert set(controls.button_commands()) == set(Button) - {Button.SPARE}
+
+
+def test_the_app_runs_every_command_and_shows_the_table(tmp_path):
+    from kiosk.app import build_app
+
+    app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path), "--size", "960x540"])
+    try:
+        named = {c.command for c in controls.CONTROLS if c.command}
+        assert named == set(app.commands)
+        app.state.diagnostics = True
+        text = "\n".join(app.diagnostics.lines(app))
+        for line in controls.help_lines():
+            assert line[:60] in text.replace("\n    ", " "), line
+        from kiosk.ui import canvas
+        assert [controls.control(command).keys[0].upper() for command, _ in canvas.TOOLS] == ["R", "C", "W", "B"]
+    finally:
+        app.shutdown()
+
+
+@pytest.mark.parametrize("command, hint", [("jump", "Space · jump button"), ("capture", "Enter · capture button")])
+def test_button_hints_come_from_the_table(command, hint):
+    assert controls.hint(command) == hint
