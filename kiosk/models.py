@@ -19,12 +19,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .providers import create_session
+from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS
 from contract.space import LATENT_DIM, coordinates
+from .providers import create_session
 
 log = logging.getLogger(__name__)
 
-REQUIRED = ("encoder", "generator", "classifier")
+REQUIRED = tuple(spec.name for spec in SPACE_MODELS)
 FIX = "restore onnx_models/ from the repository (git checkout onnx_models) or re-export with `fse-train export`"
 
 
@@ -106,7 +107,8 @@ class FashionModels:
         models_dir = Path(models_dir)
         manifest = read_manifest(models_dir)
         sessions, providers = {}, {}
-        for i, name in enumerate(REQUIRED):
+        for i, spec in enumerate(SPACE_MODELS):
+            name = spec.name
             if progress:
                 progress(i / (len(REQUIRED) + 1), f"loading {name}")
             entry = manifest["models"][name]
@@ -119,7 +121,7 @@ class FashionModels:
                 session, active = create_session(path, provider, cache_dir, intra_op_threads)
             except Exception as e:  # onnxruntime raises its own types for unreadable graphs
                 raise ModelError(f"{path} could not be loaded by onnxruntime ({e}): {FIX}") from None
-            _check_io(path, session, entry)
+            _check_io(path, session, entry, spec)
             sessions[name], providers[name] = session, active
         landmarks = _load_landmarks(models_dir / "landmarks.json")
         if progress:
@@ -135,21 +137,28 @@ class FashionModels:
                 self._grids[key] = coordinates(width, height, self._coord_scale)
             return self._grids[key]
 
-    def generate(self, z: np.ndarray, width: int, height: int | None = None) -> np.ndarray:
-        """z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN."""
+    def generate(self, z: np.ndarray, width: int, height: int | None = None, rows: slice | None = None) -> np.ndarray:
+        """z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN.
+
+        rows: only these rows of the (height, width) image (kiosk.render draws the full-size
+        design in bands, so a newer request can interrupt it between bands)."""
         z = self.sanitize(np.atleast_2d(np.asarray(z, np.float32)))
-        out = self.sessions["generator"].run(None, {"z": z, "coords": self.grid(width, height or width)})[0]
+        grid = self.grid(width, height or width)
+        if rows is not None:
+            grid = np.ascontiguousarray(grid[rows])
+        z_name, coords_name = GENERATOR.input_names
+        out = self.sessions[GENERATOR.name].run(None, {z_name: z, coords_name: grid})[0]
         return self._finite(out)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) in [0, 1] -> z (B, 8)."""
         x = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0, 1).reshape(-1, 1, 28, 28)
-        return self.sanitize(self.sessions["encoder"].run(None, {"image": x})[0])
+        return self.sanitize(self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: x})[0])
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) -> class logits (B, 10)."""
         x = np.clip(np.asarray(images, np.float32), 0, 1).reshape(-1, 1, 28, 28)
-        return self.sessions["classifier"].run(None, {"image": x})[0]
+        return self.sessions[CLASSIFIER.name].run(None, {CLASSIFIER.input_names[0]: x})[0]
 
     def sanitize(self, z: np.ndarray) -> np.ndarray:
         """Clamp z into the slider range; NaN/inf become 0 (and are counted for diagnostics)."""
@@ -167,13 +176,18 @@ class FashionModels:
         return np.clip(images, 0.0, 1.0)
 
 
-def _check_io(path: Path, session, entry: dict) -> None:
-    """Names (and fixed dims) of the session must be what the manifest says."""
-    for kind, actual in (("inputs", session.get_inputs()), ("outputs", session.get_outputs())):
+def _check_io(path: Path, session, entry: dict, spec) -> None:
+    """Names (and fixed dims) of the session must be what the manifest says, and the names what
+    this kiosk calls the model with (contract/models.py)."""
+    for kind, actual, wanted in (("inputs", session.get_inputs(), spec.input_names),
+                                 ("outputs", session.get_outputs(), spec.output_names)):
         expected = entry.get(kind, [])
         if [e["name"] for e in expected] != [a.name for a in actual]:
             raise ModelError(f"{path}: {kind} are {[a.name for a in actual]}, manifest says "
                              f"{[e['name'] for e in expected]}: {FIX}")
+        if [a.name for a in actual] != wanted:
+            raise ModelError(f"{path}: {kind} are {[a.name for a in actual]}, this kiosk needs {wanted} "
+                             f"(contract/models.py): {FIX}")
         for e, a in zip(expected, actual):
             for want, got in zip(e["shape"], a.shape):
                 if isinstance(want, int) and isinstance(got, int) and want != got:

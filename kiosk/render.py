@@ -314,18 +314,12 @@ def render_bands(models, z: np.ndarray, size: int, stale=lambda: False) -> np.nd
     Bands also bound the generator's working memory (a 1024 px capture in one run would keep
     ~64 floats per pixel of intermediates in onnxruntime's arena).
     """
-    grid = models.grid(size, size)        # (H, W, 3)
-    session = models.sessions["generator"]
-    zb = models.sanitize(np.asarray(z, np.float32).reshape(1, -1))
     out = np.empty((size, size), np.float32)
     for top in range(0, size, BAND_ROWS):
         if stale():
             return None
-        out[top:top + BAND_ROWS] = session.run(None, {"z": zb, "coords": np.ascontiguousarray(grid[top:top + BAND_ROWS])})[0][0]
-    if not np.isfinite(out).all():
-        log.warning("non-finite pixels in the full render replaced")
-        out = np.nan_to_num(out, nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(out, 0.0, 1.0)
+        out[top:top + BAND_ROWS] = models.generate(z, size, size, rows=slice(top, top + BAND_ROWS))[0]
+    return out
 
 
 def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
