@@ -123,7 +123,6 @@ def before_after_rows(results: dict) -> list[tuple]:
         "idle_cpu_percent": ("redraw only on change", "idle CPU (% of a core)"),
         "sweep_frame_ms_p95": ("widgets redraw only what changed", "UI frame p95 during the sweep (ms)"),
         "sweep_draft_ms_p95": ("widgets redraw only what changed", "input -> draft p95 during the sweep (ms)"),
-        "trail_record_max_ms": ("trail commit on a worker thread", "longest record_trail on the UI thread (ms)"),
         "print_peak_rss_mb": ("print: arena off + live size cap", "peak RSS of one print (MB)"),
         "print_rss_kept_after_mb": ("print: arena off + live size cap", "RSS kept after the print (MB)"),
         "print_ms": ("print: live size cap", "one print (ms)"),

@@ -116,6 +116,16 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX captures_session ON captures (session_id);
         CREATE TABLE schema_history (version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL);
     """),
+    (3, """
+        -- Retention may delete a capture only once a bundle holding it is safely on a stick.
+        ALTER TABLE captures ADD COLUMN exported_utc TEXT;   -- first export that held it; NULL: never exported
+        -- Image files the log is about to create or delete: the only files start-up may remove.
+        CREATE TABLE image_journal (
+            image_path TEXT PRIMARY KEY,     -- relative to the state directory
+            reason TEXT NOT NULL,            -- 'saving': its capture has not committed; 'pruned': its capture is gone
+            utc TEXT NOT NULL
+        );
+    """),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -182,15 +192,18 @@ def _statements(script: str) -> Iterator[str]:
             buffer = ""
 
 
-def open_db(path: Path, *, read_only: bool = False) -> sqlite3.Connection:
-    """A connection set up the way the log needs it (WAL, synchronous=FULL); no migration."""
+def open_db(path: Path, *, read_only: bool = False, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    """A connection set up the way the log needs it (WAL, synchronous=FULL); no migration.
+
+    Autocommit (isolation_level=None): writers say BEGIN IMMEDIATE ... COMMIT themselves.
+    """
     if read_only:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     else:
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=BUSY_TIMEOUT_MS / 1000)
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=busy_timeout_ms / 1000)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     return conn
 
 
@@ -262,6 +275,11 @@ def read_sessions(conn: sqlite3.Connection) -> list[dict]:
 def trail_points_per_session(conn: sqlite3.Connection) -> dict[str, int]:
     return dict(conn.execute("SELECT session_id, COUNT(*) FROM trail WHERE session_id IS NOT NULL "
                              "GROUP BY session_id").fetchall())
+
+
+def unexported_count(conn: sqlite3.Connection) -> int:
+    """Captures no export has held yet (retention never deletes those)."""
+    return conn.execute("SELECT COUNT(*) FROM captures WHERE exported_utc IS NULL").fetchone()[0]
 
 
 def read_meta(conn: sqlite3.Connection) -> dict[str, str]:

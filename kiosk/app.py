@@ -87,8 +87,6 @@ class App:
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
         self.prints_message = prints_message
         self.hub, self.capture_log = hub, capture_log
-        if capture_log is not None:
-            capture_log.start_background_flush()   # the trail's fsync stays off the UI thread
         self.windowed, self.version = windowed, version
         self.layout = Layout(*screen.get_size())
         self.metrics = render.RenderMetrics()
@@ -390,8 +388,8 @@ class App:
         if self.capture_worker is None:
             self.status.toast("captures are off: the capture log could not be opened", "warn", self.now)
             return
-        self.capture_worker.submit(self.state.z, self.state.print_name, self.state.how)
-        self.status.toast("Capturing...", "info", self.now, 1.5)
+        message, level = self.capture_worker.submit(self.state.z, self.state.print_name, self.state.how)
+        self.status.toast(message, level, self.now, 1.5)
 
     def toggle_diagnostics(self) -> None:
         self.state.diagnostics = not self.state.diagnostics

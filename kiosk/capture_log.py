@@ -2,154 +2,139 @@
 
 The kiosk owns one `CaptureLog` on its state directory (`/var/lib/fse` on the booth):
 
-    log = CaptureLog(config.state_dir, config.booth_id, config.disk_floor_mb, config.trail_hz,
-                     config.session_idle_s)
-    log.touch()                                   # on every visitor input: keeps the session open
-    log.start_background_flush()                  # the kiosk: trail commits (fsync) off the UI thread
-    log.record_trail(z, "joystick")               # every frame; stores at most trail_hz points/s
-    capture_id = log.save_capture(z, design28, image_rgb, "none", weights, "joystick")  # worker thread
+    log = CaptureLog.from_config(config)          # starts the writer thread, which opens the log
+    log.touch()                                   # UI thread, every visitor input: keeps the session open
+    log.record_trail(z, "joystick")               # UI thread, every frame: keeps at most trail_hz points/s
+    capture_id = log.save_capture(z, design28, image_rgb, "none", weights, "joystick")  # capture worker
+    log.status()                                  # for F12: open or busy, captures not yet exported, notices
     log.close()
+
+Threads: one writer thread (`capture-log`) owns the SQLite connection and takes commands from a
+queue; nothing else touches that connection. touch() and record_trail() never wait for the disk,
+save_capture() waits for its own commit. Readers (the export, map mode, the analysis) open their
+own connections through contract.capture_schema, where the tables and their readers are defined.
 
 Layout of the state directory (the format is documented in docs/analysis.md):
 
-    log.sqlite (+ -wal, -shm)        the database (WAL mode, synchronous=FULL)
-    images/YYYY-MM-DD/<utc>-<hex>.png  one 1024x1024 RGB PNG per capture, never rewritten
-    usb-export.json                  status of the last USB export (written by `fse-export --usb`)
+    log.sqlite (+ -wal, -shm)          the database (WAL mode, synchronous=FULL)
+    images/YYYY-MM-DD/<utc>-<hex>.png  one 1024x1024 RGB PNG per capture (written by pygame), never rewritten
+    quarantine/                        what the log set aside and never deletes: a damaged database
+                                       (log-<utc>.sqlite), images no capture refers to (images-<utc>/...)
+    usb-export.json                    status of the last USB export (written by `fse-export --usb`)
 
-Durability: a capture's PNG is written to a temp file, fsynced, renamed into place and the
-directory fsynced *before* its row is committed; `save_capture` returns the id only after the
-commit, so a capture the visitor saw acknowledged survives a power cut, and a row never points at
-a missing or half-written image. A crash between rename and commit leaves an unreferenced image,
-which the next `CaptureLog` removes when it opens. The trail is buffered for up to
-`TRAIL_FLUSH_S` seconds (a crash loses at most that much trail, never a capture).
+Durability: a capture's image path is entered in the image journal (a committed row) before the
+file exists; the PNG is written to a temp file, fsynced, renamed and the directory fsynced; then
+the capture's row and the end of its journal entry commit together. `save_capture` returns the id
+only after that commit, so a capture the visitor saw acknowledged survives a power cut, and a row
+never points at a missing or half-written image. At start-up only the journal's files are removed
+(captures that never committed, images retention already deleted the rows of); any other image
+no capture refers to is moved to quarantine/, never unlinked, and a brand-new database touches no
+file at all. The trail is buffered for up to `TRAIL_FLUSH_S` seconds (a crash loses at most that
+much trail, never a capture).
 
-numpy + stdlib only (PNGs come from a small zlib writer), so the kiosk needs neither Pillow nor torch.
+Faults (docs/reliability.md): a log another program holds locked ("database is locked", e.g. an
+export) is retried with back-off while visitors keep exploring; a damaged database is moved to
+quarantine/ and a new log begins, said in F12 and the journal. Retention (`[log] keep_free_mb`)
+deletes the oldest captures an export has copied (`mark_exported`), never one it has not.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import logging
 import os
+import queue
 import secrets
 import shutil
 import sqlite3
-import struct
 import threading
 import time
-import zlib
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable, Iterable
 
 import numpy as np
 
 from contract.capture_schema import (DB_NAME, DESIGN_SIDE, HOWS, IMAGES_DIR, CaptureLogError, check_not_newer,
-                                     migrate, open_db, utc_text, z_blob)
+                                     image_paths, migrate, open_db, unexported_count, utc_text, z_blob)
+
+from .durable import TEMP_SUFFIX, fsync_dir, write_file_durably
 
 log = logging.getLogger(__name__)
 
-TEMP_SUFFIX = ".part"
+QUARANTINE_DIR = "quarantine"
 
 TRAIL_FLUSH_S = 5.0
-"""Trail points are committed in batches this often: one fsync per batch instead of per point keeps
-the UI thread from stalling on a slow SD card; a crash loses at most this much trail."""
+"""Trail points are committed in batches this often: one fsync per batch instead of per point; a
+crash loses at most this much trail."""
 
 DISK_CHECK_S = 2.0
 """How often record_trail re-reads the free space (statvfs is cheap, but not free at 60 fps)."""
 
-PNG_LEVEL = 6
-"""zlib level for capture PNGs: 1024x1024 RGB takes ~0.1 s on a Jetson core at 6, on a worker thread."""
+MAINTENANCE_S = 30.0
+"""How often the writer refreshes F12's counts (an export marks captures from another process)
+and applies the retention policy; it also does both after every capture."""
+
+WRITER_BUSY_TIMEOUT_MS = 1000
+"""SQLite's own wait for another program's lock, per attempt. The writer then backs off and tries
+again, so a long export neither stalls its queue for long nor delays shutdown."""
+
+BUSY_RETRY_S = (0.25, 8.0)
+"""Back-off between attempts on a locked log: the first wait and the longest (doubling between)."""
+
+CAPTURE_BUSY_GIVE_UP_S = 60.0
+"""A capture waits this long for a locked log before the visitor is told it was not saved."""
+
+MARK_GIVE_UP_S = 120.0
+"""mark_exported waits this long for the kiosk's lock (it holds it for milliseconds at a time)."""
+
+TRAIL_BUFFER_MAX = 20_000
+"""Trail points held while the log is locked (hours at 2 Hz); past that the oldest are dropped."""
+
+_EXPORTED_SINCE_SCHEMA = 3
+"""The schema version that added captures.exported_utc (and the image journal)."""
 
 
 class DiskFullError(CaptureLogError):
     """Free space under the state directory is below the floor: captures are refused, the trail pauses."""
 
 
+class _Damaged(sqlite3.DatabaseError):
+    """PRAGMA quick_check found the database damaged."""
+
+
 # ---------------------------------------------------------------------------------------------
-# PNG without Pillow
+# What SQLite's errors mean for the booth
 
-def encode_png(pixels: np.ndarray, level: int = PNG_LEVEL) -> bytes:
-    """(H, W) grey or (H, W, 3) RGB uint8 -> PNG bytes (8-bit, no interlace, filter 0)."""
-    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
-    if pixels.ndim == 2:
-        colour_type, channels = 0, 1
-    elif pixels.ndim == 3 and pixels.shape[2] == 3:
-        colour_type, channels = 2, 3
-    else:
-        raise ValueError(f"expected an (H, W) or (H, W, 3) image, got shape {pixels.shape}")
-    height, width = pixels.shape[:2]
-    rows = pixels.reshape(height, width * channels)
-    raw = np.concatenate([np.zeros((height, 1), np.uint8), rows], axis=1).tobytes()  # filter byte 0 per row
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    header = struct.pack(">IIBBBBB", width, height, 8, colour_type, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, level)) + chunk(b"IEND", b"")
+_BUSY_CODES = (5, 6)          # SQLITE_BUSY, SQLITE_LOCKED
+_DAMAGED_CODES = (11, 26)     # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
-def decode_png(data: bytes) -> np.ndarray:
-    """The inverse of encode_png (filter-0, 8-bit grey/RGB PNGs only); ValueError if damaged.
-
-    Used to verify images (tests, export) without Pillow; every chunk's CRC is checked.
-    """
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError("not a PNG (bad signature)")
-    pos, idat, header = 8, b"", None
-    while pos < len(data):
-        if pos + 8 > len(data):
-            raise ValueError("truncated PNG chunk header")
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
-        crc = data[pos + 8 + length:pos + 12 + length]
-        if len(body) != length or len(crc) != 4 or struct.unpack(">I", crc)[0] != zlib.crc32(kind + body) & 0xFFFFFFFF:
-            raise ValueError(f"PNG chunk {kind!r} is truncated or its CRC does not match")
-        if kind == b"IHDR":
-            header = struct.unpack(">IIBBBBB", body)
-        elif kind == b"IDAT":
-            idat += body
-        elif kind == b"IEND":
-            break
-        pos += 12 + length
-    else:
-        raise ValueError("PNG has no IEND chunk (truncated)")
-    if header is None:
-        raise ValueError("PNG has no IHDR chunk")
-    width, height, depth, colour_type = header[:4]
-    channels = {0: 1, 2: 3}.get(colour_type)
-    if depth != 8 or channels is None:
-        raise ValueError("only 8-bit grey or RGB PNGs are supported")
-    raw = np.frombuffer(zlib.decompress(idat), np.uint8).reshape(height, 1 + width * channels)
-    if raw[:, 0].any():
-        raise ValueError("only filter type 0 PNGs are supported")
-    pixels = raw[:, 1:].reshape(height, width, channels)
-    return pixels[:, :, 0] if channels == 1 else pixels
+def _code(error: BaseException) -> int | None:
+    code = getattr(error, "sqlite_errorcode", None)   # Python 3.11+; older: read the message
+    return None if code is None else code & 0xFF
 
 
-def write_file_durably(path: Path, data: bytes) -> None:
-    """Write bytes so that after return `path` holds all of them even across a power cut.
-
-    temp file -> fsync -> rename -> fsync the directory: a reader (or a crash) only ever sees no
-    file or the whole file, never part of one.
-    """
-    temp = path.with_name(path.name + TEMP_SUFFIX)
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(temp, path)
-    fsync_dir(path.parent)
+def is_busy(error: BaseException) -> bool:
+    """Another connection holds the lock: try again later, nothing is wrong with the log."""
+    if not isinstance(error, sqlite3.OperationalError):
+        return False
+    code = _code(error)
+    return code in _BUSY_CODES if code is not None else "locked" in str(error)
 
 
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def is_damaged(error: BaseException) -> bool:
+    """The database file is not a database any more, or part of it is unreadable."""
+    if isinstance(error, _Damaged):
+        return True
+    if not isinstance(error, sqlite3.DatabaseError):
+        return False
+    code = _code(error)
+    if code is not None:
+        return code in _DAMAGED_CODES
+    return "malformed" in str(error) or "not a database" in str(error)
 
 
 def _is_disk_full(error: BaseException) -> bool:
@@ -158,85 +143,205 @@ def _is_disk_full(error: BaseException) -> bool:
     return isinstance(error, sqlite3.OperationalError) and "full" in str(error).lower()
 
 
+def encode_capture_png(image_rgb: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 -> PNG bytes, by pygame's libpng (safe on any thread, no display needed)."""
+    import pygame   # noqa: PLC0415 - fse-export imports this module and needs no pygame
+
+    pixels = np.ascontiguousarray(image_rgb, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {pixels.shape}")
+    surface = pygame.image.frombuffer(pixels.tobytes(), (pixels.shape[1], pixels.shape[0]), "RGB")
+    out = io.BytesIO()
+    pygame.image.save(surface, out, "capture.png")   # the name says which format
+    return out.getvalue()
+
+
+def _remove_quietly(path: Path) -> bool:
+    try:
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        log.warning("could not remove %s: %s", path, e)
+        return False
+
+
+def _stamp() -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+
+
+# ---------------------------------------------------------------------------------------------
+# Marking exports (called by fse-export, in its own process)
+
+def mark_exported(state_dir: Path, capture_ids: Iterable[int], when: float | None = None) -> int:
+    """Record that a bundle holding these captures is safely written; returns how many were newly marked.
+
+    fse-export calls this once the bundle's images and manifest are durable on the stick. Retention
+    (`[log] keep_free_mb`) only ever deletes captures marked here. Runs on its own connection and
+    waits, with back-off, while the kiosk's writer holds the lock. A log older than schema 3 (the
+    kiosk upgrades it at its next start) is left alone: 0. Run it as the log's owner (or hand the
+    -wal/-shm files back afterwards), as for any write to the log.
+    Raises CaptureLogError when the log stays locked for MARK_GIVE_UP_S or cannot be written.
+    """
+    ids = sorted({int(i) for i in capture_ids})
+    db = Path(state_dir) / DB_NAME
+    if not ids or not db.is_file():
+        return 0
+    stamp = utc_text(time.time() if when is None else when)
+    give_up_at = time.monotonic() + MARK_GIVE_UP_S
+    delay = BUSY_RETRY_S[0]
+    while True:
+        conn = None
+        try:
+            conn = open_db(db, busy_timeout_ms=WRITER_BUSY_TIMEOUT_MS)
+            if check_not_newer(conn, db) < _EXPORTED_SINCE_SCHEMA:
+                log.warning("%s predates export marks (schema < %d); the kiosk upgrades it at its next start",
+                            db, _EXPORTED_SINCE_SCHEMA)
+                return 0
+            conn.execute("BEGIN IMMEDIATE")
+            cursor = conn.executemany("UPDATE captures SET exported_utc = ? WHERE id = ? AND exported_utc IS NULL",
+                                      [(stamp, i) for i in ids])
+            conn.execute("COMMIT")
+            return max(cursor.rowcount, 0)
+        except sqlite3.Error as e:
+            if not is_busy(e) or time.monotonic() + delay > give_up_at:
+                raise CaptureLogError(f"could not record the export in {db} ({e}); the captures stay marked as "
+                                      f"not exported, so retention keeps them: export again later") from None
+        finally:
+            if conn is not None:
+                conn.close()
+        time.sleep(delay)
+        delay = min(delay * 2, BUSY_RETRY_S[1])
+
+
 # ---------------------------------------------------------------------------------------------
 
+class _Sessions:
+    """Which visitor session is open and when it was last active.
+
+    touch() runs on the UI thread at every input and must never wait for a commit, so this has a
+    small lock of its own, never held across a database write. The writer takes the rows to write
+    and clears them in one step under that lock: activity that arrives while it commits stays
+    unwritten and goes into the next commit, instead of being lost.
+    """
+
+    def __init__(self, booth_id: str, idle_s: float) -> None:
+        self.booth_id, self.idle_s = booth_id, idle_s
+        self._lock = threading.Lock()
+        self._id: str | None = None
+        self._started = self._last = 0.0
+        self._unwritten: dict[str, tuple[float, float]] = {}
+
+    def touch(self, now: float) -> str:
+        with self._lock:
+            if self._id is None or now - self._last > self.idle_s:
+                self._id = f"{self.booth_id}-{datetime.fromtimestamp(now, timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+                self._started = now
+            self._last = now
+            self._unwritten[self._id] = (self._started, now)
+            return self._id
+
+    def current(self, now: float) -> str | None:
+        with self._lock:
+            return self._id if self._id is not None and now - self._last <= self.idle_s else None
+
+    def take(self) -> dict[str, tuple[float, float]]:
+        with self._lock:
+            rows, self._unwritten = self._unwritten, {}
+            return rows
+
+    def give_back(self, rows: dict[str, tuple[float, float]]) -> None:
+        """A commit failed: its rows are unwritten again (unless newer activity replaced them)."""
+        with self._lock:
+            for session_id, times in rows.items():
+                self._unwritten.setdefault(session_id, times)
+
+
+@dataclass(frozen=True)
+class LogStatus:
+    """What F12 shows about the log; the writer thread replaces it whenever something changes."""
+
+    state: str = "opening"          # "open"; "busy": another program holds the log, retrying; "failed"
+    captures: int = 0
+    not_exported: int = 0
+    pruned: int = 0                 # exported captures retention deleted since the kiosk started
+    notices: tuple[str, ...] = ()   # what the operator should know: a damaged log set aside, images moved
+
+    def lines(self) -> list[str]:
+        pruned = f"   pruned since start (exported) {self.pruned}" if self.pruned else ""
+        return ([f"capture log {self.state}: {self.captures} captures, {self.not_exported} not yet exported{pruned}"]
+                + [f"capture log: {notice}" for notice in self.notices])
+
+
+@dataclass
+class _Request:
+    """A command for the writer thread, and its answer for a caller that waits."""
+
+    kind: str                       # "trail", "capture", "flush", "prune", "close"
+    payload: object = None
+    done: threading.Event = field(default_factory=threading.Event)
+    result: object = None
+    error: BaseException | None = None
+
+
 class CaptureLog:
-    """The kiosk's writer. Thread-safe: save_capture runs on a worker thread, the rest on the UI thread."""
+    """The kiosk's log. Any thread may call it; only its writer thread touches the database."""
 
     def __init__(self, state_dir: Path, booth_id: str, disk_floor_mb: float = 200, trail_hz: float = 2.0,
-                 session_idle_s: float = 90):
+                 session_idle_s: float = 90, keep_free_mb: float = 0):
         self.state_dir = Path(state_dir)
         self.booth_id = booth_id
         self.disk_floor_mb = float(disk_floor_mb)
+        self.keep_free_mb = float(keep_free_mb)
         self.trail_period = 1.0 / float(trail_hz) if trail_hz > 0 else float("inf")
-        self.session_idle_s = float(session_idle_s)
         self.db_path = self.state_dir / DB_NAME
         try:
             (self.state_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise CaptureLogError(f"cannot create the state directory {self.state_dir} ({e.strerror}); "
                                   f"create it writable for this user or set [paths] state_dir") from None
-        self._lock = threading.RLock()
-        try:
-            self._conn = open_db(self.db_path)
-            check_not_newer(self._conn, self.db_path)
-            migrate(self._conn)
-            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('booth_id', ?)", (booth_id,))
-            self._conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_utc', ?)", (utc_text(time.time()),))
-        except sqlite3.DatabaseError as e:
-            raise CaptureLogError(f"the capture log {self.db_path} cannot be opened ({e}); move it aside "
-                                  f"(it is kept for inspection) and restart the kiosk to begin a new log") from None
-        self._session_id: str | None = None
-        self._session_started = 0.0
-        self._last_activity = -float("inf")
-        self._session_dirty = False
+        self._sessions = _Sessions(booth_id, float(session_idle_s))
+        self._requests: queue.Queue[_Request] = queue.Queue()
+        self._status = LogStatus()
+        self._closing = threading.Event()
+        # The UI thread's (record_trail is only ever called from one thread).
         self._last_trail = -float("inf")
-        self._trail_buffer: list[tuple[float, str | None, bytes, str]] = []
-        self._trail_lock = threading.Lock()   # the buffer only: never held across a database write
-        self._last_flush = time.time()
-        self._flush_wanted = threading.Event()
-        self._flusher: threading.Thread | None = None
-        self._flusher_stop = False
         self._free_checked_at = -float("inf")
         self._free_ok = True
-        self._sweep_unreferenced_images()
+        # The writer thread's alone.
+        self._conn: sqlite3.Connection | None = None
+        self._trail: list[tuple[float, str | None, bytes, str]] = []
+        self._trail_dropped = 0
+        self._last_commit = self._last_maintenance = time.monotonic()
+        self._retry_at: float | None = None
+        self._backoff = BUSY_RETRY_S[0]
+        self._notices: list[str] = []
+        self._pruned = 0
+        self._opened = threading.Event()
+        self._fatal: BaseException | None = None
+        self._writer = threading.Thread(target=self._run, name="capture-log", daemon=True)
+        self._writer.start()
+        self._opened.wait()     # the first attempt: a locked log is retried in the background
+        if self._fatal is not None:
+            self._writer.join()
+            raise self._fatal
 
-    # -- sessions ----------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config) -> "CaptureLog":
+        """The kiosk's log, set up from its KioskConfig."""
+        return cls(config.state_dir, config.booth_id, disk_floor_mb=config.disk_floor_mb, trail_hz=config.trail_hz,
+                   session_idle_s=config.session_idle_s, keep_free_mb=config.keep_free_mb)
+
+    # -- any thread ------------------------------------------------------------------------------
     def touch(self, now: float | None = None) -> str:
-        """Visitor activity: keeps the session open (or starts one) and returns its id."""
-        now = time.time() if now is None else now
-        session = self._session_id
-        if session is not None and now - self._last_activity <= self.session_idle_s:
-            # The common case takes no lock: a background flush may hold it through an fsync, and
-            # this runs on the UI thread at every visitor input.
-            self._last_activity = now
-            self._session_dirty = True
-            return session
-        with self._lock:
-            if self._session_id is None or now - self._last_activity > self.session_idle_s:
-                self._flush_session()
-                self._session_id = f"{self.booth_id}-{datetime.fromtimestamp(now, timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
-                self._session_started = now
-                self._session_dirty = True
-            self._last_activity = now
-            self._session_dirty = True
-            return self._session_id
+        """Visitor activity: keeps the session open (or starts one) and returns its id. Never waits."""
+        return self._sessions.touch(time.time() if now is None else now)
 
-    def _current_session(self, now: float) -> str | None:
-        if self._session_id is not None and now - self._last_activity <= self.session_idle_s:
-            return self._session_id
-        return None
+    def status(self) -> LogStatus:
+        """The latest LogStatus (no database access: safe on the UI thread)."""
+        return self._status
 
-    def _flush_session(self) -> None:
-        """Write the current session's start and last activity (inside or outside a transaction)."""
-        if self._session_id is None or not self._session_dirty:
-            return
-        self._conn.execute(
-            "INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_utc = excluded.last_utc",
-            (self._session_id, self.booth_id, utc_text(self._session_started), utc_text(self._last_activity)))
-        self._session_dirty = False
-
-    # -- disk --------------------------------------------------------------------------------
     def free_mb(self) -> float:
         return shutil.disk_usage(self.state_dir).free / 1e6
 
@@ -247,14 +352,32 @@ class CaptureLog:
                 f"only {free:.0f} MB free under {self.state_dir}, below the {self.disk_floor_mb:.0f} MB floor: "
                 f"captures are paused. Pull the logs with `fse-export` and free space, or lower [log] disk_floor_mb")
 
-    # -- captures ----------------------------------------------------------------------------
+    def record_trail(self, z, how: str, now: float | None = None) -> bool:
+        """Offer the visitor's current position (UI thread); keeps at most trail_hz points per second.
+
+        Returns True when the point was kept. Never waits and never raises for disk trouble: under
+        the disk floor the trail pauses and this returns False.
+        """
+        now = time.time() if now is None else now
+        if now - self._last_trail < self.trail_period:
+            return False
+        if now - self._free_checked_at >= DISK_CHECK_S:
+            self._free_checked_at = now
+            self._free_ok = self.free_mb() >= self.disk_floor_mb
+        if not self._free_ok:
+            return False
+        self._last_trail = now
+        self._requests.put(_Request("trail", (now, self._sessions.current(now), z_blob(z), how)))
+        return True
+
     def save_capture(self, z, design28: np.ndarray, image_rgb: np.ndarray, print_name: str, print_weights,
                      how: str, now: float | None = None) -> int:
-        """Store a capture durably and return its id (only after the commit). Blocking.
+        """Store a capture durably and return its id (only after the commit). Blocking; not the UI thread.
 
-        design28: (28, 28) in [0, 1] (float) or uint8. image_rgb: (H, W, 3) uint8.
-        now: the capture's unix time (default: the clock; tests and replays pass their own).
-        Raises DiskFullError under the disk floor (nothing is written), CaptureLogError otherwise.
+        design28: (28, 28) in [0, 1] (float) or uint8. image_rgb: (H, W, 3) uint8, encoded here (on
+        the caller's thread) as PNG. now: the capture's unix time (default: the clock).
+        Raises DiskFullError under the disk floor (nothing is written), CaptureLogError otherwise
+        (also when another program keeps the log locked for CAPTURE_BUSY_GIVE_UP_S).
         """
         if how not in HOWS:
             raise ValueError(f"how must be one of {', '.join(HOWS)}, got {how!r}")
@@ -267,129 +390,30 @@ class CaptureLog:
         weights = json.dumps([float(w) for w in np.asarray(print_weights if print_weights is not None else [],
                                                            np.float64).reshape(-1)])
         self._check_floor()
-        png = encode_png(np.asarray(image_rgb, np.uint8))
-
+        png = encode_capture_png(image_rgb)
         now = time.time() if now is None else now
         session_id = self.touch(now)
-        day_dir = self.state_dir / IMAGES_DIR / f"{datetime.fromtimestamp(now, timezone.utc):%Y-%m-%d}"
-        relative = f"{IMAGES_DIR}/{day_dir.name}/{datetime.fromtimestamp(now, timezone.utc):%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}.png"
-        path = self.state_dir / relative
-        try:
-            if not day_dir.is_dir():
-                day_dir.mkdir(exist_ok=True)
-                fsync_dir(day_dir.parent)
-            write_file_durably(path, png)
-            with self._lock:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    cursor = self._conn.execute(
-                        "INSERT INTO captures (utc, booth_id, session_id, z, print_name, print_weights, how, "
-                        "image_path, design28) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        (utc_text(now), self.booth_id, session_id, blob, print_name, weights, how, relative,
-                         design.tobytes()))
-                    self._flush_session()
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-                return int(cursor.lastrowid)
-        except (OSError, sqlite3.Error) as e:
-            _remove_quietly(path.with_name(path.name + TEMP_SUFFIX))
-            _remove_quietly(path)
-            if _is_disk_full(e):
-                raise DiskFullError(f"the disk under {self.state_dir} is full: the capture was not saved. "
-                                    f"Pull the logs with `fse-export` and free space") from None
-            raise CaptureLogError(f"the capture could not be saved to {self.state_dir} ({e}); check the "
-                                  f"disk and the directory's permissions") from None
+        when = datetime.fromtimestamp(now, timezone.utc)
+        relative = f"{IMAGES_DIR}/{when:%Y-%m-%d}/{when:%Y%m%dT%H%M%S%fZ}-{secrets.token_hex(4)}.png"
+        row = (utc_text(now), self.booth_id, session_id, blob, print_name, weights, how, relative, design.tobytes())
+        return self._ask("capture", (row, png), CAPTURE_BUSY_GIVE_UP_S + 60)
 
-    # -- trail -------------------------------------------------------------------------------
-    def record_trail(self, z, how: str, now: float | None = None) -> bool:
-        """Offer the visitor's current position; stores at most trail_hz points per second.
+    def flush(self) -> None:
+        """Commit the buffered trail and the session's last activity now (tests, shutdown). Blocking."""
+        self._ask("flush", None, CAPTURE_BUSY_GIVE_UP_S + 60)
 
-        Returns True when the point was kept. Never raises for disk trouble: under the disk floor
-        (or on a full disk) the trail pauses and this returns False.
-        """
-        now = time.time() if now is None else now
-        with self._trail_lock:
-            if now - self._last_trail < self.trail_period:
-                return False
-            if now - self._free_checked_at >= DISK_CHECK_S:
-                self._free_checked_at = now
-                self._free_ok = self.free_mb() >= self.disk_floor_mb
-            if not self._free_ok:
-                return False
-            self._last_trail = now
-            self._trail_buffer.append((now, self._current_session(now), z_blob(z), how))
-            due = now - self._last_flush >= TRAIL_FLUSH_S
-            if due and self._flusher is not None:
-                self._last_flush = now
-                self._flush_wanted.set()
-                return True
-        if due:
-            self.flush(now)
-        return True
-
-    def start_background_flush(self) -> None:
-        """Commit the trail on a worker thread from now on: `record_trail` then never waits for
-        a commit's fsync (4-10 ms on an SSD, far more on a busy SD card, every TRAIL_FLUSH_S)."""
-        if self._flusher is None:
-            self._flusher = threading.Thread(target=self._flush_loop, name="trail-flush", daemon=True)
-            self._flusher.start()
-
-    def _flush_loop(self) -> None:
-        while not self._flusher_stop:
-            self._flush_wanted.wait()
-            self._flush_wanted.clear()
-            if self._flusher_stop:
-                return
-            try:
-                self.flush()
-            except Exception:  # a closed connection at shutdown; close() flushes itself
-                log.exception("background trail flush")
-
-    def _stop_background_flush(self) -> None:
-        flusher, self._flusher = self._flusher, None
-        if flusher is not None:
-            self._flusher_stop = True
-            self._flush_wanted.set()
-            flusher.join(timeout=10)
-
-    def flush(self, now: float | None = None) -> None:
-        """Commit buffered trail points and the session's last activity (one fsync)."""
-        with self._lock:
-            with self._trail_lock:
-                self._last_flush = time.time() if now is None else now
-                batch, self._trail_buffer = self._trail_buffer, []
-            if not batch and not self._session_dirty:
-                return
-            if self._conn is None:
-                return
-            try:
-                self._conn.execute("BEGIN IMMEDIATE")
-                try:
-                    self._conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, ?)", batch)
-                    self._flush_session()
-                    self._conn.execute("COMMIT")
-                except BaseException:
-                    self._conn.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as e:
-                # The trail is best-effort: exploring must go on. Drop the batch rather than grow.
-                log.warning("trail batch of %d points dropped: %s", len(batch), e)
-                self._session_dirty = True
+    def prune(self) -> int:
+        """Apply the retention policy now; returns how many exported captures were deleted. Blocking."""
+        return self._ask("prune", None, CAPTURE_BUSY_GIVE_UP_S + 60)
 
     def close(self) -> None:
-        self._stop_background_flush()
-        with self._lock:
-            if self._conn is None:
-                return
-            self.flush()
-            try:
-                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
-                pass
-            self._conn.close()
-            self._conn = None
+        """Commit what is buffered, checkpoint and close; captures already asked for finish first."""
+        if not self._writer.is_alive():
+            return
+        self._closing.set()     # a locked log is no longer waited for
+        with contextlib.suppress(CaptureLogError):
+            self._ask("close", None, CAPTURE_BUSY_GIVE_UP_S + 60)
+        self._writer.join(timeout=10)
 
     def __enter__(self) -> "CaptureLog":
         return self
@@ -397,32 +421,383 @@ class CaptureLog:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    # -- start-up ----------------------------------------------------------------------------
-    def _sweep_unreferenced_images(self) -> None:
-        """Remove temp files and images whose capture never committed (a crash mid-save).
+    def _ask(self, kind: str, payload, wait_s: float):
+        if not self._writer.is_alive():
+            raise CaptureLogError("the capture log is closed or its writer stopped (see the journal); "
+                                  "restart the kiosk")
+        request = _Request(kind, payload)
+        self._requests.put(request)
+        if not request.done.wait(wait_s):
+            raise CaptureLogError(f"the capture log did not answer within {wait_s:.0f} s (see the journal); "
+                                  f"restart the kiosk if this repeats")
+        if request.error is not None:
+            raise request.error
+        return request.result
 
-        Those captures were never acknowledged to a visitor, so nothing anyone saw is lost; the
-        sweep only keeps them from filling the disk over months.
-        """
-        images = self.state_dir / IMAGES_DIR
-        referenced = {row[0] for row in self._conn.execute("SELECT image_path FROM captures")}
-        removed = 0
-        for path in images.rglob("*"):
-            if not path.is_file():
-                continue
-            relative = path.relative_to(self.state_dir).as_posix()
-            if path.name.endswith(TEMP_SUFFIX) or (path.suffix == ".png" and relative not in referenced):
+    # -- the writer thread -----------------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._attempt_open()
+        except BaseException as e:   # schema too new, an unusable directory: the constructor raises it
+            self._fatal = e if isinstance(e, CaptureLogError) else CaptureLogError(
+                f"the capture log {self.db_path} cannot be opened ({e}); check the state directory's "
+                f"permissions and the disk")
+            self._set_status(state="failed")
+            self._opened.set()
+            return
+        self._opened.set()
+        while True:
+            try:
+                request = self._requests.get(timeout=self._idle_timeout())
+            except queue.Empty:
+                request = None
+            try:
+                if request is not None and request.kind == "trail":
+                    self._buffer_trail(request.payload)
+                elif request is not None:
+                    self._serve(request)
+                    if request.kind == "close":
+                        return
+                self._background()
+            except Exception:    # a bug must not end the log: say so and go on
+                log.exception("capture log writer")
+                self._closing.wait(1.0)
+
+    def _idle_timeout(self) -> float:
+        now = time.monotonic()
+        due = [self._last_maintenance + MAINTENANCE_S]
+        if self._trail:
+            due.append(self._last_commit + TRAIL_FLUSH_S)
+        if self._retry_at is not None:
+            due.append(self._retry_at)
+        return max(0.0, min(due) - now)
+
+    def _buffer_trail(self, point) -> None:
+        self._trail.append(point)
+        if len(self._trail) > TRAIL_BUFFER_MAX:
+            del self._trail[0]
+            self._trail_dropped += 1
+            if self._trail_dropped in (1, 1000, 100_000):
+                log.warning("the capture log is locked: %d trail point(s) dropped so far", self._trail_dropped)
+
+    def _background(self) -> None:
+        """Open a log that was locked, commit the trail when due, maintain: never blocks for long."""
+        now = time.monotonic()
+        if self._retry_at is not None and now < self._retry_at:
+            return
+        try:
+            if self._conn is None:
+                self._attempt_open()
+                if self._conn is None:
+                    return
+            if self._trail and now - self._last_commit >= TRAIL_FLUSH_S:
+                self._commit()
+            if now - self._last_maintenance >= MAINTENANCE_S:
+                self._maintain()
+        except (sqlite3.Error, OSError) as e:
+            if is_busy(e):
+                self._busy(e)
+                return
+            if is_damaged(e):
+                self._set_aside_damaged(e)
+                return
+            # The trail is best-effort: exploring must go on. Drop the batch rather than grow.
+            log.warning("capture log: %d trail point(s) dropped: %s", len(self._trail), e)
+            self._trail = []
+
+    def _busy(self, error: BaseException) -> None:
+        if self._status.state != "busy":
+            log.warning("the capture log %s is locked by another program (an export?): %s; retrying, "
+                        "visitors keep exploring and captures wait", self.db_path, error)
+        self._set_status(state="busy")
+        self._retry_at = time.monotonic() + self._backoff
+        self._backoff = min(self._backoff * 2, BUSY_RETRY_S[1])
+
+    def _serve(self, request: _Request) -> None:
+        try:
+            if request.kind == "capture":
+                request.result = self._save(*request.payload)
+            elif request.kind == "prune":
+                request.result = self._retrying(self._maintain, time.monotonic() + CAPTURE_BUSY_GIVE_UP_S)
+            else:   # flush, close
+                try:
+                    give_up = 5.0 if self._closing.is_set() else CAPTURE_BUSY_GIVE_UP_S
+                    self._retrying(self._commit, time.monotonic() + give_up)
+                except (sqlite3.Error, OSError) as e:
+                    log.warning("capture log: %d trail point(s) not committed: %s", len(self._trail), e)
+                if request.kind == "close":
+                    self._close_connection()
+        except BaseException as e:
+            request.error = e
+        finally:
+            request.done.set()
+
+    def _retrying(self, action: Callable[[], object], give_up_at: float):
+        """action() on an open log; a locked log is retried with back-off until give_up_at, a
+        damaged one is set aside once and the action tried again on the new log."""
+        delay, set_aside = BUSY_RETRY_S[0], False
+        while True:
+            try:
+                if self._conn is None:
+                    self._attempt_open()
+                if self._conn is not None:
+                    result = action()
+                    self._retry_at, self._backoff = None, BUSY_RETRY_S[0]
+                    return result
+                error: BaseException = sqlite3.OperationalError("database is locked")
+            except (sqlite3.Error, OSError) as e:
+                if is_damaged(e) and not set_aside:
+                    self._set_aside_damaged(e)
+                    set_aside = True
+                    continue
+                if not is_busy(e):
+                    raise
+                error = e
+            if self._closing.is_set() or time.monotonic() + delay > give_up_at:
+                raise error
+            self._busy(error)
+            self._closing.wait(delay)
+            delay = min(delay * 2, BUSY_RETRY_S[1])
+
+    def _commit(self, write: Callable[[sqlite3.Connection], object] | None = None):
+        """One transaction: write(conn), the buffered trail and the sessions' unwritten activity."""
+        sessions = self._sessions.take()
+        if write is None and not self._trail and not sessions:
+            return None
+        conn = self._conn
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = write(conn) if write is not None else None
+                conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, ?)", self._trail)
+                conn.executemany(
+                    "INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_utc = excluded.last_utc",
+                    [(sid, self.booth_id, utc_text(started), utc_text(last)) for sid, (started, last) in sessions.items()])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                raise
+        except BaseException:
+            self._sessions.give_back(sessions)
+            raise
+        self._trail = []
+        self._last_commit = time.monotonic()
+        return result
+
+    # -- captures (writer thread) ----------------------------------------------------------------
+    def _save(self, row: tuple, png: bytes) -> int:
+        relative = row[7]
+        path = self.state_dir / relative
+        give_up_at = time.monotonic() + CAPTURE_BUSY_GIVE_UP_S
+        journal = [(relative, utc_text(time.time()))]
+        try:
+            # Journalled before the file exists: if anything stops us, start-up knows the file is ours.
+            self._retrying(lambda: self._commit(lambda c: c.executemany(
+                "INSERT OR REPLACE INTO image_journal VALUES (?, 'saving', ?)", journal)), give_up_at)
+            if not path.parent.is_dir():
+                path.parent.mkdir(exist_ok=True)
+                fsync_dir(path.parent.parent)
+            write_file_durably(path, png)
+
+            def insert(conn: sqlite3.Connection) -> int:
+                cursor = conn.execute("INSERT INTO captures (utc, booth_id, session_id, z, print_name, print_weights, "
+                                      "how, image_path, design28) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                conn.execute("DELETE FROM image_journal WHERE image_path = ?", (relative,))
+                return int(cursor.lastrowid)
+
+            capture_id = self._retrying(lambda: self._commit(insert), give_up_at)
+        except (OSError, sqlite3.Error) as e:
+            self._forget_unsaved(relative)
+            if _is_disk_full(e):
+                raise DiskFullError(f"the disk under {self.state_dir} is full: the capture was not saved. "
+                                    f"Pull the logs with `fse-export` and free space") from None
+            if is_busy(e):
+                raise CaptureLogError("the capture was not saved: another program (an export?) has held the "
+                                      f"capture log locked for over {CAPTURE_BUSY_GIVE_UP_S:.0f} s; try again "
+                                      "when it has finished") from None
+            raise CaptureLogError(f"the capture could not be saved to {self.state_dir} ({e}); check the "
+                                  f"disk and the directory's permissions") from None
+        with contextlib.suppress(sqlite3.Error, OSError):
+            self._maintain()
+        return capture_id
+
+    def _forget_unsaved(self, relative: str) -> None:
+        """Remove a capture's image that did not commit; only when the log says so, else start-up will."""
+        try:
+            if self._conn is None or self._conn.execute(
+                    "SELECT 1 FROM captures WHERE image_path = ?", (relative,)).fetchone() is not None:
+                return
+            for path in (self.state_dir / (relative + TEMP_SUFFIX), self.state_dir / relative):
                 _remove_quietly(path)
-                removed += 1
+            self._commit(lambda c: c.execute("DELETE FROM image_journal WHERE image_path = ?", (relative,)))
+        except (sqlite3.Error, OSError) as e:
+            log.info("left %s for start-up to clear (%s)", relative, e)
+
+    # -- opening (writer thread) -----------------------------------------------------------------
+    def _attempt_open(self, may_set_aside: bool = True) -> None:
+        """Open the log, or leave it closed when another program holds it (then retried with back-off)."""
+        try:
+            self._open()
+            self._retry_at, self._backoff = None, BUSY_RETRY_S[0]
+        except sqlite3.Error as e:
+            if is_busy(e):
+                self._busy(e)
+                return
+            if not (is_damaged(e) and may_set_aside):
+                raise
+            self._set_aside_damaged(e)
+            self._attempt_open(may_set_aside=False)     # a new log: nothing in it can be damaged
+
+    def _open(self) -> None:
+        conn = open_db(self.db_path, busy_timeout_ms=WRITER_BUSY_TIMEOUT_MS)
+        try:
+            version = check_not_newer(conn, self.db_path)
+            if version > 0:
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check").fetchall()]
+                if problems != ["ok"]:
+                    raise _Damaged(f"PRAGMA quick_check: {'; '.join(problems[:3])}")
+            migrate(conn)
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('booth_id', ?)", (self.booth_id,))
+            conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_utc', ?)", (utc_text(time.time()),))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        try:
+            self._sweep()
+            self._refresh_status(state="open")
+        except BaseException:
+            self._close_connection(checkpoint=False)   # the next attempt sweeps again (it is idempotent)
+            raise
+
+    def _set_aside_damaged(self, error: BaseException) -> None:
+        """Move a damaged database (and its -wal/-shm) to quarantine/; the next open starts a new log."""
+        self._close_connection(checkpoint=False)
+        folder = self.state_dir / QUARANTINE_DIR
+        folder.mkdir(exist_ok=True)
+        target = folder / f"log-{_stamp()}.sqlite"
+        n = 1
+        while target.exists():
+            n += 1
+            target = folder / f"log-{_stamp()}-{n}.sqlite"
+        for suffix in ("", "-wal", "-shm"):
+            source = self.db_path.with_name(self.db_path.name + suffix)
+            if source.exists():
+                os.replace(source, target.with_name(target.name + suffix))
+        fsync_dir(folder)
+        fsync_dir(self.state_dir)
+        self._notice(f"the log was damaged ({error}); it was moved to {target} and a new log begun. "
+                     f"Its images stay in {self.state_dir / IMAGES_DIR}; nothing was deleted.", logging.ERROR)
+
+    def _sweep(self) -> None:
+        """Clear what the image journal says is ours; quarantine any other image no capture refers to."""
+        conn = self._conn
+        referenced = set(image_paths(conn))
+        journal = [row[0] for row in conn.execute("SELECT image_path FROM image_journal")]
+        removed = 0
+        for relative in journal:
+            if relative not in referenced:
+                removed += _remove_quietly(self.state_dir / (relative + TEMP_SUFFIX))
+                removed += _remove_quietly(self.state_dir / relative)
+        if journal:
+            self._commit(lambda c: c.executemany("DELETE FROM image_journal WHERE image_path = ?",
+                                                 [(r,) for r in journal]))
         if removed:
-            log.info("removed %d unfinished capture image(s) left by an interrupted save", removed)
+            log.info("removed %d image file(s) of captures that never committed or were pruned", removed)
+        if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'captures'").fetchone() is None:
+            return   # a log that never saved a capture (a brand-new one) claims no file: leave images/ alone
+        known = referenced | set(journal)
+        images = self.state_dir / IMAGES_DIR
+        strays = sorted(p for p in images.rglob("*")
+                        if p.is_file() and p.relative_to(self.state_dir).as_posix() not in known)
+        if strays:
+            self._quarantine_images(strays)
 
+    def _quarantine_images(self, strays: list[Path]) -> None:
+        images = self.state_dir / IMAGES_DIR
+        target = self.state_dir / QUARANTINE_DIR / f"images-{_stamp()}"
+        for path in strays:
+            dest = target / path.relative_to(images)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, dest)
+        for folder in {p.parent for p in strays} | {target / p.parent.relative_to(images) for p in strays}:
+            fsync_dir(folder)
+        self._notice(f"{len(strays)} image file(s) that no capture in this log refers to (an older or restored "
+                     f"log's?) were moved to {target}; nothing was deleted.", logging.WARNING)
 
-def _remove_quietly(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-    except OSError as e:
-        log.warning("could not remove %s: %s", path, e)
+    def _close_connection(self, checkpoint: bool = True) -> None:
+        conn, self._conn = self._conn, None
+        if conn is None:
+            return
+        if checkpoint:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
 
+    # -- retention and status (writer thread) ----------------------------------------------------
+    def _maintain(self) -> int:
+        """Apply retention and refresh F12's counts; returns how many captures retention deleted."""
+        self._last_maintenance = time.monotonic()
+        if self._conn is None:
+            return 0
+        pruned = self._prune()
+        self._refresh_status()
+        return pruned
+
+    def _prune(self) -> int:
+        """Delete the oldest exported captures until keep_free_mb is free; never an unexported one."""
+        short_bytes = (self.keep_free_mb - self.free_mb()) * 1e6
+        if self.keep_free_mb <= 0 or short_bytes <= 0:
+            return 0
+        rows = self._conn.execute("SELECT id, image_path FROM captures WHERE exported_utc IS NOT NULL "
+                                  "ORDER BY id").fetchall()
+        chosen, freed = [], 0
+        for capture_id, relative in rows:
+            chosen.append((capture_id, relative))
+            with contextlib.suppress(OSError):
+                freed += (self.state_dir / relative).stat().st_size
+            if freed >= short_bytes:
+                break
+        if freed < short_bytes:
+            self._notice(f"less than [log] keep_free_mb = {self.keep_free_mb:.0f} MB is free and every capture "
+                         f"left is unexported: pull the log with fse-export (a USB stick) so retention can make room",
+                         logging.WARNING, once=True)
+        if not chosen:
+            return 0
+        stamp = utc_text(time.time())
+
+        def drop(conn: sqlite3.Connection) -> None:
+            # Journalled as the rows go: a crash before the unlinks leaves files start-up may remove.
+            conn.executemany("INSERT OR REPLACE INTO image_journal VALUES (?, 'pruned', ?)",
+                             [(relative, stamp) for _, relative in chosen])
+            conn.executemany("DELETE FROM captures WHERE id = ?", [(capture_id,) for capture_id, _ in chosen])
+
+        self._commit(drop)
+        for _, relative in chosen:
+            _remove_quietly(self.state_dir / relative)
+        self._commit(lambda c: c.executemany("DELETE FROM image_journal WHERE image_path = ?",
+                                             [(relative,) for _, relative in chosen]))
+        self._pruned += len(chosen)
+        log.info("retention: deleted the %d oldest exported capture(s) (%.0f MB) to keep %.0f MB free",
+                 len(chosen), freed / 1e6, self.keep_free_mb)
+        return len(chosen)
+
+    def _refresh_status(self, state: str | None = None) -> None:
+        captures = self._conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
+        self._set_status(state=state or "open", captures=captures, not_exported=unexported_count(self._conn),
+                         pruned=self._pruned)
+
+    def _notice(self, message: str, level: int, once: bool = False) -> None:
+        if once and message in self._notices:
+            return
+        log.log(level, "capture log: %s", message)
+        self._notices.append(message)
+        self._set_status(notices=tuple(self._notices[-4:]))
+
+    def _set_status(self, **changes) -> None:
+        self._status = replace(self._status, **changes)

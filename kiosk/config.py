@@ -13,7 +13,7 @@ The file is grouped in TOML tables; each key lives in exactly one table:
     [display]   fullscreen, display_size
     [session]   attract_after_s, session_idle_s, default_print
     [input]     joystick, deadzone, expo, steer_rate, glide_s
-    [log]       log_level, trail_hz, disk_floor_mb
+    [log]       log_level, trail_hz, disk_floor_mb, keep_free_mb
 
 Unknown keys are errors, not ignored: a typo in a booth config should stop the kiosk with a
 message that names it, not silently run with a default.
@@ -219,6 +219,8 @@ class KioskConfig:
                            default=2.0, check=_range(0.1, 60.0))
     disk_floor_mb: int = _key("log", "Stop writing captures and trails when free space under state_dir falls below this.",
                               default=200, check=_range(0, 1_000_000))
+    keep_free_mb: int = _key("log", "Retention: below this much free space under state_dir, delete the oldest captures an export has already copied (never one it has not); 0 turns it off.",
+                             default=1000, check=_range(0, 1_000_000))
 
     # Where the values came from, for the diagnostics overlay; not a key.
     source: str = field(default="embedded defaults", compare=False, metadata={"section": None})
@@ -383,6 +385,10 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Kios
         # The attract loop would start while a visitor's session is still open, wiping their design.
         raise ConfigError(f"[session] session_idle_s = {config.session_idle_s:g} is shorter than "
                           f"attract_after_s = {config.attract_after_s:g}; expected session_idle_s >= attract_after_s")
+    if 0 < config.keep_free_mb < config.disk_floor_mb:
+        # Retention would only start after captures had already been refused at the floor.
+        raise ConfigError(f"[log] keep_free_mb = {config.keep_free_mb} is below disk_floor_mb = {config.disk_floor_mb}; "
+                          f"expected keep_free_mb >= disk_floor_mb, or 0 to turn retention off")
     return config
 
 

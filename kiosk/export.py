@@ -54,7 +54,7 @@ from pathlib import Path, PurePosixPath
 from contract.capture_schema import (DB_NAME, IMAGES_DIR, CaptureLogError, check_not_newer, open_db, read_captures,
                                      read_meta, read_summary, utc_text)
 
-from .capture_log import fsync_dir, write_file_durably
+from .durable import fsync_dir, write_file_durably
 
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "fse-capture-bundle"

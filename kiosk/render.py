@@ -50,6 +50,13 @@ CAPTURE_PRINT_SIDE = 512
 """A capture's print renders at this size and is scaled up to the 1024 px capture (bounded memory,
 ~0.55 GB for that moment instead of ~2 GB; the design itself is rendered at full 1024 px)."""
 
+CAPTURE_REPEAT_S = 1.0
+"""The same design (same parameters, same print) is captured at most once this often: a held,
+bounced or hammered capture button makes one photo, not forty."""
+
+CAPTURE_QUEUE_MAX = 3
+"""Captures that may wait behind the one being saved; a press beyond that is told to wait."""
+
 PLAIN_BACKGROUND = np.array([18, 20, 28], np.float32)
 PLAIN_GARMENT = np.array([244, 240, 232], np.float32)
 """A design without a print: the garment in off-white on the kiosk's dark panel colour."""
@@ -416,7 +423,11 @@ class CaptureResult:
 
 
 class CaptureWorker:
-    """Renders 1024x1024 captures and saves them durably, one after another."""
+    """Renders 1024x1024 captures and saves them durably, one after another.
+
+    Presses are debounced per design (CAPTURE_REPEAT_S) and the queue is bounded (CAPTURE_QUEUE_MAX):
+    a press for a design already waiting or being saved is acknowledged, not queued again.
+    """
 
     SIZE = 1024
 
@@ -424,7 +435,10 @@ class CaptureWorker:
         self.models, self.prints, self.capture_log = models, prints, capture_log
         self._jobs: queue.Queue = queue.Queue()
         self._results: queue.Queue = queue.Queue()
-        self.pending = 0
+        self.pending = 0                     # the App's count of results it has not read yet
+        self._lock = threading.Lock()        # the three below: submit (UI thread) and the worker
+        self._unsaved: set = set()           # designs waiting or being saved
+        self._last_press: dict = {}          # design -> when it was last queued (monotonic s)
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
 
     def start(self) -> "CaptureWorker":
@@ -437,9 +451,22 @@ class CaptureWorker:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def submit(self, z: np.ndarray, print_name: str, how: str) -> None:
+    def submit(self, z: np.ndarray, print_name: str, how: str, now: float | None = None) -> tuple[str, str]:
+        """Ask for a capture of this design; returns what to tell the visitor: (message, toast level)."""
+        now = time.monotonic() if now is None else now
+        z = np.array(z, np.float32)
+        design = (np.round(z, 4).tobytes(), print_name)
+        with self._lock:
+            self._last_press = {d: t for d, t in self._last_press.items() if now - t < CAPTURE_REPEAT_S}
+            if design in self._unsaved or design in self._last_press:
+                return "Already saving this design", "info"
+            if len(self._unsaved) > CAPTURE_QUEUE_MAX:
+                return "Still saving the last captures: press again in a moment", "warn"
+            self._unsaved.add(design)
+            self._last_press[design] = now
         self.pending += 1
-        self._jobs.put((np.array(z, np.float32), print_name, how, time.perf_counter()))
+        self._jobs.put((z, print_name, how, time.perf_counter(), design))
+        return "Capturing...", "info"
 
     def results(self) -> list[CaptureResult]:
         out = []
@@ -456,7 +483,7 @@ class CaptureWorker:
             job = self._jobs.get()
             if job is None:
                 return
-            z, print_name, how, t = job
+            z, print_name, how, t, design = job
             try:
                 design28 = self.models.generate(z, 28, 28)[0]
                 weights = None
@@ -475,3 +502,6 @@ class CaptureWorker:
             except Exception as e:  # never lose the kiosk over a capture
                 log.exception("capture failed")
                 self._results.put(CaptureResult(None, f"capture failed: {e}", t))
+            finally:
+                with self._lock:
+                    self._unsaved.discard(design)

@@ -240,8 +240,7 @@ def build_app(argv: list[str] | None = None):
     capture_log = None
     try:
         from .capture_log import CaptureLog
-        capture_log = CaptureLog(config.state_dir, config.booth_id, config.disk_floor_mb, config.trail_hz,
-                                 config.session_idle_s)
+        capture_log = CaptureLog.from_config(config)
     except Exception as e:
         log.error("capture log unavailable, captures are off: %s", e)
 

@@ -7,9 +7,6 @@ redrawing, the trail commits off the caller's thread, prints render at the cappe
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
-import time
 
 import numpy as np
 import pygame
@@ -167,32 +164,6 @@ def test_settled_design_and_previews_render_at_the_capped_sizes(app):
     frame = renderer.latest()
     assert frame.stage == "print" and frame.image.shape[:2] == (renderer.print_size,) * 2
     assert renderer.print_size == min(renderer.size, render.PRINT_LIVE_SIDE)
-
-
-def test_trail_commits_on_a_worker_thread(tmp_path, monkeypatch):
-    from kiosk import capture_log as cl
-
-    log = cl.CaptureLog(tmp_path, "test", disk_floor_mb=0, trail_hz=1000)
-    log.start_background_flush()
-    committed_on = []
-    real_flush = log.flush
-
-    def flush(now=None):
-        committed_on.append(threading.current_thread().name)
-        real_flush(now)
-
-    monkeypatch.setattr(log, "flush", flush)
-    log.touch()
-    for i in range(5):
-        log._last_flush = -1e9   # due: record_trail must hand the commit off, not do it
-        assert log.record_trail(np.full(8, i / 10, np.float32), "joystick", now=time.time() + i)
-    deadline = time.monotonic() + 10
-    while "trail-flush" not in committed_on and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert set(committed_on) == {"trail-flush"}, committed_on
-    log.close()
-    count = sqlite3.connect(tmp_path / cl.DB_NAME).execute("SELECT COUNT(*) FROM trail").fetchone()[0]
-    assert count == 5, "every point lands, whichever thread committed it"
 
 
 def test_the_print_network_runs_without_a_memory_arena_and_the_generator_with_one(shipped_models, models_dir):

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import random
+import shutil
 import signal
 import sqlite3
 import threading
@@ -12,12 +14,22 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from contract.capture_schema import (DB_NAME, IMAGES_DIR, SCHEMA_VERSION, SchemaTooNewError, migrate, open_db,
-                                     read_captures, read_sessions, read_trail, z_blob)
-from kiosk.capture_log import TEMP_SUFFIX, CaptureLog, DiskFullError, decode_png, encode_png
+from contract.capture_schema import (DB_NAME, IMAGES_DIR, SCHEMA_VERSION, CaptureLogError, SchemaTooNewError, migrate,
+                                     open_db, read_captures, read_sessions, read_trail, utc_text, z_blob)
+from kiosk import capture_log, render
+from kiosk.capture_log import (QUARANTINE_DIR, TEMP_SUFFIX, CaptureLog, DiskFullError, encode_capture_png,
+                               mark_exported)
 
 RNG = np.random.default_rng(7)
+
+
+def read_png(path: Path) -> np.ndarray:
+    """The image as the analysis reads it (Pillow); OSError if the file is truncated or damaged."""
+    with Image.open(path) as image:
+        image.load()
+        return np.asarray(image.convert("RGB"))
 
 
 def _capture_args(size: int = 64, seed: int = 0):
@@ -44,30 +56,20 @@ def test_save_capture_round_trips_everything(tmp_path):
     assert c.how == "landmark" and c.session_id == captures[1].session_id
     np.testing.assert_allclose(c.z, z)
     np.testing.assert_allclose(c.design(), design, atol=1 / 255)
-    assert np.array_equal(decode_png((tmp_path / c.image_path).read_bytes()), image)
+    assert np.array_equal(read_png(tmp_path / c.image_path), image)
 
 
-def test_png_writer_reads_back_in_pygame(tmp_path):
-    """The zlib PNG writer is checked by an independent decoder (pygame's libpng)."""
-    pygame = pytest.importorskip("pygame")
+def test_capture_png_from_pygame_reads_back_in_pillow(tmp_path):
+    """The kiosk writes with pygame's libpng, the analysis reads with Pillow: a non-square image
+    catches a swapped width and height, a truncated file is an error, not a partial image."""
     image = RNG.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     path = tmp_path / "x.png"
-    path.write_bytes(encode_png(image))
-    surface = pygame.image.load(str(path))
-    assert surface.get_size() == (53, 37)
-    assert np.array_equal(pygame.surfarray.array3d(surface).transpose(1, 0, 2), image)
-    grey = RNG.integers(0, 256, (28, 28), dtype=np.uint8)
-    assert np.array_equal(decode_png(encode_png(grey)), grey)
-
-
-def test_damaged_png_is_detected():
-    data = encode_png(RNG.integers(0, 256, (16, 16, 3), dtype=np.uint8))
-    with pytest.raises(ValueError):
-        decode_png(data[: len(data) // 2])
-    flipped = bytearray(data)
-    flipped[40] ^= 0xFF
-    with pytest.raises(ValueError):
-        decode_png(bytes(flipped))
+    data = encode_capture_png(image)
+    path.write_bytes(data)
+    assert np.array_equal(read_png(path), image)
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(OSError):
+        read_png(path)
 
 
 def test_trail_is_rate_limited_and_sessions_follow_idle_timeout(tmp_path):
@@ -137,7 +139,7 @@ def test_migration_from_version_1_keeps_the_data(tmp_path):
                  "design28) VALUES ('2024-05-01T10:00:00.000Z', 'old-booth', 's1', ?, 'none', '[]', 'jump', "
                  "'images/old.png', ?)", (z_blob(np.ones(8)), bytes(784)))
     (tmp_path / IMAGES_DIR).mkdir()
-    (tmp_path / IMAGES_DIR / "old.png").write_bytes(encode_png(np.zeros((8, 8, 3), np.uint8)))
+    (tmp_path / IMAGES_DIR / "old.png").write_bytes(encode_capture_png(np.zeros((8, 8, 3), np.uint8)))
     conn.close()
 
     CaptureLog(tmp_path, "new-booth", disk_floor_mb=0).close()
@@ -156,6 +158,277 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
     conn.close()
     with pytest.raises(SchemaTooNewError, match="upgrade fse"):
         CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+
+
+# ---------------------------------------------------------------------------------------------
+# One owner thread; faults the booth must ride out (docs/reliability.md)
+
+def _images(state_dir: Path) -> dict[str, bytes]:
+    """Image files by their path under images/."""
+    root = state_dir / IMAGES_DIR
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _quarantined_images(state_dir: Path) -> dict[str, bytes]:
+    """Quarantined image files by their path under images/ (the quarantine keeps that layout)."""
+    out = {}
+    for folder in (state_dir / QUARANTINE_DIR).glob("images-*"):
+        out.update({p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()})
+    return out
+
+
+def _save(log: CaptureLog, seed: int) -> int:
+    return log.save_capture(*_capture_args(seed=seed), "none", [], "joystick")
+
+
+def test_every_statement_runs_on_the_log_s_own_thread(tmp_path, monkeypatch):
+    """touch, the trail, captures and flushes come from several threads; one thread owns the connection."""
+    threads_seen = set()
+
+    def traced_open_db(*args, **kwargs):
+        conn = open_db(*args, **kwargs)
+        conn.set_trace_callback(lambda _sql: threads_seen.add(threading.current_thread().name))
+        return conn
+
+    monkeypatch.setattr(capture_log, "open_db", traced_open_db)
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000) as log:
+        worker = threading.Thread(target=lambda: [_save(log, i) for i in range(3)], name="capture")
+        worker.start()
+        for i in range(20):
+            log.touch()
+            log.record_trail(np.full(8, i / 20), "joystick", now=time.time() + i)
+        worker.join()
+        log.flush()
+    assert threads_seen == {"capture-log"}
+
+
+def test_touch_during_a_session_flush_is_not_lost(tmp_path, monkeypatch):
+    """Issue 12.5: a visitor's input that lands while the session row is being written must still
+    reach the log (it used to be marked written by the flush that had read the older time)."""
+    t0 = 1_700_000_000.0
+    later = t0 + 30
+    log_ref: list[CaptureLog] = []
+
+    def racing_open_db(*args, **kwargs):
+        conn = open_db(*args, **kwargs)
+
+        def on_statement(sql: str) -> None:
+            if "INSERT INTO sessions" in sql and log_ref and not getattr(on_statement, "fired", False):
+                on_statement.fired = True
+                log_ref[0].touch(later)     # the UI thread's touch, landing mid-write
+        conn.set_trace_callback(on_statement)
+        return conn
+
+    monkeypatch.setattr(capture_log, "open_db", racing_open_db)
+    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    log_ref.append(log)
+    session = log.touch(t0)
+    log.flush()
+    log.close()
+    rows = {r["id"]: r for r in read_sessions(open_db(tmp_path / DB_NAME, read_only=True))}
+    assert rows[session]["last_utc"] == utc_text(later)
+
+
+def test_a_new_log_beside_old_images_deletes_none_of_them(tmp_path):
+    """Issue 12.1: "move the log aside and restart" used to delete every earlier capture image."""
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+        _save(log, 1), _save(log, 2)
+    old = _images(tmp_path)
+    (tmp_path / DB_NAME).rename(tmp_path / "log.sqlite.moved-aside")
+
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:   # brand-new: touches no file
+        assert _images(tmp_path) == old
+        _save(log, 3)
+    new = {k: v for k, v in _images(tmp_path).items() if k not in old}
+    assert len(new) == 1
+
+    CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()        # the next start: moved, never unlinked
+    assert _images(tmp_path) == new
+    assert _quarantined_images(tmp_path) == old
+    assert not any(p.name.endswith(".png") for p in tmp_path.glob("*"))
+
+
+def test_a_restored_older_log_keeps_the_newer_images(tmp_path):
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+        _save(log, 1)
+    shutil.copy(tmp_path / DB_NAME, tmp_path / "backup.sqlite")    # closed: checkpointed, one file
+    first = _images(tmp_path)
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+        _save(log, 2), _save(log, 3)
+    newer = {k: v for k, v in _images(tmp_path).items() if k not in first}
+    os.replace(tmp_path / "backup.sqlite", tmp_path / DB_NAME)      # the operator restores the backup
+
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+        assert _images(tmp_path) == first
+        assert _quarantined_images(tmp_path) == newer
+        assert any("moved to" in notice for notice in log.status().notices)
+
+
+def test_only_files_the_journal_names_are_removed(tmp_path):
+    """A capture interrupted between its journal entry and its commit leaves files start-up may
+    remove; a file nobody journalled is moved to quarantine instead."""
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+        kept = _save(log, 1)
+    day = next((tmp_path / IMAGES_DIR).iterdir())
+    unfinished = day / "20240501T100000000000Z-0badc0de.png"
+    unfinished.write_bytes(b"half an image")
+    unfinished.with_name(unfinished.name + TEMP_SUFFIX).write_bytes(b"half")
+    stray = day / "holiday-photo.png"
+    stray.write_bytes(b"someone else's file")
+    conn = open_db(tmp_path / DB_NAME)
+    conn.execute("INSERT INTO image_journal VALUES (?, 'saving', '2024-05-01T10:00:00.000Z')",
+                 (unfinished.relative_to(tmp_path).as_posix(),))
+    conn.close()
+
+    CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()
+    conn = open_db(tmp_path / DB_NAME, read_only=True)
+    assert [c.id for c in read_captures(conn)] == [kept]
+    assert conn.execute("SELECT COUNT(*) FROM image_journal").fetchone()[0] == 0
+    assert not unfinished.exists() and not unfinished.with_name(unfinished.name + TEMP_SUFFIX).exists()
+    assert not stray.exists()
+    assert _quarantined_images(tmp_path) == {f"{day.name}/holiday-photo.png": b"someone else's file"}
+
+
+def test_a_locked_log_is_retried_while_visitors_explore(tmp_path, monkeypatch):
+    """Issue 12.2: "database is locked" (an export holding the log) used to turn captures off for the run."""
+    monkeypatch.setattr(capture_log, "WRITER_BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr(capture_log, "BUSY_RETRY_S", (0.02, 0.1))
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+        _save(log, 1)
+    other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")                 # another program holds the write lock
+
+    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000)
+    assert log.status().state == "busy"
+    assert log.record_trail(np.zeros(8), "joystick")  # exploring goes on
+    saved: list = []
+    saver = threading.Thread(target=lambda: saved.append(_save(log, 2)))
+    saver.start()
+    saver.join(timeout=0.5)
+    assert saver.is_alive(), "the capture waits for the lock instead of failing"
+    other.execute("COMMIT")
+    other.close()
+    saver.join(timeout=60)
+    assert saved == [2]
+    log.flush()
+    assert log.status().state == "open"
+    log.close()
+    conn = open_db(tmp_path / DB_NAME, read_only=True)
+    assert [c.id for c in read_captures(conn)] == [1, 2]
+    assert conn.execute("SELECT COUNT(*) FROM trail").fetchone()[0] == 1
+
+
+def test_a_capture_gives_up_on_a_log_locked_for_too_long(tmp_path, monkeypatch):
+    monkeypatch.setattr(capture_log, "WRITER_BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr(capture_log, "BUSY_RETRY_S", (0.02, 0.05))
+    monkeypatch.setattr(capture_log, "CAPTURE_BUSY_GIVE_UP_S", 0.3)
+    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
+    other.execute("BEGIN EXCLUSIVE")
+    with pytest.raises(CaptureLogError, match="locked.*try again"):
+        _save(log, 1)
+    other.execute("ROLLBACK")
+    other.close()
+    assert _save(log, 2) == 1                        # no capture half-saved; the next one works
+    log.close()
+    assert len(_images(tmp_path)) == 1
+
+
+def _corrupt_header(db: Path) -> None:
+    db.write_bytes(b"this is not a database " * 200)
+
+
+def _corrupt_a_page(db: Path) -> None:
+    data = bytearray(db.read_bytes())
+    page = int.from_bytes(data[16:18], "big")
+    data[page * 2: page * 3] = b"\xa5" * page        # the third page: table contents, not the header
+    db.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", [_corrupt_header, _corrupt_a_page])
+def test_a_damaged_log_is_set_aside_and_a_new_one_begins(tmp_path, damage, caplog):
+    """Issue 12.2: a damaged log used to stop captures for the run and ask the operator to move it."""
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000) as log:
+        _save(log, 1)
+        for i in range(2000):
+            log.record_trail(np.full(8, i / 2000), "joystick", now=1_700_000_000.0 + i)
+    images = _images(tmp_path)
+    damage(tmp_path / DB_NAME)
+    damaged = (tmp_path / DB_NAME).read_bytes()
+
+    with caplog.at_level(logging.ERROR, logger="kiosk.capture_log"):
+        log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    assert _save(log, 2) == 1                           # a new log, captures on
+    status = log.status()
+    log.close()
+    kept = list((tmp_path / QUARANTINE_DIR).glob("log-*.sqlite"))
+    assert len(kept) == 1 and kept[0].read_bytes() == damaged
+    assert status.state == "open" and any("damaged" in n and str(kept[0]) in n for n in status.notices)
+    assert any("damaged" in r.getMessage() for r in caplog.records)
+    assert {k: v for k, v in _images(tmp_path).items() if k in images} == images   # images kept
+
+
+def test_retention_prunes_the_oldest_exported_captures_never_an_unexported_one(tmp_path):
+    """Issue 12.4. "Low on space" is reached by raising keep_free_mb above the free space."""
+    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, keep_free_mb=0)
+    ids = [log.save_capture(*_capture_args(size=256, seed=i), "none", [], "joystick") for i in range(6)]
+    assert mark_exported(tmp_path, ids[:4]) == 4        # what fse-export does once a bundle is safe
+    assert mark_exported(tmp_path, ids[:4]) == 0        # already marked: the first export's time stays
+    assert log.prune() == 0                             # retention off
+    assert log.status().not_exported == 2
+
+    log.keep_free_mb = log.free_mb() + 0.1              # a little short: only the oldest need go
+    pruned = log.prune()
+    conn = open_db(tmp_path / DB_NAME, read_only=True)
+    left = [c.id for c in read_captures(conn)]
+    assert 1 <= pruned < 4 and left == ids[pruned:]
+    log.keep_free_mb = log.free_mb() + 100_000          # far short: every exported capture goes, no other
+    log.prune()
+    left = read_captures(conn)
+    assert [c.id for c in left] == ids[4:]
+    assert sorted(f"{IMAGES_DIR}/{name}" for name in _images(tmp_path)) == sorted(c.image_path for c in left)
+    status = log.status()
+    assert (status.captures, status.not_exported, status.pruned) == (2, 2, 4)
+    assert "2 not yet exported" in status.lines()[0]
+    assert any("unexported" in n and "fse-export" in n for n in status.notices)
+    log.close()
+
+
+def test_mark_exported_waits_for_the_kiosk_and_skips_an_old_log(tmp_path):
+    assert mark_exported(tmp_path, [1]) == 0            # no log yet
+    conn = open_db(tmp_path / DB_NAME)
+    migrate(conn, target=2)
+    conn.close()
+    assert mark_exported(tmp_path, [1]) == 0            # schema 2: the kiosk upgrades it first
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+        first = _save(log, 1)
+        assert mark_exported(tmp_path, [first]) == 1    # the kiosk has the log open meanwhile
+        assert log.prune() == 0 and log.status().not_exported == 0
+
+
+def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_path, shipped_models):
+    """Issue 12.3: 40 presses on one design used to queue 40 identical captures. The real worker
+    (real ONNX renders, real log) is filled before it starts, so what is queued is deterministic."""
+    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    worker = render.CaptureWorker(shipped_models, None, log)
+    worker.SIZE = 64                                     # the queueing is under test, not the render
+    z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
+    answers = [worker.submit(z, "none", "keyboard", now=100.0 + k * 0.01) for k in range(40)]
+    assert answers[0] == ("Capturing...", "info")
+    assert set(answers[1:]) == {("Already saving this design", "info")}   # acknowledged, not queued
+    others = [worker.submit(np.full(8, k / 10, np.float32), "none", "keyboard", now=100.5) for k in range(6)]
+    queued = [a for a in others if a[0] == "Capturing..."]
+    assert len(queued) == render.CAPTURE_QUEUE_MAX and others[-1][1] == "warn"  # one saving + the bound
+    worker.start()
+    worker.stop()
+    worker.join(timeout=120)
+    results = worker.results()
+    assert len(results) == 1 + render.CAPTURE_QUEUE_MAX and all(r.capture_id for r in results)
+    assert worker.submit(z, "none", "keyboard", now=100.9)[0] == "Already saving this design"  # saved, but within 1 s
+    assert worker.submit(z, "none", "keyboard", now=101.5)[0] == "Capturing..."   # a second later: a new photo
+    assert worker.submit(z, "leopard", "keyboard", now=101.5)[0] == "Capturing..."  # another print: another design
+    log.close()
+    assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 1 + render.CAPTURE_QUEUE_MAX
 
 
 # ---------------------------------------------------------------------------------------------
@@ -184,13 +457,14 @@ def _check_log(state_dir: Path, acknowledged: set[int]) -> int:
     conn.close()
     assert acknowledged <= set(rows), f"acknowledged captures lost: {sorted(acknowledged - set(rows))}"
     for capture_id, relative in rows.items():
-        image = decode_png((state_dir / relative).read_bytes())  # present and complete
+        image = read_png(state_dir / relative)  # present and complete
         assert image.shape == (160, 160, 3), capture_id
     return len(rows)
 
 
 @pytest.mark.slow
 def test_sigkill_at_random_points_never_loses_an_acknowledged_capture(tmp_path):
+    import pygame  # noqa: F401 - loaded before the forks, as in the kiosk: each child saves at once
     rng = random.Random(1234)
     acknowledged: set[int] = set()
     for kill in range(KILLS):
@@ -221,5 +495,6 @@ def test_sigkill_at_random_points_never_loses_an_acknowledged_capture(tmp_path):
     on_disk = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / IMAGES_DIR).rglob("*") if p.is_file()}
     assert on_disk == referenced, "orphan or temp images left after reopening"
     assert not any(name.endswith(TEMP_SUFFIX) for name in on_disk)
+    assert not (tmp_path / QUARANTINE_DIR).exists(), "every file the kills left was the log's own: none is a stray"
     assert stored >= len(acknowledged)
     print(json.dumps({"kills": KILLS, "acknowledged": len(acknowledged), "stored": stored}))

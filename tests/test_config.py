@@ -34,7 +34,7 @@ def test_defaults_need_no_file():
     config = load_config()
     assert config.provider == "auto" and config.joystick == "auto" and config.fullscreen is True
     assert config.display_wh == (1920, 1080)
-    assert (config.attract_after_s, config.session_idle_s, config.disk_floor_mb) == (60.0, 90.0, 200)
+    assert (config.attract_after_s, config.session_idle_s, config.disk_floor_mb, config.keep_free_mb) == (60.0, 90.0, 200, 1000)
     assert (config.deadzone, config.expo, config.steer_rate, config.glide_s) == (0.08, 0.3, 1.5, 1.0)
     assert (config.trail_hz, config.default_print, config.intra_op_threads, config.log_level) == (2.0, "none", 1, "info")
     assert config.models_dir == Path(kiosk.__file__).resolve().parent.parent / "onnx_models"
@@ -93,6 +93,7 @@ def test_effective_config_round_trips(tmp_path):
     ('[input]\njoystick = "COM3"\n', ["joystick", "'COM3'", "/dev/fse-joystick"]),
     ('[session]\nsession_idle_s = 30\n', ["session_idle_s", "attract_after_s"]),
     ('[log]\nlog_level = "loud"\n', ["log_level", "'loud'", '"debug"']),
+    ('[log]\nkeep_free_mb = 100\n', ["keep_free_mb = 100", "disk_floor_mb = 200", "0 to turn retention off"]),
     ('[input\n', ["not valid TOML"]),
     ('[display]\ndisplay_size = "10x10"\n', ["display_size", "'10x10'", "from 320x320 to 7680x4320"]),
     ('[display]\ndisplay_size = "99999x99999"\n', ["display_size", "'99999x99999'", "7680x4320"]),

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION
 import kiosk.export
 from analysis.bundles import find_bundles, merge
-from kiosk.capture_log import CaptureLog, decode_png
+from kiosk.capture_log import CaptureLog
 from kiosk.export import (MANIFEST, PARTIAL_SUFFIX, USB_STATUS, USB_SUBDIR, UsbStatusWatch, main, read_usb_status,
                           sha256_file, usb_status_toast, write_usb_status)
 
@@ -45,8 +46,9 @@ def _verify_bundle(bundle: Path) -> dict:
     assert manifest["counts"]["trail_points"] == conn.execute("SELECT COUNT(*) FROM trail").fetchone()[0]
     held = manifest.get("images_in_earlier_bundles", {})
     for relative in set(paths) - set(manifest["missing_images"]):
-        decode_png((bundle.parent / held[relative]["bundle"] / relative if relative in held
-                    else bundle / relative).read_bytes())
+        with Image.open(bundle.parent / held[relative]["bundle"] / relative if relative in held
+                        else bundle / relative) as image:
+            image.load()   # complete: a truncated PNG raises
     conn.close()
     return manifest
 

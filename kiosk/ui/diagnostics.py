@@ -1,5 +1,5 @@
-"""The operator's F12 overlay: frame rate, render latencies, providers, input health, disk, version,
-and every control (from kiosk/controls.py)."""
+"""The operator's F12 overlay: frame rate, render latencies, providers, input health, disk, capture log,
+version, and every control (from kiosk/controls.py)."""
 from __future__ import annotations
 
 import textwrap
@@ -38,6 +38,10 @@ class DiagnosticsOverlay:
             out.append("input: keyboard and mouse only (joystick = none)")
         free = app.free_mb()
         out.append(f"state dir {app.config.state_dir}: " + (f"{free:,.0f} MB free" if free is not None else "unavailable"))
+        if app.capture_log is not None:   # captures, how many are not yet exported, what the log set aside
+            out += app.capture_log.status().lines()
+        else:
+            out.append("capture log: could not be opened, captures are off (the reason is in the journal)")
         out.append(f"z = [{', '.join(f'{v:+.2f}' for v in app.state.z)}]  how={app.state.how}")
         out.append("controls:")
         out += ["  " + line for line in controls.help_lines()]
