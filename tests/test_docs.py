@@ -8,14 +8,14 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_reliability_table_cites_tests_that_exist():
-    """`tests/test_x.py::name` names a test; a following `::other` is in the same file."""
+    """`tests/test_x.py::name` (or `test_x.py::name`) names a test; a following `::other` is in the same file."""
     missing, cited = [], 0
     for line in (ROOT / "docs" / "reliability.md").read_text().splitlines():
         if not line.startswith("|"):
             continue
         current = None
-        for file, name in re.findall(r"`(tests/[\w/]+\.py)?::(\w+)`", line):
-            current = file or current
+        for file, name in re.findall(r"`((?:tests/)?test_\w+\.py)?::(\w+)`", line):
+            current = ("tests/" + file.removeprefix("tests/")) if file else current
             if current is None:
                 missing.append(f"::{name} has no file before it")
                 continue
