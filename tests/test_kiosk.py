@@ -121,6 +121,7 @@ def test_f12_shows_diagnostics_with_provider_and_input(make_app):
     steps(app, 2)
     text = "\n".join(app.diagnostics.lines(app))
     assert app.state.diagnostics and "generator=" in text and "keyboard and mouse only" in text and "MB free" in text
+    assert "capture log open: 0 captures, 0 not yet exported" in text
 
 
 # -- mouse ----------------------------------------------------------------------------------------
