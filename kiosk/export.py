@@ -48,6 +48,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 from pathlib import Path, PurePosixPath
 
@@ -621,7 +622,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("the ONNX models are written by `fse-train export` on the training machine, "
                      "not by the booth's fse-export")
     args = parser.parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _stop)
+    in_main_thread = threading.current_thread() is threading.main_thread()  # (signals can only be set there)
+    previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None
     try:
         state_dir = args.state_dir or _default_state_dir()
         if args.out:
@@ -645,7 +647,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         raise
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if in_main_thread:
+            signal.signal(signal.SIGTERM, previous)
     print(result)
     return 0
 
