@@ -69,7 +69,7 @@ def _summary_skeleton(log: MergedLog, args) -> dict:
 
 def analyse(args) -> int:
     from kiosk.models import FashionModels, ModelError
-    from training.data import CLASS_NAMES, DatasetError, load_split
+    from contract.fashion_mnist import CLASS_NAMES, DatasetError, load_split
 
     from . import report
     from .embed import PLACE_K, embed

@@ -25,8 +25,8 @@ from analysis.cli import main as analyze  # noqa: E402
 from analysis.mapfile import load_map  # noqa: E402
 from analysis.report import CLASS_COLOURS, view_box, write_map_png  # noqa: E402
 from analysis.synthetic import make_day  # noqa: E402
-from training.data import CLASS_NAMES  # noqa: E402
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION  # noqa: E402
+from contract.fashion_mnist import CLASS_NAMES  # noqa: E402
 from kiosk.capture_log import CaptureLog  # noqa: E402
 from kiosk.export import MANIFEST, export_to_dir, export_to_tar  # noqa: E402
 

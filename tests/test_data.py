@@ -1,4 +1,4 @@
-"""The Fashion-MNIST reader: the real files, a slice of them, and hand-made broken ones."""
+"""The Fashion-MNIST reader (contract/fashion_mnist.py): the real files, a slice of them, and hand-made broken ones."""
 from __future__ import annotations
 
 import gzip
@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from training.data import CLASS_NAMES, DEFAULT_DIR, FILES, DatasetError, dataset_checksum, load_split
+from contract.fashion_mnist import CLASS_NAMES, DEFAULT_DIR, FILES, DatasetError, dataset_checksum, load_split
 
 
 def test_reads_a_slice_of_the_real_data():
@@ -85,3 +85,12 @@ def test_checksum_is_the_one_the_shipped_models_were_trained_on():
 
     manifest = json.loads((Path(__file__).resolve().parent.parent / "onnx_models" / "manifest.json").read_text())
     assert dataset_checksum() == manifest["dataset"]["sha256"]
+
+
+def test_checksum_sees_a_changed_file(tmp_path):
+    d = _copy_real(tmp_path)
+    for name in FILES["train"]:
+        shutil.copy(DEFAULT_DIR / name, d / name)
+    before = dataset_checksum(d)
+    _write_gz(d / FILES["test"][1], struct.pack(">II", 0x0801, 1) + bytes([1]))
+    assert dataset_checksum(d) != before

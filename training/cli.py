@@ -17,8 +17,9 @@ import importlib
 import sys
 from pathlib import Path
 
+from contract.fashion_mnist import DatasetError
+
 from .config import ClassifierConfig, SpaceConfig, quick
-from .data import DatasetError
 from .prints.cli import add_parser as add_prints
 
 # Subcommands that parse their own options in their own module (`fse-train export --help`); they are

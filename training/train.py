@@ -15,11 +15,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from contract.fashion_mnist import load_split
+
 from . import losses
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict, to_dict
 from .cppn_vae import FashionSpace
-from .data import load_split
 from .perceptual import FeatureNet, train_feature_net
 from .perceptual import accuracy as feature_net_accuracy
 

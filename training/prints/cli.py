@@ -5,7 +5,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..data import DatasetError
+from contract.fashion_mnist import DatasetError
+
 from .gimp_pat import PatternError
 
 

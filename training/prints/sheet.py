@@ -24,7 +24,7 @@ PALETTE_COLOURS = 256
 
 
 def sheet_designs(models_dir: Path, size: int, n: int = 4) -> np.ndarray:
-    from ..data import load_split
+    from contract.fashion_mnist import load_split
     garments = load_split("test", limit=200).images[[1, 2, 4, 13][:n]]  # pullover, trouser, shirt, dress
     try:
         from kiosk.models import FashionModels

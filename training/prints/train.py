@@ -18,7 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data import load_split
+from contract.fashion_mnist import load_split
+
 from . import loss as style
 from .loss import LossNetConfig, TextureNet
 from .network import NetworkConfig
