@@ -55,6 +55,7 @@ from pathlib import Path, PurePosixPath
 from contract.capture_schema import (DB_NAME, IMAGES_DIR, CaptureLogError, check_not_newer, open_db, read_captures,
                                      read_meta, read_summary, utc_text)
 
+from .capture_log import mark_exported
 from .durable import fsync_dir, write_file_durably
 
 MANIFEST = "manifest.json"
@@ -342,8 +343,21 @@ def _export_into(state_dir: Path, out: Path, full: bool) -> tuple[Path, dict]:
     return bundle, make_bundle(state_dir, bundle, held)
 
 
+def record_export(state_dir: Path, manifest: dict) -> None:
+    """Tell the log which captures a durable bundle now holds: retention may prune only those.
+    The export itself stands if the log can't be marked (the captures just stay "not exported")."""
+    try:
+        mark_exported(state_dir, manifest["exported_capture_ids"])
+    except CaptureLogError as e:
+        print(f"fse-export: {e}", file=sys.stderr)
+    finally:
+        _give_back_sidecars(Path(state_dir) / DB_NAME)
+
+
 def export_to_dir(state_dir: Path, out: Path, full: bool = False) -> Path:
-    return _export_into(Path(state_dir), Path(out), full)[0]
+    bundle, manifest = _export_into(Path(state_dir), Path(out), full)
+    record_export(state_dir, manifest)
+    return bundle
 
 
 def export_to_tar(state_dir: Path, tar_path: Path) -> Path:
@@ -353,13 +367,15 @@ def export_to_tar(state_dir: Path, tar_path: Path) -> Path:
     tar_path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fse-export-") as temp:
         bundle = Path(temp) / name
-        make_bundle(state_dir, bundle)
+        manifest = make_bundle(state_dir, bundle)
         partial = tar_path.with_name(tar_path.name + ".part")
         with tarfile.open(partial, mode) as tar:
             tar.add(bundle, arcname=name)
         with open(partial, "rb+") as f:
             os.fsync(f.fileno())
         os.replace(partial, tar_path)
+        fsync_dir(tar_path.parent)
+    record_export(state_dir, manifest)
     return tar_path
 
 
@@ -553,7 +569,6 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
         status("done", f"Export finished ({counts['captures']} captures, {counts['images_copied']} new images): "
                        f"safe to remove the USB stick.",
                bundle=f"{USB_SUBDIR}/{bundle.name}", finished_utc=utc_text(time.time()))
-        return bundle
     except BaseException as e:
         if mount_point:
             unmount_stick(mount_point)
@@ -565,6 +580,9 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
             message = f"{e}. Remove the stick and try again"
         status("failed", message, finished_utc=utc_text(time.time()))
         raise
+    with acting_as(owner):  # after "safe to remove": the stick is unmounted, the bundle on it whole
+        record_export(state_dir, manifest)
+    return bundle
 
 
 def mark_stopped(state_dir: Path, device: str) -> bool:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contract.capture_schema import DB_NAME, SCHEMA_VERSION
+from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
 import kiosk.export
 from analysis.bundles import find_bundles, merge
 from kiosk.capture_log import CaptureLog
@@ -69,6 +69,7 @@ def test_tar_bundle_round_trips(tmp_path):
     _fill(tmp_path / "state")
     tar_path = tmp_path / "pull.tar.gz"
     assert main(["--tar", str(tar_path), "--state-dir", str(tmp_path / "state")]) == 0
+    assert _unexported(tmp_path / "state") == 0
     with tarfile.open(tar_path) as tar:
         tar.extractall(tmp_path / "x", filter="data")
     (bundle,) = (tmp_path / "x").iterdir()
@@ -160,7 +161,7 @@ def test_exports_into_a_folder_copy_only_new_images_unless_full(tmp_path):
     held = m2["images_in_earlier_bundles"]
     assert len(held) == 3 and {h["bundle"] for h in held.values()} == {first.name}
     assert all(h["sha256"] == m1["files"][image] for image, h in held.items())
-    assert len(m2["exported_capture_ids"]) == 5
+    assert len(m2["exported_capture_ids"]) == 5 and _unexported(state) == 0
 
     merged = merge(find_bundles([second], tmp_path), warn=lambda _: None)
     assert len(merged.captures) == 5 and all(c.image_file.is_file() for c in merged.captures)
@@ -213,9 +214,18 @@ def test_capture_paths_outside_the_state_directory_are_not_copied(tmp_path, caps
     (bundle,) = _bundles(tmp_path / "out")
     manifest = _verify_bundle_files(bundle)
     assert sorted(manifest["missing_images"]) == sorted(["../secret.png", second])
+    assert manifest["exported_capture_ids"] == [] and _unexported(state) == 2  # retention keeps them
     assert not any(b"not a capture" in p.read_bytes() for p in bundle.rglob("*") if p.is_file())
     err = capsys.readouterr().err
     assert "../secret.png" in err and second in err
+
+
+def _unexported(state: Path) -> int:
+    conn = sqlite3.connect(state / DB_NAME)
+    try:
+        return unexported_count(conn)
+    finally:
+        conn.close()
 
 
 def _verify_bundle_files(bundle: Path) -> dict:

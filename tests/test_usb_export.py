@@ -15,6 +15,7 @@ import re
 import select
 import shutil
 import signal
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -26,7 +27,7 @@ import numpy as np
 import pytest
 
 from analysis.bundles import find_bundles, merge
-from contract.capture_schema import DB_NAME
+from contract.capture_schema import DB_NAME, unexported_count
 from kiosk.capture_log import CaptureLog
 from kiosk.export import (ALLOWED_FILESYSTEMS, MANIFEST, PARTIAL_SUFFIX, USB_MOUNT_ROOT, USB_STATUS, USB_SUBDIR,
                           read_usb_status, sha256_file, usb_status_toast)
@@ -45,7 +46,6 @@ def _fill(state: Path, captures: int, booth: str = "booth-u", px: int = 48) -> l
             log.save_capture(rng.uniform(-1, 1, 8), rng.random((28, 28)),
                              rng.integers(0, 256, (px, px, 3), dtype=np.uint8), "none", [], "joystick")
             log.record_trail(rng.uniform(-1, 1, 8), "joystick")
-    import sqlite3
     conn = sqlite3.connect(state / DB_NAME)
     paths = [row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id")]
     conn.close()
@@ -360,6 +360,11 @@ def test_root_exporter_acts_as_the_state_directory_owner(sticks, state_dir, tmp_
         assert manifest["missing_images"] == [images[0]] and manifest["counts"]["images_copied"] == 2
         assert not any(b"root only" in p.read_bytes() for p in bundle.rglob("*") if p.is_file())
         assert {p.stat().st_uid for p in [bundle, *bundle.rglob("*")]} == {NOBODY}
+    # The log records what the stick now holds (as its owner: no root-owned -wal/-shm left behind).
+    conn = sqlite3.connect(f"file:{state_dir / DB_NAME}?mode=ro", uri=True)
+    assert unexported_count(conn) == 1
+    conn.close()
+    assert {p.stat().st_uid for p in state_dir.glob(DB_NAME + "*")} == {NOBODY}
 
 
 def test_a_killed_export_is_marked_failed_after_the_unit_ends(sticks, state_dir, gate):
