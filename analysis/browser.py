@@ -161,6 +161,19 @@ class Chromium:
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
 
+    def drag(self, points: list[tuple[float, float]]) -> None:
+        """Press at the first point, move through the others with the button held, release at the last."""
+        (x, y), *rest = points
+        self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y)
+        self.send("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y, button="left", buttons=1, clickCount=1)
+        for x, y in rest:
+            self.send("Input.dispatchMouseEvent", type="mouseMoved", x=x, y=y, button="left", buttons=1)
+        self.send("Input.dispatchMouseEvent", type="mouseReleased", x=x, y=y, button="left", buttons=0, clickCount=1)
+
+    def allow_downloads(self, directory: Path) -> None:
+        """Files the page downloads land in `directory` (headless Chromium drops them otherwise)."""
+        self.send("Browser.setDownloadBehavior", session=False, behavior="allow", downloadPath=str(directory))
+
     def screenshot(self, path: Path) -> None:
         data = self.send("Page.captureScreenshot", format="png")["data"]
         Path(path).write_bytes(base64.b64decode(data))
@@ -170,7 +183,7 @@ class Chromium:
 # The report page's Bokeh plot, seen from the browser
 
 PLOT_READY = """(() => {
-  if (!window.Bokeh || !Bokeh.documents || !Bokeh.documents.length) return false;
+  if (!window.Bokeh || !Bokeh.documents || !Bokeh.documents.length || !(window.fse && window.fse.ready)) return false;
   const doc = Bokeh.documents[0];
   const view = Bokeh.index.find_one(doc.get_model_by_name('map'));
   return view != null && view.canvas_view.el.getBoundingClientRect().width > 0 && view.is_idle;
@@ -178,7 +191,7 @@ PLOT_READY = """(() => {
 
 
 def point_on_screen(browser: Chromium, renderer: str, index: int) -> tuple[float, float]:
-    """Page coordinates of point `index` of the named renderer ('training' or 'captures')."""
+    """Page coordinates of point `index` of the named renderer ('points' or 'captures')."""
     return tuple(browser.evaluate(f"""(() => {{
       const doc = Bokeh.documents[0];
       const renderer = doc.get_model_by_name('{renderer}');

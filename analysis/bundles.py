@@ -32,6 +32,7 @@ class BundleError(Exception):
 class Bundle:
     path: Path
     label: str              # what messages call it: the directory, or the tar it came from
+    error: str = ""         # why it cannot be used, known already (a tar that did not unpack)
 
 
 @dataclass
@@ -57,6 +58,8 @@ class MergedLog:
     trail_t: np.ndarray                              # (N,) unix seconds
     trail_z: np.ndarray                              # (N, 8) float32
     sessions: Sessions
+    trail_session: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # (N,) index into session_names, -1: none
+    session_names: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -64,27 +67,38 @@ class MergedLog:
 
 
 def find_bundles(paths: list[Path], unpack_dir: Path) -> list[Bundle]:
-    """Every bundle under the given paths (tars unpacked into unpack_dir)."""
+    """Every bundle under the given paths (tars unpacked into unpack_dir). A tar that does not unpack
+    is one bad bundle (its `error` says why; merge skips it), not the end of the run.
+
+    BundleError for a path that is no bundle at all (a typo, a stray file): that is the command's mistake.
+    """
     found: list[Bundle] = []
+
+    def unpack(tar: Path) -> None:
+        try:
+            found.extend(_unpack(tar, unpack_dir))
+        except BundleError as e:
+            found.append(Bundle(tar, str(tar), error=str(e)))
+
     for path in map(Path, paths):
         if not path.exists():
             raise BundleError(f"{path} does not exist; give a bundle directory, a bundle .tar, or a folder of them")
         if path.is_file():
             if not path.name.endswith(TAR_SUFFIXES):
                 raise BundleError(f"{path} is not a bundle: expected a directory with {MANIFEST} or a .tar/.tar.gz from fse-export")
-            found += _unpack(path, unpack_dir)
+            unpack(path)
         elif (path / MANIFEST).is_file():
             found.append(Bundle(path, str(path)))
         else:
             inside = sorted({Bundle(p.parent, str(p.parent)) for p in path.rglob(MANIFEST)}
                             | {Bundle(p, str(p)) for p in path.rglob("*" + PARTIAL_SUFFIX) if p.is_dir()}, key=lambda b: str(b.path))
             tars = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TAR_SUFFIXES))
-            for tar in tars:
-                inside += _unpack(tar, unpack_dir)
-            if not inside:
+            if not inside and not tars:
                 raise BundleError(f"{path} holds no bundles (no {MANIFEST} and no .tar files); "
                                   f"point at what `fse-export --out` or `--tar` wrote")
             found += inside
+            for tar in tars:
+                unpack(tar)
     return found
 
 
@@ -95,7 +109,10 @@ def _unpack(tar_path: Path, unpack_dir: Path) -> list[Bundle]:
             tar.extractall(target, filter="data")
     except (tarfile.TarError, OSError, EOFError) as e:
         raise BundleError(f"{tar_path} cannot be unpacked ({e}); copy it again from the booth") from None
-    return [Bundle(p.parent, str(tar_path)) for p in sorted(target.rglob(MANIFEST))]
+    bundles = [Bundle(p.parent, str(tar_path)) for p in sorted(target.rglob(MANIFEST))]
+    if not bundles:
+        raise BundleError(f"{tar_path} holds no {MANIFEST}: it is not an fse-export bundle; copy it again from the booth")
+    return bundles
 
 
 def verify_bundle(found: Bundle) -> dict:
@@ -130,67 +147,90 @@ def verify_bundle(found: Bundle) -> dict:
     return manifest
 
 
-def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
-    """Read every good bundle and merge them; damaged ones are named and skipped (strict: raised)."""
-    captures: dict[tuple[str, int], LoggedCapture] = {}
-    trail_keys, trail_t, trail_z = [], [], []
-    sessions = Sessions()
-    used, skipped, booths = [], [], []
-    for found in bundles:
-        bundle, label = found.path, found.label
-        try:
-            manifest = verify_bundle(found)
-        except BundleError as e:
-            if strict:
-                raise
-            warn(f"skipping {e}")
-            skipped.append((label, str(e)))
-            continue
-        booth = str(manifest.get("booth_id", "unknown"))
-        if booth not in booths:
-            booths.append(booth)
-        booth_index = booths.index(booth)
-        used.append(label)
+@dataclass
+class _BundleLog:
+    """One bundle, read whole before any of it is merged (a damaged log must not half-count)."""
+    booth: str
+    captures: list[LoggedCapture]
+    trail: object                 # contract.capture_schema.Trail
+    sessions: list[dict]
+    trail_points: dict[str, int]
+
+
+def read_bundle(found: Bundle) -> _BundleLog:
+    """Verify a bundle and read all of it; BundleError (or SchemaTooNewError) if any part is bad."""
+    if found.error:
+        raise BundleError(found.error)
+    manifest = verify_bundle(found)
+    bundle, label = found.path, found.label
+    try:
         conn = open_snapshot(bundle / DB_NAME)
         try:
             version = schema_version(conn)
             if version > SCHEMA_VERSION:
                 raise SchemaTooNewError(f"{label}: capture-log schema version {version} is newer than "
                                         f"this fse understands ({SCHEMA_VERSION}); upgrade fse to analyse it")
+            captures = []
             for capture in read_captures(conn):
                 held = manifest.get("images_in_earlier_bundles", {}).get(capture.image_path)  # incremental export
                 image = bundle.parent / held["bundle"] / capture.image_path if held else bundle / capture.image_path
-                captures.setdefault((capture.booth_id, capture.id), LoggedCapture(capture, image))
-            trail = read_trail(conn)
-            if len(trail.t):
-                trail_keys.append(trail.ids + (np.int64(booth_index) << 40))
-                trail_t.append(trail.t)
-                trail_z.append(trail.z)
-            for row in read_sessions(conn):
-                sid = row["id"]
-                sessions.started[sid] = min(sessions.started.get(sid, float("inf")), parse_utc(row["started_utc"]))
-                sessions.last[sid] = max(sessions.last.get(sid, 0.0), parse_utc(row["last_utc"]))
-                sessions.booth[sid] = row["booth_id"]
-            for sid, count in trail_points_per_session(conn).items():
-                # Overlapping pulls are snapshots of one growing log: the largest count is the truth.
-                sessions.trail_points[sid] = max(sessions.trail_points.get(sid, 0), count)
-        except sqlite3.DatabaseError as e:
-            message = f"{label}: {DB_NAME} cannot be read ({e}); export it from the booth again"
-            if strict:
-                raise BundleError(message) from None
-            warn(f"skipping {message}")
-            skipped.append((label, message))
+                captures.append(LoggedCapture(capture, image))
+            return _BundleLog(str(manifest.get("booth_id", "unknown")), captures, read_trail(conn),
+                              read_sessions(conn), trail_points_per_session(conn))
         finally:
             conn.close()
+    except sqlite3.DatabaseError as e:
+        raise BundleError(f"{label}: {DB_NAME} cannot be read ({e}); export it from the booth again") from None
+
+
+def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
+    """Read every good bundle and merge them; damaged ones are named and skipped (strict: the first
+    one raises BundleError). A bundle counts only when all of it could be read."""
+    captures: dict[tuple[str, int], LoggedCapture] = {}
+    trail_keys, trail_t, trail_z, trail_session = [], [], [], []
+    session_names: dict[str, int] = {}
+    sessions = Sessions()
+    used, skipped, booths = [], [], []
+    for found in bundles:
+        try:
+            part = read_bundle(found)
+        except BundleError as e:
+            if strict:
+                raise
+            warn(f"skipping {e}")
+            skipped.append((found.label, str(e)))
+            continue
+        if part.booth not in booths:
+            booths.append(part.booth)
+        booth_index = booths.index(part.booth)
+        used.append(found.label)
+        for logged in part.captures:
+            captures.setdefault((logged.capture.booth_id, logged.capture.id), logged)
+        trail = part.trail
+        if len(trail.t):
+            trail_keys.append(trail.ids + (np.int64(booth_index) << 40))
+            trail_t.append(trail.t)
+            trail_z.append(trail.z)
+            trail_session.append(np.fromiter((-1 if s is None else session_names.setdefault(s, len(session_names))
+                                              for s in trail.session_ids), np.int32, len(trail.t)))
+        for row in part.sessions:
+            sid = row["id"]
+            sessions.started[sid] = min(sessions.started.get(sid, float("inf")), parse_utc(row["started_utc"]))
+            sessions.last[sid] = max(sessions.last.get(sid, 0.0), parse_utc(row["last_utc"]))
+            sessions.booth[sid] = row["booth_id"]
+        for sid, count in part.trail_points.items():
+            # Overlapping pulls are snapshots of one growing log: the largest count is the truth.
+            sessions.trail_points[sid] = max(sessions.trail_points.get(sid, 0), count)
 
     if trail_keys:
         keys = np.concatenate(trail_keys)
         _, first = np.unique(keys, return_index=True)
         t = np.concatenate(trail_t)[first]
         z = np.concatenate(trail_z)[first]
+        code = np.concatenate(trail_session)[first]
         order = np.argsort(t, kind="stable")
-        t, z = t[order], np.ascontiguousarray(z[order], np.float32)
+        t, z, code = t[order], np.ascontiguousarray(z[order], np.float32), code[order]
     else:
-        t, z = np.zeros(0), np.zeros((0, LATENT_DIM), np.float32)
+        t, z, code = np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), np.zeros(0, np.int32)
     ordered = sorted(captures.values(), key=lambda c: (c.capture.utc, c.capture.booth_id, c.capture.id))
-    return MergedLog(used, skipped, booths, ordered, t, z, sessions)
+    return MergedLog(used, skipped, booths, ordered, t, z, sessions, code, list(session_names))

@@ -1,15 +1,18 @@
 """`fse-analyze`: turn exported capture logs into a map, an interactive report and statistics.
 
     fse-analyze booth-01-20240501T180000Z/ booth-02.tar.gz --out report/
-    fse-analyze /media/stick/fse-export --out report/ --strict --write-kiosk-map
+    fse-analyze /media/stick/fse-export --out report/ --strict
+    fse-analyze fit-map --models onnx_models      # (re)build the reference map after a model export
 
-Writes REPORT_DIR/map.png, REPORT_DIR/index.html (self-contained, opens offline from file://) and
-REPORT_DIR/summary.json; with --write-kiosk-map also the kiosk's map file (default
-MODELS/fashion_map.npz, format in analysis/mapfile.py). A damaged bundle is named and skipped
-(--strict: the run fails). Needs the [analysis] extra; never imports torch.
+Writes REPORT_DIR/index.html (self-contained, opens offline from file://), map.png, summary.json
+and captures.csv. Captures and trail are placed on the reference map shipped with the models
+(MODELS/fashion_map.npz, listed in MODELS/manifest.json), so every report shares one picture;
+--refit fits UMAP again on this log instead. A damaged bundle is named and skipped (--strict:
+the run fails); when no bundle can be used the run fails and leaves no old report behind.
+Needs the [analysis] extra; never imports torch.
 
-Time on a 2-core machine: about a minute for a day's log, a few minutes for 1,000,000 trail points
-(see benchmarks/bench_analysis.py).
+Time on a 2-core machine: seconds for a day's log, under a minute for 1,000,000 trail points
+(docs/analysis.md).
 """
 from __future__ import annotations
 
@@ -21,17 +24,17 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.capture_schema import CaptureLogError, utc_text
+from contract.capture_schema import CaptureLogError, parse_utc, utc_text
+from contract.fashion_mnist import DatasetError
+from contract.mapfile import MAP_FILE, MapFileError, check_manifest, load_map
 
 from . import stats
-from .bundles import BundleError, MergedLog, Sessions, find_bundles, merge
+from .bundles import BundleError, MergedLog, find_bundles, merge
+from .refmap import batched
 
-TRAIN_SAMPLE = 3000
-"""Training images on the map (seeded choice), as in the original team's map."""
-TRAIL_CLASS_SAMPLE = 2000
+TRAIL_CLASS_SAMPLE = 1000
 """Trail points decoded and classified; the rest take the class of their nearest sampled point in z.
-Decoding + classifying costs ~5 ms a point on a busy 2-core machine, so all of a million is out."""
-BATCH = 500
+Decoding + classifying costs ~2.5 ms a point on a busy 2-core machine, so all of a million is out."""
 
 
 def _default_models_dir() -> Path:
@@ -48,16 +51,12 @@ class Progress:
             print(f"[{time.perf_counter() - self.start:6.1f} s] {message}", file=sys.stderr, flush=True)
 
 
-def _batched(fn, items: np.ndarray) -> np.ndarray:
-    return np.concatenate([fn(items[i:i + BATCH]) for i in range(0, len(items), BATCH)]) if len(items) else None
-
-
-def _summary_skeleton(log: MergedLog, args) -> dict:
+def _summary_skeleton(log: MergedLog, command: str) -> dict:
     capture_times = [c.capture.utc for c in log.captures]
     times = capture_times + ([utc_text(log.trail_t[0]), utc_text(log.trail_t[-1])] if len(log.trail_t) else [])
     return {
         "generated_utc": utc_text(time.time()),
-        "command": "fse-analyze " + " ".join(sys.argv[1:]) if args.argv is None else "fse-analyze " + " ".join(args.argv),
+        "command": command,
         "bundles": log.bundles,
         "skipped_bundles": log.skipped,
         "booths": log.booths,
@@ -67,25 +66,38 @@ def _summary_skeleton(log: MergedLog, args) -> dict:
     }
 
 
+def reference_map(models_dir: Path, manifest: dict):
+    """The shipped reference map, after checking it is the one manifest.json lists."""
+    from kiosk.models import sha256_file
+
+    path = Path(models_dir) / MAP_FILE
+    fmap = load_map(path)
+    check_manifest(manifest, sha256_file(path), Path(models_dir))
+    return fmap
+
+
 def analyse(args) -> int:
     from kiosk.models import FashionModels, ModelError
-    from contract.fashion_mnist import CLASS_NAMES, DatasetError, load_split
 
-    from . import report
-    from .embed import PLACE_K, embed
-    from .mapfile import FashionMap, save_map
+    from . import embed, report
 
     say = Progress(args.quiet)
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fse-analyze-") as unpack:
         log = merge(find_bundles(args.bundles, Path(unpack)), strict=args.strict,
-                    warn=lambda m: print(f"fse-analyze: {m}", file=sys.stderr)) if args.bundles else \
-            MergedLog([], [], [], [], np.zeros(0), np.zeros((0, 8), np.float32), Sessions())
+                    warn=lambda m: print(f"fse-analyze: {m}", file=sys.stderr))
+        if not log.bundles:
+            report.remove_outputs(out)   # an old report must not pass for this one
+            print("fse-analyze: no bundle could be used, so no report was written:\n" +
+                  "".join(f"  {why}\n" for _, why in log.skipped) +
+                  "Export the logs from the booth again (fse-export) and rerun.", file=sys.stderr)
+            return 2
         say(f"{len(log.bundles)} bundle(s): {len(log.captures)} captures, {len(log.trail_z):,} trail points, "
             f"{len(log.sessions.started)} sessions")
-        summary = _summary_skeleton(log, args)
-        if log.empty and not args.write_kiosk_map:
+        summary = _summary_skeleton(log, "fse-analyze " + " ".join(args.argv))
+        if log.empty:
+            report.remove_outputs(out)
             report.write_nothing_yet(out / "index.html", summary)
             summary["nothing_yet"] = True
             report.write_summary(out / "summary.json", summary)
@@ -94,45 +106,40 @@ def analyse(args) -> int:
 
         try:
             models = FashionModels.load(args.models)
-        except ModelError as e:
+            fmap = reference_map(args.models, models.manifest)
+        except (ModelError, MapFileError) as e:
             print(f"fse-analyze: {e}", file=sys.stderr)
             return 2
-        rng = np.random.default_rng(args.seed)
-        try:
-            train = load_split("train", args.data)
-        except DatasetError as e:
-            print(f"fse-analyze: {e}", file=sys.stderr)
-            return 2
-        pick = np.sort(rng.choice(len(train.images), min(args.train_sample, len(train.images)), replace=False))
-        train_images, train_label = train.images[pick], train.labels[pick]
-        train_z = _batched(models.encode, train_images)
-        train_designs = _batched(lambda z: models.generate(z, 28), train_z)
-        say(f"encoded and decoded {len(pick)} training images")
+        names = list(fmap.class_names)
+        say(f"reference map: {len(fmap.xy)} training designs")
 
         capture_z = np.array([c.capture.z for c in log.captures], np.float32).reshape(-1, 8)
         capture_designs = np.array([c.capture.design() for c in log.captures], np.float32).reshape(-1, 28, 28)
-        capture_class = (_batched(models.classify, capture_designs).argmax(1) if len(capture_z)
+        capture_class = (batched(models.classify, capture_designs).argmax(1) if len(capture_z)
                          else np.zeros(0, np.int64))
         trail_class = np.zeros(0, np.int64)
+        rng = np.random.default_rng(args.seed)
         if len(log.trail_z):
             sample = np.sort(rng.choice(len(log.trail_z), min(TRAIL_CLASS_SAMPLE, len(log.trail_z)), replace=False))
-            sample_class = _batched(models.classify, _batched(lambda z: models.generate(z, 28), log.trail_z[sample])).argmax(1)
+            sample_class = batched(models.classify, batched(lambda z: models.generate(z, 28), log.trail_z[sample])).argmax(1)
             from scipy.spatial import cKDTree
             _, nearest = cKDTree(log.trail_z[sample]).query(log.trail_z, k=1, workers=-1)
             trail_class = sample_class[nearest]
         say("classified captures and trail")
 
-        embedding = embed(train_z, capture_z, log.trail_z, seed=args.seed,
-                          fit_captures=args.fit_captures, fit_trail=args.fit_trail)
-        say(f"UMAP fit on {embedding.fit_counts} in {embedding.seconds['umap_fit']} s; "
-            f"placed the rest in {embedding.seconds['knn_place']} s")
+        if args.refit:
+            embedding = embed.refit(fmap, capture_z, log.trail_z, seed=args.seed,
+                                    fit_captures=args.fit_captures, fit_trail=args.fit_trail)
+        else:
+            embedding = embed.on_reference(fmap, capture_z, log.trail_z)
+        say(f"placed captures and trail ({embedding.info['method']}) in {embedding.info['seconds']} s")
 
-        names = list(CLASS_NAMES)
-        threshold = stats.support_threshold(train_z)
-        capture_outside = stats.outside_support(capture_z, train_z, threshold)
-        trail_outside = stats.outside_support(log.trail_z, train_z, threshold)
+        threshold = fmap.support_threshold
+        capture_outside = embedding.capture_distance > threshold
+        trail_outside = embedding.trail_distance > threshold
         capture_labels = [f"{c.capture.booth_id}#{c.capture.id:04d}" for c in log.captures]
         all_xy = np.concatenate([embedding.train_xy, embedding.capture_xy, embedding.trail_xy])
+        capture_cells, region_boxes = stats.region_grid(all_xy, embedding.capture_xy)
         rows, overview = stats.session_table(log.sessions, [c.capture.session_id for c in log.captures])
         summary.update({
             "coverage": {
@@ -149,71 +156,74 @@ def analyse(args) -> int:
                            f"decoded designs of a seeded sample of {min(TRAIL_CLASS_SAMPLE, len(log.trail_z))} "
                            f"points, the rest taking the class of their nearest sampled point in z."),
             },
-            "regions": stats.captured_regions(all_xy, embedding.capture_xy, capture_class, capture_labels, names),
+            "regions": stats.captured_regions(capture_cells, region_boxes, capture_class, capture_labels, names),
             "sessions": {"overview": overview, "table": rows},
-            "embedding": {"training_sample": int(len(pick)), "seed": args.seed, **embedding.fit_counts,
-                          "seconds": embedding.seconds},
+            "embedding": embedding.info,
         })
 
-        report.write_map_png(out / "map.png", embedding.train_xy, train_label, embedding.capture_xy,
+        report.write_map_png(out / "map.png", embedding.train_xy, fmap.label, embedding.capture_xy,
                              embedding.trail_xy, names)
         say("wrote map.png")
-        train_columns = {
-            "x": embedding.train_xy[:, 0], "y": embedding.train_xy[:, 1],
-            "class_name": [names[i] for i in train_label],
-            "colour": [report.CLASS_COLOURS[i] for i in train_label],
-            "original": [report.design_uri(im) for im in train_images],
-            "design": [report.design_uri(d) for d in train_designs],
-            "title": [f"Training image {int(i)}" for i in pick],
-            "ztext": [", ".join(f"{v:.3f}" for v in z) for z in train_z],
-            "command": [report.kiosk_command(z, "none") for z in train_z],
-        }
-        thumbs = [report.thumbnail_uri(c.image_file) if i < report.MAX_THUMBS else ""
-                  for i, c in enumerate(log.captures)]
-        capture_columns = {
-            "x": embedding.capture_xy[:, 0], "y": embedding.capture_xy[:, 1],
-            "class_name": [names[i] for i in capture_class],
-            "design": [report.design_uri(d) for d in capture_designs],
-            "print_image": thumbs,
-            "print_name": [c.capture.print_name for c in log.captures],
-            "title": [f"Capture {label} ({c.capture.utc}, {c.capture.how})" for label, c in zip(capture_labels, log.captures)],
-            "ztext": [", ".join(f"{v:.3f}" for v in c.capture.z) for c in log.captures],
-            "command": [report.kiosk_command(c.capture.z, c.capture.print_name) for c in log.captures],
-        }
-        report.write_html(out / "index.html", summary, train_columns, capture_columns, embedding.trail_xy, names)
+        captures = report.CaptureTable(
+            labels=capture_labels, captures=[c.capture for c in log.captures],
+            times=np.array([parse_utc(c.capture.utc) for c in log.captures], np.float64),
+            image_files=[c.image_file for c in log.captures], designs=capture_designs, classes=capture_class,
+            xy=embedding.capture_xy, outside=capture_outside, region_cells=capture_cells)
+        report.write_captures_csv(out / "captures.csv", captures, names)
+        report.write_html(out / "index.html", summary, fmap, embedding, captures, log, trail_class, trail_outside,
+                          region_boxes, names)
         report.write_summary(out / "summary.json", summary)
-        say("wrote index.html and summary.json")
-
-        if args.write_kiosk_map:
-            target = args.write_kiosk_map if isinstance(args.write_kiosk_map, Path) else args.models / "fashion_map.npz"
-            low, high = embedding.train_xy.min(0), embedding.train_xy.max(0)
-            xy = 0.02 + 0.96 * (embedding.train_xy - low) / np.maximum(high - low, 1e-9)
-            save_map(target, FashionMap(xy.astype(np.float32), train_z, train_label.astype(np.int16), tuple(names),
-                                        PLACE_K, models.manifest["models"]["encoder"].get("sha256", "")))
-            say(f"wrote the kiosk's map {target}")
+        say("wrote index.html, captures.csv and summary.json")
     print(out / "index.html")
     return 0
 
 
+def fit_map(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(prog="fse-analyze fit-map", description=(
+        "Fit the reference map once from the shipped models and write it beside them "
+        f"(MODELS/{MAP_FILE} and its entry in MODELS/manifest.json). Seeded: the same models give the same map."))
+    parser.add_argument("--models", type=Path, default=_default_models_dir(), help="the ONNX models (default: %(default)s)")
+    parser.add_argument("--data", type=Path, help="the Fashion-MNIST directory (default: the Debian package's)")
+    from .refmap import POINTS, fit_reference, write_reference
+    parser.add_argument("--points", type=int, default=POINTS, help="training images on the map (%(default)s)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quiet", action="store_true")
+    args = parser.parse_args(argv)
+    from kiosk.models import FashionModels, ModelError
+    say = Progress(args.quiet)
+    try:
+        models = FashionModels.load(args.models)
+        fmap = fit_reference(models, args.data, args.points, args.seed, say=say)
+    except (ModelError, DatasetError) as e:
+        print(f"fse-analyze fit-map: {e}", file=sys.stderr)
+        return 2
+    path = write_reference(args.models, fmap)
+    say(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB) and its entry in {args.models / 'manifest.json'}")
+    print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="fse-analyze", description=__doc__.splitlines()[0])
-    parser.add_argument("bundles", nargs="*", type=Path, metavar="BUNDLE_OR_DIR",
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fit-map"]:
+        return fit_map(argv[1:])
+    parser = argparse.ArgumentParser(prog="fse-analyze", description=__doc__.splitlines()[0],
+                                     epilog="fse-analyze fit-map --help: (re)build the reference map")
+    parser.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE_OR_DIR",
                         help="bundle directories, bundle tars, or folders holding them")
     parser.add_argument("--out", type=Path, required=True, metavar="REPORT_DIR")
     parser.add_argument("--strict", action="store_true", help="fail on a damaged bundle instead of skipping it")
-    parser.add_argument("--models", type=Path, default=_default_models_dir(), help="the ONNX models (default: %(default)s)")
-    parser.add_argument("--data", type=Path, help="the Fashion-MNIST directory (default: the Debian package's)")
-    parser.add_argument("--write-kiosk-map", nargs="?", const=True, type=Path, metavar="PATH",
-                        help="also write the kiosk's map file (default MODELS/fashion_map.npz)")
-    parser.add_argument("--train-sample", type=int, default=TRAIN_SAMPLE, help="training images on the map (%(default)s)")
-    parser.add_argument("--fit-trail", type=int, default=1000, help="trail points in the UMAP fit (%(default)s)")
-    parser.add_argument("--fit-captures", type=int, default=1000, help="captures in the UMAP fit (%(default)s)")
+    parser.add_argument("--models", type=Path, default=_default_models_dir(),
+                        help="the ONNX models and the reference map (default: %(default)s)")
+    parser.add_argument("--refit", action="store_true",
+                        help="fit UMAP again on this log instead of placing it on the reference map (slower; "
+                             "the picture is not comparable with other reports)")
+    parser.add_argument("--fit-trail", type=int, default=1000, help="with --refit: trail points in the fit (%(default)s)")
+    parser.add_argument("--fit-captures", type=int, default=1000, help="with --refit: captures in the fit (%(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     args.argv = argv
-    if not args.bundles and not args.write_kiosk_map:
-        parser.error("give at least one bundle (what fse-export wrote), or --write-kiosk-map alone")
     try:
         return analyse(args)
     except (BundleError, CaptureLogError) as e:

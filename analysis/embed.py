@@ -1,86 +1,124 @@
-"""The 2-D map: training images, captures and the trail embedded together with UMAP.
+"""Where things lie on the 2-D map: the reference map (fitted once), and placing points on it.
 
-UMAP is fitted on a stated subsample (every training point, up to FIT_CAPTURES captures and
-FIT_TRAIL trail points, seeded), so the fit costs the same for 10 or 1,000,000 trail points. Every
-other point is placed by k-nearest-neighbour interpolation in z against the fitted points
-(analysis.mapfile.place, here with a KD-tree): the kiosk's map places the visitor the same way.
+The reference map is UMAP over the encoded training images, fitted once from the shipped models
+(`fse-analyze fit-map`, analysis/refmap.py) and shipped as contract/mapfile.py's file. A report
+places captures and trail on it by k-nearest-neighbour interpolation in z (the kiosk's map mode
+places the visitor the same way), so every day and every booth lands on the same picture, and a
+million trail points cost seconds. `--refit` instead fits UMAP again on the reference's training
+points plus a stated subsample of this log (the first version's behaviour): the picture then
+gives visited regions room, but is not comparable with another report's.
 """
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
+from contract.mapfile import EPS, FashionMap
+
 FIT_CAPTURES = 1000
-"""Captures in the UMAP fit; more add little to the map's shape and cost fit time."""
+"""Captures in a --refit fit; more add little to the map's shape and cost fit time."""
 FIT_TRAIL = 1000
-"""Trail points in the fit, so regions visitors reached beyond the training data get map room."""
+"""Trail points in a --refit fit, so regions visitors reached beyond the training data get map room."""
 NEIGHBOURS = 15
 """UMAP n_neighbors: 15 (the default) keeps the classes' local structure, as the original map did."""
 MIN_DIST = 0.1
 EPOCHS = 200
 """Optimisation epochs; 200 is umap-learn's own choice for large data and keeps a fit under a minute."""
 PLACE_K = 5
-"""Neighbours for placing non-fitted points (and in the kiosk's map file)."""
+"""Neighbours for placing points on a map (written into the map file for the kiosk)."""
 
 
 @dataclass
 class Embedding:
-    train_xy: np.ndarray      # (T, 2)
-    capture_xy: np.ndarray    # (C, 2)
-    trail_xy: np.ndarray      # (N, 2)
-    fit_counts: dict          # how many of each kind the UMAP fit saw
-    seconds: dict             # fit / place wall times
+    train_xy: np.ndarray          # (T, 2)
+    capture_xy: np.ndarray        # (C, 2)
+    trail_xy: np.ndarray          # (N, 2)
+    capture_distance: np.ndarray  # (C,) z distance to the nearest training point
+    trail_distance: np.ndarray    # (N,)
+    info: dict                    # how the positions were made, for summary.json
+
+
+def umap_fit(z: np.ndarray, seed: int) -> np.ndarray:
+    """(N, 8) -> (N, 2) float32, seeded: the same z give the same map (a seeded fit runs on one thread)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # numba/umap chatter about threads and seeds, not the analyst's concern
+        import umap  # slow to import (numba): only when a map is actually fitted
+
+        reducer = umap.UMAP(n_neighbors=min(NEIGHBOURS, len(z) - 1), min_dist=MIN_DIST, n_epochs=EPOCHS,
+                            random_state=seed, init="spectral" if len(z) > 20 else "random")
+        return reducer.fit_transform(np.asarray(z, np.float32)).astype(np.float32)
+
+
+def place_knn(z: np.ndarray, ref_z: np.ndarray, ref_xy: np.ndarray, k: int = PLACE_K,
+              tree=None) -> tuple[np.ndarray, np.ndarray]:
+    """contract.mapfile.place with a KD-tree: (xy (B, 2), distance to the nearest ref_z (B,)).
+
+    Chunked, so a million points need tens of MB, not the k x 8 x float64 of them at once.
+    """
+    from scipy.spatial import cKDTree
+
+    xy, nearest = np.zeros((len(z), 2), np.float32), np.zeros(len(z), np.float32)
+    if len(z) == 0:
+        return xy, nearest
+    tree = tree if tree is not None else cKDTree(ref_z)
+    k = min(k, len(ref_z))
+    for start in range(0, len(z), 200_000):
+        part = slice(start, start + 200_000)
+        distance, index = tree.query(z[part], k=k, workers=-1)
+        distance, index = distance.reshape(-1, k), index.reshape(-1, k)
+        weights = 1.0 / (distance + EPS)
+        xy[part] = (weights[:, :, None] * ref_xy[index]).sum(1) / weights.sum(1, keepdims=True)
+        nearest[part] = distance[:, 0]
+    return xy, nearest
+
+
+def on_reference(fmap: FashionMap, capture_z: np.ndarray, trail_z: np.ndarray) -> Embedding:
+    """Captures and trail placed on the shipped reference map."""
+    from scipy.spatial import cKDTree
+
+    start = time.perf_counter()
+    tree = cKDTree(fmap.z)
+    capture_xy, capture_d = place_knn(capture_z, fmap.z, fmap.xy, fmap.k, tree)
+    trail_xy, trail_d = place_knn(trail_z, fmap.z, fmap.xy, fmap.k, tree)
+    return Embedding(fmap.xy, capture_xy, trail_xy, capture_d, trail_d, info={
+        "method": "reference map (fse-analyze fit-map), captures and trail placed by k-NN in z",
+        "reference_points": int(len(fmap.xy)), "knn_k": int(fmap.k), "reference_fit": fmap.fit,
+        "seconds": {"knn_place": round(time.perf_counter() - start, 2)}})
 
 
 def _subsample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= limit else np.sort(rng.choice(n, limit, replace=False))
 
 
-def place_knn(z: np.ndarray, ref_z: np.ndarray, ref_xy: np.ndarray, k: int = PLACE_K) -> np.ndarray:
-    """analysis.mapfile.place, with a KD-tree so a million points take seconds, not minutes."""
-    if len(z) == 0:
-        return np.zeros((0, 2), np.float32)
-    from scipy.spatial import cKDTree
-
-    distance, index = cKDTree(ref_z).query(z, k=min(k, len(ref_z)), workers=-1)
-    distance, index = distance.reshape(len(z), -1), index.reshape(len(z), -1)
-    weights = 1.0 / (distance + 1e-6)
-    return ((weights[:, :, None] * ref_xy[index]).sum(1) / weights.sum(1, keepdims=True)).astype(np.float32)
-
-
-def embed(train_z: np.ndarray, capture_z: np.ndarray, trail_z: np.ndarray, seed: int = 0,
+def refit(fmap: FashionMap, capture_z: np.ndarray, trail_z: np.ndarray, seed: int = 0,
           fit_captures: int = FIT_CAPTURES, fit_trail: int = FIT_TRAIL) -> Embedding:
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # numba/umap chatter about threads and seeds, not the analyst's concern
-        import umap  # slow to import (numba); only when a map is actually made
+    """UMAP fitted again on the reference's training points + a subsample of this log; the rest by k-NN."""
+    from scipy.spatial import cKDTree
 
     rng = np.random.default_rng(seed)
     cap_fit = _subsample(len(capture_z), fit_captures, rng)
     trail_fit = _subsample(len(trail_z), fit_trail, rng)
+    train_z = fmap.z
     fit_z = np.concatenate([train_z, capture_z[cap_fit], trail_z[trail_fit]]).astype(np.float32)
-
     start = time.perf_counter()
-    reducer = umap.UMAP(n_neighbors=min(NEIGHBOURS, len(fit_z) - 1), min_dist=MIN_DIST, n_epochs=EPOCHS,
-                        random_state=seed, init="spectral" if len(fit_z) > 20 else "random")
-    with warnings.catch_warnings():
-        # "n_jobs overridden by random_state": a seeded fit is single-threaded, on purpose (same map each run).
-        warnings.simplefilter("ignore", UserWarning)
-        fit_xy = reducer.fit_transform(fit_z).astype(np.float32)
+    fit_xy = umap_fit(fit_z, seed)
     fitted = time.perf_counter()
 
     t, c = len(train_z), len(cap_fit)
-    train_xy = fit_xy[:t]
-    capture_xy = place_knn(capture_z, fit_z, fit_xy)
+    tree = cKDTree(fit_z)
+    capture_xy, _ = place_knn(capture_z, fit_z, fit_xy, PLACE_K, tree)
     capture_xy[cap_fit] = fit_xy[t:t + c]
-    trail_xy = place_knn(trail_z, fit_z, fit_xy)
+    trail_xy, _ = place_knn(trail_z, fit_z, fit_xy, PLACE_K, tree)
     trail_xy[trail_fit] = fit_xy[t + c:]
-    placed = time.perf_counter()
-    return Embedding(train_xy, capture_xy, trail_xy,
-                     fit_counts={"training": int(t), "captures": int(c), "trail": int(len(trail_fit)),
-                                 "placed_by_knn": int(len(capture_z) - c + len(trail_z) - len(trail_fit)),
-                                 "knn_k": PLACE_K},
-                     seconds={"umap_fit": round(fitted - start, 2), "knn_place": round(placed - fitted, 2)})
+    # outside the support is about the training points only, not the log's own fitted points
+    train_tree = cKDTree(train_z)
+    capture_d = train_tree.query(capture_z, k=1)[0].astype(np.float32) if len(capture_z) else np.zeros(0, np.float32)
+    trail_d = train_tree.query(trail_z, k=1, workers=-1)[0].astype(np.float32) if len(trail_z) else np.zeros(0, np.float32)
+    return Embedding(fit_xy[:t], capture_xy, trail_xy, capture_d, trail_d, info={
+        "method": "--refit: UMAP fitted on the reference's training points and a subsample of this log",
+        "training": int(t), "captures": int(c), "trail": int(len(trail_fit)),
+        "placed_by_knn": int(len(capture_z) - c + len(trail_z) - len(trail_fit)), "knn_k": PLACE_K, "seed": seed,
+        "seconds": {"umap_fit": round(fitted - start, 2), "knn_place": round(time.perf_counter() - fitted, 2)}})

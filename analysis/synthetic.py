@@ -20,7 +20,8 @@ import numpy as np
 from contract.capture_schema import DB_NAME, utc_text
 from kiosk.capture_log import CaptureLog
 
-HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump")
+HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump", "random")
+"""How visitors reach a design (weighted by repetition): mostly steering, sometimes the others."""
 UNPRINTED_SHARE = 0.3
 """Captures left without a print; the rest pick one of the shipped prints uniformly."""
 
@@ -97,7 +98,8 @@ def make_day(state_dir: Path, models=None, sessions: int = 30, trail: int = 0, s
                     design = rng.random((28, 28))
                     big = np.kron(design, np.ones((image_px // 28 + 1,) * 2))[:image_px, :image_px]
                     rgb = np.round(big[:, :, None] * rng.uniform(0.4, 1.0, 3) * 255).astype(np.uint8)
-                log.save_capture(z, design, rgb, name, [] if name == "none" else weights, "joystick", now=now)
+                how = HOWS[rng.integers(len(HOWS))]
+                log.save_capture(z, design, rgb, name, [] if name == "none" else weights, how, now=now)
                 captures += 1
         t += steps * 0.5 + float(rng.uniform(100, 600))  # idle gap: a new visitor
     log.close()

@@ -1,11 +1,13 @@
 """fse-analyze end to end: real logs written by CaptureLog, real fse-export bundles, the shipped ONNX
-models, umap-learn, and the report checked in a real headless Chromium.
+models and reference map, and the report checked in a real headless Chromium.
 
-One analysis run (small training sample, so the whole module takes well under a minute) is shared
-by the tests that look at its outputs; the bad-input tests stop before UMAP.
+One analysis run (placed on the shipped reference map: no UMAP, a few seconds) is shared by the
+tests that look at its outputs; the bad-input tests stop before the models are loaded. The UMAP
+fits (fit-map, --refit) are marked slow.
 """
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import sqlite3
@@ -14,49 +16,51 @@ import tarfile
 import numpy as np
 import pytest
 
-pytest.importorskip("umap")
 pytest.importorskip("bokeh")
 
 from PIL import Image  # noqa: E402
 
 from analysis.browser import (PLOT_READY, VISIBLE_HOVER_IMAGES, VISIBLE_TOOLTIPS, Chromium, find_chromium,  # noqa: E402
                               point_on_screen, zoom_map)
+from analysis.bundles import find_bundles, merge  # noqa: E402
 from analysis.cli import main as analyze  # noqa: E402
-from analysis.mapfile import load_map  # noqa: E402
-from analysis.report import CLASS_COLOURS, view_box, write_map_png  # noqa: E402
-from analysis.synthetic import make_day  # noqa: E402
+from analysis.report import CLASS_COLOURS, CSV_COLUMNS, view_box, write_map_png  # noqa: E402
+from analysis.synthetic import HOWS, make_day  # noqa: E402
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION  # noqa: E402
 from contract.fashion_mnist import CLASS_NAMES  # noqa: E402
 from kiosk.capture_log import CaptureLog  # noqa: E402
-from kiosk.export import MANIFEST, export_to_dir, export_to_tar  # noqa: E402
+from kiosk.export import MANIFEST, export_to_dir, export_to_tar, sha256_file  # noqa: E402
 
-SMALL = ["--train-sample", "400", "--fit-trail", "150", "--fit-captures", "100", "--quiet"]
+ODD_BOOTH = "booth<02>&co"
+"""A booth name that is also HTML: the page must show it as text."""
 
 
 @pytest.fixture(scope="module")
 def bundles(tmp_path_factory, shipped_models):
-    """Two booths; booth-01 pulled twice (overlapping), booth-02 as a tar; one damaged copy."""
+    """Two booths; booth-01 pulled twice (overlapping), the odd booth as a tar; a damaged copy of a
+    bundle directory and a truncated copy of the tar (both in damaged/)."""
     root = tmp_path_factory.mktemp("bundles")
     make_day(root / "state1", shipped_models, sessions=6, seed=1, booth_id="booth-01", image_px=64)
     first = export_to_dir(root / "state1", root / "pulls")
     make_day(root / "state1", shipped_models, sessions=3, seed=3, booth_id="booth-01", image_px=64,
              start_utc=1_714_600_000.0)
     second = export_to_dir(root / "state1", root / "pulls")
-    make_day(root / "state2", shipped_models, sessions=5, seed=2, booth_id="booth-02", image_px=64)
+    make_day(root / "state2", shipped_models, sessions=5, seed=2, booth_id=ODD_BOOTH, image_px=64)
     tar = export_to_tar(root / "state2", root / "booth-02.tar.gz")
     damaged = root / "damaged" / "booth-01-copy"
     shutil.copytree(first, damaged)
     image = next((damaged / "images").rglob("*.png"))
     image.write_bytes(image.read_bytes()[:-100])  # a truncated copy, as from a yanked stick
-    return {"root": root, "first": first, "second": second, "tar": tar, "damaged": damaged}
+    truncated = root / "damaged" / "booth-02-copy.tar.gz"
+    truncated.write_bytes(tar.read_bytes()[:2000])
+    return {"root": root, "first": first, "second": second, "tar": tar, "damaged": damaged, "truncated": truncated}
 
 
 @pytest.fixture(scope="module")
 def report(bundles, tmp_path_factory, models_dir):
     out = tmp_path_factory.mktemp("report")
-    kiosk_map = out / "fashion_map.npz"
-    code = analyze([str(bundles["root"] / "pulls"), str(bundles["tar"]), str(bundles["damaged"]),
-                    "--out", str(out), "--models", str(models_dir), "--write-kiosk-map", str(kiosk_map), *SMALL])
+    code = analyze([str(bundles["root"] / "pulls"), str(bundles["tar"]), str(bundles["root"] / "damaged"),
+                    "--out", str(out), "--models", str(models_dir), "--quiet"])
     assert code == 0
     return out
 
@@ -81,7 +85,7 @@ def test_report_files_and_merged_counts(report, bundles):
     # booth-01's two pulls overlap: the later one is a superset, so the merged log equals it + booth-02.
     assert summary["counts"]["captures"] == captures
     assert summary["counts"]["trail_points"] == trail
-    assert sorted(summary["booths"]) == ["booth-01", "booth-02"]
+    assert sorted(summary["booths"]) == ["booth-01", ODD_BOOTH]
     assert summary["counts"]["sessions"] == 6 + 3 + 5
     assert sum(summary["classes"]["captures"].values()) == captures
     assert sum(summary["classes"]["trail"].values()) == trail
@@ -89,19 +93,70 @@ def test_report_files_and_merged_counts(report, bundles):
     assert 0 <= coverage["captures_outside_support"] <= 1 and 0 < coverage["map_area"]["fraction"] <= 1
     assert summary["regions"] and summary["regions"][0]["captures"] >= summary["regions"][-1]["captures"]
     assert all(r["duration_s"] > 0 for r in summary["sessions"]["table"])
+    assert summary["embedding"]["method"].startswith("reference map")
 
 
-def test_damaged_bundle_is_named_and_skipped(report, bundles):
+def test_captures_csv_holds_every_capture_with_its_place_and_flags(report):
     summary = json.loads((report / "summary.json").read_text())
-    (skipped,) = summary["skipped_bundles"]
-    assert skipped[0] == str(bundles["damaged"]) and "sha256" in skipped[1]
+    with open(report / "captures.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == summary["counts"]["captures"]
+    assert len({(r["booth"], r["capture"]) for r in rows}) == len(rows)
+    assert {r["booth"] for r in rows} == {"booth-01", ODD_BOOTH}
+    assert {r["how"] for r in rows} <= set(HOWS) and len({r["how"] for r in rows}) >= 3   # not all "joystick"
+    outside = np.mean([int(r["outside_support"]) for r in rows])
+    assert outside == pytest.approx(summary["coverage"]["captures_outside_support"], abs=1e-4)
+    assert all(0 <= float(r["map_x"]) <= 1 and 0 <= float(r["map_y"]) <= 1 for r in rows)  # on the reference map
+
+
+def test_damaged_bundles_are_named_and_skipped_and_the_run_goes_on(report, bundles):
+    """A damaged bundle directory and a truncated tar among good ones: named, skipped, the rest analysed."""
+    summary = json.loads((report / "summary.json").read_text())
+    skipped = dict(summary["skipped_bundles"])
+    assert set(skipped) == {str(bundles["damaged"]), str(bundles["truncated"])}
+    assert "sha256" in skipped[str(bundles["damaged"])] and "cannot be unpacked" in skipped[str(bundles["truncated"])]
 
 
 def test_strict_fails_on_a_damaged_bundle(bundles, tmp_path, capsys, models_dir):
-    code = analyze([str(bundles["damaged"]), "--strict", "--out", str(tmp_path), "--models", str(models_dir), *SMALL])
+    code = analyze([str(bundles["damaged"]), "--strict", "--out", str(tmp_path), "--models", str(models_dir)])
     assert code == 2
     err = capsys.readouterr().err
     assert str(bundles["damaged"]) in err and "export it from the booth again" in err
+
+
+def _with_damaged_log(bundle, target):
+    """A copy whose log.sqlite lost its trail table, with the manifest's sha256 updated to match: the
+    bundle verifies, its captures read, and then the log fails."""
+    shutil.copytree(bundle, target)
+    conn = sqlite3.connect(target / DB_NAME)
+    conn.execute("DROP TABLE trail")
+    conn.commit()
+    conn.close()
+    manifest = json.loads((target / MANIFEST).read_text())
+    manifest["files"][DB_NAME] = sha256_file(target / DB_NAME)
+    (target / MANIFEST).write_text(json.dumps(manifest))
+    return target
+
+
+def test_a_bundle_with_a_damaged_log_is_skipped_whole(bundles, tmp_path):
+    bad = _with_damaged_log(bundles["first"], tmp_path / "bad-log")
+    log = merge(find_bundles([bad, bundles["tar"]], tmp_path), warn=lambda m: None)
+    assert log.bundles == [str(bundles["tar"])] and [label for label, _ in log.skipped] == [str(bad)]
+    assert "cannot be read" in log.skipped[0][1]
+    assert {c.capture.booth_id for c in log.captures} == {ODD_BOOTH}   # none of the skipped bundle's captures
+
+
+def test_when_every_bundle_is_damaged_the_run_fails_and_leaves_nothing_stale(bundles, tmp_path, capsys):
+    out = tmp_path / "report"
+    out.mkdir()
+    for name in ("map.png", "index.html", "summary.json", "captures.csv"):
+        (out / name).write_text("yesterday's report")
+    truncated = tmp_path / "cut.tar"
+    truncated.write_bytes(b"not a tar at all")
+    assert analyze([str(bundles["damaged"]), str(truncated), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "no bundle could be used" in err and str(bundles["damaged"]) in err and str(truncated) in err
+    assert list(out.iterdir()) == []
 
 
 def test_synthetic_captures_use_the_shipped_prints(bundles, models_dir):
@@ -147,16 +202,6 @@ def test_map_png_keeps_the_cluster_big_and_marks_outliers_on_the_border(tmp_path
     assert len(dress) and dress[:, 1].min() > 570  # the Dress outlier sits on the right border
 
 
-def test_kiosk_map_places_points_without_umap(report, shipped_models):
-    fmap = load_map(report / "fashion_map.npz")
-    assert fmap.xy.shape == (400, 2) and fmap.z.shape == (400, 8) and len(fmap.class_names) == 10
-    assert fmap.xy.min() >= 0 and fmap.xy.max() <= 1
-    np.testing.assert_allclose(fmap.place(fmap.z[:20]), fmap.xy[:20], atol=1e-3)  # a known point lands on itself
-    between = fmap.place((fmap.z[0] + fmap.z[1]) / 2)
-    assert between.shape == (2,) and np.all((between >= 0) & (between <= 1))
-    assert fmap.models_sha256 == shipped_models.manifest["models"]["encoder"]["sha256"]
-
-
 def test_empty_log_gives_a_nothing_yet_report(tmp_path, capsys):
     CaptureLog(tmp_path / "state", "quiet-booth", disk_floor_mb=0).close()
     bundle = export_to_dir(tmp_path / "state", tmp_path / "pull")
@@ -186,51 +231,142 @@ def test_not_a_bundle_is_a_message(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def _page(browser, expression):
+    return browser.evaluate(f"(() => {{ const doc = Bokeh.documents[0], m = (n) => doc.get_model_by_name(n); "
+                            f"return {expression}; }})()")
+
+
 @pytest.mark.skipif(find_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
-def test_report_renders_and_hover_shows_the_design_in_chromium(report, artifacts):
-    with Chromium(width=1400, height=1100) as browser:
+def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifacts, tmp_path):
+    summary = json.loads((report / "summary.json").read_text())
+    with open(report / "captures.csv", newline="") as f:
+        csv_rows = list(csv.DictReader(f))
+    with Chromium(width=1280, height=1000) as browser:
+        browser.allow_downloads(tmp_path)
         browser.open((report / "index.html").resolve().as_uri())
         browser.wait_for(PLOT_READY)
-        # The plot drew: its canvas has non-blank pixels (WebGL or 2-D, whichever Chromium gave us).
-        assert browser.evaluate("""(() => {
-            const view = Bokeh.index.find_one(Bokeh.documents[0].get_model_by_name('map'));
-            return view.canvas_view.el.getBoundingClientRect().width > 500; })()""")
-        assert browser.evaluate(VISIBLE_HOVER_IMAGES) == []
+        assert _page(browser, "Bokeh.index.find_one(m('map')).canvas_view.el.getBoundingClientRect().width > 500")
+        legend = _page(browser, "m('legend').items.map(i => i.label.value)")
+        assert legend == [*CLASS_NAMES, "trail (grey density)", "session paths", "captures (see colour key)",
+                          "capture outside training support"]
 
+        # The page's statistics over the whole time range are summary.json's.
+        stats = browser.evaluate("window.fse.rangeStats()")
+        assert (stats["captures"], stats["trail_points"], stats["sessions"]) == tuple(summary["counts"].values())
+        assert stats["classes"]["captures"] == summary["classes"]["captures"]
+        assert stats["classes"]["trail"] == summary["classes"]["trail"]
+        coverage = summary["coverage"]
+        assert round(stats["captures_outside_support"], 4) == coverage["captures_outside_support"]
+        assert round(stats["trail_outside_support"], 4) == coverage["trail_outside_support"]
+        assert stats["visited_cells"] == coverage["map_area"]["visited_cells"]
+        assert [{k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in stats["regions"]] \
+            == [{k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in summary["regions"]]
+        # Booth names are text, never markup (the odd booth's name holds < > &).
+        assert ODD_BOOTH in browser.evaluate("document.getElementById('headline').textContent")
+        assert "&lt;02&gt;&amp;co" in browser.evaluate("document.getElementById('headline').innerHTML")
+        # The page's CSS reaches the statistics: their tables have borders.
+        assert browser.evaluate("getComputedStyle(document.querySelector('#stats table.fse td')).borderTopStyle") == "solid"
+
+        # Hover a capture: its design and its photograph with the print.
         x, y = point_on_screen(browser, "captures", 0)
         browser.mouse_move(x, y)
         shown = browser.wait_for(VISIBLE_HOVER_IMAGES + ".length ? " + VISIBLE_HOVER_IMAGES + " : null")
         assert "design" in shown and "with print" in shown
-        browser.screenshot(artifacts / "analysis-report-hover.png")
 
+        # Click it: the details panel shows it large, with the kiosk command and a copy button, all on screen.
         browser.click(x, y)
-        details = browser.wait_for("""(() => {
-            const d = Bokeh.documents[0].get_model_by_name('details').text;
-            return d.includes('fse-kiosk --z') ? d : null; })()""")
-        assert "--print" in details
+        command = browser.wait_for("document.getElementById('details-command')?.textContent")
+        assert command.startswith("fse-kiosk --z ") and "--print" in command
+        large = browser.evaluate("""[...document.querySelectorAll('#details-body img.large')].map(
+            i => [i.getBoundingClientRect().width, i.getBoundingClientRect().right, i.naturalWidth])""")
+        assert len(large) == 2 and all(w >= 150 and right <= 1280 and n > 0 for w, right, n in large), large
+        box = browser.evaluate("(() => { const r = document.getElementById('details-command').getBoundingClientRect(); "
+                               "return [r.right, document.documentElement.clientWidth]; })()")
+        assert box[0] <= box[1], "the command runs off the page"
+        assert browser.evaluate("!!document.getElementById('copy-command')")
+        browser.screenshot(artifacts / "analysis-report-details.png")
 
-        legend = browser.evaluate("Bokeh.documents[0].get_model_by_name('legend').items.map(i => i.label.value)")
-        assert legend == [*CLASS_NAMES, "capture", "trail (grey density)"]
+        # Time filter: the first half of the bins; the map, the captures and the statistics follow.
+        data = json.loads(browser.evaluate("document.getElementById('fse-data').textContent"))
+        half = data["bins"]["count"] // 2
+        _page(browser, f"(m('time').value = [0, {half}], true)")
+        from contract.capture_schema import parse_utc
+        start, width = data["bins"]["start"] / 1000, data["bins"]["width"] / 1000
+        expected = sum(min(int((parse_utc(r["utc"]) - start) // width), data["bins"]["count"] - 1) < half for r in csv_rows)
+        stats = browser.evaluate("window.fse.rangeStats()")
+        assert stats["captures"] == expected < len(csv_rows)
+        assert _page(browser, "m('captures_filter').indices.length") == expected
+        assert stats["trail_points"] == sum(data["trail"]["count"][:half]) < summary["counts"]["trail_points"]
+        assert str(expected) in browser.evaluate("document.getElementById('headline').textContent")
+        _page(browser, f"(m('time').value = [0, {data['bins']['count']}], true)")
+        assert browser.evaluate("window.fse.rangeStats().captures") == len(csv_rows)
 
-        # Zoomed far out, every point lies under the cursor: still one tooltip, and a capture's.
+        # Colour by booth: the captures take one colour per booth, the training designs turn grey.
+        _page(browser, "(m('colour_by').value = 'booth', true)")
+        colours = _page(browser, "[...new Set(m('capture_data').data.colour)]")
+        assert len(colours) == 2 and set(colours) == set(data["palettes"]["booth"].values())
+        assert _page(browser, f"m({json.dumps('training ' + CLASS_NAMES[0])}).glyph.fill_color.value") == data["paleGrey"]
+        assert ODD_BOOTH in browser.evaluate("document.getElementById('colour-key').textContent")
+        _page(browser, "(m('colour_by').value = 'class', true)")
+
+        # Lasso round the first capture, then download the selection: the CSV's rows are captures.csv's.
+        _page(browser, "(m('map').toolbar.active_drag = m('lasso'), true)")
+        x, y = point_on_screen(browser, "captures", 0)
+        r = 25
+        browser.drag([(x - r, y - r), (x + r, y - r), (x + r, y + r), (x - r, y + r), (x - r, y - r + 1)])
+        selected = browser.wait_for("(() => { const s = Bokeh.documents[0].get_model_by_name('capture_data')"
+                                    ".selected.indices; return s.length ? s : null; })()")
+        assert 0 in selected
+        assert "selected" in browser.evaluate("document.getElementById('selection-count').textContent")
+        browser.evaluate("document.getElementById('download-csv').click()")
+        download = tmp_path / "captures-selection.csv"
+        browser.wait_for(f"true", timeout=1)
+        for _ in range(100):
+            if download.exists() and download.stat().st_size:
+                break
+            browser.wait_for("new Promise(r => setTimeout(() => r(true), 50))")
+        with open(download, newline="") as f:
+            downloaded = list(csv.DictReader(f))
+        assert downloaded == [csv_rows[i] for i in sorted(selected)]
+
+        # A session's row: its path is picked and its captures selected.
+        browser.evaluate("document.querySelector('#stats table.sessions tbody tr').click()")
+        row = data["sessions"][0]
+        assert _page(browser, "m('path_data').selected.indices.length") == (1 if row["path"] >= 0 else 0)
+        picked = _page(browser, "m('capture_data').selected.indices")
+        assert sorted(picked) == [i for i, r in enumerate(csv_rows) if r["session"] == row["session"]]
+
+        # Zoomed far out, every point lies under the cursor: still one design tooltip, and a capture's.
+        _page(browser, "(m('capture_data').selected.indices = [], m('path_data').selected.indices = [], true)")
         zoom_map(browser, 300)
         x, y = point_on_screen(browser, "captures", 0)
-        under_cursor = browser.evaluate(f"""(() => {{
-            const doc = Bokeh.documents[0];
-            const renderer = doc.get_model_by_name('points');
-            const view = Bokeh.index.find_one(renderer);
-            const box = Bokeh.index.find_one(doc.get_model_by_name('map')).canvas_view.el.getBoundingClientRect();
-            const d = renderer.data_source.data;
-            let n = 0;
-            for (let i = 0; i < d.x.length; i++) {{
-              const dx = view.coordinates.x_scale.compute(d.x[i]) + box.left - {x};
-              const dy = view.coordinates.y_scale.compute(d.y[i]) + box.top - {y};
-              if (Math.hypot(dx, dy) < 2) n++;
-            }}
-            return n; }})()""")
-        assert under_cursor > 10
         browser.mouse_move(x + 1, y)
         browser.mouse_move(x, y)
         tooltips = browser.wait_for(VISIBLE_TOOLTIPS + ".length ? " + VISIBLE_TOOLTIPS + " : null")
         assert len(tooltips) == 1 and tooltips[0].startswith("Capture"), tooltips
-    assert (artifacts / "analysis-report-hover.png").stat().st_size > 50_000
+    assert (artifacts / "analysis-report-details.png").stat().st_size > 50_000
+
+
+@pytest.mark.slow
+def test_fit_map_is_seeded_and_lists_the_map_in_the_manifest(tmp_path, models_dir):
+    from contract.mapfile import MAP_FILE, load_map
+    from kiosk.ui.map_loader import read_map
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns(MAP_FILE))
+    maps = []
+    for _ in range(2):
+        assert analyze(["fit-map", "--models", str(models), "--points", "300", "--quiet"]) == 0
+        maps.append(load_map(models / MAP_FILE))
+    np.testing.assert_array_equal(maps[0].xy, maps[1].xy)       # the same models give the same map
+    np.testing.assert_array_equal(maps[0].train_index, maps[1].train_index)
+    assert len(maps[0].xy) == 300 and read_map(models)[0] is not None, read_map(models)[1]
+
+
+@pytest.mark.slow
+def test_refit_fits_umap_on_this_log(bundles, tmp_path, models_dir):
+    out = tmp_path / "report"
+    assert analyze([str(bundles["second"]), "--refit", "--fit-trail", "150", "--fit-captures", "10", "--out", str(out),
+                    "--models", str(models_dir), "--quiet"]) == 0
+    embedding = json.loads((out / "summary.json").read_text())["embedding"]
+    assert embedding["method"].startswith("--refit") and embedding["trail"] == 150 and embedding["captures"] == 10

@@ -459,29 +459,35 @@ def test_map_mode_without_a_map_file_says_so(tmp_path, models_dir):
     app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "s"), "--size", SIZE,
                      "--models", str(models), "--show2d"])
     try:
+        assert app.map.loader.loaded.wait(10)
         app.step()
         assert app.state.map_mode and app.map.data is None and "fashion_map.npz" in app.map.message
+        assert "fse-analyze fit-map" in app.map.message
         assert region(app, app.map.rect).std() > 5
     finally:
         app.shutdown()
 
 
 def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shipped_models):
-    """The map file is written by the analysis' own writer (analysis/mapfile.py) from landmark z's."""
-    from analysis.mapfile import FashionMap, save_map
+    """A map of the landmarks' z, written and listed in the manifest by the analysis' own writer."""
+    from analysis.refmap import write_reference
+    from contract.mapfile import FashionMap
 
     models = tmp_path / "models"
     shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("fashion_map.npz"))
     zs = np.stack([lm.z for lm in shipped_models.landmarks])
     xy = np.linspace(0.05, 0.95, len(zs) * 2, dtype=np.float32).reshape(-1, 2)
-    save_map(models / "fashion_map.npz", FashionMap(xy, zs, np.arange(len(zs), dtype=np.int16) % 10,
-                                                    tuple(f"class {i}" for i in range(10)), 3, ""))
+    designs = np.round(shipped_models.generate(zs, 28) * 255).astype(np.uint8)
+    write_reference(models, FashionMap(xy, zs, np.arange(len(zs), dtype=np.int16) % 10,
+                                       tuple(f"class {i}" for i in range(10)), 3,
+                                       shipped_models.manifest["models"]["encoder"]["sha256"], design=designs))
     app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "s"), "--size", SIZE,
                      "--models", str(models), "--z", "0,0,0,0,0,0,0,0"])
     try:
         key(app, pygame.K_m)
         app.step()
-        assert app.state.map_mode and app.map.data is not None
+        assert app.map.loader.loaded.wait(10)
+        assert app.state.map_mode and app.map.data is not None, app.map.message
         point = app.map.screen_points()[5]
         pos = (int(round(point[0])), int(round(point[1])))
         pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=pos, rel=(0, 0), buttons=(0, 0, 0)))

@@ -1,10 +1,12 @@
 """Map mode (--show2d, M): a 2-D map of the fashion space, as the original's show2d.
 
-Reads the analysis' precomputed map, `onnx_models/fashion_map.npz` (training points' 2-D
-positions, their z and class; format in analysis/mapfile.py, numpy only). The visitor's position
-and this booth's captures are placed on it the way the analysis places trail points. Points are coloured by class; hovering shows
-the design there (the nearest point's z), clicking glides to it. Until the file exists, the
-panel says so. The map covers the canvas + prints column; the design and sliders stay visible.
+Draws the reference map shipped with the models (`onnx_models/fashion_map.npz`, listed with its
+sha256 in manifest.json; format in contract/mapfile.py, made by `fse-analyze fit-map`): the
+training designs coloured by class, this booth's captures as diamonds, and the visitor, all placed
+the way the analysis places them. Hovering shows the design there (drawn ahead of time, in the
+file), clicking glides to it. The file is read and the captures placed on a worker thread
+(map_loader.py); until the map is there, or if it is missing or does not match the manifest,
+the panel says so and names the fix. The map covers the canvas + prints column.
 """
 from __future__ import annotations
 
@@ -13,47 +15,11 @@ from pathlib import Path
 import numpy as np
 import pygame
 
-from . import theme
-from . import ClickWidget
+from . import ClickWidget, theme
+from .map_loader import MapLoader
 
-MAP_FILE = "fashion_map.npz"
 CLASS_COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (67, 99, 216), (245, 130, 49),
                  (145, 30, 180), (66, 212, 244), (240, 50, 230), (191, 239, 69), (250, 190, 212)]
-
-
-def load_map(path: Path):
-    """(FashionMap, "") or (None, why): the format is analysis/mapfile.py's (numpy only)."""
-    if not path.is_file():
-        return None, (f"Map mode needs {path.name}, made by the analysis "
-                      f"(fse-analyze ... --write-kiosk-map); it is not in {path.parent} yet.")
-    try:
-        from analysis.mapfile import load_map as read_map   # numpy only: the one reader of the format
-    except ImportError as e:
-        return None, f"the map reader (analysis/mapfile.py) is not installed ({e}); reinstall fse"
-    try:
-        fmap = read_map(path)
-    except ValueError as e:
-        return None, str(e)
-    if fmap.xy.ndim != 2 or fmap.xy.shape[1] != 2 or fmap.z.shape != (len(fmap.xy), 8) or not np.isfinite(fmap.xy).all():
-        return None, f"{path} has unexpected shapes (xy {fmap.xy.shape}, z {fmap.z.shape}); rebuild it with fse-analyze."
-    return fmap, ""
-
-
-def captured_z(state_dir: Path) -> np.ndarray:
-    """(M, 8) z of this booth's captures, newest 500, for the map's capture markers."""
-    from contract.capture_schema import DB_NAME, open_db, recent_capture_z
-
-    db = Path(state_dir) / DB_NAME
-    if not db.is_file():
-        return np.zeros((0, 8), np.float32)
-    try:
-        conn = open_db(db, read_only=True)
-        try:
-            return recent_capture_z(conn, 500)
-        finally:
-            conn.close()
-    except Exception:
-        return np.zeros((0, 8), np.float32)
 
 
 class MapView(ClickWidget):
@@ -61,12 +27,21 @@ class MapView(ClickWidget):
         self.layout = layout
         self.rect = layout.r(16, 76, 628, 820)
         self.area = layout.r(30, 124, 600, 600)
-        self.state_dir = state_dir
-        self.data, self.message = load_map(Path(models_dir) / MAP_FILE)
+        self.loader = MapLoader(Path(models_dir), state_dir)
         self._surface: pygame.Surface | None = None
-        self._captures: np.ndarray | None = None      # (M, 2) screen points, refreshed on entering
+        self._points: np.ndarray | None = None        # (N, 2) screen points of the map's designs
+        self._visitor: tuple[tuple, np.ndarray] | None = None   # (z it was placed for, screen point)
+        self._hover_tile: tuple[int, pygame.Surface] | None = None
         self.hover_index: int | None = None
-        self._captures_version = 0
+
+    @property
+    def data(self):
+        """The reference map, once the loader has read and checked it (None before, or when it can't)."""
+        return self.loader.map
+
+    @property
+    def message(self) -> str:
+        return self.loader.message
 
     def to_screen(self, xy: np.ndarray) -> np.ndarray:
         """Map xy in [0, 1] (y up) -> screen pixels inside the map area."""
@@ -74,18 +49,24 @@ class MapView(ClickWidget):
         return np.stack([a.x + xy[:, 0] * a.w, a.bottom - xy[:, 1] * a.h], axis=1)
 
     def screen_points(self) -> np.ndarray:
-        return self.to_screen(self.data.xy)
+        if self._points is None:
+            self._points = self.to_screen(self.data.xy)
+        return self._points
 
     def refresh_captures(self) -> None:
-        """Place this booth's captures on the map (called when map mode opens)."""
-        if self.data is None or self.state_dir is None:
-            return
-        zs = captured_z(self.state_dir)
-        self._captures = self.to_screen(self.data.place(zs)) if len(zs) else None
-        self._captures_version += 1
+        """Place this booth's captures on the map (called when map mode opens); the loader does it."""
+        self.loader.request_captures()
+
+    def visitor_point(self, z) -> np.ndarray:
+        """The visitor's screen point, placed again only when z changed."""
+        key = tuple(np.round(np.asarray(z, np.float64), 6))
+        if self._visitor is None or self._visitor[0] != key:
+            self._visitor = (key, self.to_screen(self.data.place(np.asarray(z, np.float32)))[0])
+        return self._visitor[1]
 
     def inputs(self, app) -> tuple:
-        return (app.state.z.tobytes(), self.hover_index, app.cursor_hidden, self._captures_version)
+        # the loader's version: a map or captures that arrive from its thread redraw the panel
+        return (app.state.z.tobytes(), self.hover_index, app.cursor_hidden, self.loader.version)
 
     def draw(self, surface: pygame.Surface, app) -> None:
         s = self.layout.s
@@ -103,12 +84,13 @@ class MapView(ClickWidget):
             for (x, y), label in zip(pts, self.data.label):
                 self._surface.fill((*CLASS_COLOURS[int(label) % 10], 210), (int(x), int(y), dot, dot))
         surface.blit(self._surface, self.area)
-        if self._captures is not None:   # visitors' captures: small white diamonds
-            for x, y in self._captures.tolist():
+        captures = self.loader.captures_xy
+        if captures is not None:   # visitors' captures: small white diamonds
+            for x, y in self.to_screen(captures).tolist():
                 d = 6 * s
                 pygame.draw.polygon(surface, theme.TEXT, [(x, y - d), (x + d, y), (x, y + d), (x - d, y)], 1)
         # Where the visitor is, placed the way the analysis places trail points.
-        hx, hy = (float(v) for v in self.to_screen(self.data.place(app.state.z))[0])
+        hx, hy = (float(v) for v in self.visitor_point(app.state.z))
         pygame.draw.circle(surface, theme.TEXT, (hx, hy), 14 * s, width=max(2, int(4 * s)))
         pygame.draw.circle(surface, theme.ACCENT, (hx, hy), 5 * s)
         names = list(self.data.class_names) or [str(i) for i in range(10)]
@@ -122,11 +104,11 @@ class MapView(ClickWidget):
 
     def draw_hover(self, surface, app) -> None:
         s = self.layout.s
-        z = self.data.z[self.hover_index]
-        design = app.models.generate(z, 28, 28)[0]   # 28x28: well under a millisecond
-        grey = (design * 255).astype(np.uint8).T
-        tile = pygame.transform.smoothscale(pygame.surfarray.make_surface(np.stack([grey] * 3, -1)),
-                                            (int(140 * s), int(140 * s)))
+        if self._hover_tile is None or self._hover_tile[0] != self.hover_index:
+            grey = self.data.design[self.hover_index].T     # drawn by fit-map: no inference on the UI thread
+            self._hover_tile = (self.hover_index, pygame.transform.smoothscale(
+                pygame.surfarray.make_surface(np.stack([grey] * 3, -1)), (int(140 * s), int(140 * s))))
+        tile = self._hover_tile[1]
         x, y = self.screen_points()[self.hover_index].tolist()
         box = tile.get_rect(bottomleft=(x + 12 * s, y - 12 * s)).clamp(self.area)
         surface.blit(tile, box)

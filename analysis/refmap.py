@@ -1,0 +1,84 @@
+"""`fse-analyze fit-map`: fit the reference map once from the shipped models and ship it beside them.
+
+    fse-analyze fit-map --models onnx_models          # ~1-2 minutes on 2 cores; seeded, reproducible
+
+A seeded choice of POINTS Fashion-MNIST training images is encoded with encoder.onnx, their designs
+drawn with generator.onnx, and UMAP (analysis/embed.py's parameters, seeded) fitted on the z.
+Writes MODELS/fashion_map.npz (contract/mapfile.py) and its entry in MODELS/manifest.json (sha256,
+the encoder and generator it was made with). Run it again after every model export: the kiosk and
+the analysis refuse a map made with another encoder.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
+from contract.mapfile import MAP_FILE, MANIFEST_KEY, FashionMap, manifest_entry, save_map
+
+from .embed import EPOCHS, MIN_DIST, NEIGHBOURS, PLACE_K, umap_fit
+
+POINTS = 5000
+"""Training images on the map: enough for every class's clusters and their neighbourhoods (k-NN
+placement lands between known points), few enough for a page of hovers (~5 MB) and a fit in a minute."""
+MARGIN = 0.02
+"""The map's xy run over [MARGIN, 1 - MARGIN], so the kiosk's dots never sit on its frame."""
+BATCH = 500
+
+
+def batched(fn, items: np.ndarray) -> np.ndarray:
+    """fn over items in batches of BATCH (the ONNX sessions' sweet spot), concatenated."""
+    return np.concatenate([fn(items[i:i + BATCH]) for i in range(0, len(items), BATCH)])
+
+
+def fit_reference(models, data: Path | None = None, points: int = POINTS, seed: int = 0, say=print) -> FashionMap:
+    """The reference map from the shipped models (a kiosk.models.FashionModels)."""
+    from . import stats
+
+    start = time.perf_counter()
+    train = load_split("train", data)
+    rng = np.random.default_rng(seed)
+    pick = np.sort(rng.choice(len(train.images), min(points, len(train.images)), replace=False))
+    images = train.images[pick]
+    z = batched(models.encode, images).astype(np.float32)
+    designs = batched(lambda b: models.generate(b, 28), z)
+    say(f"encoded {len(pick)} training images and drew their designs ({time.perf_counter() - start:.0f} s)")
+    fit_start = time.perf_counter()
+    xy = umap_fit(z, seed)
+    say(f"UMAP fit in {time.perf_counter() - fit_start:.0f} s")
+    low, high = xy.min(0), xy.max(0)
+    xy = MARGIN + (1 - 2 * MARGIN) * (xy - low) / np.maximum(high - low, 1e-9)
+    manifest = models.manifest
+    return FashionMap(
+        xy=xy.astype(np.float32), z=z, label=train.labels[pick].astype(np.int16), class_names=tuple(CLASS_NAMES),
+        k=PLACE_K, encoder_sha256=manifest["models"]["encoder"]["sha256"],
+        generator_sha256=manifest["models"]["generator"]["sha256"],
+        support_threshold=stats.support_threshold(z),
+        image=np.round(images * 255).astype(np.uint8), design=np.round(np.clip(designs, 0, 1) * 255).astype(np.uint8),
+        train_index=pick.astype(np.int32),
+        fit={"method": f"UMAP (umap-learn, n_neighbors {NEIGHBOURS}, min_dist {MIN_DIST}, {EPOCHS} epochs) "
+                       f"over encoder.onnx's z of {len(pick)} Fashion-MNIST training images",
+             "points": int(len(pick)), "seed": seed, "dataset_sha256": dataset_checksum(data),
+             "support_percentile": stats.SUPPORT_PERCENTILE,
+             "command": "fse-analyze fit-map " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["fit-map"]
+             else "fse-analyze fit-map",
+             "seconds": round(time.perf_counter() - start, 1)})
+
+
+def write_reference(models_dir: Path, fmap: FashionMap) -> Path:
+    """The map file and its manifest entry (both written atomically: temp file, then rename)."""
+    from kiosk.models import sha256_file
+
+    path = Path(models_dir) / MAP_FILE
+    save_map(path, fmap)
+    manifest_path = Path(models_dir) / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest[MANIFEST_KEY] = manifest_entry(fmap, sha256_file(path), path.stat().st_size)
+    temp = manifest_path.with_name(manifest_path.name + ".part")
+    temp.write_text(json.dumps(manifest, indent=1) + "\n")
+    temp.replace(manifest_path)
+    return path

@@ -1,0 +1,90 @@
+"""Map mode's data, loaded off the UI thread: the reference map and this booth's captures on it.
+
+One worker thread owns the reading: it loads `onnx_models/fashion_map.npz` once (after checking it
+is the file manifest.json lists, with the shipped encoder) and, on each request, reads the newest
+captures from the capture log and places them on the map. Requests that arrive while it works
+collapse into one (newest request wins). The UI thread only reads the finished results, each
+published as one attribute assignment, so it never waits on SQLite, the disk or numpy work.
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from contract.capture_schema import DB_NAME, open_db, recent_capture_z
+from contract.mapfile import MAP_FILE, MapFileError, check_manifest, load_map
+
+from ..models import ModelError, read_manifest, sha256_file
+
+CAPTURES_SHOWN = 500
+"""This booth's newest captures marked on the map."""
+LOADING = "Loading the map..."
+
+
+def read_map(models_dir: Path):
+    """(FashionMap without the training images, "") or (None, why and the fix)."""
+    path = Path(models_dir) / MAP_FILE
+    try:
+        fmap = load_map(path, images=False)
+        check_manifest(read_manifest(Path(models_dir)), sha256_file(path), Path(models_dir))
+    except (MapFileError, ModelError) as e:
+        return None, f"Map mode is off: {e}"
+    return fmap, ""
+
+
+def captured_z(state_dir: Path) -> np.ndarray:
+    """(M, 8) z of this booth's newest captures (none when the log cannot be read yet)."""
+    db = Path(state_dir) / DB_NAME
+    if not db.is_file():
+        return np.zeros((0, 8), np.float32)
+    try:
+        conn = open_db(db, read_only=True)
+        try:
+            return recent_capture_z(conn, CAPTURES_SHOWN)
+        finally:
+            conn.close()
+    except Exception:   # a log being migrated or locked: show no markers this time, never stop the kiosk
+        return np.zeros((0, 8), np.float32)
+
+
+class MapLoader:
+    """`map`, `message` and `captures_xy` (map coordinates in [0, 1]) are the published results;
+    `version` counts publications, so a screen can redraw when a result arrives."""
+
+    def __init__(self, models_dir: Path, state_dir: Path | None) -> None:
+        self.models_dir, self.state_dir = Path(models_dir), state_dir
+        self.map = None
+        self.message = LOADING
+        self.captures_xy: np.ndarray | None = None
+        self.version = 0
+        self.loaded = threading.Event()
+        self._wake = threading.Event()
+        self._requested = 0            # bumped by the UI thread; the worker serves the newest
+        self._served = 0
+        self.served = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="map-loader", daemon=True)
+        self._thread.start()
+
+    def request_captures(self) -> None:
+        """Place this booth's captures again (map mode opened); returns at once."""
+        self._requested += 1
+        self.served.clear()
+        self._wake.set()
+
+    def _run(self) -> None:
+        self.map, self.message = read_map(self.models_dir)
+        self.version += 1
+        self.loaded.set()
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            wanted = self._requested
+            if self.map is not None and self.state_dir is not None:
+                zs = captured_z(self.state_dir)
+                self.captures_xy = self.map.place(zs) if len(zs) else None
+                self.version += 1
+            self._served = wanted
+            if self._served == self._requested:
+                self.served.set()
