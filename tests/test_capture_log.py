@@ -453,6 +453,9 @@ def _writer(state_dir: Path, ack_fd: int, seed: int) -> None:
 def _check_log(state_dir: Path, acknowledged: set[int]) -> int:
     conn = sqlite3.connect(f"file:{state_dir / DB_NAME}?mode=ro", uri=True)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    if conn.execute("PRAGMA user_version").fetchone()[0] == 0:   # killed before the first migration committed
+        assert not acknowledged
+        return 0
     rows = dict(conn.execute("SELECT id, image_path FROM captures").fetchall())
     conn.close()
     assert acknowledged <= set(rows), f"acknowledged captures lost: {sorted(acknowledged - set(rows))}"
