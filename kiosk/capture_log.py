@@ -559,13 +559,19 @@ class CaptureLog:
             self._closing.wait(delay)
             delay = min(delay * 2, BUSY_RETRY_S[1])
 
-    def _commit(self, write: Callable[[sqlite3.Connection], object] | None = None):
-        """One transaction: write(conn), the buffered trail and the sessions' unwritten activity."""
+    def _commit(self, write: Callable[[sqlite3.Connection], object] | None = None, fsync: bool = True):
+        """One transaction: write(conn), the buffered trail and the sessions' unwritten activity.
+
+        fsync=False commits without waiting for the disk: safe against a crash of the kiosk, and
+        the next commit's fsync makes it durable too (the WAL is written in order).
+        """
         sessions = self._sessions.take()
         if write is None and not self._trail and not sessions:
             return None
         conn = self._conn
         try:
+            if not fsync:
+                conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = write(conn) if write is not None else None
@@ -582,8 +588,14 @@ class CaptureLog:
         except BaseException:
             self._sessions.give_back(sessions)
             raise
+        finally:
+            if not fsync:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA synchronous=FULL")
         self._trail = []
         self._last_commit = time.monotonic()
+        if self._status.state == "busy":
+            self._set_status(state="open")
         return result
 
     # -- captures (writer thread) ----------------------------------------------------------------
@@ -594,8 +606,10 @@ class CaptureLog:
         journal = [(relative, utc_text(time.time()))]
         try:
             # Journalled before the file exists: if anything stops us, start-up knows the file is ours.
+            # No fsync of its own: the capture's commit below syncs it; a power cut before that can
+            # only leave an image without its journal entry, which start-up moves to quarantine.
             self._retrying(lambda: self._commit(lambda c: c.executemany(
-                "INSERT OR REPLACE INTO image_journal VALUES (?, 'saving', ?)", journal)), give_up_at)
+                "INSERT OR REPLACE INTO image_journal VALUES (?, 'saving', ?)", journal), fsync=False), give_up_at)
             if not path.parent.is_dir():
                 path.parent.mkdir(exist_ok=True)
                 fsync_dir(path.parent.parent)
@@ -690,6 +704,7 @@ class CaptureLog:
                 os.replace(source, target.with_name(target.name + suffix))
         fsync_dir(folder)
         fsync_dir(self.state_dir)
+        self._retry_at = time.monotonic()      # open the new log now, not at the next maintenance
         self._notice(f"the log was damaged ({error}); it was moved to {target} and a new log begun. "
                      f"Its images stay in {self.state_dir / IMAGES_DIR}; nothing was deleted.", logging.ERROR)
 
