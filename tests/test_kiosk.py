@@ -239,7 +239,7 @@ def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
 
     app = make_app("--z", "0.1,0.2,0.3,0.4,-0.1,-0.2,-0.3,-0.4")
     key(app, pygame.K_RETURN)
-    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 20)
+    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 60)
     captures = read_captures(open_db(tmp_path / "state" / "log.sqlite", read_only=True))
     assert len(captures) == 1
     assert np.allclose(captures[0].z, app.state.z, atol=1e-6)
