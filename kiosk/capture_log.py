@@ -40,10 +40,8 @@ deletes the oldest captures an export has copied (`mark_exported`), never one it
 from __future__ import annotations
 
 import contextlib
-import io
 import json
 import logging
-import os
 import queue
 import secrets
 import shutil
@@ -60,11 +58,11 @@ import numpy as np
 from contract.capture_schema import (DB_NAME, DESIGN_SIDE, HOWS, IMAGES_DIR, CaptureLogError, check_not_newer,
                                      image_paths, migrate, open_db, unexported_count, utc_text, z_blob)
 
-from .durable import TEMP_SUFFIX, fsync_dir, write_file_durably
+from .capture_files import (encode_capture_png, image_size, quarantine_database, quarantine_images, remove_image,
+                            stray_images)
+from .durable import fsync_dir, write_file_durably
 
 log = logging.getLogger(__name__)
-
-QUARANTINE_DIR = "quarantine"
 
 TRAIL_FLUSH_S = 5.0
 """Trail points are committed in batches this often: one fsync per batch instead of per point; a
@@ -141,34 +139,6 @@ def _is_disk_full(error: BaseException) -> bool:
     if isinstance(error, OSError) and error.errno in (28, 122):  # ENOSPC, EDQUOT
         return True
     return isinstance(error, sqlite3.OperationalError) and "full" in str(error).lower()
-
-
-def encode_capture_png(image_rgb: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 -> PNG bytes, by pygame's libpng (safe on any thread, no display needed)."""
-    import pygame   # noqa: PLC0415 - fse-export imports this module and needs no pygame
-
-    pixels = np.ascontiguousarray(image_rgb, dtype=np.uint8)
-    if pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {pixels.shape}")
-    surface = pygame.image.frombuffer(pixels.tobytes(), (pixels.shape[1], pixels.shape[0]), "RGB")
-    out = io.BytesIO()
-    pygame.image.save(surface, out, "capture.png")   # the name says which format
-    return out.getvalue()
-
-
-def _remove_quietly(path: Path) -> bool:
-    try:
-        path.unlink()
-        return True
-    except FileNotFoundError:
-        return False
-    except OSError as e:
-        log.warning("could not remove %s: %s", path, e)
-        return False
-
-
-def _stamp() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -643,8 +613,7 @@ class CaptureLog:
             if self._conn is None or self._conn.execute(
                     "SELECT 1 FROM captures WHERE image_path = ?", (relative,)).fetchone() is not None:
                 return
-            for path in (self.state_dir / (relative + TEMP_SUFFIX), self.state_dir / relative):
-                _remove_quietly(path)
+            remove_image(self.state_dir, relative)
             self._commit(lambda c: c.execute("DELETE FROM image_journal WHERE image_path = ?", (relative,)))
         except (sqlite3.Error, OSError) as e:
             log.info("left %s for start-up to clear (%s)", relative, e)
@@ -689,21 +658,9 @@ class CaptureLog:
             raise
 
     def _set_aside_damaged(self, error: BaseException) -> None:
-        """Move a damaged database (and its -wal/-shm) to quarantine/; the next open starts a new log."""
+        """Move a damaged database to quarantine/; the next open starts a new log."""
         self._close_connection(checkpoint=False)
-        folder = self.state_dir / QUARANTINE_DIR
-        folder.mkdir(exist_ok=True)
-        target = folder / f"log-{_stamp()}.sqlite"
-        n = 1
-        while target.exists():
-            n += 1
-            target = folder / f"log-{_stamp()}-{n}.sqlite"
-        for suffix in ("", "-wal", "-shm"):
-            source = self.db_path.with_name(self.db_path.name + suffix)
-            if source.exists():
-                os.replace(source, target.with_name(target.name + suffix))
-        fsync_dir(folder)
-        fsync_dir(self.state_dir)
+        target = quarantine_database(self.db_path)
         self._retry_at = time.monotonic()      # open the new log now, not at the next maintenance
         self._notice(f"the log was damaged ({error}); it was moved to {target} and a new log begun. "
                      f"Its images stay in {self.state_dir / IMAGES_DIR}; nothing was deleted.", logging.ERROR)
@@ -713,11 +670,7 @@ class CaptureLog:
         conn = self._conn
         referenced = set(image_paths(conn))
         journal = [row[0] for row in conn.execute("SELECT image_path FROM image_journal")]
-        removed = 0
-        for relative in journal:
-            if relative not in referenced:
-                removed += _remove_quietly(self.state_dir / (relative + TEMP_SUFFIX))
-                removed += _remove_quietly(self.state_dir / relative)
+        removed = sum(remove_image(self.state_dir, relative) for relative in journal if relative not in referenced)
         if journal:
             self._commit(lambda c: c.executemany("DELETE FROM image_journal WHERE image_path = ?",
                                                  [(r,) for r in journal]))
@@ -725,24 +678,11 @@ class CaptureLog:
             log.info("removed %d image file(s) of captures that never committed or were pruned", removed)
         if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'captures'").fetchone() is None:
             return   # a log that never saved a capture (a brand-new one) claims no file: leave images/ alone
-        known = referenced | set(journal)
-        images = self.state_dir / IMAGES_DIR
-        strays = sorted(p for p in images.rglob("*")
-                        if p.is_file() and p.relative_to(self.state_dir).as_posix() not in known)
+        strays = stray_images(self.state_dir, referenced | set(journal))
         if strays:
-            self._quarantine_images(strays)
-
-    def _quarantine_images(self, strays: list[Path]) -> None:
-        images = self.state_dir / IMAGES_DIR
-        target = self.state_dir / QUARANTINE_DIR / f"images-{_stamp()}"
-        for path in strays:
-            dest = target / path.relative_to(images)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(path, dest)
-        for folder in {p.parent for p in strays} | {target / p.parent.relative_to(images) for p in strays}:
-            fsync_dir(folder)
-        self._notice(f"{len(strays)} image file(s) that no capture in this log refers to (an older or restored "
-                     f"log's?) were moved to {target}; nothing was deleted.", logging.WARNING)
+            target = quarantine_images(self.state_dir, strays)
+            self._notice(f"{len(strays)} image file(s) that no capture in this log refers to (an older or "
+                         f"restored log's?) were moved to {target}; nothing was deleted.", logging.WARNING)
 
     def _close_connection(self, checkpoint: bool = True) -> None:
         conn, self._conn = self._conn, None
@@ -774,8 +714,7 @@ class CaptureLog:
         chosen, freed = [], 0
         for capture_id, relative in rows:
             chosen.append((capture_id, relative))
-            with contextlib.suppress(OSError):
-                freed += (self.state_dir / relative).stat().st_size
+            freed += image_size(self.state_dir, relative)
             if freed >= short_bytes:
                 break
         if freed < short_bytes:
@@ -794,7 +733,7 @@ class CaptureLog:
 
         self._commit(drop)
         for _, relative in chosen:
-            _remove_quietly(self.state_dir / relative)
+            remove_image(self.state_dir, relative)
         self._commit(lambda c: c.executemany("DELETE FROM image_journal WHERE image_path = ?",
                                              [(relative,) for _, relative in chosen]))
         self._pruned += len(chosen)

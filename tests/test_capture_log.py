@@ -19,8 +19,9 @@ from PIL import Image
 from contract.capture_schema import (DB_NAME, IMAGES_DIR, SCHEMA_VERSION, CaptureLogError, SchemaTooNewError, migrate,
                                      open_db, read_captures, read_sessions, read_trail, utc_text, z_blob)
 from kiosk import capture_log, render
-from kiosk.capture_log import (QUARANTINE_DIR, TEMP_SUFFIX, CaptureLog, DiskFullError, encode_capture_png,
-                               mark_exported)
+from kiosk.capture_files import QUARANTINE_DIR, encode_capture_png
+from kiosk.capture_log import CaptureLog, DiskFullError, mark_exported
+from kiosk.durable import TEMP_SUFFIX
 
 RNG = np.random.default_rng(7)
 

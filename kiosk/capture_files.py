@@ -1,0 +1,103 @@
+"""The capture log's files beside its database: capture images, and the quarantine.
+
+kiosk/capture_log.py decides from its image journal which files are its own; this module encodes,
+removes and moves them. Nothing here deletes a file it was not named: what the log cannot prove is
+its own goes to `quarantine/` in the state directory and stays there for the operator.
+
+    quarantine/log-<utc>.sqlite (+ -wal, -shm)    a damaged database, set aside whole
+    quarantine/images-<utc>/YYYY-MM-DD/...png     images no capture referred to, in images/' layout
+"""
+from __future__ import annotations
+
+import io
+import logging
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from contract.capture_schema import IMAGES_DIR
+
+from .durable import TEMP_SUFFIX, fsync_dir
+
+log = logging.getLogger(__name__)
+
+QUARANTINE_DIR = "quarantine"
+
+
+def encode_capture_png(image_rgb: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 -> PNG bytes, by pygame's libpng (safe on any thread, no display needed)."""
+    import pygame   # noqa: PLC0415 - fse-export imports the log and needs no pygame
+
+    pixels = np.ascontiguousarray(image_rgb, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {pixels.shape}")
+    surface = pygame.image.frombuffer(pixels.tobytes(), (pixels.shape[1], pixels.shape[0]), "RGB")
+    out = io.BytesIO()
+    pygame.image.save(surface, out, "capture.png")   # the name says which format
+    return out.getvalue()
+
+
+def remove_image(state_dir: Path, relative: str) -> int:
+    """Remove a capture image and its temp file (the log's own: journalled); how many files went."""
+    removed = 0
+    for path in (state_dir / (relative + TEMP_SUFFIX), state_dir / relative):
+        try:
+            path.unlink()
+            removed += 1
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            log.warning("could not remove %s: %s", path, e)
+    return removed
+
+
+def image_size(state_dir: Path, relative: str) -> int:
+    """Bytes a capture image takes (0 if it is missing)."""
+    try:
+        return (state_dir / relative).stat().st_size
+    except OSError:
+        return 0
+
+
+def stray_images(state_dir: Path, known: set[str]) -> list[Path]:
+    """Files under images/ whose path (relative to the state directory) is not in `known`."""
+    return sorted(p for p in (state_dir / IMAGES_DIR).rglob("*")
+                  if p.is_file() and p.relative_to(state_dir).as_posix() not in known)
+
+
+def quarantine_images(state_dir: Path, strays: list[Path]) -> Path:
+    """Move these files to quarantine/images-<utc>/, keeping their images/ layout; returns the folder."""
+    images = state_dir / IMAGES_DIR
+    target = _free_name(state_dir / QUARANTINE_DIR, "images-{}")
+    for path in strays:
+        dest = target / path.relative_to(images)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, dest)
+    for folder in {p.parent for p in strays} | {target / p.parent.relative_to(images) for p in strays}:
+        fsync_dir(folder)
+    return target
+
+
+def quarantine_database(db_path: Path) -> Path:
+    """Move a database and its -wal/-shm (closed) to quarantine/log-<utc>.sqlite; returns its new path."""
+    target = _free_name(db_path.parent / QUARANTINE_DIR, "log-{}.sqlite")
+    for suffix in ("", "-wal", "-shm"):
+        source = db_path.with_name(db_path.name + suffix)
+        if source.exists():
+            os.replace(source, target.with_name(target.name + suffix))
+    fsync_dir(target.parent)
+    fsync_dir(db_path.parent)
+    return target
+
+
+def _free_name(folder: Path, pattern: str) -> Path:
+    """folder/pattern with the UTC time filled in (and -2, -3... if that is taken); creates folder."""
+    folder.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    target, n = folder / pattern.format(stamp), 1
+    while target.exists():
+        n += 1
+        target = folder / pattern.format(f"{stamp}-{n}")
+    return target
