@@ -56,6 +56,8 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
                      "--print", print_name])
     app.step()
     first_frame = time.time()
+    if hasattr(app, "prioritise_ui"):
+        app.prioritise_ui()   # what App.run does first
     # The kiosk's own pacing (App.run's); a kiosk from before the FramePacer (an old checkout) ticks pygame's clock.
     pace = app.pacer.wait if hasattr(app, "pacer") else (lambda clock=pygame.time.Clock(): clock.tick(60))
     renders_final = getattr(app, "renders_final", None) or app.idle

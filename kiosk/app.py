@@ -131,18 +131,19 @@ class App:
         self.pacer = FramePacer(FPS)
 
         L = self.layout
-        hero = L.design_image.w
-        self.design_renderer = render.DesignRenderer(models, prints, hero, DRAFT_SIZE).start()
-        thumb = sliders.ParameterSliders(L, PREVIEW_POSITIONS).thumb(0, 0).w
-        self.preview_renderer = render.PreviewRenderer(models, PREVIEW_POSITIONS, thumb).start()
-        self.capture_worker = render.CaptureWorker(models, prints, capture_log).start() if capture_log else None
-
         self.status = status.StatusBar(L)
         self.canvas = canvas.CanvasWidget(L)
         self.actions = actions.ActionButtons(L)
         self.print_selector = print_selector.PrintSelector(L)
         self.design_view = design_view.DesignView(L)
         self.sliders = sliders.ParameterSliders(L, PREVIEW_POSITIONS)
+        # The workers hand over finished surfaces (made by the widgets' own functions, on the worker).
+        self.design_renderer = render.DesignRenderer(models, prints, L.design_image.w, DRAFT_SIZE,
+                                                     prepare=self.design_view.make_image).start()
+        self.preview_renderer = render.PreviewRenderer(models, PREVIEW_POSITIONS, self.sliders.thumb(0, 0).w,
+                                                       prepare=self.sliders.make_previews).start()
+        self.capture_worker = render.CaptureWorker(models, prints, capture_log).start() if capture_log else None
+
         self.landmark_strip = landmarks.LandmarkStrip(L)
         self.diagnostics = diagnostics.DiagnosticsOverlay(L)
         self.map = map_view.MapView(L, config.models_dir, config.state_dir)
@@ -181,6 +182,7 @@ class App:
     def run(self) -> int:
         from . import sdnotify
 
+        self.prioritise_ui()
         last = time.perf_counter()
         while self.running:
             t = time.perf_counter()
@@ -192,6 +194,14 @@ class App:
         sdnotify.stopping()
         self.shutdown()
         return self.exit_code
+
+    def prioritise_ui(self) -> None:
+        """The render threads yield to this one (kiosk.render.WORKER_NICE): frames keep to 60 Hz."""
+        from .render import lower_priority
+
+        for worker in (self.design_renderer, self.preview_renderer, self.capture_worker):
+            if worker is not None:
+                lower_priority(worker.threads)
 
     def step(self, dt: float = 1.0 / FPS) -> bool:
         """One frame: events -> update(dt) -> render requests -> draw -> present. False once exiting."""
@@ -501,7 +511,7 @@ class App:
             frame.fill(BG)
             self._visible = visible
         force = switched or self.redraw_every_frame
-        dirty = [rect for widget in visible if (rect := widget.refresh(frame, self, force)) is not None]
+        dirty = [rect for widget in visible for rect in widget.refresh(frame, self, force)]
         if switched:
             dirty = [frame.get_rect()]
         under_overlays = self._overlay_rects

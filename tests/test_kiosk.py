@@ -232,6 +232,26 @@ def test_nan_and_inf_never_reach_the_screen(make_app):
     assert np.isfinite(region(app, app.layout.design_image)).all()
 
 
+def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
+    """App.run (and the benchmark) renice the render threads: on 2 cores with 3 busy threads the UI
+    thread otherwise waits out a render's time slice, which showed as 25-35 ms frames."""
+    import os
+
+    from kiosk import render
+
+    app = make_app()
+    threads = app.design_renderer.threads + app.preview_renderer.threads + app.capture_worker.threads
+
+    def nice(thread):
+        return os.getpriority(os.PRIO_PROCESS, thread.native_id)
+
+    ui = os.getpriority(os.PRIO_PROCESS, 0)
+    assert all(nice(t) == ui for t in threads if t.is_alive())
+    app.prioritise_ui()
+    assert all(nice(t) == min(19, ui + render.WORKER_NICE) for t in threads if t.is_alive())
+    assert os.getpriority(os.PRIO_PROCESS, 0) == ui
+
+
 # -- capture, attract, usb ------------------------------------------------------------------------
 
 def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
@@ -239,10 +259,12 @@ def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
 
     app = make_app("--z", "0.1,0.2,0.3,0.4,-0.1,-0.2,-0.3,-0.4")
     key(app, pygame.K_RETURN)
-    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 60)
+    app.step()
+    pressed = app.state.z.copy()   # (the app's clock may reach attract mode while a slow machine saves)
+    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 90)   # a deadline, not a target
     captures = read_captures(open_db(tmp_path / "state" / "log.sqlite", read_only=True))
     assert len(captures) == 1
-    assert np.allclose(captures[0].z, app.state.z, atol=1e-6)
+    assert np.allclose(captures[0].z, pressed, atol=1e-6)
     toast = next(t.text for t in app.status.toasts if t.text.startswith("Saved #"))
     assert toast == f"Saved #{captures[0].id:04d}"
 

@@ -13,8 +13,9 @@
 
 A `Widget` has a `rect`, and two layers: `draw_static(surface, app)` (panels, labels: drawn when
 `static_inputs(app)` changes, then kept as a copy) and `draw(surface, app)` (what moves: drawn over
-that copy when `inputs(app)` changes). `refresh` does the bookkeeping and returns the rect it
-redrew, so the app presents only what changed. Interactive widgets also have `press(pos, app)`,
+that copy when `inputs(app)` changes, only inside `moving_rects()`). `refresh` does the bookkeeping
+and returns the rects it redrew, so the app presents only what changed: while a stick moves, the
+slider knobs' strips and the "you are here" signature, not the whole screen. Interactive widgets also have `press(pos, app)`,
 `drag(pos, app)` and `release(pos, app)`, returning True when they took the event.
 """
 from __future__ import annotations
@@ -37,31 +38,39 @@ class Widget:
         """What the moving layer is drawn from (compared with ==)."""
         return ()
 
+    def moving_rects(self) -> list[pygame.Rect]:
+        """Where `draw` may draw (screen coordinates): restored from the static copy before it draws."""
+        return [self.rect]
+
     def draw_static(self, surface: pygame.Surface, app) -> None:
         pass
 
     def draw(self, surface: pygame.Surface, app) -> None:
         pass
 
-    def refresh(self, frame: pygame.Surface, app, force: bool = False) -> pygame.Rect | None:
-        """Redraw into `frame` (the app's back buffer) if an input changed; the rect redrawn, or None."""
+    def refresh(self, frame: pygame.Surface, app, force: bool = False) -> list[pygame.Rect]:
+        """Redraw into `frame` (the app's back buffer) what changed; the rects redrawn (maybe none)."""
         static, key = self.static_inputs(app), self.inputs(app)
-        if not force and static == self._static_key and key == self._key and self._background is not None:
-            return None
+        whole = force or static != self._static_key or self._background is None
+        if not whole and key == self._key:
+            return []
         frame.set_clip(self.rect)
         try:
-            if force or static != self._static_key or self._background is None:
+            if whole:
                 from .theme import BG
                 frame.fill(BG, self.rect)
                 self.draw_static(frame, app)
                 self._background = frame.subsurface(self.rect).copy()
+                dirty = [self.rect]
             else:
-                frame.blit(self._background, self.rect)
+                dirty = self.moving_rects()
+                for rect in dirty:
+                    frame.blit(self._background, rect, rect.move(-self.rect.x, -self.rect.y))
             self.draw(frame, app)
         finally:
             frame.set_clip(None)
         self._static_key, self._key = static, key
-        return self.rect
+        return dirty
 
 
 class ClickWidget(Widget):

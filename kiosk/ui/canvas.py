@@ -54,6 +54,9 @@ class CanvasWidget(Widget):
             theme.text(surface, key, (rect.centerx, rect.y + 6 * s), int(36 * s), theme.TEXT, bold=True, anchor="midtop")
             theme.text(surface, word, (rect.centerx, rect.bottom - 6 * s), int(20 * s), theme.TEXT_DIM, anchor="midbottom")
 
+    def moving_rects(self) -> list[pygame.Rect]:
+        return [self.layout.canvas]
+
     def draw(self, surface: pygame.Surface, app) -> None:
         L, s, state = self.layout, self.layout.s, app.state
         image = state.canvas if state.canvas_drawn else app.design28

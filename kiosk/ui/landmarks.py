@@ -19,6 +19,8 @@ class LandmarkStrip(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
         self.rect = layout.landmarks
+        self._zs: np.ndarray | None = None
+        self._here_cell: pygame.Rect | None = None
 
     def cells(self, count: int) -> list[pygame.Rect]:
         L, s = self.layout, self.layout.s
@@ -34,7 +36,9 @@ class LandmarkStrip(ClickWidget):
         marks = app.models.landmarks
         if not marks:
             return None
-        d = [float(np.sqrt(np.mean((m.z - app.state.z) ** 2))) for m in marks]
+        if self._zs is None:
+            self._zs = np.stack([m.z for m in marks])                    # (L, 8)
+        d = np.sqrt(np.mean((self._zs - app.state.z) ** 2, axis=1))      # per-parameter RMS distance
         i = int(np.argmin(d))
         return i if d[i] < NEAR else None
 
@@ -71,12 +75,17 @@ class LandmarkStrip(ClickWidget):
                 theme.text(surface, line, (cell.centerx, cell.y + 16 * s + 2 * radius + n * 22 * s), int(20 * s),
                            theme.ACCENT if (hot and i > 0) else theme.TEXT, bold=hot, anchor="midtop")
 
+    def moving_rects(self) -> list[pygame.Rect]:
+        return [self._here_cell] if self._here_cell is not None else [self.rect]
+
     def draw(self, surface: pygame.Surface, app) -> None:
         """The current design's signature: the only part that follows the sticks."""
         cells = self.cells(len(app.models.landmarks))
         radius = self._radius(cells)
-        signature.draw(surface, app.state.z, (cells[0].centerx, cells[0].y + 8 * self.layout.s + radius), radius,
-                       dots=True)
+        centre = (cells[0].centerx, cells[0].y + 8 * self.layout.s + radius)
+        signature.draw(surface, app.state.z, centre, radius, dots=True)
+        self._here_cell = pygame.Rect(0, 0, 2 * radius + 12, 2 * radius + 12)
+        self._here_cell.center = (int(centre[0]), int(centre[1]))
 
     def press(self, pos, app) -> bool:
         if not self.layout.landmarks.collidepoint(pos):

@@ -20,25 +20,31 @@ INNER = 0.22
 """Radius of value -1 as a fraction of the full radius: a low value shrinks, never vanishes."""
 
 
+_T = np.linspace(0, 1, SAMPLES_PER_SEGMENT, endpoint=False)[:, None]
+_CATMULL_ROM = 0.5 * np.hstack([-_T + 2 * _T ** 2 - _T ** 3, 2 - 5 * _T ** 2 + 3 * _T ** 3,
+                                _T + 4 * _T ** 2 - 3 * _T ** 3, -_T ** 2 + _T ** 3])   # (S, 4): weights of p0..p3
+"""Uniform Catmull-Rom weights for the samples between two values, computed once (the "you are
+here" curve is redrawn every frame while a stick moves)."""
+_ANGLES = math.pi / 2 + 2 * math.pi * np.arange(8 * SAMPLES_PER_SEGMENT) / (8 * SAMPLES_PER_SEGMENT)
+_COS, _SIN = np.cos(_ANGLES), np.sin(_ANGLES)
+
+
 def radii(values: np.ndarray, samples: int = SAMPLES_PER_SEGMENT) -> tuple[np.ndarray, np.ndarray]:
     """(angles, radius fractions in [0, 1]) of the smooth closed curve through the 8 values."""
+    assert samples == SAMPLES_PER_SEGMENT, "the spline weights are precomputed for SAMPLES_PER_SEGMENT"
     v = np.clip(np.nan_to_num(np.asarray(values, np.float64)), -1, 1)
     r = INNER + (1 - INNER) * (v + 1) / 2                      # (8,)
-    n = len(r)
-    t = np.linspace(0, 1, samples, endpoint=False)[:, None]   # (S, 1)
-    p0, p1, p2, p3 = (np.roll(r, 1), r, np.roll(r, -1), np.roll(r, -2))
     # Catmull-Rom (uniform) on the periodic sequence: passes through each sample.
-    curve = 0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t ** 2
-                   + (-p0 + 3 * p1 - 3 * p2 + p3) * t ** 3)   # (S, 8)
+    neighbours = np.stack([np.roll(r, 1), r, np.roll(r, -1), np.roll(r, -2)])   # (4, 8): p0..p3 per segment
+    curve = _CATMULL_ROM @ neighbours                          # (S, 8)
     curve = np.clip(curve.T.reshape(-1), 0.05, 1.0)          # segment k, then k+1, ...
-    angles = math.pi / 2 + 2 * math.pi * np.arange(n * samples) / (n * samples)
-    return angles, curve
+    return _ANGLES, curve
 
 
 def points(values: np.ndarray, centre, radius: float) -> np.ndarray:
     """(M, 2) screen points of the curve (y grows downwards, so anticlockwise is +angle, -y)."""
-    angles, r = radii(values)
-    return np.stack([centre[0] + radius * r * np.cos(angles), centre[1] - radius * r * np.sin(angles)], axis=1)
+    _, r = radii(values)
+    return np.stack([centre[0] + radius * r * _COS, centre[1] - radius * r * _SIN], axis=1)
 
 
 _cache: OrderedDict = OrderedDict()

@@ -25,13 +25,12 @@ class ParameterSliders(Widget):
         self.previews: list[list[pygame.Surface | None]] = [[None] * len(self.positions) for _ in range(LATENT_DIM)]
         self.preview_seq = 0
 
-    def show_previews(self, frame) -> None:
-        """A finished preview batch (kiosk.render.PreviewFrame, grey uint8 (8, N, s, s)) becomes the
-        strips' surfaces: one surface for all of them, scaled once, then cut into thumbs."""
+    def make_previews(self, images: np.ndarray) -> list[list[pygame.Surface]]:
+        """A preview batch, grey uint8 (8, N, s, s), as the thumbs' surfaces: one surface for all of
+        them, scaled once, cut into thumbs. Runs on the preview worker (PreviewRenderer's `prepare`)."""
         from ..render import plain_rgb
 
         n = len(self.positions)
-        images = frame.images                                            # (8, N, s, s)
         size = images.shape[-1]
         sheet = plain_rgb(images.astype(np.float32) / 255.0)             # (8, N, s, s, 3)
         sheet = np.ascontiguousarray(sheet.transpose(0, 2, 1, 3, 4).reshape(LATENT_DIM * size, n * size, 3))
@@ -39,10 +38,12 @@ class ParameterSliders(Widget):
         thumb = self.thumb(0, 0).size
         if thumb != (size, size):   # rendered smaller: scale once here, not every frame
             surface = pygame.transform.smoothscale(surface, (n * thumb[0], LATENT_DIM * thumb[1]))
-        surface = surface.convert()
-        for k in range(LATENT_DIM):
-            for j in range(n):
-                self.previews[k][j] = surface.subsurface((j * thumb[0], k * thumb[1], *thumb))
+        return [[surface.subsurface((j * thumb[0], k * thumb[1], *thumb)) for j in range(n)]
+                for k in range(LATENT_DIM)]
+
+    def show_previews(self, frame) -> None:
+        """A finished preview batch (kiosk.render.PreviewFrame) becomes the strips."""
+        self.previews = frame.shown if frame.shown is not None else self.make_previews(frame.images)
         self.preview_seq = frame.seq
 
     # -- geometry: one place decides where row k, preview j and value v are -------------------
@@ -81,6 +82,14 @@ class ParameterSliders(Widget):
 
     def inputs(self, app) -> tuple:
         return (app.state.z.tobytes(),)
+
+    def moving_rects(self) -> list[pygame.Rect]:
+        """The strip along each slider's track that its knob can cover."""
+        s, out = self.layout.s, []
+        for k in range(LATENT_DIM):
+            x0, x1, y = self.track(k)
+            out.append(pygame.Rect(x0 - 14 * s, y - 14 * s, x1 - x0 + 28 * s, 28 * s))
+        return out
 
     def draw_static(self, surface: pygame.Surface, app) -> None:
         """Panel, badges, previews, their outlines and the tracks: everything but the knobs."""
