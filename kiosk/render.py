@@ -47,9 +47,12 @@ print network keeps ~2 KB of intermediates per pixel for the whole image (its ga
 shading need the whole design, so it cannot run in bands): 720 px took ~1 s and ~1.1 GB, 360 px
 takes ~0.25 s and ~0.3 GB. A print's finest detail is ~6 px at 360, so little is lost."""
 
-CAPTURE_PRINT_SIDE = 512
-"""A capture's print renders at this size and is scaled up to the 1024 px capture (bounded memory,
-~0.55 GB for that moment instead of ~2 GB; the design itself is rendered at full 1024 px)."""
+CAPTURE_PRINT_SIDE = 448
+"""A capture's print renders at this size and is scaled up to the 1024 px capture (the design
+itself is rendered at full 1024 px). The print's ~2 KB per pixel make this the kiosk's peak: at
+512 px the kiosk reached 716-754 MB after a capture with a print (benchmark, issue 13's limit
+700 MB); 448 px needs ~0.4 GB for that moment and keeps the print's detail-to-size ratio close to
+the live view's (360 px shown at 720)."""
 
 CAPTURE_REPEAT_S = 1.0
 """The same design (same parameters, same print) is captured at most once this often: a held,
