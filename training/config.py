@@ -28,8 +28,8 @@ class SpaceConfig:
     fourier_sigma: float = 0.75    # spread of the frequencies, cycles per unit of the coordinate square
     fourier_seed: int = 2018
 
-    # VAE (the shipped model: 8 VAE epochs, then 1 GAN epoch)
-    epochs: int = 8
+    # VAE (the shipped model: 15 VAE epochs with a cosine learning rate, then 1 GAN epoch)
+    epochs: int = 15
     batch_size: int = 128
     lr: float = 1e-3
     beta: float = 1.0              # KL weight; <1 spends more nats on the image, >1 shapes the latent harder
@@ -39,7 +39,7 @@ class SpaceConfig:
     # photo and its reconstruction. Pixel BCE alone is happy with a grey average of sleeves and no
     # sleeves; the features are not. The CNN is trained here, first, and is NOT the shipped classifier,
     # so the recognition figures measured with the shipped classifier stay honest.
-    perceptual_weight: float = 2.0
+    perceptual_weight: float = 5.0  # a blur of sigma 0.75 then costs about as much here as in BCE (~20 nats)
     perceptual_epochs: int = 2     # epochs to train the feature CNN (it is saved in the run directory)
 
     # GAN fine-tune (run after the VAE has converged)

@@ -44,11 +44,12 @@ class FourierFeatures(nn.Module):
         g = torch.Generator().manual_seed(cfg.fourier_seed)
         freqs = torch.randn(cfg.fourier_features, 2, generator=g) * cfg.fourier_sigma  # (F, 2) cycles per unit
         self.register_buffer("freqs", 2 * torch.pi * freqs)
+        self.n = cfg.fourier_features
         self.out_features = 3 + 2 * cfg.fourier_features
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """coords (N, 3) -> (N, 3 + 2F)."""
-        if self.freqs.shape[0] == 0:
+        if self.n == 0:
             return coords
         phase = coords[:, :2] @ self.freqs.T                            # (N, F)
         return torch.cat([coords, torch.sin(phase), torch.cos(phase)], dim=1)

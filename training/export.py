@@ -1,6 +1,6 @@
-"""`fse-export models`: the trained models -> ONNX files, landmarks and the manifest the kiosk reads.
+"""`fse-train export`: the trained models -> ONNX files, landmarks and the manifest the kiosk reads.
 
-    fse-export models --space runs/space --classifier runs/classifier --out onnx_models
+    fse-train export --space runs/space --classifier runs/classifier --out onnx_models [--reference OLD_MODELS]
 
 Writes encoder.onnx, generator.onnx, classifier.onnx (opset 17, dynamic batch and resolution),
 landmarks.json and manifest.json (files with sha256, input/output names, shapes and dtypes,
@@ -47,6 +47,7 @@ U_LIMIT = 0.98  # atanh(1) is infinite: the generator clips u to +-U_LIMIT (z wi
 JUMP_SAMPLES = 2000
 MIN_CLASS_FRACTION = 0.01
 MIN_JUMP_ENTROPY = 2.1
+SHARPNESS_CANDIDATES = (1.0, 1.25, 1.5, 1.75, 2.0)
 V1_PER_PIXEL_MACS = 16_960  # the v1 generator (z as one bias per layer, no Fourier features): the cost budget's base
 
 
@@ -64,17 +65,23 @@ class ExportEncoder(nn.Module):
 
 
 class ExportGenerator(nn.Module):
-    """z (B, 8) kiosk parameters in [-1, 1], coords (H, W, 3) from contract.space.coordinates -> design (B, H, W)."""
+    """z (B, 8) kiosk parameters in [-1, 1], coords (H, W, 3) from contract.space.coordinates -> design (B, H, W).
 
-    def __init__(self, model: FashionSpace, latent_scale: float):
+    `sharpness` k renders sigmoid(k * logits): the Bernoulli decoder's output is the mean of what the
+    pixel could be, greyest where it is least sure; k > 1 draws the likelier side more firmly (the
+    way a temperature below 1 does for a language model). k = 1 is the trained model unchanged."""
+
+    def __init__(self, model: FashionSpace, latent_scale: float, sharpness: float = 1.0):
         super().__init__()
         self.generator = model.generator
         self.scale = latent_scale
+        self.sharpness = sharpness
 
     def forward(self, z, coords):
         u = torch.clamp(z, -U_LIMIT, U_LIMIT)
         internal = (0.5 * self.scale) * torch.log((1 + u) / (1 - u))  # scale * atanh(u); ONNX has no atanh export
-        return self.generator(internal, coords)
+        logits = self.generator.logits(internal, coords)
+        return torch.sigmoid(logits * self.sharpness if self.sharpness != 1.0 else logits)
 
 
 class ExportClassifier(nn.Module):
@@ -116,9 +123,10 @@ def _io(path: Path) -> dict:
             "outputs": describe(model.graph.output), "opset": model.opset_import[0].version}
 
 
-def check_parity(space: FashionSpace, latent_scale: float, s: quality.SpaceSessions, rng: np.random.Generator) -> dict:
+def check_parity(space: FashionSpace, latent_scale: float, sharpness: float, s: quality.SpaceSessions,
+                 rng: np.random.Generator) -> dict:
     """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder."""
-    wrapper = ExportGenerator(space, latent_scale).eval()
+    wrapper = ExportGenerator(space, latent_scale, sharpness).eval()
     z = rng.uniform(-1, 1, (4, LATENT_DIM)).astype(np.float32)
     result = {}
     for size in (28, 256):
@@ -179,6 +187,21 @@ def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 50) -> 
     return centres
 
 
+def choose_sharpness(export_generator, train, seed: int, n: int = 2000) -> tuple[float, list]:
+    """The rule: the k in SHARPNESS_CANDIDATES whose reconstructions of `n` TRAINING images (never the
+    test set the figures are measured on) the classifier recognises best; ties go to the smaller k.
+    `export_generator(k)` writes generator.onnx with that k and returns the sessions."""
+    idx = np.random.default_rng(seed).choice(len(train.images), n, replace=False)
+    images, labels = train.images[idx], train.labels[idx]
+    trials = []
+    for k in SHARPNESS_CANDIDATES:
+        fig = quality.reconstruction_figures(export_generator(k), images, labels)
+        trials.append({"sharpness": k, "classifier_on_reconstructions": fig["classifier_on_reconstructions"],
+                       "edge_ratio_reconstructions": round(fig["edge_ratio_reconstructions"], 4)})
+    best = max(trials, key=lambda t: (round(t["classifier_on_reconstructions"], 3), -t["sharpness"]))
+    return best["sharpness"], trials
+
+
 def targets(q: dict, per_pixel_macs: int) -> dict:
     """Each figure against its goal (issue 11); the ones measured against the reference models only
     when `--reference` was given."""
@@ -235,7 +258,7 @@ def reference_bce(reference: Path) -> dict:
 
 def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | None = None,
                latent_scale: float | None = None, seed: int = 7, test_limit: int | None = None,
-               knn_train: int = 10_000, reference: Path | None = None) -> dict:
+               knn_train: int = 10_000, reference: Path | None = None, sharpness: float | None = 1.0) -> dict:
     """Export and measure. The classifier is exported from `classifier_run` when it has a checkpoint,
     else the classifier.onnx already in `out` is kept as it is (its manifest entry carried over), so
     a new fashion space is judged by the same classifier as the old one."""
@@ -262,20 +285,25 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
         raise SystemExit(f"fse-train export: no classifier: {classifier_run}/checkpoint.pt is missing and "
                          f"{out / CLASSIFIER.file} does not exist; train one with `fse-train classifier`")
 
-    def export_space(scale: float):
+    def export_space(scale: float, k: float = 1.0):
         _export(ExportEncoder(space, scale), (image,), out, ENCODER)
-        _export(ExportGenerator(space, scale), (torch.zeros(2, LATENT_DIM), torch.from_numpy(coordinates(5, 7))),
+        _export(ExportGenerator(space, scale, k), (torch.zeros(2, LATENT_DIM), torch.from_numpy(coordinates(5, 7))),
                 out, GENERATOR)
 
-    trials = []
+    trials, sharpness_trials = [], []
     if latent_scale is None:
         latent_scale, trials = choose_latent_scale(export_space, out, seed)
-    export_space(latent_scale)
-
     test, train = load_split("test", data, test_limit), load_split("train", data)
+    if sharpness is None:
+        def sessions_at(k: float) -> quality.SpaceSessions:
+            export_space(latent_scale, k)
+            return quality.SpaceSessions(out)
+        sharpness, sharpness_trials = choose_sharpness(sessions_at, train, seed)
+    export_space(latent_scale, sharpness)
     from .train import evaluate_space
     q, z_test, z_train = measure(out, test, train, seed, knn_train, evaluate_space(space, torch.from_numpy(test.images)))
     q["latent_scale_trials"] = trials
+    q["sharpness_trials"] = sharpness_trials
     q["generator_per_pixel_macs"] = s_cfg.per_pixel_macs()
     if reference is not None:
         ref, _, _ = measure(reference, test, train, seed, knn_train, reference_bce(reference))
@@ -287,7 +315,7 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
     landmarks = make_landmarks(z_test, test.labels, s, seed)
     (out / "landmarks.json").write_text(json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks},
                                                    indent=1) + "\n")
-    parity = check_parity(space, latent_scale, s, np.random.default_rng(seed))
+    parity = check_parity(space, latent_scale, sharpness, s, np.random.default_rng(seed))
     lo, hi = np.percentile(z_train, [0.5, 99.5], axis=0)
     files = {}
     for spec in (ENCODER, GENERATOR, CLASSIFIER):
@@ -304,6 +332,8 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
             "data_range_0.5_99.5_pct": [lo.round(3).tolist(), hi.round(3).tolist()],
             "jump": "uniform in [-1, 1]^8",
         },
+        "rendering": {"sharpness": sharpness,
+                      "meaning": "the generator draws sigmoid(sharpness * logits); 1 = the trained decoder's mean"},
         "coordinates": {"function": "contract.space.coordinates(width, height, scale)", "scale": s_cfg.coord_scale},
         "classes": list(CLASS_NAMES),
         "training": {
@@ -352,6 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", type=Path, default=Path("onnx_models"))
     p.add_argument("--data", help="Fashion-MNIST directory")
     p.add_argument("--latent-scale", type=float, help="skip the rule and use this scale")
+    p.add_argument("--sharpness", type=float, help="skip the rule (choose_sharpness) and use this k; 1 = none")
     p.add_argument("--test-limit", type=int, help="evaluate on the first N test images (tests only)")
     p.add_argument("--reference", type=Path,
                    help="an older models folder measured the same way, in the same run (before/after figures)")
@@ -364,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         from .prints.export import export as export_prints
         export_prints(args.prints, args.out)
     m = export_all(args.space, args.classifier, args.out, args.data, args.latent_scale, test_limit=args.test_limit,
-                   reference=args.reference)
+                   reference=args.reference, sharpness=args.sharpness)
     q = m["quality"]
     print(json.dumps({k: q[k] for k in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy",
                                         "reconstruction", "ripple", "generator_per_pixel_macs")}, indent=1))

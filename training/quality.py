@@ -93,3 +93,41 @@ def space_quality(models_dir: Path, images: np.ndarray, labels: np.ndarray, seed
     if ripple:
         figures["ripple"] = ripple_figures(s, seed + 2)
     return figures
+
+
+def readme_table(q: dict) -> str:
+    """The before/after table of README.md, from a manifest's `quality` (tests check README has it)."""
+    ref = q.get("reference") or {}
+
+    def row(label, target, get, fmt="{:.3f}"):
+        def cell(d):
+            try:
+                return fmt.format(get(d))
+            except (KeyError, TypeError):
+                return "-"
+        return f"| {label} | {target} | {cell(ref)} | {cell(q)} |"
+
+    def rec(d):
+        return d["reconstruction"]
+
+    def jump(d):
+        return d["hyperspace_jump"]
+
+    rows = [
+        "| figure (10k test set unless noted) | target | v1 (shipped before) | v2 (shipped now) |",
+        "|---|---|---|---|",
+        row("classifier on test photos", ">= 0.91", lambda d: rec(d)["classifier_on_photos"]),
+        row("classifier on their reconstructions", ">= 0.80", lambda d: rec(d)["classifier_on_reconstructions"]),
+        row("edge energy, reconstructions / photos", ">= 0.80", lambda d: rec(d)["edge_ratio_reconstructions"]),
+        row("edge energy, 2000 jumps / photos", ">= 0.80", lambda d: jump(d)["edge_ratio"]),
+        row("latent kNN (k=5), 10k training subset", ">= 0.82", lambda d: d["latent_knn5_accuracy"]),
+        row("jumps: classes with >= 1 % of 2000", "10", lambda d: jump(d)["classes_at_least_1pct"], "{}"),
+        row("jumps: entropy of the class histogram, nats", ">= 2.1", lambda d: jump(d)["entropy_nats"]),
+        row("jumps: Frechet distance of classifier logits to photos", "<= half of v1",
+            lambda d: jump(d)["frechet_logits_to_photos"], "{:.1f}"),
+        row("reconstruction BCE, nats per image", "<= v1", lambda d: d["reconstruction_bce_nats"], "{:.1f}"),
+        row("interior ripple at 256 px (banding)", "<= v1", lambda d: d["ripple"]["interior_ripple_256"], "{:.4f}"),
+        row("interior ripple at 1024 px", "<= v1", lambda d: d["ripple"]["interior_ripple_1024"], "{:.4f}"),
+        row("generator multiply-adds per pixel", "<= 1.5x v1", lambda d: d["generator_per_pixel_macs"], "{:,}"),
+    ]
+    return "\n".join(rows)

@@ -2,6 +2,7 @@
 
     fse-train sheet --out docs/model_sheet.png                       # the shipped models
     fse-train sheet --compare runs/vae_models --out docs/gan_vs_vae.png   # side by side with another export
+    fse-train sheet --before /tmp/v1_models --out docs/space_before_after.png   # a visitor's before/after
 
 Rows: test images and their reconstructions; random designs (hyperspace jumps) at 28x28 and the
 same designs at 256x256; a walk along each of the 8 parameters.
@@ -82,26 +83,51 @@ def model_rows(models: FashionModels, name: str, data: str | None, seed: int) ->
     return rows
 
 
+def before_after_rows(before: FashionModels, after: FashionModels, data: str | None, seed: int) -> list[Image.Image]:
+    """The same 16 test photos, reconstructed by the older models and by these; then 16 jumps of
+    these at 256 px and one at 1024 px, as a visitor would see them on the booth's screen."""
+    rng = np.random.default_rng(seed)
+    test = load_split("test", data, 2000)
+    pick = rng.choice(len(test.images), 16, replace=False)
+    photos = test.images[pick]
+    z = rng.uniform(-1, 1, (16, 8)).astype(np.float32)
+    jumps = after.generate(z, 256)
+    return [
+        _row("test photo", [_tile(x, 96) for x in photos]),
+        _row("before: recon", [_tile(x, 96) for x in before.generate(before.encode(photos), 96)]),
+        _row("after: recon", [_tile(x, 96) for x in after.generate(after.encode(photos), 96)]),
+        _row("after: jumps 256 px", [_tile(x, 256) for x in jumps[:8]]),
+        _row("", [_tile(x, 256) for x in jumps[8:]]),
+        _row("after: 1024 px", [_tile(after.generate(z[:1], 1024)[0], 1024)]),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="fse-train sheet", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--models", type=Path, default=Path("onnx_models"))
     p.add_argument("--compare", type=Path, help="another export to show first, for a side-by-side")
+    p.add_argument("--before", type=Path, help="older models: the before/after sheet of reconstructions and jumps")
     p.add_argument("--out", type=Path, default=Path("docs/model_sheet.png"))
     p.add_argument("--data", help="Fashion-MNIST directory")
     p.add_argument("--seed", type=int, default=3)
     args = p.parse_args(argv)
     try:
         rows = []
-        if args.compare:
+        title = "Fashion space: reconstructions, hyperspace jumps at 28 and 256 px, walks along each parameter"
+        if args.before:
+            rows = before_after_rows(FashionModels.load(args.before), FashionModels.load(args.models), args.data,
+                                     args.seed)
+            title = f"Before ({args.before.name}) and after ({args.models.name}): the same photos, then new jumps"
+        elif args.compare:
             rows += model_rows(FashionModels.load(args.compare), args.compare.name, args.data, args.seed)
-        rows += model_rows(FashionModels.load(args.models), args.models.name, args.data, args.seed)
+        if not args.before:
+            rows += model_rows(FashionModels.load(args.models), args.models.name, args.data, args.seed)
     except (ModelError, DatasetError) as e:
         print(f"fse-train sheet: {e}", file=sys.stderr)
         return 2
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    _stack(rows, "Fashion space: reconstructions, hyperspace jumps at 28 and 256 px, walks along each parameter"
-           ).save(args.out, optimize=True)
+    _stack(rows, title).save(args.out, optimize=True)
     print(f"wrote {args.out}")
     return 0
 
