@@ -34,7 +34,7 @@ CONTROLS: tuple[Control, ...] = (
             pointer="click a preview, drag along its slider"),
     Control("jump", "hyperspace jump: a random design anywhere in the space", keys=("SPACE", "j"), button=Button.JUMP,
             pointer="the HYPERSPACE JUMP button"),
-    Control("random", "a random design nearby: a short glide to a design like this one", keys=("r",),
+    Control("random", "a random design near this one (a short glide)", keys=("r",),
             button=Button.RANDOM, pointer="the R tool"),
     Control("capture", "save the design at 1024x1024 with its print (\"Saved #0042\" once it is safe)",
             keys=("RETURN", "KP_ENTER", "f"), button=Button.CAPTURE, pointer="the CAPTURE button"),

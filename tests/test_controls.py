@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pygame
 import pytest
 
@@ -36,10 +37,14 @@ def test_the_app_runs_every_command_and_shows_the_table(tmp_path):
     try:
         named = {c.command for c in controls.CONTROLS if c.command}
         assert named == set(app.commands)
-        app.state.diagnostics = True
-        text = "\n".join(app.diagnostics.lines(app))
-        for line in controls.help_lines():
-            assert line[:60] in text.replace("\n    ", " "), line
+        app.step()
+        help_area = app.layout.r(20, 100, 636, 300)
+        before = pygame.surfarray.array3d(app.screen.subsurface(help_area)).astype(float)
+        pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F12, mod=0, unicode="", scancode=0))
+        app.step()
+        shown = pygame.surfarray.array3d(app.screen.subsurface(help_area)).astype(float)
+        assert app.state.diagnostics and np.abs(shown - before).mean() > 10, "F12 shows the controls box"
+        assert controls.help_lines()[1].startswith("Space / J · the jump button")
         from kiosk.ui import canvas
         assert [controls.control(command).keys[0].upper() for command, _ in canvas.TOOLS] == ["R", "C", "W", "B"]
     finally:

@@ -2,8 +2,6 @@
 version, and every control (from kiosk/controls.py)."""
 from __future__ import annotations
 
-import textwrap
-
 import numpy as np
 import pygame
 
@@ -43,22 +41,31 @@ class DiagnosticsOverlay:
         else:
             out.append("capture log: could not be opened, captures are off (the reason is in the journal)")
         out.append(f"z = [{', '.join(f'{v:+.2f}' for v in app.state.z)}]  how={app.state.how}")
-        out.append("controls:")
-        out += ["  " + line for line in controls.help_lines()]
-        return [piece for line in out for piece in textwrap.wrap(line, 130, subsequent_indent="    ")]
+        return out
 
-    def draw(self, surface: pygame.Surface, app) -> pygame.Rect:
+    def _box(self, surface, lines: list[str], rect: pygame.Rect, size: int, title: str) -> pygame.Rect:
+        """Lines word-wrapped to the rect's width on a dark box as tall as they need; the box drawn."""
         s = self.layout.s
-        lines = self.lines(app)
-        size = int(22 * s)
-        f = theme.font(size)
-        width = max(f.size(line)[0] for line in lines) + 40 * s
-        box = pygame.Rect(self.layout.w - width - 20 * s, 80 * s, width, (len(lines) * (size + 6) + 30))
-        box = box.clip(surface.get_rect())
+        wrapped = [theme.wrap(title, size, rect.w - 40 * s, bold=True)[0]]
+        for line in lines:
+            if theme.font(size).size(line)[0] <= rect.w - 40 * s:
+                wrapped.append(line)   # as written: the figures' columns keep their spacing
+                continue
+            pieces = theme.wrap(line, size, rect.w - 60 * s) or [""]
+            wrapped += [pieces[0]] + ["    " + p for p in pieces[1:]]
+        box = pygame.Rect(rect.x, rect.y, rect.w, len(wrapped) * (size + 6) + 30).clip(surface.get_rect())
         layer = pygame.Surface(box.size, pygame.SRCALPHA)
         layer.fill((0, 0, 0, 215))
         surface.blit(layer, box)
         pygame.draw.rect(surface, theme.ACCENT, box, width=2)
-        for i, line in enumerate(lines):
-            theme.text(surface, line, (box.x + 20 * s, box.y + 15 + i * (size + 6)), size, theme.TEXT)
+        for i, line in enumerate(wrapped):
+            theme.text(surface, line, (box.x + 20 * s, box.y + 15 + i * (size + 6)), size,
+                       theme.ACCENT if i == 0 else theme.TEXT, bold=i == 0)
         return box
+
+    def draw(self, surface: pygame.Surface, app) -> pygame.Rect:
+        """The status on the right, every control (kiosk/controls.py) on the left; the area covered."""
+        L, s = self.layout, self.layout.s
+        status = self._box(surface, self.lines(app), L.r(668, 80, 1232, 0), int(22 * s), "DIAGNOSTICS (F12)")
+        help_box = self._box(surface, controls.help_lines(), L.r(20, 80, 636, 0), int(20 * s), "CONTROLS")
+        return status.union(help_box)
