@@ -67,11 +67,11 @@ def test_installs_every_unit_rule_and_the_kiosk(root):
     assert not (root / "etc/fse/kiosk.toml").exists()   # defaults need no file; never overwrite one
     for state in ("var/lib/fse", "var/cache/fse"):
         assert mode(root / state) == 0o750
-    if any((REPO / "onnx_models").glob("*.onnx")):
-        for model in (REPO / "onnx_models").rglob("*"):
-            if model.is_file():
-                installed = root / "opt/fse/onnx_models" / model.relative_to(REPO / "onnx_models")
-                assert installed.read_bytes() == model.read_bytes(), model.name
+    models = [m for m in (REPO / "onnx_models").rglob("*") if m.is_file()]
+    assert any(m.suffix == ".onnx" for m in models), "the shipped models are part of the repository"
+    for model in models:
+        installed = root / "opt/fse/onnx_models" / model.relative_to(REPO / "onnx_models")
+        assert installed.read_bytes() == model.read_bytes(), model.name
 
 
 def test_installed_venv_runs_the_kiosk_code(root):

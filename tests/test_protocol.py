@@ -138,6 +138,7 @@ def test_random_corruption_never_yields_a_wrong_frame():
 VALID_STREAM = IDENTITY + b"".join(encode_frame(s, (s * 4 % 1024,) * 8, s % 64) for s in range(3))
 
 
+@pytest.mark.slow   # ~13 s: `pytest -m "not slow"` for a quick pass; make test runs it
 @settings(max_examples=10_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(noise=st.binary(max_size=160),
        cut=st.integers(0, len(VALID_STREAM)),
