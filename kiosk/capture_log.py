@@ -22,15 +22,15 @@ Layout of the state directory (the format is documented in docs/analysis.md):
                                        (log-<utc>.sqlite), images no capture refers to (images-<utc>/...)
     usb-export.json                    status of the last USB export (written by `fse-export --usb`)
 
-Durability: a capture's image path is entered in the image journal (a committed row) before the
-file exists; the PNG is written to a temp file, fsynced, renamed and the directory fsynced; then
-the capture's row and the end of its journal entry commit together. `save_capture` returns the id
-only after that commit, so a capture the visitor saw acknowledged survives a power cut, and a row
-never points at a missing or half-written image. At start-up only the journal's files are removed
-(captures that never committed, images retention already deleted the rows of); any other image
-no capture refers to is moved to quarantine/, never unlinked, and a brand-new database touches no
-file at all. The trail is buffered for up to `TRAIL_FLUSH_S` seconds (a crash loses at most that
-much trail, never a capture).
+Durability: a capture's image path is entered in the image journal (committed, not yet fsynced)
+before the file exists; the PNG is written to a temp file, fsynced, renamed and the directory
+fsynced; then the capture's row and the end of its journal entry commit together (fsynced).
+`save_capture` returns the id only after that commit, so a capture the visitor saw acknowledged
+survives a power cut, and a row never points at a missing or half-written image. At start-up only
+the journal's files are removed (captures that never committed, images whose rows retention
+deleted); any other image no capture refers to is moved to quarantine/, never unlinked, and a log
+that never saved a capture (a brand-new one) touches no file at all. The trail is buffered for up
+to `TRAIL_FLUSH_S` seconds (a crash loses at most that much trail, never a capture).
 
 Faults (docs/reliability.md): a log another program holds locked ("database is locked", e.g. an
 export) is retried with back-off while visitors keep exploring; a damaged database is moved to
