@@ -196,12 +196,14 @@ class App:
         return self.exit_code
 
     def prioritise_ui(self) -> None:
-        """The render threads yield to this one (kiosk.render.WORKER_NICE): frames keep to 60 Hz."""
-        from .render import lower_priority
+        """The render threads yield to this one, the previews and captures to the design too
+        (kiosk.render.WORKER_NICE, BACKGROUND_NICE): frames keep to 60 Hz, drafts come first."""
+        from .render import BACKGROUND_NICE, WORKER_NICE, lower_priority
 
-        for worker in (self.design_renderer, self.preview_renderer, self.capture_worker):
+        lower_priority(self.design_renderer.threads, WORKER_NICE)
+        for worker in (self.preview_renderer, self.capture_worker):
             if worker is not None:
-                lower_priority(worker.threads)
+                lower_priority(worker.threads, BACKGROUND_NICE)
 
     def step(self, dt: float = 1.0 / FPS) -> bool:
         """One frame: events -> update(dt) -> render requests -> draw -> present. False once exiting."""

@@ -73,10 +73,14 @@ METRIC_KEEP = 2000
 
 WORKER_NICE = 5
 """In the booth's loop (App.run), render threads run this much nicer than the UI thread. The booth
-has 2 cores and 3 busy threads while a stick moves (the UI, the design, the previews): at equal priority the scheduler parks the
-UI thread behind a render for a whole time slice, which showed as 25-35 ms frames. The UI thread
-needs about a quarter of a core, so this costs the renders little. Tests step the app without it:
-on a loaded test machine it would only starve their renders."""
+has 2 cores and 3 busy threads while a stick moves (the UI, the design, the previews): at equal
+priority the scheduler parks the UI thread behind a render for a whole time slice, which showed
+as 25-35 ms frames. The UI thread needs about a quarter of a core, so this costs the renders
+little. Tests step the app without it: on a loaded test machine it would only starve their renders."""
+BACKGROUND_NICE = 10
+"""The previews and captures run nicer still: while a stick moves the draft is what the visitor
+watches (input -> draft p95 <= 50 ms), and a preview batch (~40 ms of CPU) renewed every frame
+would otherwise take half the CPU from it."""
 
 
 def lower_priority(threads, nice: int = WORKER_NICE) -> None:

@@ -240,15 +240,17 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     from kiosk import render
 
     app = make_app()
-    threads = app.design_renderer.threads + app.preview_renderer.threads + app.capture_worker.threads
+    design = [t for t in app.design_renderer.threads if t.is_alive()]
+    background = [t for t in app.preview_renderer.threads + app.capture_worker.threads if t.is_alive()]
 
     def nice(thread):
         return os.getpriority(os.PRIO_PROCESS, thread.native_id)
 
     ui = os.getpriority(os.PRIO_PROCESS, 0)
-    assert all(nice(t) == ui for t in threads if t.is_alive())
+    assert all(nice(t) == ui for t in design + background)
     app.prioritise_ui()
-    assert all(nice(t) == min(19, ui + render.WORKER_NICE) for t in threads if t.is_alive())
+    assert all(nice(t) == min(19, ui + render.WORKER_NICE) for t in design)
+    assert all(nice(t) == min(19, ui + render.BACKGROUND_NICE) for t in background)
     assert os.getpriority(os.PRIO_PROCESS, 0) == ui
 
 
