@@ -2,7 +2,7 @@
 
 Used by the report's browser test and to make the report screenshot for the docs:
 
-    python -m analysis.browser report/index.html docs/img/report.png --hover-capture 0
+    python -m analysis.browser report/index.html docs/img/report.png --click-capture 3 --hover-capture 0
 
 No websocket library, no Playwright browser download: Chromium's `--remote-debugging-pipe` reads
 JSON commands (NUL-terminated) on fd 3 and writes replies and events on fd 4.
@@ -252,10 +252,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("page", type=Path)
     parser.add_argument("screenshot", type=Path)
     parser.add_argument("--hover-capture", type=int, help="hover this capture before the screenshot")
+    parser.add_argument("--click-capture", type=int, help="click this capture first (its details show)")
+    parser.add_argument("--size", default="1400x1100", help="window WIDTHxHEIGHT (%(default)s)")
     args = parser.parse_args(argv)
-    with Chromium() as browser:
+    width, height = (int(v) for v in args.size.split("x"))
+    with Chromium(width=width, height=height) as browser:
         browser.open(args.page.resolve().as_uri())
         browser.wait_for(PLOT_READY)
+        if args.click_capture is not None:
+            browser.click(*point_on_screen(browser, "captures", args.click_capture))
+            browser.wait_for("document.getElementById('details-command') && "
+                             "[...document.querySelectorAll('#details-body img')].every(i => i.complete)")
         if args.hover_capture is not None:
             browser.mouse_move(*point_on_screen(browser, "captures", args.hover_capture))
             browser.wait_for(VISIBLE_HOVER_IMAGES + ".length > 0")

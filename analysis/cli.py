@@ -123,7 +123,7 @@ def analyse(args) -> int:
             sample = np.sort(rng.choice(len(log.trail_z), min(TRAIL_CLASS_SAMPLE, len(log.trail_z)), replace=False))
             sample_class = batched(models.classify, batched(lambda z: models.generate(z, 28), log.trail_z[sample])).argmax(1)
             from scipy.spatial import cKDTree
-            _, nearest = cKDTree(log.trail_z[sample]).query(log.trail_z, k=1, workers=-1)
+            _, nearest = cKDTree(log.trail_z[sample]).query(log.trail_z, k=1, eps=embed.TRAIL_EPS, workers=-1)
             trail_class = sample_class[nearest]
         say("classified captures and trail")
 
@@ -154,7 +154,8 @@ def analyse(args) -> int:
                 "trail": stats.per_class(trail_class, names),
                 "method": (f"Classes from classifier.onnx on each capture's 28x28 design; for the trail, on the "
                            f"decoded designs of a seeded sample of {min(TRAIL_CLASS_SAMPLE, len(log.trail_z))} "
-                           f"points, the rest taking the class of their nearest sampled point in z."),
+                           f"points, the rest taking the class of their nearest sampled point in z (approximate "
+                           f"search, eps {embed.TRAIL_EPS:g})."),
             },
             "regions": stats.captured_regions(capture_cells, region_boxes, capture_class, capture_labels, names),
             "sessions": {"overview": overview, "table": rows},

@@ -151,6 +151,13 @@
     if (hits.length === 0) return;
     pickSession(model("path_data").data.row[hits[hits.length - 1]], false);
   }
+  function pathHovered(cbData) {
+    const hits = cbData.index.indices, note = document.getElementById("path-note");
+    if (!hits.length) return;
+    const d = model("path_data").data, i = hits[hits.length - 1];
+    note.textContent = `Path under the pointer: session ${d.session[i]} (${d.booth[i]}, ${d.duration[i]}, ` +
+      `${d.captures[i]} capture${d.captures[i] === 1 ? "" : "s"}); click its row in the sessions table to follow it.`;
+  }
   function pickSession(row, fromTable) {
     fse.state.session = row;
     const s = data.sessions[row];
@@ -300,7 +307,7 @@
 
   function init() {
     doc = Bokeh.documents[0];
-    Object.assign(fse, {timeChanged, colourChanged, pointPicked, pathPicked, selectionChanged, csvText, pickSession});
+    Object.assign(fse, {timeChanged, colourChanged, pointPicked, pathPicked, pathHovered, selectionChanged, csvText, pickSession});
     document.getElementById("download-csv").addEventListener("click", downloadCsv);
     document.getElementById("clear-selection").addEventListener("click", () => {
       model("capture_data").selected.indices = [];

@@ -60,7 +60,7 @@ PATH_VERTICES = 40_000
 
 def png_data_uri(pixels: np.ndarray) -> str:
     buffer = io.BytesIO()
-    Image.fromarray(np.asarray(pixels, np.uint8)).save(buffer, "PNG", optimize=True)
+    Image.fromarray(np.asarray(pixels, np.uint8)).save(buffer, "PNG", compress_level=6)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -329,9 +329,9 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
         "booth": [rows[i]["booth"] for i in path_rows],
     }, name="path_data")
     path_view = CDSView(filter=IndexFilter(list(range(len(path_rows))), name="paths_filter"))
-    path_layer = plot.multi_line("xs", "ys", source=path_source, view=path_view, line_color="#3b4a6b", line_alpha=0.13,
+    path_layer = plot.multi_line("xs", "ys", source=path_source, view=path_view, line_color="#3b4a6b", line_alpha=0.1,
                                  line_width=1, muted_alpha=0.0, name="sessions",
-                                 selection_line_color=SELECTED_COLOUR, selection_line_alpha=1, selection_line_width=3,
+                                 selection_line_color=SELECTED_COLOUR, selection_line_alpha=0.85, selection_line_width=2,
                                  nonselection_line_alpha=0.12, nonselection_line_color="#3b4a6b")
     if path_rows:
         items.append(LegendItem(label="session paths", renderers=[path_layer]))
@@ -410,9 +410,10 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
         <div class="fse-hover" style="background:#fff"><img src="@left" style="{image_css};image-rendering:pixelated"
         alt="@left_alt"> <img src="@right" style="{image_css}" alt="@right_alt"><br>
         <b>@heading</b><br>@caption</div>"""))
-    plot.add_tools(HoverTool(renderers=[path_layer], line_policy="interp", name="session_hover", tooltips="""
-        <div class="fse-session"><b>Session @session</b><br>@booth, @duration, @captures capture(s)</div>"""))
-    plot.add_tools(TapTool(renderers=[pointer, path_layer]))
+    # a path's session is named in a line under the map, not in a second tooltip over a capture's
+    plot.add_tools(HoverTool(renderers=[path_layer], line_policy="interp", name="session_hover", tooltips=None,
+                             callback=CustomJS(code="window.fse && window.fse.pathHovered(cb_data)")))
+    plot.add_tools(TapTool(renderers=[pointer]))
     lasso = LassoSelectTool(renderers=[capture_layer], name="lasso", continuous=False)
     box_select = BoxSelectTool(renderers=[capture_layer], name="box_select")
     plot.add_tools(lasso, box_select)
@@ -423,7 +424,8 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     trail_counts = np.bincount(trail_bin, minlength=bins.count)
     tl = figure(frame_width=FRAME[0], frame_height=90, x_axis_type="datetime", toolbar_location=None, name="timeline",
                 x_range=Range1d(edges_ms[0], edges_ms[-1]), y_range=Range1d(0, max(1, int(capture_counts.max())) * 1.15),
-                title=f"Captures (bars) and trail points (line) per {timeline.bin_label(bins.width)}, UTC")
+                title=f"Per {timeline.bin_label(bins.width)} (UTC): captures (grey bars, left axis) and "
+                      f"trail points (blue line, right axis)")
     tl.title.text_font_size = "12px"
     tl.quad(left=edges_ms[:-1], right=edges_ms[1:], bottom=0, top=capture_counts, fill_color="#555555",
             line_color="white")
@@ -483,14 +485,16 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
 {INLINE.render()}
 <style>{(here / "report.css").read_text()}</style>
 </head><body>
-<header><h1>A day at the booth</h1><p id="headline"></p></header>
+<header><h1>A day at the booth</h1><p id="headline"></p>
+<p class="note" id="outside-view">{html.escape(outside_view_note(train_xy, capture_xy, low, high))}</p></header>
 <main>
-  <div id="map-column">{div}</div>
+  <div id="map-column">{div}<p class="note" id="path-note">Point at a faint line on the map to see whose
+  path it is; click a row of the sessions table to follow one visitor.</p></div>
   <aside id="details" aria-live="polite">
     <h2>Details</h2>
     <p class="note" id="details-empty">Click a capture or a training design on the map to see it large, with its
-    parameters and the command that opens it in the kiosk. Click a session's path, or a row of the sessions table,
-    to follow one visitor.</p>
+    parameters and the command that opens it in the kiosk. Click a row of the sessions table (below the map)
+    to follow one visitor: their path and captures light up.</p>
     <div id="details-body"></div>
     <h2>Selection</h2>
     <p class="note">Use the lasso or box-select tool above the map (or pick a session) to select captures.</p>
@@ -508,6 +512,18 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
 </body></html>
 """
     Path(path).write_text(document, encoding="utf-8")
+
+
+def outside_view_note(train_xy: np.ndarray, capture_xy: np.ndarray, low: np.ndarray, high: np.ndarray) -> str:
+    """Says how many points the first view leaves out, so nobody thinks they were dropped ("" if none)."""
+    def outside(xy):
+        return int(np.any((xy < low) | (xy > high), axis=1).sum()) if len(xy) else 0
+    counts = [(outside(capture_xy), "capture"), (outside(train_xy), "training design")]
+    parts = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in counts if n]
+    if not parts:
+        return ""
+    return (f"{' and '.join(parts)} lie outside the first view, which spans the middle 99% of the training "
+            f"designs: zoom out (mouse wheel) to see them; the reset tool returns to this view.")
 
 
 def write_nothing_yet(path: Path, summary: dict) -> None:

@@ -97,3 +97,18 @@ def test_loader_reads_and_places_captures_on_its_own_thread(tmp_path, models_dir
     assert loader.loaded.wait(10) and loader.served.wait(10)
     assert readers and set(readers) == {"map-loader"}       # SQLite is read off the UI thread
     np.testing.assert_allclose(loader.captures_xy, shipped_map.xy[:3], atol=1e-3)
+
+
+def test_the_trails_outside_flag_is_exact_although_its_placement_is_approximate(shipped_map):
+    from scipy.spatial import cKDTree
+
+    from analysis.embed import on_reference
+
+    rng = np.random.default_rng(1)
+    trail = np.concatenate([shipped_map.z[rng.choice(len(shipped_map.z), 300)] + rng.normal(0, 0.3, (300, 8)),
+                            rng.uniform(-1, 1, (300, 8))]).astype(np.float32)
+    placed = on_reference(shipped_map, np.zeros((0, 8), np.float32), trail)
+    exact = cKDTree(shipped_map.z).query(trail, k=1)[0]
+    threshold = shipped_map.support_threshold
+    assert 0.05 < (exact > threshold).mean() < 0.95          # both kinds are there
+    np.testing.assert_array_equal(placed.trail_distance > threshold, exact > threshold)
