@@ -30,6 +30,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
 from contract.models import CLASSIFIER, ENCODER, GENERATOR
 from contract.space import LATENT_DIM, coordinates
 
@@ -37,7 +38,6 @@ from . import metrics, quality
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
-from .data import CLASS_NAMES, dataset_checksum, load_split
 from .train import load_checkpoint
 
 OPSET = 17  # TensorRT 8.5/8.6 on JetPack 5 stops at 17

@@ -16,9 +16,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from contract.fashion_mnist import DatasetError, load_split
 from kiosk.models import FashionModels, ModelError
-
-from .data import DatasetError, load_split
 
 PAD = 6
 BG = 255
