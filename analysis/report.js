@@ -305,8 +305,21 @@
       tr.addEventListener("click", () => pickSession(Number(tr.dataset.row), true));
   }
 
+  // Wide screens get a bigger map (same aspect, so the view's box still fits): the page is drawn
+  // for 1280 px, where map, legend and details just fit.
+  function fitToWindow() {
+    const scale = Math.max(1, Math.min(1.5, (window.innerWidth - 640) / 880));
+    if (scale === 1) return;
+    const map = model("map"), timeline = model("timeline");
+    const width = Math.round(map.frame_width * scale);
+    map.setv({frame_width: width, frame_height: Math.round(map.frame_height * scale)});
+    timeline.frame_width = width;
+    model("time").width = Math.round(model("time").width * scale);
+  }
+
   function init() {
     doc = Bokeh.documents[0];
+    fitToWindow();
     Object.assign(fse, {timeChanged, colourChanged, pointPicked, pathPicked, pathHovered, selectionChanged, csvText, pickSession});
     document.getElementById("download-csv").addEventListener("click", downloadCsv);
     document.getElementById("clear-selection").addEventListener("click", () => {
