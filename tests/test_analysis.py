@@ -170,6 +170,14 @@ def test_synthetic_captures_use_the_shipped_prints(bundles, models_dir):
         assert json.loads(weights) == ([] if name == "none" else [float(n == name) for n in shipped])
 
 
+def test_class_colours_are_distinct_and_none_is_grey_like_the_trail():
+    import colorsys
+
+    rgb = [tuple(int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)) for c in CLASS_COLOURS]
+    assert len(set(CLASS_COLOURS)) == 10
+    assert all(colorsys.rgb_to_hsv(*c)[1] > 0.3 for c in rgb), "a class colour is greyish: it would look like the trail"
+
+
 def _cluster_with_outliers(rng):
     xy = rng.normal(0, 1, (2000, 2))
     xy[:3] = [[60, 0], [0, -80], [-70, 70]]  # three points UMAP threw far away
@@ -261,6 +269,9 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         assert stats["visited_cells"] == coverage["map_area"]["visited_cells"]
         assert [{k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in stats["regions"]] \
             == [{k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in summary["regions"]]
+        # Captures outside the training support are the diamonds.
+        diamonds = _page(browser, "m('capture_data').data.marker.map(k => k === 'diamond' ? 1 : 0)")
+        assert diamonds == [int(r["outside_support"]) for r in csv_rows] and 0 < sum(diamonds) < len(csv_rows)
         # Booth names are text, never markup (the odd booth's name holds < > &).
         assert ODD_BOOTH in browser.evaluate("document.getElementById('headline').textContent")
         assert "&lt;02&gt;&amp;co" in browser.evaluate("document.getElementById('headline').innerHTML")
