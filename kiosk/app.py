@@ -44,6 +44,9 @@ IDLE_REDRAW_S = 0.5
 the display lose it); otherwise only the areas whose widgets redrew are presented."""
 USB_POLL_S = 1.0
 """How often the USB export's status file is read (kiosk/export.py writes it)."""
+PREVIEWS_WHILE_MOVING_S = 0.15
+"""While z keeps changing, the previews (one batch is ~40 ms of CPU) are asked for at most this
+often, so the draft the visitor watches keeps the CPU; once input settles they follow at once."""
 SPIN_S = 0.0015
 """The pacer sleeps until this close to the next frame, then yields in a loop until it is due:
 the kernel's sleep overshoots by up to a millisecond, which alone would push frames past 16.7 ms."""
@@ -116,6 +119,8 @@ class App:
         self._submitted_version = -1
         self._submitted_print = None
         self._moving = False
+        self._previews_version = -1
+        self._previews_asked = -PREVIEWS_WHILE_MOVING_S
         self._held_buttons: set = set()
         self._held_since: float | None = None
         self._free_cache: tuple[float, float | None] = (-10.0, None)
@@ -196,14 +201,13 @@ class App:
         return self.exit_code
 
     def prioritise_ui(self) -> None:
-        """The render threads yield to this one, the previews and captures to the design too
-        (kiosk.render.WORKER_NICE, BACKGROUND_NICE): frames keep to 60 Hz, drafts come first."""
+        """The render threads yield to this one, captures to the renders too (kiosk.render.WORKER_NICE,
+        BACKGROUND_NICE): frames keep to 60 Hz."""
         from .render import BACKGROUND_NICE, WORKER_NICE, lower_priority
 
-        lower_priority(self.design_renderer.threads, WORKER_NICE)
-        for worker in (self.preview_renderer, self.capture_worker):
-            if worker is not None:
-                lower_priority(worker.threads, BACKGROUND_NICE)
+        lower_priority(self.design_renderer.threads + self.preview_renderer.threads, WORKER_NICE)
+        if self.capture_worker is not None:
+            lower_priority(self.capture_worker.threads, BACKGROUND_NICE)
 
     def step(self, dt: float = 1.0 / FPS) -> bool:
         """One frame: events -> update(dt) -> render requests -> draw -> present. False once exiting."""
@@ -470,13 +474,16 @@ class App:
             self._submitted_version = state.version
             self._submitted_print = state.print_name
             self.design_renderer.submit(state.z, state.print_name, settled=first)
-            self.preview_renderer.submit(state.z)
             self._moving = not first
         elif self._moving or state.print_name != self._submitted_print:
             # z did not change this frame: input has settled, refine to full resolution and print.
             self._moving = False
             self._submitted_print = state.print_name
             self.design_renderer.submit(state.z, state.print_name, settled=True)
+        if self._previews_version != state.version and (
+                not self._moving or self.now - self._previews_asked >= PREVIEWS_WHILE_MOVING_S):
+            self._previews_version, self._previews_asked = state.version, self.now
+            self.preview_renderer.submit(state.z)
 
     def collect_results(self) -> None:
         frame = self.design_renderer.latest()

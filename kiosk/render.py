@@ -78,9 +78,8 @@ priority the scheduler parks the UI thread behind a render for a whole time slic
 as 25-35 ms frames. The UI thread needs about a quarter of a core, so this costs the renders
 little. Tests step the app without it: on a loaded test machine it would only starve their renders."""
 BACKGROUND_NICE = 10
-"""The previews and captures run nicer still: while a stick moves the draft is what the visitor
-watches (input -> draft p95 <= 50 ms), and a preview batch (~40 ms of CPU) renewed every frame
-would otherwise take half the CPU from it."""
+"""Captures run nicer still: a 1024 px render is seconds of CPU that must not slow the draft the
+visitor watches (the toast says when it is saved)."""
 
 
 def lower_priority(threads, nice: int = WORKER_NICE) -> None:

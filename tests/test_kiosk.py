@@ -240,8 +240,8 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     from kiosk import render
 
     app = make_app()
-    design = [t for t in app.design_renderer.threads if t.is_alive()]
-    background = [t for t in app.preview_renderer.threads + app.capture_worker.threads if t.is_alive()]
+    design = [t for t in app.design_renderer.threads + app.preview_renderer.threads if t.is_alive()]
+    background = [t for t in app.capture_worker.threads if t.is_alive()]
 
     def nice(thread):
         return os.getpriority(os.PRIO_PROCESS, thread.native_id)
@@ -253,6 +253,24 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     assert all(nice(t) == min(19, ui + render.BACKGROUND_NICE) for t in background)
     assert os.getpriority(os.PRIO_PROCESS, 0) == ui
 
+
+def test_previews_are_asked_for_sparingly_while_moving_and_at_once_when_input_settles(make_app):
+    """The draft the visitor watches keeps the CPU while a stick moves: previews (~40 ms a batch)
+    are asked for at most every PREVIEWS_WHILE_MOVING_S, and follow the design once input stops."""
+    from kiosk.app import PREVIEWS_WHILE_MOVING_S
+
+    app = make_app("--z", "0,0,0,0,0,0,0,0")
+    app.settle()
+    asked = []
+    submit = app.preview_renderer.submit
+    app.preview_renderer.submit = lambda z, t=None: (asked.append(app.now), submit(z, t))
+    key(app, pygame.K_2)
+    steps(app, 60, dt=1 / 60)                      # one second of app time, z changing every frame
+    assert 3 <= len(asked) <= 1 / PREVIEWS_WHILE_MOVING_S + 1, asked
+    assert min(np.diff(asked)) >= PREVIEWS_WHILE_MOVING_S - 1e-9
+    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_2, mod=0))
+    app.settle()
+    assert np.array_equal(app.preview_renderer.latest().z, app.state.z)
 
 # -- capture, attract, usb ------------------------------------------------------------------------
 
