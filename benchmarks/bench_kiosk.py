@@ -59,7 +59,7 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
     if hasattr(app, "prioritise_ui"):
         app.prioritise_ui()   # what App.run does first
     # The kiosk's own pacing (App.run's); a kiosk from before the FramePacer (an old checkout) ticks pygame's clock.
-    pace = app.pacer.wait if hasattr(app, "pacer") else (lambda clock=pygame.time.Clock(): clock.tick(60))
+    pace = app.wait_for_frame if hasattr(app, "wait_for_frame") else (lambda clock=pygame.time.Clock(): clock.tick(60))
     renders_final = getattr(app, "renders_final", None) or app.idle
     board = app.hub.simulator
     deadline = time.monotonic() + 10
@@ -77,9 +77,14 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
                 for k, v in axes(time.monotonic() - t0).items():
                     board.set_axis(k, v)
             now = time.perf_counter()
-            app.step(min(now - last, 0.1))
+            if hasattr(app, "present"):   # as App.run: draw, wait for the frame's time, present
+                app.step(min(now - last, 0.1), present=False)
+                pace()
+                app.present()
+            else:
+                app.step(min(now - last, 0.1))
+                pace()
             last = now
-            pace()
 
     def sweep(seconds: float) -> tuple[list, list]:
         """Every stick moving, phases apart; (frame times, input -> draft latencies)."""

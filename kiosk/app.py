@@ -13,7 +13,7 @@ Where things are: start-up (command line, config, models, the error page) in kio
 the explorer's state and commands in kiosk/explorer.py (pure, no pygame); the widgets in
 kiosk/ui/, each redrawing its own area when its inputs change; inference on worker threads in
 kiosk/render.py. This module is the loop, in visible phases:
-events -> update(dt) -> render requests -> draw -> present -> pace.
+events -> update(dt) -> render requests -> draw -> wait for the frame's time -> present.
 """
 from __future__ import annotations
 
@@ -47,9 +47,10 @@ USB_POLL_S = 1.0
 PREVIEWS_WHILE_MOVING_S = 0.15
 """While z keeps changing, the previews (one batch is ~40 ms of CPU) are asked for at most this
 often, so the draft the visitor watches keeps the CPU; once input settles they follow at once."""
-SPIN_S = 0.0015
+SPIN_S = 0.003
 """The pacer sleeps until this close to the next frame, then yields in a loop until it is due:
-the kernel's sleep overshoots by up to a millisecond, which alone would push frames past 16.7 ms."""
+on the loaded 2-core machine a sleep woke up to ~2 ms late, which alone pushed frames past 16.7 ms
+(with 1.5 ms: frame p95 17.0 ms; with 3 ms: 16.7). Only frames with something to show spin."""
 
 
 class FramePacer:
@@ -60,13 +61,15 @@ class FramePacer:
         self.period = 1.0 / fps
         self.next = time.perf_counter() + self.period
 
-    def wait(self) -> None:
+    def wait(self, spin: bool = True) -> None:
+        """Until the next frame is due; spin=False sleeps all the way (nothing to show: an idle
+        kiosk must not spin)."""
         now = time.perf_counter()
         if now - self.next > self.period:
             self.next = now                       # far behind: start a new grid from here
-        elif self.next - now > SPIN_S:
-            time.sleep(self.next - now - SPIN_S)
-        while time.perf_counter() < self.next:
+        elif self.next - now > (SPIN_S if spin else 0.0):
+            time.sleep(self.next - now - (SPIN_S if spin else 0.0))
+        while spin and time.perf_counter() < self.next:
             time.sleep(0)                          # lets the render threads have the GIL meanwhile
         self.next += self.period
 
@@ -126,6 +129,7 @@ class App:
         self._free_cache: tuple[float, float | None] = (-10.0, None)
         self._first_frame = True
         self._t_last_step: float | None = None
+        self._to_present: list = []
         self.redraw_every_frame = False   # the benchmark's "before": every widget redrawn every frame
         self._visible: list = []
         self._overlay_rects: list = []
@@ -193,9 +197,10 @@ class App:
             t = time.perf_counter()
             dt = min(t - last, 0.1)   # a stalled frame must not fling the parameters
             last = t
-            self.step(dt)
+            self.step(dt, present=False)
             sdnotify.watchdog()
-            self.pacer.wait()
+            self.wait_for_frame()
+            self.present()
         sdnotify.stopping()
         self.shutdown()
         return self.exit_code
@@ -209,10 +214,11 @@ class App:
         if self.capture_worker is not None:
             lower_priority(self.capture_worker.threads, BACKGROUND_NICE)
 
-    def step(self, dt: float = 1.0 / FPS) -> bool:
-        """One frame: events -> update(dt) -> render requests -> draw -> present. False once exiting."""
-        from . import sdnotify
+    def step(self, dt: float = 1.0 / FPS, present: bool = True) -> bool:
+        """One frame: events -> update(dt) -> render requests -> draw, then present. False once exiting.
 
+        present=False leaves the drawn frame for `present()`: the loop presents on the frame grid,
+        so the time a frame appears does not wobble with how long it took to draw."""
         t0 = time.perf_counter()
         self.now += dt
         for event in self.pg.event.get():
@@ -222,18 +228,34 @@ class App:
         self.update(dt)
         self.request_renders()
         self.collect_results()
-        self.present()
-        t1 = time.perf_counter()
-        self.metrics.ui_work_ms.append((t1 - t0) * 1e3)
+        self._to_present = self.draw()
+        self.metrics.ui_work_ms.append((time.perf_counter() - t0) * 1e3)
+        if present:
+            self.present()
+        return self.running
+
+    def wait_for_frame(self) -> None:
+        """Until this frame's time on the 60 Hz grid (precisely only when there is something to show)."""
+        self.pacer.wait(spin=bool(self._to_present))
+
+    def present(self) -> None:
+        """Show what the last step drew (only the areas that changed); the frame-time metric is
+        taken here, where a visitor sees it."""
+        from . import sdnotify
+
+        if self._to_present:
+            self.pg.display.update(self._to_present)
+            self._to_present = []
+            self.frames_drawn += 1
+        t = time.perf_counter()
         if self._t_last_step is not None:
-            frame = (t1 - self._t_last_step) * 1e3
+            frame = (t - self._t_last_step) * 1e3
             self.metrics.frame_ms.append(frame)
             self.fps = 0.9 * self.fps + 0.1 * (1e3 / max(frame, 1e-3))
-        self._t_last_step = t1
+        self._t_last_step = t
         if self._first_frame:
             self._first_frame = False
             sdnotify.ready("first frame up")
-        return self.running
 
     def shutdown(self) -> None:
         workers = [w for w in (self.design_renderer, self.preview_renderer, self.capture_worker) if w is not None]
@@ -508,12 +530,12 @@ class App:
                     self.status.toast(result.error or "capture failed", "warn", self.now, 8.0)
 
     # -- drawing -----------------------------------------------------------------------------------
-    def present(self) -> None:
+    def draw(self) -> list:
         """Widgets redraw what changed into the back buffer; only those areas, and the overlays
-        (toasts, attract prompt, tooltip, F12), go to the screen."""
+        (toasts, attract prompt, tooltip, F12), go to the screen surface. The rects to present."""
         from .ui.theme import BG
 
-        pg, screen, frame = self.pg, self.screen, self.frame
+        screen, frame = self.screen, self.frame
         visible = self.widgets()
         switched = visible != self._visible     # map mode on / off: the column under it changes
         if switched:
@@ -527,14 +549,13 @@ class App:
         self._overlay_rects = []
         if not (dirty or under_overlays or self.has_overlays()):
             if self.now - self._last_present < IDLE_REDRAW_S:
-                return
+                return []
             dirty = [frame.get_rect()]
         for rect in dirty + under_overlays:
             screen.blit(frame, rect, rect)
         self._overlay_rects = self.draw_overlays(screen)
-        pg.display.update(dirty + under_overlays + self._overlay_rects)
         self._last_present = self.now
-        self.frames_drawn += 1
+        return dirty + under_overlays + self._overlay_rects
 
     def has_overlays(self) -> bool:
         s = self.state
