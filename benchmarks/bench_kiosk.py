@@ -4,14 +4,17 @@
     python benchmarks/bench_kiosk.py --quick    # ~15 s
 
 `run(quick)` starts the kiosk in a subprocess (SDL dummy driver, 1920x1080, `--joystick sim`) so
-cold start and peak RSS are the real process's. The child runs the real main loop (step + 60 Hz
-tick) while the simulated board sweeps the sticks, then does settle cycles: move one stick for
-0.4 s, let go, wait until the full-resolution design (and the print, when prints ship) is on
-screen. Reported (ms): UI frame time p50/p95/p99 during the sweep, input-to-draft, settle-to-full,
-settle-to-print, preview refresh; cold start to first interactive frame (s); peak RSS (MB).
-Targets from the performance issue are listed under "targets" with pass/fail.
+cold start and peak RSS are the real process's. The child runs the main loop as App.run does
+(render threads reniced, step, wait for the frame's time on the 60 Hz grid, present) while the
+simulated board sweeps the sticks, then does settle cycles: move one stick for 0.4 s, let go, wait
+until the full-resolution design (and the print) is on screen, then saves a capture with a print.
+Reported (ms): UI frame time p50/p95/p99 during the sweep, input-to-draft, settle-to-full,
+settle-to-print, preview refresh; cold start to first interactive frame (s); peak RSS, and the
+peak after the capture with a print (MB). Targets from issue 13 are listed under "targets" with
+pass/fail. The same script runs an older kiosk (getattr fallbacks), for before/after pairs.
 
 Before/after pairs measured in the same process (the full run only; `--quick` skips them):
+- "sweep_redraw_all": the sweep again with every widget redrawn every frame.
 - "uncapped": the settle cycles again with the final design, the print and the previews rendered
   at the sizes they are shown (the kiosk's behaviour before the caps in kiosk/render.py); the
   peak RSS above is read before this pass, since a 720 px print alone needs ~1.1 GB.
