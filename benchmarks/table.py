@@ -7,6 +7,7 @@ Two tables: every figure with its same-run reference and its target (and whether
 the optimisations' before/after pairs. Figures a run did not measure (a suite left out with
 --only, or one that failed) are left out of the table; a failed suite gets one row saying so.
 """
+
 from __future__ import annotations
 
 import json
@@ -50,23 +51,46 @@ def figure_rows(results: dict) -> list[tuple]:
     gemm = gen.get("numpy_gemm_gflops")
     for case, c in (gen.get("cases") or {}).items():
         label = f"{c['batch']} x {c['size']}²" if c["batch"] > 1 else f"{c['size']}²"
-        rows.append(("generator", f"{label}: ms (Mpixel/s)", f"{_fmt(c['ms_onnxruntime'])} ({_fmt(c['megapixels_per_s'])})",
-                     f"torch eager {_fmt(c['ms_torch_eager'])} ms, tiled z {_fmt(c['ms_torch_tiled_z'])} ms", "", None))
+        rows.append(
+            (
+                "generator",
+                f"{label}: ms (Mpixel/s)",
+                f"{_fmt(c['ms_onnxruntime'])} ({_fmt(c['megapixels_per_s'])})",
+                f"torch eager {_fmt(c['ms_torch_eager'])} ms",
+                "",
+                None,
+            )
+        )
         target = 2.0 if case == "512" else None
-        rows.append(("generator", f"{label}: speed-up vs torch eager", _fmt(c["speedup_vs_torch_eager"], "x"),
-                     f"broadcast z vs tiled z: {_fmt(c['speedup_broadcast_vs_tiled'], 'x')}",
-                     ">= 2x" if target else "", _met(c["speedup_vs_torch_eager"], target, True)))
+        rows.append(
+            (
+                "generator",
+                f"{label}: speed-up vs torch eager",
+                _fmt(c["speedup_vs_torch_eager"], "x"),
+                f"{gen.get('macs_per_pixel', '?')} multiply-adds per pixel",
+                ">= 2x" if target else "",
+                _met(c["speedup_vs_torch_eager"], target, True),
+            )
+        )
         target = 0.5 if case == "512" else None
-        rows.append(("generator", f"{label}: GFLOP/s (share of numpy GEMM)",
-                     f"{_fmt(c['gflops'])} ({_fmt(100 * c['fraction_of_numpy_gemm'])}%)",
-                     f"numpy GEMM {_fmt(c.get('numpy_gemm_gflops', gemm))} GFLOP/s", ">= 50%" if target else "",
-                     _met(c["fraction_of_numpy_gemm"], target, True)))
+        rows.append(
+            (
+                "generator",
+                f"{label}: GFLOP/s (share of numpy GEMM)",
+                f"{_fmt(c['gflops'])} ({_fmt(100 * c['fraction_of_numpy_gemm'])}%)",
+                f"numpy GEMM {_fmt(c.get('numpy_gemm_gflops', gemm))} GFLOP/s",
+                ">= 50%" if target else "",
+                _met(c["fraction_of_numpy_gemm"], target, True),
+            )
+        )
     k = results.get("kiosk", {})
-    kiosk = [("UI frame time p50 / p95 / p99 (ms), joystick sweep", "frame_ms", 16.7),
-             ("input -> draft shown p95 (ms)", "draft_ms", 50.0),
-             ("settled -> full resolution p95 (ms)", "full_ms", 500.0),
-             ("settled -> print p95 (ms)", "print_ms", 800.0),
-             ("preview refresh p95 (ms)", "preview_ms", 250.0)]
+    kiosk = [
+        ("UI frame time p50 / p95 / p99 (ms), joystick sweep", "frame_ms", 16.7),
+        ("input -> draft shown p95 (ms)", "draft_ms", 50.0),
+        ("settled -> full resolution p95 (ms)", "full_ms", 500.0),
+        ("settled -> print p95 (ms)", "print_ms", 800.0),
+        ("preview refresh p95 (ms)", "preview_ms", 250.0),
+    ]
     for label, key, target in kiosk:
         p = k.get(key)
         if not p or not p.get("n"):
@@ -76,41 +100,105 @@ def figure_rows(results: dict) -> list[tuple]:
         reference = f"uncapped sizes: {_fmt(before)}" if before is not None else ""
         redraw_all = _get(k, "sweep_redraw_all", key)
         if redraw_all and redraw_all.get("n"):
-            reference = (f"whole screen redrawn every frame: {_fmt(redraw_all['p50'])} / {_fmt(redraw_all['p95'])} / "
-                         f"{_fmt(redraw_all['p99'])}" if key == "frame_ms" else
-                         f"whole screen redrawn every frame: {_fmt(redraw_all['p95'])}")
+            reference = (
+                f"whole screen redrawn every frame: {_fmt(redraw_all['p50'])} / {_fmt(redraw_all['p95'])} / "
+                f"{_fmt(redraw_all['p99'])}"
+                if key == "frame_ms"
+                else f"whole screen redrawn every frame: {_fmt(redraw_all['p95'])}"
+            )
         if key == "frame_ms":
-            rows.append(("kiosk", label, measured, reference, "p95 <= 16.7, p99 <= 25",
-                         _met(p["p95"], 16.7) and _met(p["p99"], 25.0)))
+            rows.append(
+                (
+                    "kiosk",
+                    label,
+                    measured,
+                    reference,
+                    "p95 <= 16.7, p99 <= 25",
+                    _met(p["p95"], 16.7) and _met(p["p99"], 25.0),
+                )
+            )
             continue
-        rows.append(("kiosk", label, measured, reference, f"<= {target:.0f}" if target else "",
-                     _met(p["p95"], target)))
+        rows.append(("kiosk", label, measured, reference, f"<= {target:.0f}" if target else "", _met(p["p95"], target)))
     if "cold_start_s" in k:
-        rows.append(("kiosk", "cold start to first frame (s)", _fmt(k["cold_start_s"]), "", "<= 3", _met(k["cold_start_s"], 3.0)))
+        rows.append(
+            (
+                "kiosk",
+                "cold start to first frame (s)",
+                _fmt(k["cold_start_s"]),
+                "",
+                "<= 3",
+                _met(k["cold_start_s"], 3.0),
+            )
+        )
     if "peak_rss_mb" in k:
-        rows.append(("kiosk", "peak RSS of the kiosk process (MB)", _fmt(k["peak_rss_mb"]), "", "<= 600",
-                     _met(k["peak_rss_mb"], 600.0)))
+        rows.append(
+            (
+                "kiosk",
+                "peak RSS of the kiosk process (MB)",
+                _fmt(k["peak_rss_mb"]),
+                "",
+                "<= 600",
+                _met(k["peak_rss_mb"], 600.0),
+            )
+        )
     if k.get("capture_peak_rss_mb") is not None:
-        rows.append(("kiosk", "peak RSS after a capture with a print (MB)", _fmt(k["capture_peak_rss_mb"]), "",
-                     "<= 700", _met(k["capture_peak_rss_mb"], 700.0)))
+        rows.append(
+            (
+                "kiosk",
+                "peak RSS after a capture with a print (MB)",
+                _fmt(k["capture_peak_rss_mb"]),
+                "",
+                "<= 700",
+                _met(k["capture_peak_rss_mb"], 700.0),
+            )
+        )
     pr = results.get("prints", {})
     for size in (256, 512):
         if f"network_ms_{size}" in pr:
-            rows.append(("prints", f"print network {size}² (ms)", _fmt(pr[f"network_ms_{size}"]),
-                         f"tile-and-shade {_fmt(pr[f'tile_and_shade_baseline_graph_ms_{size}'])} ms",
-                         "<= 150" if size == 256 else "", _met(pr[f"network_ms_{size}"], 150.0) if size == 256 else None))
+            rows.append(
+                (
+                    "prints",
+                    f"print network {size}² (ms)",
+                    _fmt(pr[f"network_ms_{size}"]),
+                    f"tile-and-shade {_fmt(pr[f'tile_and_shade_baseline_graph_ms_{size}'])} ms",
+                    "<= 150" if size == 256 else "",
+                    _met(pr[f"network_ms_{size}"], 150.0) if size == 256 else None,
+                )
+            )
     inp = results.get("input", {})
     if "parse_us_per_frame" in inp:
-        rows.append(("input", "parse cost per frame (µs)", _fmt(inp["parse_us_per_frame"]), "", "< 1000",
-                     _met(inp["parse_us_per_frame"], 1000.0)))
-        rows.append(("input", "frame -> UI state p50 / p95 (ms)",
-                     f"{_fmt(inp['frame_to_state_ms_median'])} / {_fmt(inp['frame_to_state_ms_p95'])}",
-                     "one UI frame: 16.7 ms", "< 16.7", _met(inp["frame_to_state_ms_p95"], 16.7)))
+        rows.append(
+            (
+                "input",
+                "parse cost per frame (µs)",
+                _fmt(inp["parse_us_per_frame"]),
+                "",
+                "< 1000",
+                _met(inp["parse_us_per_frame"], 1000.0),
+            )
+        )
+        rows.append(
+            (
+                "input",
+                "frame -> UI state p50 / p95 (ms)",
+                f"{_fmt(inp['frame_to_state_ms_median'])} / {_fmt(inp['frame_to_state_ms_p95'])}",
+                "one UI frame: 16.7 ms",
+                "< 16.7",
+                _met(inp["frame_to_state_ms_p95"], 16.7),
+            )
+        )
     for key, a in results.get("analysis", {}).items():
         if key.startswith("trail_") and isinstance(a, dict):
-            rows.append(("analysis", f"fse-analyze, {a['trail_points']:,} trail points: s (peak MB)",
-                         f"{_fmt(a['seconds'])} ({_fmt(a['peak_rss_mb'])})", f"{a['captures']} captures",
-                         "finishes, < 4096 MB", _met(a["peak_rss_mb"], 4096.0)))
+            rows.append(
+                (
+                    "analysis",
+                    f"fse-analyze, {a['trail_points']:,} trail points: s (peak MB)",
+                    f"{_fmt(a['seconds'])} ({_fmt(a['peak_rss_mb'])})",
+                    f"{a['captures']} captures",
+                    f"<= {a['target_s']:g} s" if a.get("target_s") else "finishes, < 4096 MB",
+                    _met(a["seconds"], a["target_s"]) if a.get("target_s") else _met(a["peak_rss_mb"], 4096.0),
+                )
+            )
     return rows
 
 
@@ -135,23 +223,46 @@ def before_after_rows(results: dict) -> list[tuple]:
     so = _get(results, "generator", "session_options")
     if so:
         s = so["size"]
-        rows.append(("graph optimisation: none -> ALL (kept; no gain on this graph)", f"generator {s}² (ms)",
-                     _fmt(so["ms_no_graph_optimisation_1_thread"]), _fmt(so["ms_kiosk_enable_all_1_thread"])))
-        rows.append(("intra-op threads 1 -> 2 (not adopted: the workers run in parallel)", f"generator {s}² (ms)",
-                     _fmt(so["ms_kiosk_enable_all_1_thread"]), _fmt(so["ms_enable_all_2_threads"])))
-        rows.append(("run -> I/O binding (not adopted: no gain)", "56 previews at 40 px (ms)", _fmt(so["ms_previews_56x40_run"]),
-                     _fmt(so["ms_previews_56x40_io_binding"])))
+        rows.append(
+            (
+                "graph optimisation: none -> ALL (kept; no gain on this graph)",
+                f"generator {s}² (ms)",
+                _fmt(so["ms_no_graph_optimisation_1_thread"]),
+                _fmt(so["ms_kiosk_enable_all_1_thread"]),
+            )
+        )
+        rows.append(
+            (
+                "intra-op threads 1 -> 2 (not adopted: the workers run in parallel)",
+                f"generator {s}² (ms)",
+                _fmt(so["ms_kiosk_enable_all_1_thread"]),
+                _fmt(so["ms_enable_all_2_threads"]),
+            )
+        )
+        rows.append(
+            (
+                "run -> I/O binding (not adopted: no gain)",
+                "56 previews at 40 px (ms)",
+                _fmt(so["ms_previews_56x40_run"]),
+                _fmt(so["ms_previews_56x40_io_binding"]),
+            )
+        )
     return rows
 
 
 def markdown(report: dict) -> str:
     m = report.get("machine", {})
-    lines = [f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, Python {m.get('python', '?')}; "
-             f"run started {report.get('started', '?')}{' (--quick)' if report.get('quick') else ''}.", "",
-             "| Suite | Figure | Measured | Reference (same run) | Target | Met |",
-             "|---|---|---|---|---|---|"]
+    lines = [
+        f"Machine: {m.get('cpu', '?')}, {m.get('cores', '?')} cores, Python {m.get('python', '?')}; "
+        f"run started {report.get('started', '?')}{' (--quick)' if report.get('quick') else ''}.",
+        "",
+        "| Suite | Figure | Measured | Reference (same run) | Target | Met |",
+        "|---|---|---|---|---|---|",
+    ]
     for suite, figure, measured, reference, target, met in figure_rows(report.get("results", {})):
-        lines.append(f"| {suite} | {figure} | {measured} | {reference} | {target} | {'' if met is None else _fmt(met)} |")
+        lines.append(
+            f"| {suite} | {figure} | {measured} | {reference} | {target} | {'' if met is None else _fmt(met)} |"
+        )
     pairs = before_after_rows(report.get("results", {}))
     if pairs:
         lines += ["", "| Optimisation | Figure | Before | After |", "|---|---|---|---|"]
