@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test setup setup-kiosk setup-system firmware bench bench-quick sheet install-appliance clean
+.PHONY: run test lint setup setup-kiosk setup-system firmware bench bench-quick sheet install-appliance clean
 
 # A kiosk-only environment is small (no torch); the full one adds training, analysis and tests.
 $(BIN)/python:
@@ -32,8 +32,13 @@ run: $(VENV)/.kiosk
 	$(BIN)/fse-kiosk --windowed $(ARGS)
 
 ## Every test (installs what it needs first).
-test: setup firmware
+test: setup firmware lint
 	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## ruff: lint and format check (configured in pyproject.toml); `ruff format .` fixes the format.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 firmware:
 	$(MAKE) -C firmware

@@ -7,6 +7,7 @@ Used by the report's browser test and to make the report screenshot for the docs
 No websocket library, no Playwright browser download: Chromium's `--remote-debugging-pipe` reads
 JSON commands (NUL-terminated) on fd 3 and writes replies and events on fd 4.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -21,9 +22,18 @@ import tempfile
 import time
 from pathlib import Path
 
-FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--hide-scrollbars", "--remote-debugging-pipe")
+FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    "--remote-debugging-pipe",
+)
 
 
 class BrowserError(Exception):
@@ -56,12 +66,26 @@ class Chromium:
         self._from_browser, from_browser_w = os.pipe()
         # bash moves the pipe ends to fds 3 and 4, where Chromium's pipe transport expects them; via
         # fds 100/101 because the pipe ends may themselves be 3 or 4.
-        script = (f'exec 100<&{to_browser_r} 101>&{from_browser_w}; exec {to_browser_r}<&- {from_browser_w}>&-; '
-                  f'exec 3<&100 4>&101 100<&- 101>&-; exec "$@"')
+        script = (
+            f"exec 100<&{to_browser_r} 101>&{from_browser_w}; exec {to_browser_r}<&- {from_browser_w}>&-; "
+            f'exec 3<&100 4>&101 100<&- 101>&-; exec "$@"'
+        )
         self._process = subprocess.Popen(
-            ["bash", "-c", script, "bash", self.executable, *FLAGS, f"--user-data-dir={self._profile.name}",
-             f"--window-size={self.width},{self.height}", "about:blank"],
-            pass_fds=(to_browser_r, from_browser_w), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            [
+                "bash",
+                "-c",
+                script,
+                "bash",
+                self.executable,
+                *FLAGS,
+                f"--user-data-dir={self._profile.name}",
+                f"--window-size={self.width},{self.height}",
+                "about:blank",
+            ],
+            pass_fds=(to_browser_r, from_browser_w),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         os.close(to_browser_r)
         os.close(from_browser_w)
         try:
@@ -69,8 +93,13 @@ class Chromium:
             self.session = self.send("Target.attachToTarget", targetId=target, flatten=True, session=False)["sessionId"]
             self.send("Page.enable")
             self.send("Runtime.enable")
-            self.send("Emulation.setDeviceMetricsOverride", width=self.width, height=self.height,
-                      deviceScaleFactor=1, mobile=False)
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                width=self.width,
+                height=self.height,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
         except BaseException:
             self.__exit__()
             raise
@@ -117,7 +146,9 @@ class Chromium:
             if ready:
                 chunk = os.read(self._from_browser, 1 << 20)
                 if not chunk:
-                    stderr = self._process.stderr.read().decode(errors="replace")[-2000:] if self._process.stderr else ""
+                    stderr = (
+                        self._process.stderr.read().decode(errors="replace")[-2000:] if self._process.stderr else ""
+                    )
                     raise BrowserError(f"chromium exited: {stderr}")
                 self._buffer += chunk
         message, self._buffer = self._buffer.split(b"\0", 1)
@@ -140,7 +171,9 @@ class Chromium:
     def evaluate(self, expression: str):
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True)
         if "exceptionDetails" in result:
-            raise BrowserError(f"{expression[:80]}...: {result['exceptionDetails'].get('exception', {}).get('description')}")
+            raise BrowserError(
+                f"{expression[:80]}...: {result['exceptionDetails'].get('exception', {}).get('description')}"
+            )
         return result["result"].get("value")
 
     def wait_for(self, expression: str, timeout: float = 30):
@@ -192,7 +225,8 @@ PLOT_READY = """(() => {
 
 def point_on_screen(browser: Chromium, renderer: str, index: int) -> tuple[float, float]:
     """Page coordinates of point `index` of the named renderer ('points' or 'captures')."""
-    return tuple(browser.evaluate(f"""(() => {{
+    return tuple(
+        browser.evaluate(f"""(() => {{
       const doc = Bokeh.documents[0];
       const renderer = doc.get_model_by_name('{renderer}');
       const view = Bokeh.index.find_one(renderer);
@@ -201,7 +235,8 @@ def point_on_screen(browser: Chromium, renderer: str, index: int) -> tuple[float
       const sy = view.coordinates.y_scale.compute(data.y[{index}]);
       const box = Bokeh.index.find_one(doc.get_model_by_name('map')).canvas_view.el.getBoundingClientRect();
       return [box.left + sx, box.top + sy];
-    }})()"""))
+    }})()""")
+    )
 
 
 VISIBLE_HOVER_IMAGES = """(() => {
@@ -261,8 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         browser.wait_for(PLOT_READY)
         if args.click_capture is not None:
             browser.click(*point_on_screen(browser, "captures", args.click_capture))
-            browser.wait_for("document.getElementById('details-command') && "
-                             "[...document.querySelectorAll('#details-body img')].every(i => i.complete)")
+            browser.wait_for(
+                "document.getElementById('details-command') && "
+                "[...document.querySelectorAll('#details-body img')].every(i => i.complete)"
+            )
         if args.hover_capture is not None:
             browser.mouse_move(*point_on_screen(browser, "captures", args.hover_capture))
             browser.wait_for(VISIBLE_HOVER_IMAGES + ".length > 0")

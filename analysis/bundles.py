@@ -5,6 +5,7 @@ a directory holding any number of those (a USB stick's fse-export/ folder). Bund
 the same booth is pulled twice; captures are deduplicated by (booth id, capture id), trail points
 by (booth id, trail row id), sessions by id (the latest snapshot's end time wins).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,19 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.capture_schema import (DB_NAME, SCHEMA_VERSION, Capture, SchemaTooNewError, open_snapshot, parse_utc,
-                                     read_captures, read_sessions, read_trail, schema_version, trail_points_per_session)
+from contract.capture_schema import (
+    DB_NAME,
+    SCHEMA_VERSION,
+    Capture,
+    SchemaTooNewError,
+    open_snapshot,
+    parse_utc,
+    read_captures,
+    read_sessions,
+    read_trail,
+    schema_version,
+    trail_points_per_session,
+)
 from contract.space import LATENT_DIM
 from kiosk.export import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX, sha256_file
 
@@ -31,14 +43,14 @@ class BundleError(Exception):
 @dataclass(frozen=True)
 class Bundle:
     path: Path
-    label: str              # what messages call it: the directory, or the tar it came from
-    error: str = ""         # why it cannot be used, known already (a tar that did not unpack)
+    label: str  # what messages call it: the directory, or the tar it came from
+    error: str = ""  # why it cannot be used, known already (a tar that did not unpack)
 
 
 @dataclass
 class LoggedCapture:
     capture: Capture
-    image_file: Path        # the 1024x1024 PNG inside its bundle
+    image_file: Path  # the 1024x1024 PNG inside its bundle
 
 
 @dataclass
@@ -52,13 +64,15 @@ class Sessions:
 @dataclass
 class MergedLog:
     bundles: list[str]
-    skipped: list[tuple[str, str]]                   # (bundle, why)
+    skipped: list[tuple[str, str]]  # (bundle, why)
     booths: list[str]
     captures: list[LoggedCapture]
-    trail_t: np.ndarray                              # (N,) unix seconds
-    trail_z: np.ndarray                              # (N, 8) float32
+    trail_t: np.ndarray  # (N,) unix seconds
+    trail_z: np.ndarray  # (N, 8) float32
     sessions: Sessions
-    trail_session: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int32))  # (N,) index into session_names, -1: none
+    trail_session: np.ndarray = field(
+        default_factory=lambda: np.zeros(0, np.int32)
+    )  # (N,) index into session_names, -1: none
     session_names: list[str] = field(default_factory=list)
 
     @property
@@ -85,17 +99,24 @@ def find_bundles(paths: list[Path], unpack_dir: Path) -> list[Bundle]:
             raise BundleError(f"{path} does not exist; give a bundle directory, a bundle .tar, or a folder of them")
         if path.is_file():
             if not path.name.endswith(TAR_SUFFIXES):
-                raise BundleError(f"{path} is not a bundle: expected a directory with {MANIFEST} or a .tar/.tar.gz from fse-export")
+                raise BundleError(
+                    f"{path} is not a bundle: expected a directory with {MANIFEST} or a .tar/.tar.gz from fse-export"
+                )
             unpack(path)
         elif (path / MANIFEST).is_file():
             found.append(Bundle(path, str(path)))
         else:
-            inside = sorted({Bundle(p.parent, str(p.parent)) for p in path.rglob(MANIFEST)}
-                            | {Bundle(p, str(p)) for p in path.rglob("*" + PARTIAL_SUFFIX) if p.is_dir()}, key=lambda b: str(b.path))
+            inside = sorted(
+                {Bundle(p.parent, str(p.parent)) for p in path.rglob(MANIFEST)}
+                | {Bundle(p, str(p)) for p in path.rglob("*" + PARTIAL_SUFFIX) if p.is_dir()},
+                key=lambda b: str(b.path),
+            )
             tars = sorted(p for p in path.rglob("*") if p.is_file() and p.name.endswith(TAR_SUFFIXES))
             if not inside and not tars:
-                raise BundleError(f"{path} holds no bundles (no {MANIFEST} and no .tar files); "
-                                  f"point at what `fse-export --out` or `--tar` wrote")
+                raise BundleError(
+                    f"{path} holds no bundles (no {MANIFEST} and no .tar files); "
+                    f"point at what `fse-export --out` or `--tar` wrote"
+                )
             found += inside
             for tar in tars:
                 unpack(tar)
@@ -111,7 +132,9 @@ def _unpack(tar_path: Path, unpack_dir: Path) -> list[Bundle]:
         raise BundleError(f"{tar_path} cannot be unpacked ({e}); copy it again from the booth") from None
     bundles = [Bundle(p.parent, str(tar_path)) for p in sorted(target.rglob(MANIFEST))]
     if not bundles:
-        raise BundleError(f"{tar_path} holds no {MANIFEST}: it is not an fse-export bundle; copy it again from the booth")
+        raise BundleError(
+            f"{tar_path} holds no {MANIFEST}: it is not an fse-export bundle; copy it again from the booth"
+        )
     return bundles
 
 
@@ -119,8 +142,10 @@ def verify_bundle(found: Bundle) -> dict:
     """The manifest, after checking the format and every file's sha256; BundleError if damaged."""
     bundle, name = found.path, found.label
     if bundle.name.endswith(PARTIAL_SUFFIX):
-        raise BundleError(f"{name}: an export that did not finish (the stick was pulled or the export stopped); "
-                          f"the whole bundles beside it are used; export again for the rest")
+        raise BundleError(
+            f"{name}: an export that did not finish (the stick was pulled or the export stopped); "
+            f"the whole bundles beside it are used; export again for the rest"
+        )
     try:
         manifest = json.loads((bundle / MANIFEST).read_text())
         files = manifest["files"]
@@ -131,7 +156,8 @@ def verify_bundle(found: Bundle) -> dict:
     if int(manifest.get("schema_version", 0)) > SCHEMA_VERSION:
         raise SchemaTooNewError(
             f"{name} was exported from a capture log with schema version {manifest['schema_version']}, "
-            f"newer than this fse understands ({SCHEMA_VERSION}); upgrade fse on this machine to analyse it")
+            f"newer than this fse understands ({SCHEMA_VERSION}); upgrade fse on this machine to analyse it"
+        )
     bad = []
     for relative, digest in files.items():
         path = bundle / relative
@@ -150,9 +176,10 @@ def verify_bundle(found: Bundle) -> dict:
 @dataclass
 class _BundleLog:
     """One bundle, read whole before any of it is merged (a damaged log must not half-count)."""
+
     booth: str
     captures: list[LoggedCapture]
-    trail: object                 # contract.capture_schema.Trail
+    trail: object  # contract.capture_schema.Trail
     sessions: list[dict]
     trail_points: dict[str, int]
 
@@ -168,15 +195,22 @@ def read_bundle(found: Bundle) -> _BundleLog:
         try:
             version = schema_version(conn)
             if version > SCHEMA_VERSION:
-                raise SchemaTooNewError(f"{label}: capture-log schema version {version} is newer than "
-                                        f"this fse understands ({SCHEMA_VERSION}); upgrade fse to analyse it")
+                raise SchemaTooNewError(
+                    f"{label}: capture-log schema version {version} is newer than "
+                    f"this fse understands ({SCHEMA_VERSION}); upgrade fse to analyse it"
+                )
             captures = []
             for capture in read_captures(conn):
                 held = manifest.get("images_in_earlier_bundles", {}).get(capture.image_path)  # incremental export
                 image = bundle.parent / held["bundle"] / capture.image_path if held else bundle / capture.image_path
                 captures.append(LoggedCapture(capture, image))
-            return _BundleLog(str(manifest.get("booth_id", "unknown")), captures, read_trail(conn),
-                              read_sessions(conn), trail_points_per_session(conn))
+            return _BundleLog(
+                str(manifest.get("booth_id", "unknown")),
+                captures,
+                read_trail(conn),
+                read_sessions(conn),
+                trail_points_per_session(conn),
+            )
         finally:
             conn.close()
     except sqlite3.DatabaseError as e:
@@ -211,8 +245,13 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
             trail_keys.append(trail.ids + (np.int64(booth_index) << 40))
             trail_t.append(trail.t)
             trail_z.append(trail.z)
-            trail_session.append(np.fromiter((-1 if s is None else session_names.setdefault(s, len(session_names))
-                                              for s in trail.session_ids), np.int32, len(trail.t)))
+            trail_session.append(
+                np.fromiter(
+                    (-1 if s is None else session_names.setdefault(s, len(session_names)) for s in trail.session_ids),
+                    np.int32,
+                    len(trail.t),
+                )
+            )
         for row in part.sessions:
             sid = row["id"]
             sessions.started[sid] = min(sessions.started.get(sid, float("inf")), parse_utc(row["started_utc"]))

@@ -14,6 +14,7 @@ Needs the [analysis] extra; never imports torch.
 Time on a 2-core machine: seconds for a day's log, under a minute for 1,000,000 trail points
 (docs/analysis.md).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,6 +40,7 @@ Decoding + classifying costs ~2.5 ms a point on a busy 2-core machine, so all of
 
 def _default_models_dir() -> Path:
     import kiosk
+
     return Path(kiosk.__file__).resolve().parent.parent / "onnx_models"
 
 
@@ -61,8 +63,11 @@ def _summary_skeleton(log: MergedLog, command: str) -> dict:
         "skipped_bundles": log.skipped,
         "booths": log.booths,
         "time_range": {"first_utc": min(times) if times else None, "last_utc": max(times) if times else None},
-        "counts": {"captures": len(log.captures), "trail_points": int(len(log.trail_z)),
-                   "sessions": len(log.sessions.started)},
+        "counts": {
+            "captures": len(log.captures),
+            "trail_points": int(len(log.trail_z)),
+            "sessions": len(log.sessions.started),
+        },
     }
 
 
@@ -85,16 +90,24 @@ def analyse(args) -> int:
     out: Path = args.out
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="fse-analyze-") as unpack:
-        log = merge(find_bundles(args.bundles, Path(unpack)), strict=args.strict,
-                    warn=lambda m: print(f"fse-analyze: {m}", file=sys.stderr))
+        log = merge(
+            find_bundles(args.bundles, Path(unpack)),
+            strict=args.strict,
+            warn=lambda m: print(f"fse-analyze: {m}", file=sys.stderr),
+        )
         if not log.bundles:
-            report.remove_outputs(out)   # an old report must not pass for this one
-            print("fse-analyze: no bundle could be used, so no report was written:\n" +
-                  "".join(f"  {why}\n" for _, why in log.skipped) +
-                  "Export the logs from the booth again (fse-export) and rerun.", file=sys.stderr)
+            report.remove_outputs(out)  # an old report must not pass for this one
+            print(
+                "fse-analyze: no bundle could be used, so no report was written:\n"
+                + "".join(f"  {why}\n" for _, why in log.skipped)
+                + "Export the logs from the booth again (fse-export) and rerun.",
+                file=sys.stderr,
+            )
             return 2
-        say(f"{len(log.bundles)} bundle(s): {len(log.captures)} captures, {len(log.trail_z):,} trail points, "
-            f"{len(log.sessions.started)} sessions")
+        say(
+            f"{len(log.bundles)} bundle(s): {len(log.captures)} captures, {len(log.trail_z):,} trail points, "
+            f"{len(log.sessions.started)} sessions"
+        )
         summary = _summary_skeleton(log, "fse-analyze " + " ".join(args.argv))
         if log.empty:
             report.remove_outputs(out)
@@ -115,21 +128,24 @@ def analyse(args) -> int:
 
         capture_z = np.array([c.capture.z for c in log.captures], np.float32).reshape(-1, 8)
         capture_designs = np.array([c.capture.design() for c in log.captures], np.float32).reshape(-1, 28, 28)
-        capture_class = (batched(models.classify, capture_designs).argmax(1) if len(capture_z)
-                         else np.zeros(0, np.int64))
+        capture_class = batched(models.classify, capture_designs).argmax(1) if len(capture_z) else np.zeros(0, np.int64)
         trail_class = np.zeros(0, np.int64)
         rng = np.random.default_rng(args.seed)
         if len(log.trail_z):
             sample = np.sort(rng.choice(len(log.trail_z), min(TRAIL_CLASS_SAMPLE, len(log.trail_z)), replace=False))
-            sample_class = batched(models.classify, batched(lambda z: models.generate(z, 28), log.trail_z[sample])).argmax(1)
+            sample_class = batched(
+                models.classify, batched(lambda z: models.generate(z, 28), log.trail_z[sample])
+            ).argmax(1)
             from scipy.spatial import cKDTree
+
             _, nearest = cKDTree(log.trail_z[sample]).query(log.trail_z, k=1, eps=embed.TRAIL_EPS, workers=-1)
             trail_class = sample_class[nearest]
         say("classified captures and trail")
 
         if args.refit:
-            embedding = embed.refit(fmap, capture_z, log.trail_z, seed=args.seed,
-                                    fit_captures=args.fit_captures, fit_trail=args.fit_trail)
+            embedding = embed.refit(
+                fmap, capture_z, log.trail_z, seed=args.seed, fit_captures=args.fit_captures, fit_trail=args.fit_trail
+            )
         else:
             embedding = embed.on_reference(fmap, capture_z, log.trail_z)
         say(f"placed captures and trail ({embedding.info['method']}) in {embedding.info['seconds']} s")
@@ -141,38 +157,50 @@ def analyse(args) -> int:
         all_xy = np.concatenate([embedding.train_xy, embedding.capture_xy, embedding.trail_xy])
         capture_cells, region_boxes = stats.region_grid(all_xy, embedding.capture_xy)
         rows, overview = stats.session_table(log.sessions, [c.capture.session_id for c in log.captures])
-        summary.update({
-            "coverage": {
-                "support_percentile": stats.SUPPORT_PERCENTILE,
-                "support_threshold": round(threshold, 4),
-                "captures_outside_support": round(float(capture_outside.mean()), 4) if len(capture_z) else 0.0,
-                "trail_outside_support": round(float(trail_outside.mean()), 4) if len(trail_outside) else 0.0,
-                "map_area": stats.map_area_visited(embedding.train_xy, embedding.trail_xy),
-            },
-            "classes": {
-                "captures": stats.per_class(capture_class, names),
-                "trail": stats.per_class(trail_class, names),
-                "method": (f"Classes from classifier.onnx on each capture's 28x28 design; for the trail, on the "
-                           f"decoded designs of a seeded sample of {min(TRAIL_CLASS_SAMPLE, len(log.trail_z))} "
-                           f"points, the rest taking the class of their nearest sampled point in z (approximate "
-                           f"search, eps {embed.TRAIL_EPS:g})."),
-            },
-            "regions": stats.captured_regions(capture_cells, region_boxes, capture_class, capture_labels, names),
-            "sessions": {"overview": overview, "table": rows},
-            "embedding": embedding.info,
-        })
+        summary.update(
+            {
+                "coverage": {
+                    "support_percentile": stats.SUPPORT_PERCENTILE,
+                    "support_threshold": round(threshold, 4),
+                    "captures_outside_support": round(float(capture_outside.mean()), 4) if len(capture_z) else 0.0,
+                    "trail_outside_support": round(float(trail_outside.mean()), 4) if len(trail_outside) else 0.0,
+                    "map_area": stats.map_area_visited(embedding.train_xy, embedding.trail_xy),
+                },
+                "classes": {
+                    "captures": stats.per_class(capture_class, names),
+                    "trail": stats.per_class(trail_class, names),
+                    "method": (
+                        f"Classes from classifier.onnx on each capture's 28x28 design; for the trail, on the "
+                        f"decoded designs of a seeded sample of {min(TRAIL_CLASS_SAMPLE, len(log.trail_z))} "
+                        f"points, the rest taking the class of their nearest sampled point in z (approximate "
+                        f"search, eps {embed.TRAIL_EPS:g})."
+                    ),
+                },
+                "regions": stats.captured_regions(capture_cells, region_boxes, capture_class, capture_labels, names),
+                "sessions": {"overview": overview, "table": rows},
+                "embedding": embedding.info,
+            }
+        )
 
-        report.write_map_png(out / "map.png", embedding.train_xy, fmap.label, embedding.capture_xy,
-                             embedding.trail_xy, names)
+        report.write_map_png(
+            out / "map.png", embedding.train_xy, fmap.label, embedding.capture_xy, embedding.trail_xy, names
+        )
         say("wrote map.png")
         captures = report.CaptureTable(
-            labels=capture_labels, captures=[c.capture for c in log.captures],
+            labels=capture_labels,
+            captures=[c.capture for c in log.captures],
             times=np.array([parse_utc(c.capture.utc) for c in log.captures], np.float64),
-            image_files=[c.image_file for c in log.captures], designs=capture_designs, classes=capture_class,
-            xy=embedding.capture_xy, outside=capture_outside, region_cells=capture_cells)
+            image_files=[c.image_file for c in log.captures],
+            designs=capture_designs,
+            classes=capture_class,
+            xy=embedding.capture_xy,
+            outside=capture_outside,
+            region_cells=capture_cells,
+        )
         report.write_captures_csv(out / "captures.csv", captures, names)
-        report.write_html(out / "index.html", summary, fmap, embedding, captures, log, trail_class, trail_outside,
-                          region_boxes, names)
+        report.write_html(
+            out / "index.html", summary, fmap, embedding, captures, log, trail_class, trail_outside, region_boxes, names
+        )
         report.write_summary(out / "summary.json", summary)
         say("wrote index.html, captures.csv and summary.json")
     print(out / "index.html")
@@ -180,17 +208,25 @@ def analyse(args) -> int:
 
 
 def fit_map(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="fse-analyze fit-map", description=(
-        "Fit the reference map once from the shipped models and write it beside them "
-        f"(MODELS/{MAP_FILE} and its entry in MODELS/manifest.json). Seeded: the same models give the same map."))
-    parser.add_argument("--models", type=Path, default=_default_models_dir(), help="the ONNX models (default: %(default)s)")
+    parser = argparse.ArgumentParser(
+        prog="fse-analyze fit-map",
+        description=(
+            "Fit the reference map once from the shipped models and write it beside them "
+            f"(MODELS/{MAP_FILE} and its entry in MODELS/manifest.json). Seeded: the same models give the same map."
+        ),
+    )
+    parser.add_argument(
+        "--models", type=Path, default=_default_models_dir(), help="the ONNX models (default: %(default)s)"
+    )
     parser.add_argument("--data", type=Path, help="the Fashion-MNIST directory (default: the Debian package's)")
     from .refmap import POINTS, fit_reference, write_reference
+
     parser.add_argument("--points", type=int, default=POINTS, help="training images on the map (%(default)s)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     from kiosk.models import FashionModels, ModelError
+
     say = Progress(args.quiet)
     try:
         models = FashionModels.load(args.models)
@@ -208,19 +244,38 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["fit-map"]:
         return fit_map(argv[1:])
-    parser = argparse.ArgumentParser(prog="fse-analyze", description=__doc__.splitlines()[0],
-                                     epilog="fse-analyze fit-map --help: (re)build the reference map")
-    parser.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE_OR_DIR",
-                        help="bundle directories, bundle tars, or folders holding them")
+    parser = argparse.ArgumentParser(
+        prog="fse-analyze",
+        description=__doc__.splitlines()[0],
+        epilog="fse-analyze fit-map --help: (re)build the reference map",
+    )
+    parser.add_argument(
+        "bundles",
+        nargs="+",
+        type=Path,
+        metavar="BUNDLE_OR_DIR",
+        help="bundle directories, bundle tars, or folders holding them",
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="REPORT_DIR")
     parser.add_argument("--strict", action="store_true", help="fail on a damaged bundle instead of skipping it")
-    parser.add_argument("--models", type=Path, default=_default_models_dir(),
-                        help="the ONNX models and the reference map (default: %(default)s)")
-    parser.add_argument("--refit", action="store_true",
-                        help="fit UMAP again on this log instead of placing it on the reference map (slower; "
-                             "the picture is not comparable with other reports)")
-    parser.add_argument("--fit-trail", type=int, default=1000, help="with --refit: trail points in the fit (%(default)s)")
-    parser.add_argument("--fit-captures", type=int, default=1000, help="with --refit: captures in the fit (%(default)s)")
+    parser.add_argument(
+        "--models",
+        type=Path,
+        default=_default_models_dir(),
+        help="the ONNX models and the reference map (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--refit",
+        action="store_true",
+        help="fit UMAP again on this log instead of placing it on the reference map (slower; "
+        "the picture is not comparable with other reports)",
+    )
+    parser.add_argument(
+        "--fit-trail", type=int, default=1000, help="with --refit: trail points in the fit (%(default)s)"
+    )
+    parser.add_argument(
+        "--fit-captures", type=int, default=1000, help="with --refit: captures in the fit (%(default)s)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)

@@ -8,6 +8,7 @@ million trail points cost seconds. `--refit` instead fits UMAP again on the refe
 points plus a stated subsample of this log (the first version's behaviour): the picture then
 gives visited regions room, but is not comparable with another report's.
 """
+
 from __future__ import annotations
 
 import time
@@ -38,27 +39,33 @@ flag is always exact (a bounded nearest-neighbour query)."""
 
 @dataclass
 class Embedding:
-    train_xy: np.ndarray          # (T, 2)
-    capture_xy: np.ndarray        # (C, 2)
-    trail_xy: np.ndarray          # (N, 2)
+    train_xy: np.ndarray  # (T, 2)
+    capture_xy: np.ndarray  # (C, 2)
+    trail_xy: np.ndarray  # (N, 2)
     capture_distance: np.ndarray  # (C,) z distance to the nearest training point
-    trail_distance: np.ndarray    # (N,)
-    info: dict                    # how the positions were made, for summary.json
+    trail_distance: np.ndarray  # (N,)
+    info: dict  # how the positions were made, for summary.json
 
 
 def umap_fit(z: np.ndarray, seed: int) -> np.ndarray:
     """(N, 8) -> (N, 2) float32, seeded: the same z give the same map (a seeded fit runs on one thread)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # numba/umap chatter about threads and seeds, not the analyst's concern
+        warnings.simplefilter("ignore")  # numba/umap chatter about threads and seeds, not the analyst's concern
         import umap  # slow to import (numba): only when a map is actually fitted
 
-        reducer = umap.UMAP(n_neighbors=min(NEIGHBOURS, len(z) - 1), min_dist=MIN_DIST, n_epochs=EPOCHS,
-                            random_state=seed, init="spectral" if len(z) > 20 else "random")
+        reducer = umap.UMAP(
+            n_neighbors=min(NEIGHBOURS, len(z) - 1),
+            min_dist=MIN_DIST,
+            n_epochs=EPOCHS,
+            random_state=seed,
+            init="spectral" if len(z) > 20 else "random",
+        )
         return reducer.fit_transform(np.asarray(z, np.float32)).astype(np.float32)
 
 
-def place_knn(z: np.ndarray, ref_z: np.ndarray, ref_xy: np.ndarray, k: int = PLACE_K,
-              tree=None, eps: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def place_knn(
+    z: np.ndarray, ref_z: np.ndarray, ref_xy: np.ndarray, k: int = PLACE_K, tree=None, eps: float = 0.0
+) -> tuple[np.ndarray, np.ndarray]:
     """contract.mapfile.place with a KD-tree: (xy (B, 2), distance to the nearest ref_z found (B,)).
 
     Chunked, so a million points need tens of MB, not the k x 8 x float64 of them at once. eps > 0:
@@ -90,11 +97,21 @@ def on_reference(fmap: FashionMap, capture_z: np.ndarray, trail_z: np.ndarray) -
     capture_xy, capture_d = place_knn(capture_z, fmap.z, fmap.xy, fmap.k, tree)
     trail_xy, trail_d = place_knn(trail_z, fmap.z, fmap.xy, fmap.k, tree, eps=TRAIL_EPS)
     trail_d = exact_near_bound(tree, trail_z, trail_d, fmap.support_threshold)
-    return Embedding(fmap.xy, capture_xy, trail_xy, capture_d, trail_d, info={
-        "method": f"reference map (fse-analyze fit-map), captures placed by {fmap.k}-NN in z, the trail by "
-                  f"approximate {fmap.k}-NN (eps {TRAIL_EPS:g})",
-        "reference_points": int(len(fmap.xy)), "knn_k": int(fmap.k), "reference_fit": fmap.fit,
-        "seconds": {"knn_place": round(time.perf_counter() - start, 2)}})
+    return Embedding(
+        fmap.xy,
+        capture_xy,
+        trail_xy,
+        capture_d,
+        trail_d,
+        info={
+            "method": f"reference map (fse-analyze fit-map), captures placed by {fmap.k}-NN in z, the trail by "
+            f"approximate {fmap.k}-NN (eps {TRAIL_EPS:g})",
+            "reference_points": int(len(fmap.xy)),
+            "knn_k": int(fmap.k),
+            "reference_fit": fmap.fit,
+            "seconds": {"knn_place": round(time.perf_counter() - start, 2)},
+        },
+    )
 
 
 def exact_near_bound(tree, z: np.ndarray, approximate: np.ndarray, bound: float) -> np.ndarray:
@@ -114,8 +131,14 @@ def _subsample(n: int, limit: int, rng: np.random.Generator) -> np.ndarray:
     return np.arange(n) if n <= limit else np.sort(rng.choice(n, limit, replace=False))
 
 
-def refit(fmap: FashionMap, capture_z: np.ndarray, trail_z: np.ndarray, seed: int = 0,
-          fit_captures: int = FIT_CAPTURES, fit_trail: int = FIT_TRAIL) -> Embedding:
+def refit(
+    fmap: FashionMap,
+    capture_z: np.ndarray,
+    trail_z: np.ndarray,
+    seed: int = 0,
+    fit_captures: int = FIT_CAPTURES,
+    fit_trail: int = FIT_TRAIL,
+) -> Embedding:
     """UMAP fitted again on the reference's training points + a subsample of this log; the rest by k-NN."""
     from scipy.spatial import cKDTree
 
@@ -131,15 +154,29 @@ def refit(fmap: FashionMap, capture_z: np.ndarray, trail_z: np.ndarray, seed: in
     t, c = len(train_z), len(cap_fit)
     tree = cKDTree(fit_z)
     capture_xy, _ = place_knn(capture_z, fit_z, fit_xy, PLACE_K, tree)
-    capture_xy[cap_fit] = fit_xy[t:t + c]
+    capture_xy[cap_fit] = fit_xy[t : t + c]
     trail_xy, _ = place_knn(trail_z, fit_z, fit_xy, PLACE_K, tree)
-    trail_xy[trail_fit] = fit_xy[t + c:]
+    trail_xy[trail_fit] = fit_xy[t + c :]
     # outside the support is about the training points only, not the log's own fitted points
     train_tree = cKDTree(train_z)
     capture_d = train_tree.query(capture_z, k=1)[0].astype(np.float32) if len(capture_z) else np.zeros(0, np.float32)
-    trail_d = train_tree.query(trail_z, k=1, workers=-1)[0].astype(np.float32) if len(trail_z) else np.zeros(0, np.float32)
-    return Embedding(fit_xy[:t], capture_xy, trail_xy, capture_d, trail_d, info={
-        "method": "--refit: UMAP fitted on the reference's training points and a subsample of this log",
-        "training": int(t), "captures": int(c), "trail": int(len(trail_fit)),
-        "placed_by_knn": int(len(capture_z) - c + len(trail_z) - len(trail_fit)), "knn_k": PLACE_K, "seed": seed,
-        "seconds": {"umap_fit": round(fitted - start, 2), "knn_place": round(time.perf_counter() - fitted, 2)}})
+    trail_d = (
+        train_tree.query(trail_z, k=1, workers=-1)[0].astype(np.float32) if len(trail_z) else np.zeros(0, np.float32)
+    )
+    return Embedding(
+        fit_xy[:t],
+        capture_xy,
+        trail_xy,
+        capture_d,
+        trail_d,
+        info={
+            "method": "--refit: UMAP fitted on the reference's training points and a subsample of this log",
+            "training": int(t),
+            "captures": int(c),
+            "trail": int(len(trail_fit)),
+            "placed_by_knn": int(len(capture_z) - c + len(trail_z) - len(trail_fit)),
+            "knn_k": PLACE_K,
+            "seed": seed,
+            "seconds": {"umap_fit": round(fitted - start, 2), "knn_place": round(time.perf_counter() - fitted, 2)},
+        },
+    )

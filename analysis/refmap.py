@@ -8,6 +8,7 @@ Writes MODELS/fashion_map.npz (contract/mapfile.py) and its entry in MODELS/mani
 the encoder and generator it was made with). Run it again after every model export: the kiosk and
 the analysis refuse a map made with another encoder.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
-from contract.mapfile import MAP_FILE, MANIFEST_KEY, FashionMap, manifest_entry, save_map
+from contract.mapfile import MANIFEST_KEY, MAP_FILE, FashionMap, manifest_entry, save_map
 
 from .embed import EPOCHS, MIN_DIST, NEIGHBOURS, PLACE_K, umap_fit
 
@@ -32,7 +33,7 @@ BATCH = 500
 
 def batched(fn, items: np.ndarray) -> np.ndarray:
     """fn over items in batches of BATCH (the ONNX sessions' sweet spot), concatenated."""
-    return np.concatenate([fn(items[i:i + BATCH]) for i in range(0, len(items), BATCH)])
+    return np.concatenate([fn(items[i : i + BATCH]) for i in range(0, len(items), BATCH)])
 
 
 def fit_reference(models, data: Path | None = None, points: int = POINTS, seed: int = 0, say=print) -> FashionMap:
@@ -54,19 +55,30 @@ def fit_reference(models, data: Path | None = None, points: int = POINTS, seed: 
     xy = MARGIN + (1 - 2 * MARGIN) * (xy - low) / np.maximum(high - low, 1e-9)
     manifest = models.manifest
     return FashionMap(
-        xy=xy.astype(np.float32), z=z, label=train.labels[pick].astype(np.int16), class_names=tuple(CLASS_NAMES),
-        k=PLACE_K, encoder_sha256=manifest["models"]["encoder"]["sha256"],
+        xy=xy.astype(np.float32),
+        z=z,
+        label=train.labels[pick].astype(np.int16),
+        class_names=tuple(CLASS_NAMES),
+        k=PLACE_K,
+        encoder_sha256=manifest["models"]["encoder"]["sha256"],
         generator_sha256=manifest["models"]["generator"]["sha256"],
         support_threshold=stats.support_threshold(z),
-        image=np.round(images * 255).astype(np.uint8), design=np.round(np.clip(designs, 0, 1) * 255).astype(np.uint8),
+        image=np.round(images * 255).astype(np.uint8),
+        design=np.round(np.clip(designs, 0, 1) * 255).astype(np.uint8),
         train_index=pick.astype(np.int32),
-        fit={"method": f"UMAP (umap-learn, n_neighbors {NEIGHBOURS}, min_dist {MIN_DIST}, {EPOCHS} epochs) "
-                       f"over encoder.onnx's z of {len(pick)} Fashion-MNIST training images",
-             "points": int(len(pick)), "seed": seed, "dataset_sha256": dataset_checksum(data),
-             "support_percentile": stats.SUPPORT_PERCENTILE,
-             "command": "fse-analyze fit-map " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["fit-map"]
-             else "fse-analyze fit-map",
-             "seconds": round(time.perf_counter() - start, 1)})
+        fit={
+            "method": f"UMAP (umap-learn, n_neighbors {NEIGHBOURS}, min_dist {MIN_DIST}, {EPOCHS} epochs) "
+            f"over encoder.onnx's z of {len(pick)} Fashion-MNIST training images",
+            "points": int(len(pick)),
+            "seed": seed,
+            "dataset_sha256": dataset_checksum(data),
+            "support_percentile": stats.SUPPORT_PERCENTILE,
+            "command": "fse-analyze fit-map " + " ".join(sys.argv[2:])
+            if sys.argv[1:2] == ["fit-map"]
+            else "fse-analyze fit-map",
+            "seconds": round(time.perf_counter() - start, 1),
+        },
+    )
 
 
 def write_reference(models_dir: Path, fmap: FashionMap) -> Path:

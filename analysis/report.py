@@ -14,12 +14,13 @@ is set with textContent (booth names may hold < or &). report.js filters by time
 statistics of the selected time range from the per-bin aggregates (analysis/timeline.py) and
 exports selections as CSV with the columns of captures.csv.
 """
+
 from __future__ import annotations
 
 import base64
+import csv
 import html
 import io
-import csv
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +28,32 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-
-CLASS_COLOURS = ("#332288", "#88CCEE", "#44AA99", "#117733", "#999933",
-                 "#DDCC77", "#CC6677", "#882255", "#AA4499", "#EE7733")
+CLASS_COLOURS = (
+    "#332288",
+    "#88CCEE",
+    "#44AA99",
+    "#117733",
+    "#999933",
+    "#DDCC77",
+    "#CC6677",
+    "#882255",
+    "#AA4499",
+    "#EE7733",
+)
 """Paul Tol's colour-blind-safe 'muted' set plus his 'vibrant' orange: ten classes, none grey,
 so no class looks like the trail's grey density."""
-CATEGORY_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000",
-                    "#999999", "#882255")
+CATEGORY_COLOURS = (
+    "#0072B2",
+    "#E69F00",
+    "#009E73",
+    "#CC79A7",
+    "#56B4E9",
+    "#D55E00",
+    "#F0E442",
+    "#000000",
+    "#999999",
+    "#882255",
+)
 """Colour by booth, print or how: Okabe and Ito's colour-blind-safe set first (the training points
 turn pale grey then, so these need not differ from the class colours)."""
 CAPTURE_COLOUR = "#000000"
@@ -87,6 +107,7 @@ def kiosk_command(z, print_name: str) -> str:
 # ---------------------------------------------------------------------------------------------
 # The view: where the map looks first
 
+
 def view_box(train_xy: np.ndarray, aspect: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """(low, high) corners of the initial view: the training points' VIEW_PERCENTILES box plus
     VIEW_MARGIN, widened on its narrow side to width/height = aspect (so the map isn't stretched).
@@ -105,6 +126,7 @@ def view_box(train_xy: np.ndarray, aspect: float = 1.0) -> tuple[np.ndarray, np.
 # ---------------------------------------------------------------------------------------------
 # map.png
 
+
 def write_map_png(path: Path, train_xy, train_label, capture_xy, trail_xy, class_names, size: int = 1400) -> None:
     """Training points coloured by class, the trail as grey density, captures in black on top.
 
@@ -122,13 +144,14 @@ def write_map_png(path: Path, train_xy, train_label, capture_xy, trail_xy, class
 
     if len(trail_xy):
         # TRAIL_BINS cells across, as on the page: a grey you can see, not single faint pixels
-        counts, _, _ = np.histogram2d(trail_xy[:, 1], trail_xy[:, 0], bins=TRAIL_BINS,
-                                      range=[[low[1], high[1]], [low[0], high[0]]])
+        counts, _, _ = np.histogram2d(
+            trail_xy[:, 1], trail_xy[:, 0], bins=TRAIL_BINS, range=[[low[1], high[1]], [low[0], high[0]]]
+        )
         shade = np.log1p(counts[::-1])  # image rows run down, y runs up
         shade = (shade / max(shade.max(), 1e-9) * 160).astype(np.uint8)
         cell = np.linspace(0, TRAIL_BINS, inner, endpoint=False).astype(int)
         rgb = np.asarray(image).copy()
-        rgb[pad:pad + inner, pad:pad + inner] -= shade[cell][:, cell, None]
+        rgb[pad : pad + inner, pad : pad + inner] -= shade[cell][:, cell, None]
         image = Image.fromarray(rgb)
     draw = ImageDraw.Draw(image)
     draw.rectangle((pad, pad, pad + inner, pad + inner), outline="#bbbbbb")
@@ -165,41 +188,64 @@ def _border_arrow(draw: "ImageDraw.ImageDraw", x: float, y: float, lo: float, hi
     bx, by = c + dx * reach, c + dy * reach
     ux, uy = np.array([dx, dy]) / np.hypot(dx, dy)
     tip, back, half = 2.0, 7.0, 4.0  # px: the tip sits on the frame, the body inside it
-    draw.polygon([(bx + ux * tip, by + uy * tip),
-                  (bx - ux * back - uy * half, by - uy * back + ux * half),
-                  (bx - ux * back + uy * half, by - uy * back - ux * half)], fill=colour)
+    draw.polygon(
+        [
+            (bx + ux * tip, by + uy * tip),
+            (bx - ux * back - uy * half, by - uy * back + ux * half),
+            (bx - ux * back + uy * half, by - uy * back - ux * half),
+        ],
+        fill=colour,
+    )
 
 
 # ---------------------------------------------------------------------------------------------
 # captures.csv (and the page's CSV download: same columns, same values)
 
+
 @dataclass
 class CaptureTable:
     """The merged captures with what the analysis found out about them, in one order."""
-    labels: list[str]             # "booth#0042"
-    captures: list                # contract.capture_schema.Capture
-    times: np.ndarray             # (C,) unix seconds
+
+    labels: list[str]  # "booth#0042"
+    captures: list  # contract.capture_schema.Capture
+    times: np.ndarray  # (C,) unix seconds
     image_files: list[Path]
-    designs: np.ndarray           # (C, 28, 28) in [0, 1]
-    classes: np.ndarray           # (C,) class index
-    xy: np.ndarray                # (C, 2) map positions
-    outside: np.ndarray           # (C,) bool: outside the training support
-    region_cells: np.ndarray      # (C,) cell of stats.region_grid
+    designs: np.ndarray  # (C, 28, 28) in [0, 1]
+    classes: np.ndarray  # (C,) class index
+    xy: np.ndarray  # (C, 2) map positions
+    outside: np.ndarray  # (C,) bool: outside the training support
+    region_cells: np.ndarray  # (C,) cell of stats.region_grid
 
 
-CSV_COLUMNS = ("capture", "booth", "session", "utc", "class", "print", "how",
-               *(f"z{i}" for i in range(1, 9)), "map_x", "map_y", "outside_support")
+CSV_COLUMNS = (
+    "capture",
+    "booth",
+    "session",
+    "utc",
+    "class",
+    "print",
+    "how",
+    *(f"z{i}" for i in range(1, 9)),
+    "map_x",
+    "map_y",
+    "outside_support",
+)
 
 
 def csv_columns(table: CaptureTable, class_names) -> dict[str, list]:
     """CSV_COLUMNS -> values: what captures.csv holds and what the page's download writes."""
     c = table.captures
     columns = {
-        "capture": table.labels, "booth": [x.booth_id for x in c], "session": [x.session_id or "" for x in c],
-        "utc": [x.utc for x in c], "class": [class_names[int(k)] for k in table.classes],
-        "print": [x.print_name for x in c], "how": [x.how for x in c],
-        **{f"z{i + 1}": [f"{x.z[i]:.5f}" for x in c] for i in range(8)},     # text, so the page writes the same
-        "map_x": [f"{v:.5f}" for v in table.xy[:, 0]], "map_y": [f"{v:.5f}" for v in table.xy[:, 1]],
+        "capture": table.labels,
+        "booth": [x.booth_id for x in c],
+        "session": [x.session_id or "" for x in c],
+        "utc": [x.utc for x in c],
+        "class": [class_names[int(k)] for k in table.classes],
+        "print": [x.print_name for x in c],
+        "how": [x.how for x in c],
+        **{f"z{i + 1}": [f"{x.z[i]:.5f}" for x in c] for i in range(8)},  # text, so the page writes the same
+        "map_x": [f"{v:.5f}" for v in table.xy[:, 0]],
+        "map_y": [f"{v:.5f}" for v in table.xy[:, 1]],
         "outside_support": [int(v) for v in table.outside],
     }
     assert tuple(columns) == CSV_COLUMNS
@@ -240,7 +286,7 @@ def _session_paths(log, trail_xy: np.ndarray) -> tuple[dict[int, tuple[np.ndarra
     keep = codes >= 0
     if not keep.any():
         return {}, 1.0
-    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]   # by session, in time within one
+    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]  # by session, in time within one
     sorted_codes = codes[order]
     starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
     ends = np.r_[starts[1:], len(order)]
@@ -254,14 +300,41 @@ def _session_paths(log, trail_xy: np.ndarray) -> tuple[dict[int, tuple[np.ndarra
     return paths, keep_share
 
 
-def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, log, trail_class: np.ndarray,
-               trail_outside: np.ndarray, region_boxes: list[str], class_names) -> None:
+def write_html(
+    path: Path,
+    summary: dict,
+    fmap,
+    embedding,
+    table: CaptureTable,
+    log,
+    trail_class: np.ndarray,
+    trail_outside: np.ndarray,
+    region_boxes: list[str],
+    class_names,
+) -> None:
     """The interactive page: one Bokeh root (controls, timeline, map) inside plain HTML."""
     from bokeh.embed import components
     from bokeh.layouts import column, row
-    from bokeh.models import (BoxAnnotation, BoxZoomTool, CDSView, ColumnDataSource, CustomJS, Div, HoverTool,
-                              IndexFilter, LassoSelectTool, Legend, LegendItem, LinearAxis, LinearColorMapper,
-                              Range1d, RangeSlider, Select, TapTool, BoxSelectTool)
+    from bokeh.models import (
+        BoxAnnotation,
+        BoxSelectTool,
+        BoxZoomTool,
+        CDSView,
+        ColumnDataSource,
+        CustomJS,
+        Div,
+        HoverTool,
+        IndexFilter,
+        LassoSelectTool,
+        Legend,
+        LegendItem,
+        LinearAxis,
+        LinearColorMapper,
+        Range1d,
+        RangeSlider,
+        Select,
+        TapTool,
+    )
     from bokeh.palettes import Greys256
     from bokeh.plotting import figure
     from bokeh.resources import INLINE
@@ -273,9 +346,17 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     trail_xy = np.asarray(embedding.trail_xy, np.float64)
     capture_xy = np.asarray(table.xy, np.float64).reshape(-1, 2)
     low, high = view_box(train_xy, FRAME[0] / FRAME[1])
-    plot = figure(frame_width=FRAME[0], frame_height=FRAME[1], output_backend="webgl", name="map",
-                  x_range=Range1d(low[0], high[0], name="map_x"), y_range=Range1d(low[1], high[1], name="map_y"),
-                  tools="pan,wheel_zoom,box_zoom,reset,save", active_scroll="wheel_zoom", toolbar_location="above")
+    plot = figure(
+        frame_width=FRAME[0],
+        frame_height=FRAME[1],
+        output_backend="webgl",
+        name="map",
+        x_range=Range1d(low[0], high[0], name="map_x"),
+        y_range=Range1d(low[1], high[1], name="map_y"),
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+        active_scroll="wheel_zoom",
+        toolbar_location="above",
+    )
     plot.select_one(BoxZoomTool).match_aspect = True
     plot.xaxis.visible = plot.yaxis.visible = False
     plot.grid.visible = False
@@ -285,8 +366,16 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     # the training designs: the reference map, one layer per class (legend order, click to fade)
     for k, name in enumerate(names):
         rows = fmap.label == k
-        layer = plot.scatter(train_xy[rows, 0], train_xy[rows, 1], size=TRAIN_SIZE, color=CLASS_COLOURS[k % 10],
-                             alpha=0.75, muted_alpha=0.08, name=f"training {name}", tags=[CLASS_COLOURS[k % 10]])
+        layer = plot.scatter(
+            train_xy[rows, 0],
+            train_xy[rows, 1],
+            size=TRAIN_SIZE,
+            color=CLASS_COLOURS[k % 10],
+            alpha=0.75,
+            muted_alpha=0.08,
+            name=f"training {name}",
+            tags=[CLASS_COLOURS[k % 10]],
+        )
         items.append(LegendItem(label=name, renderers=[layer]))
 
     # time bins over captures and trail
@@ -300,39 +389,73 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     if len(trail_xy):
         t_low, t_high = np.percentile(trail_xy, VIEW_PERCENTILES, axis=0)
         d_low, d_high = np.minimum(low, t_low), np.maximum(high, t_high)
-        cell = stats.cells(trail_xy[:, ::-1], d_low[::-1], d_high[::-1], TRAIL_BINS)   # row = y, column = x
+        cell = stats.cells(trail_xy[:, ::-1], d_low[::-1], d_high[::-1], TRAIL_BINS)  # row = y, column = x
         d_bin, d_cell, d_count = timeline.sparse_counts(trail_bin, cell, TRAIL_BINS * TRAIL_BINS)
         counts = np.bincount(d_cell, weights=d_count, minlength=TRAIL_BINS * TRAIL_BINS).reshape(TRAIL_BINS, TRAIL_BINS)
         shade = np.log1p(counts)
-        mapper = LinearColorMapper(palette=list(reversed(Greys256))[30:], low=0.01, high=max(float(shade.max()), 0.02),
-                                   low_color=(0, 0, 0, 0), name="trail_colours")
+        mapper = LinearColorMapper(
+            palette=list(reversed(Greys256))[30:],
+            low=0.01,
+            high=max(float(shade.max()), 0.02),
+            low_color=(0, 0, 0, 0),
+            name="trail_colours",
+        )
         trail_source = ColumnDataSource({"image": [shade]}, name="trail_image")
-        trail_image = plot.image(image="image", source=trail_source, x=d_low[0], y=d_low[1], dw=d_high[0] - d_low[0],
-                                 dh=d_high[1] - d_low[1], color_mapper=mapper, global_alpha=0.6, name="trail",
-                                 level="underlay")
+        trail_image = plot.image(
+            image="image",
+            source=trail_source,
+            x=d_low[0],
+            y=d_low[1],
+            dw=d_high[0] - d_low[0],
+            dh=d_high[1] - d_low[1],
+            color_mapper=mapper,
+            global_alpha=0.6,
+            name="trail",
+            level="underlay",
+        )
         trail_key = plot.scatter([np.nan], [np.nan], marker="square", size=12, color="#8a8a8a")
         items.append(LegendItem(label="trail (grey density)", renderers=[trail_key, trail_image]))
-        density = {"n": TRAIL_BINS, "bins": timeline.packed(d_bin, "u2"), "cells": timeline.packed(d_cell, "u4"),
-                   "counts": timeline.packed(d_count, "u4")}
+        density = {
+            "n": TRAIL_BINS,
+            "bins": timeline.packed(d_bin, "u2"),
+            "cells": timeline.packed(d_cell, "u4"),
+            "counts": timeline.packed(d_count, "u4"),
+        }
 
     # sessions: each one's trail as a path
     rows, _ = stats.session_table(log.sessions, [c.session_id for c in table.captures])
     paths, path_share = _session_paths(log, trail_xy)
     code_of = {name: i for i, name in enumerate(log.session_names)}
     path_rows = [i for i, r in enumerate(rows) if code_of.get(r["session"]) in paths]
-    path_source = ColumnDataSource({
-        "xs": [paths[code_of[rows[i]["session"]]][0] for i in path_rows],
-        "ys": [paths[code_of[rows[i]["session"]]][1] for i in path_rows],
-        "session": [rows[i]["session"] for i in path_rows], "row": path_rows,
-        "duration": [f"{rows[i]['duration_s']:g} s" for i in path_rows],
-        "captures": [rows[i]["captures"] for i in path_rows],
-        "booth": [rows[i]["booth"] for i in path_rows],
-    }, name="path_data")
+    path_source = ColumnDataSource(
+        {
+            "xs": [paths[code_of[rows[i]["session"]]][0] for i in path_rows],
+            "ys": [paths[code_of[rows[i]["session"]]][1] for i in path_rows],
+            "session": [rows[i]["session"] for i in path_rows],
+            "row": path_rows,
+            "duration": [f"{rows[i]['duration_s']:g} s" for i in path_rows],
+            "captures": [rows[i]["captures"] for i in path_rows],
+            "booth": [rows[i]["booth"] for i in path_rows],
+        },
+        name="path_data",
+    )
     path_view = CDSView(filter=IndexFilter(list(range(len(path_rows))), name="paths_filter"))
-    path_layer = plot.multi_line("xs", "ys", source=path_source, view=path_view, line_color="#3b4a6b", line_alpha=0.1,
-                                 line_width=1, muted_alpha=0.0, name="sessions",
-                                 selection_line_color=SELECTED_COLOUR, selection_line_alpha=0.85, selection_line_width=2,
-                                 nonselection_line_alpha=0.12, nonselection_line_color="#3b4a6b")
+    path_layer = plot.multi_line(
+        "xs",
+        "ys",
+        source=path_source,
+        view=path_view,
+        line_color="#3b4a6b",
+        line_alpha=0.1,
+        line_width=1,
+        muted_alpha=0.0,
+        name="sessions",
+        selection_line_color=SELECTED_COLOUR,
+        selection_line_alpha=0.85,
+        selection_line_width=2,
+        nonselection_line_alpha=0.12,
+        nonselection_line_color="#3b4a6b",
+    )
     if path_rows:
         items.append(LegendItem(label="session paths", renderers=[path_layer]))
 
@@ -340,7 +463,12 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     columns = csv_columns(table, names)
     colour_columns, group_columns, palettes = {}, {}, {}
     for key in COLOUR_BY:
-        values = {"class": columns["class"], "booth": columns["booth"], "print": columns["print"], "how": columns["how"]}[key]
+        values = {
+            "class": columns["class"],
+            "booth": columns["booth"],
+            "print": columns["print"],
+            "how": columns["how"],
+        }[key]
         if key == "class":
             colours = [CLASS_COLOURS[int(k) % 10] for k in table.classes]
             palettes[key] = {n: CLASS_COLOURS[i % 10] for i, n in enumerate(names)}
@@ -350,27 +478,57 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     n_captures = len(table.labels)
     thumbs = [thumbnail_uri(f) if i < MAX_THUMBS else "" for i, f in enumerate(table.image_files)]
     designs = [design_uri(d) for d in table.designs]
-    capture_source = ColumnDataSource({
-        "x": capture_xy[:, 0], "y": capture_xy[:, 1], "t": table.times * 1000.0,
-        "marker": ["diamond" if o else "circle" for o in table.outside],
-        "colour": colour_columns["colour_class"], **colour_columns, **group_columns,
-        "image": thumbs, "design": designs, "class_index": [int(k) for k in table.classes],
-        "region": [int(r) for r in table.region_cells],
-        "command": [kiosk_command(c.z, c.print_name) for c in table.captures],
-        **{f"csv_{k}": v for k, v in columns.items()},
-    }, name="capture_data")
+    capture_source = ColumnDataSource(
+        {
+            "x": capture_xy[:, 0],
+            "y": capture_xy[:, 1],
+            "t": table.times * 1000.0,
+            "marker": ["diamond" if o else "circle" for o in table.outside],
+            "colour": colour_columns["colour_class"],
+            **colour_columns,
+            **group_columns,
+            "image": thumbs,
+            "design": designs,
+            "class_index": [int(k) for k in table.classes],
+            "region": [int(r) for r in table.region_cells],
+            "command": [kiosk_command(c.z, c.print_name) for c in table.captures],
+            **{f"csv_{k}": v for k, v in columns.items()},
+        },
+        name="capture_data",
+    )
     capture_view = CDSView(filter=IndexFilter(list(range(n_captures)), name="captures_filter"))
-    capture_layer = plot.scatter("x", "y", source=capture_source, view=capture_view, marker="marker", size=CAPTURE_SIZE,
-                                 fill_color="colour", line_color="#111111", line_width=1.2, muted_alpha=0.1,
-                                 name="captures",
-                                 selection_line_color=SELECTED_COLOUR, selection_line_width=2.5,
-                                 nonselection_fill_alpha=0.35, nonselection_line_alpha=0.35)
+    capture_layer = plot.scatter(
+        "x",
+        "y",
+        source=capture_source,
+        view=capture_view,
+        marker="marker",
+        size=CAPTURE_SIZE,
+        fill_color="colour",
+        line_color="#111111",
+        line_width=1.2,
+        muted_alpha=0.1,
+        name="captures",
+        selection_line_color=SELECTED_COLOUR,
+        selection_line_width=2.5,
+        nonselection_fill_alpha=0.35,
+        nonselection_line_alpha=0.35,
+    )
     items.append(LegendItem(label="captures (see colour key)", renderers=[capture_layer]))
-    outside_key = plot.scatter([np.nan], [np.nan], marker="diamond", size=CAPTURE_SIZE, fill_color="white",
-                               line_color="#111111")
+    outside_key = plot.scatter(
+        [np.nan], [np.nan], marker="diamond", size=CAPTURE_SIZE, fill_color="white", line_color="#111111"
+    )
     items.append(LegendItem(label="capture outside training support", renderers=[outside_key]))
-    legend = Legend(items=items, click_policy="mute", name="legend", label_text_font_size="11px", spacing=1,
-                    glyph_width=14, glyph_height=14, padding=6)
+    legend = Legend(
+        items=items,
+        click_policy="mute",
+        name="legend",
+        label_text_font_size="11px",
+        spacing=1,
+        glyph_width=14,
+        glyph_height=14,
+        padding=6,
+    )
     plot.add_layout(legend, "right")
 
     # the pointing layer: captures first, every point with the same hover columns (one tooltip)
@@ -378,41 +536,73 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     train_original = [png_data_uri(im) for im in fmap.image] if fmap.image is not None else [""] * n_train
     train_design = [png_data_uri(d) for d in fmap.design]
     train_index = fmap.train_index if fmap.train_index is not None else np.arange(n_train)
-    pointer_source = ColumnDataSource({
-        "x": np.concatenate([capture_xy[:, 0], train_xy[:, 0]]),
-        "y": np.concatenate([capture_xy[:, 1], train_xy[:, 1]]),
-        "size": [CAPTURE_SIZE] * n_captures + [TRAIN_SIZE] * n_train,
-        "priority": [0] * n_captures + [1] * n_train,
-        "left": designs + train_original,
-        "left_alt": ["design"] * n_captures + ["training image"] * n_train,
-        "right": thumbs + train_design,
-        "right_alt": ["with print"] * n_captures + ["decoded design"] * n_train,
-        "heading": [f"Capture {label}" for label in table.labels] + [names[int(k)] for k in fmap.label],
-        "caption": [f"{columns['class'][i]}, " + ("no print" if columns["print"][i] == "none"
-                                                  else f"print {columns['print'][i]}") for i in range(n_captures)]
-                   + ["training image and its decoded design"] * n_train,
-        "title": [f"Capture {label}" for label in table.labels] + [f"Training image {int(i)}" for i in train_index],
-        "class_name": columns["class"] + [names[int(k)] for k in fmap.label],
-        "ztext": [", ".join(f"{v:.3f}" for v in c.z) for c in table.captures]
-                 + [", ".join(f"{v:.3f}" for v in z) for z in fmap.z],
-        "command": [kiosk_command(c.z, c.print_name) for c in table.captures]
-                   + [kiosk_command(z, "none") for z in fmap.z],
-        "capture": list(range(n_captures)) + [-1] * n_train,
-    }, name="point_data")
+    pointer_source = ColumnDataSource(
+        {
+            "x": np.concatenate([capture_xy[:, 0], train_xy[:, 0]]),
+            "y": np.concatenate([capture_xy[:, 1], train_xy[:, 1]]),
+            "size": [CAPTURE_SIZE] * n_captures + [TRAIN_SIZE] * n_train,
+            "priority": [0] * n_captures + [1] * n_train,
+            "left": designs + train_original,
+            "left_alt": ["design"] * n_captures + ["training image"] * n_train,
+            "right": thumbs + train_design,
+            "right_alt": ["with print"] * n_captures + ["decoded design"] * n_train,
+            "heading": [f"Capture {label}" for label in table.labels] + [names[int(k)] for k in fmap.label],
+            "caption": [
+                f"{columns['class'][i]}, "
+                + ("no print" if columns["print"][i] == "none" else f"print {columns['print'][i]}")
+                for i in range(n_captures)
+            ]
+            + ["training image and its decoded design"] * n_train,
+            "title": [f"Capture {label}" for label in table.labels] + [f"Training image {int(i)}" for i in train_index],
+            "class_name": columns["class"] + [names[int(k)] for k in fmap.label],
+            "ztext": [", ".join(f"{v:.3f}" for v in c.z) for c in table.captures]
+            + [", ".join(f"{v:.3f}" for v in z) for z in fmap.z],
+            "command": [kiosk_command(c.z, c.print_name) for c in table.captures]
+            + [kiosk_command(z, "none") for z in fmap.z],
+            "capture": list(range(n_captures)) + [-1] * n_train,
+        },
+        name="point_data",
+    )
     pointer_view = CDSView(filter=IndexFilter(list(range(n_captures + n_train)), name="points_filter"))
-    pointer = plot.scatter("x", "y", source=pointer_source, view=pointer_view, size="size", fill_alpha=0, line_alpha=0,
-                           name="points", selection_fill_alpha=0, selection_line_alpha=1,
-                           selection_line_color=SELECTED_COLOUR, selection_line_width=2.5, nonselection_fill_alpha=0,
-                           nonselection_line_alpha=0)
+    pointer = plot.scatter(
+        "x",
+        "y",
+        source=pointer_source,
+        view=pointer_view,
+        size="size",
+        fill_alpha=0,
+        line_alpha=0,
+        name="points",
+        selection_fill_alpha=0,
+        selection_line_alpha=1,
+        selection_line_color=SELECTED_COLOUR,
+        selection_line_width=2.5,
+        nonselection_fill_alpha=0,
+        nonselection_line_alpha=0,
+    )
     image_css = "width:84px;height:84px;border:1px solid #ccc"
-    plot.add_tools(HoverTool(renderers=[pointer], limit=1, sort_by="priority", point_policy="snap_to_data",
-                             tooltips=f"""
+    plot.add_tools(
+        HoverTool(
+            renderers=[pointer],
+            limit=1,
+            sort_by="priority",
+            point_policy="snap_to_data",
+            tooltips=f"""
         <div class="fse-hover" style="background:#fff"><img src="@left" style="{image_css};image-rendering:pixelated"
         alt="@left_alt"> <img src="@right" style="{image_css}" alt="@right_alt"><br>
-        <b>@heading</b><br>@caption</div>"""))
+        <b>@heading</b><br>@caption</div>""",
+        )
+    )
     # a path's session is named in a line under the map, not in a second tooltip over a capture's
-    plot.add_tools(HoverTool(renderers=[path_layer], line_policy="interp", name="session_hover", tooltips=None,
-                             callback=CustomJS(code="window.fse && window.fse.pathHovered(cb_data)")))
+    plot.add_tools(
+        HoverTool(
+            renderers=[path_layer],
+            line_policy="interp",
+            name="session_hover",
+            tooltips=None,
+            callback=CustomJS(code="window.fse && window.fse.pathHovered(cb_data)"),
+        )
+    )
     plot.add_tools(TapTool(renderers=[pointer]))
     lasso = LassoSelectTool(renderers=[capture_layer], name="lasso", continuous=False)
     box_select = BoxSelectTool(renderers=[capture_layer], name="box_select")
@@ -422,26 +612,44 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     edges_ms = bins.edges * 1000.0
     capture_counts = np.bincount(capture_bin, minlength=bins.count)
     trail_counts = np.bincount(trail_bin, minlength=bins.count)
-    tl = figure(frame_width=FRAME[0], frame_height=90, x_axis_type="datetime", toolbar_location=None, name="timeline",
-                x_range=Range1d(edges_ms[0], edges_ms[-1]), y_range=Range1d(0, max(1, int(capture_counts.max())) * 1.15),
-                title=f"Per {timeline.bin_label(bins.width)} (UTC): captures (grey bars, left axis) and "
-                      f"trail points (blue line, right axis)")
+    tl = figure(
+        frame_width=FRAME[0],
+        frame_height=90,
+        x_axis_type="datetime",
+        toolbar_location=None,
+        name="timeline",
+        x_range=Range1d(edges_ms[0], edges_ms[-1]),
+        y_range=Range1d(0, max(1, int(capture_counts.max())) * 1.15),
+        title=f"Per {timeline.bin_label(bins.width)} (UTC): captures (grey bars, left axis) and "
+        f"trail points (blue line, right axis)",
+    )
     tl.title.text_font_size = "12px"
-    tl.quad(left=edges_ms[:-1], right=edges_ms[1:], bottom=0, top=capture_counts, fill_color="#555555",
-            line_color="white")
+    tl.quad(
+        left=edges_ms[:-1], right=edges_ms[1:], bottom=0, top=capture_counts, fill_color="#555555", line_color="white"
+    )
     tl.extra_y_ranges = {"trail": Range1d(0, max(1, int(trail_counts.max())) * 1.15)}
     tl.add_layout(LinearAxis(y_range_name="trail", axis_label_text_font_size="10px"), "right")
     tl.step(x=edges_ms[:-1], y=trail_counts, mode="after", y_range_name="trail", color="#0072B2", line_width=1.5)
     tl.yaxis[0].axis_label = "captures"
     tl.yaxis[0].axis_label_text_font_size = "10px"
     tl.grid.visible = False
-    shade_box = BoxAnnotation(left=edges_ms[0], right=edges_ms[-1], fill_color="#0072B2", fill_alpha=0.08,
-                              name="time_box")
+    shade_box = BoxAnnotation(
+        left=edges_ms[0], right=edges_ms[-1], fill_color="#0072B2", fill_alpha=0.08, name="time_box"
+    )
     tl.add_layout(shade_box)
-    slider = RangeSlider(start=0, end=bins.count, value=(0, bins.count), step=1, title="Time range (drag the ends)",
-                         show_value=False, width=FRAME[0], name="time")
-    colour_by = Select(title="Colour captures by", value="class", options=list(COLOUR_BY.items()), width=200,
-                       name="colour_by")
+    slider = RangeSlider(
+        start=0,
+        end=bins.count,
+        value=(0, bins.count),
+        step=1,
+        title="Time range (drag the ends)",
+        show_value=False,
+        width=FRAME[0],
+        name="time",
+    )
+    colour_by = Select(
+        title="Colour captures by", value="class", options=list(COLOUR_BY.items()), width=200, name="colour_by"
+    )
     slider.js_on_change("value", CustomJS(code="window.fse && window.fse.timeChanged(cb_obj.value)"))
     colour_by.js_on_change("value", CustomJS(code="window.fse && window.fse.colourChanged(cb_obj.value)"))
     pointer_source.selected.js_on_change("indices", CustomJS(code="window.fse && window.fse.pointPicked()"))
@@ -454,25 +662,42 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
     area, visits = stats.area_cells(train_xy, trail_xy)
     v_bin, v_cell, _ = timeline.sparse_counts(trail_bin, visits, stats.GRID * stats.GRID)
     data = {
-        "classNames": names, "csvColumns": list(CSV_COLUMNS), "colourBy": COLOUR_BY, "palettes": palettes,
-        "classColours": list(CLASS_COLOURS), "paleGrey": "#d9d9d9",
-        "bins": {"start": bins.start * 1000.0, "width": bins.width * 1000.0, "count": bins.count,
-                 "label": timeline.bin_label(bins.width)},
+        "classNames": names,
+        "csvColumns": list(CSV_COLUMNS),
+        "colourBy": COLOUR_BY,
+        "palettes": palettes,
+        "classColours": list(CLASS_COLOURS),
+        "paleGrey": "#d9d9d9",
+        "bins": {
+            "start": bins.start * 1000.0,
+            "width": bins.width * 1000.0,
+            "count": bins.count,
+            "label": timeline.bin_label(bins.width),
+        },
         "trail": {
             "count": timeline.per_bin(trail_bin, np.zeros(len(trail_bin), np.int64), 1, bins.count)[:, 0].tolist(),
             "classes": timeline.per_bin(trail_bin, trail_class.astype(np.int64), len(names), bins.count).tolist(),
             "outside": timeline.per_bin(trail_bin, trail_outside.astype(np.int64), 2, bins.count)[:, 1].tolist(),
             "density": density,
             "visits": {"bins": timeline.packed(v_bin, "u2"), "cells": timeline.packed(v_cell, "u4")},
-            "areaCells": int(len(area)), "grid": f"{stats.GRID}x{stats.GRID}",
+            "areaCells": int(len(area)),
+            "grid": f"{stats.GRID}x{stats.GRID}",
         },
-        "sessions": [{**r, "t0": log.sessions.started[r["session"]] * 1000.0,
-                      "t1": log.sessions.last.get(r["session"], log.sessions.started[r["session"]]) * 1000.0,
-                      "path": path_rows.index(i) if i in path_rows else -1} for i, r in enumerate(rows)],
+        "sessions": [
+            {
+                **r,
+                "t0": log.sessions.started[r["session"]] * 1000.0,
+                "t1": log.sessions.last.get(r["session"], log.sessions.started[r["session"]]) * 1000.0,
+                "path": path_rows.index(i) if i in path_rows else -1,
+            }
+            for i, r in enumerate(rows)
+        ],
         "regions": {"boxes": region_boxes, "top": stats.TOP_REGIONS},
         "coverage": {k: summary["coverage"][k] for k in ("support_percentile", "support_threshold")},
         "classMethod": summary["classes"]["method"],
-        "booths": summary["booths"], "bundles": summary["bundles"], "skipped": summary["skipped_bundles"],
+        "booths": summary["booths"],
+        "bundles": summary["bundles"],
+        "skipped": summary["skipped_bundles"],
         "method": summary["embedding"]["method"],
         "pathShare": path_share,
     }
@@ -516,14 +741,18 @@ def write_html(path: Path, summary: dict, fmap, embedding, table: CaptureTable, 
 
 def outside_view_note(train_xy: np.ndarray, capture_xy: np.ndarray, low: np.ndarray, high: np.ndarray) -> str:
     """Says how many points the first view leaves out, so nobody thinks they were dropped ("" if none)."""
+
     def outside(xy):
         return int(np.any((xy < low) | (xy > high), axis=1).sum()) if len(xy) else 0
+
     counts = [(outside(capture_xy), "capture"), (outside(train_xy), "training design")]
     parts = [f"{n} {what}{'s' if n > 1 else ''}" for n, what in counts if n]
     if not parts:
         return ""
-    return (f"{' and '.join(parts)} lie outside the first view, which spans the middle 99% of the training "
-            f"designs: zoom out (mouse wheel) to see them; the reset tool returns to this view.")
+    return (
+        f"{' and '.join(parts)} lie outside the first view, which spans the middle 99% of the training "
+        f"designs: zoom out (mouse wheel) to see them; the reset tool returns to this view."
+    )
 
 
 def write_nothing_yet(path: Path, summary: dict) -> None:
@@ -531,7 +760,8 @@ def write_nothing_yet(path: Path, summary: dict) -> None:
     bundles = "".join(f"<li>{html.escape(b)}</li>" for b in summary["bundles"]) or "<li>(none usable)</li>"
     skipped = "".join(f"<li>{html.escape(why)}</li>" for _, why in summary["skipped_bundles"])
     css = (Path(__file__).parent / "report.css").read_text()
-    Path(path).write_text(f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+    Path(path).write_text(
+        f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>Fashion Space Explorer: nothing logged yet</title><style>{css}</style></head><body>
 <header><h1>Nothing logged yet</h1></header>
 <section id="stats">
@@ -541,7 +771,9 @@ with <code>fse-export</code>.</p>
 <h3>Bundles read</h3><ul>{bundles}</ul>
 {"<h3>Skipped bundles</h3><ul>" + skipped + "</ul>" if skipped else ""}
 </section></body></html>
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
 
 
 def write_summary(path: Path, summary: dict) -> None:

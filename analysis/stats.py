@@ -8,6 +8,7 @@ Definitions (also on the report page and in docs/analysis.md):
   cells holding at least one training point; visited = those cells with at least one trail point.
 - most-captured regions: the REGIONS x REGIONS grid over the whole map, cells ranked by captures.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -51,8 +52,12 @@ def area_cells(train_xy: np.ndarray, xy: np.ndarray) -> tuple[np.ndarray, np.nda
 def map_area_visited(train_xy: np.ndarray, trail_xy: np.ndarray) -> dict:
     area, visits = area_cells(train_xy, trail_xy)
     visited = np.unique(visits[visits >= 0])
-    return {"grid": f"{GRID}x{GRID}", "map_cells": int(len(area)), "visited_cells": int(len(visited)),
-            "fraction": round(len(visited) / max(len(area), 1), 4)}
+    return {
+        "grid": f"{GRID}x{GRID}",
+        "map_cells": int(len(area)),
+        "visited_cells": int(len(visited)),
+        "fraction": round(len(visited) / max(len(area), 1), 4),
+    }
 
 
 def region_grid(all_xy: np.ndarray, capture_xy: np.ndarray) -> tuple[np.ndarray, list[str]]:
@@ -66,8 +71,9 @@ def region_grid(all_xy: np.ndarray, capture_xy: np.ndarray) -> tuple[np.ndarray,
     return (cells(capture_xy, low, high, REGIONS) if len(capture_xy) else np.zeros(0, np.int64)), boxes
 
 
-def captured_regions(capture_cells: np.ndarray, boxes: list[str], capture_classes: np.ndarray,
-                     capture_ids: list[str], names: list[str]) -> list[dict]:
+def captured_regions(
+    capture_cells: np.ndarray, boxes: list[str], capture_classes: np.ndarray, capture_ids: list[str], names: list[str]
+) -> list[dict]:
     """The TOP_REGIONS cells with most captures (ties: lower cell first), main class (ties: lower
     class index), first three captures. The page ranks the captures of its time range the same way."""
     if len(capture_cells) == 0:
@@ -78,12 +84,14 @@ def captured_regions(capture_cells: np.ndarray, boxes: list[str], capture_classe
         if counts[cell] == 0:
             break
         members = np.flatnonzero(capture_cells == cell)
-        regions.append({
-            "captures": int(counts[cell]),
-            "map_region": boxes[cell],
-            "main_class": names[int(np.bincount(capture_classes[members]).argmax())],
-            "examples": [capture_ids[m] for m in members[:3]],
-        })
+        regions.append(
+            {
+                "captures": int(counts[cell]),
+                "map_region": boxes[cell],
+                "main_class": names[int(np.bincount(capture_classes[members]).argmax())],
+                "examples": [capture_ids[m] for m in members[:3]],
+            }
+        )
     return regions
 
 
@@ -93,9 +101,16 @@ def session_table(sessions, capture_sessions: list[str]) -> tuple[list[dict], di
         captures[sid] = captures.get(sid, 0) + 1
     rows = []
     for sid, started in sorted(sessions.started.items(), key=lambda kv: kv[1]):
-        rows.append({"session": sid, "booth": sessions.booth.get(sid, ""), "started_utc": utc_text(started),
-                     "duration_s": round(max(sessions.last.get(sid, started) - started, 0.0), 1),
-                     "captures": captures.get(sid, 0), "trail_points": sessions.trail_points.get(sid, 0)})
+        rows.append(
+            {
+                "session": sid,
+                "booth": sessions.booth.get(sid, ""),
+                "started_utc": utc_text(started),
+                "duration_s": round(max(sessions.last.get(sid, started) - started, 0.0), 1),
+                "captures": captures.get(sid, 0),
+                "trail_points": sessions.trail_points.get(sid, 0),
+            }
+        )
     durations = np.array([r["duration_s"] for r in rows]) if rows else np.zeros(0)
     per = np.array([r["captures"] for r in rows]) if rows else np.zeros(0)
     overview = {

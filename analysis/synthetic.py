@@ -7,6 +7,7 @@ and photograph a few designs; captures carry real generated designs in one of th
 (names from onnx_models/prints.json, rendered by kiosk.prints as the kiosk does). Trail beyond what
 sessions produce naturally (benchmarks want a million points) is bulk-inserted as more of the same walks.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -40,8 +41,9 @@ def print_names(models_dir: Path) -> list[str]:
     try:
         return [entry["name"] for entry in json.loads(path.read_text())["prints"]]
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise SyntheticError(f"{path}: cannot read the print names ({e}); "
-                             f"restore onnx_models/ from the repository") from None
+        raise SyntheticError(
+            f"{path}: cannot read the print names ({e}); restore onnx_models/ from the repository"
+        ) from None
 
 
 def _walk(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarray:
@@ -56,8 +58,16 @@ def _walk(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarray
     return points
 
 
-def make_day(state_dir: Path, models=None, sessions: int = 30, trail: int = 0, seed: int = 0,
-             booth_id: str = "booth-01", start_utc: float = 1_714_550_400.0, image_px: int = 256) -> dict:
+def make_day(
+    state_dir: Path,
+    models=None,
+    sessions: int = 30,
+    trail: int = 0,
+    seed: int = 0,
+    booth_id: str = "booth-01",
+    start_utc: float = 1_714_550_400.0,
+    image_px: int = 256,
+) -> dict:
     """Write sessions of steering and captures into state_dir; returns counts.
 
     models: a kiosk.models.FashionModels to render real designs and their prints (None: noise
@@ -69,16 +79,20 @@ def make_day(state_dir: Path, models=None, sessions: int = 30, trail: int = 0, s
     prints = None
     if models is not None:
         from kiosk.prints import Prints
+
         prints = Prints.load(models_dir)
-    anchors = [lm.z for lm in models.landmarks] if models is not None and models.landmarks else \
-        list(rng.uniform(-0.8, 0.8, (10, 8)).astype(np.float32))
+    anchors = (
+        [lm.z for lm in models.landmarks]
+        if models is not None and models.landmarks
+        else list(rng.uniform(-0.8, 0.8, (10, 8)).astype(np.float32))
+    )
     log = CaptureLog(state_dir, booth_id, disk_floor_mb=0, trail_hz=2.0, session_idle_s=90)
     t = start_utc
     captures = 0
     trail_points = 0
     for _ in range(sessions):
         start = anchors[rng.integers(len(anchors))] if rng.random() < 0.7 else rng.uniform(-1, 1, 8)
-        steps = int(rng.integers(40, 400))               # 20 s .. 200 s at 2 Hz
+        steps = int(rng.integers(40, 400))  # 20 s .. 200 s at 2 Hz
         path = _walk(rng, np.asarray(start), steps)
         shots = set(rng.choice(steps, int(rng.integers(0, 5)), replace=False).tolist())
         for i, z in enumerate(path):
@@ -120,10 +134,13 @@ def bulk_trail(state_dir: Path, count: int, rng: np.random.Generator, t0: float,
         t = t0 + (done + np.arange(n)) * 0.5
         sid = f"bulk-{session}"
         with conn:
-            conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, 'joystick')",
-                             ((float(ti), sid, zi.tobytes()) for ti, zi in zip(t, path)))
-            conn.execute("INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)",
-                         (sid, booth_id, _utc(t[0]), _utc(t[-1])))
+            conn.executemany(
+                "INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, 'joystick')",
+                ((float(ti), sid, zi.tobytes()) for ti, zi in zip(t, path)),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)", (sid, booth_id, _utc(t[0]), _utc(t[-1]))
+            )
         done += n
         session += 1
     conn.close()
@@ -144,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from kiosk.models import FashionModels, ModelError
     from kiosk.prints import PrintError
+
     try:
         models = FashionModels.load(args.models) if args.models else None
         print(json.dumps(make_day(args.state_dir, models, args.sessions, args.trail, args.seed, args.booth)))

@@ -5,6 +5,7 @@ density cells, its classes, how much of it lies outside the training support, an
 cells it visited. The page sums the selected bins; summary.json is the sum over all of them
 (analysis/stats.py defines each statistic, this module only splits it by time).
 """
+
 from __future__ import annotations
 
 import base64
@@ -19,8 +20,8 @@ MAX_BINS = 96
 
 @dataclass(frozen=True)
 class TimeBins:
-    start: float      # unix seconds, a multiple of width
-    width: int        # seconds
+    start: float  # unix seconds, a multiple of width
+    width: int  # seconds
     count: int
 
     def index(self, t: np.ndarray) -> np.ndarray:

@@ -8,6 +8,7 @@
 Each suite is benchmarks/bench_<name>.py with `run(quick) -> dict`; the report keeps every
 figure, and the tables printed at the end (benchmarks/table.py) are the README's.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,6 +34,7 @@ def machine() -> dict:
     except OSError:
         pass
     import os
+
     return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(), "machine": platform.machine()}
 
 
@@ -45,8 +47,9 @@ def flatten(prefix: str, value, out: list):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m benchmarks", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--quick", action="store_true")
     p.add_argument("--only", help="comma-separated subset of: " + ", ".join(SUITES))
     p.add_argument("--out", type=Path, default=HERE / "report.json")
@@ -56,8 +59,12 @@ def main(argv=None) -> int:
     unknown = [name for name in chosen if name not in SUITES]
     if unknown:
         p.error(f"unknown suite {', '.join(unknown)}; choose from {', '.join(SUITES)}")
-    report = {"machine": machine(), "quick": args.quick, "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-              "results": {}}
+    report = {
+        "machine": machine(),
+        "quick": args.quick,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "results": {},
+    }
     failed = []
     for name in chosen:
         t0 = time.time()

@@ -7,6 +7,7 @@ start-up cost is counted as an analyst would pay it), placed on the shipped refe
 Targets (issue 14): a day's log (10k trail points) in <= 15 s, 1,000,000 trail points in <= 60 s
 on the reference 2-core machine.
 """
+
 from __future__ import annotations
 
 import json
@@ -42,14 +43,24 @@ def _one(trail: int, work: Path) -> dict:
     made = make_day(state, FashionModels.load(ROOT / "onnx_models"), sessions=30, trail=trail, seed=0, image_px=256)
     bundle = export_to_dir(state, work / f"pull-{trail}")
     prepare = time.perf_counter() - t0
-    result = subprocess.run([sys.executable, "-c", CHILD, str(bundle), "--out", str(work / f"report-{trail}"),
-                             "--quiet"],
-                            cwd=ROOT, capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(bundle), "--out", str(work / f"report-{trail}"), "--quiet"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     measured = json.loads(result.stdout.strip().splitlines()[-1])
     html_mb = (work / f"report-{trail}" / "index.html").stat().st_size / 1e6
-    return {"captures": made["captures"], "trail_points": made["trail_points"], "seconds": measured["seconds"],
-            "peak_rss_mb": measured["peak_rss_mb"], "index_html_mb": round(html_mb, 1),
-            "prepare_bundle_s": round(prepare, 1), "target_s": TARGET_S.get(trail)}
+    return {
+        "captures": made["captures"],
+        "trail_points": made["trail_points"],
+        "seconds": measured["seconds"],
+        "peak_rss_mb": measured["peak_rss_mb"],
+        "index_html_mb": round(html_mb, 1),
+        "prepare_bundle_s": round(prepare, 1),
+        "target_s": TARGET_S.get(trail),
+    }
 
 
 def run(quick: bool = False) -> dict:

@@ -7,6 +7,7 @@ latency: a frame written by the simulated board on a real pty until InputHub.pol
 (pty, pyserial reader thread, parser, calibration, the hub's lock): targets < 1 ms parse and well
 under one UI frame (16.7 ms at 60 Hz).
 """
+
 from __future__ import annotations
 
 import json

@@ -22,6 +22,7 @@ Before/after pairs measured in the same process (the full run only; `--quick` sk
 - trail flush: the UI thread's longest `record_trail` call with the commit on a worker thread vs
   inline (the fsync every TRAIL_FLUSH_S).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,18 +36,31 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGETS = {"frame_p95_ms": 16.7, "frame_p99_ms": 25.0, "draft_p95_ms": 50.0, "full_p95_ms": 500.0,
-           "print_p95_ms": 800.0, "preview_p95_ms": 250.0, "cold_start_s": 3.0, "peak_rss_mb": 600.0,
-           "capture_peak_rss_mb": 700.0}
+TARGETS = {
+    "frame_p95_ms": 16.7,
+    "frame_p99_ms": 25.0,
+    "draft_p95_ms": 50.0,
+    "full_p95_ms": 500.0,
+    "print_p95_ms": 800.0,
+    "preview_p95_ms": 250.0,
+    "cold_start_s": 3.0,
+    "peak_rss_mb": 600.0,
+    "capture_peak_rss_mb": 700.0,
+}
 
 
 def _percentiles(values) -> dict:
     import numpy as np
+
     v = np.asarray(list(values), np.float64)
     if not v.size:
         return {"n": 0}
-    return {"n": int(v.size), "p50": round(float(np.percentile(v, 50)), 1),
-            "p95": round(float(np.percentile(v, 95)), 1), "p99": round(float(np.percentile(v, 99)), 1)}
+    return {
+        "n": int(v.size),
+        "p50": round(float(np.percentile(v, 50)), 1),
+        "p95": round(float(np.percentile(v, 95)), 1),
+        "p99": round(float(np.percentile(v, 99)), 1),
+    }
 
 
 def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
@@ -55,12 +69,13 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
 
     from kiosk.app import build_app
 
-    app = build_app(["--windowed", "--joystick", "sim", "--state-dir", state_dir, "--size", "1920x1080",
-                     "--print", print_name])
+    app = build_app(
+        ["--windowed", "--joystick", "sim", "--state-dir", state_dir, "--size", "1920x1080", "--print", print_name]
+    )
     app.step()
     first_frame = time.time()
     if hasattr(app, "prioritise_ui"):
-        app.prioritise_ui()   # what App.run does first
+        app.prioritise_ui()  # what App.run does first
     # The kiosk's own pacing (App.run's); a kiosk from before the FramePacer (an old checkout) ticks pygame's clock.
     pace = app.wait_for_frame if hasattr(app, "wait_for_frame") else (lambda clock=pygame.time.Clock(): clock.tick(60))
     renders_final = getattr(app, "renders_final", None) or app.idle
@@ -80,7 +95,7 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
                 for k, v in axes(time.monotonic() - t0).items():
                     board.set_axis(k, v)
             now = time.perf_counter()
-            if hasattr(app, "present"):   # as App.run: draw, wait for the frame's time, present
+            if hasattr(app, "present"):  # as App.run: draw, wait for the frame's time, present
                 app.step(min(now - last, 0.1), present=False)
                 pace()
                 app.present()
@@ -118,19 +133,28 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
             while not renders_final() and time.monotonic() < end:
                 app.step()
                 pace()
-        return {name: _percentiles(getattr(app.metrics, name))
-                for name in ("full_ms", "print_ms", "preview_ms")}
+        return {name: _percentiles(getattr(app.metrics, name)) for name in ("full_ms", "print_ms", "preview_ms")}
 
-    out = {"frame_ms": _percentiles(sweep_frames), "draft_ms": _percentiles(sweep_draft),
-           **settle_cycles(6 if quick else 12)}
+    out = {
+        "frame_ms": _percentiles(sweep_frames),
+        "draft_ms": _percentiles(sweep_draft),
+        **settle_cycles(6 if quick else 12),
+    }
     rss_before_capture = peak_rss_mb()
     out["capture_peak_rss_mb"] = capture_with_print(app, loop, print_name)
-    out.update(prints=app.prints is not None, providers=app.models.providers, first_frame_unix=first_frame,
-               peak_rss_mb=rss_before_capture,
-               sizes={"hero": app.design_renderer.size, "preview": app.preview_renderer.size,
-                      # absent in kiosks from before the caps (comparing against an old checkout)
-                      "full": getattr(app.design_renderer, "full_size", None),
-                      "print": getattr(app.design_renderer, "print_size", None)})
+    out.update(
+        prints=app.prints is not None,
+        providers=app.models.providers,
+        first_frame_unix=first_frame,
+        peak_rss_mb=rss_before_capture,
+        sizes={
+            "hero": app.design_renderer.size,
+            "preview": app.preview_renderer.size,
+            # absent in kiosks from before the caps (comparing against an old checkout)
+            "full": getattr(app.design_renderer, "full_size", None),
+            "print": getattr(app.design_renderer, "print_size", None),
+        },
+    )
     if not quick and hasattr(app, "redraw_every_frame"):
         # The same sweep with every widget redrawn every frame: the cost of the whole screen, which
         # is what the kiosk drew per frame before widgets redrew only what changed.
@@ -140,8 +164,10 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
         out["sweep_redraw_all"] = {"frame_ms": _percentiles(frames), "draft_ms": _percentiles(drafts)}
         app.select_print("none")
         app.settle(30)
-        out["idle_cpu_percent"] = {"redraw_on_change": idle_cpu(app, loop, False),
-                                   "redraw_every_frame": idle_cpu(app, loop, True)}
+        out["idle_cpu_percent"] = {
+            "redraw_on_change": idle_cpu(app, loop, False),
+            "redraw_every_frame": idle_cpu(app, loop, True),
+        }
         out["trail_record_max_ms"] = trail_flush_cost(state_dir)
         renderer, previews = app.design_renderer, app.preview_renderer
         renderer.full_size = renderer.print_size = renderer.size
@@ -201,7 +227,7 @@ def trail_flush_cost(state_dir: str, points: int = 40) -> dict:
             t0 = time.perf_counter()
             log.record_trail(np.full(8, i / points, np.float32), "joystick")
             worst = max(worst, time.perf_counter() - t0)
-            time.sleep(0.01)           # a UI frame's worth of time for the writer's commit
+            time.sleep(0.01)  # a UI frame's worth of time for the writer's commit
         log.close()
     finally:
         cl.TRAIL_FLUSH_S = every_point
@@ -214,28 +240,47 @@ def run(quick: bool = False) -> dict:
     env.pop("FSE_CONFIG")
     with tempfile.TemporaryDirectory() as state:
         start = time.time()
-        result = subprocess.run([sys.executable, __file__, "--child", state] + (["--quick"] if quick else []),
-                                cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        result = subprocess.run(
+            [sys.executable, __file__, "--child", state] + (["--quick"] if quick else []),
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         if result.returncode != 0:
             raise RuntimeError(f"kiosk benchmark child failed:\n{result.stderr[-3000:]}")
         out = json.loads(result.stdout.strip().splitlines()[-1])
     out["cold_start_s"] = round(out.pop("first_frame_unix") - start, 2)
-    measured = {"frame_p95_ms": out["frame_ms"].get("p95"), "frame_p99_ms": out["frame_ms"].get("p99"),
-                "draft_p95_ms": out["draft_ms"].get("p95"), "capture_peak_rss_mb": out.get("capture_peak_rss_mb"),
-                "full_p95_ms": out["full_ms"].get("p95"),
-                "print_p95_ms": out["print_ms"].get("p95"), "preview_p95_ms": out["preview_ms"].get("p95"),
-                "cold_start_s": out["cold_start_s"], "peak_rss_mb": out["peak_rss_mb"]}
-    out["targets"] = {k: {"target": t, "measured": measured[k],
-                          "ok": None if measured[k] is None else measured[k] <= t} for k, t in TARGETS.items()}
+    measured = {
+        "frame_p95_ms": out["frame_ms"].get("p95"),
+        "frame_p99_ms": out["frame_ms"].get("p99"),
+        "draft_p95_ms": out["draft_ms"].get("p95"),
+        "capture_peak_rss_mb": out.get("capture_peak_rss_mb"),
+        "full_p95_ms": out["full_ms"].get("p95"),
+        "print_p95_ms": out["print_ms"].get("p95"),
+        "preview_p95_ms": out["preview_ms"].get("p95"),
+        "cold_start_s": out["cold_start_s"],
+        "peak_rss_mb": out["peak_rss_mb"],
+    }
+    out["targets"] = {
+        k: {"target": t, "measured": measured[k], "ok": None if measured[k] is None else measured[k] <= t}
+        for k, t in TARGETS.items()
+    }
     if "uncapped" in out:
         out["before_after"] = {
             f"{name}_p95": {"before": out["uncapped"][name].get("p95"), "after": out[name].get("p95")}
-            for name in ("full_ms", "print_ms", "preview_ms")}
+            for name in ("full_ms", "print_ms", "preview_ms")
+        }
         for name in ("frame_ms", "draft_ms"):
-            out["before_after"][f"sweep_{name}_p95"] = {"before": out["sweep_redraw_all"][name].get("p95"),
-                                                         "after": out[name].get("p95")}
-        out["before_after"]["idle_cpu_percent"] = {"before": out["idle_cpu_percent"]["redraw_every_frame"],
-                                                   "after": out["idle_cpu_percent"]["redraw_on_change"]}
+            out["before_after"][f"sweep_{name}_p95"] = {
+                "before": out["sweep_redraw_all"][name].get("p95"),
+                "after": out[name].get("p95"),
+            }
+        out["before_after"]["idle_cpu_percent"] = {
+            "before": out["idle_cpu_percent"]["redraw_every_frame"],
+            "after": out["idle_cpu_percent"]["redraw_on_change"],
+        }
     out["quick"] = quick
     return out
 

@@ -11,6 +11,7 @@ are computed over the whole design inside it), so the size is the only bound on 
 
     python -m benchmarks.bench_prints [--quick]
 """
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,13 @@ def _session(path: Path, threads: int) -> ort.InferenceSession:
 
 def memory(path: Path, size: int, arena: bool) -> dict:
     """One print in a fresh process: time (first and best of 3) and peak / after-run RSS."""
-    result = subprocess.run([sys.executable, "-c", CHILD, str(path), str(size), "1" if arena else "0"],
-                            capture_output=True, text=True, check=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", CHILD, str(path), str(size), "1" if arena else "0"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
@@ -73,7 +79,7 @@ def run(quick: bool = False) -> dict:
 
     models = ROOT / "onnx_models"
     manifest = json.loads((models / "prints.json").read_text())
-    threads = 1   # as the kiosk runs it (kiosk/prints.py); see bench_generator on why one
+    threads = 1  # as the kiosk runs it (kiosk/prints.py); see bench_generator on why one
     full = _session(models / manifest["model"]["file"], threads)
     base = _session(models / manifest["baseline_model"]["file"], threads)
     P = len(manifest["prints"])
@@ -84,27 +90,39 @@ def run(quick: bool = False) -> dict:
     out = {"gmac_256": manifest["gmac_256"], "threads": threads, "target_network_ms_256": 150}
     for size in (256, 512):
         design = np.zeros((1, 1, size, size), np.float32)
-        design[..., size // 8:-size // 8, size // 4:-size // 4] = rng.uniform(0.3, 0.9)
+        design[..., size // 8 : -size // 8, size // 4 : -size // 4] = rng.uniform(0.3, 0.9)
         net_feeds = {"design": design, "net_weights": one, "tile_weights": one * 0}
         tile_feeds = {"design": design, "net_weights": one * 0, "tile_weights": one}
         out[f"network_ms_{size}"] = round(1e3 * best_of(lambda: full.run(None, net_feeds), repeats), 2)
-        out[f"tile_and_shade_full_graph_ms_{size}"] = round(1e3 * best_of(lambda: full.run(None, tile_feeds), repeats), 2)
+        out[f"tile_and_shade_full_graph_ms_{size}"] = round(
+            1e3 * best_of(lambda: full.run(None, tile_feeds), repeats), 2
+        )
         out[f"tile_and_shade_baseline_graph_ms_{size}"] = round(
-            1e3 * best_of(lambda: base.run(None, {"design": design, "tile_weights": one}), repeats), 2)
+            1e3 * best_of(lambda: base.run(None, {"design": design, "tile_weights": one}), repeats), 2
+        )
     out["network_meets_target_256"] = out["network_ms_256"] <= 150
-    out["targets"] = {"network_ms_256": {"target": 150.0, "measured": out["network_ms_256"],
-                                         "ok": out["network_ms_256"] <= 150}}
+    out["targets"] = {
+        "network_ms_256": {"target": 150.0, "measured": out["network_ms_256"], "ok": out["network_ms_256"] <= 150}
+    }
     # One thread, as the kiosk runs it; quick runs small sizes only (it proves the code path).
     live, hero = (96, 192) if quick else (PRINT_LIVE_SIDE, 720)
     path = models / manifest["model"]["file"]
-    out["memory"] = {"live_side": live, "hero_side": hero,
-                     "hero_arena_on": memory(path, hero, True), "hero_arena_off": memory(path, hero, False),
-                     "live_arena_off": memory(path, live, False)}
+    out["memory"] = {
+        "live_side": live,
+        "hero_side": hero,
+        "hero_arena_on": memory(path, hero, True),
+        "hero_arena_off": memory(path, hero, False),
+        "live_arena_off": memory(path, live, False),
+    }
     m = out["memory"]
     out["before_after"] = {
         "print_peak_rss_mb": {"before": m["hero_arena_on"]["peak_rss_mb"], "after": m["live_arena_off"]["peak_rss_mb"]},
-        "print_rss_kept_after_mb": {"before": m["hero_arena_on"]["rss_after_mb"], "after": m["live_arena_off"]["rss_after_mb"]},
-        "print_ms": {"before": m["hero_arena_on"]["ms_best"], "after": m["live_arena_off"]["ms_best"]}}
+        "print_rss_kept_after_mb": {
+            "before": m["hero_arena_on"]["rss_after_mb"],
+            "after": m["live_arena_off"]["rss_after_mb"],
+        },
+        "print_ms": {"before": m["hero_arena_on"]["ms_best"], "after": m["live_arena_off"]["ms_best"]},
+    }
     return out
 
 

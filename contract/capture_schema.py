@@ -12,6 +12,7 @@ so the tables and columns are written down once. The format is documented in doc
 
 numpy + stdlib only (see contract/__init__.py).
 """
+
 from __future__ import annotations
 
 import json
@@ -80,7 +81,9 @@ class Capture:
 # the version reached. Never edit a released migration: append a new one.
 
 MIGRATIONS: tuple[tuple[int, str], ...] = (
-    (1, """
+    (
+        1,
+        """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE captures (
             id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -101,8 +104,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             z BLOB NOT NULL,
             how TEXT NOT NULL
         );
-    """),
-    (2, """
+    """,
+    ),
+    (
+        2,
+        """
         -- Sessions get their own table so durations don't depend on the trail being recorded.
         CREATE TABLE sessions (
             id TEXT PRIMARY KEY,
@@ -115,8 +121,11 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
         CREATE INDEX trail_t ON trail (t);
         CREATE INDEX captures_session ON captures (session_id);
         CREATE TABLE schema_history (version INTEGER PRIMARY KEY, applied_utc TEXT NOT NULL);
-    """),
-    (3, """
+    """,
+    ),
+    (
+        3,
+        """
         -- Retention may delete a capture only once a bundle holding it is safely on a stick.
         ALTER TABLE captures ADD COLUMN exported_utc TEXT;   -- first export that held it; NULL: never exported
         -- Image files the log is about to create or delete: the only files start-up may remove.
@@ -125,7 +134,8 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             reason TEXT NOT NULL,            -- 'saving': its capture has not committed; 'pruned': its capture is gone
             utc TEXT NOT NULL
         );
-    """),
+    """,
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -150,7 +160,8 @@ def check_not_newer(conn: sqlite3.Connection, where: str | os.PathLike) -> int:
         raise SchemaTooNewError(
             f"{where} has capture-log schema version {version}, but this fse understands up to "
             f"version {SCHEMA_VERSION}; upgrade fse (pip install -U fashion-space-explorer, or pull "
-            f"the newer repository) to read it")
+            f"the newer repository) to read it"
+        )
     return version
 
 
@@ -162,7 +173,7 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
             # executescript would commit on its own; wrap it so a migration is all-or-nothing.
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if schema_version(conn) >= number:   # another process migrated while we waited for the lock
+                if schema_version(conn) >= number:  # another process migrated while we waited for the lock
                     conn.execute("ROLLBACK")
                     version = schema_version(conn)
                     continue
@@ -215,6 +226,7 @@ def open_snapshot(path: Path) -> sqlite3.Connection:
 # ---------------------------------------------------------------------------------------------
 # Readers (the kiosk's map, the export and the analysis)
 
+
 def z_blob(z) -> bytes:
     values = np.asarray(z, np.float32).reshape(-1)
     if values.shape != (LATENT_DIM,):
@@ -227,16 +239,21 @@ def z_from_blob(blob: bytes) -> tuple[float, ...]:
 
 
 def read_captures(conn: sqlite3.Connection) -> list[Capture]:
-    rows = conn.execute("SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
-                        "image_path, design28 FROM captures ORDER BY id").fetchall()
-    return [Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]))
-            for r in rows]
+    rows = conn.execute(
+        "SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
+        "image_path, design28 FROM captures ORDER BY id"
+    ).fetchall()
+    return [
+        Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]))
+        for r in rows
+    ]
 
 
 def recent_capture_z(conn: sqlite3.Connection, limit: int) -> np.ndarray:
     """(M, 8) float32: the z of the newest `limit` captures, oldest first."""
-    rows = conn.execute("SELECT z FROM (SELECT id, z FROM captures ORDER BY id DESC LIMIT ?) ORDER BY id",
-                        (int(limit),)).fetchall()
+    rows = conn.execute(
+        "SELECT z FROM (SELECT id, z FROM captures ORDER BY id DESC LIMIT ?) ORDER BY id", (int(limit),)
+    ).fetchall()
     return np.frombuffer(b"".join(r[0] for r in rows), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
 
 
@@ -268,13 +285,18 @@ def read_trail(conn: sqlite3.Connection) -> Trail:
 
 
 def read_sessions(conn: sqlite3.Connection) -> list[dict]:
-    return [dict(id=r[0], booth_id=r[1], started_utc=r[2], last_utc=r[3]) for r in
-            conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions ORDER BY started_utc")]
+    return [
+        dict(id=r[0], booth_id=r[1], started_utc=r[2], last_utc=r[3])
+        for r in conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions ORDER BY started_utc")
+    ]
 
 
 def trail_points_per_session(conn: sqlite3.Connection) -> dict[str, int]:
-    return dict(conn.execute("SELECT session_id, COUNT(*) FROM trail WHERE session_id IS NOT NULL "
-                             "GROUP BY session_id").fetchall())
+    return dict(
+        conn.execute(
+            "SELECT session_id, COUNT(*) FROM trail WHERE session_id IS NOT NULL GROUP BY session_id"
+        ).fetchall()
+    )
 
 
 def unexported_count(conn: sqlite3.Connection) -> int:

@@ -6,6 +6,7 @@ so the reader lives in the contract, where neither side needs the other's depend
 The directory comes from `--data`, else `$FSE_FASHION_MNIST`, else the Debian path. Every way a
 file can be wrong ends in a `DatasetError` that names the file and what is wrong with it.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -22,8 +23,16 @@ ENV_VAR = "FSE_FASHION_MNIST"
 DEBIAN_PACKAGE = "dataset-fashion-mnist"
 
 CLASS_NAMES = (
-    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
 )
 
 FILES = {
@@ -66,10 +75,14 @@ def _read_idx(path: Path, magic: int, ndim: int) -> np.ndarray:
         raise DatasetError(f"{path}: not a readable gzip file ({e}); the file is truncated or corrupt") from None
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DatasetError(f"{path}: only {len(raw)} bytes after decompression, shorter than the {header}-byte IDX header")
+        raise DatasetError(
+            f"{path}: only {len(raw)} bytes after decompression, shorter than the {header}-byte IDX header"
+        )
     found = struct.unpack(">I", raw[:4])[0]
     if found != magic:
-        raise DatasetError(f"{path}: magic number 0x{found:08x}, expected 0x{magic:08x}; this is not the right IDX file")
+        raise DatasetError(
+            f"{path}: magic number 0x{found:08x}, expected 0x{magic:08x}; this is not the right IDX file"
+        )
     dims = struct.unpack(f">{ndim}I", raw[4:header])
     expected = int(np.prod(dims))
     got = len(raw) - header

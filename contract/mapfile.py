@@ -26,6 +26,7 @@ interpolation in z: the k points nearest in Euclidean distance, weighted by 1 / 
 average their xy. `place` below is that, in numpy (~0.2 ms per point at N = 5,000); the analysis
 does the same with a KD-tree for millions of trail points.
 """
+
 from __future__ import annotations
 
 import json
@@ -49,16 +50,16 @@ class MapFileError(ValueError):
 
 @dataclass(frozen=True)
 class FashionMap:
-    xy: np.ndarray                      # (N, 2) float32 in [0, 1]
-    z: np.ndarray                       # (N, 8) float32
-    label: np.ndarray                   # (N,) int16
+    xy: np.ndarray  # (N, 2) float32 in [0, 1]
+    z: np.ndarray  # (N, 8) float32
+    label: np.ndarray  # (N,) int16
     class_names: tuple[str, ...]
     k: int
     encoder_sha256: str
     generator_sha256: str = ""
     support_threshold: float = float("inf")
-    image: np.ndarray | None = None     # (N, 28, 28) uint8, None when not loaded
-    design: np.ndarray | None = None    # (N, 28, 28) uint8
+    image: np.ndarray | None = None  # (N, 28, 28) uint8, None when not loaded
+    design: np.ndarray | None = None  # (N, 28, 28) uint8
     train_index: np.ndarray | None = None
     fit: dict = field(default_factory=dict)
 
@@ -72,9 +73,9 @@ def place(z: np.ndarray, ref_z: np.ndarray, ref_xy: np.ndarray, k: int) -> np.nd
     single = z.ndim == 1
     z = np.atleast_2d(z).astype(np.float32)
     k = min(k, len(ref_z))
-    d2 = ((z[:, None, :] - ref_z[None, :, :]) ** 2).sum(-1)                 # (B, N)
-    nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]                      # (B, k)
-    weights = 1.0 / (np.sqrt(np.take_along_axis(d2, nearest, 1)) + EPS)      # (B, k)
+    d2 = ((z[:, None, :] - ref_z[None, :, :]) ** 2).sum(-1)  # (B, N)
+    nearest = np.argpartition(d2, k - 1, axis=1)[:, :k]  # (B, k)
+    weights = 1.0 / (np.sqrt(np.take_along_axis(d2, nearest, 1)) + EPS)  # (B, k)
     xy = (weights[:, :, None] * ref_xy[nearest]).sum(1) / weights.sum(1, keepdims=True)
     return xy[0] if single else xy
 
@@ -86,15 +87,22 @@ def save_map(path: Path, fmap: FashionMap) -> None:
     empty = np.zeros((n, 28, 28), np.uint8)
     temp = path.with_name(path.name + ".part.npz")
     np.savez_compressed(
-        temp, format=np.array(FORMAT), version=np.array(VERSION),
-        xy=fmap.xy.astype(np.float32), z=fmap.z.astype(np.float32), label=fmap.label.astype(np.int16),
-        class_names=np.array(fmap.class_names), k=np.array(fmap.k),
+        temp,
+        format=np.array(FORMAT),
+        version=np.array(VERSION),
+        xy=fmap.xy.astype(np.float32),
+        z=fmap.z.astype(np.float32),
+        label=fmap.label.astype(np.int16),
+        class_names=np.array(fmap.class_names),
+        k=np.array(fmap.k),
         image=empty if fmap.image is None else fmap.image.astype(np.uint8),
         design=empty if fmap.design is None else fmap.design.astype(np.uint8),
         train_index=np.full(n, -1, np.int32) if fmap.train_index is None else fmap.train_index.astype(np.int32),
         support_threshold=np.array(fmap.support_threshold, np.float32),
-        encoder_sha256=np.array(fmap.encoder_sha256), generator_sha256=np.array(fmap.generator_sha256),
-        fit=np.array(json.dumps(fmap.fit)))
+        encoder_sha256=np.array(fmap.encoder_sha256),
+        generator_sha256=np.array(fmap.generator_sha256),
+        fit=np.array(json.dumps(fmap.fit)),
+    )
     temp.replace(path)
 
 
@@ -112,26 +120,51 @@ def load_map(path: Path, images: bool = True) -> FashionMap:
             if str(data["format"]) != FORMAT or version != VERSION:
                 raise ValueError(f"format {data['format']} version {version}, this fse reads version {VERSION}")
             fmap = FashionMap(
-                xy=data["xy"], z=data["z"], label=data["label"], class_names=tuple(str(c) for c in data["class_names"]),
-                k=int(data["k"]), encoder_sha256=str(data["encoder_sha256"]),
-                generator_sha256=str(data["generator_sha256"]), support_threshold=float(data["support_threshold"]),
-                image=data["image"] if images else None, design=data["design"], train_index=data["train_index"],
-                fit=json.loads(str(data["fit"])))
+                xy=data["xy"],
+                z=data["z"],
+                label=data["label"],
+                class_names=tuple(str(c) for c in data["class_names"]),
+                k=int(data["k"]),
+                encoder_sha256=str(data["encoder_sha256"]),
+                generator_sha256=str(data["generator_sha256"]),
+                support_threshold=float(data["support_threshold"]),
+                image=data["image"] if images else None,
+                design=data["design"],
+                train_index=data["train_index"],
+                fit=json.loads(str(data["fit"])),
+            )
     except (OSError, KeyError, ValueError, EOFError) as e:
-        raise MapFileError(f"{path} is not a map file this fse can read ({e}); rebuild it with `{FIT_COMMAND}`") from None
+        raise MapFileError(
+            f"{path} is not a map file this fse can read ({e}); rebuild it with `{FIT_COMMAND}`"
+        ) from None
     n = len(fmap.xy)
-    if (fmap.xy.shape != (n, 2) or fmap.z.shape[0] != n or fmap.z.ndim != 2 or fmap.label.shape != (n,)
-            or fmap.design.shape != (n, 28, 28) or n == 0 or not np.isfinite(fmap.xy).all()):
-        raise MapFileError(f"{path} has unexpected shapes (xy {fmap.xy.shape}, z {fmap.z.shape}, design "
-                           f"{fmap.design.shape}); rebuild it with `{FIT_COMMAND}`")
+    if (
+        fmap.xy.shape != (n, 2)
+        or fmap.z.shape[0] != n
+        or fmap.z.ndim != 2
+        or fmap.label.shape != (n,)
+        or fmap.design.shape != (n, 28, 28)
+        or n == 0
+        or not np.isfinite(fmap.xy).all()
+    ):
+        raise MapFileError(
+            f"{path} has unexpected shapes (xy {fmap.xy.shape}, z {fmap.z.shape}, design "
+            f"{fmap.design.shape}); rebuild it with `{FIT_COMMAND}`"
+        )
     return fmap
 
 
 def manifest_entry(fmap: FashionMap, file_sha256: str, file_bytes: int) -> dict:
     """The map's entry in manifest.json (under MANIFEST_KEY)."""
-    return {"file": MAP_FILE, "sha256": file_sha256, "bytes": int(file_bytes), "points": int(len(fmap.xy)),
-            "encoder_sha256": fmap.encoder_sha256, "generator_sha256": fmap.generator_sha256,
-            "fit": {key: fmap.fit[key] for key in ("method", "seed", "command") if key in fmap.fit}}
+    return {
+        "file": MAP_FILE,
+        "sha256": file_sha256,
+        "bytes": int(file_bytes),
+        "points": int(len(fmap.xy)),
+        "encoder_sha256": fmap.encoder_sha256,
+        "generator_sha256": fmap.generator_sha256,
+        "fit": {key: fmap.fit[key] for key in ("method", "seed", "command") if key in fmap.fit},
+    }
 
 
 def check_manifest(manifest: dict, file_sha256: str, where: Path) -> None:
@@ -140,9 +173,13 @@ def check_manifest(manifest: dict, file_sha256: str, where: Path) -> None:
     if not isinstance(entry, dict):
         raise MapFileError(f"{where / 'manifest.json'} lists no map file; rebuild the map with `{FIT_COMMAND}`")
     if entry.get("sha256") != file_sha256:
-        raise MapFileError(f"{where / MAP_FILE} does not match its sha256 in manifest.json (replaced or damaged); "
-                           f"rebuild it with `{FIT_COMMAND}`")
+        raise MapFileError(
+            f"{where / MAP_FILE} does not match its sha256 in manifest.json (replaced or damaged); "
+            f"rebuild it with `{FIT_COMMAND}`"
+        )
     encoder = manifest.get("models", {}).get("encoder", {}).get("sha256")
     if entry.get("encoder_sha256") != encoder:
-        raise MapFileError(f"{where / MAP_FILE} was made with another encoder.onnx than the shipped one; "
-                           f"rebuild it with `{FIT_COMMAND}`")
+        raise MapFileError(
+            f"{where / MAP_FILE} was made with another encoder.onnx than the shipped one; "
+            f"rebuild it with `{FIT_COMMAND}`"
+        )

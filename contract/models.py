@@ -5,6 +5,7 @@ onnx_models/manifest.json; the kiosk (kiosk/models.py, kiosk/render.py) and the 
 sessions with them and check every loaded graph against them. Symbolic dimensions are names
 (`batch`, `height`, `width`); fixed ones are numbers.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -15,14 +16,14 @@ from .space import LATENT_DIM
 @dataclass(frozen=True)
 class Tensor:
     name: str
-    shape: tuple           # ints for fixed dimensions, names for dynamic ones
+    shape: tuple  # ints for fixed dimensions, names for dynamic ones
     dtype: str = "float32"
 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    name: str              # the key in manifest.json "models"
-    file: str              # inside onnx_models/
+    name: str  # the key in manifest.json "models"
+    file: str  # inside onnx_models/
     inputs: tuple[Tensor, ...]
     outputs: tuple[Tensor, ...]
     purpose: str
@@ -37,24 +38,28 @@ class ModelSpec:
 
     def dynamic_axes(self) -> dict:
         """torch.onnx.export's dynamic_axes: every named dimension of every tensor."""
-        return {t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)}
-                for t in (*self.inputs, *self.outputs)}
+        return {
+            t.name: {i: d for i, d in enumerate(t.shape) if isinstance(d, str)} for t in (*self.inputs, *self.outputs)
+        }
 
 
 ENCODER = ModelSpec(
-    "encoder", "encoder.onnx",
+    "encoder",
+    "encoder.onnx",
     inputs=(Tensor("image", ("batch", 1, 28, 28)),),
     outputs=(Tensor("z", ("batch", LATENT_DIM)),),
     purpose="a 28x28 drawing in [0, 1] (1 = garment) -> the 8 parameters in (-1, 1)",
 )
 GENERATOR = ModelSpec(
-    "generator", "generator.onnx",
+    "generator",
+    "generator.onnx",
     inputs=(Tensor("z", ("batch", LATENT_DIM)), Tensor("coords", ("height", "width", 3))),
     outputs=(Tensor("design", ("batch", "height", "width")),),
     purpose="the 8 parameters in [-1, 1] + contract.space.coordinates(width, height) -> the design in [0, 1]",
 )
 CLASSIFIER = ModelSpec(
-    "classifier", "classifier.onnx",
+    "classifier",
+    "classifier.onnx",
     inputs=(Tensor("image", ("batch", 1, 28, 28)),),
     outputs=(Tensor("logits", ("batch", 10)),),
     purpose="a 28x28 design -> logits of the 10 Fashion-MNIST classes",

@@ -5,6 +5,7 @@ with it, the exporter documents it in the manifest, and the kiosk builds every r
 it renders (28x28 canvas, preview strips, 1024x1024 captures) with it. Keeping it in one place
 means a design rendered at any size is the same design.
 """
+
 from __future__ import annotations
 
 import numpy as np

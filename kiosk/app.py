@@ -15,6 +15,7 @@ kiosk/ui/, each redrawing its own area when its inputs change; inference on work
 kiosk/render.py. This module is the loop, in visible phases:
 events -> update(dt) -> render requests -> draw -> wait for the frame's time -> present.
 """
+
 from __future__ import annotations
 
 import logging
@@ -66,11 +67,11 @@ class FramePacer:
         kiosk must not spin)."""
         now = time.perf_counter()
         if now - self.next > self.period:
-            self.next = now                       # far behind: start a new grid from here
+            self.next = now  # far behind: start a new grid from here
         elif self.next - now > (SPIN_S if spin else 0.0):
             time.sleep(self.next - now - (SPIN_S if spin else 0.0))
         while spin and time.perf_counter() < self.next:
-            time.sleep(0)                          # lets the render threads have the GIL meanwhile
+            time.sleep(0)  # lets the render threads have the GIL meanwhile
         self.next += self.period
 
 
@@ -78,16 +79,29 @@ class App:
     """The running kiosk. Tests build one with `build_app([...])`, post pygame events, `step()` it
     and inspect `state`, `screen` and `metrics`; `wait_for()` waits for the render workers."""
 
-    def __init__(self, screen, config, models, prints, prints_message: str | None, hub, capture_log,
-                 *, windowed: bool, start_z=None, start_print: str | None = None, show2d: bool = False,
-                 version: str = "dev") -> None:
+    def __init__(
+        self,
+        screen,
+        config,
+        models,
+        prints,
+        prints_message: str | None,
+        hub,
+        capture_log,
+        *,
+        windowed: bool,
+        start_z=None,
+        start_print: str | None = None,
+        show2d: bool = False,
+        version: str = "dev",
+    ) -> None:
         import pygame
 
         from . import render
+        from .export import UsbStatusWatch
         from .trail import TrailRecorder
         from .ui import actions, canvas, design_view, diagnostics, landmarks, map_view, print_selector, sliders, status
         from .ui.theme import BG, Layout
-        from .export import UsbStatusWatch
 
         self.pg = pygame
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
@@ -96,7 +110,7 @@ class App:
         self.windowed, self.version = windowed, version
         self.layout = Layout(*screen.get_size())
         self.metrics = render.RenderMetrics()
-        self.now = 0.0                  # the app's clock: advanced by dt each step (tests control it)
+        self.now = 0.0  # the app's clock: advanced by dt each step (tests control it)
         self.fps = 0.0
         self.running = True
         self.exit_code = 0
@@ -130,12 +144,12 @@ class App:
         self._first_frame = True
         self._t_last_step: float | None = None
         self._to_present: list = []
-        self.redraw_every_frame = False   # the benchmark's "before": every widget redrawn every frame
+        self.redraw_every_frame = False  # the benchmark's "before": every widget redrawn every frame
         self._visible: list = []
         self._overlay_rects: list = []
         self._last_present = -IDLE_REDRAW_S
         self.frames_drawn = 0
-        self.frame = pygame.Surface(screen.get_size()).convert()   # the back buffer the widgets draw into
+        self.frame = pygame.Surface(screen.get_size()).convert()  # the back buffer the widgets draw into
         self.frame.fill(BG)
         self.pacer = FramePacer(FPS)
 
@@ -147,10 +161,12 @@ class App:
         self.design_view = design_view.DesignView(L)
         self.sliders = sliders.ParameterSliders(L, PREVIEW_POSITIONS)
         # The workers hand over finished surfaces (made by the widgets' own functions, on the worker).
-        self.design_renderer = render.DesignRenderer(models, prints, L.design_image.w, DRAFT_SIZE,
-                                                     prepare=self.design_view.make_image).start()
-        self.preview_renderer = render.PreviewRenderer(models, PREVIEW_POSITIONS, self.sliders.thumb(0, 0).w,
-                                                       prepare=self.sliders.make_previews).start()
+        self.design_renderer = render.DesignRenderer(
+            models, prints, L.design_image.w, DRAFT_SIZE, prepare=self.design_view.make_image
+        ).start()
+        self.preview_renderer = render.PreviewRenderer(
+            models, PREVIEW_POSITIONS, self.sliders.thumb(0, 0).w, prepare=self.sliders.make_previews
+        ).start()
         self.capture_worker = render.CaptureWorker(models, prints, capture_log).start() if capture_log else None
 
         self.landmark_strip = landmarks.LandmarkStrip(L)
@@ -172,14 +188,17 @@ class App:
             "map": self.toggle_map,
             "diagnostics": self.toggle_diagnostics,
         }
-        self._key_commands = {getattr(pygame, f"K_{name}"): command
-                              for name, command in controls.key_commands().items()}
+        self._key_commands = {
+            getattr(pygame, f"K_{name}"): command for name, command in controls.key_commands().items()
+        }
         self._button_commands = controls.button_commands()
 
         if start_print and start_print not in self.print_names:
             self.status.toast(f"print {start_print!r} is not available; showing the design plain", "warn", 0.0, 6.0)
         if capture_log is None:
-            self.status.toast("captures are off: the capture log could not be opened (see the journal)", "warn", 0.0, 8.0)
+            self.status.toast(
+                "captures are off: the capture log could not be opened (see the journal)", "warn", 0.0, 8.0
+            )
 
     # -- widgets in hit-test order (the map covers the canvas column when shown) -----------------
     def widgets(self) -> list:
@@ -195,7 +214,7 @@ class App:
         last = time.perf_counter()
         while self.running:
             t = time.perf_counter()
-            dt = min(t - last, 0.1)   # a stalled frame must not fling the parameters
+            dt = min(t - last, 0.1)  # a stalled frame must not fling the parameters
             last = t
             self.step(dt, present=False)
             sdnotify.watchdog()
@@ -261,7 +280,7 @@ class App:
         workers = [w for w in (self.design_renderer, self.preview_renderer, self.capture_worker) if w is not None]
         for worker in workers:
             worker.stop()
-        for worker in workers:   # a capture in flight finishes (it is durable or it never happened)
+        for worker in workers:  # a capture in flight finishes (it is durable or it never happened)
             worker.join(timeout=5.0)
         if self.hub is not None:
             self.hub.stop()
@@ -306,7 +325,7 @@ class App:
             if self._pressed_widget is not None:
                 self._pressed_widget.release(event.pos, self)
                 if self._pressed_widget is self.canvas:
-                    self.design_renderer.encode(self.state.canvas)   # the stroke's final shape
+                    self.design_renderer.encode(self.state.canvas)  # the stroke's final shape
                 self._pressed_widget = None
 
     def key_down(self, event) -> None:
@@ -416,7 +435,7 @@ class App:
     def stroke(self, row: int, col: int) -> None:
         self.state.stop_glide()
         if not self.state.canvas_drawn:
-            self.state.canvas = self.design28.copy()   # draw on top of what's shown
+            self.state.canvas = self.design28.copy()  # draw on top of what's shown
         self.state.paint(row, col)
         if time.perf_counter() - self._last_encode >= ENCODE_EVERY_S:
             self._last_encode = time.perf_counter()
@@ -503,7 +522,8 @@ class App:
             self._submitted_print = state.print_name
             self.design_renderer.submit(state.z, state.print_name, settled=True)
         if self._previews_version != state.version and (
-                not self._moving or self.now - self._previews_asked >= PREVIEWS_WHILE_MOVING_S):
+            not self._moving or self.now - self._previews_asked >= PREVIEWS_WHILE_MOVING_S
+        ):
             self._previews_version, self._previews_asked = state.version, self.now
             self.preview_renderer.submit(state.z)
 
@@ -514,8 +534,9 @@ class App:
             self.design28 = frame.design28
             self.design28_seq += 1
             latency = (time.perf_counter() - frame.t_request) * 1e3
-            {"draft": self.metrics.draft_ms, "full": self.metrics.full_ms,
-             "print": self.metrics.print_ms}[frame.stage].append(latency)
+            {"draft": self.metrics.draft_ms, "full": self.metrics.full_ms, "print": self.metrics.print_ms}[
+                frame.stage
+            ].append(latency)
         previews = self.preview_renderer.latest()
         if previews is not None and previews.seq != self.sliders.preview_seq:
             self.sliders.show_previews(previews)
@@ -537,7 +558,7 @@ class App:
 
         screen, frame = self.screen, self.frame
         visible = self.widgets()
-        switched = visible != self._visible     # map mode on / off: the column under it changes
+        switched = visible != self._visible  # map mode on / off: the column under it changes
         if switched:
             frame.fill(BG)
             self._visible = visible
@@ -559,8 +580,12 @@ class App:
 
     def has_overlays(self) -> bool:
         s = self.state
-        return bool(s.attract or s.diagnostics or self.status.toasts
-                    or (self.canvas.hover_tool is not None and not s.map_mode and not self.cursor_hidden))
+        return bool(
+            s.attract
+            or s.diagnostics
+            or self.status.toasts
+            or (self.canvas.hover_tool is not None and not s.map_mode and not self.cursor_hidden)
+        )
 
     def draw_overlays(self, screen) -> list:
         rects = []
@@ -580,10 +605,17 @@ class App:
         """True when every requested render is on screen (design at its final stage, previews current)."""
         frame, previews = self.design_renderer.latest(), self.preview_renderer.latest()
         final = "print" if (self.prints is not None and self.state.print_name != "none") else "full"
-        return (frame is not None and frame.seq == self.design_view.seq and frame.stage == final
-                and np.array_equal(frame.z, self.state.z) and frame.print_name == self.state.print_name
-                and previews is not None and previews.seq == self.sliders.preview_seq
-                and np.array_equal(previews.z, self.state.z) and not self._moving)
+        return (
+            frame is not None
+            and frame.seq == self.design_view.seq
+            and frame.stage == final
+            and np.array_equal(frame.z, self.state.z)
+            and frame.print_name == self.state.print_name
+            and previews is not None
+            and previews.seq == self.sliders.preview_seq
+            and np.array_equal(previews.z, self.state.z)
+            and not self._moving
+        )
 
     def wait_for(self, predicate, timeout: float = 10.0, dt: float = 1.0 / FPS) -> None:
         """Step frames until predicate(app) holds; TimeoutError after `timeout` wall seconds."""
@@ -597,6 +629,7 @@ class App:
     def settle(self, timeout: float = 40.0) -> None:
         """Step until every render is final, as a visitor who is still there (attract mode must not
         start because simulated frames outran a slow render)."""
+
         def visitor_waits(app) -> bool:
             if not app.state.attract:
                 app.last_input = app.now
@@ -612,7 +645,7 @@ class App:
         self.pg.image.save(self.screen, str(path))
 
 
-from .startup import build_app, main  # noqa: E402 - the command's entry point (fse-kiosk = kiosk.app:main)
+from .startup import build_app, main  # noqa: E402, F401 - entry point (fse-kiosk = kiosk.app:main); tests build with build_app
 
 if __name__ == "__main__":
     sys.exit(main())

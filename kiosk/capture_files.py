@@ -7,6 +7,7 @@ its own goes to `quarantine/` in the state directory and stays there for the ope
     quarantine/log-<utc>.sqlite (+ -wal, -shm)    a damaged database, set aside whole
     quarantine/images-<utc>/YYYY-MM-DD/...png     images no capture referred to, in images/' layout
 """
+
 from __future__ import annotations
 
 import io
@@ -28,14 +29,14 @@ QUARANTINE_DIR = "quarantine"
 
 def encode_capture_png(image_rgb: np.ndarray) -> bytes:
     """(H, W, 3) uint8 -> PNG bytes, by pygame's libpng (safe on any thread, no display needed)."""
-    import pygame   # noqa: PLC0415 - fse-export imports the log and needs no pygame
+    import pygame  # noqa: PLC0415 - fse-export imports the log and needs no pygame
 
     pixels = np.ascontiguousarray(image_rgb, dtype=np.uint8)
     if pixels.ndim != 3 or pixels.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB image, got shape {pixels.shape}")
     surface = pygame.image.frombuffer(pixels.tobytes(), (pixels.shape[1], pixels.shape[0]), "RGB")
     out = io.BytesIO()
-    pygame.image.save(surface, out, "capture.png")   # the name says which format
+    pygame.image.save(surface, out, "capture.png")  # the name says which format
     return out.getvalue()
 
 
@@ -63,8 +64,11 @@ def image_size(state_dir: Path, relative: str) -> int:
 
 def stray_images(state_dir: Path, known: set[str]) -> list[Path]:
     """Files under images/ whose path (relative to the state directory) is not in `known`."""
-    return sorted(p for p in (state_dir / IMAGES_DIR).rglob("*")
-                  if p.is_file() and p.relative_to(state_dir).as_posix() not in known)
+    return sorted(
+        p
+        for p in (state_dir / IMAGES_DIR).rglob("*")
+        if p.is_file() and p.relative_to(state_dir).as_posix() not in known
+    )
 
 
 def quarantine_images(state_dir: Path, strays: list[Path]) -> Path:

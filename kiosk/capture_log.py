@@ -37,6 +37,7 @@ export) is retried with back-off while visitors keep exploring; a damaged databa
 quarantine/ and a new log begins, said in F12 and the journal. Retention (`[log] keep_free_mb`)
 deletes the oldest captures an export has copied (`mark_exported`), never one it has not.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -55,11 +56,29 @@ from typing import Callable, Iterable
 
 import numpy as np
 
-from contract.capture_schema import (DB_NAME, DESIGN_SIDE, HOWS, IMAGES_DIR, CaptureLogError, check_not_newer,
-                                     image_paths, migrate, open_db, unexported_count, utc_text, z_blob)
+from contract.capture_schema import (
+    DB_NAME,
+    DESIGN_SIDE,
+    HOWS,
+    IMAGES_DIR,
+    CaptureLogError,
+    check_not_newer,
+    image_paths,
+    migrate,
+    open_db,
+    unexported_count,
+    utc_text,
+    z_blob,
+)
 
-from .capture_files import (encode_capture_png, image_size, quarantine_database, quarantine_images, remove_image,
-                            stray_images)
+from .capture_files import (
+    encode_capture_png,
+    image_size,
+    quarantine_database,
+    quarantine_images,
+    remove_image,
+    stray_images,
+)
 from .durable import fsync_dir, write_file_durably
 
 log = logging.getLogger(__name__)
@@ -106,12 +125,12 @@ class _Damaged(sqlite3.DatabaseError):
 # ---------------------------------------------------------------------------------------------
 # What SQLite's errors mean for the booth
 
-_BUSY_CODES = (5, 6)          # SQLITE_BUSY, SQLITE_LOCKED
-_DAMAGED_CODES = (11, 26)     # SQLITE_CORRUPT, SQLITE_NOTADB
+_BUSY_CODES = (5, 6)  # SQLITE_BUSY, SQLITE_LOCKED
+_DAMAGED_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
 
 
 def _code(error: BaseException) -> int | None:
-    code = getattr(error, "sqlite_errorcode", None)   # Python 3.11+; older: read the message
+    code = getattr(error, "sqlite_errorcode", None)  # Python 3.11+; older: read the message
     return None if code is None else code & 0xFF
 
 
@@ -144,6 +163,7 @@ def _is_disk_full(error: BaseException) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Marking exports (called by fse-export, in its own process)
 
+
 def mark_exported(state_dir: Path, capture_ids: Iterable[int], when: float | None = None) -> int:
     """Record that a bundle holding these captures is safely written; returns how many were newly marked.
 
@@ -166,18 +186,24 @@ def mark_exported(state_dir: Path, capture_ids: Iterable[int], when: float | Non
         try:
             conn = open_db(db, busy_timeout_ms=WRITER_BUSY_TIMEOUT_MS)
             if check_not_newer(conn, db) < _EXPORTED_SINCE_SCHEMA:
-                log.warning("%s predates export marks (schema < %d); the kiosk upgrades it at its next start",
-                            db, _EXPORTED_SINCE_SCHEMA)
+                log.warning(
+                    "%s predates export marks (schema < %d); the kiosk upgrades it at its next start",
+                    db,
+                    _EXPORTED_SINCE_SCHEMA,
+                )
                 return 0
             conn.execute("BEGIN IMMEDIATE")
-            cursor = conn.executemany("UPDATE captures SET exported_utc = ? WHERE id = ? AND exported_utc IS NULL",
-                                      [(stamp, i) for i in ids])
+            cursor = conn.executemany(
+                "UPDATE captures SET exported_utc = ? WHERE id = ? AND exported_utc IS NULL", [(stamp, i) for i in ids]
+            )
             conn.execute("COMMIT")
             return max(cursor.rowcount, 0)
         except sqlite3.Error as e:
             if not is_busy(e) or time.monotonic() + delay > give_up_at:
-                raise CaptureLogError(f"could not record the export in {db} ({e}); the captures stay marked as "
-                                      f"not exported, so retention keeps them: export again later") from None
+                raise CaptureLogError(
+                    f"could not record the export in {db} ({e}); the captures stay marked as "
+                    f"not exported, so retention keeps them: export again later"
+                ) from None
         finally:
             if conn is not None:
                 conn.close()
@@ -186,6 +212,7 @@ def mark_exported(state_dir: Path, capture_ids: Iterable[int], when: float | Non
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 class _Sessions:
     """Which visitor session is open and when it was last active.
@@ -206,7 +233,9 @@ class _Sessions:
     def touch(self, now: float) -> str:
         with self._lock:
             if self._id is None or now - self._last > self.idle_s:
-                self._id = f"{self.booth_id}-{datetime.fromtimestamp(now, timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+                self._id = (
+                    f"{self.booth_id}-{datetime.fromtimestamp(now, timezone.utc):%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+                )
                 self._started = now
             self._last = now
             self._unwritten[self._id] = (self._started, now)
@@ -232,23 +261,24 @@ class _Sessions:
 class LogStatus:
     """What F12 shows about the log; the writer thread replaces it whenever something changes."""
 
-    state: str = "opening"          # "open"; "busy": another program holds the log, retrying; "failed"
+    state: str = "opening"  # "open"; "busy": another program holds the log, retrying; "failed"
     captures: int = 0
     not_exported: int = 0
-    pruned: int = 0                 # exported captures retention deleted since the kiosk started
-    notices: tuple[str, ...] = ()   # what the operator should know: a damaged log set aside, images moved
+    pruned: int = 0  # exported captures retention deleted since the kiosk started
+    notices: tuple[str, ...] = ()  # what the operator should know: a damaged log set aside, images moved
 
     def lines(self) -> list[str]:
         pruned = f"   pruned since start (exported) {self.pruned}" if self.pruned else ""
-        return ([f"capture log {self.state}: {self.captures} captures, {self.not_exported} not yet exported{pruned}"]
-                + [f"capture log: {notice}" for notice in self.notices])
+        return [f"capture log {self.state}: {self.captures} captures, {self.not_exported} not yet exported{pruned}"] + [
+            f"capture log: {notice}" for notice in self.notices
+        ]
 
 
 @dataclass
 class _Request:
     """A command for the writer thread, and its answer for a caller that waits."""
 
-    kind: str                       # "trail", "capture", "flush", "prune", "close"
+    kind: str  # "trail", "capture", "flush", "prune", "close"
     payload: object = None
     done: threading.Event = field(default_factory=threading.Event)
     result: object = None
@@ -258,8 +288,15 @@ class _Request:
 class CaptureLog:
     """The kiosk's log. Any thread may call it; only its writer thread touches the database."""
 
-    def __init__(self, state_dir: Path, booth_id: str, disk_floor_mb: float = 200, trail_hz: float = 2.0,
-                 session_idle_s: float = 90, keep_free_mb: float = 0):
+    def __init__(
+        self,
+        state_dir: Path,
+        booth_id: str,
+        disk_floor_mb: float = 200,
+        trail_hz: float = 2.0,
+        session_idle_s: float = 90,
+        keep_free_mb: float = 0,
+    ):
         self.state_dir = Path(state_dir)
         self.booth_id = booth_id
         self.disk_floor_mb = float(disk_floor_mb)
@@ -269,8 +306,10 @@ class CaptureLog:
         try:
             (self.state_dir / IMAGES_DIR).mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise CaptureLogError(f"cannot create the state directory {self.state_dir} ({e.strerror}); "
-                                  f"create it writable for this user or set [paths] state_dir") from None
+            raise CaptureLogError(
+                f"cannot create the state directory {self.state_dir} ({e.strerror}); "
+                f"create it writable for this user or set [paths] state_dir"
+            ) from None
         self._sessions = _Sessions(booth_id, float(session_idle_s))
         self._requests: queue.Queue[_Request] = queue.Queue()
         self._status = LogStatus()
@@ -292,7 +331,7 @@ class CaptureLog:
         self._fatal: BaseException | None = None
         self._writer = threading.Thread(target=self._run, name="capture-log", daemon=True)
         self._writer.start()
-        self._opened.wait()     # the first attempt: a locked log is retried in the background
+        self._opened.wait()  # the first attempt: a locked log is retried in the background
         if self._fatal is not None:
             self._writer.join()
             raise self._fatal
@@ -300,8 +339,14 @@ class CaptureLog:
     @classmethod
     def from_config(cls, config) -> "CaptureLog":
         """The kiosk's log, set up from its KioskConfig."""
-        return cls(config.state_dir, config.booth_id, disk_floor_mb=config.disk_floor_mb, trail_hz=config.trail_hz,
-                   session_idle_s=config.session_idle_s, keep_free_mb=config.keep_free_mb)
+        return cls(
+            config.state_dir,
+            config.booth_id,
+            disk_floor_mb=config.disk_floor_mb,
+            trail_hz=config.trail_hz,
+            session_idle_s=config.session_idle_s,
+            keep_free_mb=config.keep_free_mb,
+        )
 
     # -- any thread ------------------------------------------------------------------------------
     def touch(self, now: float | None = None) -> str:
@@ -320,7 +365,8 @@ class CaptureLog:
         if free < self.disk_floor_mb:
             raise DiskFullError(
                 f"only {free:.0f} MB free under {self.state_dir}, below the {self.disk_floor_mb:.0f} MB floor: "
-                f"captures are paused. Pull the logs with `fse-export` and free space, or lower [log] disk_floor_mb")
+                f"captures are paused. Pull the logs with `fse-export` and free space, or lower [log] disk_floor_mb"
+            )
 
     def record_trail(self, z, how: str, now: float | None = None) -> bool:
         """Offer the visitor's current position (UI thread); keeps at most trail_hz points per second.
@@ -340,8 +386,16 @@ class CaptureLog:
         self._requests.put(_Request("trail", (now, self._sessions.current(now), z_blob(z), how)))
         return True
 
-    def save_capture(self, z, design28: np.ndarray, image_rgb: np.ndarray, print_name: str, print_weights,
-                     how: str, now: float | None = None) -> int:
+    def save_capture(
+        self,
+        z,
+        design28: np.ndarray,
+        image_rgb: np.ndarray,
+        print_name: str,
+        print_weights,
+        how: str,
+        now: float | None = None,
+    ) -> int:
         """Store a capture durably and return its id (only after the commit). Blocking; not the UI thread.
 
         design28: (28, 28) in [0, 1] (float) or uint8. image_rgb: (H, W, 3) uint8, encoded here (on
@@ -357,8 +411,9 @@ class CaptureLog:
             raise ValueError(f"design28 must be 28x28, got shape {design.shape}")
         if design.dtype != np.uint8:
             design = np.round(np.clip(np.nan_to_num(design.astype(np.float32)), 0, 1) * 255).astype(np.uint8)
-        weights = json.dumps([float(w) for w in np.asarray(print_weights if print_weights is not None else [],
-                                                           np.float64).reshape(-1)])
+        weights = json.dumps(
+            [float(w) for w in np.asarray(print_weights if print_weights is not None else [], np.float64).reshape(-1)]
+        )
         self._check_floor()
         png = encode_capture_png(image_rgb)
         now = time.time() if now is None else now
@@ -380,7 +435,7 @@ class CaptureLog:
         """Commit what is buffered, checkpoint and close; captures already asked for finish first."""
         if not self._writer.is_alive():
             return
-        self._closing.set()     # a locked log is no longer waited for
+        self._closing.set()  # a locked log is no longer waited for
         with contextlib.suppress(CaptureLogError):
             self._ask("close", None, CAPTURE_BUSY_GIVE_UP_S + 60)
         self._writer.join(timeout=10)
@@ -393,13 +448,16 @@ class CaptureLog:
 
     def _ask(self, kind: str, payload, wait_s: float):
         if not self._writer.is_alive():
-            raise CaptureLogError("the capture log is closed or its writer stopped (see the journal); "
-                                  "restart the kiosk")
+            raise CaptureLogError(
+                "the capture log is closed or its writer stopped (see the journal); restart the kiosk"
+            )
         request = _Request(kind, payload)
         self._requests.put(request)
         if not request.done.wait(wait_s):
-            raise CaptureLogError(f"the capture log did not answer within {wait_s:.0f} s (see the journal); "
-                                  f"restart the kiosk if this repeats")
+            raise CaptureLogError(
+                f"the capture log did not answer within {wait_s:.0f} s (see the journal); "
+                f"restart the kiosk if this repeats"
+            )
         if request.error is not None:
             raise request.error
         return request.result
@@ -408,10 +466,15 @@ class CaptureLog:
     def _run(self) -> None:
         try:
             self._attempt_open()
-        except BaseException as e:   # schema too new, an unusable directory: the constructor raises it
-            self._fatal = e if isinstance(e, CaptureLogError) else CaptureLogError(
-                f"the capture log {self.db_path} cannot be opened ({e}); check the state directory's "
-                f"permissions and the disk")
+        except BaseException as e:  # schema too new, an unusable directory: the constructor raises it
+            self._fatal = (
+                e
+                if isinstance(e, CaptureLogError)
+                else CaptureLogError(
+                    f"the capture log {self.db_path} cannot be opened ({e}); check the state directory's "
+                    f"permissions and the disk"
+                )
+            )
             self._set_status(state="failed")
             self._opened.set()
             return
@@ -429,7 +492,7 @@ class CaptureLog:
                     if request.kind == "close":
                         return
                 self._background()
-            except Exception:    # a bug must not end the log: say so and go on
+            except Exception:  # a bug must not end the log: say so and go on
                 log.exception("capture log writer")
                 self._closing.wait(1.0)
 
@@ -477,8 +540,12 @@ class CaptureLog:
 
     def _busy(self, error: BaseException) -> None:
         if self._status.state != "busy":
-            log.warning("the capture log %s is locked by another program (an export?): %s; retrying, "
-                        "visitors keep exploring and captures wait", self.db_path, error)
+            log.warning(
+                "the capture log %s is locked by another program (an export?): %s; retrying, "
+                "visitors keep exploring and captures wait",
+                self.db_path,
+                error,
+            )
         self._set_status(state="busy")
         self._retry_at = time.monotonic() + self._backoff
         self._backoff = min(self._backoff * 2, BUSY_RETRY_S[1])
@@ -489,7 +556,7 @@ class CaptureLog:
                 request.result = self._save(*request.payload)
             elif request.kind == "prune":
                 request.result = self._retrying(self._maintain, time.monotonic() + CAPTURE_BUSY_GIVE_UP_S)
-            else:   # flush, close
+            else:  # flush, close
                 try:
                     give_up = 5.0 if self._closing.is_set() else CAPTURE_BUSY_GIVE_UP_S
                     self._retrying(self._commit, time.monotonic() + give_up)
@@ -548,7 +615,11 @@ class CaptureLog:
                 conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, ?)", self._trail)
                 conn.executemany(
                     "INSERT INTO sessions VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET last_utc = excluded.last_utc",
-                    [(sid, self.booth_id, utc_text(started), utc_text(last)) for sid, (started, last) in sessions.items()])
+                    [
+                        (sid, self.booth_id, utc_text(started), utc_text(last))
+                        for sid, (started, last) in sessions.items()
+                    ],
+                )
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -578,16 +649,24 @@ class CaptureLog:
             # Journalled before the file exists: if anything stops us, start-up knows the file is ours.
             # No fsync of its own: the capture's commit below syncs it; a power cut before that can
             # only leave an image without its journal entry, which start-up moves to quarantine.
-            self._retrying(lambda: self._commit(lambda c: c.executemany(
-                "INSERT OR REPLACE INTO image_journal VALUES (?, 'saving', ?)", journal), fsync=False), give_up_at)
+            self._retrying(
+                lambda: self._commit(
+                    lambda c: c.executemany("INSERT OR REPLACE INTO image_journal VALUES (?, 'saving', ?)", journal),
+                    fsync=False,
+                ),
+                give_up_at,
+            )
             if not path.parent.is_dir():
                 path.parent.mkdir(exist_ok=True)
                 fsync_dir(path.parent.parent)
             write_file_durably(path, png)
 
             def insert(conn: sqlite3.Connection) -> int:
-                cursor = conn.execute("INSERT INTO captures (utc, booth_id, session_id, z, print_name, print_weights, "
-                                      "how, image_path, design28) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+                cursor = conn.execute(
+                    "INSERT INTO captures (utc, booth_id, session_id, z, print_name, print_weights, "
+                    "how, image_path, design28) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
                 conn.execute("DELETE FROM image_journal WHERE image_path = ?", (relative,))
                 return int(cursor.lastrowid)
 
@@ -595,14 +674,20 @@ class CaptureLog:
         except (OSError, sqlite3.Error) as e:
             self._forget_unsaved(relative)
             if _is_disk_full(e):
-                raise DiskFullError(f"the disk under {self.state_dir} is full: the capture was not saved. "
-                                    f"Pull the logs with `fse-export` and free space") from None
+                raise DiskFullError(
+                    f"the disk under {self.state_dir} is full: the capture was not saved. "
+                    f"Pull the logs with `fse-export` and free space"
+                ) from None
             if is_busy(e):
-                raise CaptureLogError("the capture was not saved: another program (an export?) has held the "
-                                      f"capture log locked for over {CAPTURE_BUSY_GIVE_UP_S:.0f} s; try again "
-                                      "when it has finished") from None
-            raise CaptureLogError(f"the capture could not be saved to {self.state_dir} ({e}); check the "
-                                  f"disk and the directory's permissions") from None
+                raise CaptureLogError(
+                    "the capture was not saved: another program (an export?) has held the "
+                    f"capture log locked for over {CAPTURE_BUSY_GIVE_UP_S:.0f} s; try again "
+                    "when it has finished"
+                ) from None
+            raise CaptureLogError(
+                f"the capture could not be saved to {self.state_dir} ({e}); check the "
+                f"disk and the directory's permissions"
+            ) from None
         with contextlib.suppress(sqlite3.Error, OSError):
             self._maintain()
         return capture_id
@@ -610,8 +695,10 @@ class CaptureLog:
     def _forget_unsaved(self, relative: str) -> None:
         """Remove a capture's image that did not commit; only when the log says so, else start-up will."""
         try:
-            if self._conn is None or self._conn.execute(
-                    "SELECT 1 FROM captures WHERE image_path = ?", (relative,)).fetchone() is not None:
+            if (
+                self._conn is None
+                or self._conn.execute("SELECT 1 FROM captures WHERE image_path = ?", (relative,)).fetchone() is not None
+            ):
                 return
             remove_image(self.state_dir, relative)
             self._commit(lambda c: c.execute("DELETE FROM image_journal WHERE image_path = ?", (relative,)))
@@ -631,7 +718,7 @@ class CaptureLog:
             if not (is_damaged(e) and may_set_aside):
                 raise
             self._set_aside_damaged(e)
-            self._attempt_open(may_set_aside=False)     # a new log: nothing in it can be damaged
+            self._attempt_open(may_set_aside=False)  # a new log: nothing in it can be damaged
 
     def _open(self) -> None:
         conn = open_db(self.db_path, busy_timeout_ms=WRITER_BUSY_TIMEOUT_MS)
@@ -654,16 +741,19 @@ class CaptureLog:
             self._sweep()
             self._refresh_status(state="open")
         except BaseException:
-            self._close_connection(checkpoint=False)   # the next attempt sweeps again (it is idempotent)
+            self._close_connection(checkpoint=False)  # the next attempt sweeps again (it is idempotent)
             raise
 
     def _set_aside_damaged(self, error: BaseException) -> None:
         """Move a damaged database to quarantine/; the next open starts a new log."""
         self._close_connection(checkpoint=False)
         target = quarantine_database(self.db_path)
-        self._retry_at = time.monotonic()      # open the new log now, not at the next maintenance
-        self._notice(f"the log was damaged ({error}); it was moved to {target} and a new log begun. "
-                     f"Its images stay in {self.state_dir / IMAGES_DIR}; nothing was deleted.", logging.ERROR)
+        self._retry_at = time.monotonic()  # open the new log now, not at the next maintenance
+        self._notice(
+            f"the log was damaged ({error}); it was moved to {target} and a new log begun. "
+            f"Its images stay in {self.state_dir / IMAGES_DIR}; nothing was deleted.",
+            logging.ERROR,
+        )
 
     def _sweep(self) -> None:
         """Clear what the image journal says is ours; quarantine any other image no capture refers to."""
@@ -672,17 +762,21 @@ class CaptureLog:
         journal = [row[0] for row in conn.execute("SELECT image_path FROM image_journal")]
         removed = sum(remove_image(self.state_dir, relative) for relative in journal if relative not in referenced)
         if journal:
-            self._commit(lambda c: c.executemany("DELETE FROM image_journal WHERE image_path = ?",
-                                                 [(r,) for r in journal]))
+            self._commit(
+                lambda c: c.executemany("DELETE FROM image_journal WHERE image_path = ?", [(r,) for r in journal])
+            )
         if removed:
             log.info("removed %d image file(s) of captures that never committed or were pruned", removed)
         if conn.execute("SELECT 1 FROM sqlite_sequence WHERE name = 'captures'").fetchone() is None:
-            return   # a log that never saved a capture (a brand-new one) claims no file: leave images/ alone
+            return  # a log that never saved a capture (a brand-new one) claims no file: leave images/ alone
         strays = stray_images(self.state_dir, referenced | set(journal))
         if strays:
             target = quarantine_images(self.state_dir, strays)
-            self._notice(f"{len(strays)} image file(s) that no capture in this log refers to (an older or "
-                         f"restored log's?) were moved to {target}; nothing was deleted.", logging.WARNING)
+            self._notice(
+                f"{len(strays)} image file(s) that no capture in this log refers to (an older or "
+                f"restored log's?) were moved to {target}; nothing was deleted.",
+                logging.WARNING,
+            )
 
     def _close_connection(self, checkpoint: bool = True) -> None:
         conn, self._conn = self._conn, None
@@ -709,8 +803,9 @@ class CaptureLog:
         short_bytes = (self.keep_free_mb - self.free_mb()) * 1e6
         if self.keep_free_mb <= 0 or short_bytes <= 0:
             return 0
-        rows = self._conn.execute("SELECT id, image_path FROM captures WHERE exported_utc IS NOT NULL "
-                                  "ORDER BY id").fetchall()
+        rows = self._conn.execute(
+            "SELECT id, image_path FROM captures WHERE exported_utc IS NOT NULL ORDER BY id"
+        ).fetchall()
         chosen, freed = [], 0
         for capture_id, relative in rows:
             chosen.append((capture_id, relative))
@@ -718,33 +813,46 @@ class CaptureLog:
             if freed >= short_bytes:
                 break
         if freed < short_bytes:
-            self._notice(f"less than [log] keep_free_mb = {self.keep_free_mb:.0f} MB is free and every capture "
-                         f"left is unexported: pull the log with fse-export (a USB stick) so retention can make room",
-                         logging.WARNING, once=True)
+            self._notice(
+                f"less than [log] keep_free_mb = {self.keep_free_mb:.0f} MB is free and every capture "
+                f"left is unexported: pull the log with fse-export (a USB stick) so retention can make room",
+                logging.WARNING,
+                once=True,
+            )
         if not chosen:
             return 0
         stamp = utc_text(time.time())
 
         def drop(conn: sqlite3.Connection) -> None:
             # Journalled as the rows go: a crash before the unlinks leaves files start-up may remove.
-            conn.executemany("INSERT OR REPLACE INTO image_journal VALUES (?, 'pruned', ?)",
-                             [(relative, stamp) for _, relative in chosen])
+            conn.executemany(
+                "INSERT OR REPLACE INTO image_journal VALUES (?, 'pruned', ?)",
+                [(relative, stamp) for _, relative in chosen],
+            )
             conn.executemany("DELETE FROM captures WHERE id = ?", [(capture_id,) for capture_id, _ in chosen])
 
         self._commit(drop)
         for _, relative in chosen:
             remove_image(self.state_dir, relative)
-        self._commit(lambda c: c.executemany("DELETE FROM image_journal WHERE image_path = ?",
-                                             [(relative,) for _, relative in chosen]))
+        self._commit(
+            lambda c: c.executemany(
+                "DELETE FROM image_journal WHERE image_path = ?", [(relative,) for _, relative in chosen]
+            )
+        )
         self._pruned += len(chosen)
-        log.info("retention: deleted the %d oldest exported capture(s) (%.0f MB) to keep %.0f MB free",
-                 len(chosen), freed / 1e6, self.keep_free_mb)
+        log.info(
+            "retention: deleted the %d oldest exported capture(s) (%.0f MB) to keep %.0f MB free",
+            len(chosen),
+            freed / 1e6,
+            self.keep_free_mb,
+        )
         return len(chosen)
 
     def _refresh_status(self, state: str | None = None) -> None:
         captures = self._conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
-        self._set_status(state=state or "open", captures=captures, not_exported=unexported_count(self._conn),
-                         pruned=self._pruned)
+        self._set_status(
+            state=state or "open", captures=captures, not_exported=unexported_count(self._conn), pruned=self._pruned
+        )
 
     def _notice(self, message: str, level: int, once: bool = False) -> None:
         if once and message in self._notices:

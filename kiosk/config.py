@@ -24,6 +24,7 @@ example file (`python -m kiosk.config --example`) and the docs test all follow f
     python -m kiosk.config            # print the effective config as TOML (what the kiosk would use)
     python -m kiosk.config --example  # print a commented example with every key and its default
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -55,6 +56,7 @@ class ConfigError(ValueError):
 
 # ---------------------------------------------------------------------------------------------
 # Defaults that depend on the machine (computed when a config is built, not at import).
+
 
 def _package_models_dir() -> Path:
     """onnx_models/ beside the package (a checkout), else beside the venv (/opt/fse/onnx_models).
@@ -98,9 +100,11 @@ def _default_booth_id() -> str:
 # ---------------------------------------------------------------------------------------------
 # Validators: each returns None when the value is fine, else the "allowed" half of the message.
 
+
 def _choice(*allowed: str) -> Callable[[Any], str | None]:
     def check(value: Any) -> str | None:
         return None if value in allowed else "one of " + ", ".join(f'"{a}"' for a in allowed)
+
     return check
 
 
@@ -113,6 +117,7 @@ def _range(low: float | None = None, high: float | None = None) -> Callable[[Any
         if low is None:
             return f"a number <= {high}"
         return f"a number from {low} to {high}"
+
     return check
 
 
@@ -133,8 +138,10 @@ _SIZE = re.compile(r"^([0-9]{1,6})x([0-9]{1,6})$")
 
 def display_size_problem(value: str) -> str | None:
     """None when `value` is a usable WIDTHxHEIGHT, else what is allowed (also --size's check)."""
-    allowed = (f'WIDTHxHEIGHT in pixels from {DISPLAY_MIN[0]}x{DISPLAY_MIN[1]} to {DISPLAY_MAX[0]}x{DISPLAY_MAX[1]}, '
-               f'such as "1920x1080"')
+    allowed = (
+        f"WIDTHxHEIGHT in pixels from {DISPLAY_MIN[0]}x{DISPLAY_MIN[1]} to {DISPLAY_MAX[0]}x{DISPLAY_MAX[1]}, "
+        f'such as "1920x1080"'
+    )
     match = _SIZE.match(value)
     if not match:
         return allowed
@@ -146,12 +153,23 @@ def display_size_problem(value: str) -> str | None:
 
 def _print_name(value: str) -> str | None:
     # The print catalogue is the prints module's business; here only the name's shape is checked.
-    return None if re.fullmatch(r"[a-z0-9_-]+", value) else 'a print name such as "none" (lower-case letters, digits, - and _)'
+    return (
+        None
+        if re.fullmatch(r"[a-z0-9_-]+", value)
+        else 'a print name such as "none" (lower-case letters, digits, - and _)'
+    )
 
 
-def _key(section: str, doc: str, *, default: Any = dataclasses.MISSING,
-         factory: Callable[[], Any] | None = None, check: Callable[[Any], str | None] | None = None,
-         env: str | None = None, example: str | None = None) -> Any:
+def _key(
+    section: str,
+    doc: str,
+    *,
+    default: Any = dataclasses.MISSING,
+    factory: Callable[[], Any] | None = None,
+    check: Callable[[Any], str | None] | None = None,
+    env: str | None = None,
+    example: str | None = None,
+) -> Any:
     """One config key: the table it lives in, why it exists, its default and its validator.
 
     example: what the example file shows for a default computed on the machine (a hostname, a path).
@@ -169,58 +187,133 @@ class KioskConfig:
     """Everything the kiosk can be told; the field order is the order of the example file."""
 
     # [booth]
-    booth_id: str = _key("booth", "Names this booth in logs and exported captures; the hostname by default.",
-                         factory=_default_booth_id, example="booth-01", check=lambda v: None if v.strip() else "a non-empty name")
+    booth_id: str = _key(
+        "booth",
+        "Names this booth in logs and exported captures; the hostname by default.",
+        factory=_default_booth_id,
+        example="booth-01",
+        check=lambda v: None if v.strip() else "a non-empty name",
+    )
 
     # [paths]
-    models_dir: Path = _key("paths", "The ONNX models and their manifest (the only thing the kiosk takes from training).",
-                            factory=_package_models_dir, env="FSE_MODELS_DIR", example="/opt/fse/onnx_models")
-    state_dir: Path = _key("paths", "Logs, the session database and captures; /var/lib/fse under systemd, else ~/.local/state/fse.",
-                           factory=_default_state_dir, env="FSE_STATE_DIR", example="/var/lib/fse")
-    cache_dir: Path = _key("paths", "TensorRT engine and timing caches (rebuilt if deleted, minutes on first boot); /var/cache/fse or ~/.cache/fse.",
-                           factory=_default_cache_dir, env="FSE_CACHE_DIR", example="/var/cache/fse")
+    models_dir: Path = _key(
+        "paths",
+        "The ONNX models and their manifest (the only thing the kiosk takes from training).",
+        factory=_package_models_dir,
+        env="FSE_MODELS_DIR",
+        example="/opt/fse/onnx_models",
+    )
+    state_dir: Path = _key(
+        "paths",
+        "Logs, the session database and captures; /var/lib/fse under systemd, else ~/.local/state/fse.",
+        factory=_default_state_dir,
+        env="FSE_STATE_DIR",
+        example="/var/lib/fse",
+    )
+    cache_dir: Path = _key(
+        "paths",
+        "TensorRT engine and timing caches (rebuilt if deleted, minutes on first boot); /var/cache/fse or ~/.cache/fse.",
+        factory=_default_cache_dir,
+        env="FSE_CACHE_DIR",
+        example="/var/cache/fse",
+    )
 
     # [inference]
-    provider: str = _key("inference", "onnxruntime provider: auto tries TensorRT, then CUDA, then CPU.",
-                         default="auto", check=_choice(*PROVIDERS))
-    intra_op_threads: int = _key("inference", "Threads per model run; 1 leaves the other cores to the UI and input.",
-                                 default=1, check=_range(1, 64))
+    provider: str = _key(
+        "inference",
+        "onnxruntime provider: auto tries TensorRT, then CUDA, then CPU.",
+        default="auto",
+        check=_choice(*PROVIDERS),
+    )
+    intra_op_threads: int = _key(
+        "inference",
+        "Threads per model run; 1 leaves the other cores to the UI and input.",
+        default=1,
+        check=_range(1, 64),
+    )
 
     # [display]
-    fullscreen: bool = _key("display", "Take the whole screen (the booth); false opens a window (a desktop).",
-                            default=True)
-    display_size: str = _key("display", "The size the kiosk draws at; pygame SCALED stretches it to the real screen.",
-                             default=DEFAULT_DISPLAY_SIZE, check=display_size_problem)
+    fullscreen: bool = _key(
+        "display", "Take the whole screen (the booth); false opens a window (a desktop).", default=True
+    )
+    display_size: str = _key(
+        "display",
+        "The size the kiosk draws at; pygame SCALED stretches it to the real screen.",
+        default=DEFAULT_DISPLAY_SIZE,
+        check=display_size_problem,
+    )
 
     # [session]
-    attract_after_s: float = _key("session", "Seconds without input before the attract loop starts wandering the space.",
-                                  default=60.0, check=_range(5, 3600))
-    session_idle_s: float = _key("session", "Seconds without input after which the visitor's session is closed and logged.",
-                                 default=90.0, check=_range(5, 3600))
-    default_print: str = _key("session", "The print (texture) a new session starts with; \"none\" is plain.",
-                              default="none", check=_print_name)
+    attract_after_s: float = _key(
+        "session",
+        "Seconds without input before the attract loop starts wandering the space.",
+        default=60.0,
+        check=_range(5, 3600),
+    )
+    session_idle_s: float = _key(
+        "session",
+        "Seconds without input after which the visitor's session is closed and logged.",
+        default=90.0,
+        check=_range(5, 3600),
+    )
+    default_print: str = _key(
+        "session", 'The print (texture) a new session starts with; "none" is plain.', default="none", check=_print_name
+    )
 
     # [input]
-    joystick: str = _key("input", "auto finds the board (/dev/fse-joystick, then USB serial); none = keyboard only; sim = simulated board; or a device path.",
-                         default="auto", check=_joystick)
-    deadzone: float = _key("input", "Stick deflection (0..1) ignored around centre, so a resting stick doesn't drift.",
-                           default=0.08, check=_range(0.0, 0.5))
-    expo: float = _key("input", "Response curve: 0 is linear, 1 is cubic (fine control near centre).",
-                       default=0.3, check=_range(0.0, 1.0))
-    steer_rate: float = _key("input", "Parameter units per second at full deflection; the space spans -1..1 per axis.",
-                             default=1.5, check=_range(0.05, 20.0))
-    glide_s: float = _key("input", "Seconds a jump (landmark, hyperspace) takes to glide to its target.",
-                          default=1.0, check=_range(0.0, 10.0))
+    joystick: str = _key(
+        "input",
+        "auto finds the board (/dev/fse-joystick, then USB serial); none = keyboard only; sim = simulated board; or a device path.",
+        default="auto",
+        check=_joystick,
+    )
+    deadzone: float = _key(
+        "input",
+        "Stick deflection (0..1) ignored around centre, so a resting stick doesn't drift.",
+        default=0.08,
+        check=_range(0.0, 0.5),
+    )
+    expo: float = _key(
+        "input",
+        "Response curve: 0 is linear, 1 is cubic (fine control near centre).",
+        default=0.3,
+        check=_range(0.0, 1.0),
+    )
+    steer_rate: float = _key(
+        "input",
+        "Parameter units per second at full deflection; the space spans -1..1 per axis.",
+        default=1.5,
+        check=_range(0.05, 20.0),
+    )
+    glide_s: float = _key(
+        "input",
+        "Seconds a jump (landmark, hyperspace) takes to glide to its target.",
+        default=1.0,
+        check=_range(0.0, 10.0),
+    )
 
     # [log]
-    log_level: str = _key("log", "How much the kiosk writes to the journal.",
-                          default="info", check=_choice(*LOG_LEVELS))
-    trail_hz: float = _key("log", "How often the visitor's position is logged to the trail (per second).",
-                           default=2.0, check=_range(0.1, 60.0))
-    disk_floor_mb: int = _key("log", "Stop writing captures and trails when free space under state_dir falls below this.",
-                              default=200, check=_range(0, 1_000_000))
-    keep_free_mb: int = _key("log", "Retention: below this much free space under state_dir, delete the oldest captures an export has already copied (never one it has not); 0 turns it off.",
-                             default=1000, check=_range(0, 1_000_000))
+    log_level: str = _key(
+        "log", "How much the kiosk writes to the journal.", default="info", check=_choice(*LOG_LEVELS)
+    )
+    trail_hz: float = _key(
+        "log",
+        "How often the visitor's position is logged to the trail (per second).",
+        default=2.0,
+        check=_range(0.1, 60.0),
+    )
+    disk_floor_mb: int = _key(
+        "log",
+        "Stop writing captures and trails when free space under state_dir falls below this.",
+        default=200,
+        check=_range(0, 1_000_000),
+    )
+    keep_free_mb: int = _key(
+        "log",
+        "Retention: below this much free space under state_dir, delete the oldest captures an export has already copied (never one it has not); 0 turns it off.",
+        default=1000,
+        check=_range(0, 1_000_000),
+    )
 
     # Where the values came from, for the diagnostics overlay; not a key.
     source: str = field(default="embedded defaults", compare=False, metadata={"section": None})
@@ -243,9 +336,11 @@ _KEYS = {f.name: f for f in keys()}
 # ---------------------------------------------------------------------------------------------
 # Type checking and conversion
 
+
 def _type_name(kind: type) -> str:
-    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string",
-            Path: "a path string"}[kind]
+    return {bool: "true or false", int: "a whole number", float: "a number", str: "a string", Path: "a path string"}[
+        kind
+    ]
 
 
 def _field_type(f: dataclasses.Field) -> type:
@@ -308,21 +403,30 @@ def _read_file(path: Path) -> dict[str, Any]:
         with path.open("rb") as handle:
             document = tomllib.load(handle)
     except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist; create it (see systemd/kiosk.toml.example) "
-                          f"or leave out the path to use the defaults") from None
+        raise ConfigError(
+            f"config file {path} does not exist; create it (see systemd/kiosk.toml.example) "
+            f"or leave out the path to use the defaults"
+        ) from None
     except PermissionError:
-        raise ConfigError(f"config file {path} cannot be read by this user; make it readable "
-                          f"(chmod 644 {path})") from None
+        raise ConfigError(
+            f"config file {path} cannot be read by this user; make it readable (chmod 644 {path})"
+        ) from None
     except IsADirectoryError:
-        raise ConfigError(f"config file {path} is a directory, not a file; give the path of the kiosk.toml "
-                          f"itself (e.g. {path / 'kiosk.toml'})") from None
+        raise ConfigError(
+            f"config file {path} is a directory, not a file; give the path of the kiosk.toml "
+            f"itself (e.g. {path / 'kiosk.toml'})"
+        ) from None
     except UnicodeDecodeError as error:
-        line = error.object[:error.start].count(b"\n") + 1
-        raise ConfigError(f"config file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line "
-                          f"{line}); TOML files must be UTF-8: re-save it as UTF-8 "
-                          f"(iconv -f latin1 -t utf-8 {path} > {path}.utf8 && mv {path}.utf8 {path})") from None
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{error.object[error.start]:02x} on line "
+            f"{line}); TOML files must be UTF-8: re-save it as UTF-8 "
+            f"(iconv -f latin1 -t utf-8 {path} > {path}.utf8 && mv {path}.utf8 {path})"
+        ) from None
     except OSError as error:
-        raise ConfigError(f"config file {path} cannot be read ({error.strerror}); check the path and the disk") from None
+        raise ConfigError(
+            f"config file {path} cannot be read ({error.strerror}); check the path and the disk"
+        ) from None
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"config file {path} is not valid TOML: {error}; fix that line") from None
 
@@ -330,15 +434,19 @@ def _read_file(path: Path) -> dict[str, Any]:
     for section, table in document.items():
         if section not in SECTIONS:
             hint = _suggest_section(section)
-            raise ConfigError(f"{path}: unknown key or table {section!r}{hint}; "
-                              f"allowed tables are " + ", ".join(f"[{s}]" for s in SECTIONS))
+            raise ConfigError(
+                f"{path}: unknown key or table {section!r}{hint}; "
+                f"allowed tables are " + ", ".join(f"[{s}]" for s in SECTIONS)
+            )
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: {section!r} must be a table ([{section}]), not a value")
         for name, value in table.items():
             f = _KEYS.get(name)
             if f is None:
                 allowed = ", ".join(k for k, kf in _KEYS.items() if kf.metadata["section"] == section)
-                raise ConfigError(f"{path}: unknown key [{section}] {name!r}; keys allowed in [{section}] are {allowed}")
+                raise ConfigError(
+                    f"{path}: unknown key [{section}] {name!r}; keys allowed in [{section}] are {allowed}"
+                )
             if f.metadata["section"] != section:
                 raise ConfigError(f"{path}: key {name!r} is in [{section}]{_suggest_section(name)}; move it there")
             values[name] = _convert(name, value, from_text=False, where=str(path))
@@ -383,17 +491,22 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Kios
     config = KioskConfig(**values, source=" + ".join(["defaults", *sources]))
     if config.session_idle_s < config.attract_after_s:
         # The attract loop would start while a visitor's session is still open, wiping their design.
-        raise ConfigError(f"[session] session_idle_s = {config.session_idle_s:g} is shorter than "
-                          f"attract_after_s = {config.attract_after_s:g}; expected session_idle_s >= attract_after_s")
+        raise ConfigError(
+            f"[session] session_idle_s = {config.session_idle_s:g} is shorter than "
+            f"attract_after_s = {config.attract_after_s:g}; expected session_idle_s >= attract_after_s"
+        )
     if 0 < config.keep_free_mb < config.disk_floor_mb:
         # Retention would only start after captures had already been refused at the floor.
-        raise ConfigError(f"[log] keep_free_mb = {config.keep_free_mb} is below disk_floor_mb = {config.disk_floor_mb}; "
-                          f"expected keep_free_mb >= disk_floor_mb, or 0 to turn retention off")
+        raise ConfigError(
+            f"[log] keep_free_mb = {config.keep_free_mb} is below disk_floor_mb = {config.disk_floor_mb}; "
+            f"expected keep_free_mb >= disk_floor_mb, or 0 to turn retention off"
+        )
     return config
 
 
 # ---------------------------------------------------------------------------------------------
 # Writing TOML (the example file and the effective-config printout)
+
 
 def _toml_value(value: Any) -> str:
     if isinstance(value, bool):
@@ -416,9 +529,12 @@ def to_toml(config: KioskConfig | None = None, *, commented: bool = False) -> st
     config = config or KioskConfig()
     lines: list[str] = []
     if commented:
-        lines += ["# Fashion Space Explorer kiosk settings: /etc/fse/kiosk.toml",
-                  "# Every key with its default. Delete what you don't change; unknown keys are errors.",
-                  "# Check a file with:  /opt/fse/venv/bin/python -m kiosk.config /etc/fse/kiosk.toml", ""]
+        lines += [
+            "# Fashion Space Explorer kiosk settings: /etc/fse/kiosk.toml",
+            "# Every key with its default. Delete what you don't change; unknown keys are errors.",
+            "# Check a file with:  /opt/fse/venv/bin/python -m kiosk.config /etc/fse/kiosk.toml",
+            "",
+        ]
     for section in SECTIONS:
         lines.append(f"[{section}]")
         for f in keys():
@@ -441,7 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     import argparse
 
     parser = argparse.ArgumentParser(prog="python -m kiosk.config", description=__doc__.splitlines()[0])
-    parser.add_argument("path", nargs="?", type=Path, help="a kiosk.toml to check (default: /etc/fse/kiosk.toml if present)")
+    parser.add_argument(
+        "path", nargs="?", type=Path, help="a kiosk.toml to check (default: /etc/fse/kiosk.toml if present)"
+    )
     parser.add_argument("--example", action="store_true", help="print a commented example with every key")
     args = parser.parse_args(argv)
     if args.example:

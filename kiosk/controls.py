@@ -9,6 +9,7 @@ or change a control, edit the table; then regenerate the docs table:
 No pygame here: keys are named by their pygame constant without the `K_` (`"SPACE"` is
 pygame.K_SPACE), resolved by the app.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -18,39 +19,68 @@ from .input.state import Button
 
 @dataclass(frozen=True)
 class Control:
-    command: str                  # what the app runs (App.commands); "" for controls handled by hand
-    does: str                     # what happens, in the visitor's (or the operator's) words
-    keys: tuple[str, ...] = ()    # pygame key constants without K_, e.g. "SPACE", "RETURN", "p"
+    command: str  # what the app runs (App.commands); "" for controls handled by hand
+    does: str  # what happens, in the visitor's (or the operator's) words
+    keys: tuple[str, ...] = ()  # pygame key constants without K_, e.g. "SPACE", "RETURN", "p"
     button: Button | None = None  # the joystick board's button, if it has one
-    pointer: str = ""             # mouse / touch
-    key_text: str = ""            # how the keys read when they are not single keys ("1-8 / Shift+1-8")
-    board_text: str = ""          # the board's part when it is not one button ("joystick k")
-    operator: bool = False        # for the operator, not the visitor (F12's section, not the hints)
+    pointer: str = ""  # mouse / touch
+    key_text: str = ""  # how the keys read when they are not single keys ("1-8 / Shift+1-8")
+    board_text: str = ""  # the board's part when it is not one button ("joystick k")
+    operator: bool = False  # for the operator, not the visitor (F12's section, not the hints)
 
 
 CONTROLS: tuple[Control, ...] = (
-    Control("", "change parameter k: up / down, faster the longer you hold (joystick k: proportional "
-                "to the deflection)", key_text="hold 1-8 / Shift+1-8", board_text="joystick k",
-            pointer="click a preview, drag along its slider"),
-    Control("jump", "hyperspace jump: a random design anywhere in the space", keys=("SPACE", "j"), button=Button.JUMP,
-            pointer="the HYPERSPACE JUMP button"),
-    Control("random", "a random design near this one (a short glide)", keys=("r",),
-            button=Button.RANDOM, pointer="the R tool"),
-    Control("capture", "save the design at 1024x1024 with its print (\"Saved #0042\" once it is safe)",
-            keys=("RETURN", "KP_ENTER", "f"), button=Button.CAPTURE, pointer="the CAPTURE button"),
+    Control(
+        "",
+        "change parameter k: up / down, faster the longer you hold (joystick k: proportional to the deflection)",
+        key_text="hold 1-8 / Shift+1-8",
+        board_text="joystick k",
+        pointer="click a preview, drag along its slider",
+    ),
+    Control(
+        "jump",
+        "hyperspace jump: a random design anywhere in the space",
+        keys=("SPACE", "j"),
+        button=Button.JUMP,
+        pointer="the HYPERSPACE JUMP button",
+    ),
+    Control(
+        "random",
+        "a random design near this one (a short glide)",
+        keys=("r",),
+        button=Button.RANDOM,
+        pointer="the R tool",
+    ),
+    Control(
+        "capture",
+        'save the design at 1024x1024 with its print ("Saved #0042" once it is safe)',
+        keys=("RETURN", "KP_ENTER", "f"),
+        button=Button.CAPTURE,
+        pointer="the CAPTURE button",
+    ),
     Control("next_print", "next print", keys=("p", "TAB"), button=Button.NEXT_PRINT, pointer="a print swatch"),
-    Control("next_landmark", "glide to the next landmark", keys=("l",), button=Button.NEXT_LANDMARK,
-            pointer="a landmark"),
+    Control(
+        "next_landmark", "glide to the next landmark", keys=("l",), button=Button.NEXT_LANDMARK, pointer="a landmark"
+    ),
     Control("", "draw: the drawing becomes the design", pointer="draw on the canvas"),
     Control("clear", "clear the canvas and draw from scratch", keys=("c",), pointer="the C tool"),
     Control("brush_white", "draw with the white brush (the garment)", keys=("w",), pointer="the W tool"),
     Control("brush_black", "draw with the black brush (erase)", keys=("b",), pointer="the B tool"),
     Control("map", "map mode on / off: where the designs are", keys=("m",)),
     Control("diagnostics", "diagnostics and this help (operator)", keys=("F12",), operator=True),
-    Control("", "operator exit (also in kiosk mode)", key_text="Ctrl+Alt+Q",
-            board_text="hold capture + jump for 5 s", operator=True),
-    Control("", "quit (windowed only; in kiosk mode Escape, Alt+F4 and the close button do nothing)",
-            keys=("ESCAPE",), operator=True),
+    Control(
+        "",
+        "operator exit (also in kiosk mode)",
+        key_text="Ctrl+Alt+Q",
+        board_text="hold capture + jump for 5 s",
+        operator=True,
+    ),
+    Control(
+        "",
+        "quit (windowed only; in kiosk mode Escape, Alt+F4 and the close button do nothing)",
+        keys=("ESCAPE",),
+        operator=True,
+    ),
 )
 
 OPERATOR_HOLD = (Button.CAPTURE, Button.JUMP)
@@ -63,8 +93,14 @@ SLIDER_HINT = "joystick k · hold k / Shift+k"
 """The parameters panel's hint: the table's first row, short enough for the panel's title bar."""
 
 _KEY_NAMES = {"SPACE": "Space", "RETURN": "Enter", "KP_ENTER": "keypad Enter", "TAB": "Tab", "ESCAPE": "Escape"}
-_BUTTON_NAMES = {Button.CAPTURE: "capture", Button.JUMP: "jump", Button.NEXT_PRINT: "print",
-                 Button.RANDOM: "random", Button.NEXT_LANDMARK: "landmark", Button.SPARE: "spare"}
+_BUTTON_NAMES = {
+    Button.CAPTURE: "capture",
+    Button.JUMP: "jump",
+    Button.NEXT_PRINT: "print",
+    Button.RANDOM: "random",
+    Button.NEXT_LANDMARK: "landmark",
+    Button.SPARE: "spare",
+}
 
 
 def key_label(name: str) -> str:

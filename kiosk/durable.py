@@ -2,6 +2,7 @@
 
 The capture log writes its images this way, `fse-export` its manifests and status files.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,7 +23,7 @@ def write_file_durably(path: Path, data: bytes) -> None:
     try:
         view = memoryview(data)
         while view:
-            view = view[os.write(fd, view):]
+            view = view[os.write(fd, view) :]
         os.fsync(fd)
     finally:
         os.close(fd)

@@ -10,6 +10,7 @@ loop starts and where it glides next. The app steps them with the clock it keeps
     explorer.goto_landmark(2, now)
     explorer.state.update(now + 0.5)          # halfway there, eased
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -71,15 +72,15 @@ class ExplorerState:
     print_name: str = "none"
     how: str = "start"
     glide: Glide | None = None
-    landmark: int | None = None          # the landmark last chosen (highlighted while near it)
+    landmark: int | None = None  # the landmark last chosen (highlighted while near it)
     canvas: np.ndarray = field(default_factory=lambda: np.zeros((28, 28), np.float32))
-    canvas_drawn: bool = False           # True while the canvas shows the visitor's drawing
+    canvas_drawn: bool = False  # True while the canvas shows the visitor's drawing
     brush: float = BRUSH_WHITE
     attract: bool = False
     map_mode: bool = False
     diagnostics: bool = False
-    version: int = 0                     # bumped on every z change; widgets re-render on change
-    canvas_version: int = 0              # bumped on every change of the canvas drawing
+    version: int = 0  # bumped on every z change; widgets re-render on change
+    canvas_version: int = 0  # bumped on every change of the canvas drawing
 
     def __post_init__(self) -> None:
         self.z = clamp(self.z)
@@ -100,8 +101,7 @@ class ExplorerState:
         z[dim] += delta
         self.set_z(z, how)
 
-    def glide_to(self, target: np.ndarray, how: str, now: float, duration: float,
-                 landmark: int | None = None) -> None:
+    def glide_to(self, target: np.ndarray, how: str, now: float, duration: float, landmark: int | None = None) -> None:
         self.glide = Glide(self.z.copy(), clamp(target), now, duration, how, landmark)
         self.landmark = landmark
         self.how = how
@@ -151,7 +151,7 @@ class KeyRepeat:
     """Accelerating hold-to-move for the number keys: rate grows from KEY_RATE to KEY_RATE_MAX."""
 
     def __init__(self) -> None:
-        self.held: dict[int, tuple[float, float]] = {}   # dim -> (direction, time pressed)
+        self.held: dict[int, tuple[float, float]] = {}  # dim -> (direction, time pressed)
 
     def press(self, dim: int, direction: float, now: float) -> None:
         self.held[dim] = (direction, now)
@@ -183,8 +183,14 @@ class Explorer:
     landmarks: the landmarks' z, in the strip's order. `now` is the app's clock (seconds).
     """
 
-    def __init__(self, state: ExplorerState, landmarks: list[np.ndarray], glide_s: float,
-                 print_names: list[str] | None = None, rng: np.random.Generator | None = None) -> None:
+    def __init__(
+        self,
+        state: ExplorerState,
+        landmarks: list[np.ndarray],
+        glide_s: float,
+        print_names: list[str] | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.state = state
         self.landmarks = [clamp(z) for z in landmarks]
         self.glide_s = glide_s

@@ -32,6 +32,7 @@ bundle as the directory's owner (the kiosk's user), so a link planted there reac
 user could not reach anyway; a stick is mounted nosuid,nodev,noexec,nosymfollow, only if its file
 system is one of ALLOWED_FILESYSTEMS, each device on its own mount point.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -52,8 +53,17 @@ import threading
 import time
 from pathlib import Path, PurePosixPath
 
-from contract.capture_schema import (DB_NAME, IMAGES_DIR, CaptureLogError, check_not_newer, open_db, read_captures,
-                                     read_meta, read_summary, utc_text)
+from contract.capture_schema import (
+    DB_NAME,
+    IMAGES_DIR,
+    CaptureLogError,
+    check_not_newer,
+    open_db,
+    read_captures,
+    read_meta,
+    read_summary,
+    utc_text,
+)
 
 from .capture_log import mark_exported
 from .durable import fsync_dir, write_file_durably
@@ -63,12 +73,12 @@ BUNDLE_FORMAT = "fse-capture-bundle"
 BUNDLE_VERSION = 1
 PARTIAL_SUFFIX = ".partial"
 USB_STATUS = "usb-export.json"
-USB_MOUNT_ROOT = Path("/run/fse-usb-export")   # one mount point per device below it: /run/fse-usb-export/sdb1
+USB_MOUNT_ROOT = Path("/run/fse-usb-export")  # one mount point per device below it: /run/fse-usb-export/sdb1
 USB_SUBDIR = "fse-export"
 # The file systems a stick may have; systemd/90-fse-usb-export.rules matches the same list (a test checks).
 ALLOWED_FILESYSTEMS = ("vfat", "exfat", "ext4")
 MOUNT_OPTIONS = "nosuid,nodev,noexec,nosymfollow"
-MANIFEST_LIMIT = 64 << 20   # an earlier bundle's manifest bigger than this is not ours
+MANIFEST_LIMIT = 64 << 20  # an earlier bundle's manifest bigger than this is not ours
 CHUNK = 1 << 20
 
 
@@ -83,9 +93,9 @@ class ExportStopped(Exception):
 
 from .models import sha256_file  # noqa: E402  (one definition, shared with the model check)
 
-
 # ---------------------------------------------------------------------------------------------
 # Files: nothing in the state directory or on a stick is followed through a symlink
+
 
 def _open_beneath(root: Path, relative: str, flags: int, mode: int = 0o644, make_dirs: bool = False) -> int:
     """Open root/relative without following a symlink in any component below root.
@@ -137,7 +147,7 @@ def _copy_fd(source: int, bundle: Path, relative: str) -> str:
             digest.update(chunk)
             view = memoryview(chunk)
             while view:
-                view = view[os.write(target, view):]
+                view = view[os.write(target, view) :]
     finally:
         os.close(target)
     return digest.hexdigest()
@@ -161,14 +171,18 @@ def sync_filesystem(path: Path) -> None:
 # ---------------------------------------------------------------------------------------------
 # Bundles
 
+
 def snapshot_database(db_path: Path, dest: Path) -> None:
     """A consistent copy of a live WAL database, as one file (online backup API)."""
     try:
         if not stat.S_ISREG(os.lstat(db_path).st_mode):
-            raise ExportError(f"{db_path} is not a regular file (a link?); the capture log must be the kiosk's own file")
+            raise ExportError(
+                f"{db_path} is not a regular file (a link?); the capture log must be the kiosk's own file"
+            )
     except FileNotFoundError:
-        raise ExportError(f"no capture log at {db_path}: the kiosk has not run with this state directory yet, "
-                          f"or --state-dir is wrong") from None
+        raise ExportError(
+            f"no capture log at {db_path}: the kiosk has not run with this state directory yet, or --state-dir is wrong"
+        ) from None
     try:
         source = open_db(db_path, read_only=True)
         check_not_newer(source, db_path)
@@ -179,8 +193,9 @@ def snapshot_database(db_path: Path, dest: Path) -> None:
         target.close()
         source.close()
     except sqlite3.DatabaseError as e:
-        raise ExportError(f"cannot read the capture log {db_path} ({e}); check its permissions "
-                          f"(run as the kiosk's user or root)") from None
+        raise ExportError(
+            f"cannot read the capture log {db_path} ({e}); check its permissions (run as the kiosk's user or root)"
+        ) from None
     finally:
         _give_back_sidecars(db_path)
 
@@ -289,9 +304,16 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
         exported.append(capture.id)
     sync_filesystem(partial)  # every image on the device before a manifest says it is there
 
-    times = [t for t in (summary.first_capture_utc, summary.last_capture_utc,
-                         utc_text(summary.first_trail_t) if summary.first_trail_t is not None else None,
-                         utc_text(summary.last_trail_t) if summary.last_trail_t is not None else None) if t]
+    times = [
+        t
+        for t in (
+            summary.first_capture_utc,
+            summary.last_capture_utc,
+            utc_text(summary.first_trail_t) if summary.first_trail_t is not None else None,
+            utc_text(summary.last_trail_t) if summary.last_trail_t is not None else None,
+        )
+        if t
+    ]
     manifest = {
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
@@ -299,8 +321,13 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
         "schema_version": version,
         "exported_utc": utc_text(time.time()),
         "time_range": {"first_utc": min(times) if times else None, "last_utc": max(times) if times else None},
-        "counts": {"captures": summary.captures, "trail_points": summary.trail_points, "sessions": summary.sessions,
-                   "images": len(captures) - len(missing), "images_copied": len(files) - 1},
+        "counts": {
+            "captures": summary.captures,
+            "trail_points": summary.trail_points,
+            "sessions": summary.sessions,
+            "images": len(captures) - len(missing),
+            "images_copied": len(files) - 1,
+        },
         "missing_images": missing,
         # The captures whose image is in this bundle or an earlier one beside it: safe to prune at the booth.
         "exported_capture_ids": exported,
@@ -382,6 +409,7 @@ def export_to_tar(state_dir: Path, tar_path: Path) -> Path:
 # ---------------------------------------------------------------------------------------------
 # USB
 
+
 @contextlib.contextmanager
 def acting_as(owner: tuple[int, int] | None):
     """Root takes the state directory owner's identity (effective ids) for file work, then back."""
@@ -410,8 +438,7 @@ def state_dir_owner(state_dir: Path) -> tuple[int, int] | None:
     return None if info.st_uid == 0 else (info.st_uid, info.st_gid)
 
 
-def write_usb_status(state_dir: Path, state: str, message: str, owner: tuple[int, int] | None = None,
-                     **extra) -> None:
+def write_usb_status(state_dir: Path, state: str, message: str, owner: tuple[int, int] | None = None, **extra) -> None:
     status = {"state": state, "message": message, "updated_utc": utc_text(time.time()), **extra}
     path = Path(state_dir) / USB_STATUS
     try:
@@ -484,9 +511,11 @@ def mount_stick(device: Path, owner: tuple[int, int] | None) -> Path:
     """Mount a stick on its own mount point (USB_MOUNT_ROOT/<kernel name>); returns the mount point."""
     fstype = filesystem_type(device)
     if fstype not in ALLOWED_FILESYSTEMS:
-        raise ExportError(f"{device} holds {'a ' + fstype if fstype else 'no known'} file system; the booth only "
-                          f"mounts {', '.join(ALLOWED_FILESYSTEMS)}: format the stick as FAT32, exFAT or ext4 "
-                          f"with the label FSE-EXPORT")
+        raise ExportError(
+            f"{device} holds {'a ' + fstype if fstype else 'no known'} file system; the booth only "
+            f"mounts {', '.join(ALLOWED_FILESYSTEMS)}: format the stick as FAT32, exFAT or ext4 "
+            f"with the label FSE-EXPORT"
+        )
     point = USB_MOUNT_ROOT / device.name
     USB_MOUNT_ROOT.mkdir(mode=0o755, exist_ok=True)
     with contextlib.suppress(FileExistsError):
@@ -499,8 +528,10 @@ def mount_stick(device: Path, owner: tuple[int, int] | None) -> Path:
     options = MOUNT_OPTIONS
     if owner and fstype in ("vfat", "exfat"):  # no owners on disk: the files belong to the kiosk's user
         options += f",uid={owner[0]},gid={owner[1]},fmask=0022,dmask=0022"
-    _run(["mount", "-t", fstype, "-o", options, str(device), str(point)],
-         f"cannot mount {device} ({fstype}); try the stick in another port, or reformat it")
+    _run(
+        ["mount", "-t", fstype, "-o", options, str(device), str(point)],
+        f"cannot mount {device} ({fstype}); try the stick in another port, or reformat it",
+    )
     return point
 
 
@@ -522,8 +553,10 @@ def export_folder(root: Path, owner: tuple[int, int] | None) -> Path:
             fd = os.open(USB_SUBDIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):
-                raise ExportError(f"{USB_SUBDIR} on the stick is a link or a file, not a folder; the booth only writes "
-                                  f"into a real folder: delete it from the stick, or use another stick") from None
+                raise ExportError(
+                    f"{USB_SUBDIR} on the stick is a link or a file, not a folder; the booth only writes "
+                    f"into a real folder: delete it from the stick, or use another stick"
+                ) from None
             raise
         try:
             if owner and os.fstat(fd).st_uid != owner[0]:
@@ -566,9 +599,13 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
             mount_point.rmdir()
             mount_point = None
         counts = manifest["counts"]
-        status("done", f"Export finished ({counts['captures']} captures, {counts['images_copied']} new images): "
-                       f"safe to remove the USB stick.",
-               bundle=f"{USB_SUBDIR}/{bundle.name}", finished_utc=utc_text(time.time()))
+        status(
+            "done",
+            f"Export finished ({counts['captures']} captures, {counts['images_copied']} new images): "
+            f"safe to remove the USB stick.",
+            bundle=f"{USB_SUBDIR}/{bundle.name}",
+            finished_utc=utc_text(time.time()),
+        )
     except BaseException as e:
         if mount_point:
             unmount_stick(mount_point)
@@ -595,8 +632,15 @@ def mark_stopped(state_dir: Path, device: str) -> bool:
         unmount_stick(point)
     if not status or status.get("state") != "running" or status.get("device") != device:
         return False
-    write_usb_status(state_dir, "failed", STOPPED_MESSAGE, state_dir_owner(state_dir), device=device,
-                     started_utc=status.get("started_utc"), finished_utc=utc_text(time.time()))
+    write_usb_status(
+        state_dir,
+        "failed",
+        STOPPED_MESSAGE,
+        state_dir_owner(state_dir),
+        device=device,
+        started_utc=status.get("started_utc"),
+        finished_utc=utc_text(time.time()),
+    )
     return True
 
 
@@ -606,8 +650,10 @@ def _run(command: list[str], problem: str) -> None:
         raise ExportError(f"{problem} ({' '.join(command)}: {result.stderr.strip() or result.returncode})")
 
 
-STOPPED_MESSAGE = ("the export was stopped before it finished (the stick was pulled, or it took longer than the "
-                   "15-minute limit); plug the stick in again to copy the rest")
+STOPPED_MESSAGE = (
+    "the export was stopped before it finished (the stick was pulled, or it took longer than the "
+    "15-minute limit); plug the stick in again to copy the rest"
+)
 
 
 def _stop(signum, frame) -> None:
@@ -617,28 +663,38 @@ def _stop(signum, frame) -> None:
 
 # ---------------------------------------------------------------------------------------------
 
+
 def _default_state_dir() -> Path:
     from .config import load_config
+
     return Path(load_config().state_dir)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = argparse.ArgumentParser(prog="fse-export", description=__doc__.splitlines()[0],
-                                     epilog="The ONNX models are written by `fse-train export` (training side).")
+    parser = argparse.ArgumentParser(
+        prog="fse-export",
+        description=__doc__.splitlines()[0],
+        epilog="The ONNX models are written by `fse-train export` (training side).",
+    )
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--out", type=Path, metavar="DIR", help="write a bundle directory inside DIR")
     where.add_argument("--tar", type=Path, metavar="FILE", help="write the bundle as a tar (.tar.gz compresses)")
     where.add_argument("--usb", metavar="DEVICE_OR_MOUNTPOINT", help="export onto a USB stick (used by udev)")
-    where.add_argument("--mark-stopped", metavar="DEVICE",
-                       help="after the USB unit ends (its ExecStopPost): an export of DEVICE still marked running "
-                            "was killed; mark it failed")
+    where.add_argument(
+        "--mark-stopped",
+        metavar="DEVICE",
+        help="after the USB unit ends (its ExecStopPost): an export of DEVICE still marked running "
+        "was killed; mark it failed",
+    )
     parser.add_argument("--state-dir", type=Path, help="the kiosk's state directory (default: from kiosk.toml)")
-    parser.add_argument("--full", action="store_true",
-                        help="copy every image, even those an earlier bundle in the same folder holds")
+    parser.add_argument(
+        "--full", action="store_true", help="copy every image, even those an earlier bundle in the same folder holds"
+    )
     if argv and argv[0] == "models":  # the old spelling, from before the models moved to training
-        parser.error("the ONNX models are written by `fse-train export` on the training machine, "
-                     "not by the booth's fse-export")
+        parser.error(
+            "the ONNX models are written by `fse-train export` on the training machine, not by the booth's fse-export"
+        )
     args = parser.parse_args(argv)
     in_main_thread = threading.current_thread() is threading.main_thread()  # (signals can only be set there)
     previous = signal.signal(signal.SIGTERM, _stop) if in_main_thread else None

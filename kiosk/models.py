@@ -8,6 +8,7 @@ the fix) before the first frame, never at first use. numpy + onnxruntime only.
     designs = models.generate(z, 512, 512)     # (B, 512, 512) in [0, 1]
     z = models.encode(canvas[None])            # (1, 8)
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -21,6 +22,7 @@ import numpy as np
 
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS
 from contract.space import LATENT_DIM, coordinates
+
 from .providers import create_session
 
 log = logging.getLogger(__name__)
@@ -36,8 +38,8 @@ class ModelError(Exception):
 @dataclass(frozen=True)
 class Landmark:
     name: str
-    kind: str          # "class-medoid" or "k-means-centre"
-    z: np.ndarray      # (8,) float32
+    kind: str  # "class-medoid" or "k-means-centre"
+    z: np.ndarray  # (8,) float32
 
 
 def sha256_file(path: Path) -> str:
@@ -57,7 +59,7 @@ def read_manifest(models_dir: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ModelError(f"{path} is not a valid model manifest ({e}): {FIX}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
-        raise ModelError(f"{path} has no \"models\" table: {FIX}")
+        raise ModelError(f'{path} has no "models" table: {FIX}')
     for name in REQUIRED:
         _check_entry(path, name, manifest["models"].get(name))
     return manifest
@@ -90,7 +92,7 @@ class FashionModels:
         self.models_dir = models_dir
         self.manifest = manifest
         self.sessions = sessions
-        self.providers = providers            # model name -> active provider (for diagnostics)
+        self.providers = providers  # model name -> active provider (for diagnostics)
         self.landmarks = landmarks
         latent = manifest.get("latent", {})
         self.slider_range = tuple(latent.get("slider_range", (-1.0, 1.0)))
@@ -101,8 +103,14 @@ class FashionModels:
         self.nonfinite_events = 0
 
     @classmethod
-    def load(cls, models_dir: Path, provider: str = "cpu", cache_dir: Path | None = None,
-             intra_op_threads: int = 1, progress=None) -> "FashionModels":
+    def load(
+        cls,
+        models_dir: Path,
+        provider: str = "cpu",
+        cache_dir: Path | None = None,
+        intra_op_threads: int = 1,
+        progress=None,
+    ) -> "FashionModels":
         """`progress(fraction, text)` is called as each session loads (for the splash screen)."""
         models_dir = Path(models_dir)
         manifest = read_manifest(models_dir)
@@ -179,15 +187,19 @@ class FashionModels:
 def _check_io(path: Path, session, entry: dict, spec) -> None:
     """Names (and fixed dims) of the session must be what the manifest says, and the names what
     this kiosk calls the model with (contract/models.py)."""
-    for kind, actual, wanted in (("inputs", session.get_inputs(), spec.input_names),
-                                 ("outputs", session.get_outputs(), spec.output_names)):
+    for kind, actual, wanted in (
+        ("inputs", session.get_inputs(), spec.input_names),
+        ("outputs", session.get_outputs(), spec.output_names),
+    ):
         expected = entry.get(kind, [])
         if [e["name"] for e in expected] != [a.name for a in actual]:
-            raise ModelError(f"{path}: {kind} are {[a.name for a in actual]}, manifest says "
-                             f"{[e['name'] for e in expected]}: {FIX}")
+            raise ModelError(
+                f"{path}: {kind} are {[a.name for a in actual]}, manifest says {[e['name'] for e in expected]}: {FIX}"
+            )
         if [a.name for a in actual] != wanted:
-            raise ModelError(f"{path}: {kind} are {[a.name for a in actual]}, this kiosk needs {wanted} "
-                             f"(contract/models.py): {FIX}")
+            raise ModelError(
+                f"{path}: {kind} are {[a.name for a in actual]}, this kiosk needs {wanted} (contract/models.py): {FIX}"
+            )
         for e, a in zip(expected, actual):
             for want, got in zip(e["shape"], a.shape):
                 if isinstance(want, int) and isinstance(got, int) and want != got:

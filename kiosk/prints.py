@@ -9,6 +9,7 @@ recognised as that print at least 90% of the time, else "tile-and-shade".
     fse-stylize --print leopard IN.png OUT.png
     fse-stylize --print "leopard=0.5,tartan=0.5" IN.png OUT.png   # a blend: both prints, half strength each
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,7 @@ class PrintInfo:
     name: str
     label: str
     swatch: np.ndarray  # (h, w, 3) uint8
-    method: str         # "network" | "tile-and-shade" | "none"
+    method: str  # "network" | "tile-and-shade" | "none"
 
 
 def _sha256(path: Path) -> str:
@@ -44,6 +45,7 @@ def _sha256(path: Path) -> str:
 def _read_png(path: Path) -> np.ndarray:
     """(h, w, 3) uint8 RGB."""
     import pygame
+
     try:
         surface = pygame.image.load(str(path))
     except (pygame.error, FileNotFoundError) as e:
@@ -53,6 +55,7 @@ def _read_png(path: Path) -> np.ndarray:
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     import pygame
+
     pygame.image.save(pygame.surfarray.make_surface(np.ascontiguousarray(rgb.transpose(1, 0, 2))), str(path))
 
 
@@ -61,16 +64,18 @@ def _open_session(path: Path, provider: str):
         from .providers import create_session
     except ImportError:  # kiosk/providers.py is the one place sessions should come from
         import onnxruntime as ort
+
         return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), "cpu"
     # no memory arena: it would keep the print network's ~2 KB-per-pixel intermediates for good
     return create_session(path, provider, intra_op_threads=1, cpu_mem_arena=False)
 
 
 class Prints:
-    def __init__(self, manifest: dict, session, baseline_session, provider: str, mode: str,
-                 swatches: dict[str, np.ndarray]):
+    def __init__(
+        self, manifest: dict, session, baseline_session, provider: str, mode: str, swatches: dict[str, np.ndarray]
+    ):
         self._manifest = manifest
-        self._session = session                    # None in baseline mode
+        self._session = session  # None in baseline mode
         self._baseline_session = baseline_session  # renders whenever no print uses the network
         self.provider = provider
         self.mode = mode
@@ -162,7 +167,7 @@ class Prints:
         used = np.flatnonzero(w)
         # one row of weights per picture: each print of a blend one-hot, else the weights as they are
         rows = np.eye(len(w), dtype=np.float32)[used] if len(used) > 1 else w[None]  # (B, P)
-        rgb = self._render(padded, rows)[:, :, :H, :W]                                  # (B, 3, H, W)
+        rgb = self._render(padded, rows)[:, :, :H, :W]  # (B, 3, H, W)
         if len(used) > 1:
             rgb = np.einsum("b,bchw->chw", w[used], rgb)[None]
         return np.round(rgb[0].transpose(1, 2, 0) * 255).astype(np.uint8)
@@ -194,8 +199,9 @@ def _parse_print(spec: str) -> str | dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fse-stylize", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog="fse-stylize", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--print", dest="print_name", help="a print name, or a mix like leopard=0.5,tartan=0.5")
     ap.add_argument("--list", action="store_true", help="list the prints and how each is drawn")
     ap.add_argument("--models", type=Path, default=Path("onnx_models"), help="the models directory")

@@ -10,6 +10,7 @@ happened.
     python -m kiosk.providers                 # what this onnxruntime build offers
     python -m kiosk.providers MODEL.onnx cuda # open a model and say which provider it got
 """
+
 from __future__ import annotations
 
 import logging
@@ -74,10 +75,14 @@ def trt_profile_options(trt_profiles: dict | None) -> dict[str, str]:
         return {}
     for name, shapes in trt_profiles.items():
         if len(shapes) != 3 or len({len(s) for s in shapes}) != 1:
-            raise ValueError(f"TensorRT profile for input {name!r} must be (min, opt, max) shapes of one rank, got {shapes!r}")
+            raise ValueError(
+                f"TensorRT profile for input {name!r} must be (min, opt, max) shapes of one rank, got {shapes!r}"
+            )
         for low, mid, high in zip(*shapes):
             if not low <= mid <= high:
-                raise ValueError(f"TensorRT profile for input {name!r} needs min <= opt <= max in every dimension, got {shapes!r}")
+                raise ValueError(
+                    f"TensorRT profile for input {name!r} needs min <= opt <= max in every dimension, got {shapes!r}"
+                )
     return {
         "trt_profile_min_shapes": _shape_string(trt_profiles, 0),
         "trt_profile_opt_shapes": _shape_string(trt_profiles, 1),
@@ -102,13 +107,15 @@ def _provider_list(choice: str, cache_dir: Path | None, trt_profiles: dict | Non
         return [cpu]
     if choice == "cuda":
         return [cuda, cpu]
-    options: dict[str, object] = {"device_id": 0, "trt_fp16_enable": True,
-                                  "trt_max_workspace_size": _TRT_WORKSPACE_BYTES}
+    options: dict[str, object] = {
+        "device_id": 0,
+        "trt_fp16_enable": True,
+        "trt_max_workspace_size": _TRT_WORKSPACE_BYTES,
+    }
     if cache_dir is not None:
         engines = Path(cache_dir) / "tensorrt"
         engines.mkdir(parents=True, exist_ok=True)
-        options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(engines),
-                       trt_timing_cache_enable=True)
+        options.update(trt_engine_cache_enable=True, trt_engine_cache_path=str(engines), trt_timing_cache_enable=True)
         if _ort_version() >= (1, 16):  # older builds reject the option and keep the cache beside the engines
             options["trt_timing_cache_path"] = str(engines)
     options.update(trt_profile_options(trt_profiles))
@@ -141,9 +148,14 @@ def _first_line(error: BaseException, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = None,
-                   intra_op_threads: int = 1, trt_profiles: dict | None = None,
-                   cpu_mem_arena: bool = True) -> tuple[ort.InferenceSession, str]:
+def create_session(
+    path: Path,
+    provider: str = "auto",
+    cache_dir: Path | None = None,
+    intra_op_threads: int = 1,
+    trt_profiles: dict | None = None,
+    cpu_mem_arena: bool = True,
+) -> tuple[ort.InferenceSession, str]:
     """Open the ONNX model at path on the best provider the request allows.
 
     Returns (session, provider_string): "tensorrt", "cuda" or "cpu" when the first choice is
@@ -155,8 +167,10 @@ def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = 
         raise ValueError(f"provider {provider!r} is not known; expected one of " + ", ".join(PROVIDER_CHOICES))
     path = Path(path)
     if not path.is_file():
-        raise SessionError(f"model file {path} does not exist; check models_dir in the config "
-                           f"or run `fse-train export` to write the ONNX models")
+        raise SessionError(
+            f"model file {path} does not exist; check models_dir in the config "
+            f"or run `fse-train export` to write the ONNX models"
+        )
 
     built_in = set(ort.get_available_providers())
     reasons: list[str] = []
@@ -166,12 +180,16 @@ def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = 
             reasons.append(f"{choice} unavailable: not in this onnxruntime {ort.__version__} build")
             continue
         try:
-            session = ort.InferenceSession(str(path), sess_options=session_options(intra_op_threads, cpu_mem_arena),
-                                           providers=_provider_list(choice, cache_dir, trt_profiles))
+            session = ort.InferenceSession(
+                str(path),
+                sess_options=session_options(intra_op_threads, cpu_mem_arena),
+                providers=_provider_list(choice, cache_dir, trt_profiles),
+            )
         except Exception as error:  # onnxruntime raises bare RuntimeErrors and its own Fail types
             if choice == "cpu":
-                raise SessionError(f"model file {path} cannot be opened: {_first_line(error)}; "
-                                   f"re-export it with `fse-train export`") from None
+                raise SessionError(
+                    f"model file {path} cannot be opened: {_first_line(error)}; re-export it with `fse-train export`"
+                ) from None
             reasons.append(f"{choice} unavailable: {_first_line(error)}")
             continue
         active = session.get_providers()
@@ -181,11 +199,10 @@ def create_session(path: Path, provider: str = "auto", cache_dir: Path | None = 
         # provider whose shared libraries failed to load). Keep it if that lesser provider is one
         # the request allows (TensorRT failed but CUDA is up), else try the next choice explicitly.
         got = short_name(active[0]) if active else "nothing"
-        attempted = [short_name(p[0] if isinstance(p, tuple) else p)
-                     for p in _provider_list(choice, None, None)]
+        attempted = [short_name(p[0] if isinstance(p, tuple) else p) for p in _provider_list(choice, None, None)]
         failed = attempted[: attempted.index(got)] if got in attempted else attempted
         reasons += [f"{name} unavailable: failed to load, the session came up on {got}" for name in failed]
-        remaining = _CHAINS[provider][_CHAINS[provider].index(choice) + 1:]
+        remaining = _CHAINS[provider][_CHAINS[provider].index(choice) + 1 :]
         if got in remaining:
             return session, _report(path, provider, got, reasons)
     raise SessionError(f"model file {path}: no provider could run it ({'; '.join(reasons)})")

@@ -16,6 +16,7 @@ The UI thread only swaps in finished frames (`DesignRenderer.latest()`); `Render
 latencies the benchmark reports. onnxruntime releases the GIL, so these threads run in parallel
 with the pygame loop.
 """
+
 from __future__ import annotations
 
 import logging
@@ -28,8 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .prints import PrintError
 from contract.space import LATENT_DIM
+
+from .prints import PrintError
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +91,7 @@ def lower_priority(threads, nice: int = WORKER_NICE) -> None:
         try:
             tid = thread.native_id
             os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-        except (AttributeError, TypeError, OSError):   # not Linux, not started, or already gone
+        except (AttributeError, TypeError, OSError):  # not Linux, not started, or already gone
             pass
 
 
@@ -112,22 +114,27 @@ def plain_rgb(design: np.ndarray) -> np.ndarray:
 @dataclass
 class RenderMetrics:
     """Milliseconds, newest last; the benchmark reads percentiles from these lists."""
-    frame_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # UI loop, per frame
-    ui_work_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # events+update+draw
-    draft_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # input -> draft shown
-    full_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))        # settle -> full-res shown
-    print_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))       # settle -> full-res print shown
-    preview_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # change -> previews shown
-    capture_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))     # press -> saved
+
+    frame_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))  # UI loop, per frame
+    ui_work_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))  # events+update+draw
+    draft_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))  # input -> draft shown
+    full_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))  # settle -> full-res shown
+    print_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))  # settle -> full-res print shown
+    preview_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))  # change -> previews shown
+    capture_ms: deque = field(default_factory=lambda: deque(maxlen=METRIC_KEEP))  # press -> saved
 
     def summary(self) -> dict:
         out = {}
         for name in ("frame_ms", "ui_work_ms", "draft_ms", "full_ms", "print_ms", "preview_ms", "capture_ms"):
             values = np.asarray(getattr(self, name), np.float64)
             if values.size:
-                out[name] = {"n": int(values.size), "p50": float(np.percentile(values, 50)),
-                             "p95": float(np.percentile(values, 95)), "p99": float(np.percentile(values, 99)),
-                             "max": float(values.max())}
+                out[name] = {
+                    "n": int(values.size),
+                    "p50": float(np.percentile(values, 50)),
+                    "p95": float(np.percentile(values, 95)),
+                    "p99": float(np.percentile(values, 99)),
+                    "max": float(values.max()),
+                }
         return out
 
 
@@ -136,20 +143,20 @@ class DesignRequest:
     z: np.ndarray
     print_name: str
     settled: bool
-    t: float                 # perf_counter when the UI asked (input time, or settle time)
+    t: float  # perf_counter when the UI asked (input time, or settle time)
 
 
 @dataclass(frozen=True)
 class DesignFrame:
     z: np.ndarray
     print_name: str
-    stage: str               # "draft" (while moving), "full" (settled, plain) or "print" (settled, printed)
-    image: np.ndarray        # (H, W, 3) uint8
-    design28: np.ndarray     # (28, 28) float32 in [0, 1]
+    stage: str  # "draft" (while moving), "full" (settled, plain) or "print" (settled, printed)
+    image: np.ndarray  # (H, W, 3) uint8
+    design28: np.ndarray  # (28, 28) float32 in [0, 1]
     t_request: float
     seq: int
-    looks_like: str = ""     # the classifier's best guess, on full/print frames
-    shown: object = None     # what `prepare(image)` made of it on the worker (the UI's surface)
+    looks_like: str = ""  # the classifier's best guess, on full/print frames
+    shown: object = None  # what `prepare(image)` made of it on the worker (the UI's surface)
 
 
 class _Mailbox:
@@ -203,12 +210,14 @@ class DesignRenderer:
         self._frame: DesignFrame | None = None
         self._encoded: tuple[np.ndarray, float] | None = None
         self._seq = 0
-        self._done: tuple[bytes, str, str] | None = None   # (z bytes, print, last stage) finished
+        self._done: tuple[bytes, str, str] | None = None  # (z bytes, print, last stage) finished
         self._last_full: tuple[bytes, np.ndarray] | None = None
         self.busy = threading.Event()
         self.errors = 0
-        self.threads = self._threads = [threading.Thread(target=self._run, name="design-render", daemon=True),
-                         threading.Thread(target=self._run_encodes, name="canvas-encode", daemon=True)]
+        self.threads = self._threads = [
+            threading.Thread(target=self._run, name="design-render", daemon=True),
+            threading.Thread(target=self._run_encodes, name="canvas-encode", daemon=True),
+        ]
 
     def start(self) -> "DesignRenderer":
         for t in self._threads:
@@ -225,7 +234,7 @@ class DesignRenderer:
         runs of a new shape were 2-4x slower (planning and first-touch of ~0.3 GB), and that
         visitor's first print should not pay for it."""
         design = np.zeros((self.print_size, self.print_size), np.float32)
-        design[self.print_size // 8:-self.print_size // 8, self.print_size // 4:-self.print_size // 4] = 0.7
+        design[self.print_size // 8 : -self.print_size // 8, self.print_size // 4 : -self.print_size // 4] = 0.7
         try:
             weights = self.prints.weights(self.prints.names[-1])
             for _ in range(2):
@@ -246,8 +255,9 @@ class DesignRenderer:
     # -- UI thread ------------------------------------------------------------------------------
     def submit(self, z: np.ndarray, print_name: str, settled: bool, t: float | None = None) -> None:
         self.busy.set()
-        self._requests.put(DesignRequest(np.array(z, np.float32), print_name, settled,
-                                         time.perf_counter() if t is None else t))
+        self._requests.put(
+            DesignRequest(np.array(z, np.float32), print_name, settled, time.perf_counter() if t is None else t)
+        )
 
     def latest(self) -> DesignFrame | None:
         with self._lock:
@@ -263,13 +273,15 @@ class DesignRenderer:
         return None if out is None else out[0]
 
     # -- worker ---------------------------------------------------------------------------------
-    def _publish(self, req: DesignRequest, stage: str, image: np.ndarray, design28: np.ndarray,
-                 looks_like: str = "") -> None:
+    def _publish(
+        self, req: DesignRequest, stage: str, image: np.ndarray, design28: np.ndarray, looks_like: str = ""
+    ) -> None:
         shown = self.prepare(image) if self.prepare is not None else None
         with self._lock:
             self._seq += 1
-            self._frame = DesignFrame(req.z, req.print_name, stage, image, design28, req.t, self._seq, looks_like,
-                                      shown)
+            self._frame = DesignFrame(
+                req.z, req.print_name, stage, image, design28, req.t, self._seq, looks_like, shown
+            )
 
     def _looks_like(self, design28: np.ndarray) -> str:
         names = self.models.class_names
@@ -308,7 +320,7 @@ class DesignRenderer:
         # print-sized design is rendered: settle-to-print is one small render plus the print.
         size = self.full_size if weights is None else self.print_size
         if self._last_full is not None and self._last_full[0] == (key, size):
-            full = self._last_full[1]        # only the print changed
+            full = self._last_full[1]  # only the print changed
         else:
             full = render_bands(self.models, req.z, size, self._requests.newer)
             if full is None:
@@ -357,7 +369,7 @@ def render_bands(models, z: np.ndarray, size: int, stale=lambda: False) -> np.nd
     for top in range(0, size, BAND_ROWS):
         if stale():
             return None
-        out[top:top + BAND_ROWS] = models.generate(z, size, size, rows=slice(top, top + BAND_ROWS))[0]
+        out[top : top + BAND_ROWS] = models.generate(z, size, size, rows=slice(top, top + BAND_ROWS))[0]
     return out
 
 
@@ -376,7 +388,7 @@ def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
     y0, y1, fy = axis(h)
     x0, x1, fx = axis(w)
     a = rgb.astype(np.float32)
-    rows = a[y0] * (1 - fy)[:, None, None] + a[y1] * fy[:, None, None]           # (size, w, 3)
+    rows = a[y0] * (1 - fy)[:, None, None] + a[y1] * fy[:, None, None]  # (size, w, 3)
     out = rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]  # (size, size, 3)
     return np.round(out).astype(np.uint8)
 
@@ -384,10 +396,10 @@ def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
 @dataclass(frozen=True)
 class PreviewFrame:
     z: np.ndarray
-    images: np.ndarray       # (8, N, s, s) uint8 grey: row = parameter, column = slider position
+    images: np.ndarray  # (8, N, s, s) uint8 grey: row = parameter, column = slider position
     t_request: float
     seq: int
-    shown: object = None     # what `prepare(images)` made of them on the worker
+    shown: object = None  # what `prepare(images)` made of them on the worker
 
 
 class PreviewRenderer:
@@ -396,7 +408,7 @@ class PreviewRenderer:
     def __init__(self, models, positions: np.ndarray, size: int, prepare=None) -> None:
         self.models, self.positions = models, np.asarray(positions, np.float32)
         self.prepare = prepare
-        self.size = min(size, PREVIEW_MAX_SIDE)   # the UI scales them up once, when they arrive
+        self.size = min(size, PREVIEW_MAX_SIDE)  # the UI scales them up once, when they arrive
         self._requests = _Mailbox()
         self._lock = threading.Lock()
         self._frame: PreviewFrame | None = None
@@ -428,7 +440,7 @@ class PreviewRenderer:
         n = len(self.positions)
         zs = np.repeat(np.asarray(z, np.float32)[None], LATENT_DIM * n, axis=0)
         for k in range(LATENT_DIM):
-            zs[k * n:(k + 1) * n, k] = self.positions
+            zs[k * n : (k + 1) * n, k] = self.positions
         return zs
 
     def _run(self) -> None:
@@ -475,10 +487,10 @@ class CaptureWorker:
         self.models, self.prints, self.capture_log = models, prints, capture_log
         self._jobs: queue.Queue = queue.Queue()
         self._results: queue.Queue = queue.Queue()
-        self.pending = 0                     # the App's count of results it has not read yet
-        self._lock = threading.Lock()        # the three below: submit (UI thread) and the worker
-        self._unsaved: set = set()           # designs waiting or being saved
-        self._last_press: dict = {}          # design -> when it was last queued (monotonic s)
+        self.pending = 0  # the App's count of results it has not read yet
+        self._lock = threading.Lock()  # the three below: submit (UI thread) and the worker
+        self._unsaved: set = set()  # designs waiting or being saved
+        self._last_press: dict = {}  # design -> when it was last queued (monotonic s)
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.threads = [self._thread]
 
@@ -518,7 +530,7 @@ class CaptureWorker:
                 return out
 
     def _run(self) -> None:
-        from .capture_log import CaptureLogError   # noqa: PLC0415 - the log is optional at import
+        from .capture_log import CaptureLogError  # noqa: PLC0415 - the log is optional at import
 
         while True:
             job = self._jobs.get()

@@ -13,6 +13,7 @@ the kiosk calls these unconditionally:
     sdnotify.watchdog()              # every main-loop pass (rate-limited here)
     sdnotify.status("warming up TensorRT engines")
 """
+
 from __future__ import annotations
 
 import logging

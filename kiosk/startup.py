@@ -8,6 +8,7 @@ a missing display are one line on stderr (there is nothing to draw on).
 
     exit 2  command line or config error     exit 3  no display     exit 4  models
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,15 +40,18 @@ class KioskStartError(Exception):
 
 # -- the command line ---------------------------------------------------------------------------
 
+
 def _parse_z(text: str) -> np.ndarray:
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--z {text!r}: give {LATENT_DIM} numbers separated by commas, "
-                                         f"e.g. --z 0,0.5,-1,0,0,0,0,0") from None
+        raise argparse.ArgumentTypeError(
+            f"--z {text!r}: give {LATENT_DIM} numbers separated by commas, e.g. --z 0,0.5,-1,0,0,0,0,0"
+        ) from None
     if len(values) != LATENT_DIM or not np.isfinite(values).all():
-        raise argparse.ArgumentTypeError(f"--z {text!r}: give exactly {LATENT_DIM} finite numbers "
-                                         f"separated by commas (got {len(values)})")
+        raise argparse.ArgumentTypeError(
+            f"--z {text!r}: give exactly {LATENT_DIM} finite numbers separated by commas (got {len(values)})"
+        )
     return np.asarray(values, np.float32)
 
 
@@ -61,22 +65,32 @@ def _parse_size(text: str) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fse-kiosk", description="The Fashion Space Explorer kiosk.",
-                                epilog="Operator exit: Ctrl+Alt+Q, or hold capture + jump for 5 s.")
+    p = argparse.ArgumentParser(
+        prog="fse-kiosk",
+        description="The Fashion Space Explorer kiosk.",
+        epilog="Operator exit: Ctrl+Alt+Q, or hold capture + jump for 5 s.",
+    )
     p.add_argument("--windowed", action="store_true", help="a window instead of fullscreen; Escape quits")
     p.add_argument("--joystick", help='"auto", "none", "sim" or a device path (default: config, else auto)')
     p.add_argument("--z", type=_parse_z, help="start at this design: 8 comma-separated numbers in [-1, 1]")
     p.add_argument("--print", dest="print_name", help='start with this print ("none" for plain)')
     p.add_argument("--show2d", action="store_true", help="start in map mode")
-    p.add_argument("--screenshot", type=Path, metavar="OUT.png", help="render headless and save a screenshot, then exit")
+    p.add_argument(
+        "--screenshot", type=Path, metavar="OUT.png", help="render headless and save a screenshot, then exit"
+    )
     p.add_argument("--frames", type=int, default=2, help="frames to run before the screenshot (default 2)")
     p.add_argument("--size", type=_parse_size, help="screen size WxH (default: config display_size, 1920x1080)")
     p.add_argument("--provider", help="onnxruntime provider: auto, tensorrt, cuda or cpu")
-    p.add_argument("--config", type=Path, help="a kiosk.toml (default: $FSE_CONFIG, else /etc/fse/kiosk.toml if present)")
+    p.add_argument(
+        "--config", type=Path, help="a kiosk.toml (default: $FSE_CONFIG, else /etc/fse/kiosk.toml if present)"
+    )
     p.add_argument("--models", type=Path, help="the models directory (default: the shipped onnx_models/)")
     p.add_argument("--state-dir", type=Path, help="where captures and logs go")
-    p.add_argument("--attract-after", type=float,
-                   help="seconds of no input before attract mode (session_idle_s is raised to match if shorter)")
+    p.add_argument(
+        "--attract-after",
+        type=float,
+        help="seconds of no input before attract mode (session_idle_s is raised to match if shorter)",
+    )
     return p
 
 
@@ -85,7 +99,12 @@ def _join_negative_z(argv: list[str]) -> list[str]:
     out = []
     i = 0
     while i < len(argv):
-        if argv[i] == "--z" and i + 1 < len(argv) and argv[i + 1][:1] == "-" and argv[i + 1][1:2].isdigit() | (argv[i + 1][1:2] == "."):
+        if (
+            argv[i] == "--z"
+            and i + 1 < len(argv)
+            and argv[i + 1][:1] == "-"
+            and argv[i + 1][1:2].isdigit() | (argv[i + 1][1:2] == ".")
+        ):
             out.append("--z=" + argv[i + 1])
             i += 2
             continue
@@ -97,6 +116,7 @@ def _join_negative_z(argv: list[str]) -> list[str]:
 def _version() -> str:
     try:
         from importlib.metadata import version
+
         return version("fashion-space-explorer")
     except Exception:
         return "dev"
@@ -110,9 +130,14 @@ def load_kiosk_config(args: argparse.Namespace):
     """
     from .config import load_config
 
-    overrides = {"models_dir": args.models, "state_dir": args.state_dir, "provider": args.provider,
-                 "joystick": args.joystick, "display_size": args.size,
-                 "fullscreen": False if (args.windowed or args.screenshot) else None}
+    overrides = {
+        "models_dir": args.models,
+        "state_dir": args.state_dir,
+        "provider": args.provider,
+        "joystick": args.joystick,
+        "display_size": args.size,
+        "fullscreen": False if (args.windowed or args.screenshot) else None,
+    }
     config = load_config(args.config, overrides)
     if args.attract_after is not None:
         overrides["attract_after_s"] = args.attract_after
@@ -147,8 +172,12 @@ def open_display(size: tuple[int, int], fullscreen: bool):
         flags = (pygame.FULLSCREEN | pygame.SCALED) if fullscreen else 0
         screen = pygame.display.set_mode(size, flags)
     except pygame.error as e:
-        raise KioskStartError("no display", f"no display to draw on ({e}); run it on the booth's screen "
-                              f"(DISPLAY or WAYLAND_DISPLAY set) or use --screenshot OUT.png for a headless render", 3) from None
+        raise KioskStartError(
+            "no display",
+            f"no display to draw on ({e}); run it on the booth's screen "
+            f"(DISPLAY or WAYLAND_DISPLAY set) or use --screenshot OUT.png for a headless render",
+            3,
+        ) from None
     pygame.display.set_caption("Fashion Space Explorer")
     # SDL turns SIGTERM/SIGINT into a QUIT event, which kiosk mode ignores (it is also Alt+F4);
     # systemd stops the kiosk with SIGTERM, so take the signals back (after SDL installed its own).
@@ -170,6 +199,7 @@ def show_error(screen, args, title: str, message: str) -> None:
 
 
 # -- start-up ----------------------------------------------------------------------------------------
+
 
 def build_app(argv: list[str] | None = None):
     """Everything up to the first frame: config, display, splash, models, prints, input, log.
@@ -207,8 +237,13 @@ def build_app(argv: list[str] | None = None):
     from .models import FashionModels, ModelError
 
     try:
-        models = FashionModels.load(config.models_dir, config.provider, config.cache_dir,
-                                    config.intra_op_threads, progress=lambda f, m: progress(0.1 + 0.6 * f, m))
+        models = FashionModels.load(
+            config.models_dir,
+            config.provider,
+            config.cache_dir,
+            config.intra_op_threads,
+            progress=lambda f, m: progress(0.1 + 0.6 * f, m),
+        )
     except ModelError as e:
         show_error(screen, args, "The design models could not be loaded", str(e))
         raise KioskStartError("models", str(e), 4) from None
@@ -217,6 +252,7 @@ def build_app(argv: list[str] | None = None):
     prints, prints_message = None, None
     try:
         from .prints import PrintError, Prints
+
         try:
             prints = Prints.load(config.models_dir, provider="cpu" if config.provider == "auto" else config.provider)
         except (PrintError, OSError) as e:
@@ -230,9 +266,10 @@ def build_app(argv: list[str] | None = None):
     hub = None
     try:
         from .input import InputHub
+
         hub = InputHub(config.joystick, state_dir=config.state_dir, deadzone=config.deadzone, expo=config.expo)
         hub.start()
-    except Exception as e:   # the joystick is optional; keyboard and mouse always work
+    except Exception as e:  # the joystick is optional; keyboard and mouse always work
         log.warning("joystick input unavailable: %s", e)
         hub = None
 
@@ -240,6 +277,7 @@ def build_app(argv: list[str] | None = None):
     capture_log = None
     try:
         from .capture_log import CaptureLog
+
         capture_log = CaptureLog.from_config(config)
     except Exception as e:
         log.error("capture log unavailable, captures are off: %s", e)
@@ -247,9 +285,20 @@ def build_app(argv: list[str] | None = None):
     from .app import App
 
     start_print = args.print_name or config.default_print
-    app = App(screen, config, models, prints, prints_message, hub, capture_log,
-              windowed=not config.fullscreen or bool(args.screenshot), start_z=args.z, start_print=start_print,
-              show2d=args.show2d, version=_version())
+    app = App(
+        screen,
+        config,
+        models,
+        prints,
+        prints_message,
+        hub,
+        capture_log,
+        windowed=not config.fullscreen or bool(args.screenshot),
+        start_z=args.z,
+        start_print=start_print,
+        show2d=args.show2d,
+        version=_version(),
+    )
     app.args = args
     return app
 

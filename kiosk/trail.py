@@ -1,6 +1,7 @@
 """The visitor's trail: where they went, recorded into the capture log (which keeps it to trail_hz
 and commits off the UI thread). Only the visitor's own moves are recorded: the attract loop's
 wandering is nobody's trail."""
+
 from __future__ import annotations
 
 import logging
@@ -22,5 +23,5 @@ class TrailRecorder:
             return
         try:
             self.capture_log.record_trail(state.z, state.how)
-        except Exception:   # the trail is for the analysis; never stop the kiosk over it
+        except Exception:  # the trail is for the analysis; never stop the kiosk over it
             log.exception("trail")

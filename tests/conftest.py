@@ -1,4 +1,5 @@
 """Shared fixtures: the repository root, the shipped models, a small slice of the real Fashion-MNIST."""
+
 from __future__ import annotations
 
 import os
@@ -26,6 +27,7 @@ def models_dir() -> Path:
 @pytest.fixture(scope="session")
 def shipped_models():
     from kiosk.models import FashionModels
+
     return FashionModels.load(MODELS)
 
 

@@ -6,6 +6,7 @@ asks for the simulated time. Its trace file stamps every line the firmware sends
 simulated time, so tests measure the board's timing in simulated time, not on a busy host's clock.
 Needs Debian's arduino-mk, gcc-avr, avr-libc, simavr and libsimavr-dev (scripts/setup-system.sh).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -25,8 +26,11 @@ SUPPLY_MV = 5000
 
 
 def toolchain_missing() -> str | None:
-    needs = {"avr-gcc": shutil.which("avr-gcc"), "/usr/share/arduino/Arduino.mk": Path("/usr/share/arduino/Arduino.mk").exists(),
-             "simavr headers": Path("/usr/include/simavr/parts/uart_pty.h").exists()}
+    needs = {
+        "avr-gcc": shutil.which("avr-gcc"),
+        "/usr/share/arduino/Arduino.mk": Path("/usr/share/arduino/Arduino.mk").exists(),
+        "simavr headers": Path("/usr/include/simavr/parts/uart_pty.h").exists(),
+    }
     missing = [name for name, ok in needs.items() if not ok]
     return ", ".join(missing) if missing else None
 
@@ -36,7 +40,10 @@ def build_or_skip() -> None:
     missing = toolchain_missing()
     if missing:
         pytest.skip(f"cannot build the firmware/harness: {missing} missing; run scripts/setup-system.sh")
-    for target in (["make", "-s", "-C", str(ROOT / "firmware"), "nano"], ["make", "-s", "-C", str(ROOT / "tests" / "simavr")]):
+    for target in (
+        ["make", "-s", "-C", str(ROOT / "firmware"), "nano"],
+        ["make", "-s", "-C", str(ROOT / "tests" / "simavr")],
+    ):
         result = subprocess.run(target, capture_output=True, text=True)
         assert result.returncode == 0, f"{' '.join(target)} failed:\n{result.stderr[-2000:]}"
     assert ELF.exists() and HARNESS.exists()
@@ -44,7 +51,9 @@ def build_or_skip() -> None:
 
 def build_without_watchdog() -> Path:
     """The Nano firmware as built for boards with the old bootloader (make ... WATCHDOG=0)."""
-    result = subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "nano", "WATCHDOG=0"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "firmware"), "nano", "WATCHDOG=0"], capture_output=True, text=True
+    )
     assert result.returncode == 0, f"make -C firmware nano WATCHDOG=0 failed:\n{result.stderr[-2000:]}"
     return ELF_WITHOUT_WATCHDOG
 
@@ -52,17 +61,24 @@ def build_without_watchdog() -> Path:
 @dataclass(frozen=True)
 class Sent:
     """One line the firmware sent: simulated microseconds at its first byte, its bytes, parsed."""
+
     us: int
     line: bytes
-    message: Frame | Identity | None   # None: a harness marker ("# hang") or a line the parser refused
+    message: Frame | Identity | None  # None: a harness marker ("# hang") or a line the parser refused
 
 
 class Board:
     """The harness process: stdin commands, stdout replies; trace=path records every line sent."""
 
     def __init__(self, trace: Path | None = None, elf: Path = ELF) -> None:
-        self.process = subprocess.Popen([str(HARNESS), str(elf)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                        stderr=subprocess.DEVNULL, text=True, bufsize=1)
+        self.process = subprocess.Popen(
+            [str(HARNESS), str(elf)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
         line = self.process.stdout.readline()
         assert line.startswith("pty "), f"harness said {line!r}"
         self.pty = line.split()[1]

@@ -5,6 +5,7 @@ One analysis run (placed on the shipped reference map: no UMAP, a few seconds) i
 tests that look at its outputs; the bad-input tests stop before the models are loaded. The UMAP
 fits (fit-map, --refit) are marked slow.
 """
+
 from __future__ import annotations
 
 import csv
@@ -20,8 +21,15 @@ pytest.importorskip("bokeh")
 
 from PIL import Image  # noqa: E402
 
-from analysis.browser import (PLOT_READY, VISIBLE_HOVER_IMAGES, VISIBLE_TOOLTIPS, Chromium, find_chromium,  # noqa: E402
-                              point_on_screen, zoom_map)
+from analysis.browser import (  # noqa: E402
+    PLOT_READY,
+    VISIBLE_HOVER_IMAGES,
+    VISIBLE_TOOLTIPS,
+    Chromium,
+    find_chromium,
+    point_on_screen,
+    zoom_map,
+)
 from analysis.bundles import find_bundles, merge  # noqa: E402
 from analysis.cli import main as analyze  # noqa: E402
 from analysis.report import CLASS_COLOURS, CSV_COLUMNS, view_box, write_map_png  # noqa: E402
@@ -42,8 +50,9 @@ def bundles(tmp_path_factory, shipped_models):
     root = tmp_path_factory.mktemp("bundles")
     make_day(root / "state1", shipped_models, sessions=6, seed=1, booth_id="booth-01", image_px=64)
     first = export_to_dir(root / "state1", root / "pulls")
-    make_day(root / "state1", shipped_models, sessions=3, seed=3, booth_id="booth-01", image_px=64,
-             start_utc=1_714_600_000.0)
+    make_day(
+        root / "state1", shipped_models, sessions=3, seed=3, booth_id="booth-01", image_px=64, start_utc=1_714_600_000.0
+    )
     second = export_to_dir(root / "state1", root / "pulls")
     make_day(root / "state2", shipped_models, sessions=5, seed=2, booth_id=ODD_BOOTH, image_px=64)
     tar = export_to_tar(root / "state2", root / "booth-02.tar.gz")
@@ -59,8 +68,18 @@ def bundles(tmp_path_factory, shipped_models):
 @pytest.fixture(scope="module")
 def report(bundles, tmp_path_factory, models_dir):
     out = tmp_path_factory.mktemp("report")
-    code = analyze([str(bundles["root"] / "pulls"), str(bundles["tar"]), str(bundles["root"] / "damaged"),
-                    "--out", str(out), "--models", str(models_dir), "--quiet"])
+    code = analyze(
+        [
+            str(bundles["root"] / "pulls"),
+            str(bundles["tar"]),
+            str(bundles["root"] / "damaged"),
+            "--out",
+            str(out),
+            "--models",
+            str(models_dir),
+            "--quiet",
+        ]
+    )
     assert code == 0
     return out
 
@@ -103,7 +122,7 @@ def test_captures_csv_holds_every_capture_with_its_place_and_flags(report):
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == summary["counts"]["captures"]
     assert len({(r["booth"], r["capture"]) for r in rows}) == len(rows)
     assert {r["booth"] for r in rows} == {"booth-01", ODD_BOOTH}
-    assert {r["how"] for r in rows} <= set(HOWS) and len({r["how"] for r in rows}) >= 3   # not all "joystick"
+    assert {r["how"] for r in rows} <= set(HOWS) and len({r["how"] for r in rows}) >= 3  # not all "joystick"
     outside = np.mean([int(r["outside_support"]) for r in rows])
     assert outside == pytest.approx(summary["coverage"]["captures_outside_support"], abs=1e-4)
     assert all(0 <= float(r["map_x"]) <= 1 and 0 <= float(r["map_y"]) <= 1 for r in rows)  # on the reference map
@@ -143,7 +162,7 @@ def test_a_bundle_with_a_damaged_log_is_skipped_whole(bundles, tmp_path):
     log = merge(find_bundles([bad, bundles["tar"]], tmp_path), warn=lambda m: None)
     assert log.bundles == [str(bundles["tar"])] and [label for label, _ in log.skipped] == [str(bad)]
     assert "cannot be read" in log.skipped[0][1]
-    assert {c.capture.booth_id for c in log.captures} == {ODD_BOOTH}   # none of the skipped bundle's captures
+    assert {c.capture.booth_id for c in log.captures} == {ODD_BOOTH}  # none of the skipped bundle's captures
 
 
 def test_when_every_bundle_is_damaged_the_run_fails_and_leaves_nothing_stale(bundles, tmp_path, capsys):
@@ -173,7 +192,7 @@ def test_synthetic_captures_use_the_shipped_prints(bundles, models_dir):
 def test_class_colours_are_distinct_and_none_is_grey_like_the_trail():
     import colorsys
 
-    rgb = [tuple(int(c[i:i + 2], 16) / 255 for i in (1, 3, 5)) for c in CLASS_COLOURS]
+    rgb = [tuple(int(c[i : i + 2], 16) / 255 for i in (1, 3, 5)) for c in CLASS_COLOURS]
     assert len(set(CLASS_COLOURS)) == 10
     assert all(colorsys.rgb_to_hsv(*c)[1] > 0.3 for c in rgb), "a class colour is greyish: it would look like the trail"
 
@@ -201,7 +220,7 @@ def test_map_png_keeps_the_cluster_big_and_marks_outliers_on_the_border(tmp_path
     rgb = np.asarray(Image.open(tmp_path / "map.png").convert("RGB"))[:, :600].astype(int)
 
     def where(colour):
-        target = np.array([int(colour[i:i + 2], 16) for i in (1, 3, 5)])
+        target = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)])
         return np.argwhere(np.abs(rgb - target).sum(2) < 30)
 
     cluster = where(CLASS_COLOURS[0])
@@ -224,8 +243,13 @@ def test_newer_schema_gives_a_clear_message(tmp_path, capsys):
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     shutil.copytree(tmp_path / "state", tmp_path / "fake-bundle")
-    manifest = {"format": "fse-capture-bundle", "format_version": 1, "booth_id": "future-booth",
-                "schema_version": SCHEMA_VERSION + 1, "files": {}}
+    manifest = {
+        "format": "fse-capture-bundle",
+        "format_version": 1,
+        "booth_id": "future-booth",
+        "schema_version": SCHEMA_VERSION + 1,
+        "files": {},
+    }
     (tmp_path / "fake-bundle" / MANIFEST).write_text(json.dumps(manifest))
     assert analyze([str(tmp_path / "fake-bundle"), "--out", str(tmp_path / "r"), "--quiet"]) == 2
     assert "upgrade fse" in capsys.readouterr().err
@@ -240,8 +264,9 @@ def test_not_a_bundle_is_a_message(tmp_path, capsys):
 
 
 def _page(browser, expression):
-    return browser.evaluate(f"(() => {{ const doc = Bokeh.documents[0], m = (n) => doc.get_model_by_name(n); "
-                            f"return {expression}; }})()")
+    return browser.evaluate(
+        f"(() => {{ const doc = Bokeh.documents[0], m = (n) => doc.get_model_by_name(n); return {expression}; }})()"
+    )
 
 
 @pytest.mark.skipif(find_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
@@ -255,8 +280,13 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         browser.wait_for(PLOT_READY)
         assert _page(browser, "Bokeh.index.find_one(m('map')).canvas_view.el.getBoundingClientRect().width > 500")
         legend = _page(browser, "m('legend').items.map(i => i.label.value)")
-        assert legend == [*CLASS_NAMES, "trail (grey density)", "session paths", "captures (see colour key)",
-                          "capture outside training support"]
+        assert legend == [
+            *CLASS_NAMES,
+            "trail (grey density)",
+            "session paths",
+            "captures (see colour key)",
+            "capture outside training support",
+        ]
 
         # The page's statistics over the whole time range are summary.json's.
         stats = browser.evaluate("window.fse.rangeStats()")
@@ -267,8 +297,9 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         assert round(stats["captures_outside_support"], 4) == coverage["captures_outside_support"]
         assert round(stats["trail_outside_support"], 4) == coverage["trail_outside_support"]
         assert stats["visited_cells"] == coverage["map_area"]["visited_cells"]
-        assert [{k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in stats["regions"]] \
-            == [{k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in summary["regions"]]
+        assert [{k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in stats["regions"]] == [
+            {k: r[k] for k in ("captures", "main_class", "map_region", "examples")} for r in summary["regions"]
+        ]
         # Captures outside the training support are the diamonds.
         diamonds = _page(browser, "m('capture_data').data.marker.map(k => k === 'diamond' ? 1 : 0)")
         assert diamonds == [int(r["outside_support"]) for r in csv_rows] and 0 < sum(diamonds) < len(csv_rows)
@@ -276,7 +307,10 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         assert ODD_BOOTH in browser.evaluate("document.getElementById('headline').textContent")
         assert "&lt;02&gt;&amp;co" in browser.evaluate("document.getElementById('headline').innerHTML")
         # The page's CSS reaches the statistics: their tables have borders.
-        assert browser.evaluate("getComputedStyle(document.querySelector('#stats table.fse td')).borderTopStyle") == "solid"
+        assert (
+            browser.evaluate("getComputedStyle(document.querySelector('#stats table.fse td')).borderTopStyle")
+            == "solid"
+        )
 
         # Hover a capture: its design and its photograph with the print.
         x, y = point_on_screen(browser, "captures", 0)
@@ -291,8 +325,10 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         large = browser.evaluate("""[...document.querySelectorAll('#details-body img.large')].map(
             i => [i.getBoundingClientRect().width, i.getBoundingClientRect().right, i.naturalWidth])""")
         assert len(large) == 2 and all(w >= 150 and right <= 1280 and n > 0 for w, right, n in large), large
-        box = browser.evaluate("(() => { const r = document.getElementById('details-command').getBoundingClientRect(); "
-                               "return [r.right, document.documentElement.clientWidth]; })()")
+        box = browser.evaluate(
+            "(() => { const r = document.getElementById('details-command').getBoundingClientRect(); "
+            "return [r.right, document.documentElement.clientWidth]; })()"
+        )
         assert box[0] <= box[1], "the command runs off the page"
         assert browser.evaluate("!!document.getElementById('copy-command')")
         browser.screenshot(artifacts / "analysis-report-details.png")
@@ -302,8 +338,11 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         half = data["bins"]["count"] // 2
         _page(browser, f"(m('time').value = [0, {half}], true)")
         from contract.capture_schema import parse_utc
+
         start, width = data["bins"]["start"] / 1000, data["bins"]["width"] / 1000
-        expected = sum(min(int((parse_utc(r["utc"]) - start) // width), data["bins"]["count"] - 1) < half for r in csv_rows)
+        expected = sum(
+            min(int((parse_utc(r["utc"]) - start) // width), data["bins"]["count"] - 1) < half for r in csv_rows
+        )
         stats = browser.evaluate("window.fse.rangeStats()")
         assert stats["captures"] == expected < len(csv_rows)
         assert _page(browser, "m('captures_filter').indices.length") == expected
@@ -316,7 +355,9 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         _page(browser, "(m('colour_by').value = 'booth', true)")
         colours = _page(browser, "[...new Set(m('capture_data').data.colour)]")
         assert len(colours) == 2 and set(colours) == set(data["palettes"]["booth"].values())
-        assert _page(browser, f"m({json.dumps('training ' + CLASS_NAMES[0])}).glyph.fill_color.value") == data["paleGrey"]
+        assert (
+            _page(browser, f"m({json.dumps('training ' + CLASS_NAMES[0])}).glyph.fill_color.value") == data["paleGrey"]
+        )
         assert ODD_BOOTH in browser.evaluate("document.getElementById('colour-key').textContent")
         _page(browser, "(m('colour_by').value = 'class', true)")
 
@@ -325,13 +366,15 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         x, y = point_on_screen(browser, "captures", 0)
         r = 25
         browser.drag([(x - r, y - r), (x + r, y - r), (x + r, y + r), (x - r, y + r), (x - r, y - r + 1)])
-        selected = browser.wait_for("(() => { const s = Bokeh.documents[0].get_model_by_name('capture_data')"
-                                    ".selected.indices; return s.length ? s : null; })()")
+        selected = browser.wait_for(
+            "(() => { const s = Bokeh.documents[0].get_model_by_name('capture_data')"
+            ".selected.indices; return s.length ? s : null; })()"
+        )
         assert 0 in selected
         assert "selected" in browser.evaluate("document.getElementById('selection-count').textContent")
         browser.evaluate("document.getElementById('download-csv').click()")
         download = tmp_path / "captures-selection.csv"
-        browser.wait_for(f"true", timeout=1)
+        browser.wait_for("true", timeout=1)
         for _ in range(100):
             if download.exists() and download.stat().st_size:
                 break
@@ -369,7 +412,7 @@ def test_fit_map_is_seeded_and_lists_the_map_in_the_manifest(tmp_path, models_di
     for _ in range(2):
         assert analyze(["fit-map", "--models", str(models), "--points", "300", "--quiet"]) == 0
         maps.append(load_map(models / MAP_FILE))
-    np.testing.assert_array_equal(maps[0].xy, maps[1].xy)       # the same models give the same map
+    np.testing.assert_array_equal(maps[0].xy, maps[1].xy)  # the same models give the same map
     np.testing.assert_array_equal(maps[0].train_index, maps[1].train_index)
     assert len(maps[0].xy) == 300 and read_map(models)[0] is not None, read_map(models)[1]
 
@@ -377,7 +420,23 @@ def test_fit_map_is_seeded_and_lists_the_map_in_the_manifest(tmp_path, models_di
 @pytest.mark.slow
 def test_refit_fits_umap_on_this_log(bundles, tmp_path, models_dir):
     out = tmp_path / "report"
-    assert analyze([str(bundles["second"]), "--refit", "--fit-trail", "150", "--fit-captures", "10", "--out", str(out),
-                    "--models", str(models_dir), "--quiet"]) == 0
+    assert (
+        analyze(
+            [
+                str(bundles["second"]),
+                "--refit",
+                "--fit-trail",
+                "150",
+                "--fit-captures",
+                "10",
+                "--out",
+                str(out),
+                "--models",
+                str(models_dir),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
     embedding = json.loads((out / "summary.json").read_text())["embedding"]
     assert embedding["method"].startswith("--refit") and embedding["trail"] == 150 and embedding["captures"] == 10

@@ -3,6 +3,7 @@ root (DESTDIR, FSE_INSTALL_OFFLINE=1) with its files and permissions checked.
 
 Needs systemd-analyze (systemd >= 252 for `security --offline`), as on the CI machine.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,13 +22,13 @@ INSTALLER = REPO / "scripts" / "install-appliance.sh"
 EXPOSURE_LIMIT = 3.0
 UNIT_SUFFIXES = (".service", ".target", ".path", ".timer", ".socket")
 
-needs_analyze = pytest.mark.skipif(shutil.which("systemd-analyze") is None,
-                                   reason="systemd-analyze not installed (apt install systemd)")
+needs_analyze = pytest.mark.skipif(
+    shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed (apt install systemd)"
+)
 
 
 def install(root: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {**os.environ, "DESTDIR": str(root), "FSE_INSTALL_OFFLINE": "1",
-                   "FSE_PYTHON": sys.executable, **env}
+    environment = {**os.environ, "DESTDIR": str(root), "FSE_INSTALL_OFFLINE": "1", "FSE_PYTHON": sys.executable, **env}
     return subprocess.run(["bash", str(INSTALLER)], env=environment, capture_output=True, text=True, timeout=120)
 
 
@@ -64,7 +65,7 @@ def test_installs_every_unit_rule_and_the_kiosk(root):
     kiosk = root / "opt/fse/venv/bin/fse-kiosk"
     assert mode(kiosk) == 0o755 and kiosk.read_text().startswith("#!/opt/fse/venv/bin/python\n")
     assert mode(root / "etc/fse/kiosk.toml.example") == 0o644
-    assert not (root / "etc/fse/kiosk.toml").exists()   # defaults need no file; never overwrite one
+    assert not (root / "etc/fse/kiosk.toml").exists()  # defaults need no file; never overwrite one
     for state in ("var/lib/fse", "var/cache/fse"):
         assert mode(root / state) == 0o750
     models = [m for m in (REPO / "onnx_models").rglob("*") if m.is_file()]
@@ -77,11 +78,17 @@ def test_installs_every_unit_rule_and_the_kiosk(root):
 def test_installed_venv_runs_the_kiosk_code(root):
     python = root / "opt/fse/venv/bin/python"
     example = root / "etc/fse/kiosk.toml.example"
-    result = subprocess.run([str(python), "-m", "kiosk.config", str(example)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(python), "-m", "kiosk.config", str(example)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stderr
     assert f"source: defaults + {example}" in result.stdout
-    result = subprocess.run([str(python), "-c", "import kiosk.providers as p; print(p.available_providers())"],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(python), "-c", "import kiosk.providers as p; print(p.available_providers())"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and "cpu" in result.stdout, result.stderr
 
 
@@ -89,9 +96,18 @@ def test_offline_install_runs_a_copy_of_the_code_not_the_checkout(root):
     """Issue 12 item 19: root runs /opt/fse's own copy; the checkout is not on its path (a user could
     change it, and ProtectHome= hides it from the units)."""
     python = root / "opt/fse/venv/bin/python"
-    result = subprocess.run([str(python), "-c", "import sys, contract, kiosk, kiosk.export; "
-                             "print(kiosk.__file__); print(contract.__file__); print(*sys.path, sep='\\n')"],
-                            capture_output=True, text=True, timeout=60, cwd="/")
+    result = subprocess.run(
+        [
+            str(python),
+            "-c",
+            "import sys, contract, kiosk, kiosk.export; "
+            "print(kiosk.__file__); print(contract.__file__); print(*sys.path, sep='\\n')",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+    )
     assert result.returncode == 0, result.stderr
     kiosk_file, contract_file, *path = result.stdout.splitlines()
     site = root / "opt/fse/venv/lib"
@@ -148,16 +164,29 @@ def test_units_verify_in_the_installed_root(root):
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_text("#!/bin/true\n")
                 target.chmod(0o755)
-    result = subprocess.run(["systemd-analyze", "verify", f"--root={root}", "--man=no",
-                             *[f"/etc/systemd/system/{u.name}" for u in installed]],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [
+            "systemd-analyze",
+            "verify",
+            f"--root={root}",
+            "--man=no",
+            *[f"/etc/systemd/system/{u.name}" for u in installed],
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0 and not result.stderr.strip(), result.stderr
 
 
 @needs_analyze
 def test_kiosk_unit_security_exposure():
-    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager",
-                             str(SYSTEMD / "fse-kiosk.service")], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(SYSTEMD / "fse-kiosk.service")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     match = re.search(r"Overall exposure level for fse-kiosk\.service: (\d+\.\d+)", result.stdout)
     if match is None and "offline" in result.stderr:
         pytest.skip("this systemd-analyze has no --offline (needs systemd >= 250)")
@@ -172,8 +201,12 @@ def test_usb_export_unit_security_exposure(tmp_path):
     """Issue 12 item 8: the root exporter's sandbox (rated on an instance of the template)."""
     unit = tmp_path / "fse-usb-export@sdb1.service"
     shutil.copy(SYSTEMD / "fse-usb-export@.service", unit)
-    result = subprocess.run(["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     match = re.search(r"Overall exposure level for fse-usb-export@sdb1\.service: (\d+\.\d+)", result.stdout)
     assert match, result.stdout + result.stderr
     assert float(match.group(1)) <= 3.0, result.stdout
@@ -186,9 +219,19 @@ def test_usb_export_unit_security_exposure(tmp_path):
 
 def test_kiosk_unit_speaks_the_contract():
     text = (SYSTEMD / "fse-kiosk.service").read_text()
-    for line in ("Type=notify", "Restart=always", "StartLimitIntervalSec=0", "User=fse",
-                 "SupplementaryGroups=video render input dialout", "StateDirectory=fse", "CacheDirectory=fse",
-                 "ConfigurationDirectory=fse", "ExecStart=/opt/fse/venv/bin/fse-kiosk", "DevicePolicy=closed",
-                 "RestrictAddressFamilies=AF_UNIX", "NoNewPrivileges=yes"):
+    for line in (
+        "Type=notify",
+        "Restart=always",
+        "StartLimitIntervalSec=0",
+        "User=fse",
+        "SupplementaryGroups=video render input dialout",
+        "StateDirectory=fse",
+        "CacheDirectory=fse",
+        "ConfigurationDirectory=fse",
+        "ExecStart=/opt/fse/venv/bin/fse-kiosk",
+        "DevicePolicy=closed",
+        "RestrictAddressFamilies=AF_UNIX",
+        "NoNewPrivileges=yes",
+    ):
         assert re.search(rf"^{re.escape(line)}$", text, re.MULTILINE), line
     assert re.search(r"^WatchdogSec=\d+", text, re.MULTILINE)

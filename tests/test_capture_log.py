@@ -1,4 +1,5 @@
 """The capture log on real SQLite files: durability under SIGKILL, the disk floor, sessions, migrations."""
+
 from __future__ import annotations
 
 import json
@@ -16,8 +17,20 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contract.capture_schema import (DB_NAME, IMAGES_DIR, SCHEMA_VERSION, CaptureLogError, SchemaTooNewError, migrate,
-                                     open_db, read_captures, read_sessions, read_trail, utc_text, z_blob)
+from contract.capture_schema import (
+    DB_NAME,
+    IMAGES_DIR,
+    SCHEMA_VERSION,
+    CaptureLogError,
+    SchemaTooNewError,
+    migrate,
+    open_db,
+    read_captures,
+    read_sessions,
+    read_trail,
+    utc_text,
+    z_blob,
+)
 from kiosk import capture_log, render
 from kiosk.capture_files import QUARANTINE_DIR, encode_capture_png
 from kiosk.capture_log import CaptureLog, DiskFullError, mark_exported
@@ -95,8 +108,11 @@ def test_trail_is_rate_limited_and_sessions_follow_idle_timeout(tmp_path):
 def test_capture_from_worker_thread_while_trail_records(tmp_path):
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000) as log:
         ids = []
-        worker = threading.Thread(target=lambda: ids.extend(
-            log.save_capture(*_capture_args(seed=i), "none", [], "joystick") for i in range(5)))
+        worker = threading.Thread(
+            target=lambda: ids.extend(
+                log.save_capture(*_capture_args(seed=i), "none", [], "joystick") for i in range(5)
+            )
+        )
         worker.start()
         trail = 0
         while worker.is_alive() or trail < 50:
@@ -136,9 +152,12 @@ def test_migration_from_version_1_keeps_the_data(tmp_path):
     conn = open_db(tmp_path / DB_NAME)
     assert migrate(conn, target=1) == 1
     conn.execute("INSERT INTO meta VALUES ('booth_id', 'old-booth')")
-    conn.execute("INSERT INTO captures (utc, booth_id, session_id, z, print_name, print_weights, how, image_path, "
-                 "design28) VALUES ('2024-05-01T10:00:00.000Z', 'old-booth', 's1', ?, 'none', '[]', 'jump', "
-                 "'images/old.png', ?)", (z_blob(np.ones(8)), bytes(784)))
+    conn.execute(
+        "INSERT INTO captures (utc, booth_id, session_id, z, print_name, print_weights, how, image_path, "
+        "design28) VALUES ('2024-05-01T10:00:00.000Z', 'old-booth', 's1', ?, 'none', '[]', 'jump', "
+        "'images/old.png', ?)",
+        (z_blob(np.ones(8)), bytes(784)),
+    )
     (tmp_path / IMAGES_DIR).mkdir()
     (tmp_path / IMAGES_DIR / "old.png").write_bytes(encode_capture_png(np.zeros((8, 8, 3), np.uint8)))
     conn.close()
@@ -163,6 +182,7 @@ def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
 
 # ---------------------------------------------------------------------------------------------
 # One owner thread; faults the booth must ride out (docs/reliability.md)
+
 
 def _images(state_dir: Path) -> dict[str, bytes]:
     """Image files by their path under images/."""
@@ -216,7 +236,8 @@ def test_touch_during_a_session_flush_is_not_lost(tmp_path, monkeypatch):
         def on_statement(sql: str) -> None:
             if "INSERT INTO sessions" in sql and log_ref and not getattr(on_statement, "fired", False):
                 on_statement.fired = True
-                log_ref[0].touch(later)     # the UI thread's touch, landing mid-write
+                log_ref[0].touch(later)  # the UI thread's touch, landing mid-write
+
         conn.set_trace_callback(on_statement)
         return conn
 
@@ -237,13 +258,13 @@ def test_a_new_log_beside_old_images_deletes_none_of_them(tmp_path):
     old = _images(tmp_path)
     (tmp_path / DB_NAME).rename(tmp_path / "log.sqlite.moved-aside")
 
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:   # brand-new: touches no file
+    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:  # brand-new: touches no file
         assert _images(tmp_path) == old
         _save(log, 3)
     new = {k: v for k, v in _images(tmp_path).items() if k not in old}
     assert len(new) == 1
 
-    CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()        # the next start: moved, never unlinked
+    CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()  # the next start: moved, never unlinked
     assert _images(tmp_path) == new
     assert _quarantined_images(tmp_path) == old
     assert not any(p.name.endswith(".png") for p in tmp_path.glob("*"))
@@ -252,12 +273,12 @@ def test_a_new_log_beside_old_images_deletes_none_of_them(tmp_path):
 def test_a_restored_older_log_keeps_the_newer_images(tmp_path):
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         _save(log, 1)
-    shutil.copy(tmp_path / DB_NAME, tmp_path / "backup.sqlite")    # closed: checkpointed, one file
+    shutil.copy(tmp_path / DB_NAME, tmp_path / "backup.sqlite")  # closed: checkpointed, one file
     first = _images(tmp_path)
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         _save(log, 2), _save(log, 3)
     newer = {k: v for k, v in _images(tmp_path).items() if k not in first}
-    os.replace(tmp_path / "backup.sqlite", tmp_path / DB_NAME)      # the operator restores the backup
+    os.replace(tmp_path / "backup.sqlite", tmp_path / DB_NAME)  # the operator restores the backup
 
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         assert _images(tmp_path) == first
@@ -277,8 +298,10 @@ def test_only_files_the_journal_names_are_removed(tmp_path):
     stray = day / "holiday-photo.png"
     stray.write_bytes(b"someone else's file")
     conn = open_db(tmp_path / DB_NAME)
-    conn.execute("INSERT INTO image_journal VALUES (?, 'saving', '2024-05-01T10:00:00.000Z')",
-                 (unfinished.relative_to(tmp_path).as_posix(),))
+    conn.execute(
+        "INSERT INTO image_journal VALUES (?, 'saving', '2024-05-01T10:00:00.000Z')",
+        (unfinished.relative_to(tmp_path).as_posix(),),
+    )
     conn.close()
 
     CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()
@@ -297,7 +320,7 @@ def test_a_locked_log_is_retried_while_visitors_explore(tmp_path, monkeypatch):
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         _save(log, 1)
     other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
-    other.execute("BEGIN EXCLUSIVE")                 # another program holds the write lock
+    other.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
 
     log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000)
     assert log.status().state == "busy"
@@ -330,7 +353,7 @@ def test_a_capture_gives_up_on_a_log_locked_for_too_long(tmp_path, monkeypatch):
         _save(log, 1)
     other.execute("ROLLBACK")
     other.close()
-    assert _save(log, 2) == 1                        # no capture half-saved; the next one works
+    assert _save(log, 2) == 1  # no capture half-saved; the next one works
     log.close()
     assert len(_images(tmp_path)) == 1
 
@@ -342,7 +365,7 @@ def _corrupt_header(db: Path) -> None:
 def _corrupt_a_page(db: Path) -> None:
     data = bytearray(db.read_bytes())
     page = int.from_bytes(data[16:18], "big")
-    data[page * 2: page * 3] = b"\xa5" * page        # the third page: table contents, not the header
+    data[page * 2 : page * 3] = b"\xa5" * page  # the third page: table contents, not the header
     db.write_bytes(bytes(data))
 
 
@@ -359,31 +382,31 @@ def test_a_damaged_log_is_set_aside_and_a_new_one_begins(tmp_path, damage, caplo
 
     with caplog.at_level(logging.ERROR, logger="kiosk.capture_log"):
         log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
-    assert _save(log, 2) == 1                           # a new log, captures on
+    assert _save(log, 2) == 1  # a new log, captures on
     status = log.status()
     log.close()
     kept = list((tmp_path / QUARANTINE_DIR).glob("log-*.sqlite"))
     assert len(kept) == 1 and kept[0].read_bytes() == damaged
     assert status.state == "open" and any("damaged" in n and str(kept[0]) in n for n in status.notices)
     assert any("damaged" in r.getMessage() for r in caplog.records)
-    assert {k: v for k, v in _images(tmp_path).items() if k in images} == images   # images kept
+    assert {k: v for k, v in _images(tmp_path).items() if k in images} == images  # images kept
 
 
 def test_retention_prunes_the_oldest_exported_captures_never_an_unexported_one(tmp_path):
     """Issue 12.4. "Low on space" is reached by raising keep_free_mb above the free space."""
     log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, keep_free_mb=0)
     ids = [log.save_capture(*_capture_args(size=256, seed=i), "none", [], "joystick") for i in range(6)]
-    assert mark_exported(tmp_path, ids[:4]) == 4        # what fse-export does once a bundle is safe
-    assert mark_exported(tmp_path, ids[:4]) == 0        # already marked: the first export's time stays
-    assert log.prune() == 0                             # retention off
+    assert mark_exported(tmp_path, ids[:4]) == 4  # what fse-export does once a bundle is safe
+    assert mark_exported(tmp_path, ids[:4]) == 0  # already marked: the first export's time stays
+    assert log.prune() == 0  # retention off
     assert log.status().not_exported == 2
 
-    log.keep_free_mb = log.free_mb() + 0.1              # a little short: only the oldest need go
+    log.keep_free_mb = log.free_mb() + 0.1  # a little short: only the oldest need go
     pruned = log.prune()
     conn = open_db(tmp_path / DB_NAME, read_only=True)
     left = [c.id for c in read_captures(conn)]
     assert 1 <= pruned < 4 and left == ids[pruned:]
-    log.keep_free_mb = log.free_mb() + 100_000          # far short: every exported capture goes, no other
+    log.keep_free_mb = log.free_mb() + 100_000  # far short: every exported capture goes, no other
     log.prune()
     left = read_captures(conn)
     assert [c.id for c in left] == ids[4:]
@@ -396,14 +419,14 @@ def test_retention_prunes_the_oldest_exported_captures_never_an_unexported_one(t
 
 
 def test_mark_exported_waits_for_the_kiosk_and_skips_an_old_log(tmp_path):
-    assert mark_exported(tmp_path, [1]) == 0            # no log yet
+    assert mark_exported(tmp_path, [1]) == 0  # no log yet
     conn = open_db(tmp_path / DB_NAME)
     migrate(conn, target=2)
     conn.close()
-    assert mark_exported(tmp_path, [1]) == 0            # schema 2: the kiosk upgrades it first
+    assert mark_exported(tmp_path, [1]) == 0  # schema 2: the kiosk upgrades it first
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         first = _save(log, 1)
-        assert mark_exported(tmp_path, [first]) == 1    # the kiosk has the log open meanwhile
+        assert mark_exported(tmp_path, [first]) == 1  # the kiosk has the log open meanwhile
         assert log.prune() == 0 and log.status().not_exported == 0
 
 
@@ -412,11 +435,11 @@ def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_p
     (real ONNX renders, real log) is filled before it starts, so what is queued is deterministic."""
     log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
     worker = render.CaptureWorker(shipped_models, None, log)
-    worker.SIZE = 64                                     # the queueing is under test, not the render
+    worker.SIZE = 64  # the queueing is under test, not the render
     z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
     answers = [worker.submit(z, "none", "keyboard", now=100.0 + k * 0.01) for k in range(40)]
     assert answers[0] == ("Capturing...", "info")
-    assert set(answers[1:]) == {("Already saving this design", "info")}   # acknowledged, not queued
+    assert set(answers[1:]) == {("Already saving this design", "info")}  # acknowledged, not queued
     others = [worker.submit(np.full(8, k / 10, np.float32), "none", "keyboard", now=100.5) for k in range(6)]
     queued = [a for a in others if a[0] == "Capturing..."]
     assert len(queued) == render.CAPTURE_QUEUE_MAX and others[-1][1] == "warn"  # one saving + the bound
@@ -426,7 +449,7 @@ def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_p
     results = worker.results()
     assert len(results) == 1 + render.CAPTURE_QUEUE_MAX and all(r.capture_id for r in results)
     assert worker.submit(z, "none", "keyboard", now=100.9)[0] == "Already saving this design"  # saved, but within 1 s
-    assert worker.submit(z, "none", "keyboard", now=101.5)[0] == "Capturing..."   # a second later: a new photo
+    assert worker.submit(z, "none", "keyboard", now=101.5)[0] == "Capturing..."  # a second later: a new photo
     assert worker.submit(z, "leopard", "keyboard", now=101.5)[0] == "Capturing..."  # another print: another design
     log.close()
     assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 1 + render.CAPTURE_QUEUE_MAX
@@ -454,7 +477,7 @@ def _writer(state_dir: Path, ack_fd: int, seed: int) -> None:
 def _check_log(state_dir: Path, acknowledged: set[int]) -> int:
     conn = sqlite3.connect(f"file:{state_dir / DB_NAME}?mode=ro", uri=True)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    if conn.execute("PRAGMA user_version").fetchone()[0] == 0:   # killed before the first migration committed
+    if conn.execute("PRAGMA user_version").fetchone()[0] == 0:  # killed before the first migration committed
         assert not acknowledged
         return 0
     rows = dict(conn.execute("SELECT id, image_path FROM captures").fetchall())
@@ -478,6 +501,7 @@ def _acks_until(fd: int, count: int, buffer: bytearray) -> None:
 @pytest.mark.slow
 def test_sigkill_at_random_points_never_loses_an_acknowledged_capture(tmp_path):
     import pygame  # noqa: F401 - loaded before the forks, as in the kiosk: each child saves at once
+
     rng = random.Random(1234)
     acknowledged: set[int] = set()
     for kill in range(KILLS):

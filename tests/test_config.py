@@ -1,5 +1,6 @@
 """kiosk.config: defaults, the TOML file, the environment and overrides, and the errors a booth
 technician sees for a bad file (each names the key, the value and what is allowed)."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -34,28 +35,41 @@ def test_defaults_need_no_file():
     config = load_config()
     assert config.provider == "auto" and config.joystick == "auto" and config.fullscreen is True
     assert config.display_wh == (1920, 1080)
-    assert (config.attract_after_s, config.session_idle_s, config.disk_floor_mb, config.keep_free_mb) == (60.0, 90.0, 200, 1000)
+    assert (config.attract_after_s, config.session_idle_s, config.disk_floor_mb, config.keep_free_mb) == (
+        60.0,
+        90.0,
+        200,
+        1000,
+    )
     assert (config.deadzone, config.expo, config.steer_rate, config.glide_s) == (0.08, 0.3, 1.5, 1.0)
-    assert (config.trail_hz, config.default_print, config.intra_op_threads, config.log_level) == (2.0, "none", 1, "info")
+    assert (config.trail_hz, config.default_print, config.intra_op_threads, config.log_level) == (
+        2.0,
+        "none",
+        1,
+        "info",
+    )
     assert config.models_dir == Path(kiosk.__file__).resolve().parent.parent / "onnx_models"
     assert config.booth_id == socket.gethostname()
     assert config.source == "defaults"
 
 
 def test_file_overrides_defaults_and_env_and_overrides_win(tmp_path, monkeypatch):
-    path = write(tmp_path, '[inference]\nprovider = "cpu"\n[input]\ndeadzone = 0.1\n'
-                           '[paths]\nstate_dir = "/srv/a"\n[booth]\nbooth_id = "museum-2"\n')
+    path = write(
+        tmp_path,
+        '[inference]\nprovider = "cpu"\n[input]\ndeadzone = 0.1\n'
+        '[paths]\nstate_dir = "/srv/a"\n[booth]\nbooth_id = "museum-2"\n',
+    )
     monkeypatch.setenv("FSE_STATE_DIR", str(tmp_path / "state"))
     config = load_config(path, overrides={"deadzone": "0.2", "fullscreen": "false", "joystick": None})
     assert config.provider == "cpu" and config.booth_id == "museum-2"
-    assert config.state_dir == tmp_path / "state"          # environment beats the file
+    assert config.state_dir == tmp_path / "state"  # environment beats the file
     assert config.deadzone == 0.2 and config.fullscreen is False  # command line beats both
-    assert config.joystick == "auto"                        # None overrides are skipped
+    assert config.joystick == "auto"  # None overrides are skipped
     assert config.source == f"defaults + {path} + FSE_STATE_DIR + command line"
 
 
 def test_fse_config_env_and_default_path(tmp_path, monkeypatch):
-    path = write(tmp_path, '[display]\nfullscreen = false\n')
+    path = write(tmp_path, "[display]\nfullscreen = false\n")
     monkeypatch.setattr(cfg, "DEFAULT_CONFIG_PATH", path)
     assert load_config().fullscreen is False
     other = tmp_path / "other.toml"
@@ -68,7 +82,9 @@ def test_example_file_lists_every_key_and_loads():
     text = EXAMPLE.read_text()
     for f in cfg.keys():
         assert f"{f.name} = " in text, f"{f.name} missing from {EXAMPLE}"
-    assert text == cfg.to_toml(commented=True), "regenerate with: python -m kiosk.config --example > systemd/kiosk.toml.example"
+    assert text == cfg.to_toml(commented=True), (
+        "regenerate with: python -m kiosk.config --example > systemd/kiosk.toml.example"
+    )
     config = load_config(EXAMPLE)
     assert dataclasses.replace(config, source="") == dataclasses.replace(load_config(), source="")
 
@@ -79,25 +95,28 @@ def test_effective_config_round_trips(tmp_path):
     assert dataclasses.replace(again, source="") == dataclasses.replace(config, source="")
 
 
-@pytest.mark.parametrize("text, words", [
-    ('[inference]\nprovider = "gpu"\n', ["provider", "'gpu'", '"tensorrt"']),
-    ('[input]\ndeadzon = 0.1\n', ["deadzon", "unknown", "deadzone"]),
-    ('[input]\nprovider = "cpu"\n', ["provider", "[inference]"]),
-    ('[screen]\nfullscreen = true\n', ["screen", "[display]"]),
-    ('fullscreen = true\n', ["fullscreen", "[display]"]),
-    ('[display]\nfullscreen = "yes"\n', ["fullscreen", "'yes'", "true or false"]),
-    ('[display]\ndisplay_size = "big"\n', ["display_size", "'big'", "WIDTHxHEIGHT"]),
-    ('[inference]\nintra_op_threads = true\n', ["intra_op_threads", "whole number"]),
-    ('[inference]\nintra_op_threads = 0\n', ["intra_op_threads", "from 1 to 64"]),
-    ('[input]\ndeadzone = 0.9\n', ["deadzone", "0.9", "from 0.0 to 0.5"]),
-    ('[input]\njoystick = "COM3"\n', ["joystick", "'COM3'", "/dev/fse-joystick"]),
-    ('[session]\nsession_idle_s = 30\n', ["session_idle_s", "attract_after_s"]),
-    ('[log]\nlog_level = "loud"\n', ["log_level", "'loud'", '"debug"']),
-    ('[log]\nkeep_free_mb = 100\n', ["keep_free_mb = 100", "disk_floor_mb = 200", "0 to turn retention off"]),
-    ('[input\n', ["not valid TOML"]),
-    ('[display]\ndisplay_size = "10x10"\n', ["display_size", "'10x10'", "from 320x320 to 7680x4320"]),
-    ('[display]\ndisplay_size = "99999x99999"\n', ["display_size", "'99999x99999'", "7680x4320"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[inference]\nprovider = "gpu"\n', ["provider", "'gpu'", '"tensorrt"']),
+        ("[input]\ndeadzon = 0.1\n", ["deadzon", "unknown", "deadzone"]),
+        ('[input]\nprovider = "cpu"\n', ["provider", "[inference]"]),
+        ("[screen]\nfullscreen = true\n", ["screen", "[display]"]),
+        ("fullscreen = true\n", ["fullscreen", "[display]"]),
+        ('[display]\nfullscreen = "yes"\n', ["fullscreen", "'yes'", "true or false"]),
+        ('[display]\ndisplay_size = "big"\n', ["display_size", "'big'", "WIDTHxHEIGHT"]),
+        ("[inference]\nintra_op_threads = true\n", ["intra_op_threads", "whole number"]),
+        ("[inference]\nintra_op_threads = 0\n", ["intra_op_threads", "from 1 to 64"]),
+        ("[input]\ndeadzone = 0.9\n", ["deadzone", "0.9", "from 0.0 to 0.5"]),
+        ('[input]\njoystick = "COM3"\n', ["joystick", "'COM3'", "/dev/fse-joystick"]),
+        ("[session]\nsession_idle_s = 30\n", ["session_idle_s", "attract_after_s"]),
+        ('[log]\nlog_level = "loud"\n', ["log_level", "'loud'", '"debug"']),
+        ("[log]\nkeep_free_mb = 100\n", ["keep_free_mb = 100", "disk_floor_mb = 200", "0 to turn retention off"]),
+        ("[input\n", ["not valid TOML"]),
+        ('[display]\ndisplay_size = "10x10"\n', ["display_size", "'10x10'", "from 320x320 to 7680x4320"]),
+        ('[display]\ndisplay_size = "99999x99999"\n', ["display_size", "'99999x99999'", "7680x4320"]),
+    ],
+)
 def test_bad_files_name_key_value_and_allowed(tmp_path, text, words):
     with pytest.raises(ConfigError) as error:
         load_config(write(tmp_path, text))
@@ -126,7 +145,7 @@ def test_bad_environment_and_overrides(tmp_path, monkeypatch):
 def test_cli_checks_a_file(tmp_path, capsys):
     assert cfg.main([str(write(tmp_path, '[log]\nlog_level = "debug"\n'))]) == 0
     assert 'log_level = "debug"' in capsys.readouterr().out
-    assert cfg.main([str(write(tmp_path, '[log]\nlog_level = 3\n'))]) == 2
+    assert cfg.main([str(write(tmp_path, "[log]\nlog_level = 3\n"))]) == 2
     assert "config error" in capsys.readouterr().err
 
 

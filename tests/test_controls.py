@@ -1,5 +1,6 @@
 """kiosk/controls.py is the one controls table: the docs carry its generated copy, every keyed or
 board command exists in the app, the on-screen hints and F12 come from it, and no key is taken twice."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -46,6 +47,7 @@ def test_the_app_runs_every_command_and_shows_the_table(tmp_path):
         assert app.state.diagnostics and np.abs(shown - before).mean() > 10, "F12 shows the controls box"
         assert controls.help_lines()[1].startswith("Space / J · the jump button")
         from kiosk.ui import canvas
+
         assert [controls.control(command).keys[0].upper() for command, _ in canvas.TOOLS] == ["R", "C", "W", "B"]
     finally:
         app.shutdown()

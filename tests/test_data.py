@@ -1,4 +1,5 @@
 """The Fashion-MNIST reader (contract/fashion_mnist.py): the real files, a slice of them, and hand-made broken ones."""
+
 from __future__ import annotations
 
 import gzip

@@ -1,4 +1,5 @@
 """The docs name real things: every test docs/reliability.md cites exists."""
+
 from __future__ import annotations
 
 import re

@@ -1,18 +1,31 @@
 """The explorer's commands without pygame: jump, random nearby, landmark glides, the attract loop."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from kiosk.explorer import (ATTRACT_DWELL_S, ATTRACT_GLIDE_S, RANDOM_STEP, Attract, Explorer, ExplorerState,
-                            random_nearby)
+from kiosk.explorer import (
+    ATTRACT_DWELL_S,
+    ATTRACT_GLIDE_S,
+    RANDOM_STEP,
+    Attract,
+    Explorer,
+    ExplorerState,
+    random_nearby,
+)
 
 LANDMARKS = [np.full(8, v, np.float32) for v in (-0.5, 0.0, 0.5)]
 
 
 def explorer(z=0.0, seed=0) -> Explorer:
-    return Explorer(ExplorerState(z=np.full(8, z, np.float32)), LANDMARKS, glide_s=1.0,
-                    print_names=["none", "tartan", "leopard"], rng=np.random.default_rng(seed))
+    return Explorer(
+        ExplorerState(z=np.full(8, z, np.float32)),
+        LANDMARKS,
+        glide_s=1.0,
+        print_names=["none", "tartan", "leopard"],
+        rng=np.random.default_rng(seed),
+    )
 
 
 def test_random_is_a_design_nearby_and_jump_goes_anywhere():

@@ -1,4 +1,5 @@
 """`fse-export` on real logs: snapshots while a kiosk process writes, tar bundles, the USB status file."""
+
 from __future__ import annotations
 
 import json
@@ -13,20 +14,36 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
 import kiosk.export
 from analysis.bundles import find_bundles, merge
+from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
 from kiosk.capture_log import CaptureLog
-from kiosk.export import (MANIFEST, PARTIAL_SUFFIX, USB_STATUS, USB_SUBDIR, UsbStatusWatch, main, read_usb_status,
-                          sha256_file, usb_status_toast, write_usb_status)
+from kiosk.export import (
+    MANIFEST,
+    PARTIAL_SUFFIX,
+    USB_STATUS,
+    USB_SUBDIR,
+    UsbStatusWatch,
+    main,
+    read_usb_status,
+    sha256_file,
+    usb_status_toast,
+    write_usb_status,
+)
 
 
 def _fill(state_dir: Path, captures: int = 3, trail: int = 10, booth: str = "booth-e") -> None:
     rng = np.random.default_rng(0)
     with CaptureLog(state_dir, booth, disk_floor_mb=0, trail_hz=1000) as log:
-        for i in range(captures):
-            log.save_capture(rng.uniform(-1, 1, 8), rng.random((28, 28)),
-                             rng.integers(0, 256, (32, 32, 3), dtype=np.uint8), "none", [], "joystick")
+        for _ in range(captures):
+            log.save_capture(
+                rng.uniform(-1, 1, 8),
+                rng.random((28, 28)),
+                rng.integers(0, 256, (32, 32, 3), dtype=np.uint8),
+                "none",
+                [],
+                "joystick",
+            )
         for i in range(trail):
             log.record_trail(rng.uniform(-1, 1, 8), "joystick", now=1_700_000_000 + i)
 
@@ -46,9 +63,10 @@ def _verify_bundle(bundle: Path) -> dict:
     assert manifest["counts"]["trail_points"] == conn.execute("SELECT COUNT(*) FROM trail").fetchone()[0]
     held = manifest.get("images_in_earlier_bundles", {})
     for relative in set(paths) - set(manifest["missing_images"]):
-        with Image.open(bundle.parent / held[relative]["bundle"] / relative if relative in held
-                        else bundle / relative) as image:
-            image.load()   # complete: a truncated PNG raises
+        with Image.open(
+            bundle.parent / held[relative]["bundle"] / relative if relative in held else bundle / relative
+        ) as image:
+            image.load()  # complete: a truncated PNG raises
     conn.close()
     return manifest
 
@@ -85,8 +103,14 @@ def test_snapshots_are_consistent_while_a_kiosk_process_writes(tmp_path):
             rng = np.random.default_rng(1)
             log = CaptureLog(state, "busy", disk_floor_mb=0, trail_hz=1000)
             while True:
-                log.save_capture(rng.uniform(-1, 1, 8), rng.random((28, 28)),
-                                 rng.integers(0, 256, (64, 64, 3), dtype=np.uint8), "none", [], "joystick")
+                log.save_capture(
+                    rng.uniform(-1, 1, 8),
+                    rng.random((28, 28)),
+                    rng.integers(0, 256, (64, 64, 3), dtype=np.uint8),
+                    "none",
+                    [],
+                    "joystick",
+                )
                 log.record_trail(rng.uniform(-1, 1, 8), "joystick")
         finally:
             os._exit(1)

@@ -1,4 +1,5 @@
 """The firmware builds for both boards with Debian's arduino-mk, and refuses other boards."""
+
 from __future__ import annotations
 
 import shutil
@@ -12,7 +13,8 @@ FIRMWARE = ROOT / "firmware"
 
 pytestmark = pytest.mark.skipif(
     not (Path("/usr/share/arduino/Arduino.mk").exists() and shutil.which("avr-gcc")),
-    reason="arduino-mk / gcc-avr not installed; run scripts/setup-system.sh")
+    reason="arduino-mk / gcc-avr not installed; run scripts/setup-system.sh",
+)
 
 
 def intel_hex_bytes(path: Path) -> int:
@@ -40,8 +42,20 @@ def test_make_builds_both_boards():
 @pytest.mark.slow
 def test_unsupported_board_stops_with_a_message(tmp_path):
     result = subprocess.run(
-        ["make", "-s", "-C", str(FIRMWARE / "joystick_board"), "-f", "/usr/share/arduino/Arduino.mk",
-         "TARGET=joystick_board", "BOARD_TAG=leonardo", f"OBJDIR={tmp_path}"],
-        capture_output=True, text=True, env={"PATH": "/usr/bin:/bin", "CXXFLAGS": "-DDECIMAL_DIG=__DECIMAL_DIG__"})
+        [
+            "make",
+            "-s",
+            "-C",
+            str(FIRMWARE / "joystick_board"),
+            "-f",
+            "/usr/share/arduino/Arduino.mk",
+            "TARGET=joystick_board",
+            "BOARD_TAG=leonardo",
+            f"OBJDIR={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", "CXXFLAGS": "-DDECIMAL_DIG=__DECIMAL_DIG__"},
+    )
     assert result.returncode != 0
     assert "supports the Arduino Nano (ATmega328P) and Mega 2560 only" in result.stderr

@@ -4,16 +4,28 @@ Every time here is simulated time from the harness's trace (tests/simavr_board.p
 can slow the test down but not change what it measures. The kiosk's own serial backend (InputHub)
 reads the board meanwhile, as on the booth.
 """
+
 from __future__ import annotations
 
 import statistics
 
 import pytest
-
-from kiosk.input import InputHub
-from kiosk.input.protocol import AXES, AXIS_MAX, BAUD, BUTTONS, IDENTITY_REQUEST, REPORT_HZ, SEQ_MODULO, Frame, Identity, frame_bytes_max
 from simavr_board import ELF, SUPPLY_MV, Board, Sent, build_or_skip, build_without_watchdog
 from waiting import wait_for
+
+from kiosk.input import InputHub
+from kiosk.input.protocol import (
+    AXES,
+    AXIS_MAX,
+    BAUD,
+    BUTTONS,
+    IDENTITY_REQUEST,
+    REPORT_HZ,
+    SEQ_MODULO,
+    Frame,
+    Identity,
+    frame_bytes_max,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -61,7 +73,7 @@ def frames(sent: list[Sent]) -> list[tuple[int, Frame]]:
 def test_frames_stay_on_a_fixed_100hz_grid_through_button_changes(running):
     board, hub = running
     for channel in range(AXES):
-        assert board.command(f"adc {channel} {SUPPLY_MV}") == "ok"   # every axis reads 1023
+        assert board.command(f"adc {channel} {SUPPLY_MV}") == "ok"  # every axis reads 1023
     run_until(board, 1_000_000)
     for bit in range(BUTTONS):
         assert board.command(f"button {bit} 1") == "ok"
@@ -94,8 +106,9 @@ def test_frames_stay_on_a_fixed_100hz_grid_through_button_changes(running):
     # The longest frame the firmware sent is the worst case the protocol computes (and documents).
     longest = max(len(s.line) + 1 for s in lines if isinstance(s.message, Frame))
     assert longest == frame_bytes_max()
-    assert any(f.seq == SEQ_MODULO - 1 and f.buttons == (1 << BUTTONS) - 1 and f.axes == (AXIS_MAX,) * AXES
-               for _, f in sent)
+    assert any(
+        f.seq == SEQ_MODULO - 1 and f.buttons == (1 << BUTTONS) - 1 and f.axes == (AXIS_MAX,) * AXES for _, f in sent
+    )
     assert hub.poll().sources[0].lost == 0
 
 
@@ -103,7 +116,7 @@ def test_a_flood_of_identity_requests_does_not_stop_the_frames(running):
     board, hub = running
     run_until(board, 500_000)
     flood_from = board.sim_us()
-    hub.sources[0].write(IDENTITY_REQUEST * 12_000)   # about a second of '?' at 115200 baud
+    hub.sources[0].write(IDENTITY_REQUEST * 12_000)  # about a second of '?' at 115200 baud
     run_until(board, board.sim_us() + 1_000_000)
 
     sent = [s for s in board.sent() if s.us >= flood_from]
@@ -123,9 +136,9 @@ def test_a_hung_board_is_reset_by_its_watchdog_and_streams_again(built, tmp_path
         run_until(board, board.sim_us() + 2_000_000)
         sent = board.sent()
         hung = next(i for i, s in enumerate(sent) if s.line == b"# hang")
-        after = sent[hung + 1:]
+        after = sent[hung + 1 :]
         if after and after[0].message is None:
-            after = after[1:]   # the line the hang cut off (the parser drops it)
+            after = after[1:]  # the line the hang cut off (the parser drops it)
         if not watchdog:
             # The escape hatch for old bootloaders really leaves the watchdog off (the host's reopen
             # on silence, a DTR reset, is then what restarts the board).
@@ -135,8 +148,9 @@ def test_a_hung_board_is_reset_by_its_watchdog_and_streams_again(built, tmp_path
         assert isinstance(after[0].message, Identity), "a rebooted board first says who it is"
         assert after[0].us - sent[hung].us < 500_000
         rebooted = frames(after)
-        assert [f.seq for _, f in rebooted] == [k % SEQ_MODULO for k in range(len(rebooted))], \
+        assert [f.seq for _, f in rebooted] == [k % SEQ_MODULO for k in range(len(rebooted))], (
             "the board reset again after booting (a watchdog reset loop?)"
+        )
         assert rebooted[-1][0] - rebooted[0][0] > 1_400_000
         # The kiosk took the reboot in its stride: nothing counted lost for the restarted seq.
         frames_now = hub.poll().sources[0].frames

@@ -4,6 +4,7 @@ No /dev/uinput in CI (or here), so no virtual device can be created: the mapping
 state are tested with real evdev codes, fed as the kernel would deliver them. Device discovery
 and hot-plug need a real joystick and are exercised on the booth.
 """
+
 from __future__ import annotations
 
 import pytest
@@ -43,16 +44,20 @@ def test_custom_map_and_touchpads_are_not_joysticks():
     assert mapping.matches({ecodes.EV_ABS: [(ecodes.ABS_Y, None)]})
     assert mapping.matches({ecodes.EV_KEY: [ecodes.KEY_SPACE]})
     assert not EvdevMapping.from_config(None).matches(
-        {ecodes.EV_ABS: [(ecodes.ABS_X, None)], ecodes.EV_KEY: [ecodes.BTN_TOUCH]})
+        {ecodes.EV_ABS: [(ecodes.ABS_X, None)], ecodes.EV_KEY: [ecodes.BTN_TOUCH]}
+    )
 
 
-@pytest.mark.parametrize("config, message", [
-    ({"axes": ["ABS_WHATEVER"]}, "not an ABS_ code"),
-    ({"buttons": {"BTN_SOUTH": "teleport"}}, "buttons are capture"),
-    ({"buttons": {"ABS_X": "capture"}}, "not a BTN_ or KEY_"),
-    ({"axes": ["ABS_X"] * 9}, "the kiosk has 8"),
-    ({"sticks": []}, "unknown keys"),
-])
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"axes": ["ABS_WHATEVER"]}, "not an ABS_ code"),
+        ({"buttons": {"BTN_SOUTH": "teleport"}}, "buttons are capture"),
+        ({"buttons": {"ABS_X": "capture"}}, "not a BTN_ or KEY_"),
+        ({"axes": ["ABS_X"] * 9}, "the kiosk has 8"),
+        ({"sticks": []}, "unknown keys"),
+    ],
+)
 def test_bad_maps_are_refused_with_a_message(config, message):
     with pytest.raises(MappingError, match=message):
         EvdevMapping.from_config(config)

@@ -3,6 +3,7 @@
 The simulator stands in for the physical board (it can't exist in CI); the pty, pyserial, the
 reader thread and the parser are the real ones. Faults are injected on the wire.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,21 +13,21 @@ import time
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 from kiosk.input import Button, InputHub
 from kiosk.input.calibration import CalibrationStore, shape
 from kiosk.input.protocol import FIRMWARE_VERSION, Identity, encode_frame, encode_identity
 from kiosk.input.serial_backend import KNOWN_USB_IDS
-from waiting import wait_for
-
-
 
 
 @pytest.fixture
 def hub(tmp_path):
     hub = InputHub("sim", state_dir=tmp_path)
     hub.start()
-    wait_for(lambda: hub.poll().sources[0].detail.endswith(f"fw {FIRMWARE_VERSION}"), what="the simulated board's identity")
+    wait_for(
+        lambda: hub.poll().sources[0].detail.endswith(f"fw {FIRMWARE_VERSION}"), what="the simulated board's identity"
+    )
     yield hub
     hub.stop()
 
@@ -57,7 +58,7 @@ def test_none_and_bad_joystick_setting():
     snapshot = hub.poll()
     assert snapshot.axes == (0.0,) * 8 and snapshot.sources == () and snapshot.events == ()
     hub.stop()
-    with pytest.raises(ValueError, match="expected \"auto\""):
+    with pytest.raises(ValueError, match='expected "auto"'):
         InputHub("joystick-please")
 
 
@@ -115,8 +116,10 @@ def test_out_of_range_values_are_dropped(hub):
 def test_wrong_protocol_version_is_refused_and_named(hub):
     sim = hub.simulator
     sim.send_raw(encode_identity(Identity(7, "9.9", "nano", 8, 6)))
-    detail = wait_for(lambda: (lambda h: h.detail if "protocol 7" in h.detail else None)(health(hub)),
-                      what="the version problem in the health detail")
+    detail = wait_for(
+        lambda: (lambda h: h.detail if "protocol 7" in h.detail else None)(health(hub)),
+        what="the version problem in the health detail",
+    )
     assert "flash" in detail
     dropped = health(hub).dropped
     sim.set_axis(0, 1.0)
@@ -160,8 +163,9 @@ def test_event_queue_is_bounded_when_nobody_polls(hub):
 
 
 def test_calibration_file_is_applied_and_a_corrupt_one_is_survived(tmp_path):
-    (tmp_path / "joystick_calibration.json").write_text(json.dumps(
-        {"version": 1, "sources": {"serial": [{"centre": 300, "min": 100, "max": 500}] * 8}}))
+    (tmp_path / "joystick_calibration.json").write_text(
+        json.dumps({"version": 1, "sources": {"serial": [{"centre": 300, "min": 100, "max": 500}] * 8}})
+    )
     hub = InputHub("sim", state_dir=tmp_path, deadzone=0.0, expo=0.0)
     hub.start()
     try:

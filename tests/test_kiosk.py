@@ -5,6 +5,7 @@ Each test builds an App with `build_app([...])`, posts pygame events, steps fram
 dt (the app's clock is advanced by dt, so attract/glide timing is deterministic) and waits for the
 render workers with `App.wait_for` (a deadline, never a fixed sleep).
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import pytest
 
 from kiosk.app import PREVIEW_POSITIONS, build_app, main
 
-SIZE = "1280x720"   # the full layout, scaled: smaller renders keep the suite quick
+SIZE = "1280x720"  # the full layout, scaled: smaller renders keep the suite quick
 
 
 @pytest.fixture
@@ -27,8 +28,9 @@ def make_app(tmp_path):
     apps = []
 
     def make(*extra):
-        app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "state"),
-                         "--size", SIZE, *extra])
+        app = build_app(
+            ["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "state"), "--size", SIZE, *extra]
+        )
         apps.append(app)
         app.step()
         return app
@@ -60,6 +62,7 @@ def steps(app, n, dt=1 / 30):
 
 
 # -- keyboard ---------------------------------------------------------------------------------------
+
 
 def test_number_keys_raise_and_shift_lowers_one_parameter_with_acceleration(make_app):
     app = make_app("--z", "0,0,0,0,0,0,0,0")
@@ -100,7 +103,7 @@ def test_jump_random_and_landmark_keys(make_app):
 
 def test_kiosk_mode_ignores_close_escape_alt_f4_until_operator_exit(make_app):
     app = make_app()
-    app.windowed = False          # what fullscreen (the booth) runs with
+    app.windowed = False  # what fullscreen (the booth) runs with
     pygame.event.post(pygame.event.Event(pygame.QUIT))
     key(app, pygame.K_ESCAPE)
     key(app, pygame.K_F4, mod=pygame.KMOD_LALT)
@@ -126,11 +129,12 @@ def test_f12_shows_diagnostics_with_provider_and_input(make_app):
 
 # -- mouse ----------------------------------------------------------------------------------------
 
+
 def test_drawing_on_the_canvas_reencodes_live(make_app):
     app = make_app()
     app.settle()
     before = app.state.z.copy()
-    key(app, pygame.K_c)                 # clear: a blank canvas still encodes to a valid design
+    key(app, pygame.K_c)  # clear: a blank canvas still encodes to a valid design
     app.wait_for(lambda a: a.state.how == "canvas")
     blank = app.state.z.copy()
     assert np.isfinite(blank).all() and np.all(np.abs(blank) <= 1)
@@ -171,11 +175,11 @@ def test_clicking_a_preview_moves_that_parameter_there_and_dragging_the_slider(m
 
 def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
     app = make_app("--z", "0,0,0,0,0,0,0,0")
-    cell = app.landmark_strip.cells(len(app.models.landmarks))[4]      # landmark index 3
+    cell = app.landmark_strip.cells(len(app.models.landmarks))[4]  # landmark index 3
     mouse("down", cell.center)
     mouse("up", cell.center)
     target = app.models.landmarks[3].z
-    steps(app, 15)                                                      # half a second in
+    steps(app, 15)  # half a second in
     mid = app.state.z.copy()
     assert 0.1 < np.linalg.norm(mid) / np.linalg.norm(target) < 0.9, "a glide, not a jump cut"
     steps(app, 20)
@@ -185,7 +189,7 @@ def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
 
 def test_print_swatch_selects_the_print(make_app):
     app = make_app()
-    assert app.prints is not None, app.prints_message   # the shipped prints are part of the repository
+    assert app.prints is not None, app.prints_message  # the shipped prints are part of the repository
     name, rect = app.print_selector.rects(app)[1]
     mouse("down", rect.center)
     app.step()
@@ -196,12 +200,18 @@ def test_print_swatch_selects_the_print(make_app):
 
 # -- rendering ---------------------------------------------------------------------------------
 
+
 def test_every_area_is_drawn_previews_differ_and_the_design_follows_z(make_app):
     app = make_app("--z", "0.5,-0.3,0.2,0,0,0.4,0,-0.6")
     app.settle()
     L = app.layout
-    for name, rect in (("design", L.design_image), ("canvas", L.canvas), ("landmarks", L.landmarks),
-                       ("parameters", L.params), ("top bar", L.top)):
+    for name, rect in (
+        ("design", L.design_image),
+        ("canvas", L.canvas),
+        ("landmarks", L.landmarks),
+        ("parameters", L.params),
+        ("top bar", L.top),
+    ):
         assert region(app, rect).std() > 5, f"{name} area looks blank"
     strip = [pygame.surfarray.array3d(app.sliders.previews[0][j]).astype(np.float32) for j in range(7)]
     assert np.abs(strip[0] - strip[-1]).mean() > 2, "previews along slider 1 should differ"
@@ -265,14 +275,16 @@ def test_previews_are_asked_for_sparingly_while_moving_and_at_once_when_input_se
     submit = app.preview_renderer.submit
     app.preview_renderer.submit = lambda z, t=None: (asked.append(app.now), submit(z, t))
     key(app, pygame.K_2)
-    steps(app, 60, dt=1 / 60)                      # one second of app time, z changing every frame
+    steps(app, 60, dt=1 / 60)  # one second of app time, z changing every frame
     assert 3 <= len(asked) <= 1 / PREVIEWS_WHILE_MOVING_S + 1, asked
     assert min(np.diff(asked)) >= PREVIEWS_WHILE_MOVING_S - 1e-9
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_2, mod=0))
     app.settle()
     assert np.array_equal(app.preview_renderer.latest().z, app.state.z)
 
+
 # -- capture, attract, usb ------------------------------------------------------------------------
+
 
 def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
     from contract.capture_schema import open_db, read_captures
@@ -280,8 +292,8 @@ def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
     app = make_app("--z", "0.1,0.2,0.3,0.4,-0.1,-0.2,-0.3,-0.4")
     key(app, pygame.K_RETURN)
     app.step()
-    pressed = app.state.z.copy()   # (the app's clock may reach attract mode while a slow machine saves)
-    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 90)   # a deadline, not a target
+    pressed = app.state.z.copy()  # (the app's clock may reach attract mode while a slow machine saves)
+    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 90)  # a deadline, not a target
     captures = read_captures(open_db(tmp_path / "state" / "log.sqlite", read_only=True))
     assert len(captures) == 1
     assert np.allclose(captures[0].z, pressed, atol=1e-6)
@@ -294,7 +306,7 @@ def test_attract_mode_wanders_and_any_input_returns_control_where_it_is(make_app
     steps(app, 6, dt=1.0)
     assert app.state.attract and app.state.glide is not None and app.state.how == "attract"
     steps(app, 3)
-    key(app, pygame.K_a)                   # any key at all
+    key(app, pygame.K_a)  # any key at all
     app.step(0.0)
     here = app.state.z.copy()
     assert not app.state.attract and app.state.glide is None
@@ -335,9 +347,11 @@ def test_a_board_that_is_not_there_shows_disconnected_in_the_top_bar(make_app, t
 
 # -- joystick (the simulated board through the real serial backend) -------------------------------
 
+
 def test_joystick_axis_steers_its_parameter_and_buttons_act(tmp_path):
-    app = build_app(["--windowed", "--joystick", "sim", "--state-dir", str(tmp_path), "--size", SIZE,
-                     "--z", "0,0,0,0,0,0,0,0"])
+    app = build_app(
+        ["--windowed", "--joystick", "sim", "--state-dir", str(tmp_path), "--size", SIZE, "--z", "0,0,0,0,0,0,0,0"]
+    )
     try:
         board = app.hub.simulator
         app.wait_for(lambda a: a.joystick_label()[1], 10)
@@ -361,15 +375,17 @@ def test_joystick_axis_steers_its_parameter_and_buttons_act(tmp_path):
 
 # -- start-up errors and the command line ------------------------------------------------------------
 
+
 def test_corrupt_model_shows_a_full_screen_message_and_exits_nonzero(tmp_path, capsys, models_dir):
     broken = tmp_path / "models"
     shutil.copytree(models_dir, broken)
     data = bytearray((broken / "generator.onnx").read_bytes())
-    data[len(data) // 2: len(data) // 2 + 64] = b"\0" * 64
+    data[len(data) // 2 : len(data) // 2 + 64] = b"\0" * 64
     (broken / "generator.onnx").write_bytes(bytes(data))
     out = tmp_path / "error.png"
-    code = main(["--models", str(broken), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out),
-                 "--size", "960x540"])
+    code = main(
+        ["--models", str(broken), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out), "--size", "960x540"]
+    )
     err = capsys.readouterr().err
     assert code != 0 and "generator.onnx" in err and "restore onnx_models" in err
     shot = pygame.surfarray.array3d(pygame.image.load(str(out)))
@@ -383,28 +399,55 @@ def test_screenshot_command_writes_the_full_layout(tmp_path, shipped_models):
 
     out = tmp_path / "shot.png"
     z = np.array([0, 0.5, 0, 0, 0, 0, 0, 0], np.float32)
-    assert main(["--screenshot", str(out), "--size", "960x540", "--state-dir", str(tmp_path / "s"),
-                 "--z", ",".join(map(str, z)), "--print", "none"]) == 0
+    assert (
+        main(
+            [
+                "--screenshot",
+                str(out),
+                "--size",
+                "960x540",
+                "--state-dir",
+                str(tmp_path / "s"),
+                "--z",
+                ",".join(map(str, z)),
+                "--print",
+                "none",
+            ]
+        )
+        == 0
+    )
     image = pygame.image.load(str(out))
     assert image.get_size() == (960, 540)
     L = Layout(960, 540)
     shot = pygame.surfarray.array3d(image).astype(np.float32)
 
     def area(rect):
-        return shot[rect.x:rect.right, rect.y:rect.bottom]
+        return shot[rect.x : rect.right, rect.y : rect.bottom]
 
-    for name, rect in (("design", L.design_image), ("canvas", L.canvas), ("landmarks", L.landmarks),
-                       ("parameters", L.params), ("top bar", L.top), ("prints", L.prints), ("jump", L.jump)):
+    for name, rect in (
+        ("design", L.design_image),
+        ("canvas", L.canvas),
+        ("landmarks", L.landmarks),
+        ("parameters", L.params),
+        ("top bar", L.top),
+        ("prints", L.prints),
+        ("jump", L.jump),
+    ):
         assert area(rect).std() > 5, f"{name} area looks blank"
     side = L.design_image.w
-    want = plain_rgb(shipped_models.generate(z, side)[0]).transpose(1, 0, 2).astype(np.float32)   # (x, y, 3)
-    inner = (slice(4, -4), slice(4, -4))   # inside the frame drawn around the image
+    want = plain_rgb(shipped_models.generate(z, side)[0]).transpose(1, 0, 2).astype(np.float32)  # (x, y, 3)
+    inner = (slice(4, -4), slice(4, -4))  # inside the frame drawn around the image
     got = area(L.design_image)[inner]
     assert np.corrcoef(got.ravel(), want[inner].ravel())[0, 1] > 0.95, "the hero shows the design for --z"
 
 
-@pytest.mark.parametrize("args, words", [(["--z", "1,2,3"], "--z '1,2,3': give exactly 8"),
-                                         (["--size", "99999x99999"], "--size '99999x99999': give WIDTHxHEIGHT")])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--z", "1,2,3"], "--z '1,2,3': give exactly 8"),
+        (["--size", "99999x99999"], "--size '99999x99999': give WIDTHxHEIGHT"),
+    ],
+)
 def test_bad_command_line_values_are_one_line_errors(tmp_path, capsys, args, words):
     with pytest.raises(SystemExit) as exit:
         main(args)
@@ -413,12 +456,15 @@ def test_bad_command_line_values_are_one_line_errors(tmp_path, capsys, args, wor
     assert not any("Traceback" in line for line in lines)
 
 
-@pytest.mark.parametrize("toml, words", [
-    ('[display]\ndisplay_size = "10x10"\n', ["[display] display_size = '10x10'", "from 320x320"]),
-    ('[input]\ndeadzon = 0.1\n', ["unknown key [input] 'deadzon'", "deadzone"]),
-    (b'[booth]\nbooth_id = "caf\xe9"\n', ["not UTF-8", "re-save it as UTF-8"]),
-    (None, ["is a directory", "kiosk.toml"]),
-])
+@pytest.mark.parametrize(
+    "toml, words",
+    [
+        ('[display]\ndisplay_size = "10x10"\n', ["[display] display_size = '10x10'", "from 320x320"]),
+        ("[input]\ndeadzon = 0.1\n", ["unknown key [input] 'deadzon'", "deadzone"]),
+        (b'[booth]\nbooth_id = "caf\xe9"\n', ["not UTF-8", "re-save it as UTF-8"]),
+        (None, ["is a directory", "kiosk.toml"]),
+    ],
+)
 def test_a_bad_config_is_shown_on_the_error_page_not_a_black_screen(tmp_path, capsys, toml, words):
     """Before, a bad kiosk.toml exited before the display opened: the booth showed a black screen."""
     path = tmp_path / "conf" if toml is None else tmp_path / "kiosk.toml"
@@ -427,8 +473,9 @@ def test_a_bad_config_is_shown_on_the_error_page_not_a_black_screen(tmp_path, ca
     else:
         path.write_bytes(toml if isinstance(toml, bytes) else toml.encode())
     out = tmp_path / "error.png"
-    code = main(["--config", str(path), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out),
-                 "--size", "960x540"])
+    code = main(
+        ["--config", str(path), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out), "--size", "960x540"]
+    )
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fse-kiosk:")]
     assert code == 2 and len(err) == 1 and err[0].startswith("fse-kiosk: config error:")
     for word in words:
@@ -437,11 +484,17 @@ def test_a_bad_config_is_shown_on_the_error_page_not_a_black_screen(tmp_path, ca
     assert shot.get_size() == (960, 540) and tuple(shot.get_at((5, 5)))[:3] == (40, 12, 14), "the error page"
 
 
-@pytest.mark.parametrize("damage, words", [
-    (lambda m: m["models"]["generator"].pop("sha256"), "models.generator has no 'sha256' key"),
-    (lambda m: m["models"]["encoder"]["inputs"][0].pop("shape"), "models.encoder.inputs[0] needs a name and a shape"),
-    (lambda m: m.pop("models"), 'has no "models" table'),
-])
+@pytest.mark.parametrize(
+    "damage, words",
+    [
+        (lambda m: m["models"]["generator"].pop("sha256"), "models.generator has no 'sha256' key"),
+        (
+            lambda m: m["models"]["encoder"]["inputs"][0].pop("shape"),
+            "models.encoder.inputs[0] needs a name and a shape",
+        ),
+        (lambda m: m.pop("models"), 'has no "models" table'),
+    ],
+)
 def test_a_manifest_with_a_missing_key_is_shown_on_the_error_page(tmp_path, capsys, models_dir, damage, words):
     broken = tmp_path / "models"
     shutil.copytree(models_dir, broken)
@@ -449,8 +502,9 @@ def test_a_manifest_with_a_missing_key_is_shown_on_the_error_page(tmp_path, caps
     damage(manifest)
     (broken / "manifest.json").write_text(json.dumps(manifest))
     out = tmp_path / "error.png"
-    code = main(["--models", str(broken), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out),
-                 "--size", "960x540"])
+    code = main(
+        ["--models", str(broken), "--state-dir", str(tmp_path / "s"), "--screenshot", str(out), "--size", "960x540"]
+    )
     err = capsys.readouterr().err
     assert code == 4 and words in err and "restore onnx_models" in err and "Traceback" not in err
     assert tuple(pygame.image.load(str(out)).get_at((5, 5)))[:3] == (40, 12, 14)
@@ -471,8 +525,13 @@ def test_attract_after_keeps_a_longer_configured_session(tmp_path):
 def test_no_display_is_a_clear_one_line_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["SDL_VIDEODRIVER"] = "x11"
-    result = subprocess.run([sys.executable, "-m", "kiosk.app", "--windowed", "--joystick", "none",
-                             "--state-dir", str(tmp_path)], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "kiosk.app", "--windowed", "--joystick", "none", "--state-dir", str(tmp_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     lines = [line for line in result.stderr.splitlines() if line.startswith("fse-kiosk:")]
     assert result.returncode == 3 and len(lines) == 1 and "no display" in lines[0]
     assert "Traceback" not in result.stderr
@@ -480,26 +539,40 @@ def test_no_display_is_a_clear_one_line_error(tmp_path):
 
 # -- the signature diagram --------------------------------------------------------------------------
 
+
 def test_signature_is_a_smooth_closed_curve_through_every_value_anticlockwise():
     from kiosk.ui.signature import INNER, SAMPLES_PER_SEGMENT, radii
 
     values = np.array([1, -1, 0.5, 0, -0.5, 0.25, 0.75, -0.25])
     angles, r = radii(values)
     expected = INNER + (1 - INNER) * (values + 1) / 2
-    assert np.allclose(r[::SAMPLES_PER_SEGMENT], expected)           # passes through each value
-    assert np.all(np.diff(angles) > 0)                                # anticlockwise (angle increasing)
-    assert angles[0] == pytest.approx(np.pi / 2)                      # parameter 1 at the top
+    assert np.allclose(r[::SAMPLES_PER_SEGMENT], expected)  # passes through each value
+    assert np.all(np.diff(angles) > 0)  # anticlockwise (angle increasing)
+    assert angles[0] == pytest.approx(np.pi / 2)  # parameter 1 at the top
     step = np.abs(np.diff(np.r_[r, r[0]]))
     assert step.max() < 0.15, "smooth, no jumps (closed: the end meets the start)"
 
 
 # -- map mode -------------------------------------------------------------------------------------
 
+
 def test_map_mode_without_a_map_file_says_so(tmp_path, models_dir):
     models = tmp_path / "models"
     shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("fashion_map.npz"))
-    app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "s"), "--size", SIZE,
-                     "--models", str(models), "--show2d"])
+    app = build_app(
+        [
+            "--windowed",
+            "--joystick",
+            "none",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--size",
+            SIZE,
+            "--models",
+            str(models),
+            "--show2d",
+        ]
+    )
     try:
         assert app.map.loader.loaded.wait(10)
         app.step()
@@ -520,11 +593,33 @@ def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shi
     zs = np.stack([lm.z for lm in shipped_models.landmarks])
     xy = np.linspace(0.05, 0.95, len(zs) * 2, dtype=np.float32).reshape(-1, 2)
     designs = np.round(shipped_models.generate(zs, 28) * 255).astype(np.uint8)
-    write_reference(models, FashionMap(xy, zs, np.arange(len(zs), dtype=np.int16) % 10,
-                                       tuple(f"class {i}" for i in range(10)), 3,
-                                       shipped_models.manifest["models"]["encoder"]["sha256"], design=designs))
-    app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "s"), "--size", SIZE,
-                     "--models", str(models), "--z", "0,0,0,0,0,0,0,0"])
+    write_reference(
+        models,
+        FashionMap(
+            xy,
+            zs,
+            np.arange(len(zs), dtype=np.int16) % 10,
+            tuple(f"class {i}" for i in range(10)),
+            3,
+            shipped_models.manifest["models"]["encoder"]["sha256"],
+            design=designs,
+        ),
+    )
+    app = build_app(
+        [
+            "--windowed",
+            "--joystick",
+            "none",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--size",
+            SIZE,
+            "--models",
+            str(models),
+            "--z",
+            "0,0,0,0,0,0,0,0",
+        ]
+    )
     try:
         key(app, pygame.K_m)
         app.step()
@@ -549,12 +644,17 @@ def test_sigterm_stops_the_fullscreen_kiosk_cleanly(tmp_path):
     import time
 
     env = dict(os.environ, SDL_VIDEODRIVER="dummy")
-    proc = subprocess.Popen([sys.executable, "-m", "kiosk.app", "--joystick", "none", "--state-dir", str(tmp_path),
-                             "--size", "640x360"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kiosk.app", "--joystick", "none", "--state-dir", str(tmp_path), "--size", "640x360"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 30
         while not (tmp_path / "log.sqlite").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)   # polling for start-up with a deadline
+            time.sleep(0.05)  # polling for start-up with a deadline
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
@@ -578,12 +678,12 @@ def test_frames_are_paced_on_a_fixed_grid_and_resync_when_far_behind(monkeypatch
     pacer = kiosk_app.FramePacer(60)
     period = 1 / 60
     ends = []
-    for work in (0.002, 0.012, 0.004):          # the middle frame drew for 12 ms
+    for work in (0.002, 0.012, 0.004):  # the middle frame drew for 12 ms
         clock["t"] += work
         pacer.wait()
         ends.append(clock["t"])
     assert np.allclose(np.diff(ends), period, atol=2e-4), "presents on the grid whatever the work took"
-    clock["t"] += 0.05                           # a stall of three frames
+    clock["t"] += 0.05  # a stall of three frames
     pacer.wait()
     assert pacer.next == pytest.approx(clock["t"] + period, abs=1e-3), "a new grid, not a burst of frames"
     clock["yields"] = 0

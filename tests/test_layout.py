@@ -1,4 +1,5 @@
 """The folders are the architecture: these tests keep the import directions that say so."""
+
 from __future__ import annotations
 
 import ast
@@ -21,8 +22,11 @@ def test_contract_is_numpy_only():
                 names = [node.module]
             else:
                 continue
-            bad += [f"{f.relative_to(ROOT)}:{node.lineno} imports {n}" for n in names
-                    if n.split(".")[0] not in CONTRACT_MAY_IMPORT]
+            bad += [
+                f"{f.relative_to(ROOT)}:{node.lineno} imports {n}"
+                for n in names
+                if n.split(".")[0] not in CONTRACT_MAY_IMPORT
+            ]
     assert not bad, "\n".join(bad)
 
 

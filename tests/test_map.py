@@ -1,5 +1,6 @@
 """The reference map (contract/mapfile.py): the shipped file, its manifest entry, placing points on it,
 and the kiosk's loader that reads it off the UI thread. Real files, the real capture log."""
+
 from __future__ import annotations
 
 import json
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from analysis.embed import place_knn
-from contract.mapfile import FIT_COMMAND, MAP_FILE, MANIFEST_KEY, VERSION, FashionMap, MapFileError, load_map, save_map
+from contract.mapfile import FIT_COMMAND, MANIFEST_KEY, MAP_FILE, VERSION, FashionMap, MapFileError, load_map, save_map
 from kiosk.capture_log import CaptureLog
 from kiosk.models import sha256_file
 from kiosk.ui import map_loader
@@ -30,7 +31,7 @@ def test_shipped_map_is_listed_in_the_manifest_and_was_made_from_the_shipped_mod
     assert entry["generator_sha256"] == manifest["models"]["generator"]["sha256"] == shipped_map.generator_sha256
     n = entry["points"]
     assert shipped_map.xy.shape == (n, 2) and shipped_map.z.shape == (n, 8) and shipped_map.design.shape == (n, 28, 28)
-    assert shipped_map.image.shape == (n, 28, 28) and shipped_map.image.std() > 20   # real photographs
+    assert shipped_map.image.shape == (n, 28, 28) and shipped_map.image.std() > 20  # real photographs
     assert shipped_map.xy.min() >= 0 and shipped_map.xy.max() <= 1 and len(set(shipped_map.label.tolist())) == 10
     assert 0 < shipped_map.support_threshold < 10
     assert read_map(models_dir)[0] is not None, read_map(models_dir)[1]
@@ -44,7 +45,7 @@ def test_a_known_point_lands_on_itself_and_both_placements_agree(shipped_map):
     assert between.shape == (2,) and np.all((between >= 0) & (between <= 1))
     z = np.random.default_rng(0).uniform(-2, 2, (200, 8)).astype(np.float32)
     xy, nearest = place_knn(z, shipped_map.z, shipped_map.xy, shipped_map.k)
-    np.testing.assert_allclose(xy, shipped_map.place(z), atol=1e-4)   # the kiosk's numpy and the report's KD-tree
+    np.testing.assert_allclose(xy, shipped_map.place(z), atol=1e-4)  # the kiosk's numpy and the report's KD-tree
     np.testing.assert_allclose(nearest, np.sqrt(((z[:, None] - shipped_map.z[None]) ** 2).sum(-1)).min(1), rtol=1e-4)
 
 
@@ -56,16 +57,25 @@ def models_copy(tmp_path, models_dir):
 
 
 def test_a_replaced_map_file_is_refused_with_the_fix(models_copy, shipped_map):
-    save_map(models_copy / MAP_FILE, FashionMap(shipped_map.xy[:50], shipped_map.z[:50], shipped_map.label[:50],
-                                                shipped_map.class_names, 5, shipped_map.encoder_sha256,
-                                                design=shipped_map.design[:50]))
+    save_map(
+        models_copy / MAP_FILE,
+        FashionMap(
+            shipped_map.xy[:50],
+            shipped_map.z[:50],
+            shipped_map.label[:50],
+            shipped_map.class_names,
+            5,
+            shipped_map.encoder_sha256,
+            design=shipped_map.design[:50],
+        ),
+    )
     fmap, why = read_map(models_copy)
     assert fmap is None and "does not match its sha256 in manifest.json" in why and FIT_COMMAND in why
 
 
 def test_a_map_of_another_encoder_is_refused(models_copy):
     manifest = json.loads((models_copy / "manifest.json").read_text())
-    manifest["models"]["encoder"]["sha256"] = "0" * 64      # as after a model export without fit-map
+    manifest["models"]["encoder"]["sha256"] = "0" * 64  # as after a model export without fit-map
     (models_copy / "manifest.json").write_text(json.dumps(manifest))
     fmap, why = read_map(models_copy)
     assert fmap is None and "another encoder.onnx" in why and FIT_COMMAND in why
@@ -86,8 +96,9 @@ def test_loader_reads_and_places_captures_on_its_own_thread(tmp_path, models_dir
     log = CaptureLog(tmp_path / "state", "booth-01", disk_floor_mb=0)
     for i in range(3):
         design = shipped_map.design[i] / 255.0
-        log.save_capture(shipped_map.z[i], design, np.zeros((32, 32, 3), np.uint8), "none", [], "joystick",
-                         now=1_714_550_400.0 + i)
+        log.save_capture(
+            shipped_map.z[i], design, np.zeros((32, 32, 3), np.uint8), "none", [], "joystick", now=1_714_550_400.0 + i
+        )
     log.close()
     readers = []
     real = map_loader.captured_z
@@ -95,7 +106,7 @@ def test_loader_reads_and_places_captures_on_its_own_thread(tmp_path, models_dir
     loader = MapLoader(models_dir, tmp_path / "state")
     loader.request_captures()
     assert loader.loaded.wait(10) and loader.served.wait(10)
-    assert readers and set(readers) == {"map-loader"}       # SQLite is read off the UI thread
+    assert readers and set(readers) == {"map-loader"}  # SQLite is read off the UI thread
     np.testing.assert_allclose(loader.captures_xy, shipped_map.xy[:3], atol=1e-3)
 
 
@@ -105,10 +116,14 @@ def test_the_trails_outside_flag_is_exact_although_its_placement_is_approximate(
     from analysis.embed import on_reference
 
     rng = np.random.default_rng(1)
-    trail = np.concatenate([shipped_map.z[rng.choice(len(shipped_map.z), 300)] + rng.normal(0, 0.3, (300, 8)),
-                            rng.uniform(-1, 1, (300, 8))]).astype(np.float32)
+    trail = np.concatenate(
+        [
+            shipped_map.z[rng.choice(len(shipped_map.z), 300)] + rng.normal(0, 0.3, (300, 8)),
+            rng.uniform(-1, 1, (300, 8)),
+        ]
+    ).astype(np.float32)
     placed = on_reference(shipped_map, np.zeros((0, 8), np.float32), trail)
     exact = cKDTree(shipped_map.z).query(trail, k=1)[0]
     threshold = shipped_map.support_threshold
-    assert 0.05 < (exact > threshold).mean() < 0.95          # both kinds are there
+    assert 0.05 < (exact > threshold).mean() < 0.95  # both kinds are there
     np.testing.assert_array_equal(placed.trail_distance > threshold, exact > threshold)

@@ -2,6 +2,7 @@
 and the kiosk wrapper. Real files throughout: GIMP's patterns from gimp-data, Fashion-MNIST, real
 onnxruntime sessions (a --quick model trained in the test, and the shipped onnx_models/prints.onnx).
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from kiosk.prints import NONE, PrintError, Prints, main as stylize_main  # noqa: E402
+from kiosk.prints import NONE, PrintError, Prints  # noqa: E402
+from kiosk.prints import main as stylize_main  # noqa: E402
 from training.prints import textures  # noqa: E402
 from training.prints.gimp_pat import PatternError, read_pat  # noqa: E402
 from training.prints.pipeline import BACKGROUND, garment_mask  # noqa: E402
@@ -27,6 +29,7 @@ LEOPARD = textures.GIMP_DIR / "Animal/leopard.pat"
 
 
 # --- the .pat reader ---------------------------------------------------------------------------
+
 
 def test_reads_a_real_gimp_pattern():
     pat = read_pat(LEOPARD)
@@ -41,15 +44,18 @@ def _pat(width=2, height=2, depth=3, magic=b"GPAT", version=1, name=b"t\0", body
     return head + (body if body is not None else bytes(width * height * depth))
 
 
-@pytest.mark.parametrize("raw, words", [
-    (b"GP", "shorter than"),
-    (_pat(magic=b"XXXX"), "not a GIMP .pat"),
-    (_pat(version=2), "version 2"),
-    (_pat(depth=5), "bytes per pixel"),
-    (_pat(width=0), "size 0x2"),
-    (_pat(body=b"\0" * 5), "truncated"),
-    (_pat(header_size=9999), "header size"),
-])
+@pytest.mark.parametrize(
+    "raw, words",
+    [
+        (b"GP", "shorter than"),
+        (_pat(magic=b"XXXX"), "not a GIMP .pat"),
+        (_pat(version=2), "version 2"),
+        (_pat(depth=5), "bytes per pixel"),
+        (_pat(width=0), "size 0x2"),
+        (_pat(body=b"\0" * 5), "truncated"),
+        (_pat(header_size=9999), "header size"),
+    ],
+)
 def test_corrupt_pattern_files_name_the_problem(tmp_path, raw, words):
     f = tmp_path / "bad.pat"
     f.write_bytes(raw)
@@ -70,6 +76,7 @@ def test_grey_alpha_pattern_becomes_rgb(tmp_path):
 
 
 # --- the prints ----------------------------------------------------------------------------------
+
 
 def test_at_least_8_prints_4_generated_4_real():
     kinds = [p.kind for p in textures.PRINTS]
@@ -94,9 +101,10 @@ def test_real_tiles_stay_seamless_after_resampling():
 
 # --- the pipeline (torch) ------------------------------------------------------------------------
 
+
 def _garment(h=128, w=128, level=0.6):
     d = torch.zeros(1, 1, h, w)
-    d[..., h // 6:-h // 6, w // 4:-w // 4] = level
+    d[..., h // 6 : -h // 6, w // 4 : -w // 4] = level
     return d
 
 
@@ -110,17 +118,23 @@ def test_mask_keeps_a_dark_garment_and_a_dark_patch_whole():
 
 # --- training, export and the kiosk on a quick model --------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def quick_models(tmp_path_factory):
     run = tmp_path_factory.mktemp("run")
     out = tmp_path_factory.mktemp("models")
     t0 = time.time()
-    r = subprocess.run([sys.executable, "-m", "training.cli", "prints", "--run", str(run), "--quick", "--no-progress"],
-                       capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run(
+        [sys.executable, "-m", "training.cli", "prints", "--run", str(run), "--quick", "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert r.returncode == 0, r.stderr
     assert time.time() - t0 < 60
     assert (run / "checkpoint.pt").is_file() and (run / "evidence.json").is_file()
     from training.prints.export import export
+
     manifest = export(run, out)
     return run, out, manifest
 
@@ -129,8 +143,12 @@ def test_quick_training_saves_its_config_and_resumes(quick_models):
     run, _, _ = quick_models
     state = torch.load(run / "checkpoint.pt", weights_only=False)
     assert state["config"]["steps"] == state["network_step"]
-    r = subprocess.run([sys.executable, "-m", "training.cli", "prints", "--run", str(run), "--quick", "--resume",
-                        "--no-progress"], capture_output=True, text=True, cwd=REPO)
+    r = subprocess.run(
+        [sys.executable, "-m", "training.cli", "prints", "--run", str(run), "--quick", "--resume", "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     assert r.returncode == 0 and "resuming" in r.stdout
 
 
@@ -139,6 +157,7 @@ def test_export_parity_and_manifest(quick_models):
     assert manifest["parity_max_abs_diff_256"]["prints.onnx"] <= 1e-3
     assert manifest["parity_max_abs_diff_256"]["prints_baseline.onnx"] <= 1e-3
     import onnx
+
     model = onnx.load(out / "prints.onnx")
     assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) <= 17
     for e in manifest["prints"]:
@@ -204,6 +223,7 @@ def test_baseline_mode_matches_tile_and_shade_in_auto(quick_models):
 
 def test_stylize_cli(quick_models, tmp_path, capsys):
     import pygame
+
     src, dst = tmp_path / "in.png", tmp_path / "out.png"
     img = (_garment(64, 64)[0, 0].numpy() * 255).astype(np.uint8)
     pygame.image.save(pygame.surfarray.make_surface(np.repeat(img.T[..., None], 3, 2)), str(src))
@@ -217,8 +237,10 @@ def test_stylize_cli(quick_models, tmp_path, capsys):
 
 # --- the shipped model --------------------------------------------------------------------------
 
+
 def test_shipped_prints_load_and_render_on_a_real_garment():
     from training.prints.train import load_designs
+
     prints = Prints.load(SHIPPED)
     manifest = json.loads((SHIPPED / "prints.json").read_text())
     assert manifest["parity_max_abs_diff_256"]["prints.onnx"] <= 1e-3
@@ -255,7 +277,9 @@ def test_shipped_blend_shows_both_prints_where_the_weight_space_mix_did_not():
     """Polka dot + tartan 50/50: the wrapper's blend is the average of the two pictures; the old
     mix inside the network's weights (the graph fed 0.5/0.5 directly) is far from it."""
     import onnxruntime as ort
+
     from training.prints.train import load_designs
+
     prints = Prints.load(SHIPPED)
     design_t = load_designs("test", 2, 128)[1:2]  # a pullover
     design = design_t[0, 0].numpy()

@@ -1,4 +1,5 @@
 """The pure wire-protocol parser: good frames, every kind of bad input, and a hypothesis fuzz."""
+
 from __future__ import annotations
 
 import random
@@ -7,8 +8,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from kiosk.input.protocol import (AXIS_MAX, LINE_MAX, Frame, Identity, ProtocolParser, crc8,
-                                  encode_frame, encode_identity)
+from kiosk.input.protocol import (
+    AXIS_MAX,
+    LINE_MAX,
+    Frame,
+    Identity,
+    ProtocolParser,
+    crc8,
+    encode_frame,
+    encode_identity,
+)
 
 CENTRED = (512,) * 8
 IDENTITY = encode_identity(Identity(1, "1.0", "nano", 8, 6))
@@ -37,7 +46,7 @@ def test_frame_split_across_reads_byte_by_byte():
     line = encode_frame(1, CENTRED, 3)
     out = []
     for i in range(len(line)):
-        out += parser.feed(line[i:i + 1])
+        out += parser.feed(line[i : i + 1])
     assert frames_of(out) == [Frame(1, CENTRED, 3, 0.0)]
 
 
@@ -45,19 +54,25 @@ def test_crlf_accepted():
     assert frames_of(ProtocolParser().feed(encode_frame(0, CENTRED, 0)[:-1] + b"\r\n"))
 
 
-@pytest.mark.parametrize("line, reason", [
-    (b"hello world\n", "garbage"),
-    (b"\x00\xff\xfe\n", "garbage"),
-    (encode_frame(3, CENTRED, 0)[12:], "checksum"),                  # the tail of a frame
-    (encode_frame(3, CENTRED, 0).replace(b",512,", b",513,", 1), "checksum"),
-    (b"D,1,2,3*" + b"%02X" % crc8(b"D,1,2,3") + b"\n", "malformed"),   # too few fields
-    (b"X,1*" + b"%02X" % crc8(b"X,1") + b"\n", "malformed"),             # unknown line type
-    (b"D,1,-5,512,512,512,512,512,512,512,0*" + b"%02X" % crc8(b"D,1,-5,512,512,512,512,512,512,512,0") + b"\n", "malformed"),
-    (encode_frame(3, (1024,) + CENTRED[1:], 0), "range"),
-    (encode_frame(256, CENTRED, 0), "range"),
-    (encode_frame(3, CENTRED, 64), "range"),
-    (b"x" * (LINE_MAX + 10) + b"\n", "overlong"),
-])
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        (b"hello world\n", "garbage"),
+        (b"\x00\xff\xfe\n", "garbage"),
+        (encode_frame(3, CENTRED, 0)[12:], "checksum"),  # the tail of a frame
+        (encode_frame(3, CENTRED, 0).replace(b",512,", b",513,", 1), "checksum"),
+        (b"D,1,2,3*" + b"%02X" % crc8(b"D,1,2,3") + b"\n", "malformed"),  # too few fields
+        (b"X,1*" + b"%02X" % crc8(b"X,1") + b"\n", "malformed"),  # unknown line type
+        (
+            b"D,1,-5,512,512,512,512,512,512,512,0*" + b"%02X" % crc8(b"D,1,-5,512,512,512,512,512,512,512,0") + b"\n",
+            "malformed",
+        ),
+        (encode_frame(3, (1024,) + CENTRED[1:], 0), "range"),
+        (encode_frame(256, CENTRED, 0), "range"),
+        (encode_frame(3, CENTRED, 64), "range"),
+        (b"x" * (LINE_MAX + 10) + b"\n", "overlong"),
+    ],
+)
 def test_bad_lines_are_dropped_and_counted_by_reason(line, reason):
     parser = ProtocolParser()
     out = parser.feed(line + encode_frame(9, CENTRED, 0))
@@ -92,9 +107,9 @@ def test_a_rebooted_board_is_not_counted_as_255_lost_frames():
     """After a reboot the seq starts again at 0: an identity, a repeat or a step back says so."""
     parser = ProtocolParser()
     stream = [IDENTITY] + [encode_frame(s, CENTRED, 0) for s in range(40)]
-    stream += [IDENTITY] + [encode_frame(s, CENTRED, 0) for s in range(3)]         # rebooted, said so
-    stream += [encode_frame(s, CENTRED, 0) for s in (0, 1, 2, 2, 3)]                # rebooted at 2, no identity
-    stream += [encode_frame(s, CENTRED, 0) for s in (100, 101, 0, 1)]               # 96 lost, then a reboot
+    stream += [IDENTITY] + [encode_frame(s, CENTRED, 0) for s in range(3)]  # rebooted, said so
+    stream += [encode_frame(s, CENTRED, 0) for s in (0, 1, 2, 2, 3)]  # rebooted at 2, no identity
+    stream += [encode_frame(s, CENTRED, 0) for s in (100, 101, 0, 1)]  # 96 lost, then a reboot
     # A reset cut the last frame short and the board's identity ran into it: the identity is lost.
     stream += [encode_frame(2, CENTRED, 0)[:20] + IDENTITY, encode_frame(0, CENTRED, 0)]
     parser.feed(b"".join(stream))
@@ -138,11 +153,13 @@ def test_random_corruption_never_yields_a_wrong_frame():
 VALID_STREAM = IDENTITY + b"".join(encode_frame(s, (s * 4 % 1024,) * 8, s % 64) for s in range(3))
 
 
-@pytest.mark.slow   # ~13 s: `pytest -m "not slow"` for a quick pass; make test runs it
+@pytest.mark.slow  # ~13 s: `pytest -m "not slow"` for a quick pass; make test runs it
 @settings(max_examples=10_000, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(noise=st.binary(max_size=160),
-       cut=st.integers(0, len(VALID_STREAM)),
-       flips=st.lists(st.tuples(st.integers(0, len(VALID_STREAM) - 1), st.integers(0, 255)), max_size=3))
+@given(
+    noise=st.binary(max_size=160),
+    cut=st.integers(0, len(VALID_STREAM)),
+    flips=st.lists(st.tuples(st.integers(0, len(VALID_STREAM) - 1), st.integers(0, 255)), max_size=3),
+)
 def test_fuzz_parser_never_crashes_and_only_emits_valid_frames(noise, cut, flips):
     """Noise spliced into a valid stream at any point, with a few bytes overwritten."""
     stream = bytearray(VALID_STREAM)
@@ -150,7 +167,7 @@ def test_fuzz_parser_never_crashes_and_only_emits_valid_frames(noise, cut, flips
         stream[index] = value
     stream[cut:cut] = noise
     parser = ProtocolParser()
-    for message in parser.feed(bytes(stream[:cut + 7]), 1.0) + parser.feed(bytes(stream[cut + 7:]), 1.0):
+    for message in parser.feed(bytes(stream[: cut + 7]), 1.0) + parser.feed(bytes(stream[cut + 7 :]), 1.0):
         if isinstance(message, Frame):
             assert 0 <= message.seq < 256
             assert len(message.axes) == 8 and all(0 <= a <= AXIS_MAX for a in message.axes)

@@ -1,4 +1,5 @@
 """firmware/PROTOCOL.md and the firmware header agree with the host parser (the doc can't drift)."""
+
 from __future__ import annotations
 
 import re
@@ -48,7 +49,10 @@ def test_host_constants_match_the_firmware_header():
 
 def test_button_bits_in_header_match_the_button_enum():
     from kiosk.input.state import BUTTON_BITS
-    bits = {name.lower(): int(v) for name, v in re.findall(r"#define[ \t]+FSE_BUTTON_(\w+)[ \t]+(\d+)", HEADER.read_text())}
+
+    bits = {
+        name.lower(): int(v) for name, v in re.findall(r"#define[ \t]+FSE_BUTTON_(\w+)[ \t]+(\d+)", HEADER.read_text())
+    }
     assert {b.value: i for i, b in enumerate(BUTTON_BITS)} == bits
 
 
@@ -56,7 +60,7 @@ def test_worst_case_frame_and_line_share_are_the_frame_formats():
     """The figures in the doc and the header follow from encode_frame at every field's widest."""
     worst = frame_bytes_max()
     assert worst == len(b"D,255,1023,1023,1023,1023,1023,1023,1023,1023,63*CC\n")
-    share = round(100 * worst * 10 * protocol.REPORT_HZ / protocol.BAUD)   # 8N1: 10 bits a byte
+    share = round(100 * worst * 10 * protocol.REPORT_HZ / protocol.BAUD)  # 8N1: 10 bits a byte
     doc = re.search(r"A worst-case frame is (\d+) bytes: 100 frames/s use (\d+) % of 115200 baud", DOC.read_text())
     header = re.search(r"(\d+)-byte frames at 100 Hz use (\d+) % of the line", HEADER.read_text())
     assert doc and header
@@ -68,5 +72,7 @@ def test_watchdog_and_silence_times_in_the_doc_are_the_codes():
     text = " ".join(DOC.read_text().split())
     watchdog_ms = re.search(r"#define FSE_WATCHDOG_TIMEOUT WDTO_(\d+)MS", HEADER.read_text())
     assert watchdog_ms and f"a loop pass that stalls for {watchdog_ms[1]} ms resets the board" in text
-    assert (f"no frame for {serial_backend.FRAME_SILENCE_S:g} s ({serial_backend.BOOT_WAIT_S:g} s right after "
-            f"opening" in text)
+    assert (
+        f"no frame for {serial_backend.FRAME_SILENCE_S:g} s ({serial_backend.BOOT_WAIT_S:g} s right after "
+        f"opening" in text
+    )

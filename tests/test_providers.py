@@ -5,6 +5,7 @@ GPU stack sees: a request for tensorrt/cuda comes up on the CPU, visibly. Where 
 build offers TensorRT/CUDA (monkeypatched `get_available_providers`, said so in its docstring),
 onnxruntime itself then falls back silently, which is exactly the case `create_session` must catch.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,10 +25,12 @@ def model_path(tmp_path_factory):
     """z (batch, 8) -> tanh(z @ W): a real graph with a dynamic batch, opset 17 as the kiosk's."""
     weights = np.arange(64, dtype=np.float32).reshape(8, 8) / 64.0
     graph = oh.make_graph(
-        [oh.make_node("MatMul", ["z", "W"], ["h"]), oh.make_node("Tanh", ["h"], ["design"])], "tiny",
+        [oh.make_node("MatMul", ["z", "W"], ["h"]), oh.make_node("Tanh", ["h"], ["design"])],
+        "tiny",
         [oh.make_tensor_value_info("z", onnx.TensorProto.FLOAT, ["batch", 8])],
         [oh.make_tensor_value_info("design", onnx.TensorProto.FLOAT, ["batch", 8])],
-        initializer=[onnx.numpy_helper.from_array(weights, "W")])
+        initializer=[onnx.numpy_helper.from_array(weights, "W")],
+    )
     model = oh.make_model(graph, opset_imports=[oh.make_opsetid("", 17)])
     model.ir_version = 8
     path = tmp_path_factory.mktemp("models") / "tiny.onnx"
@@ -73,12 +76,16 @@ def test_auto_on_cpu_build_is_informative_not_alarming(model_path, caplog):
 def test_silent_fallback_is_caught(model_path, monkeypatch, caplog, tmp_path):
     """Pretends (monkeypatched get_available_providers) the build offers TensorRT and CUDA; the
     real onnxruntime then silently runs the session on the CPU, and get_providers() exposes it."""
-    monkeypatch.setattr(ort, "get_available_providers",
-                        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"])
+    monkeypatch.setattr(
+        ort,
+        "get_available_providers",
+        lambda: ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"],
+    )
     assert providers.available_providers() == ["tensorrt", "cuda", "cpu"]
     with pytest.warns(UserWarning):  # onnxruntime's own complaint, which is all it does
-        session, active = create_session(model_path, "auto", cache_dir=tmp_path / "cache",
-                                         trt_profiles={"z": ((1, 8), (1, 8), (16, 8))})
+        session, active = create_session(
+            model_path, "auto", cache_dir=tmp_path / "cache", trt_profiles={"z": ((1, 8), (1, 8), (16, 8))}
+        )
     assert active.startswith("cpu (") and "tensorrt unavailable: failed to load" in active
     assert "cuda unavailable: failed to load" in active
     assert session.get_providers() == ["CPUExecutionProvider"]
@@ -115,17 +122,23 @@ def test_sessions_get_the_threads_asked_for_and_never_spin(model_path):
 
 
 def test_trt_profile_options():
-    options = providers.trt_profile_options({"z": ((1, 8), (1, 8), (64, 8)),
-                                             "coords": ((1, 784, 3), (1, 784, 3), (1, 1048576, 3))})
-    assert options == {"trt_profile_min_shapes": "z:1x8,coords:1x784x3",
-                       "trt_profile_opt_shapes": "z:1x8,coords:1x784x3",
-                       "trt_profile_max_shapes": "z:64x8,coords:1x1048576x3"}
+    options = providers.trt_profile_options(
+        {"z": ((1, 8), (1, 8), (64, 8)), "coords": ((1, 784, 3), (1, 784, 3), (1, 1048576, 3))}
+    )
+    assert options == {
+        "trt_profile_min_shapes": "z:1x8,coords:1x784x3",
+        "trt_profile_opt_shapes": "z:1x8,coords:1x784x3",
+        "trt_profile_max_shapes": "z:64x8,coords:1x1048576x3",
+    }
     assert providers.trt_profile_options(None) == {}
     with pytest.raises(ValueError, match="min <= opt <= max"):
         providers.trt_profile_options({"z": ((4, 8), (1, 8), (64, 8))})
     tensorrt = providers._provider_list("tensorrt", None, {"z": ((1, 8), (1, 8), (2, 8))})
     assert tensorrt[0][0] == "TensorrtExecutionProvider" and tensorrt[0][1]["trt_fp16_enable"] is True
-    assert [p[0] if isinstance(p, tuple) else p for p in tensorrt[1:]] == ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    assert [p[0] if isinstance(p, tuple) else p for p in tensorrt[1:]] == [
+        "CUDAExecutionProvider",
+        "CPUExecutionProvider",
+    ]
 
 
 def test_bad_requests(model_path, tmp_path):

@@ -1,4 +1,5 @@
 """kiosk.sdnotify against a real AF_UNIX datagram socket bound in the test, as systemd binds one."""
+
 from __future__ import annotations
 
 import os

@@ -4,18 +4,19 @@ The harness (tests/simavr_board.py) runs firmware/build-nano/joystick_board.elf 
 ATmega328P with its UART on a pty; the test sets ADC voltages and button pins through the
 harness's stdin and checks what InputHub (the same code the kiosk runs) makes of them.
 """
+
 from __future__ import annotations
 
 import json
 import math
 
 import pytest
+from simavr_board import SUPPLY_MV, Board, build_or_skip
+from waiting import wait_for
 
 from kiosk.input import Button, InputHub
 from kiosk.input.calibration import shape
 from kiosk.input.protocol import FIRMWARE_VERSION
-from simavr_board import SUPPLY_MV, Board, build_or_skip
-from waiting import wait_for
 
 DEADZONE, EXPO = 0.1, 0.5
 # A deliberately off-centre calibration, so the test proves the stored calibration is applied.
@@ -29,7 +30,7 @@ def built():
 
 
 def expected_axis(millivolts: int) -> tuple[float, bool]:
-    raw = millivolts * 1023 // SUPPLY_MV   # simavr's ADC transfer: vin * 0x3ff / aref, truncated
+    raw = millivolts * 1023 // SUPPLY_MV  # simavr's ADC transfer: vin * 0x3ff / aref, truncated
     span = HIGH - CENTRE if raw >= CENTRE else CENTRE - LOW
     value = max(-1.0, min(1.0, (raw - CENTRE) / span))
     return shape(value, DEADZONE, EXPO), abs(value) > DEADZONE
@@ -48,14 +49,18 @@ def test_firmware_in_simavr_reaches_the_kiosk_as_calibrated_axes_and_single_butt
         for channel, millivolts in enumerate(VOLTAGES_MV):
             assert board.command(f"adc {channel} {millivolts}") == "ok"
         assert board.command("go") == "running"
-        wait_for(lambda: hub.poll().sources[0].detail.endswith(f"fw {FIRMWARE_VERSION}"), what="the firmware's identity line")
+        wait_for(
+            lambda: hub.poll().sources[0].detail.endswith(f"fw {FIRMWARE_VERSION}"), what="the firmware's identity line"
+        )
 
         expected = [expected_axis(mv) for mv in VOLTAGES_MV]
-        snapshot = wait_for(lambda: (lambda s: s if s.t and s.axes[0] == 1.0 else None)(hub.poll()),
-                            what="a frame with the injected voltages")
+        snapshot = wait_for(
+            lambda: (lambda s: s if s.t and s.axes[0] == 1.0 else None)(hub.poll()),
+            what="a frame with the injected voltages",
+        )
         assert snapshot.axes == pytest.approx([e[0] for e in expected], abs=1e-12)
         assert snapshot.active == tuple(e[1] for e in expected)
-        assert snapshot.active[4] is False and snapshot.axes[4] == 0.0   # inside the deadzone
+        assert snapshot.active[4] is False and snapshot.axes[4] == 0.0  # inside the deadzone
         assert snapshot.events == ()
 
         # One press: exactly one event, however many frames carry the held button.
@@ -70,8 +75,10 @@ def test_firmware_in_simavr_reaches_the_kiosk_as_calibrated_axes_and_single_butt
         released = wait_for(lambda: hub.poll().events, what="the capture release")
         assert [(e.button, e.pressed) for e in released] == [(Button.CAPTURE, False)]
 
-        health = wait_for(lambda: (lambda h: h if h.frames >= 40 else None)(hub.poll().sources[0]),
-                          what="40 frames, to measure the rate")
+        health = wait_for(
+            lambda: (lambda h: h if h.frames >= 40 else None)(hub.poll().sources[0]),
+            what="40 frames, to measure the rate",
+        )
         assert health.dropped == 0 and health.lost == 0, health
         assert health.frames_per_s > 50, f"the firmware should report at about 100 Hz: {health}"
         assert all(math.isfinite(a) for a in hub.poll().axes)

@@ -1,4 +1,5 @@
 """The CPPN-VAE-GAN in PyTorch: geometry, resolution independence, the quick training run and export."""
+
 from __future__ import annotations
 
 import json
@@ -57,7 +58,9 @@ def test_z_styles_are_per_image_and_broadcast_not_tiled():
     model.generator.logits(z, model.grid(28, 28))
     assert seen["coords"] == (28 * 28, 64)
     # A fresh model starts as a plain CPPN (scale 1, shift 0) so early training is stable.
-    assert all(torch.allclose(sc, torch.ones_like(sc)) and torch.allclose(sh, torch.zeros_like(sh)) for sc, sh in styles)
+    assert all(
+        torch.allclose(sc, torch.ones_like(sc)) and torch.allclose(sh, torch.zeros_like(sh)) for sc, sh in styles
+    )
 
 
 def test_fourier_features_are_fixed_low_and_isotropic():
@@ -65,11 +68,11 @@ def test_fourier_features_are_fixed_low_and_isotropic():
     all directions rather than along the axes (no plaid banding), and stay low (a few cycles per image)."""
     cfg = SpaceConfig()
     model = FashionSpace(cfg)
-    freqs = model.generator.fourier.freqs / (2 * np.pi)             # (F, 2) cycles per unit
+    freqs = model.generator.fourier.freqs / (2 * np.pi)  # (F, 2) cycles per unit
     assert "generator.fourier.freqs" in model.state_dict()
     assert torch.equal(FashionSpace(cfg).generator.fourier.freqs, model.generator.fourier.freqs)  # seeded
     angles = torch.atan2(freqs[:, 1], freqs[:, 0]).remainder(np.pi / 2)
-    assert (angles.sub(np.pi / 4).abs() < np.pi / 4 - 0.05).float().mean() > 0.5   # mostly off the axes
+    assert (angles.sub(np.pi / 4).abs() < np.pi / 4 - 0.05).float().mean() > 0.5  # mostly off the axes
     assert freqs.norm(dim=1).max() < 4 * cfg.fourier_sigma
 
 
@@ -83,7 +86,7 @@ def quick_runs(tmp_path_factory):
 
 def test_quick_training_writes_metrics_and_checkpoint(quick_runs):
     lines = [json.loads(x) for x in (quick_runs / "space" / "metrics.jsonl").read_text().splitlines()]
-    assert [r["phase"] for r in lines] == ["feature_net", "vae", "gan"]   # the perceptual term's net first
+    assert [r["phase"] for r in lines] == ["feature_net", "vae", "gan"]  # the perceptual term's net first
     assert all(np.isfinite(r["test_bce"]) and np.isfinite(r["train_perceptual"]) for r in lines[1:])
     assert (quick_runs / "space" / "feature_net.pt").exists()
     ckpt = torch.load(quick_runs / "space" / "checkpoint.pt", weights_only=False)
@@ -122,6 +125,7 @@ def test_export_and_sheet_are_fse_train_subcommands(tmp_path, capsys):
 
 def test_export_checks_parity_and_writes_the_manifest(quick_runs, tmp_path):
     from training.export import export_all
+
     out = tmp_path / "models"
     m = export_all(quick_runs / "space", quick_runs / "classifier", out, test_limit=300)
     for name in ("encoder", "generator", "classifier"):
@@ -138,12 +142,22 @@ def test_export_checks_parity_and_writes_the_manifest(quick_runs, tmp_path):
     lm = json.loads((out / "landmarks.json").read_text())["landmarks"]
     assert len(lm) >= 12 and all(len(x["z"]) == 8 for x in lm)
     q = m["quality"]
-    for key in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy", "classifier_test_accuracy",
-                "hyperspace_jump", "reconstruction", "ripple", "generator_per_pixel_macs", "targets"):
+    for key in (
+        "reconstruction_bce_nats",
+        "kl_nats",
+        "latent_knn5_accuracy",
+        "classifier_test_accuracy",
+        "hyperspace_jump",
+        "reconstruction",
+        "ripple",
+        "generator_per_pixel_macs",
+        "targets",
+    ):
         assert key in q
     assert 0 <= q["reconstruction"]["classifier_on_reconstructions"] <= 1
     assert q["hyperspace_jump"]["frechet_logits_to_photos"] >= 0 and q["ripple"]["interior_ripple_1024"] >= 0
     assert q["targets"]["per_pixel_macs<=1.5x_v1"]
     from kiosk.models import FashionModels
+
     models = FashionModels.load(out)
     assert models.encode(np.zeros((2, 28, 28))).shape == (2, 8)

@@ -5,6 +5,7 @@ owned by another user.
 An exporter is paused at an exact point, without timing, by a fanotify permission event: the kernel
 holds its open() of one capture image until the test answers (OpenGate).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -29,12 +30,22 @@ import pytest
 from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, unexported_count
 from kiosk.capture_log import CaptureLog
-from kiosk.export import (ALLOWED_FILESYSTEMS, MANIFEST, PARTIAL_SUFFIX, USB_MOUNT_ROOT, USB_STATUS, USB_SUBDIR,
-                          read_usb_status, sha256_file, usb_status_toast)
+from kiosk.export import (
+    ALLOWED_FILESYSTEMS,
+    MANIFEST,
+    PARTIAL_SUFFIX,
+    USB_MOUNT_ROOT,
+    USB_STATUS,
+    USB_SUBDIR,
+    read_usb_status,
+    sha256_file,
+    usb_status_toast,
+)
 
 REPO = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or shutil.which("losetup") is None,
-                                reason="loop-device sticks need root and losetup (util-linux)")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or shutil.which("losetup") is None, reason="loop-device sticks need root and losetup (util-linux)"
+)
 NOBODY = 65534
 
 
@@ -43,8 +54,14 @@ def _fill(state: Path, captures: int, booth: str = "booth-u", px: int = 48) -> l
     rng = np.random.default_rng(5)
     with CaptureLog(state, booth, disk_floor_mb=0, trail_hz=1000) as log:
         for _ in range(captures):
-            log.save_capture(rng.uniform(-1, 1, 8), rng.random((28, 28)),
-                             rng.integers(0, 256, (px, px, 3), dtype=np.uint8), "none", [], "joystick")
+            log.save_capture(
+                rng.uniform(-1, 1, 8),
+                rng.random((28, 28)),
+                rng.integers(0, 256, (px, px, 3), dtype=np.uint8),
+                "none",
+                [],
+                "joystick",
+            )
             log.record_trail(rng.uniform(-1, 1, 8), "joystick")
     conn = sqlite3.connect(state / DB_NAME)
     paths = [row[0] for row in conn.execute("SELECT image_path FROM captures ORDER BY id")]
@@ -79,8 +96,9 @@ def sticks(tmp_path):
             contents(root)
             command += ["-d", str(root)]
         subprocess.run(command + [str(image)], check=True, capture_output=True)
-        device = subprocess.run(["losetup", "-f", "--show", str(image)], check=True, capture_output=True,
-                                text=True).stdout.strip()
+        device = subprocess.run(
+            ["losetup", "-f", "--show", str(image)], check=True, capture_output=True, text=True
+        ).stdout.strip()
         made.append(device)
         return device
 
@@ -113,8 +131,13 @@ def state_dir():
 
 
 def export(device: str, state: Path, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "kiosk.export", "--usb", device, "--state-dir", str(state), *extra],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "kiosk.export", "--usb", device, "--state-dir", str(state), *extra],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def finish(process: subprocess.Popen) -> tuple[int, str]:
@@ -142,10 +165,14 @@ class OpenGate:
         self.fd = self.libc.fanotify_init(self.FAN_CLASS_CONTENT | self.FAN_CLOEXEC, os.O_RDONLY)
         assert self.fd >= 0, os.strerror(ctypes.get_errno())
         for path in files:
-            assert self.libc.fanotify_mark(self.fd, self.FAN_MARK_ADD, ctypes.c_uint64(self.FAN_OPEN_PERM), -100,
-                                           str(path).encode()) == 0, os.strerror(ctypes.get_errno())
-        self.holds: dict[int, str] = {}          # pid -> file name to hold it at
-        self.held: dict[int, int] = {}           # pid -> the event's fd, awaiting an answer
+            assert (
+                self.libc.fanotify_mark(
+                    self.fd, self.FAN_MARK_ADD, ctypes.c_uint64(self.FAN_OPEN_PERM), -100, str(path).encode()
+                )
+                == 0
+            ), os.strerror(ctypes.get_errno())
+        self.holds: dict[int, str] = {}  # pid -> file name to hold it at
+        self.held: dict[int, int] = {}  # pid -> the event's fd, awaiting an answer
         self.changed = threading.Condition()
         self.running = True
         self.thread = threading.Thread(target=self._answer, daemon=True)
@@ -272,7 +299,7 @@ def test_sigterm_mid_copy_marks_the_bundle_partial_and_the_status_failed(sticks,
     g = gate([state_dir / images[4]])
     process = export(device, state_dir)
     g.hold(process.pid, Path(images[4]).name)
-    g.wait_held(process.pid)   # four images are on the stick, the fifth is being opened
+    g.wait_held(process.pid)  # four images are on the stick, the fifth is being opened
 
     ((point, fstype, options),) = _mounts(device)
     assert point == str(USB_MOUNT_ROOT / Path(device).name) and fstype == "ext4"
@@ -350,7 +377,11 @@ def test_root_exporter_acts_as_the_state_directory_owner(sticks, state_dir, tmp_
     device = sticks("owned")
     code, err = finish(export(device, state_dir))
     try:
-        assert victim.read_bytes() == b"untouched" and victim.stat().st_uid == 0 and (victim.stat().st_mode & 0o777) == 0o644
+        assert (
+            victim.read_bytes() == b"untouched"
+            and victim.stat().st_uid == 0
+            and (victim.stat().st_mode & 0o777) == 0o644
+        )
     finally:
         shutil.rmtree(victim.parent)
     assert code == 0, err
@@ -383,8 +414,13 @@ def test_a_killed_export_is_marked_failed_after_the_unit_ends(sticks, state_dir,
     assert read_usb_status(state_dir)["state"] == "running" and _mounts(device)
 
     def mark_stopped():
-        return subprocess.run([sys.executable, "-m", "kiosk.export", "--mark-stopped", device,
-                               "--state-dir", str(state_dir)], cwd=REPO, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "-m", "kiosk.export", "--mark-stopped", device, "--state-dir", str(state_dir)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     assert mark_stopped().returncode == 0
     status = read_usb_status(state_dir)

@@ -1,4 +1,5 @@
 """Polling with a deadline, for tests that wait on threads, ptys or subprocesses (never a fixed sleep)."""
+
 from __future__ import annotations
 
 import time

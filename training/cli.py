@@ -9,6 +9,7 @@
 `--set key=value` overrides any config field (see training/config.py). The data directory is
 `--data`, else $FSE_FASHION_MNIST, else /usr/share/datasets/fashion-mnist.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -49,8 +50,9 @@ def _apply_overrides(cfg, pairs: list[str]):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fse-train", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="fse-train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = p.add_subparsers(dest="model", required=True)
     for name, default_run in (("space", "runs/space"), ("classifier", "runs/classifier")):
         s = sub.add_parser(name, help=f"train the {name} model")
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "handler", None):
         return args.handler(args)
     from . import train
+
     command = "fse-train " + " ".join(argv)
     try:
         if args.model == "space":

@@ -5,6 +5,7 @@ Generator G(z; x, y, r): a per-pixel network over coordinates and z, so one z re
 resolution. The first layer's z term is computed once per image and broadcast over pixels,
 not tiled per pixel as the original did.
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,17 +21,22 @@ class Encoder(nn.Module):
         super().__init__()
         c = cfg.enc_channels
         self.conv = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),           # (B, c, 14, 14)
-            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.BatchNorm2d(2 * c), nn.LeakyReLU(0.2),  # (B, 2c, 7, 7)
-            nn.Conv2d(2 * c, 4 * c, 3, 1, 1), nn.BatchNorm2d(4 * c), nn.LeakyReLU(0.2),  # (B, 4c, 7, 7)
+            nn.Conv2d(1, c, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # (B, c, 14, 14)
+            nn.Conv2d(c, 2 * c, 4, 2, 1),
+            nn.BatchNorm2d(2 * c),
+            nn.LeakyReLU(0.2),  # (B, 2c, 7, 7)
+            nn.Conv2d(2 * c, 4 * c, 3, 1, 1),
+            nn.BatchNorm2d(4 * c),
+            nn.LeakyReLU(0.2),  # (B, 4c, 7, 7)
         )
         self.fc = nn.Sequential(nn.Flatten(), nn.Linear(4 * c * 49, 256), nn.LeakyReLU(0.2))
         self.mean = nn.Linear(256, cfg.latent_dim)
         self.logvar = nn.Linear(256, cfg.latent_dim)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        h = self.fc(self.conv(x))             # (B, 256)
-        return self.mean(h), self.logvar(h)   # (B, 8) each
+        h = self.fc(self.conv(x))  # (B, 256)
+        return self.mean(h), self.logvar(h)  # (B, 8) each
 
 
 class FourierFeatures(nn.Module):
@@ -51,7 +57,7 @@ class FourierFeatures(nn.Module):
         """coords (N, 3) -> (N, 3 + 2F)."""
         if self.n == 0:
             return coords
-        phase = coords[:, :2] @ self.freqs.T                            # (N, F)
+        phase = coords[:, :2] @ self.freqs.T  # (N, F)
         return torch.cat([coords, torch.sin(phase), torch.cos(phase)], dim=1)
 
 
@@ -72,11 +78,13 @@ class Generator(nn.Module):
         if cfg.film:
             m = cfg.mapping_width
             self.mapping = nn.Sequential(
-                nn.Linear(cfg.latent_dim, m), nn.LeakyReLU(0.2),
-                nn.Linear(m, m), nn.LeakyReLU(0.2),
-                nn.Linear(m, 2 * w * self.n_z_terms),                   # a scale and a shift per layer
+                nn.Linear(cfg.latent_dim, m),
+                nn.LeakyReLU(0.2),
+                nn.Linear(m, m),
+                nn.LeakyReLU(0.2),
+                nn.Linear(m, 2 * w * self.n_z_terms),  # a scale and a shift per layer
             )
-            nn.init.zeros_(self.mapping[-1].weight)                     # start as a plain CPPN: scale 1, shift 0
+            nn.init.zeros_(self.mapping[-1].weight)  # start as a plain CPPN: scale 1, shift 0
             nn.init.zeros_(self.mapping[-1].bias)
         else:
             self.z_proj = nn.Linear(cfg.latent_dim, w * self.n_z_terms)
@@ -102,11 +110,11 @@ class Generator(nn.Module):
         h = self.coord_proj(self.fourier(coords.reshape(H * W, 3))).unsqueeze(0)  # (1, N, w)
         layers = [None, *self.hidden]
         for i, layer in enumerate(layers):
-            pre = h if layer is None else layer(h)                      # (B or 1, N, w)
+            pre = h if layer is None else layer(h)  # (B or 1, N, w)
             if i < len(styles):
                 scale, shift = styles[i]
                 pre = (pre * scale if scale is not None else pre) + shift  # broadcast over pixels, never tiled
-            h = torch.tanh(pre)                                         # (B, N, w)
+            h = torch.tanh(pre)  # (B, N, w)
         return self.out(h).reshape(-1, H, W)
 
 
@@ -117,9 +125,13 @@ class Discriminator(nn.Module):
         super().__init__()
         c = cfg.disc_channels
         self.net = nn.Sequential(
-            nn.Conv2d(1, c, 4, 2, 1), nn.LeakyReLU(0.2),                # (B, c, 14, 14)
-            nn.Conv2d(c, 2 * c, 4, 2, 1), nn.LeakyReLU(0.2),            # (B, 2c, 7, 7)
-            nn.Flatten(), nn.Dropout(0.3), nn.Linear(2 * c * 49, 1),    # (B, 1) logit
+            nn.Conv2d(1, c, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # (B, c, 14, 14)
+            nn.Conv2d(c, 2 * c, 4, 2, 1),
+            nn.LeakyReLU(0.2),  # (B, 2c, 7, 7)
+            nn.Flatten(),
+            nn.Dropout(0.3),
+            nn.Linear(2 * c * 49, 1),  # (B, 1) logit
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -143,4 +155,3 @@ class FashionSpace(nn.Module):
     @staticmethod
     def sample_posterior(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         return mean + torch.randn_like(mean) * torch.exp(0.5 * logvar)
-

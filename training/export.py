@@ -14,6 +14,7 @@ VAE's N(0, 1) prior: the hyperspace jump (u uniform in [-1, 1]^8, as in the orig
 samples the prior, and reaches the classes (trousers!) that sit far out in an unshaped latent.
 The scale is chosen by a rule (see `choose_latent_scale`).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -41,7 +42,7 @@ from .cppn_vae import FashionSpace
 from .train import load_checkpoint
 
 OPSET = 17  # TensorRT 8.5/8.6 on JetPack 5 stops at 17
-PRIOR_MATCHED_SCALE = 2 * 3 ** 0.5 / np.pi  # logistic with unit variance
+PRIOR_MATCHED_SCALE = 2 * 3**0.5 / np.pi  # logistic with unit variance
 SCALE_CANDIDATES = (PRIOR_MATCHED_SCALE, 0.9, 1.3, 1.5, 1.8)
 U_LIMIT = 0.98  # atanh(1) is infinite: the generator clips u to +-U_LIMIT (z within +-2.3 scale)
 JUMP_SAMPLES = 2000
@@ -101,8 +102,16 @@ def _export(module: nn.Module, args: tuple, out: Path, spec) -> None:
     """One model, named and shaped as contract.models says."""
     module.eval()
     path = out / spec.file
-    torch.onnx.export(module, args, str(path), input_names=spec.input_names, output_names=spec.output_names,
-                      dynamic_axes=spec.dynamic_axes(), opset_version=OPSET, dynamo=False)
+    torch.onnx.export(
+        module,
+        args,
+        str(path),
+        input_names=spec.input_names,
+        output_names=spec.output_names,
+        dynamic_axes=spec.dynamic_axes(),
+        opset_version=OPSET,
+        dynamo=False,
+    )
     onnx.checker.check_model(onnx.load(str(path)), full_check=True)
 
 
@@ -115,16 +124,22 @@ def _io(path: Path) -> dict:
         for v in values:
             t = v.type.tensor_type
             shape = [d.dim_param or d.dim_value for d in t.shape.dim]
-            out.append({"name": v.name, "shape": shape, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name})
+            out.append(
+                {"name": v.name, "shape": shape, "dtype": onnx.helper.tensor_dtype_to_np_dtype(t.elem_type).name}
+            )
         return out
 
     init = {i.name for i in model.graph.initializer}
-    return {"inputs": describe([i for i in model.graph.input if i.name not in init]),
-            "outputs": describe(model.graph.output), "opset": model.opset_import[0].version}
+    return {
+        "inputs": describe([i for i in model.graph.input if i.name not in init]),
+        "outputs": describe(model.graph.output),
+        "opset": model.opset_import[0].version,
+    }
 
 
-def check_parity(space: FashionSpace, latent_scale: float, sharpness: float, s: quality.SpaceSessions,
-                 rng: np.random.Generator) -> dict:
+def check_parity(
+    space: FashionSpace, latent_scale: float, sharpness: float, s: quality.SpaceSessions, rng: np.random.Generator
+) -> dict:
     """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder."""
     wrapper = ExportGenerator(space, latent_scale, sharpness).eval()
     z = rng.uniform(-1, 1, (4, LATENT_DIM)).astype(np.float32)
@@ -161,8 +176,14 @@ def choose_latent_scale(export_space, out: Path, seed: int) -> tuple[float, list
     return best["scale"], trials
 
 
-def make_landmarks(z_test: np.ndarray, labels: np.ndarray, s: quality.SpaceSessions, seed: int,
-                   per_class: int = 1000, n_blends: int = 4) -> list[dict]:
+def make_landmarks(
+    z_test: np.ndarray,
+    labels: np.ndarray,
+    s: quality.SpaceSessions,
+    seed: int,
+    per_class: int = 1000,
+    n_blends: int = 4,
+) -> list[dict]:
     """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
     whole test set named by the classifier's two most likely classes for the design found there."""
     rng = np.random.default_rng(seed)
@@ -174,8 +195,14 @@ def make_landmarks(z_test: np.ndarray, labels: np.ndarray, s: quality.SpaceSessi
     centres = kmeans(z_test, n_blends, rng).astype(np.float32)
     for centre, lg in zip(centres, s.logits(s.generate(centres))):
         top = np.argsort(-lg)[:2]
-        out.append({"name": f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}", "kind": "k-means-centre",
-                    "class": int(top[0]), "z": centre.round(4).tolist()})
+        out.append(
+            {
+                "name": f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}",
+                "kind": "k-means-centre",
+                "class": int(top[0]),
+                "z": centre.round(4).tolist(),
+            }
+        )
     return out
 
 
@@ -196,8 +223,13 @@ def choose_sharpness(export_generator, train, seed: int, n: int = 2000) -> tuple
     trials = []
     for k in SHARPNESS_CANDIDATES:
         fig = quality.reconstruction_figures(export_generator(k), images, labels)
-        trials.append({"sharpness": k, "classifier_on_reconstructions": fig["classifier_on_reconstructions"],
-                       "edge_ratio_reconstructions": round(fig["edge_ratio_reconstructions"], 4)})
+        trials.append(
+            {
+                "sharpness": k,
+                "classifier_on_reconstructions": fig["classifier_on_reconstructions"],
+                "edge_ratio_reconstructions": round(fig["edge_ratio_reconstructions"], 4),
+            }
+        )
     best = max(trials, key=lambda t: (round(t["classifier_on_reconstructions"], 3), -t["sharpness"]))
     return best["sharpness"], trials
 
@@ -219,8 +251,9 @@ def targets(q: dict, per_pixel_macs: int) -> dict:
     ref = q.get("reference")
     if ref:
         t["reconstruction_bce<=reference"] = q["reconstruction_bce_nats"] <= ref["reconstruction_bce_nats"] + 0.5
-        t["jump_frechet<=half_of_reference"] = (jumps["frechet_logits_to_photos"]
-                                                <= 0.5 * ref["hyperspace_jump"]["frechet_logits_to_photos"])
+        t["jump_frechet<=half_of_reference"] = (
+            jumps["frechet_logits_to_photos"] <= 0.5 * ref["hyperspace_jump"]["frechet_logits_to_photos"]
+        )
         for size in quality.RIPPLE_RENDERS:
             key = f"interior_ripple_{size}"
             t[f"{key}<=reference"] = q["ripple"][key] <= ref["ripple"][key]
@@ -256,9 +289,18 @@ def reference_bce(reference: Path) -> dict:
     return {"test_bce": q["reconstruction_bce_nats"], "test_kl": q["kl_nats"]}
 
 
-def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | None = None,
-               latent_scale: float | None = None, seed: int = 7, test_limit: int | None = None,
-               knn_train: int = 10_000, reference: Path | None = None, sharpness: float | None = 1.0) -> dict:
+def export_all(
+    space_run: Path,
+    classifier_run: Path,
+    out: Path,
+    data: str | None = None,
+    latent_scale: float | None = None,
+    seed: int = 7,
+    test_limit: int | None = None,
+    knn_train: int = 10_000,
+    reference: Path | None = None,
+    sharpness: float | None = 1.0,
+) -> dict:
     """Export and measure. The classifier is exported from `classifier_run` when it has a checkpoint,
     else the classifier.onnx already in `out` is kept as it is (its manifest entry carried over), so
     a new fashion space is judged by the same classifier as the old one."""
@@ -276,32 +318,46 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
         clf_model = Classifier(from_dict(ClassifierConfig, c_ckpt["config"]))
         clf_model.load_state_dict(c_ckpt["model"])
         _export(ExportClassifier(clf_model.eval()), (image,), out, CLASSIFIER)
-        classifier_training = {"config": c_ckpt["config"], "epochs_done": c_ckpt["epoch"],
-                               "train_seconds": round(c_ckpt.get("train_seconds", 0.0), 1),
-                               "command": c_ckpt.get("command", f"fse-train classifier --run {classifier_run}")}
+        classifier_training = {
+            "config": c_ckpt["config"],
+            "epochs_done": c_ckpt["epoch"],
+            "train_seconds": round(c_ckpt.get("train_seconds", 0.0), 1),
+            "command": c_ckpt.get("command", f"fse-train classifier --run {classifier_run}"),
+        }
     elif (out / CLASSIFIER.file).exists() and (out / "manifest.json").exists():
         classifier_training = json.loads((out / "manifest.json").read_text())["training"]["classifier"]
     else:
-        raise SystemExit(f"fse-train export: no classifier: {classifier_run}/checkpoint.pt is missing and "
-                         f"{out / CLASSIFIER.file} does not exist; train one with `fse-train classifier`")
+        raise SystemExit(
+            f"fse-train export: no classifier: {classifier_run}/checkpoint.pt is missing and "
+            f"{out / CLASSIFIER.file} does not exist; train one with `fse-train classifier`"
+        )
 
     def export_space(scale: float, k: float = 1.0):
         _export(ExportEncoder(space, scale), (image,), out, ENCODER)
-        _export(ExportGenerator(space, scale, k), (torch.zeros(2, LATENT_DIM), torch.from_numpy(coordinates(5, 7))),
-                out, GENERATOR)
+        _export(
+            ExportGenerator(space, scale, k),
+            (torch.zeros(2, LATENT_DIM), torch.from_numpy(coordinates(5, 7))),
+            out,
+            GENERATOR,
+        )
 
     trials, sharpness_trials = [], []
     if latent_scale is None:
         latent_scale, trials = choose_latent_scale(export_space, out, seed)
     test, train = load_split("test", data, test_limit), load_split("train", data)
     if sharpness is None:
+
         def sessions_at(k: float) -> quality.SpaceSessions:
             export_space(latent_scale, k)
             return quality.SpaceSessions(out)
+
         sharpness, sharpness_trials = choose_sharpness(sessions_at, train, seed)
     export_space(latent_scale, sharpness)
     from .train import evaluate_space
-    q, z_test, z_train = measure(out, test, train, seed, knn_train, evaluate_space(space, torch.from_numpy(test.images)))
+
+    q, z_test, z_train = measure(
+        out, test, train, seed, knn_train, evaluate_space(space, torch.from_numpy(test.images))
+    )
     q["latent_scale_trials"] = trials
     q["sharpness_trials"] = sharpness_trials
     q["generator_per_pixel_macs"] = s_cfg.per_pixel_macs()
@@ -313,8 +369,9 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
 
     s = quality.SpaceSessions(out)
     landmarks = make_landmarks(z_test, test.labels, s, seed)
-    (out / "landmarks.json").write_text(json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks},
-                                                   indent=1) + "\n")
+    (out / "landmarks.json").write_text(
+        json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks}, indent=1) + "\n"
+    )
     parity = check_parity(space, latent_scale, sharpness, s, np.random.default_rng(seed))
     lo, hi = np.percentile(z_train, [0.5, 99.5], axis=0)
     files = {}
@@ -326,29 +383,41 @@ def export_all(space_run: Path, classifier_run: Path, out: Path, data: str | Non
         "format": 1,
         "models": files,
         "latent": {
-            "dim": LATENT_DIM, "latent_scale": latent_scale,
+            "dim": LATENT_DIM,
+            "latent_scale": latent_scale,
             "shaping": "u = tanh(z / latent_scale); the generator clips u to +-%g" % U_LIMIT,
             "slider_range": [-1.0, 1.0],
             "data_range_0.5_99.5_pct": [lo.round(3).tolist(), hi.round(3).tolist()],
             "jump": "uniform in [-1, 1]^8",
         },
-        "rendering": {"sharpness": sharpness,
-                      "meaning": "the generator draws sigmoid(sharpness * logits); 1 = the trained decoder's mean"},
+        "rendering": {
+            "sharpness": sharpness,
+            "meaning": "the generator draws sigmoid(sharpness * logits); 1 = the trained decoder's mean",
+        },
         "coordinates": {"function": "contract.space.coordinates(width, height, scale)", "scale": s_cfg.coord_scale},
         "classes": list(CLASS_NAMES),
         "training": {
-            "space": {"config": s_ckpt["config"], "epochs_done": s_ckpt["epoch"],
-                      "train_seconds": round(s_ckpt.get("train_seconds", 0.0), 1),
-                      "command": s_ckpt.get("command", f"fse-train space --run {space_run}")},
+            "space": {
+                "config": s_ckpt["config"],
+                "epochs_done": s_ckpt["epoch"],
+                "train_seconds": round(s_ckpt.get("train_seconds", 0.0), 1),
+                "command": s_ckpt.get("command", f"fse-train space --run {space_run}"),
+            },
             "classifier": classifier_training,
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}",
         },
         "dataset": {"name": "Fashion-MNIST", "sha256": dataset_checksum(data)},
         "quality": q,
         "parity_max_abs": parity,
-        "export": {"command": "fse-train export " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["export"] else "fse-train export",
-                   "seconds": round(time.time() - t0, 1), "opset": OPSET,
-                   "onnx": onnx.__version__, "onnxruntime": ort.__version__},
+        "export": {
+            "command": "fse-train export " + " ".join(sys.argv[2:])
+            if sys.argv[1:2] == ["export"]
+            else "fse-train export",
+            "seconds": round(time.time() - t0, 1),
+            "opset": OPSET,
+            "onnx": onnx.__version__,
+            "onnxruntime": ort.__version__,
+        },
     }
     add_prints(manifest, out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
@@ -366,39 +435,80 @@ def add_prints(manifest: dict, out: Path) -> None:
         "index": {"file": "prints.json", "sha256": sha256(path)},
         "network": {**prints["model"], "sha256": sha256(out / prints["model"]["file"])},
         "baseline": {**prints["baseline_model"], "sha256": sha256(out / prints["baseline_model"]["file"])},
-        "prints": [{"name": e["name"], "method": e["method"], "recognition": e["recognition"],
-                    "swatch": {"file": e["swatch"], "sha256": sha256(out / e["swatch"])},
-                    "source": e["source"], "licence": e["licence"]} for e in prints["prints"]],
+        "prints": [
+            {
+                "name": e["name"],
+                "method": e["method"],
+                "recognition": e["recognition"],
+                "swatch": {"file": e["swatch"], "sha256": sha256(out / e["swatch"])},
+                "source": e["source"],
+                "licence": e["licence"],
+            }
+            for e in prints["prints"]
+        ],
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fse-train export", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="fse-train export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--space", type=Path, default=Path("runs/space"), help="fashion-space run directory")
     p.add_argument("--classifier", type=Path, default=Path("runs/classifier"), help="classifier run directory")
-    p.add_argument("--prints", type=Path, default=Path("runs/prints"),
-                   help="print-network run directory; exported first when its checkpoint exists")
+    p.add_argument(
+        "--prints",
+        type=Path,
+        default=Path("runs/prints"),
+        help="print-network run directory; exported first when its checkpoint exists",
+    )
     p.add_argument("--out", type=Path, default=Path("onnx_models"))
     p.add_argument("--data", help="Fashion-MNIST directory")
     p.add_argument("--latent-scale", type=float, help="skip the rule and use this scale")
     p.add_argument("--sharpness", type=float, help="skip the rule (choose_sharpness) and use this k; 1 = none")
     p.add_argument("--test-limit", type=int, help="evaluate on the first N test images (tests only)")
-    p.add_argument("--reference", type=Path,
-                   help="an older models folder measured the same way, in the same run (before/after figures)")
+    p.add_argument(
+        "--reference",
+        type=Path,
+        help="an older models folder measured the same way, in the same run (before/after figures)",
+    )
     args = p.parse_args(argv)
     if not (args.space / "checkpoint.pt").exists():
-        print(f"fse-train export: {args.space}/checkpoint.pt not found; train it first with `fse-train space`",
-              file=sys.stderr)
+        print(
+            f"fse-train export: {args.space}/checkpoint.pt not found; train it first with `fse-train space`",
+            file=sys.stderr,
+        )
         return 2
     if (args.prints / "checkpoint.pt").exists():
         from .prints.export import export as export_prints
+
         export_prints(args.prints, args.out)
-    m = export_all(args.space, args.classifier, args.out, args.data, args.latent_scale, test_limit=args.test_limit,
-                   reference=args.reference, sharpness=args.sharpness)
+    m = export_all(
+        args.space,
+        args.classifier,
+        args.out,
+        args.data,
+        args.latent_scale,
+        test_limit=args.test_limit,
+        reference=args.reference,
+        sharpness=args.sharpness,
+    )
     q = m["quality"]
-    print(json.dumps({k: q[k] for k in ("reconstruction_bce_nats", "kl_nats", "latent_knn5_accuracy",
-                                        "reconstruction", "ripple", "generator_per_pixel_macs")}, indent=1))
+    print(
+        json.dumps(
+            {
+                k: q[k]
+                for k in (
+                    "reconstruction_bce_nats",
+                    "kl_nats",
+                    "latent_knn5_accuracy",
+                    "reconstruction",
+                    "ripple",
+                    "generator_per_pixel_macs",
+                )
+            },
+            indent=1,
+        )
+    )
     print(json.dumps(q["hyperspace_jump"]), json.dumps(q["targets"], indent=1))
     return 0
 

@@ -1,4 +1,5 @@
 """Loss terms of the CPPN-VAE-GAN, each on its own and in plain words."""
+
 from __future__ import annotations
 
 import torch
@@ -17,8 +18,10 @@ def kl_to_prior(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 
 def discriminator_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
     """D wants real -> 1 and fake -> 0."""
-    return 0.5 * (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                  + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+    return 0.5 * (
+        F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+        + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+    )
 
 
 def generator_adversarial(fake_logits: torch.Tensor) -> torch.Tensor:

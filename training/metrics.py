@@ -1,25 +1,27 @@
 """Quality figures of the fashion space, measured on the 10k test set (written into the manifest)."""
+
 from __future__ import annotations
 
 import numpy as np
 
 
-def knn_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
-                 k: int = 5, chunk: int = 512) -> float:
+def knn_accuracy(
+    train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, k: int = 5, chunk: int = 512
+) -> float:
     """k-nearest-neighbour accuracy (Euclidean, majority vote, ties to the nearest)."""
     train_x = train_x.astype(np.float32)
-    tn = (train_x ** 2).sum(1)
+    tn = (train_x**2).sum(1)
     correct = 0
     for s in range(0, len(test_x), chunk):
-        q = test_x[s:s + chunk].astype(np.float32)
-        d = (q ** 2).sum(1)[:, None] - 2 * q @ train_x.T + tn[None]   # (q, n)
+        q = test_x[s : s + chunk].astype(np.float32)
+        d = (q**2).sum(1)[:, None] - 2 * q @ train_x.T + tn[None]  # (q, n)
         idx = np.argpartition(d, k, axis=1)[:, :k]
         order = np.take_along_axis(d, idx, 1).argsort(1)
-        votes = train_y[np.take_along_axis(idx, order, 1)]             # (q, k), nearest first
-        for row, label in zip(votes, test_y[s:s + chunk]):
+        votes = train_y[np.take_along_axis(idx, order, 1)]  # (q, k), nearest first
+        for row, label in zip(votes, test_y[s : s + chunk]):
             counts = np.bincount(row, minlength=10)
             best = np.flatnonzero(counts == counts.max())
-            pred = next(v for v in row if v in best)                   # tie: nearest of the tied classes
+            pred = next(v for v in row if v in best)  # tie: nearest of the tied classes
             correct += int(pred == label)
     return correct / len(test_x)
 
@@ -67,7 +69,7 @@ def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
     The image wraps around at its edges, which is harmless for designs on a plain background."""
     h, w = images.shape[-2:]
     fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
-    transfer = np.exp(-2 * np.pi ** 2 * sigma ** 2 * (fx ** 2 + fy ** 2))
+    transfer = np.exp(-2 * np.pi**2 * sigma**2 * (fx**2 + fy**2))
     return np.fft.irfft2(np.fft.rfft2(np.asarray(images, np.float32)) * transfer, s=(h, w)).astype(np.float32)
 
 
@@ -80,7 +82,7 @@ def interior_ripple(designs: np.ndarray) -> float:
     size = designs.shape[-1]
     fine = gaussian_blur(designs, size / 100)
     band = fine - gaussian_blur(designs, size / 14)
-    inside = gaussian_blur((designs > 0.5).astype(np.float32), size / 28) > 0.98   # >= ~size/14 from the outline
+    inside = gaussian_blur((designs > 0.5).astype(np.float32), size / 28) > 0.98  # >= ~size/14 from the outline
     if not inside.any():
         return 0.0
     return float(np.abs(band[inside]).mean())

@@ -6,6 +6,7 @@ reconstruction that keeps the class costs less than one that averages it away. I
 shipped classifier: the recognition figures in the manifest are measured with that one, and a
 model trained against its own judge would flatter itself.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -34,7 +35,7 @@ class FeatureNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> Features:
         """x (B, 1, 28, 28) in [0, 1]."""
-        r1 = F.relu(self.conv1(x))                    # (B, 16, 28, 28)
+        r1 = F.relu(self.conv1(x))  # (B, 16, 28, 28)
         r2 = F.relu(self.conv2(F.max_pool2d(r1, 2)))  # (B, 32, 14, 14)
         r3 = F.relu(self.conv3(F.max_pool2d(r2, 2)))  # (B, 64, 7, 7)
         return Features(r1, r2, r3)
@@ -43,8 +44,9 @@ class FeatureNet(nn.Module):
         return self.head(self.features(x).relu3.flatten(1))  # (B, 10) logits
 
 
-def train_feature_net(images: torch.Tensor, labels: torch.Tensor, epochs: int, seed: int,
-                      batch_size: int = 128) -> FeatureNet:
+def train_feature_net(
+    images: torch.Tensor, labels: torch.Tensor, epochs: int, seed: int, batch_size: int = 128
+) -> FeatureNet:
     """Classification training, then frozen (eval mode, no gradients to its weights)."""
     torch.manual_seed(seed)
     net = FeatureNet()

@@ -11,6 +11,7 @@ fails CI. The judge is the shipped classifier, never the feature net the generat
                     logits to the test photos' (how photo-like the space is everywhere, not only at data)
     ripple:         periodic texture inside plain garments at 256 and 1024 px (banding, ringing)
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,7 @@ from contract.space import LATENT_DIM, coordinates
 from . import metrics
 
 JUMPS = 2000
-RIPPLE_RENDERS = {256: 24, 1024: 6}   # size -> how many jumps are rendered at it
+RIPPLE_RENDERS = {256: 24, 1024: 6}  # size -> how many jumps are rendered at it
 
 
 class SpaceSessions:
@@ -33,25 +34,35 @@ class SpaceSessions:
     def __init__(self, models_dir: Path):
         def load(spec):
             return ort.InferenceSession(str(Path(models_dir) / spec.file), providers=["CPUExecutionProvider"])
+
         self.encoder, self.generator, self.classifier = load(ENCODER), load(GENERATOR), load(CLASSIFIER)
 
     def encode(self, images: np.ndarray, batch: int = 1000) -> np.ndarray:
         """(N, 28, 28) -> (N, 8)."""
-        return np.concatenate([self.encoder.run(None, {ENCODER.input_names[0]: images[s:s + batch, None]})[0]
-                               for s in range(0, len(images), batch)])
+        return np.concatenate(
+            [
+                self.encoder.run(None, {ENCODER.input_names[0]: images[s : s + batch, None]})[0]
+                for s in range(0, len(images), batch)
+            ]
+        )
 
     def generate(self, z: np.ndarray, size: int = 28) -> np.ndarray:
         """(N, 8) -> (N, size, size); batches sized to keep memory near 64 MB."""
         batch = max(1, (1 << 24) // (size * size * 64))
         coords = coordinates(size, size)
         z_name, c_name = GENERATOR.input_names
-        return np.concatenate([self.generator.run(None, {z_name: z[s:s + batch], c_name: coords})[0]
-                               for s in range(0, len(z), batch)])
+        return np.concatenate(
+            [self.generator.run(None, {z_name: z[s : s + batch], c_name: coords})[0] for s in range(0, len(z), batch)]
+        )
 
     def logits(self, designs: np.ndarray, batch: int = 1000) -> np.ndarray:
         """(N, 28, 28) -> (N, 10)."""
-        return np.concatenate([self.classifier.run(None, {CLASSIFIER.input_names[0]: designs[s:s + batch, None]})[0]
-                               for s in range(0, len(designs), batch)])
+        return np.concatenate(
+            [
+                self.classifier.run(None, {CLASSIFIER.input_names[0]: designs[s : s + batch, None]})[0]
+                for s in range(0, len(designs), batch)
+            ]
+        )
 
 
 def reconstruction_figures(s: SpaceSessions, images: np.ndarray, labels: np.ndarray) -> dict:
@@ -84,12 +95,10 @@ def ripple_figures(s: SpaceSessions, seed: int) -> dict:
     return out
 
 
-def space_quality(models_dir: Path, images: np.ndarray, labels: np.ndarray, seed: int = 7,
-                  ripple: bool = True) -> dict:
+def space_quality(models_dir: Path, images: np.ndarray, labels: np.ndarray, seed: int = 7, ripple: bool = True) -> dict:
     """All of the above for one models folder, on the given test photos."""
     s = SpaceSessions(models_dir)
-    figures = {"reconstruction": reconstruction_figures(s, images, labels),
-               "jumps": jump_figures(s, images, seed + 1)}
+    figures = {"reconstruction": reconstruction_figures(s, images, labels), "jumps": jump_figures(s, images, seed + 1)}
     if ripple:
         figures["ripple"] = ripple_figures(s, seed + 2)
     return figures
@@ -105,6 +114,7 @@ def readme_table(q: dict) -> str:
                 return fmt.format(get(d))
             except (KeyError, TypeError):
                 return "-"
+
         return f"| {label} | {target} | {cell(ref)} | {cell(q)} |"
 
     def rec(d):
@@ -123,8 +133,12 @@ def readme_table(q: dict) -> str:
         row("latent kNN (k=5), 10k training subset", ">= 0.82", lambda d: d["latent_knn5_accuracy"]),
         row("jumps: classes with >= 1 % of 2000", "10", lambda d: jump(d)["classes_at_least_1pct"], "{}"),
         row("jumps: entropy of the class histogram, nats", ">= 2.1", lambda d: jump(d)["entropy_nats"]),
-        row("jumps: Frechet distance of classifier logits to photos", "<= half of v1",
-            lambda d: jump(d)["frechet_logits_to_photos"], "{:.1f}"),
+        row(
+            "jumps: Frechet distance of classifier logits to photos",
+            "<= half of v1",
+            lambda d: jump(d)["frechet_logits_to_photos"],
+            "{:.1f}",
+        ),
         row("reconstruction BCE, nats per image", "<= v1", lambda d: d["reconstruction_bce_nats"], "{:.1f}"),
         row("interior ripple at 256 px (banding)", "<= v1", lambda d: d["ripple"]["interior_ripple_256"], "{:.4f}"),
         row("interior ripple at 1024 px", "<= v1", lambda d: d["ripple"]["interior_ripple_1024"], "{:.4f}"),

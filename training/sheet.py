@@ -7,6 +7,7 @@
 Rows: test images and their reconstructions; random designs (hyperspace jumps) at 28x28 and the
 same designs at 256x256; a walk along each of the 8 parameters.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -102,8 +103,9 @@ def before_after_rows(before: FashionModels, after: FashionModels, data: str | N
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="fse-train sheet", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="fse-train sheet", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--models", type=Path, default=Path("onnx_models"))
     p.add_argument("--compare", type=Path, help="another export to show first, for a side-by-side")
     p.add_argument("--before", type=Path, help="older models: the before/after sheet of reconstructions and jumps")
@@ -115,8 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         title = "Fashion space: reconstructions, hyperspace jumps at 28 and 256 px, walks along each parameter"
         if args.before:
-            rows = before_after_rows(FashionModels.load(args.before), FashionModels.load(args.models), args.data,
-                                     args.seed)
+            rows = before_after_rows(
+                FashionModels.load(args.before), FashionModels.load(args.models), args.data, args.seed
+            )
             title = f"Before ({args.before.name}) and after ({args.models.name}): the same photos, then new jumps"
         elif args.compare:
             rows += model_rows(FashionModels.load(args.compare), args.compare.name, args.data, args.seed)

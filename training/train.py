@@ -3,6 +3,7 @@
 Each run lives in a directory with `checkpoint.pt` (model, optimisers, config, epoch) and
 `metrics.jsonl` (one line per epoch). Runs are seeded and resume from the last finished epoch.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,8 +36,19 @@ def load_checkpoint(path: Path) -> dict:
     return torch.load(path, map_location="cpu", weights_only=False)
 
 
-ARCH_FIELDS_SPACE = ("latent_dim", "gen_width", "gen_layers", "enc_channels", "disc_channels", "coord_scale",
-                     "film", "mapping_width", "fourier_features", "fourier_sigma", "fourier_seed")
+ARCH_FIELDS_SPACE = (
+    "latent_dim",
+    "gen_width",
+    "gen_layers",
+    "enc_channels",
+    "disc_channels",
+    "coord_scale",
+    "film",
+    "mapping_width",
+    "fourier_features",
+    "fourier_sigma",
+    "fourier_seed",
+)
 
 
 def _resume_config(cls, cfg, state, arch_fields):
@@ -49,8 +61,10 @@ def _resume_config(cls, cfg, state, arch_fields):
         return saved
     for name in arch_fields:
         if getattr(cfg, name) != getattr(saved, name):
-            raise SystemExit(f"cannot resume: {name}={getattr(cfg, name)} but the checkpoint has "
-                             f"{getattr(saved, name)}; pass the same architecture (or --quick if it was quick)")
+            raise SystemExit(
+                f"cannot resume: {name}={getattr(cfg, name)} but the checkpoint has "
+                f"{getattr(saved, name)}; pass the same architecture (or --quick if it was quick)"
+            )
     return cfg
 
 
@@ -77,11 +91,14 @@ def feature_net_for(run: Path, cfg: SpaceConfig, train: object, test: object) ->
         net.eval().requires_grad_(False)
         return net
     t0 = time.time()
-    net = train_feature_net(torch.from_numpy(train.images), torch.from_numpy(train.labels).long(),
-                            cfg.perceptual_epochs, cfg.seed)
+    net = train_feature_net(
+        torch.from_numpy(train.images), torch.from_numpy(train.labels).long(), cfg.perceptual_epochs, cfg.seed
+    )
     acc = feature_net_accuracy(net, torch.from_numpy(test.images), torch.from_numpy(test.labels).long())
     torch.save(net.state_dict(), path)
-    _log(run, {"phase": "feature_net", "feature_net_test_accuracy": round(acc, 4), "seconds": round(time.time() - t0, 1)})
+    _log(
+        run, {"phase": "feature_net", "feature_net_test_accuracy": round(acc, 4), "seconds": round(time.time() - t0, 1)}
+    )
     print(json.dumps({"feature_net_test_accuracy": acc}))
     return net
 
@@ -89,7 +106,7 @@ def feature_net_for(run: Path, cfg: SpaceConfig, train: object, test: object) ->
 def _batches(n: int, size: int, gen: torch.Generator):
     perm = torch.randperm(n, generator=gen)
     for s in range(0, n, size):
-        yield perm[s:s + size]
+        yield perm[s : s + size]
 
 
 @torch.no_grad()
@@ -97,7 +114,7 @@ def evaluate_space(model: FashionSpace, images: torch.Tensor, batch: int = 500) 
     model.eval()
     bce = kl = 0.0
     for s in range(0, len(images), batch):
-        x = images[s:s + batch]
+        x = images[s : s + batch]
         mean, logvar = model.encoder(x.unsqueeze(1))
         logits = model.generator.logits(mean, model.grid28)
         bce += losses.reconstruction_bce(logits, x).item() * len(x)
@@ -105,8 +122,14 @@ def evaluate_space(model: FashionSpace, images: torch.Tensor, batch: int = 500) 
     return {"test_bce": bce / len(images), "test_kl": kl / len(images)}
 
 
-def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = None, resume: bool = False,
-                progress: bool = True, command: str = "") -> FashionSpace:
+def train_space(
+    run: Path,
+    cfg: SpaceConfig | None = None,
+    data: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: str = "",
+) -> FashionSpace:
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
     state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
@@ -141,14 +164,18 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
         model.train()
         t0 = time.time()
         sums = {"bce": 0.0, "kl": 0.0, "perceptual": 0.0, "adv": 0.0, "d": 0.0, "d_updates": 0, "g_adv_steps": 0}
-        bar = tqdm(list(_batches(len(train), cfg.batch_size, gen)), disable=not progress,
-                   desc=f"{'gan' if gan_phase else 'vae'} epoch {epoch + 1}/{total}", leave=False)
+        bar = tqdm(
+            list(_batches(len(train), cfg.batch_size, gen)),
+            disable=not progress,
+            desc=f"{'gan' if gan_phase else 'vae'} epoch {epoch + 1}/{total}",
+            leave=False,
+        )
         for step, idx in enumerate(bar):
             if not gan_phase:
                 for group in opt_vae.param_groups:
                     group["lr"] = cosine_lr(cfg, epoch + step / steps_per_epoch)
-            x = train[idx]                                   # (B, 28, 28)
-            mean, logvar = model.encoder(x.unsqueeze(1))     # (B, 8) each
+            x = train[idx]  # (B, 28, 28)
+            mean, logvar = model.encoder(x.unsqueeze(1))  # (B, 8) each
             z = model.sample_posterior(mean, logvar)
             logits = model.generator.logits(z, model.grid28)  # (B, 28, 28)
             bce = losses.reconstruction_bce(logits, x)
@@ -167,8 +194,9 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
                 if n_prior:
                     zp = torch.randn(n_prior, cfg.latent_dim)
                     fake = torch.cat([fake[n_prior:], model.generator(zp, model.grid28)])
-                d_loss = losses.discriminator_loss(model.discriminator(x.unsqueeze(1)),
-                                                   model.discriminator(fake.detach().unsqueeze(1)))
+                d_loss = losses.discriminator_loss(
+                    model.discriminator(x.unsqueeze(1)), model.discriminator(fake.detach().unsqueeze(1))
+                )
                 if d_loss.item() > cfg.d_skip_below:
                     opt_d.zero_grad()
                     d_loss.backward()
@@ -190,19 +218,39 @@ def train_space(run: Path, cfg: SpaceConfig | None = None, data: str | None = No
         seconds = time.time() - t0
         elapsed += seconds
         n = steps_per_epoch
-        record = {"epoch": epoch + 1, "phase": "gan" if gan_phase else "vae", "seconds": round(seconds, 1),
-                  "train_bce": sums["bce"] / n, "train_kl": sums["kl"] / n, "train_perceptual": sums["perceptual"] / n,
-                  "lr": opt_vae.param_groups[0]["lr"],
-                  **evaluate_space(model, test)}
+        record = {
+            "epoch": epoch + 1,
+            "phase": "gan" if gan_phase else "vae",
+            "seconds": round(seconds, 1),
+            "train_bce": sums["bce"] / n,
+            "train_kl": sums["kl"] / n,
+            "train_perceptual": sums["perceptual"] / n,
+            "lr": opt_vae.param_groups[0]["lr"],
+            **evaluate_space(model, test),
+        }
         if gan_phase:
-            record.update(d_loss=sums["d"] / n, g_adv=sums["adv"] / max(sums["g_adv_steps"], 1),
-                          d_updates=sums["d_updates"], g_adv_steps=sums["g_adv_steps"])
+            record.update(
+                d_loss=sums["d"] / n,
+                g_adv=sums["adv"] / max(sums["g_adv_steps"], 1),
+                d_updates=sums["d_updates"],
+                g_adv_steps=sums["g_adv_steps"],
+            )
         _log(run, record)
         print(json.dumps(record))
-        save_checkpoint(ckpt_path, {"kind": "space", "config": to_dict(cfg), "model": model.state_dict(),
-                                    "opt_vae": opt_vae.state_dict(), "opt_gan": opt_gan.state_dict(),
-                                    "opt_d": opt_d.state_dict(), "epoch": epoch + 1, "train_seconds": elapsed,
-                                    "command": command})
+        save_checkpoint(
+            ckpt_path,
+            {
+                "kind": "space",
+                "config": to_dict(cfg),
+                "model": model.state_dict(),
+                "opt_vae": opt_vae.state_dict(),
+                "opt_gan": opt_gan.state_dict(),
+                "opt_d": opt_d.state_dict(),
+                "epoch": epoch + 1,
+                "train_seconds": elapsed,
+                "command": command,
+            },
+        )
     return model
 
 
@@ -219,13 +267,21 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 @torch.no_grad()
 def classifier_accuracy(model: Classifier, images: np.ndarray, labels: np.ndarray) -> float:
     model.eval()
-    preds = [model(torch.from_numpy(images[s:s + 1000]).unsqueeze(1)).argmax(1).numpy()
-             for s in range(0, len(images), 1000)]
+    preds = [
+        model(torch.from_numpy(images[s : s + 1000]).unsqueeze(1)).argmax(1).numpy()
+        for s in range(0, len(images), 1000)
+    ]
     return float((np.concatenate(preds) == labels).mean())
 
 
-def train_classifier(run: Path, cfg: ClassifierConfig | None = None, data: str | None = None,
-                     resume: bool = False, progress: bool = True, command: str = "") -> Classifier:
+def train_classifier(
+    run: Path,
+    cfg: ClassifierConfig | None = None,
+    data: str | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    command: str = "",
+) -> Classifier:
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
     state = load_checkpoint(ckpt_path) if resume and ckpt_path.exists() else None
@@ -249,8 +305,12 @@ def train_classifier(run: Path, cfg: ClassifierConfig | None = None, data: str |
         model.train()
         t0 = time.time()
         total_loss, steps = 0.0, 0
-        for idx in tqdm(list(_batches(len(x_all), cfg.batch_size, gen)), disable=not progress,
-                        desc=f"classifier epoch {epoch + 1}/{cfg.epochs}", leave=False):
+        for idx in tqdm(
+            list(_batches(len(x_all), cfg.batch_size, gen)),
+            disable=not progress,
+            desc=f"classifier epoch {epoch + 1}/{cfg.epochs}",
+            leave=False,
+        ):
             x = x_all[idx].unsqueeze(1)
             # Small random shifts: designs from the generator are not pixel-aligned like the data.
             x = torch.roll(x, shifts=tuple(torch.randint(-2, 3, (2,)).tolist()), dims=(2, 3))
@@ -266,11 +326,25 @@ def train_classifier(run: Path, cfg: ClassifierConfig | None = None, data: str |
             steps += 1
         seconds = time.time() - t0
         elapsed += seconds
-        record = {"epoch": epoch + 1, "seconds": round(seconds, 1), "train_loss": total_loss / steps,
-                  "test_accuracy": classifier_accuracy(model, test.images, test.labels)}
+        record = {
+            "epoch": epoch + 1,
+            "seconds": round(seconds, 1),
+            "train_loss": total_loss / steps,
+            "test_accuracy": classifier_accuracy(model, test.images, test.labels),
+        }
         _log(run, record)
         print(json.dumps(record))
-        save_checkpoint(ckpt_path, {"kind": "classifier", "config": to_dict(cfg), "model": model.state_dict(),
-                                    "opt": opt.state_dict(), "sched": sched.state_dict(),
-                                    "epoch": epoch + 1, "train_seconds": elapsed, "command": command})
+        save_checkpoint(
+            ckpt_path,
+            {
+                "kind": "classifier",
+                "config": to_dict(cfg),
+                "model": model.state_dict(),
+                "opt": opt.state_dict(),
+                "sched": sched.state_dict(),
+                "epoch": epoch + 1,
+                "train_seconds": elapsed,
+                "command": command,
+            },
+        )
     return model

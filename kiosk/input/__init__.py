@@ -7,7 +7,8 @@
 Modules: protocol (the pure wire-protocol parser), serial_backend, evdev_backend, calibration,
 simulator (`fse-joystick-sim`), calibrate (`fse-calibrate`), hub (InputHub), state (the types).
 """
-from kiosk.input.state import Button, ButtonEvent, InputSnapshot, SourceHealth
+
 from kiosk.input.hub import InputHub
+from kiosk.input.state import Button, ButtonEvent, InputSnapshot, SourceHealth
 
 __all__ = ["Button", "ButtonEvent", "InputHub", "InputSnapshot", "SourceHealth"]

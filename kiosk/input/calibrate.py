@@ -9,6 +9,7 @@ Step 2: move every stick to all its extremes, then press Enter (the smallest and
 of each axis become its min and max). The result goes into <state_dir>/joystick_calibration.json,
 which the kiosk reads on start. Stop the kiosk first: the board can only be opened once.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,7 +26,7 @@ from kiosk.input.hub import InputHub
 # How long to wait for the first frame (FSE_CALIBRATE_CONNECT_S overrides, for tests).
 CONNECT_TIMEOUT_S = float(os.environ.get("FSE_CALIBRATE_CONNECT_S", "10"))
 CENTRE_SAMPLE_S = 1.0
-MIN_SWING = 0.2     # of the nominal range: an axis that moved less than this was probably not moved
+MIN_SWING = 0.2  # of the nominal range: an axis that moved less than this was probably not moved
 
 
 def _wait_for_enter(hub: InputHub, on_sample) -> bool:
@@ -43,7 +44,9 @@ def _wait_for_enter(hub: InputHub, on_sample) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fse-calibrate", description=__doc__.splitlines()[0])
-    parser.add_argument("--joystick", help="auto, sim, a serial path or evdev:/dev/input/eventN (default: the config's)")
+    parser.add_argument(
+        "--joystick", help="auto, sim, a serial path or evdev:/dev/input/eventN (default: the config's)"
+    )
     parser.add_argument("--state-dir", type=Path, help="where joystick_calibration.json goes (default: the config's)")
     args = parser.parse_args(argv)
     try:
@@ -66,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
         while hub.latest_raw() is None:
             if time.monotonic() > deadline:
                 details = "; ".join(f"{s.name}: {s.detail}" for s in hub.poll().sources) or "no sources"
-                print(f"fse-calibrate: no joystick sent anything within {CONNECT_TIMEOUT_S:.0f} s ({details}). "
-                      f"Check the USB cable, or stop the kiosk (systemctl stop fse-kiosk) if it holds the port.",
-                      file=sys.stderr)
+                print(
+                    f"fse-calibrate: no joystick sent anything within {CONNECT_TIMEOUT_S:.0f} s ({details}). "
+                    f"Check the USB cable, or stop the kiosk (systemctl stop fse-kiosk) if it holds the port.",
+                    file=sys.stderr,
+                )
                 return 1
             time.sleep(0.02)
         source = next(s for s in hub.sources if s.connected)
@@ -103,8 +108,10 @@ def main(argv: list[str] | None = None) -> int:
         for k, (c, lo, hi, n) in enumerate(zip(centre, low, high, nominal)):
             swing = MIN_SWING * (n.max - n.min) / 2
             if c - lo < swing or hi - c < swing:
-                print(f"  axis {k}: moved only {lo:.0f}..{hi:.0f} around {c:.0f}; keeping its nominal range "
-                      f"{n.min:.0f}..{n.max:.0f} (run again and move it all the way)")
+                print(
+                    f"  axis {k}: moved only {lo:.0f}..{hi:.0f} around {c:.0f}; keeping its nominal range "
+                    f"{n.min:.0f}..{n.max:.0f} (run again and move it all the way)"
+                )
                 calibration.append(AxisCalibration(c, n.min, n.max) if n.min < c < n.max else n)
             else:
                 calibration.append(AxisCalibration(c, lo, hi))

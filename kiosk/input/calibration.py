@@ -4,6 +4,7 @@ Calibration is per axis (centre, min, max in the source's raw units), stored per
 `<state_dir>/joystick_calibration.json` and written by `fse-calibrate`. A source without a stored
 calibration uses its nominal range (0..1023 for the board, the device's ABS range for evdev).
 """
+
 from __future__ import annotations
 
 import json
@@ -54,7 +55,7 @@ def shape(value: float, deadzone: float, expo: float) -> float:
     if magnitude <= deadzone:
         return 0.0
     magnitude = (magnitude - deadzone) / (1.0 - deadzone)
-    magnitude = (1.0 - expo) * magnitude + expo * magnitude ** 3
+    magnitude = (1.0 - expo) * magnitude + expo * magnitude**3
     return math.copysign(min(1.0, magnitude), value)
 
 
@@ -80,11 +81,18 @@ class CalibrationStore:
                 if all(a.is_sane() for a in calibration):
                     self._sources[key] = calibration
                 else:
-                    log.warning("%s: calibration for %s needs min < centre < max on every axis; "
-                                "using nominal ranges until fse-calibrate is run again", self.path, key)
+                    log.warning(
+                        "%s: calibration for %s needs min < centre < max on every axis; "
+                        "using nominal ranges until fse-calibrate is run again",
+                        self.path,
+                        key,
+                    )
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as error:
-            log.warning("%s is unreadable (%s); using nominal joystick ranges. Run fse-calibrate to rewrite it.",
-                        self.path, error)
+            log.warning(
+                "%s is unreadable (%s); using nominal joystick ranges. Run fse-calibrate to rewrite it.",
+                self.path,
+                error,
+            )
 
     def get(self, key: str, default: tuple[AxisCalibration, ...]) -> tuple[AxisCalibration, ...]:
         stored = self._sources.get(key)
@@ -94,8 +102,7 @@ class CalibrationStore:
         if self.path is None:
             raise ValueError("no state directory to save the calibration in")
         self._sources[key] = tuple(calibration)
-        document = {"version": FILE_VERSION,
-                    "sources": {k: [asdict(a) for a in v] for k, v in self._sources.items()}}
+        document = {"version": FILE_VERSION, "sources": {k: [asdict(a) for a in v] for k, v in self._sources.items()}}
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Write-then-rename: a power cut mid-write must not leave a half file the kiosk can't read.
         handle, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".calibration")

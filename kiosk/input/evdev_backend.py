@@ -10,6 +10,7 @@ A device is taken when it has at least one mapped axis or button. With a fixed p
 ("evdev:/dev/input/event5") only that node is used; otherwise the first matching device. When it
 vanishes (ENODEV) the source looks again every 0.5 s.
 """
+
 from __future__ import annotations
 
 import errno
@@ -42,11 +43,19 @@ DEFAULT_MAP = {
     "axes": ["ABS_X", "ABS_Y", "ABS_RX", "ABS_RY", "ABS_Z", "ABS_RZ", "ABS_HAT0X", "ABS_HAT0Y"],
     "buttons": {
         # Gamepad face and shoulder buttons...
-        "BTN_SOUTH": "capture", "BTN_EAST": "jump", "BTN_NORTH": "next_print",
-        "BTN_WEST": "random", "BTN_TR": "next_landmark", "BTN_TL": "spare",
+        "BTN_SOUTH": "capture",
+        "BTN_EAST": "jump",
+        "BTN_NORTH": "next_print",
+        "BTN_WEST": "random",
+        "BTN_TR": "next_landmark",
+        "BTN_TL": "spare",
         # ...and the first six buttons of a joystick or a USB arcade encoder.
-        "BTN_TRIGGER": "capture", "BTN_THUMB": "jump", "BTN_THUMB2": "next_print",
-        "BTN_TOP": "random", "BTN_TOP2": "next_landmark", "BTN_PINKIE": "spare",
+        "BTN_TRIGGER": "capture",
+        "BTN_THUMB": "jump",
+        "BTN_THUMB2": "next_print",
+        "BTN_TOP": "random",
+        "BTN_TOP2": "next_landmark",
+        "BTN_PINKIE": "spare",
     },
 }
 
@@ -57,8 +66,8 @@ class MappingError(ValueError):
 
 @dataclass(frozen=True)
 class EvdevMapping:
-    axes: tuple[int, ...]               # ABS code per kiosk axis
-    buttons: dict[int, Button]          # KEY/BTN code -> Button
+    axes: tuple[int, ...]  # ABS code per kiosk axis
+    buttons: dict[int, Button]  # KEY/BTN code -> Button
 
     @classmethod
     def from_config(cls, config: dict | None) -> "EvdevMapping":
@@ -85,8 +94,9 @@ class EvdevMapping:
             try:
                 buttons[code] = Button(button)
             except ValueError:
-                raise MappingError(f"evdev map sends {name} to {button!r}; buttons are "
-                                   + ", ".join(b.value for b in Button)) from None
+                raise MappingError(
+                    f"evdev map sends {name} to {button!r}; buttons are " + ", ".join(b.value for b in Button)
+                ) from None
         return cls(tuple(axes), buttons)
 
     def matches(self, capabilities: dict[int, list]) -> bool:
@@ -169,8 +179,16 @@ class EvdevSource:
             detail = f"disconnected: waiting for {self.path}"
         else:
             detail = "disconnected" if evdev is not None else "disconnected: python-evdev not installed"
-        return SourceHealth(self.name, self.kind, self.connected, self._rate.current(time.monotonic()),
-                            self.frames, self.dropped, 0, detail)
+        return SourceHealth(
+            self.name,
+            self.kind,
+            self.connected,
+            self._rate.current(time.monotonic()),
+            self.frames,
+            self.dropped,
+            0,
+            detail,
+        )
 
     def _find(self):
         paths = [self.path] if self.path else sorted(evdev.list_devices())

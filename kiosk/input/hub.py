@@ -10,6 +10,7 @@ Sources report raw frames on their own threads; the hub calibrates them there (s
 copies) and turns button-mask changes into ButtonEvents. The axes follow whichever source sent
 the newest frame. Keyboard and mouse are the kiosk's own business (pygame events), not the hub's.
 """
+
 from __future__ import annotations
 
 import collections
@@ -27,7 +28,7 @@ from kiosk.input.state import BUTTON_BITS, ButtonEvent, InputSnapshot
 
 log = logging.getLogger(__name__)
 
-EVENT_QUEUE_MAX = 256      # button edges kept between polls; a UI stalled longer loses the oldest
+EVENT_QUEUE_MAX = 256  # button edges kept between polls; a UI stalled longer loses the oldest
 _CENTRED = (0.0,) * AXES
 _IDLE = (False,) * AXES
 
@@ -40,8 +41,15 @@ class InputHub:
     backend), a serial device path, or "evdev:/dev/input/eventN".
     """
 
-    def __init__(self, joystick: str = "auto", state_dir: Path | None = None, evdev_map: dict | None = None,
-                 *, deadzone: float = DEFAULT_DEADZONE, expo: float = DEFAULT_EXPO) -> None:
+    def __init__(
+        self,
+        joystick: str = "auto",
+        state_dir: Path | None = None,
+        evdev_map: dict | None = None,
+        *,
+        deadzone: float = DEFAULT_DEADZONE,
+        expo: float = DEFAULT_EXPO,
+    ) -> None:
         self.joystick = joystick
         self.deadzone = deadzone
         self.expo = expo
@@ -65,7 +73,7 @@ class InputHub:
             self._simulator = SimulatedBoard()
             return [SerialSource(self._simulator.path, self._on_frame, name="sim")]
         if joystick.startswith("evdev:"):
-            return [EvdevSource(joystick[len("evdev:"):], self._on_frame, EvdevMapping.from_config(evdev_map))]
+            return [EvdevSource(joystick[len("evdev:") :], self._on_frame, EvdevMapping.from_config(evdev_map))]
         if joystick == "auto":
             sources: list = [SerialSource(None, self._on_frame)]
             if evdev is not None:
@@ -73,8 +81,10 @@ class InputHub:
             return sources
         if joystick.startswith("/"):
             return [SerialSource(joystick, self._on_frame)]
-        raise ValueError(f'joystick = {joystick!r} is not allowed; expected "auto", "none", "sim", '
-                         f'a serial device path such as "/dev/fse-joystick", or "evdev:/dev/input/eventN"')
+        raise ValueError(
+            f'joystick = {joystick!r} is not allowed; expected "auto", "none", "sim", '
+            f'a serial device path such as "/dev/fse-joystick", or "evdev:/dev/input/eventN"'
+        )
 
     @property
     def simulator(self) -> SimulatedBoard | None:
@@ -102,8 +112,7 @@ class InputHub:
         sources = tuple(source.health() for source in self.sources)
         if self._overflow:
             # Edges the UI never collected count against the first source (there is one in practice).
-            sources = (dataclasses.replace(sources[0], dropped=sources[0].dropped + self._overflow),
-                       *sources[1:])
+            sources = (dataclasses.replace(sources[0], dropped=sources[0].dropped + self._overflow), *sources[1:])
         if not any(s.connected for s in sources):
             axes, active = _CENTRED, _IDLE  # a vanished stick must not keep steering
         return InputSnapshot(axes, active, events, sources, t)

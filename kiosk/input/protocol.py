@@ -10,6 +10,7 @@ they agree, and parses the document's examples with this parser).
 
 No I/O here: the serial backend moves bytes, this module only frames and checks them.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
@@ -55,6 +56,7 @@ def crc8(data: bytes) -> int:
 @dataclass(frozen=True)
 class Identity:
     """The board's identity line: sent on boot and when the host writes '?'."""
+
     protocol: int
     firmware: str
     board: str
@@ -69,6 +71,7 @@ class Identity:
 @dataclass(frozen=True)
 class Frame:
     """One data frame: raw 10-bit axis readings and the button mask (bit k = button k pressed)."""
+
     seq: int
     axes: tuple[int, ...]
     buttons: int
@@ -78,20 +81,20 @@ class Frame:
 @dataclass
 class ParserStats:
     """What the parser kept and what it dropped, by reason (shown in the diagnostics overlay)."""
-    frames: int = 0        # data frames accepted
+
+    frames: int = 0  # data frames accepted
     identities: int = 0
-    lost: int = 0          # frames missing from the sequence (the board sent them, we never saw them)
-    garbage: int = 0       # lines that are not protocol lines at all (noise, a partial line)
-    checksum: int = 0      # well-formed lines whose CRC does not match: corrupted in transit
-    malformed: int = 0     # correct CRC but wrong fields: a different or broken sender
-    range: int = 0         # a number outside what the board can send
-    version: int = 0       # lines from a board speaking another protocol version
-    overlong: int = 0      # lines longer than LINE_MAX (a flood, or no newlines)
+    lost: int = 0  # frames missing from the sequence (the board sent them, we never saw them)
+    garbage: int = 0  # lines that are not protocol lines at all (noise, a partial line)
+    checksum: int = 0  # well-formed lines whose CRC does not match: corrupted in transit
+    malformed: int = 0  # correct CRC but wrong fields: a different or broken sender
+    range: int = 0  # a number outside what the board can send
+    version: int = 0  # lines from a board speaking another protocol version
+    overlong: int = 0  # lines longer than LINE_MAX (a flood, or no newlines)
 
     @property
     def dropped(self) -> int:
-        return (self.garbage + self.checksum + self.malformed + self.range + self.version
-                + self.overlong)
+        return self.garbage + self.checksum + self.malformed + self.range + self.version + self.overlong
 
     def as_dict(self) -> dict[str, int]:
         values = {f.name: getattr(self, f.name) for f in fields(self)}
@@ -142,7 +145,7 @@ class ProtocolParser:
         self.stats = ParserStats()
         self.identity: Identity | None = None
         self._buffer = bytearray()
-        self._skipping = False       # inside an overlong line: discard up to its newline
+        self._skipping = False  # inside an overlong line: discard up to its newline
         self._last_seq: int | None = None
 
     def feed(self, data: bytes, t: float = 0.0) -> list[Frame | Identity]:
@@ -185,11 +188,11 @@ class ProtocolParser:
         if not line:
             return None
         star = line.rfind(b"*")
-        if star < 1 or len(line) - star != 3 or not all(c in _HEX for c in line[star + 1:]):
+        if star < 1 or len(line) - star != 3 or not all(c in _HEX for c in line[star + 1 :]):
             self.stats.garbage += 1
             return None
         body = line[:star]
-        if crc8(body) != int(line[star + 1:], 16):
+        if crc8(body) != int(line[star + 1 :], 16):
             self.stats.checksum += 1
             return None
         parts = body.split(b",")

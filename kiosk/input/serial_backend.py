@@ -12,6 +12,7 @@ to the bootloader) and again every second until an identity arrives, so a board 
 reset (a Mega with the reset jumper cut, the simulator) identifies itself too. The same reset is
 what revives a hung board built without its watchdog.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,18 +26,17 @@ import serial.threaded
 from serial.tools import list_ports
 
 from kiosk.input.calibration import AxisCalibration, nominal
-from kiosk.input.protocol import (AXIS_MAX, BAUD, IDENTITY_REQUEST, PROTOCOL_VERSION, Frame, Identity,
-                                  ProtocolParser)
+from kiosk.input.protocol import AXIS_MAX, BAUD, IDENTITY_REQUEST, PROTOCOL_VERSION, Frame, Identity, ProtocolParser
 from kiosk.input.state import SourceHealth
 
 log = logging.getLogger(__name__)
 
-STABLE_PATH = "/dev/fse-joystick"        # the udev rule's symlink (systemd/99-fse-joystick.rules)
-RECONNECT_S = 0.2                        # how often a missing port is looked for: well inside 2 s
-IDENTITY_RETRY_S = 1.0                   # re-send '?' this often until the board identifies
-BOOT_WAIT_S = 2.5                        # a board's first line comes this soon after the open's reset:
-                                         # auto-detect skips a port silent longer, a known one is reopened
-FRAME_SILENCE_S = 1.0                    # no frame this long from a streaming board (100 Hz): reopen it
+STABLE_PATH = "/dev/fse-joystick"  # the udev rule's symlink (systemd/99-fse-joystick.rules)
+RECONNECT_S = 0.2  # how often a missing port is looked for: well inside 2 s
+IDENTITY_RETRY_S = 1.0  # re-send '?' this often until the board identifies
+BOOT_WAIT_S = 2.5  # a board's first line comes this soon after the open's reset:
+# auto-detect skips a port silent longer, a known one is reopened
+FRAME_SILENCE_S = 1.0  # no frame this long from a streaming board (100 Hz): reopen it
 # USB serial chips Arduino Nanos and Megas ship with: Arduino, Arduino.org, CH340, FTDI, CP210x.
 KNOWN_USB_IDS = {(0x2341, None), (0x2A03, None), (0x1A86, 0x7523), (0x0403, 0x6001), (0x10C4, 0xEA60)}
 
@@ -119,7 +119,7 @@ class BoardReader(serial.threaded.ReaderThread):
 
 def short_name(port: str) -> str:
     """'ttyACM0' for /dev/ttyACM0, 'pts/3' for a pty, the file name for anything else."""
-    return port[len("/dev/"):] if port.startswith("/dev/") else os.path.basename(port)
+    return port[len("/dev/") :] if port.startswith("/dev/") else os.path.basename(port)
 
 
 def candidate_ports() -> list[str]:
@@ -140,7 +140,7 @@ class SerialSource:
     calibration_key = "serial"
 
     def __init__(self, port: str | None, sink: Sink, name: str = "serial") -> None:
-        self.port = port                 # None: auto-detect
+        self.port = port  # None: auto-detect
         self.name = name
         self.sink = sink
         self.parser = ProtocolParser()
@@ -154,7 +154,7 @@ class SerialSource:
         self._identified = threading.Event()
         self._thread: threading.Thread | None = None
         self._reader: BoardReader | None = None
-        self._last_frame: float | None = None     # monotonic time of the newest frame on this opening
+        self._last_frame: float | None = None  # monotonic time of the newest frame on this opening
 
     @staticmethod
     def nominal_calibration() -> tuple[AxisCalibration, ...]:
@@ -173,11 +173,18 @@ class SerialSource:
             self._identified.set()
             if known:
                 return  # the answer to another '?' or a reboot: nothing new to say
-            log.info("joystick board on %s: %s firmware %s, protocol %d",
-                     self.current_port, identity.board, identity.firmware, identity.protocol)
+            log.info(
+                "joystick board on %s: %s firmware %s, protocol %d",
+                self.current_port,
+                identity.board,
+                identity.firmware,
+                identity.protocol,
+            )
         else:
-            self._problem = (f"board speaks protocol {identity.protocol}, this kiosk {PROTOCOL_VERSION}: "
-                             f"flash firmware {identity.firmware!r} -> make -C firmware (see docs/joystick.md)")
+            self._problem = (
+                f"board speaks protocol {identity.protocol}, this kiosk {PROTOCOL_VERSION}: "
+                f"flash firmware {identity.firmware!r} -> make -C firmware (see docs/joystick.md)"
+            )
             log.error("joystick on %s: %s", self.current_port, self._problem)
 
     def port_lost(self, error) -> None:
@@ -216,9 +223,19 @@ class SerialSource:
             else:
                 detail = f"{port} (no identity yet)"
         else:
-            detail = self._problem or ("disconnected" if self.port is None else f"disconnected: waiting for {self.port}")
-        return SourceHealth(self.name, self.kind, self.connected, self._rate.current(time.monotonic()),
-                            stats.frames, stats.dropped, stats.lost, detail)
+            detail = self._problem or (
+                "disconnected" if self.port is None else f"disconnected: waiting for {self.port}"
+            )
+        return SourceHealth(
+            self.name,
+            self.kind,
+            self.connected,
+            self._rate.current(time.monotonic()),
+            stats.frames,
+            stats.dropped,
+            stats.lost,
+            detail,
+        )
 
     # -- the supervisor thread ----------------------------------------------------------------
     def _supervise(self) -> None:
@@ -257,8 +274,11 @@ class SerialSource:
                     break
                 self.write(IDENTITY_REQUEST)
             if self._silent(opened):
-                log.warning("joystick on %s sent no frame for %.1f s; reopening the port (resets the board)",
-                            port, FRAME_SILENCE_S if self._last_frame is not None else BOOT_WAIT_S)
+                log.warning(
+                    "joystick on %s sent no frame for %.1f s; reopening the port (resets the board)",
+                    port,
+                    FRAME_SILENCE_S if self._last_frame is not None else BOOT_WAIT_S,
+                )
                 break
             self._lost.wait(IDENTITY_RETRY_S if not self._identified.is_set() else RECONNECT_S)
             if self.port is None and not os.path.exists(port):

@@ -19,6 +19,7 @@ Commands (one a line, in a script or typed; '#' starts a comment):
     garbage TEXT      send TEXT raw, newline added (fault injection)
     quit              stop
 """
+
 from __future__ import annotations
 
 import argparse
@@ -32,9 +33,19 @@ import time
 import tty
 from pathlib import Path
 
-from kiosk.input.protocol import (AXES, AXIS_MAX, BUTTONS, FIRMWARE_VERSION, IDENTITY_REQUEST,
-                                  PROTOCOL_VERSION, REPORT_HZ, SEQ_MODULO, Identity, encode_frame,
-                                  encode_identity)
+from kiosk.input.protocol import (
+    AXES,
+    AXIS_MAX,
+    BUTTONS,
+    FIRMWARE_VERSION,
+    IDENTITY_REQUEST,
+    PROTOCOL_VERSION,
+    REPORT_HZ,
+    SEQ_MODULO,
+    Identity,
+    encode_frame,
+    encode_identity,
+)
 from kiosk.input.state import BUTTON_BITS, Button
 
 CENTRE = (AXIS_MAX + 1) // 2
@@ -201,7 +212,7 @@ class SimulatedBoard:
                     if not writable:
                         os.write(master, b"\n")
                         return
-                    rest = rest[os.write(master, rest):]
+                    rest = rest[os.write(master, rest) :]
                 except (BlockingIOError, OSError):
                     return
 
@@ -281,8 +292,10 @@ def run_command(board: SimulatedBoard, line: str) -> bool:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="fse-joystick-sim", description="A simulated joystick board on a pseudo-terminal.",
-        epilog="Commands: " + " | ".join(l.strip() for l in __doc__.split("Commands")[1].splitlines()[1:] if l.strip()),
+        prog="fse-joystick-sim",
+        description="A simulated joystick board on a pseudo-terminal.",
+        epilog="Commands: "
+        + " | ".join(line.strip() for line in __doc__.split("Commands")[1].splitlines()[1:] if line.strip()),
     )
     parser.add_argument("--script", type=Path, help="a file of commands to run (see below)")
     parser.add_argument("--link", type=Path, help="a symlink to keep pointing at the pty (default: a temp path)")
@@ -315,7 +328,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         interactive = sys.stdin.isatty()
         if interactive:
-            print("commands: axis K V | raw K N | press/release/tap NAME | wait S | unplug | replug | hang | reset | quit")
+            print(
+                "commands: axis K V | raw K N | press/release/tap NAME | wait S | unplug | replug | hang | reset | quit"
+            )
         for line in sys.stdin:
             try:
                 if not run_command(board, line):

@@ -18,6 +18,7 @@ and returns the rects it redrew, so the app presents only what changed: while a 
 slider knobs' strips and the "you are here" signature, not the whole screen. Interactive widgets also have `press(pos, app)`,
 `drag(pos, app)` and `release(pos, app)`, returning True when they took the event.
 """
+
 from __future__ import annotations
 
 import pygame
@@ -58,6 +59,7 @@ class Widget:
         try:
             if whole:
                 from .theme import BG
+
                 frame.fill(BG, self.rect)
                 self.draw_static(frame, app)
                 self._background = frame.subsurface(self.rect).copy()

@@ -1,19 +1,23 @@
 """The two big buttons a visitor can always find: hyperspace jump and capture."""
+
 from __future__ import annotations
 
 import pygame
 
-from . import theme
-from . import ClickWidget
 from .. import controls
+from . import ClickWidget, theme
 
 
 class ActionButtons(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
         # the lower part of the left column's panel; the canvas widget owns the upper part
-        self.rect = pygame.Rect(layout.left.x, layout.jump.y - 8 * layout.s, layout.left.w,
-                                layout.left.bottom - layout.jump.y + 8 * layout.s)
+        self.rect = pygame.Rect(
+            layout.left.x,
+            layout.jump.y - 8 * layout.s,
+            layout.left.w,
+            layout.left.bottom - layout.jump.y + 8 * layout.s,
+        )
 
     def static_inputs(self, app) -> tuple:
         return (app.capture_busy(),)
@@ -34,10 +38,23 @@ class ActionButtons(ClickWidget):
     def _button(surface, rect, title, hint, fill, s, shift) -> None:
         pygame.draw.rect(surface, fill, rect, border_radius=int(16 * s))
         pygame.draw.rect(surface, theme.PANEL_EDGE, rect, width=max(1, int(2 * s)), border_radius=int(16 * s))
-        theme.text(surface, title, (rect.centerx + shift * s, rect.centery - 14 * s), int(36 * s), theme.TEXT,
-                   bold=True, anchor="center")
-        theme.text(surface, hint, (rect.centerx + shift * s, rect.centery + 26 * s), int(22 * s), theme.TEXT_DIM,
-                   anchor="center")
+        theme.text(
+            surface,
+            title,
+            (rect.centerx + shift * s, rect.centery - 14 * s),
+            int(36 * s),
+            theme.TEXT,
+            bold=True,
+            anchor="center",
+        )
+        theme.text(
+            surface,
+            hint,
+            (rect.centerx + shift * s, rect.centery + 26 * s),
+            int(22 * s),
+            theme.TEXT_DIM,
+            anchor="center",
+        )
 
     def press(self, pos, app) -> bool:
         if self.layout.jump.collidepoint(pos):

@@ -4,14 +4,15 @@ It shows the decoded design until the visitor draws; then it shows their drawing
 re-encodes (throttled) so the whole screen follows the drawing. Garment = white (1) on black (0),
 the encoder's Fashion-MNIST convention.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pygame
 
-from . import Widget, theme
 from .. import controls
 from ..explorer import BRUSH_BLACK, BRUSH_WHITE
+from . import Widget, theme
 
 TOOLS = (("random", "random"), ("clear", "clear"), ("brush_white", "white"), ("brush_black", "black"))
 """The tools under the canvas: (command, the word on the tool); key and tooltip come from kiosk/controls.py."""
@@ -20,7 +21,9 @@ TOOLS = (("random", "random"), ("clear", "clear"), ("brush_white", "white"), ("b
 class CanvasWidget(Widget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
-        self.rect = pygame.Rect(layout.left.x, layout.left.y, layout.left.w, layout.jump.y - 8 * layout.s - layout.left.y)
+        self.rect = pygame.Rect(
+            layout.left.x, layout.left.y, layout.left.w, layout.jump.y - 8 * layout.s - layout.left.y
+        )
         self.drawing = False
         self.hover_tool: int | None = None
 
@@ -44,15 +47,25 @@ class CanvasWidget(Widget):
         theme.panel(surface, L.left, "DRAW HERE", s)
         for i, (command, word) in enumerate(TOOLS):
             rect = L.tools[i]
-            selected = (command == "brush_white" and state.brush == BRUSH_WHITE) or \
-                       (command == "brush_black" and state.brush == BRUSH_BLACK)
+            selected = (command == "brush_white" and state.brush == BRUSH_WHITE) or (
+                command == "brush_black" and state.brush == BRUSH_BLACK
+            )
             fill = (60, 64, 88) if self.hover_tool == i else (40, 43, 60)
             pygame.draw.rect(surface, fill, rect, border_radius=int(10 * s))
-            pygame.draw.rect(surface, theme.ACCENT if selected else theme.PANEL_EDGE, rect,
-                             width=max(1, int((4 if selected else 2) * s)), border_radius=int(10 * s))
+            pygame.draw.rect(
+                surface,
+                theme.ACCENT if selected else theme.PANEL_EDGE,
+                rect,
+                width=max(1, int((4 if selected else 2) * s)),
+                border_radius=int(10 * s),
+            )
             key = controls.key_label(controls.control(command).keys[0])
-            theme.text(surface, key, (rect.centerx, rect.y + 6 * s), int(36 * s), theme.TEXT, bold=True, anchor="midtop")
-            theme.text(surface, word, (rect.centerx, rect.bottom - 6 * s), int(20 * s), theme.TEXT_DIM, anchor="midbottom")
+            theme.text(
+                surface, key, (rect.centerx, rect.y + 6 * s), int(36 * s), theme.TEXT, bold=True, anchor="midtop"
+            )
+            theme.text(
+                surface, word, (rect.centerx, rect.bottom - 6 * s), int(20 * s), theme.TEXT_DIM, anchor="midbottom"
+            )
 
     def moving_rects(self) -> list[pygame.Rect]:
         return [self.layout.canvas]
@@ -60,11 +73,12 @@ class CanvasWidget(Widget):
     def draw(self, surface: pygame.Surface, app) -> None:
         L, s, state = self.layout, self.layout.s, app.state
         image = state.canvas if state.canvas_drawn else app.design28
-        grey = (np.clip(np.nan_to_num(image), 0, 1) * 255).astype(np.uint8).T   # surfarray is (x, y)
+        grey = (np.clip(np.nan_to_num(image), 0, 1) * 255).astype(np.uint8).T  # surfarray is (x, y)
         small = pygame.surfarray.make_surface(np.stack([grey] * 3, axis=-1))
         surface.blit(pygame.transform.scale(small, L.canvas.size), L.canvas)
-        pygame.draw.rect(surface, theme.ACCENT if self.drawing else theme.PANEL_EDGE, L.canvas,
-                         width=max(1, int(2 * s)))
+        pygame.draw.rect(
+            surface, theme.ACCENT if self.drawing else theme.PANEL_EDGE, L.canvas, width=max(1, int(2 * s))
+        )
 
     def draw_tooltip(self, surface: pygame.Surface, app) -> pygame.Rect | None:
         """The hovered tool's tooltip, an overlay on the screen; the rect it covers."""

@@ -4,6 +4,7 @@ While a new render is on its way the last one stays up; a draft (reduced resolut
 smoothly) may replace it, then the full-resolution render, then the print. The view owns the
 image's surface, made on the render worker (`make_image`) and swapped in by `show(frame)`.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,9 +27,9 @@ class DesignView(Widget):
         the render worker (DesignRenderer's `prepare`): smoothscale of a draft to 720 px took ~7 ms
         of the UI thread's frame before; pygame releases the GIL while it scales."""
         image = pygame.image.frombuffer(np.ascontiguousarray(rgb).tobytes(), rgb.shape[1::-1], "RGB")
-        if image.get_size() != self.layout.design_image.size:   # a draft or a capped render
+        if image.get_size() != self.layout.design_image.size:  # a draft or a capped render
             return pygame.transform.smoothscale(image, self.layout.design_image.size)
-        return image.copy()   # its own pixels, not a view of a bytes object
+        return image.copy()  # its own pixels, not a view of a bytes object
 
     def show(self, frame) -> None:
         """A finished render (kiosk.render.DesignFrame) becomes the image on screen."""
@@ -48,18 +49,38 @@ class DesignView(Widget):
         theme.panel(surface, L.design, None, s)
         if self.image is None:
             theme.text(surface, "designing...", L.design_image.center, int(40 * s), theme.TEXT_DIM, anchor="center")
-        theme.text(surface, "YOUR DESIGN", (L.design.x + 20 * s, L.design.y + 10 * s), int(28 * s),
-                   theme.TEXT_DIM, bold=True)
+        theme.text(
+            surface, "YOUR DESIGN", (L.design.x + 20 * s, L.design.y + 10 * s), int(28 * s), theme.TEXT_DIM, bold=True
+        )
         label = app.print_label(app.state.print_name)
-        theme.text(surface, f"print: {label}", (L.design.right - 20 * s, L.design.y + 12 * s), int(26 * s),
-                   theme.ACCENT if app.state.print_name != "none" else theme.TEXT_DIM, anchor="topright")
+        theme.text(
+            surface,
+            f"print: {label}",
+            (L.design.right - 20 * s, L.design.y + 12 * s),
+            int(26 * s),
+            theme.ACCENT if app.state.print_name != "none" else theme.TEXT_DIM,
+            anchor="topright",
+        )
         bottom = L.design.bottom - 12 * s
         if self.looks_like:
-            theme.text(surface, f"looks like: {self.looks_like}", (L.design.x + 20 * s, bottom), int(28 * s),
-                       theme.TEXT, bold=True, anchor="bottomleft")
+            theme.text(
+                surface,
+                f"looks like: {self.looks_like}",
+                (L.design.x + 20 * s, bottom),
+                int(28 * s),
+                theme.TEXT,
+                bold=True,
+                anchor="bottomleft",
+            )
         if self.stage == "draft":
-            theme.text(surface, "sharpening...", (L.design.right - 20 * s, bottom), int(22 * s), theme.TEXT_DIM,
-                       anchor="bottomright")
+            theme.text(
+                surface,
+                "sharpening...",
+                (L.design.right - 20 * s, bottom),
+                int(22 * s),
+                theme.TEXT_DIM,
+                anchor="bottomright",
+            )
 
     def moving_rects(self) -> list[pygame.Rect]:
         return [self.layout.design_image]

@@ -1,12 +1,13 @@
 """The operator's F12 overlay: frame rate, render latencies, providers, input health, disk, capture log,
 version, and every control (from kiosk/controls.py)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pygame
 
-from . import theme
 from .. import controls
+from . import theme
 
 
 def _pct(values, q: float) -> str:
@@ -20,23 +21,31 @@ class DiagnosticsOverlay:
 
     def lines(self, app) -> list[str]:
         m = app.metrics
-        out = [f"Fashion Space Explorer {app.version}   config: {app.config.source}",
-               f"fps {app.fps:5.1f}   frame ms p50 {_pct(m.frame_ms, 50)} p95 {_pct(m.frame_ms, 95)}"
-               f"   ui work p95 {_pct(m.ui_work_ms, 95)}"]
+        out = [
+            f"Fashion Space Explorer {app.version}   config: {app.config.source}",
+            f"fps {app.fps:5.1f}   frame ms p50 {_pct(m.frame_ms, 50)} p95 {_pct(m.frame_ms, 95)}"
+            f"   ui work p95 {_pct(m.ui_work_ms, 95)}",
+        ]
         for name in ("draft_ms", "full_ms", "print_ms", "preview_ms", "capture_ms"):
             values = getattr(m, name)
             out.append(f"{name[:-3]:11s} ms p50 {_pct(values, 50)} p95 {_pct(values, 95)}  (n={len(values)})")
         out.append("providers: " + ", ".join(f"{k}={v}" for k, v in app.models.providers.items()))
-        out.append(f"prints: {app.prints_message or 'loaded'}   non-finite values caught: {app.models.nonfinite_events}")
+        out.append(
+            f"prints: {app.prints_message or 'loaded'}   non-finite values caught: {app.models.nonfinite_events}"
+        )
         for src in app.input_sources:
-            out.append(f"input {src.name} ({src.kind}): {'connected' if src.connected else 'DISCONNECTED'}  "
-                       f"{src.frames_per_s:5.1f} frames/s  frames {src.frames}  dropped {src.dropped}  "
-                       f"lost {src.lost}  {src.detail}")
+            out.append(
+                f"input {src.name} ({src.kind}): {'connected' if src.connected else 'DISCONNECTED'}  "
+                f"{src.frames_per_s:5.1f} frames/s  frames {src.frames}  dropped {src.dropped}  "
+                f"lost {src.lost}  {src.detail}"
+            )
         if not app.input_sources:
             out.append("input: keyboard and mouse only (joystick = none)")
         free = app.free_mb()
-        out.append(f"state dir {app.config.state_dir}: " + (f"{free:,.0f} MB free" if free is not None else "unavailable"))
-        if app.capture_log is not None:   # captures, how many are not yet exported, what the log set aside
+        out.append(
+            f"state dir {app.config.state_dir}: " + (f"{free:,.0f} MB free" if free is not None else "unavailable")
+        )
+        if app.capture_log is not None:  # captures, how many are not yet exported, what the log set aside
             out += app.capture_log.status().lines()
         else:
             out.append("capture log: could not be opened, captures are off (the reason is in the journal)")
@@ -49,7 +58,7 @@ class DiagnosticsOverlay:
         wrapped = [theme.wrap(title, size, rect.w - 40 * s, bold=True)[0]]
         for line in lines:
             if theme.font(size).size(line)[0] <= rect.w - 40 * s:
-                wrapped.append(line)   # as written: the figures' columns keep their spacing
+                wrapped.append(line)  # as written: the figures' columns keep their spacing
                 continue
             pieces = theme.wrap(line, size, rect.w - 60 * s) or [""]
             wrapped += [pieces[0]] + ["    " + p for p in pieces[1:]]
@@ -59,8 +68,14 @@ class DiagnosticsOverlay:
         surface.blit(layer, box)
         pygame.draw.rect(surface, theme.ACCENT, box, width=2)
         for i, line in enumerate(wrapped):
-            theme.text(surface, line, (box.x + 20 * s, box.y + 15 + i * (size + 6)), size,
-                       theme.ACCENT if i == 0 else theme.TEXT, bold=i == 0)
+            theme.text(
+                surface,
+                line,
+                (box.x + 20 * s, box.y + 15 + i * (size + 6)),
+                size,
+                theme.ACCENT if i == 0 else theme.TEXT,
+                bold=i == 0,
+            )
         return box
 
     def draw(self, surface: pygame.Surface, app) -> pygame.Rect:

@@ -4,6 +4,7 @@ All landmarks are visible at once along the bottom: a joystick visitor can't scr
 the current design's signature beside the landmarks' invites comparing them. Clicking one glides
 there; the one being visited (or glided to) is highlighted.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -26,7 +27,9 @@ class LandmarkStrip(ClickWidget):
         L, s = self.layout, self.layout.s
         inner = L.landmarks.inflate(-16 * s, -12 * s)
         width = inner.w / (count + 1)
-        return [pygame.Rect(round(inner.x + i * width), inner.y, round(width - 6 * s), inner.h) for i in range(count + 1)]
+        return [
+            pygame.Rect(round(inner.x + i * width), inner.y, round(width - 6 * s), inner.h) for i in range(count + 1)
+        ]
 
     def at_landmark(self, app) -> int | None:
         """The landmark being glided to, else the one the design is at (within NEAR), else None."""
@@ -37,8 +40,8 @@ class LandmarkStrip(ClickWidget):
         if not marks:
             return None
         if self._zs is None:
-            self._zs = np.stack([m.z for m in marks])                    # (L, 8)
-        d = np.sqrt(np.mean((self._zs - app.state.z) ** 2, axis=1))      # per-parameter RMS distance
+            self._zs = np.stack([m.z for m in marks])  # (L, 8)
+        d = np.sqrt(np.mean((self._zs - app.state.z) ** 2, axis=1))  # per-parameter RMS distance
         i = int(np.argmin(d))
         return i if d[i] < NEAR else None
 
@@ -68,12 +71,18 @@ class LandmarkStrip(ClickWidget):
                 if hot:
                     pygame.draw.rect(surface, (60, 52, 30), cell, border_radius=int(10 * s))
                     pygame.draw.rect(surface, theme.ACCENT, cell, width=max(1, int(3 * s)), border_radius=int(10 * s))
-                signature.draw(surface, marks[i - 1].z, (cell.centerx, cell.y + 8 * s + radius), radius,
-                               highlight=hot)
+                signature.draw(surface, marks[i - 1].z, (cell.centerx, cell.y + 8 * s + radius), radius, highlight=hot)
             lines = theme.wrap(name.replace("/", " / ").replace("  ", " "), int(20 * s), cell.w - 4 * s, bold=hot)[:2]
             for n, line in enumerate(lines):
-                theme.text(surface, line, (cell.centerx, cell.y + 16 * s + 2 * radius + n * 22 * s), int(20 * s),
-                           theme.ACCENT if (hot and i > 0) else theme.TEXT, bold=hot, anchor="midtop")
+                theme.text(
+                    surface,
+                    line,
+                    (cell.centerx, cell.y + 16 * s + 2 * radius + n * 22 * s),
+                    int(20 * s),
+                    theme.ACCENT if (hot and i > 0) else theme.TEXT,
+                    bold=hot,
+                    anchor="midtop",
+                )
 
     def moving_rects(self) -> list[pygame.Rect]:
         return [self._here_cell] if self._here_cell is not None else [self.rect]

@@ -6,6 +6,7 @@ captures from the capture log and places them on the map. Requests that arrive w
 collapse into one (newest request wins). The UI thread only reads the finished results, each
 published as one attribute assignment, so it never waits on SQLite, the disk or numpy work.
 """
+
 from __future__ import annotations
 
 import threading
@@ -45,7 +46,7 @@ def captured_z(state_dir: Path) -> np.ndarray:
             return recent_capture_z(conn, CAPTURES_SHOWN)
         finally:
             conn.close()
-    except Exception:   # a log being migrated or locked: show no markers this time, never stop the kiosk
+    except Exception:  # a log being migrated or locked: show no markers this time, never stop the kiosk
         return np.zeros((0, 8), np.float32)
 
 
@@ -61,7 +62,7 @@ class MapLoader:
         self.version = 0
         self.loaded = threading.Event()
         self._wake = threading.Event()
-        self._requested = 0            # bumped by the UI thread; the worker serves the newest
+        self._requested = 0  # bumped by the UI thread; the worker serves the newest
         self._served = 0
         self.served = threading.Event()
         self._thread = threading.Thread(target=self._run, name="map-loader", daemon=True)

@@ -8,6 +8,7 @@ file), clicking glides to it. The file is read and the captures placed on a work
 (map_loader.py); until the map is there, or if it is missing or does not match the manifest,
 the panel says so and names the fix. The map covers the canvas + prints column.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,8 +19,18 @@ import pygame
 from . import ClickWidget, theme
 from .map_loader import MapLoader
 
-CLASS_COLOURS = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (67, 99, 216), (245, 130, 49),
-                 (145, 30, 180), (66, 212, 244), (240, 50, 230), (191, 239, 69), (250, 190, 212)]
+CLASS_COLOURS = [
+    (230, 25, 75),
+    (60, 180, 75),
+    (255, 225, 25),
+    (67, 99, 216),
+    (245, 130, 49),
+    (145, 30, 180),
+    (66, 212, 244),
+    (240, 50, 230),
+    (191, 239, 69),
+    (250, 190, 212),
+]
 
 
 class MapView(ClickWidget):
@@ -29,8 +40,8 @@ class MapView(ClickWidget):
         self.area = layout.r(30, 124, 600, 600)
         self.loader = MapLoader(Path(models_dir), state_dir)
         self._surface: pygame.Surface | None = None
-        self._points: np.ndarray | None = None        # (N, 2) screen points of the map's designs
-        self._visitor: tuple[tuple, np.ndarray] | None = None   # (z it was placed for, screen point)
+        self._points: np.ndarray | None = None  # (N, 2) screen points of the map's designs
+        self._visitor: tuple[tuple, np.ndarray] | None = None  # (z it was placed for, screen point)
         self._hover_tile: tuple[int, pygame.Surface] | None = None
         self.hover_index: int | None = None
 
@@ -73,9 +84,17 @@ class MapView(ClickWidget):
         theme.panel(surface, self.rect, "MAP OF THE FASHION SPACE", s)
         if self.data is None:
             for i, line in enumerate(theme.wrap(self.message, int(28 * s), self.rect.w - 60 * s)):
-                theme.text(surface, line, (self.rect.x + 30 * s, self.rect.y + 90 * s + i * 38 * s), int(28 * s), theme.TEXT)
-            theme.text(surface, "M: back to the canvas", (self.rect.x + 30 * s, self.rect.bottom - 30 * s), int(24 * s),
-                       theme.TEXT_DIM, anchor="bottomleft")
+                theme.text(
+                    surface, line, (self.rect.x + 30 * s, self.rect.y + 90 * s + i * 38 * s), int(28 * s), theme.TEXT
+                )
+            theme.text(
+                surface,
+                "M: back to the canvas",
+                (self.rect.x + 30 * s, self.rect.bottom - 30 * s),
+                int(24 * s),
+                theme.TEXT_DIM,
+                anchor="bottomleft",
+            )
             return
         if self._surface is None:
             self._surface = pygame.Surface(self.area.size, pygame.SRCALPHA)
@@ -85,7 +104,7 @@ class MapView(ClickWidget):
                 self._surface.fill((*CLASS_COLOURS[int(label) % 10], 210), (int(x), int(y), dot, dot))
         surface.blit(self._surface, self.area)
         captures = self.loader.captures_xy
-        if captures is not None:   # visitors' captures: small white diamonds
+        if captures is not None:  # visitors' captures: small white diamonds
             for x, y in self.to_screen(captures).tolist():
                 d = 6 * s
                 pygame.draw.polygon(surface, theme.TEXT, [(x, y - d), (x + d, y), (x, y + d), (x - d, y)], 1)
@@ -105,9 +124,13 @@ class MapView(ClickWidget):
     def draw_hover(self, surface, app) -> None:
         s = self.layout.s
         if self._hover_tile is None or self._hover_tile[0] != self.hover_index:
-            grey = self.data.design[self.hover_index].T     # drawn by fit-map: no inference on the UI thread
-            self._hover_tile = (self.hover_index, pygame.transform.smoothscale(
-                pygame.surfarray.make_surface(np.stack([grey] * 3, -1)), (int(140 * s), int(140 * s))))
+            grey = self.data.design[self.hover_index].T  # drawn by fit-map: no inference on the UI thread
+            self._hover_tile = (
+                self.hover_index,
+                pygame.transform.smoothscale(
+                    pygame.surfarray.make_surface(np.stack([grey] * 3, -1)), (int(140 * s), int(140 * s))
+                ),
+            )
         tile = self._hover_tile[1]
         x, y = self.screen_points()[self.hover_index].tolist()
         box = tile.get_rect(bottomleft=(x + 12 * s, y - 12 * s)).clamp(self.area)

@@ -1,11 +1,12 @@
 """The print selector: a column of swatches with names; "none" (plain) is the first choice."""
+
 from __future__ import annotations
 
 import numpy as np
 import pygame
 
-from . import ClickWidget, theme
 from .. import controls
+from . import ClickWidget, theme
 
 MAX_SWATCHES = 12
 SWATCH_STEP = 96
@@ -21,22 +22,25 @@ class PrintSelector(ClickWidget):
     def rects(self, app) -> list[tuple[str, pygame.Rect]]:
         L, s = self.layout, self.layout.s
         names = app.print_names[:MAX_SWATCHES]
-        top, bottom = L.prints.y + 52 * s, L.prints.bottom - 44 * s   # room for the "P / Tab" hint
+        top, bottom = L.prints.y + 52 * s, L.prints.bottom - 44 * s  # room for the "P / Tab" hint
         step = min(SWATCH_STEP * s, (bottom - top) / max(1, len(names)))
-        return [(name, pygame.Rect(L.prints.x + 14 * s, top + i * step, L.prints.w - 28 * s, step - 6 * s))
-                for i, name in enumerate(names)]
+        return [
+            (name, pygame.Rect(L.prints.x + 14 * s, top + i * step, L.prints.w - 28 * s, step - 6 * s))
+            for i, name in enumerate(names)
+        ]
 
     def swatch(self, app, name: str, size) -> pygame.Surface:
         key = f"{name}@{size}"
         if key not in self._swatches:
             image = app.print_swatch(name)
-            if image is None:   # "none": a plain garment-coloured tile
+            if image is None:  # "none": a plain garment-coloured tile
                 surface = pygame.Surface(size)
                 surface.fill((220, 216, 208))
                 pygame.draw.line(surface, (150, 60, 60), (4, size[1] - 4), (size[0] - 4, 4), 3)
             else:
                 surface = pygame.transform.smoothscale(
-                    pygame.surfarray.make_surface(np.ascontiguousarray(image.transpose(1, 0, 2))), size)
+                    pygame.surfarray.make_surface(np.ascontiguousarray(image.transpose(1, 0, 2))), size
+                )
             self._swatches[key] = surface
         return self._swatches[key]
 
@@ -49,19 +53,42 @@ class PrintSelector(ClickWidget):
         if not app.print_names or app.print_names == ["none"]:
             # The reason (a path, a fix) is for the operator: it is in the F12 overlay and the journal.
             for i, line in enumerate(("Prints are", "not available", "on this booth", "yet.")):
-                theme.text(surface, line, (L.prints.centerx, L.prints.y + 70 * s + i * 30 * s), int(22 * s),
-                           theme.TEXT_DIM, anchor="midtop")
+                theme.text(
+                    surface,
+                    line,
+                    (L.prints.centerx, L.prints.y + 70 * s + i * 30 * s),
+                    int(22 * s),
+                    theme.TEXT_DIM,
+                    anchor="midtop",
+                )
             return
         for name, rect in self.rects(app):
             selected = name == app.state.print_name
             tile = pygame.Rect(rect.x, rect.y, rect.w, rect.h - 28 * s)
             surface.blit(self.swatch(app, name, tile.size), tile)
-            pygame.draw.rect(surface, theme.ACCENT if selected else theme.PANEL_EDGE, tile,
-                             width=max(1, int((5 if selected else 1) * s)))
-            theme.text(surface, app.print_label(name), (rect.centerx, rect.bottom), int(22 * s),
-                       theme.ACCENT if selected else theme.TEXT, bold=selected, anchor="midbottom")
-        theme.text(surface, f"{controls.keys_text(controls.control('next_print'), ' / ')}: next", (L.prints.centerx, L.prints.bottom - 12 * s), int(20 * s),
-                   theme.TEXT_DIM, anchor="midbottom")
+            pygame.draw.rect(
+                surface,
+                theme.ACCENT if selected else theme.PANEL_EDGE,
+                tile,
+                width=max(1, int((5 if selected else 1) * s)),
+            )
+            theme.text(
+                surface,
+                app.print_label(name),
+                (rect.centerx, rect.bottom),
+                int(22 * s),
+                theme.ACCENT if selected else theme.TEXT,
+                bold=selected,
+                anchor="midbottom",
+            )
+        theme.text(
+            surface,
+            f"{controls.keys_text(controls.control('next_print'), ' / ')}: next",
+            (L.prints.centerx, L.prints.bottom - 12 * s),
+            int(20 * s),
+            theme.TEXT_DIM,
+            anchor="midbottom",
+        )
 
     def press(self, pos, app) -> bool:
         for name, rect in self.rects(app):

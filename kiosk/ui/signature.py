@@ -5,6 +5,7 @@ the radius there (-1 = the inner ring, +1 = the outer edge). Between the 8 sampl
 follows a periodic Catmull-Rom spline, so the curve is smooth and passes through every value.
 The same drawing is used for the landmarks and for the current design, so visitors learn to read it.
 """
+
 from __future__ import annotations
 
 import math
@@ -21,8 +22,9 @@ INNER = 0.22
 
 
 _T = np.linspace(0, 1, SAMPLES_PER_SEGMENT, endpoint=False)[:, None]
-_CATMULL_ROM = 0.5 * np.hstack([-_T + 2 * _T ** 2 - _T ** 3, 2 - 5 * _T ** 2 + 3 * _T ** 3,
-                                _T + 4 * _T ** 2 - 3 * _T ** 3, -_T ** 2 + _T ** 3])   # (S, 4): weights of p0..p3
+_CATMULL_ROM = 0.5 * np.hstack(
+    [-_T + 2 * _T**2 - _T**3, 2 - 5 * _T**2 + 3 * _T**3, _T + 4 * _T**2 - 3 * _T**3, -(_T**2) + _T**3]
+)  # (S, 4): weights of p0..p3
 """Uniform Catmull-Rom weights for the samples between two values, computed once (the "you are
 here" curve is redrawn every frame while a stick moves)."""
 _ANGLES = math.pi / 2 + 2 * math.pi * np.arange(8 * SAMPLES_PER_SEGMENT) / (8 * SAMPLES_PER_SEGMENT)
@@ -33,11 +35,11 @@ def radii(values: np.ndarray, samples: int = SAMPLES_PER_SEGMENT) -> tuple[np.nd
     """(angles, radius fractions in [0, 1]) of the smooth closed curve through the 8 values."""
     assert samples == SAMPLES_PER_SEGMENT, "the spline weights are precomputed for SAMPLES_PER_SEGMENT"
     v = np.clip(np.nan_to_num(np.asarray(values, np.float64)), -1, 1)
-    r = INNER + (1 - INNER) * (v + 1) / 2                      # (8,)
+    r = INNER + (1 - INNER) * (v + 1) / 2  # (8,)
     # Catmull-Rom (uniform) on the periodic sequence: passes through each sample.
-    neighbours = np.stack([np.roll(r, 1), r, np.roll(r, -1), np.roll(r, -2)])   # (4, 8): p0..p3 per segment
-    curve = _CATMULL_ROM @ neighbours                          # (S, 8)
-    curve = np.clip(curve.T.reshape(-1), 0.05, 1.0)          # segment k, then k+1, ...
+    neighbours = np.stack([np.roll(r, 1), r, np.roll(r, -1), np.roll(r, -2)])  # (4, 8): p0..p3 per segment
+    curve = _CATMULL_ROM @ neighbours  # (S, 8)
+    curve = np.clip(curve.T.reshape(-1), 0.05, 1.0)  # segment k, then k+1, ...
     return _ANGLES, curve
 
 
@@ -52,8 +54,9 @@ CACHE_SIZE = 64
 """Rendered signatures kept: the landmarks' never change, so the strip costs one blit each."""
 
 
-def draw(surface: pygame.Surface, values: np.ndarray, centre, radius: float, *, dots: bool = False,
-         highlight: bool = False) -> None:
+def draw(
+    surface: pygame.Surface, values: np.ndarray, centre, radius: float, *, dots: bool = False, highlight: bool = False
+) -> None:
     """One signature at `centre`; dots=True marks each parameter in its slider colour."""
     values = np.asarray(values, np.float32)
     key = (values.tobytes(), round(radius, 2), dots, highlight)
@@ -88,6 +91,7 @@ def _render(values: np.ndarray, radius: float, dots: bool, highlight: bool) -> p
         for k in range(8):
             a = math.pi / 2 + k * math.pi / 4
             rr = radius * (INNER + (1 - INNER) * (v[k] + 1) / 2)
-            pygame.draw.circle(layer, theme.PARAM_COLOURS[k], (c[0] + rr * math.cos(a), c[1] - rr * math.sin(a)),
-                               max(3, radius / 14))
+            pygame.draw.circle(
+                layer, theme.PARAM_COLOURS[k], (c[0] + rr * math.cos(a), c[1] - rr * math.sin(a)), max(3, radius / 14)
+            )
     return layer

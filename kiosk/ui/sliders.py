@@ -4,14 +4,15 @@ Preview j of row k is the current design with parameter k set to slider position
 unchanged). The strip spans the slider's scale, so the knob sits under the picture it produces.
 Clicking a preview moves the parameter there; dragging along the row moves it continuously.
 """
+
 from __future__ import annotations
 
 import numpy as np
 import pygame
 
-from . import Widget, theme
 from .. import controls
 from ..explorer import SLIDER_HIGH, SLIDER_LOW
+from . import Widget, theme
 
 LATENT_DIM = 8
 
@@ -32,14 +33,13 @@ class ParameterSliders(Widget):
 
         n = len(self.positions)
         size = images.shape[-1]
-        sheet = plain_rgb(images.astype(np.float32) / 255.0)             # (8, N, s, s, 3)
+        sheet = plain_rgb(images.astype(np.float32) / 255.0)  # (8, N, s, s, 3)
         sheet = np.ascontiguousarray(sheet.transpose(0, 2, 1, 3, 4).reshape(LATENT_DIM * size, n * size, 3))
         surface = pygame.image.frombuffer(sheet.tobytes(), (n * size, LATENT_DIM * size), "RGB")
         thumb = self.thumb(0, 0).size
-        if thumb != (size, size):   # rendered smaller: scale once here, not every frame
+        if thumb != (size, size):  # rendered smaller: scale once here, not every frame
             surface = pygame.transform.smoothscale(surface, (n * thumb[0], LATENT_DIM * thumb[1]))
-        return [[surface.subsurface((j * thumb[0], k * thumb[1], *thumb)) for j in range(n)]
-                for k in range(LATENT_DIM)]
+        return [[surface.subsurface((j * thumb[0], k * thumb[1], *thumb)) for j in range(n)] for k in range(LATENT_DIM)]
 
     def show_previews(self, frame) -> None:
         """A finished preview batch (kiosk.render.PreviewFrame) becomes the strips."""
@@ -95,8 +95,14 @@ class ParameterSliders(Widget):
         """Panel, badges, previews, their outlines and the tracks: everything but the knobs."""
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.params, "PARAMETERS", s)
-        theme.text(surface, controls.SLIDER_HINT, (L.params.right - 18 * s, L.params.y + 16 * s),
-                   int(20 * s), theme.TEXT_DIM, anchor="topright")
+        theme.text(
+            surface,
+            controls.SLIDER_HINT,
+            (L.params.right - 18 * s, L.params.y + 16 * s),
+            int(20 * s),
+            theme.TEXT_DIM,
+            anchor="topright",
+        )
         nearest = self.nearest(app.state.z)
         for k in range(LATENT_DIM):
             colour = theme.PARAM_COLOURS[k]
@@ -110,8 +116,9 @@ class ParameterSliders(Widget):
                 else:
                     pygame.draw.rect(surface, (34, 36, 48), rect)
                 near = j == nearest[k]
-                pygame.draw.rect(surface, colour if near else theme.PANEL_EDGE, rect,
-                                 width=max(1, int((3 if near else 1) * s)))
+                pygame.draw.rect(
+                    surface, colour if near else theme.PANEL_EDGE, rect, width=max(1, int((3 if near else 1) * s))
+                )
             x0, x1, y = self.track(k)
             pygame.draw.line(surface, (70, 74, 96), (x0, y), (x1, y), max(2, int(6 * s)))
 

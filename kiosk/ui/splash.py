@@ -1,4 +1,5 @@
 """The start-up splash (with progress while the sessions load) and the full-screen error."""
+
 from __future__ import annotations
 
 import pygame
@@ -10,7 +11,9 @@ def draw_splash(surface: pygame.Surface, fraction: float, message: str) -> None:
     w, h = surface.get_size()
     s = min(w / theme.DESIGN_W, h / theme.DESIGN_H)
     surface.fill(theme.BG)
-    theme.text(surface, "FASHION SPACE EXPLORER", (w / 2, h / 2 - 90 * s), int(72 * s), theme.TEXT, bold=True, anchor="center")
+    theme.text(
+        surface, "FASHION SPACE EXPLORER", (w / 2, h / 2 - 90 * s), int(72 * s), theme.TEXT, bold=True, anchor="center"
+    )
     bar = pygame.Rect(0, 0, 800 * s, 24 * s)
     bar.center = (w / 2, h / 2 + 20 * s)
     pygame.draw.rect(surface, theme.PANEL_EDGE, bar, border_radius=int(12 * s))
@@ -28,5 +31,11 @@ def draw_error(surface: pygame.Surface, title: str, message: str) -> None:
     theme.text(surface, title, (w / 2, 200 * s), int(64 * s), theme.TEXT, bold=True, anchor="midtop")
     for i, line in enumerate(theme.wrap(message, int(34 * s), int(w - 240 * s))):
         theme.text(surface, line, (120 * s, 340 * s + i * 48 * s), int(34 * s), theme.TEXT)
-    theme.text(surface, "The kiosk will restart by itself once this is fixed (systemd restarts it).",
-               (w / 2, h - 120 * s), int(28 * s), theme.TEXT_DIM, anchor="midbottom")
+    theme.text(
+        surface,
+        "The kiosk will restart by itself once this is fixed (systemd restarts it).",
+        (w / 2, h - 120 * s),
+        int(28 * s),
+        theme.TEXT_DIM,
+        anchor="midbottom",
+    )

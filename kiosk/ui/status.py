@@ -1,4 +1,5 @@
 """The top bar (title, what to do, joystick state), toasts ("Saved #0042") and the attract prompt."""
+
 from __future__ import annotations
 
 import math
@@ -14,7 +15,7 @@ TOAST_S = 3.5
 @dataclass
 class Toast:
     text: str
-    kind: str          # "ok", "warn" or "info"
+    kind: str  # "ok", "warn" or "info"
     until: float
 
 
@@ -32,13 +33,32 @@ class StatusBar(Widget):
 
     def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
-        theme.text(surface, "FASHION SPACE EXPLORER", (L.top.x + 24 * s, L.top.centery), int(36 * s), theme.TEXT,
-                   bold=True, anchor="midleft")
-        theme.text(surface, "Move the joysticks, draw, or touch a landmark", (L.design.centerx, L.top.centery),
-                   int(26 * s), theme.TEXT_DIM, anchor="center")
+        theme.text(
+            surface,
+            "FASHION SPACE EXPLORER",
+            (L.top.x + 24 * s, L.top.centery),
+            int(36 * s),
+            theme.TEXT,
+            bold=True,
+            anchor="midleft",
+        )
+        theme.text(
+            surface,
+            "Move the joysticks, draw, or touch a landmark",
+            (L.design.centerx, L.top.centery),
+            int(26 * s),
+            theme.TEXT_DIM,
+            anchor="center",
+        )
         label, ok = app.joystick_label()
-        rect = theme.text(surface, label, (L.top.right - 24 * s, L.top.centery), int(22 * s),
-                          theme.TEXT if ok else theme.WARN, anchor="midright")
+        rect = theme.text(
+            surface,
+            label,
+            (L.top.right - 24 * s, L.top.centery),
+            int(22 * s),
+            theme.TEXT if ok else theme.WARN,
+            anchor="midright",
+        )
         pygame.draw.circle(surface, theme.OK if ok else theme.WARN, (rect.x - 14 * s, rect.centery), 7 * s)
 
     def draw_toasts(self, surface: pygame.Surface, now: float) -> list[pygame.Rect]:
@@ -55,8 +75,15 @@ class StatusBar(Widget):
             box.midtop = (L.design_image.centerx, y)
             pygame.draw.rect(surface, colour, box, border_radius=int(14 * s))
             for n, line in enumerate(lines):
-                theme.text(surface, line, (box.centerx, box.y + 12 * s + n * 38 * s), int(30 * s), theme.TEXT,
-                           bold=True, anchor="midtop")
+                theme.text(
+                    surface,
+                    line,
+                    (box.centerx, box.y + 12 * s + n * 38 * s),
+                    int(30 * s),
+                    theme.TEXT,
+                    bold=True,
+                    anchor="midtop",
+                )
             drawn.append(box)
             y = box.bottom + 10 * s
         return drawn
@@ -71,8 +98,21 @@ class StatusBar(Widget):
         layer.fill((10, 10, 20, 200))
         surface.blit(layer, box)
         pygame.draw.rect(surface, theme.ACCENT, box, width=max(2, int((3 + 3 * pulse) * s)), border_radius=int(12 * s))
-        theme.text(surface, "Grab the joysticks!", (box.centerx, box.y + 16 * s), int(58 * s), theme.ACCENT,
-                   bold=True, anchor="midtop")
-        theme.text(surface, "each stick changes one number of the design", (box.centerx, box.bottom - 18 * s),
-                   int(26 * s), theme.TEXT, anchor="midbottom")
+        theme.text(
+            surface,
+            "Grab the joysticks!",
+            (box.centerx, box.y + 16 * s),
+            int(58 * s),
+            theme.ACCENT,
+            bold=True,
+            anchor="midtop",
+        )
+        theme.text(
+            surface,
+            "each stick changes one number of the design",
+            (box.centerx, box.bottom - 18 * s),
+            int(26 * s),
+            theme.TEXT,
+            anchor="midbottom",
+        )
         return box

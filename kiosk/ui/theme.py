@@ -4,6 +4,7 @@ The layout is designed on a 1920x1080 logical screen (pygame SCALED stretches it
 `Layout(w, h)` scales it for other sizes (`fse-kiosk --screenshot --size 1280x720`).
 Sizes are chosen for a visitor at arm's length to 1.5 m: body text >= 22 px, labels >= 26 px.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -15,13 +16,21 @@ PANEL = (24, 26, 36)
 PANEL_EDGE = (52, 56, 74)
 TEXT = (236, 236, 242)
 TEXT_DIM = (150, 154, 172)
-ACCENT = (255, 196, 64)       # highlights: selected print, current landmark, focus
-SIGNATURE = (70, 150, 255)    # the signature curve is always blue
+ACCENT = (255, 196, 64)  # highlights: selected print, current landmark, focus
+SIGNATURE = (70, 150, 255)  # the signature curve is always blue
 OK = (90, 200, 120)
 WARN = (255, 120, 90)
 
-PARAM_COLOURS = [(239, 83, 80), (255, 167, 38), (253, 216, 53), (102, 187, 106),
-                 (38, 198, 218), (66, 133, 244), (171, 71, 188), (236, 64, 122)]
+PARAM_COLOURS = [
+    (239, 83, 80),
+    (255, 167, 38),
+    (253, 216, 53),
+    (102, 187, 106),
+    (38, 198, 218),
+    (66, 133, 244),
+    (171, 71, 188),
+    (236, 64, 122),
+]
 """One colour per parameter / joystick: the slider badge, its dot on the signature, the stick's cap."""
 
 DESIGN_W, DESIGN_H = 1920, 1080
@@ -45,8 +54,9 @@ def rendered(s: str, size: int, colour, bold: bool) -> pygame.Surface:
     return font(size, bold).render(s, True, colour)
 
 
-def text(surface: pygame.Surface, s: str, pos, size: int, colour=TEXT, bold: bool = False,
-         anchor: str = "topleft") -> pygame.Rect:
+def text(
+    surface: pygame.Surface, s: str, pos, size: int, colour=TEXT, bold: bool = False, anchor: str = "topleft"
+) -> pygame.Rect:
     image = rendered(s, int(size), tuple(colour), bold)
     rect = image.get_rect(**{anchor: (int(pos[0]), int(pos[1]))})
     surface.blit(image, rect)

@@ -1,4 +1,5 @@
 """`fse-train prints`: the print network's subcommand (registered by training/cli.py)."""
+
 from __future__ import annotations
 
 import argparse
@@ -24,6 +25,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
 
 def run(args) -> int:
     from .train import PrintsConfig, quick_config, train_prints
+
     cfg = quick_config() if args.quick else PrintsConfig()
     try:
         train_prints(args.run, cfg, args.data, args.resume, not args.no_progress, args.steps)

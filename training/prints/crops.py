@@ -4,6 +4,7 @@ Crops are sampled from tiled textures with bilinear wrapping at a random scale a
 optionally shaded by a smooth random field (as a garment's folds would), so a classifier learns
 the print's structure rather than one exact pixel grid or one brightness.
 """
+
 from __future__ import annotations
 
 import torch
@@ -16,15 +17,16 @@ def to_tensor(tiles) -> torch.Tensor:
     return F.pad(t, (1, 1, 1, 1), mode="circular")
 
 
-def sample(padded: torch.Tensor, index: torch.Tensor, size: int, scale: tuple[float, float],
-           gen: torch.Generator) -> torch.Tensor:
+def sample(
+    padded: torch.Tensor, index: torch.Tensor, size: int, scale: tuple[float, float], gen: torch.Generator
+) -> torch.Tensor:
     """Crops (len(index), 3, size, size); `scale` = output pixels per tile pixel (1.0 = native)."""
     n = len(index)
     T = padded.shape[-1] - 2
-    s = torch.empty(n).uniform_(*scale, generator=gen)                         # (n,)
+    s = torch.empty(n).uniform_(*scale, generator=gen)  # (n,)
     off_u, off_v = torch.rand(n, generator=gen), torch.rand(n, generator=gen)  # tile units
     step = torch.arange(size, dtype=torch.float32)
-    u = off_u[:, None] + step[None, :] / (T * s[:, None])                     # (n, size)
+    u = off_u[:, None] + step[None, :] / (T * s[:, None])  # (n, size)
     v = off_v[:, None] + step[None, :] / (T * s[:, None])
     u, v = u - torch.floor(u), v - torch.floor(v)
     gx = ((u * T + 0.5) * (2.0 / (T + 1)) - 1.0)[:, None, :].expand(n, size, size)

@@ -8,6 +8,7 @@
 `prints.json` is self-contained: names, labels, swatch files with sha256, each texture's source and
 licence, the method the kiosk uses per print (by the recognition score), parity and cost numbers.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -35,6 +36,7 @@ def _sha256(path: Path) -> str:
 
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     import pygame  # only for PNG encoding; no display is opened
+
     pygame.image.save(pygame.surfarray.make_surface(np.ascontiguousarray(rgb.transpose(1, 0, 2))), str(path))
 
 
@@ -49,12 +51,21 @@ def _export(module, args, path: Path, inputs: list[str]) -> None:
     axes["rgb"] = {0: "batch", 2: "height", 3: "width"}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer warnings about shape arithmetic; parity is checked below
-        torch.onnx.export(module, args, str(path), opset_version=OPSET, input_names=inputs,
-                          output_names=["rgb"], dynamic_axes=axes, dynamo=False)
+        torch.onnx.export(
+            module,
+            args,
+            str(path),
+            opset_version=OPSET,
+            input_names=inputs,
+            output_names=["rgb"],
+            dynamic_axes=axes,
+            dynamo=False,
+        )
 
 
 def parity(module, path: Path, feeds: dict) -> float:
     import onnxruntime as ort
+
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     ours = session.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
     with torch.no_grad():
@@ -81,7 +92,9 @@ def export(run: Path, out: Path) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     (out / "prints").mkdir(exist_ok=True)
     P = len(PRINTS)
-    baseline = BaselinePipeline(NetworkConfig(frequencies=1, width=1, layers=1), pipeline.baseline.tiles[:, :, 1:-1, 1:-1]).eval()
+    baseline = BaselinePipeline(
+        NetworkConfig(frequencies=1, width=1, layers=1), pipeline.baseline.tiles[:, :, 1:-1, 1:-1]
+    ).eval()
 
     design = torch.rand(1, 1, 64, 80)
     w = torch.eye(P)[:2]
@@ -90,9 +103,12 @@ def export(run: Path, out: Path) -> dict:
 
     # parity at 256x256 on a real garment, one design rendered in a network print, a tile print and a mix
     from .train import load_designs
+
     d = load_designs("test", 1, 256)
-    net_w = torch.zeros(3, P); net_w[0, 0] = 1; net_w[2, 4] = 0.5
-    tile_w = torch.zeros(3, P); tile_w[1, 5] = 1; tile_w[2, 6] = 0.5
+    net_w = torch.zeros(3, P)
+    net_w[0, 0], net_w[2, 4] = 1, 0.5
+    tile_w = torch.zeros(3, P)
+    tile_w[1, 5], tile_w[2, 6] = 1, 0.5
     diff = parity(pipeline, out / "prints.onnx", {"design": d, "net_weights": net_w, "tile_weights": tile_w})
     diff_base = parity(baseline, out / "prints_baseline.onnx", {"design": d, "tile_weights": tile_w})
 
@@ -102,33 +118,54 @@ def export(run: Path, out: Path) -> dict:
         png = out / "prints" / f"{spec.name}.png"
         _write_png(png, swatch(tile))
         net_score = rec.get("network", {}).get(spec.name)
-        entries.append({
-            "name": spec.name, "label": spec.label, "kind": spec.kind,
-            "swatch": f"prints/{spec.name}.png", "swatch_sha256": _sha256(png),
-            "source": (f"{GIMP_DIR / spec.source}" if spec.kind == "gimp"
-                       else f"training/prints/textures.py:{spec.source} (seed {cfg.texture_seed})"),
-            "licence": spec.licence,
-            "method": "network" if net_score is not None and net_score >= RECOGNITION_TARGET else "tile-and-shade",
-            "recognition": {"network": net_score, "tile-and-shade": rec.get("tile-and-shade", {}).get(spec.name)},
-        })
+        entries.append(
+            {
+                "name": spec.name,
+                "label": spec.label,
+                "kind": spec.kind,
+                "swatch": f"prints/{spec.name}.png",
+                "swatch_sha256": _sha256(png),
+                "source": (
+                    f"{GIMP_DIR / spec.source}"
+                    if spec.kind == "gimp"
+                    else f"training/prints/textures.py:{spec.source} (seed {cfg.texture_seed})"
+                ),
+                "licence": spec.licence,
+                "method": "network" if net_score is not None and net_score >= RECOGNITION_TARGET else "tile-and-shade",
+                "recognition": {"network": net_score, "tile-and-shade": rec.get("tile-and-shade", {}).get(spec.name)},
+            }
+        )
     manifest = {
         "format": 1,
-        "model": {"file": "prints.onnx", "sha256": _sha256(out / "prints.onnx"), "opset": OPSET,
-                  "inputs": [{"name": "design", "shape": ["design_batch", 1, "height", "width"], "dtype": "float32"},
-                             {"name": "net_weights", "shape": ["batch", P], "dtype": "float32"},
-                             {"name": "tile_weights", "shape": ["batch", P], "dtype": "float32"}],
-                  "outputs": [{"name": "rgb", "shape": ["batch", 3, "height", "width"], "dtype": "float32"}]},
-        "baseline_model": {"file": "prints_baseline.onnx", "sha256": _sha256(out / "prints_baseline.onnx"), "opset": OPSET,
-                           "inputs": [{"name": "design", "shape": ["design_batch", 1, "height", "width"], "dtype": "float32"},
-                                      {"name": "tile_weights", "shape": ["batch", P], "dtype": "float32"}],
-                           "outputs": [{"name": "rgb", "shape": ["batch", 3, "height", "width"], "dtype": "float32"}]},
+        "model": {
+            "file": "prints.onnx",
+            "sha256": _sha256(out / "prints.onnx"),
+            "opset": OPSET,
+            "inputs": [
+                {"name": "design", "shape": ["design_batch", 1, "height", "width"], "dtype": "float32"},
+                {"name": "net_weights", "shape": ["batch", P], "dtype": "float32"},
+                {"name": "tile_weights", "shape": ["batch", P], "dtype": "float32"},
+            ],
+            "outputs": [{"name": "rgb", "shape": ["batch", 3, "height", "width"], "dtype": "float32"}],
+        },
+        "baseline_model": {
+            "file": "prints_baseline.onnx",
+            "sha256": _sha256(out / "prints_baseline.onnx"),
+            "opset": OPSET,
+            "inputs": [
+                {"name": "design", "shape": ["design_batch", 1, "height", "width"], "dtype": "float32"},
+                {"name": "tile_weights", "shape": ["batch", P], "dtype": "float32"},
+            ],
+            "outputs": [{"name": "rgb", "shape": ["batch", 3, "height", "width"], "dtype": "float32"}],
+        },
         "background": list(BACKGROUND),
-        "tile_pixels": TILE, "tile_repeats_across": REPEATS,
+        "tile_pixels": TILE,
+        "tile_repeats_across": REPEATS,
         "prints": entries,
         "recognition_target": RECOGNITION_TARGET,
         "recognition_method": "held-out recognizer (training/prints/recognizer.py), 64x64 garment patches of "
-                              f"{cfg.recognizer.designs} Fashion-MNIST test designs at 256x256, up to "
-                              f"{cfg.recognizer.patches_per_design} per design; classes: the prints + other",
+        f"{cfg.recognizer.designs} Fashion-MNIST test designs at 256x256, up to "
+        f"{cfg.recognizer.patches_per_design} per design; classes: the prints + other",
         "loss_network_sanity": state.get("sanity"),
         "parity_max_abs_diff_256": {"prints.onnx": diff, "prints_baseline.onnx": diff_base},
         "gmac_256": round(pipeline.network.macs_per_pixel() * 256 * 256 / 1e9, 3),

@@ -8,6 +8,7 @@ width x height x bytes raw pixels, row-major. Every way a file can be wrong ends
 
     python -m training.prints.gimp_pat /usr/share/gimp/2.0/patterns/Animal/leopard.pat
 """
+
 from __future__ import annotations
 
 import struct
@@ -38,28 +39,36 @@ def read_pat(path: str | Path) -> Pattern:
     try:
         raw = path.read_bytes()
     except OSError as e:
-        raise PatternError(f"{path}: cannot read the file ({e.strerror}); check the path "
-                           "(`apt-get install gimp-data` installs the GIMP patterns)") from None
+        raise PatternError(
+            f"{path}: cannot read the file ({e.strerror}); check the path "
+            "(`apt-get install gimp-data` installs the GIMP patterns)"
+        ) from None
     if len(raw) < HEADER.size:
-        raise PatternError(f"{path}: {len(raw)} bytes, shorter than the {HEADER.size}-byte .pat header; "
-                           "the file is truncated or not a GIMP pattern")
+        raise PatternError(
+            f"{path}: {len(raw)} bytes, shorter than the {HEADER.size}-byte .pat header; "
+            "the file is truncated or not a GIMP pattern"
+        )
     header_size, version, width, height, depth, magic = HEADER.unpack_from(raw)
     if magic != MAGIC:
         raise PatternError(f"{path}: magic {magic!r}, expected {MAGIC!r}; this is not a GIMP .pat file")
     if version != 1:
         raise PatternError(f"{path}: .pat version {version}; only version 1 exists")
     if not (HEADER.size <= header_size <= len(raw)):
-        raise PatternError(f"{path}: header size {header_size} is outside {HEADER.size}..{len(raw)}; the header is corrupt")
+        raise PatternError(
+            f"{path}: header size {header_size} is outside {HEADER.size}..{len(raw)}; the header is corrupt"
+        )
     if not (1 <= width <= MAX_SIDE and 1 <= height <= MAX_SIDE):
         raise PatternError(f"{path}: size {width}x{height} is outside 1..{MAX_SIDE}; the header is corrupt")
     if depth not in (1, 2, 3, 4):
         raise PatternError(f"{path}: {depth} bytes per pixel; a pattern has 1 (grey), 2, 3 (RGB) or 4 (RGBA)")
-    name = raw[HEADER.size:header_size].split(b"\0", 1)[0].decode("utf-8", errors="replace")
+    name = raw[HEADER.size : header_size].split(b"\0", 1)[0].decode("utf-8", errors="replace")
     expected = width * height * depth
     body = raw[header_size:]
     if len(body) < expected:
-        raise PatternError(f"{path}: header declares {width}x{height}x{depth} = {expected} bytes of pixels, "
-                           f"but the file holds {len(body)}; the file is truncated")
+        raise PatternError(
+            f"{path}: header declares {width}x{height}x{depth} = {expected} bytes of pixels, "
+            f"but the file holds {len(body)}; the file is truncated"
+        )
     pixels = np.frombuffer(body, dtype=np.uint8, count=expected).reshape(height, width, depth)
     return Pattern(name=name, pixels=_to_rgb(pixels), path=path)
 

@@ -11,6 +11,7 @@ The print loss is that Gram (style) distance over four layers plus an L1 term th
 network's painted tile to the swatch's layout (the network is periodic in tile coordinates, so the
 swatch tiled at the same coordinates is a pixel-aligned target).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,10 +43,10 @@ class TextureNet(nn.Module):
         self.head = nn.Linear(3 * width, n_classes)
 
     def features(self, x: torch.Tensor) -> Features:
-        r1 = F.relu(self.conv1(x - 0.5))   # (B, w, H, W)
-        r2 = F.relu(self.conv2(r1))        # (B, 2w, H/2, W/2)
-        r3 = F.relu(self.conv3(r2))        # (B, 2w, H/4, W/4)
-        r4 = F.relu(self.conv4(r3))        # (B, 3w, H/4, W/4)
+        r1 = F.relu(self.conv1(x - 0.5))  # (B, w, H, W)
+        r2 = F.relu(self.conv2(r1))  # (B, 2w, H/2, W/2)
+        r3 = F.relu(self.conv3(r2))  # (B, 2w, H/4, W/4)
+        r4 = F.relu(self.conv4(r3))  # (B, 3w, H/4, W/4)
         return Features(r1, r2, r3, r4)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -83,7 +84,7 @@ def train_loss_net(cfg: LossNetConfig, tiles, progress) -> TextureNet:
     padded = crops.to_tensor(tiles)
     net = TextureNet(len(tiles) + 1, cfg.width)  # + 1: the impostor class
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
-    for step in progress(range(cfg.steps), "loss network"):
+    for _ in progress(range(cfg.steps), "loss network"):
         y = torch.randint(len(tiles), (cfg.batch,), generator=gen)
         x = crops.sample(padded, y, cfg.crop, (0.7, 1.4), gen)
         gains = torch.empty(cfg.batch, 3, 1, 1).uniform_(0.8, 1.2, generator=gen)
@@ -92,8 +93,13 @@ def train_loss_net(cfg: LossNetConfig, tiles, progress) -> TextureNet:
         # the features must notice exactly what the style loss has to punish
         q = cfg.batch // 4
         k = q // 3
-        x[-q:] = torch.cat([crops.flat(x[-q:-q + k]), crops.blur(x[-q + k:-q + 2 * k], 2),
-                            crops.shuffle_patches(x[-q + 2 * k:], 8, gen)])
+        x[-q:] = torch.cat(
+            [
+                crops.flat(x[-q : -q + k]),
+                crops.blur(x[-q + k : -q + 2 * k], 2),
+                crops.shuffle_patches(x[-q + 2 * k :], 8, gen),
+            ]
+        )
         y[-q:] = len(tiles)
         loss = F.cross_entropy(net(x), y)
         opt.zero_grad()

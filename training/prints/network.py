@@ -12,6 +12,7 @@ the print out differently on light and dark parts of the garment if the loss ask
 Cost per pixel: (2F + 1) x W + (L - 1) x W x W + W x 3 multiply-adds (F frequencies, W width,
 L hidden layers); ~1.4 GMAC at 256x256 with the default config.
 """
+
 from __future__ import annotations
 
 import math
@@ -23,11 +24,11 @@ import torch.nn as nn
 
 @dataclass
 class NetworkConfig:
-    frequencies: int = 96       # integer 2-D frequencies of the periodic input features
-    max_frequency: int = 16     # cycles per tile; 16 resolves 2-pixel detail in a 64-pixel tile
-    width: int = 64             # hidden channels
-    layers: int = 3             # hidden layers (the first reads the periodic features)
-    seed: int = 7               # draws the frequency set; saved in the checkpoint, so export matches
+    frequencies: int = 96  # integer 2-D frequencies of the periodic input features
+    max_frequency: int = 16  # cycles per tile; 16 resolves 2-pixel detail in a 64-pixel tile
+    width: int = 64  # hidden channels
+    layers: int = 3  # hidden layers (the first reads the periodic features)
+    seed: int = 7  # draws the frequency set; saved in the checkpoint, so export matches
 
 
 def frequency_set(cfg: NetworkConfig) -> torch.Tensor:
@@ -67,20 +68,20 @@ class PrintNetwork(nn.Module):
     def features(self, design: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Periodic features: design (B,1,H,W), u/v (1,1,H,W) in tile units -> (B, 2F+1, H*W)."""
         B = design.shape[0]
-        uv = torch.cat([u, v], dim=1).flatten(2)                       # (1, 2, N)
-        phase = 2 * math.pi * torch.matmul(self.freqs, uv)              # (1, F, N)
-        periodic = torch.cat([torch.sin(phase), torch.cos(phase)], 1)   # (1, 2F, N)
+        uv = torch.cat([u, v], dim=1).flatten(2)  # (1, 2, N)
+        phase = 2 * math.pi * torch.matmul(self.freqs, uv)  # (1, F, N)
+        periodic = torch.cat([torch.sin(phase), torch.cos(phase)], 1)  # (1, 2F, N)
         return torch.cat([periodic.expand(B, -1, -1), design.flatten(2) - 0.5], dim=1)
 
     def forward(self, design: torch.Tensor, u: torch.Tensor, v: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
         """design (B,1,H,W) in [0,1], u/v (1,1,H,W), weights (B,P) -> albedo (B,3,H,W) in [0,1]."""
         B, _, H, W = design.shape
-        h = self.features(design, u, v)                                 # (B, 2F+1, N)
+        h = self.features(design, u, v)  # (B, 2F+1, N)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            mixed_w = torch.einsum("bp,poi->boi", weights, w)            # (B, out, in)
-            mixed_b = torch.einsum("bp,poi->boi", weights, b)            # (B, out, 1)
-            h = torch.matmul(mixed_w, h) + mixed_b                       # (B, out, N)
+            mixed_w = torch.einsum("bp,poi->boi", weights, w)  # (B, out, in)
+            mixed_b = torch.einsum("bp,poi->boi", weights, b)  # (B, out, 1)
+            h = torch.matmul(mixed_w, h) + mixed_b  # (B, out, N)
             h = torch.relu(h) if i < last else torch.sigmoid(h)
         return h.reshape(B, 3, H, W)
 

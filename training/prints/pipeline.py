@@ -13,6 +13,7 @@
   tile-and-shade baseline's (the swatch tiled, bilinear, wrapping); whatever weight is left of 1
   goes to a neutral grey, so all-zero weights give the unprinted design.
 """
+
 from __future__ import annotations
 
 import torch
@@ -22,14 +23,14 @@ import torch.nn.functional as F
 from .network import NetworkConfig, PrintNetwork
 from .textures import REPEATS
 
-BACKGROUND = (0.96, 0.96, 0.95)   # the clean backdrop the kiosk shows designs on
-UNPRINTED_GREY = 0.82             # albedo of an unprinted garment
-MASK_SIZE = 64                    # the flood fill runs at this resolution (cheap, size-independent)
-FLOOD_STEPS = 48                  # 3x3 dilations; reaches every background pocket of a 64x64 garment
-DARK_LOW = 0.05                   # below this a full-resolution pixel is background-dark
-DARK_HIGH = 0.12                  # above this it is garment, between is the soft edge
-SHADE_FLOOR = 0.2                 # the mean intensity below which a garment is not brightened further
-SHADE_MAX = 1.3                   # highlights may brighten the print this much
+BACKGROUND = (0.96, 0.96, 0.95)  # the clean backdrop the kiosk shows designs on
+UNPRINTED_GREY = 0.82  # albedo of an unprinted garment
+MASK_SIZE = 64  # the flood fill runs at this resolution (cheap, size-independent)
+FLOOD_STEPS = 48  # 3x3 dilations; reaches every background pocket of a 64x64 garment
+DARK_LOW = 0.05  # below this a full-resolution pixel is background-dark
+DARK_HIGH = 0.12  # above this it is garment, between is the soft edge
+SHADE_FLOOR = 0.2  # the mean intensity below which a garment is not brightened further
+SHADE_MAX = 1.3  # highlights may brighten the print this much
 
 
 def tile_coordinates(height: int | torch.Tensor, width: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -91,7 +92,7 @@ class PrintPipeline(nn.Module):
         self.register_buffer("background", torch.tensor(BACKGROUND).reshape(1, 3, 1, 1))
 
     def albedo(self, design, u, v, net_weights, tile_weights) -> torch.Tensor:
-        rest = 1.0 - net_weights.sum(1) - tile_weights.sum(1)                    # (B,)
+        rest = 1.0 - net_weights.sum(1) - tile_weights.sum(1)  # (B,)
         tiled = torch.einsum("bp,pchw->bchw", tile_weights, self.baseline(u, v))  # (B,3,H,W)
         painted = self.network(design, u, v, net_weights) * net_weights.sum(1).reshape(-1, 1, 1, 1)
         return painted + tiled + rest.reshape(-1, 1, 1, 1) * UNPRINTED_GREY

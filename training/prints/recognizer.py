@@ -9,6 +9,7 @@ flat colours and heavily blurred prints -- so colour mush is not forced onto the
 `score()` renders 50 designs in every print, takes up to 4 patches per design from inside the
 garment, and reports per print how often the patch is recognised as the intended print.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,9 +27,15 @@ class Recognizer(nn.Module):
     def __init__(self, n_prints: int, width: int = 24):
         super().__init__()
         self.body = nn.Sequential(
-            nn.Conv2d(3, width, 5, stride=2, padding=2), nn.BatchNorm2d(width), nn.ReLU(),          # 32x32
-            nn.Conv2d(width, 2 * width, 5, stride=2, padding=2), nn.BatchNorm2d(2 * width), nn.ReLU(),  # 16
-            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1), nn.BatchNorm2d(4 * width), nn.ReLU(),  # 8
+            nn.Conv2d(3, width, 5, stride=2, padding=2),
+            nn.BatchNorm2d(width),
+            nn.ReLU(),  # 32x32
+            nn.Conv2d(width, 2 * width, 5, stride=2, padding=2),
+            nn.BatchNorm2d(2 * width),
+            nn.ReLU(),  # 16
+            nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1),
+            nn.BatchNorm2d(4 * width),
+            nn.ReLU(),  # 8
         )
         self.head = nn.Sequential(nn.Dropout(0.2), nn.Linear(8 * width, n_prints + 1))  # + "other"
 
@@ -43,8 +50,8 @@ class RecognizerConfig:
     steps: int = 500
     batch: int = 64
     lr: float = 2e-3
-    seed: int = 2024          # not the loss network's seed
-    designs: int = 50         # designs rendered per print for the score
+    seed: int = 2024  # not the loss network's seed
+    designs: int = 50  # designs rendered per print for the score
     patches_per_design: int = 4
 
 
@@ -60,8 +67,9 @@ def _batch(print_pad, other_pad, n_prints, batch, gen):
         which = torch.randint(n_prints, (n_other,), generator=gen)
         blurred = crops.blur(crops.sample(print_pad, which, PATCH, (0.85, 1.2), gen), 4)
         flat = crops.flat(crops.sample(print_pad, which, PATCH, (0.85, 1.2), gen))
-        others = crops.sample(other_pad, torch.randint(len(other_pad), (n_other,), generator=gen),
-                              PATCH, (0.7, 1.4), gen)
+        others = crops.sample(
+            other_pad, torch.randint(len(other_pad), (n_other,), generator=gen), PATCH, (0.7, 1.4), gen
+        )
         pick = torch.randint(3, (n_other, 1, 1, 1), generator=gen)
         x[~is_print] = torch.where(pick == 0, others, torch.where(pick == 1, flat, blurred))
     shade = crops.smooth_field(batch, PATCH, 0.45, 1.25, gen)
@@ -93,17 +101,25 @@ def garment_patches(rgb: torch.Tensor, mask: torch.Tensor, k: int, gen: torch.Ge
     if len(ys) == 0:
         return rgb.new_zeros(0, 3, PATCH, PATCH)
     pick = torch.randperm(len(ys), generator=gen)[:k]
-    return torch.stack([rgb[0, :, 8 * y:8 * y + PATCH, 8 * x:8 * x + PATCH] for y, x in zip(ys[pick], xs[pick])])
+    return torch.stack([rgb[0, :, 8 * y : 8 * y + PATCH, 8 * x : 8 * x + PATCH] for y, x in zip(ys[pick], xs[pick])])
 
 
 @torch.no_grad()
-def score(recognizer: Recognizer, pipeline, designs: torch.Tensor, n_prints: int, method: str,
-          patches_per_design: int = 4, seed: int = 3) -> list[float]:
+def score(
+    recognizer: Recognizer,
+    pipeline,
+    designs: torch.Tensor,
+    n_prints: int,
+    method: str,
+    patches_per_design: int = 4,
+    seed: int = 3,
+) -> list[float]:
     """Per print, the fraction of garment patches recognised as that print.
 
     designs: (N,1,256,256); method "network" or "tile-and-shade".
     """
     from .pipeline import garment_mask
+
     gen = torch.Generator().manual_seed(seed)
     eye = torch.eye(n_prints)
     hits, totals = [0] * n_prints, [0] * n_prints
@@ -111,7 +127,7 @@ def score(recognizer: Recognizer, pipeline, designs: torch.Tensor, n_prints: int
         d = design[None]
         mask = garment_mask(d)
         for p in range(n_prints):
-            one = eye[p:p + 1]
+            one = eye[p : p + 1]
             rgb = pipeline(d, one, one * 0) if method == "network" else pipeline(d, one * 0, one)
             patches = garment_patches(rgb, mask, patches_per_design, gen)
             if len(patches):

@@ -9,6 +9,7 @@ generator (encoded Fashion-MNIST test garments; Fashion-MNIST itself if no gener
 the exported ONNX models, so the sheet shows what the kiosk shows. Saved as an optimised 256-colour
 PNG (under 1 MB; the prints' textures are what make a full-colour sheet big).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,21 +26,25 @@ PALETTE_COLOURS = 256
 
 def sheet_designs(models_dir: Path, size: int, n: int = 4) -> np.ndarray:
     from contract.fashion_mnist import load_split
+
     garments = load_split("test", limit=200).images[[1, 2, 4, 13][:n]]  # pullover, trouser, shirt, dress
     try:
         from kiosk.models import FashionModels
+
         models = FashionModels.load(models_dir)
         return models.generate(models.encode(garments), size, size)
     except Exception as e:  # no generator shipped yet: fall back to the data itself
         print(f"sheet: using Fashion-MNIST garments ({e})", file=sys.stderr)
         import torch
         import torch.nn.functional as F
+
         return F.interpolate(torch.as_tensor(garments)[:, None], size=(size, size), mode="bilinear").numpy()[:, 0]
 
 
 def make_sheet(models_dir: Path, out: Path) -> None:
     import onnxruntime as ort
     import pygame
+
     from kiosk.prints import Prints
 
     pygame.font.init()
@@ -56,8 +61,9 @@ def make_sheet(models_dir: Path, out: Path) -> None:
     for i, name in enumerate(names):
         sw = prints.info(name).swatch
         reps = -(-(CELL - 24) // sw.shape[0])
-        canvas[4:CELL - 20, 2 * i * CELL + CELL // 2:2 * i * CELL + CELL // 2 + CELL - 24] = \
-            np.tile(sw, (reps, reps, 1))[:CELL - 24, :CELL - 24]
+        canvas[4 : CELL - 20, 2 * i * CELL + CELL // 2 : 2 * i * CELL + CELL // 2 + CELL - 24] = np.tile(
+            sw, (reps, reps, 1)
+        )[: CELL - 24, : CELL - 24]
         labels.append((prints.info(name).label + f" ({prints.info(name).method})", 2 * i * CELL + 8, CELL - 14))
         labels.append(("network", 2 * i * CELL + 8, CELL + 4))
         labels.append(("tile-and-shade", (2 * i + 1) * CELL + 8, CELL + 4))
@@ -66,7 +72,7 @@ def make_sheet(models_dir: Path, out: Path) -> None:
         sw = prints.info(name).swatch
         reps = -(-(CELL - 24) // min(sw.shape[:2]))
         x0 = 2 * P * CELL + 12 + j * half
-        canvas[4:CELL - 20, x0:x0 + half] = np.tile(sw, (reps, reps, 1))[:CELL - 24, :half]
+        canvas[4 : CELL - 20, x0 : x0 + half] = np.tile(sw, (reps, reps, 1))[: CELL - 24, :half]
     labels.append((" + ".join(prints.info(n).label for n in BLEND), 2 * P * CELL + 8, CELL - 14))
     labels.append(("50/50 blend", 2 * P * CELL + 8, CELL + 4))
     eye = np.eye(P, dtype=np.float32)
@@ -81,7 +87,7 @@ def make_sheet(models_dir: Path, out: Path) -> None:
         cells = [np.round(c.transpose(1, 2, 0) * 255).astype(np.uint8) for c in cells] + [blend]
         for c, img in enumerate(cells):
             small = img if img.shape[0] == CELL else _resize(img, CELL)
-            canvas[header + r * CELL:header + (r + 1) * CELL, c * CELL:(c + 1) * CELL] = small
+            canvas[header + r * CELL : header + (r + 1) * CELL, c * CELL : (c + 1) * CELL] = small
     surface = pygame.surfarray.make_surface(canvas.transpose(1, 0, 2))
     for text, x, y in labels:
         surface.blit(font.render(text, True, (0, 0, 0)), (x, y))
@@ -93,8 +99,10 @@ def save_small_png(rgb: np.ndarray, out: Path) -> None:
     """An (H, W, 3) uint8 picture as a 256-colour, optimised PNG: a third of full colour's size, and
     at sheet scale the prints read the same (no dithering: it would cost size and add noise)."""
     from PIL import Image
-    image = Image.fromarray(np.ascontiguousarray(rgb)).quantize(PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT,
-                                                                dither=Image.Dither.NONE)
+
+    image = Image.fromarray(np.ascontiguousarray(rgb)).quantize(
+        PALETTE_COLOURS, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+    )
     image.save(out, optimize=True)
 
 

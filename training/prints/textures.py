@@ -8,6 +8,7 @@ deterministic from a seed; real ones are read from `/usr/share/gimp/2.0/patterns
 
     python -m training.prints.textures --out /tmp/swatches   # writes one PNG per print
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,27 +21,30 @@ import numpy as np
 
 from .gimp_pat import read_pat
 
-TILE = 64          # swatch side in pixels; the network's period and the recognizer's patch size
-REPEATS = 4.0      # tiles across the [-1, 1] coordinate square (64 px per tile at 256x256)
-SUPERSAMPLE = 4    # generated prints are drawn 4x4 supersampled, so edges are anti-aliased
+TILE = 64  # swatch side in pixels; the network's period and the recognizer's patch size
+REPEATS = 4.0  # tiles across the [-1, 1] coordinate square (64 px per tile at 256x256)
+SUPERSAMPLE = 4  # generated prints are drawn 4x4 supersampled, so edges are anti-aliased
 GIMP_DIR = Path("/usr/share/gimp/2.0/patterns")
 GIMP_SOURCE = "Debian package gimp-data (GIMP 2.10 patterns), /usr/share/gimp/2.0/patterns"
-GIMP_LICENCE = ("GPL-3+ (debian/copyright of gimp-data, 'Files: *' stanza: GPL-3+ and GPL-2+ and "
-                "LGPL-3+ and MIT and Expat and BSD-2-clause; see /usr/share/doc/gimp-data/copyright)")
+GIMP_LICENCE = (
+    "GPL-3+ (debian/copyright of gimp-data, 'Files: *' stanza: GPL-3+ and GPL-2+ and "
+    "LGPL-3+ and MIT and Expat and BSD-2-clause; see /usr/share/doc/gimp-data/copyright)"
+)
 
 
 @dataclass(frozen=True)
 class PrintSpec:
     name: str
     label: str
-    kind: str                       # "generated" | "gimp"
-    source: str                     # a generator function's name or a .pat path (relative to GIMP_DIR)
+    kind: str  # "generated" | "gimp"
+    source: str  # a generator function's name or a .pat path (relative to GIMP_DIR)
     licence: str
 
 
 # ---------------------------------------------------------------------------------------------
 # Generated prints. Each takes an rng (from the seed) and returns a (TILE, TILE, 3) float image
 # in [0, 1]; drawing happens on a supersampled grid `u, v` in [0, 1) tile units.
+
 
 def _grid(n: int) -> tuple[np.ndarray, np.ndarray]:
     s = (np.arange(n, dtype=np.float64) + 0.5) / n
@@ -65,7 +69,7 @@ def polka_dot(rng: np.random.Generator, n: int) -> np.ndarray:
     for cx, cy in ((0.25, 0.25), (0.75, 0.75)):
         for dx in (-1, 0, 1):
             for dy in (-1, 0, 1):
-                inside |= (u - cx - dx) ** 2 + (v - cy - dy) ** 2 < radius ** 2
+                inside |= (u - cx - dx) ** 2 + (v - cy - dy) ** 2 < radius**2
     return np.where(inside[..., None], dot, ground)
 
 
@@ -80,9 +84,16 @@ def breton_stripe(rng: np.random.Generator, n: int) -> np.ndarray:
 def tartan(rng: np.random.Generator, n: int) -> np.ndarray:
     u, v = _grid(n)
     # a symmetric sett (thread counts of a Royal-Stewart-like plaid), in tile fractions
-    sett = [((0.72, 0.08, 0.09), 0.28), ((0.05, 0.10, 0.28), 0.14), ((0.72, 0.08, 0.09), 0.06),
-            ((0.05, 0.30, 0.14), 0.14), ((0.95, 0.88, 0.30), 0.04), ((0.05, 0.30, 0.14), 0.14),
-            ((0.72, 0.08, 0.09), 0.06), ((0.05, 0.10, 0.28), 0.14)]
+    sett = [
+        ((0.72, 0.08, 0.09), 0.28),
+        ((0.05, 0.10, 0.28), 0.14),
+        ((0.72, 0.08, 0.09), 0.06),
+        ((0.05, 0.30, 0.14), 0.14),
+        ((0.95, 0.88, 0.30), 0.04),
+        ((0.05, 0.30, 0.14), 0.14),
+        ((0.72, 0.08, 0.09), 0.06),
+        ((0.05, 0.10, 0.28), 0.14),
+    ]
     colours = np.array([_jitter(c, rng) for c, _ in sett])
     edges = np.cumsum([w for _, w in sett])
     edges = edges / edges[-1]
@@ -94,16 +105,19 @@ def tartan(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(twill[..., None], warp, weft) * 0.85 + 0.15 * (warp + weft) / 2
 
 
-HOUNDSTOOTH_UNIT = np.array([  # the classic 8x8 four-and-four houndstooth cell
-    [1, 1, 1, 1, 0, 0, 0, 1],
-    [1, 1, 1, 1, 0, 0, 1, 1],
-    [1, 1, 1, 1, 0, 1, 1, 0],
-    [1, 1, 1, 1, 1, 1, 0, 0],
-    [0, 0, 0, 1, 1, 1, 1, 0],
-    [0, 0, 1, 1, 1, 1, 0, 0],
-    [0, 1, 1, 0, 1, 0, 0, 0],
-    [1, 1, 0, 0, 0, 0, 0, 0],
-], dtype=bool)
+HOUNDSTOOTH_UNIT = np.array(
+    [  # the classic 8x8 four-and-four houndstooth cell
+        [1, 1, 1, 1, 0, 0, 0, 1],
+        [1, 1, 1, 1, 0, 0, 1, 1],
+        [1, 1, 1, 1, 0, 1, 1, 0],
+        [1, 1, 1, 1, 1, 1, 0, 0],
+        [0, 0, 0, 1, 1, 1, 1, 0],
+        [0, 0, 1, 1, 1, 1, 0, 0],
+        [0, 1, 1, 0, 1, 0, 0, 0],
+        [1, 1, 0, 0, 0, 0, 0, 0],
+    ],
+    dtype=bool,
+)
 
 
 def houndstooth(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -116,7 +130,10 @@ def houndstooth(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 GENERATORS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
-    "polka_dot": polka_dot, "breton_stripe": breton_stripe, "tartan": tartan, "houndstooth": houndstooth,
+    "polka_dot": polka_dot,
+    "breton_stripe": breton_stripe,
+    "tartan": tartan,
+    "houndstooth": houndstooth,
 }
 
 PRINTS: tuple[PrintSpec, ...] = (
@@ -193,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     import pygame  # PNG writing only; numpy is enough for everything else here
+
     args.out.mkdir(parents=True, exist_ok=True)
     for spec, tile in zip(PRINTS, all_tiles(args.seed)):
         pygame.image.save(pygame.surfarray.make_surface(tile.transpose(1, 0, 2)), str(args.out / f"{spec.name}.png"))

@@ -7,6 +7,7 @@ where a run stopped: a finished stage is not redone, and the print network resum
 saved step. `<run>/evidence.json` receives the sanity check and the recognition scores. Then
 `python -m training.prints.export --run runs/prints --out onnx_models` writes the ONNX model.
 """
+
 from __future__ import annotations
 
 import json
@@ -35,29 +36,40 @@ class PrintsConfig:
     network: NetworkConfig = field(default_factory=NetworkConfig)
     loss_net: LossNetConfig = field(default_factory=LossNetConfig)
     recognizer: RecognizerConfig = field(default_factory=RecognizerConfig)
-    texture_seed: int = 0          # seed of the generated prints (part of what the swatches are)
-    steps: int = 1500              # print-network steps; ~5 min of a shared CPU core
-    window: int = 64               # training window side in pixels (one tile at 256x256)
+    texture_seed: int = 0  # seed of the generated prints (part of what the swatches are)
+    steps: int = 1500  # print-network steps; ~5 min of a shared CPU core
+    window: int = 64  # training window side in pixels (one tile at 256x256)
     render_sizes: tuple = (192, 256, 384)  # the window is cut from a design rendered at one of these
     lr: float = 3e-3
-    pixel_weight: float = 1.0      # L1 to the swatch tiled at the same coordinates: anchors layout
-    style_weight: float = 0.5      # Gram distance in the trained loss network: keeps texture crisp
+    pixel_weight: float = 1.0  # L1 to the swatch tiled at the same coordinates: anchors layout
+    style_weight: float = 0.5  # Gram distance in the trained loss network: keeps texture crisp
     checkpoint_every: int = 250
     seed: int = 1
-    threads: int = 1               # 2 cores are shared with other training on the reference machine
+    threads: int = 1  # 2 cores are shared with other training on the reference machine
 
 
 def quick_config() -> PrintsConfig:
-    return PrintsConfig(network=NetworkConfig(frequencies=16, width=16, layers=2),
-                        loss_net=LossNetConfig(width=8, steps=5, batch=16, crop=32),
-                        recognizer=RecognizerConfig(width=8, steps=5, batch=16, designs=3, patches_per_design=1),
-                        steps=6, window=32, render_sizes=(96,), checkpoint_every=3)
+    return PrintsConfig(
+        network=NetworkConfig(frequencies=16, width=16, layers=2),
+        loss_net=LossNetConfig(width=8, steps=5, batch=16, crop=32),
+        recognizer=RecognizerConfig(width=8, steps=5, batch=16, designs=3, patches_per_design=1),
+        steps=6,
+        window=32,
+        render_sizes=(96,),
+        checkpoint_every=3,
+    )
 
 
 def config_from_dict(d: dict) -> PrintsConfig:
-    return PrintsConfig(**{**d, "network": NetworkConfig(**d["network"]), "loss_net": LossNetConfig(**d["loss_net"]),
-                           "recognizer": RecognizerConfig(**d["recognizer"]),
-                           "render_sizes": tuple(d["render_sizes"])})
+    return PrintsConfig(
+        **{
+            **d,
+            "network": NetworkConfig(**d["network"]),
+            "loss_net": LossNetConfig(**d["loss_net"]),
+            "recognizer": RecognizerConfig(**d["recognizer"]),
+            "render_sizes": tuple(d["render_sizes"]),
+        }
+    )
 
 
 def tiles_tensor(tiles: np.ndarray) -> torch.Tensor:
@@ -75,7 +87,9 @@ def _progress(enabled: bool):
         if not enabled:
             return it
         from tqdm import tqdm
+
         return tqdm(it, desc=desc, dynamic_ncols=True)
+
     return wrap
 
 
@@ -85,8 +99,9 @@ def _save(path: Path, state: dict) -> None:
     tmp.replace(path)  # a run killed mid-save keeps its previous checkpoint
 
 
-def train_prints(run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = False, progress: bool = True,
-                 steps: int | None = None) -> dict:
+def train_prints(
+    run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = False, progress: bool = True, steps: int | None = None
+) -> dict:
     """`steps` overrides the print-network steps, also of a resumed run (to shorten or extend it)."""
     run.mkdir(parents=True, exist_ok=True)
     ckpt_path = run / "checkpoint.pt"
@@ -98,7 +113,9 @@ def train_prints(run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = Fal
         if steps is not None and steps != cfg.steps:
             state.pop("network_done", None)
             state.pop("recognition", None)
-        print(f"resuming {ckpt_path}: stages done {[k for k in ('loss_net', 'network_done', 'recognizer') if k in state]}")
+        print(
+            f"resuming {ckpt_path}: stages done {[k for k in ('loss_net', 'network_done', 'recognizer') if k in state]}"
+        )
     if steps is not None:
         cfg.steps = steps
     state["config"] = asdict(cfg)
@@ -121,8 +138,10 @@ def train_prints(run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = Fal
         _save(ckpt_path, state)
     lossnet.eval().requires_grad_(False)
     failing = [n for n, r in state["sanity"].items() if not r["passes"]]
-    print(f"loss-network sanity check: {len(NAMES) - len(failing)}/{len(NAMES)} prints pass"
-          + (f" (not: {', '.join(failing)})" if failing else ""))
+    print(
+        f"loss-network sanity check: {len(NAMES) - len(failing)}/{len(NAMES)} prints pass"
+        + (f" (not: {', '.join(failing)})" if failing else "")
+    )
 
     # 2. the print network
     tiles = tiles_tensor(print_tiles)
@@ -138,8 +157,9 @@ def train_prints(run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = Fal
         if state["scheduler"]["total_steps"] == max(cfg.steps, 2):
             sched.load_state_dict(state["scheduler"])
         else:  # the run was shortened or extended: a fresh one-cycle schedule over the steps left
-            sched = torch.optim.lr_scheduler.OneCycleLR(opt, cfg.lr, total_steps=max(cfg.steps - start, 2),
-                                                        pct_start=0.1)
+            sched = torch.optim.lr_scheduler.OneCycleLR(
+                opt, cfg.lr, total_steps=max(cfg.steps - start, 2), pct_start=0.1
+            )
     gen = torch.Generator().manual_seed(cfg.seed + start)
     train_designs = load_designs("train", 512 if cfg.steps > 50 else 16, 64, data_dir)
     P, S = len(NAMES), cfg.window
@@ -149,14 +169,15 @@ def train_prints(run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = Fal
     for step in steps:
         size = cfg.render_sizes[int(torch.randint(len(cfg.render_sizes), (1,), generator=gen))]
         y0, x0 = (int(torch.randint(size - S + 1, (1,), generator=gen)) for _ in range(2))
-        u, v = (c[..., y0:y0 + S, x0:x0 + S] for c in tile_coordinates(size, size))
+        u, v = (c[..., y0 : y0 + S, x0 : x0 + S] for c in tile_coordinates(size, size))
         pick = torch.randint(len(train_designs), (P,), generator=gen)
-        design = F.interpolate(train_designs[pick], size=(size, size), mode="bilinear",
-                               align_corners=False)[..., y0:y0 + S, x0:x0 + S]
+        design = F.interpolate(train_designs[pick], size=(size, size), mode="bilinear", align_corners=False)[
+            ..., y0 : y0 + S, x0 : x0 + S
+        ]
         with torch.no_grad():
-            target = pipeline.baseline(u, v)                    # (P, 3, S, S): every print's swatch here
+            target = pipeline.baseline(u, v)  # (P, 3, S, S): every print's swatch here
             target_grams = [style.gram(f) for f in lossnet.features(target)]
-        painted = net(design, u, v, eye)                        # (P, 3, S, S)
+        painted = net(design, u, v, eye)  # (P, 3, S, S)
         pixel = (painted - target).abs().mean()
         texture = style.style_distance(lossnet, painted, target_grams).mean()
         loss = cfg.pixel_weight * pixel + cfg.style_weight * texture
@@ -169,8 +190,12 @@ def train_prints(run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = Fal
             if hasattr(steps, "set_postfix"):
                 steps.set_postfix(pixel=f"{pixel.item():.4f}", style=f"{texture.item():.4f}")
         if (step + 1) % cfg.checkpoint_every == 0 or step == cfg.steps - 1:
-            state.update(network=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                         network_step=step + 1)
+            state.update(
+                network=net.state_dict(),
+                optimizer=opt.state_dict(),
+                scheduler=sched.state_dict(),
+                network_step=step + 1,
+            )
             _save(ckpt_path, state)
     state["network_done"] = True
     net.eval()
@@ -188,16 +213,28 @@ def train_prints(run: Path, cfg: PrintsConfig, data_dir=None, resume: bool = Fal
         designs = load_designs("test", cfg.recognizer.designs, 256, data_dir)
         with torch.no_grad():
             state["recognition"] = {
-                m: dict(zip(NAMES, (round(s, 4) for s in score(recognizer, pipeline, designs, P, m,
-                                                              cfg.recognizer.patches_per_design))))
+                m: dict(
+                    zip(
+                        NAMES,
+                        (
+                            round(s, 4)
+                            for s in score(recognizer, pipeline, designs, P, m, cfg.recognizer.patches_per_design)
+                        ),
+                    )
+                )
                 for m in ("network", "tile-and-shade")
             }
         _save(ckpt_path, state)
     rec = state["recognition"]
     methods = {n: ("network" if rec["network"][n] >= RECOGNITION_TARGET else "tile-and-shade") for n in NAMES}
-    evidence = {"sanity": state["sanity"], "recognition": rec, "methods": methods,
-                "recognition_target": RECOGNITION_TARGET, "history_tail": history[-3:],
-                "seconds_this_session": round(time.time() - t_start, 1)}
+    evidence = {
+        "sanity": state["sanity"],
+        "recognition": rec,
+        "methods": methods,
+        "recognition_target": RECOGNITION_TARGET,
+        "history_tail": history[-3:],
+        "seconds_this_session": round(time.time() - t_start, 1),
+    }
     (run / "evidence.json").write_text(json.dumps(evidence, indent=2))
     print("recognition (network / tile-and-shade):")
     for n in NAMES:
