@@ -16,8 +16,8 @@
 #
 # Environment:
 #   DESTDIR=DIR            install under DIR; skips user creation, systemctl and udevadm
-#   FSE_INSTALL_OFFLINE=1  no network: fse's code is copied into the venv, its dependencies are
-#                          taken from FSE_PYTHON's environment
+#   FSE_INSTALL_OFFLINE=1  no network: fse's code and its runtime dependencies are copied into the
+#                          venv from FSE_PYTHON's environment
 #   FSE_PYTHON=PATH        the Python for the venv (needs >= 3.10; default python3)
 #   FSE_DISPLAY=x11|kmsdrm how the kiosk reaches the screen (default x11)
 #   FSE_ORT_INDEX=URL      override the Jetson wheel index;  FSE_ORT_SPEC=SPEC  e.g. onnxruntime-gpu==1.20.0
@@ -135,12 +135,11 @@ PYEOF
 
 V=$DESTDIR$VENV
 if [ "$OFFLINE" = 1 ]; then
-  # No network (CI): the code is copied into the venv's site-packages (root must never run code
-  # from a user-writable checkout, and ProtectHome= hides /home from the units); its dependencies
-  # come from $PY's environment by plain path lines (no .pth of that environment runs, so an
-  # editable install of the checkout there is not picked up). Console scripts are written here, so
+  # No network (CI): the code and the kiosk's runtime dependencies are copied into the venv's
+  # site-packages (root must never run code from a user-writable checkout or its .venv, and
+  # ProtectHome= hides /home from the units). Console scripts are written here, so
   # /opt/fse/venv/bin/fse-kiosk is a real file to verify.
-  say "FSE_INSTALL_OFFLINE=1: venv at $V, dependencies from $("$PY" -c 'import sys; print(sys.prefix)')"
+  say "FSE_INSTALL_OFFLINE=1: venv at $V, dependencies copied from $("$PY" -c 'import sys; print(sys.prefix)')"
   [ -x "$V/bin/python" ] || "$PY" -m venv --without-pip "$V"
   VENV_PURELIB=$("$V/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   "$PY" - "$SRC" "$VENV_PURELIB" <<'PYEOF'
@@ -154,6 +153,9 @@ with open(os.path.join(src, "pyproject.toml"), "rb") as f:
     project = tomllib.load(f)["project"]
 ours = ("contract", "kiosk", "training", "analysis")   # [tool.setuptools.packages.find] include
 dist_info = f"{project['name'].replace('-', '_')}-{project['version']}.dist-info"
+for stale in ("fse-offline.pth",):   # older installers pointed into FSE_PYTHON's environment
+    if os.path.exists(os.path.join(purelib, stale)):
+        os.remove(os.path.join(purelib, stale))
 for old in [*ours, *(e for e in os.listdir(purelib) if e.startswith(project["name"].replace("-", "_") + "-"))]:
     shutil.rmtree(os.path.join(purelib, old), ignore_errors=True)   # the previous install
 for package in ours:
@@ -164,14 +166,46 @@ with open(os.path.join(purelib, dist_info, "METADATA"), "w") as f:
     f.write(f"Metadata-Version: 2.1\nName: {project['name']}\nVersion: {project['version']}\n")
 with open(os.path.join(purelib, dist_info, "INSTALLER"), "w") as f:
     f.write("install-appliance\n")
-stdlib = [os.path.realpath(sysconfig.get_paths()["stdlib"])]   # (platstdlib is inside a venv)
-def dependency_dir(path):
-    real = os.path.realpath(path)
-    return (os.path.isdir(real) and real != os.path.realpath(src)
-            and not any(real == s or real.startswith(s + os.sep) for s in stdlib)
-            and not any(os.path.isfile(os.path.join(real, p, "__init__.py")) for p in ours))
-with open(os.path.join(purelib, "fse-offline.pth"), "w") as f:
-    f.writelines(p + "\n" for p in sys.path if p and dependency_dir(p))
+# The kiosk's runtime dependencies and theirs, copied file by file from $PY's environment (the
+# files each distribution's RECORD lists), so root imports nothing from a user-writable folder.
+import importlib.metadata as md
+import re
+wanted = [r for r in project["dependencies"]]
+seen, queue = set(), list(wanted)
+while queue:
+    requirement = queue.pop()
+    name, _, marker = requirement.partition(";")
+    name = re.split(r"[<>=!~\[ (]", name.strip(), maxsplit=1)[0]
+    if marker.strip():
+        env = {"sys_platform": sys.platform, "python_version": "%d.%d" % sys.version_info[:2], "extra": ""}
+        try:
+            from packaging.markers import Marker
+            if not Marker(marker.strip()).evaluate(env):
+                continue
+        except ImportError:
+            if "extra" in marker or ("python_version < '3.11'" in marker and sys.version_info >= (3, 11)):
+                continue
+    key = name.lower().replace("_", "-")
+    if key in seen:
+        continue
+    seen.add(key)
+    try:
+        dist = md.distribution(name)
+    except md.PackageNotFoundError:
+        sys.exit(f"install-appliance: error: {name} is not installed in {sys.prefix}; install the kiosk's "
+                 f"dependencies there first (pip install -e .) or install with the network")
+    if dist.files is None:
+        sys.exit(f"install-appliance: error: {name} in {sys.prefix} lists no files (no RECORD, e.g. a Debian "
+                 f"python3-* package); install the kiosk's dependencies with pip there, or install with the network")
+    for f in dist.files:
+        source = f.locate()
+        if ".." in f.parts or not os.path.isfile(source) or str(f).endswith(".pyc"):
+            continue   # scripts in bin/ and the like: the kiosk's own are written below
+        target = os.path.join(purelib, str(f))
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        shutil.copy2(source, target)
+    queue += [r for r in (dist.requires or []) if "extra ==" not in r]
+print(f"install-appliance: copied {len(seen)} distributions: {' '.join(sorted(seen))}")
 PYEOF
   chmod -R u=rwX,go=rX "$VENV_PURELIB"
   while read -r name target; do

@@ -100,8 +100,10 @@ def test_offline_install_runs_a_copy_of_the_code_not_the_checkout(root):
         [
             str(python),
             "-c",
-            "import sys, contract, kiosk, kiosk.export; "
-            "print(kiosk.__file__); print(contract.__file__); print(*sys.path, sep='\\n')",
+            "import sys, contract, kiosk, kiosk.export, kiosk.models, numpy, onnxruntime, pygame, serial; "
+            "print(kiosk.__file__); print(contract.__file__); "
+            "print(numpy.__file__); print(onnxruntime.__file__); print(pygame.__file__); print(serial.__file__); "
+            "print(*sys.path, sep='\\n')",
         ],
         capture_output=True,
         text=True,
@@ -109,10 +111,15 @@ def test_offline_install_runs_a_copy_of_the_code_not_the_checkout(root):
         cwd="/",
     )
     assert result.returncode == 0, result.stderr
-    kiosk_file, contract_file, *path = result.stdout.splitlines()
+    kiosk_file, contract_file, *rest = [
+        line for line in result.stdout.splitlines() if not line.startswith(("pygame ", "Hello"))
+    ]
+    dependencies, path = rest[:4], rest[4:]
     site = root / "opt/fse/venv/lib"
     assert Path(kiosk_file).is_relative_to(site) and Path(contract_file).is_relative_to(site)
-    assert str(REPO) not in path
+    # The runtime dependencies are copies too: nothing on root's path lies in the checkout or its .venv.
+    assert all(Path(f).is_relative_to(site) for f in dependencies), dependencies
+    assert not [p for p in path if p.startswith(str(REPO))], path
     copied = Path(kiosk_file).with_name("export.py")
     assert not copied.is_symlink() and copied.read_bytes() == (REPO / "kiosk" / "export.py").read_bytes()
 
