@@ -556,34 +556,18 @@ def test_signature_is_a_smooth_closed_curve_through_every_value_anticlockwise():
 # -- map mode -------------------------------------------------------------------------------------
 
 
-def test_map_mode_without_a_map_file_says_so(tmp_path, models_dir):
+def test_map_mode_without_a_map_file_says_so(tmp_path, models_dir, make_app):
     models = tmp_path / "models"
     shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("fashion_map.npz"))
-    app = build_app(
-        [
-            "--windowed",
-            "--joystick",
-            "none",
-            "--state-dir",
-            str(tmp_path / "s"),
-            "--size",
-            SIZE,
-            "--models",
-            str(models),
-            "--show2d",
-        ]
-    )
-    try:
-        assert app.map.loader.loaded.wait(10)
-        app.step()
-        assert app.state.map_mode and app.map.data is None and "fashion_map.npz" in app.map.message
-        assert "fse-analyze fit-map" in app.map.message
-        assert region(app, app.map.rect).std() > 5
-    finally:
-        app.shutdown()
+    app = make_app("--models", str(models), "--show2d")
+    assert app.map.loader.loaded.wait(10)
+    app.step()
+    assert app.state.map_mode and app.map.data is None and "fashion_map.npz" in app.map.message
+    assert "fse-analyze fit-map" in app.map.message
+    assert region(app, app.map.rect).std() > 5
 
 
-def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shipped_models):
+def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shipped_models, make_app):
     """A map of the landmarks' z, written and listed in the manifest by the analysis' own writer."""
     from analysis.refmap import write_reference
     from contract.mapfile import FashionMap
@@ -605,37 +589,20 @@ def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shi
             design=designs,
         ),
     )
-    app = build_app(
-        [
-            "--windowed",
-            "--joystick",
-            "none",
-            "--state-dir",
-            str(tmp_path / "s"),
-            "--size",
-            SIZE,
-            "--models",
-            str(models),
-            "--z",
-            "0,0,0,0,0,0,0,0",
-        ]
-    )
-    try:
-        key(app, pygame.K_m)
-        app.step()
-        assert app.map.loader.loaded.wait(10)
-        assert app.state.map_mode and app.map.data is not None, app.map.message
-        point = app.map.screen_points()[5]
-        pos = (int(round(point[0])), int(round(point[1])))
-        pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=pos, rel=(0, 0), buttons=(0, 0, 0)))
-        app.step()
-        assert app.map.hover_index == 5
-        mouse("down", pos)
-        mouse("up", pos)
-        steps(app, int(app.config.glide_s * 30) + 3)
-        assert np.allclose(app.state.z, zs[5], atol=1e-5) and app.state.how == "map"
-    finally:
-        app.shutdown()
+    app = make_app("--models", str(models), "--z", "0,0,0,0,0,0,0,0")
+    key(app, pygame.K_m)
+    app.step()
+    assert app.map.loader.loaded.wait(10)
+    assert app.state.map_mode and app.map.data is not None, app.map.message
+    point = app.map.screen_points()[5]
+    pos = (int(round(point[0])), int(round(point[1])))
+    pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=pos, rel=(0, 0), buttons=(0, 0, 0)))
+    app.step()
+    assert app.map.hover_index == 5
+    mouse("down", pos)
+    mouse("up", pos)
+    steps(app, int(app.config.glide_s * 30) + 3)
+    assert np.allclose(app.state.z, zs[5], atol=1e-5) and app.state.how == "map"
 
 
 def test_sigterm_stops_the_fullscreen_kiosk_cleanly(tmp_path):
