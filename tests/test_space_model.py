@@ -54,13 +54,30 @@ def test_z_styles_are_per_image_and_broadcast_not_tiled():
     def record(module, inputs, output):
         seen["coords"] = output.shape
 
-    model.generator.coord_proj.register_forward_hook(record)
-    model.generator.logits(z, model.grid(28, 28))
-    assert seen["coords"] == (28 * 28, 64)
+    model.generator.fourier.register_forward_hook(record)
+    assert model.generator.logits(z, model.grid(28, 28)).shape == (3, 28, 28)
+    assert seen["coords"] == (28 * 28, model.generator.fourier.out_features)  # once per pixel, not per image
     # A fresh model starts as a plain CPPN (scale 1, shift 0) so early training is stable.
     assert all(
         torch.allclose(sc, torch.ones_like(sc)) and torch.allclose(sh, torch.zeros_like(sh)) for sc, sh in styles
     )
+
+
+def test_film_folded_into_the_weights_is_film_after_the_layer():
+    """`modulated` computes (h W^T + b) * scale + shift with the scale folded into per-image weights;
+    the Fourier features' single Sin (cos x = sin(x + pi/2)) is sin and cos."""
+    from training.cppn_vae import modulated
+
+    torch.manual_seed(0)
+    layer = torch.nn.Linear(7, 5)
+    h, scale, shift = torch.randn(1, 11, 7), torch.randn(3, 1, 5), torch.randn(3, 1, 5)
+    assert torch.allclose(modulated(layer, h, scale, shift), layer(h) * scale + shift, atol=1e-5)
+    assert torch.allclose(modulated(layer, h, None, shift), layer(h) + shift)
+    fourier = FashionSpace(SpaceConfig()).generator.fourier
+    coords = torch.from_numpy(coordinates(9, 4)).reshape(-1, 3)
+    phase = coords[:, :2] @ fourier.freqs.T
+    expected = torch.cat([coords, torch.sin(phase), torch.cos(phase)], dim=1)
+    assert torch.allclose(fourier(coords), expected, atol=1e-5)
 
 
 def test_fourier_features_are_fixed_low_and_isotropic():
@@ -123,11 +140,16 @@ def test_export_and_sheet_are_fse_train_subcommands(tmp_path, capsys):
     assert "export" in capsys.readouterr().out
 
 
-def test_export_checks_parity_and_writes_the_manifest(quick_runs, tmp_path):
+@pytest.fixture(scope="module")
+def quick_models(quick_runs, tmp_path_factory):
     from training.export import export_all
 
-    out = tmp_path / "models"
-    m = export_all(quick_runs / "space", quick_runs / "classifier", out, test_limit=300)
+    out = tmp_path_factory.mktemp("models")
+    return out, export_all(quick_runs / "space", quick_runs / "classifier", out, test_limit=300)
+
+
+def test_export_checks_parity_and_writes_the_manifest(quick_models):
+    out, m = quick_models
     for name in ("encoder", "generator", "classifier"):
         path = out / f"{name}.onnx"
         onnx.checker.check_model(onnx.load(str(path)), full_check=True)
@@ -161,3 +183,43 @@ def test_export_checks_parity_and_writes_the_manifest(quick_runs, tmp_path):
 
     models = FashionModels.load(out)
     assert models.encode(np.zeros((2, 28, 28))).shape == (2, 8)
+
+
+def test_recover_rebuilds_a_run_from_the_onnx_files_and_polishes_it(quick_models, tmp_path, capsys):
+    """Checkpoints do not outlive a machine; the shipped ONNX files do. `fse-train recover` rebuilds the
+    encoder and generator exactly (the exporter folds BatchNorm and transposes weights), and the run
+    can then be trained on only in the polish phase, which needs neither of what is lost."""
+    from training.export import ExportEncoder, ExportGenerator
+    from training.train import load_checkpoint
+
+    out, manifest = quick_models
+    run = tmp_path / "recovered"
+    assert cli.main(["recover", "--models", str(out), "--run", str(run)]) == 0
+    ckpt = load_checkpoint(run / "checkpoint.pt")
+    model = FashionSpace(quick(SpaceConfig()))
+    model.load_state_dict(ckpt["model"])
+    model.eval()
+    scale, k = manifest["latent"]["latent_scale"], manifest["rendering"]["sharpness"]
+    z, coords = np.random.default_rng(1).uniform(-1, 1, (4, 8)).astype(np.float32), coordinates(31, 17)
+    shipped = ort.InferenceSession(str(out / "generator.onnx")).run(None, {"z": z, "coords": coords})[0]
+    rebuilt = ExportGenerator(model, scale, k)(torch.from_numpy(z), torch.from_numpy(coords)).detach().numpy()
+    assert np.abs(shipped - rebuilt).max() < 1e-5
+    image = np.random.default_rng(2).random((3, 1, 28, 28), dtype=np.float32)
+    shipped = ort.InferenceSession(str(out / "encoder.onnx")).run(None, {"image": image})[0]
+    rebuilt = ExportEncoder(model, scale)(torch.from_numpy(image)).detach().numpy()
+    assert np.abs(shipped - rebuilt).max() < 1e-5
+    assert ckpt["encoder_test_kl"] == manifest["quality"]["kl_nats"]
+    assert ckpt["recovered_from"]["generator_sha256"] == manifest["models"]["generator"]["sha256"]
+
+    with pytest.raises(SystemExit, match="only polish epochs"):
+        cli.main(["space", "--quick", "--resume", "--run", str(run), "--epochs", "5", "--no-progress"])
+    assert (
+        cli.main(["space", "--quick", "--resume", "--run", str(run), "--set", "polish_epochs=1", "--no-progress"]) == 0
+    )
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["phase"] == "polish" and last["epoch"] == ckpt["epoch"] + 1 and np.isfinite(last["train_edge"])
+    polished = FashionSpace(quick(SpaceConfig()))
+    polished.load_state_dict(load_checkpoint(run / "checkpoint.pt")["model"])
+    for name, value in polished.encoder.state_dict().items():  # the latent does not move
+        assert torch.equal(value, model.encoder.state_dict()[name]), name
+    assert any(not torch.equal(a, b) for a, b in zip(polished.generator.parameters(), model.generator.parameters()))

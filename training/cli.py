@@ -28,6 +28,7 @@ from .prints.cli import add_parser as add_prints
 OWN_PARSERS = {
     "export": ("training.export", "the trained models -> ONNX files, landmarks and manifest in onnx_models/"),
     "sheet": ("training.sheet", "a PNG contact sheet of the exported models"),
+    "recover": ("training.recover", "rebuild a fashion-space checkpoint from the shipped ONNX models"),
 }
 
 

@@ -51,6 +51,15 @@ class SpaceConfig:
     g_adv_skip_above: float = 1.2  # balancing: drop G's adversarial term while D's loss is above this (D is lost)
     prior_fakes: float = 0.5  # fraction of fakes decoded from prior samples rather than reconstructions
 
+    # Polish (after the GAN epochs): the generator alone, on the frozen encoder's posterior means, with
+    # BCE, the perceptual term and an edge term, so outlines and details come out as crisp as in the
+    # photos. The encoder (and so the latent, the landmarks and the map) does not move. It is also the
+    # only phase a run rebuilt from ONNX files (`fse-train recover`) can train: that has no
+    # log-variance head and no discriminator.
+    polish_epochs: int = 0
+    polish_lr: float = 3e-4  # cosine to polish_lr * lr_final_frac over the polish epochs
+    edge_weight: float = 1.0  # x the per-image L1 between the design's and the photo's pixel differences
+
     seed: int = 1234
     train_limit: int | None = None  # first N training images (for --quick)
     test_limit: int | None = None

@@ -51,14 +51,19 @@ class FourierFeatures(nn.Module):
         freqs = torch.randn(cfg.fourier_features, 2, generator=g) * cfg.fourier_sigma  # (F, 2) cycles per unit
         self.register_buffer("freqs", 2 * torch.pi * freqs)
         self.n = cfg.fourier_features
+        # cos x = sin(x + pi/2): one Sin over both halves, one pass over the pixels instead of three.
+        # Derived from `freqs` (saved) and the seed, so not saved themselves.
+        self.register_buffer("phase_freqs", torch.cat([self.freqs, self.freqs]).T.contiguous(), persistent=False)
+        offset = torch.cat([torch.zeros(self.n), torch.full((self.n,), torch.pi / 2)])
+        self.register_buffer("phase_offset", offset, persistent=False)
         self.out_features = 3 + 2 * cfg.fourier_features
 
     def forward(self, coords: torch.Tensor) -> torch.Tensor:
         """coords (N, 3) -> (N, 3 + 2F)."""
         if self.n == 0:
             return coords
-        phase = coords[:, :2] @ self.freqs.T  # (N, F)
-        return torch.cat([coords, torch.sin(phase), torch.cos(phase)], dim=1)
+        phase = coords[:, :2] @ self.phase_freqs + self.phase_offset  # (N, 2F)
+        return torch.cat([coords, torch.sin(phase)], dim=1)
 
 
 class Generator(nn.Module):
@@ -106,16 +111,26 @@ class Generator(nn.Module):
     def logits(self, z: torch.Tensor, coords: torch.Tensor) -> torch.Tensor:
         """Pre-sigmoid output (B, H, W), for a numerically stable Bernoulli loss."""
         H, W, _ = coords.shape
+        h = self.fourier(coords.reshape(H * W, 3)).unsqueeze(0)  # (1, N, 3 + 2F): the same for every image
         styles = self.styles(z)
-        h = self.coord_proj(self.fourier(coords.reshape(H * W, 3))).unsqueeze(0)  # (1, N, w)
-        layers = [None, *self.hidden]
-        for i, layer in enumerate(layers):
-            pre = h if layer is None else layer(h)  # (B or 1, N, w)
-            if i < len(styles):
-                scale, shift = styles[i]
-                pre = (pre * scale if scale is not None else pre) + shift  # broadcast over pixels, never tiled
-            h = torch.tanh(pre)  # (B, N, w)
+        for i, layer in enumerate([self.coord_proj, *self.hidden]):
+            scale, shift = styles[i] if i < len(styles) else (None, None)
+            h = torch.tanh(modulated(layer, h, scale, shift))  # (B, N, w)
         return self.out(h).reshape(-1, H, W)
+
+
+def modulated(
+    layer: nn.Linear, h: torch.Tensor, scale: torch.Tensor | None, shift: torch.Tensor | None
+) -> torch.Tensor:
+    """FiLM after a linear layer, (h W^T + b) * scale + shift, computed as h (W^T * scale) + (b * scale + shift):
+    the per-image weights cost nothing per pixel, and each pixel pays one matmul and one add instead of a
+    matmul and three element-wise passes (what kept the FiLM generator 3x slower than v1 in the kiosk).
+    h (B or 1, N, in), scale and shift (B, 1, w) -> (B, N, w)."""
+    if scale is None:  # the v1 generator: a bias per image, or none
+        return layer(h) if shift is None else layer(h) + shift
+    weight = layer.weight.T * scale  # (B, in, w)
+    bias = shift if layer.bias is None else layer.bias * scale + shift  # (B, 1, w)
+    return h @ weight + bias
 
 
 class Discriminator(nn.Module):

@@ -355,9 +355,10 @@ def export_all(
     export_space(latent_scale, sharpness)
     from .train import evaluate_space
 
-    q, z_test, z_train = measure(
-        out, test, train, seed, knn_train, evaluate_space(space, torch.from_numpy(test.images))
-    )
+    recon = evaluate_space(space, torch.from_numpy(test.images))
+    if "encoder_test_kl" in s_ckpt:  # a recovered run has no log-variance head; its frozen encoder's KL is known
+        recon["test_kl"] = s_ckpt["encoder_test_kl"]
+    q, z_test, z_train = measure(out, test, train, seed, knn_train, recon)
     q["latent_scale_trials"] = trials
     q["sharpness_trials"] = sharpness_trials
     q["generator_per_pixel_macs"] = s_cfg.per_pixel_macs()
@@ -402,6 +403,8 @@ def export_all(
                 "epochs_done": s_ckpt["epoch"],
                 "train_seconds": round(s_ckpt.get("train_seconds", 0.0), 1),
                 "command": s_ckpt.get("command", f"fse-train space --run {space_run}"),
+                # a run rebuilt from ONNX files (fse-train recover): where from, and how that model was trained
+                **{k: s_ckpt[k] for k in ("recovered_from", "history") if k in s_ckpt},
             },
             "classifier": classifier_training,
             "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, torch {torch.__version__}",

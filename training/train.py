@@ -137,20 +137,32 @@ def train_space(
     torch.manual_seed(cfg.seed)
     model = FashionSpace(cfg)
     vae_params = list(model.encoder.parameters()) + list(model.generator.parameters())
-    opt_vae = torch.optim.Adam(vae_params, lr=cfg.lr)
-    opt_gan = torch.optim.Adam(vae_params, lr=cfg.gan_lr, betas=(0.5, 0.999))
-    opt_d = torch.optim.Adam(model.discriminator.parameters(), lr=cfg.gan_lr, betas=(0.5, 0.999))
-    start, elapsed = 0, 0.0
+    optimisers = {
+        "opt_vae": torch.optim.Adam(vae_params, lr=cfg.lr),
+        "opt_gan": torch.optim.Adam(vae_params, lr=cfg.gan_lr, betas=(0.5, 0.999)),
+        "opt_d": torch.optim.Adam(model.discriminator.parameters(), lr=cfg.gan_lr, betas=(0.5, 0.999)),
+        "opt_polish": torch.optim.Adam(model.generator.parameters(), lr=cfg.polish_lr),
+    }
+    opt_vae, opt_gan, opt_d, opt_polish = optimisers.values()
+    start, elapsed, carried = 0, 0.0, {}
     if state is not None:
         model.load_state_dict(state["model"])
-        opt_vae.load_state_dict(state["opt_vae"])
-        opt_gan.load_state_dict(state["opt_gan"])
-        opt_d.load_state_dict(state["opt_d"])
+        for key, opt in optimisers.items():
+            if key in state:  # a recovered run (fse-train recover) has none; older runs have no opt_polish
+                opt.load_state_dict(state[key])
         # The config given on resume wins: a run can be continued at another learning rate.
-        for opt, lr in ((opt_vae, cfg.lr), (opt_gan, cfg.gan_lr), (opt_d, cfg.gan_lr)):
+        for opt, lr in ((opt_vae, cfg.lr), (opt_gan, cfg.gan_lr), (opt_d, cfg.gan_lr), (opt_polish, cfg.polish_lr)):
             for group in opt.param_groups:
                 group["lr"] = lr
         start, elapsed = state["epoch"], state.get("train_seconds", 0.0)
+        carried = {k: state[k] for k in ("recovered_from", "encoder_test_kl", "history") if k in state}
+        recovered_at = carried.get("recovered_from", {}).get("epoch")
+        if recovered_at is not None and cfg.epochs + cfg.gan_epochs > recovered_at:
+            raise SystemExit(
+                f"cannot resume {run}: it was rebuilt from ONNX files (no log-variance head, no discriminator), "
+                f"so only polish epochs can follow its {recovered_at}; pass --epochs and --gan-epochs that add "
+                f"up to {recovered_at} or less, and --set polish_epochs=N"
+            )
         print(f"resuming {run} after epoch {start}")
 
     train_split, test_split = load_split("train", data, cfg.train_limit), load_split("test", data, cfg.test_limit)
@@ -158,8 +170,17 @@ def train_space(
     feature_net = feature_net_for(run, cfg, train_split, test_split)
     gen = torch.Generator().manual_seed(cfg.seed + start)
     steps_per_epoch = (len(train) + cfg.batch_size - 1) // cfg.batch_size
-    total = cfg.epochs + cfg.gan_epochs
+    polish_from = carried.get("recovered_from", {}).get("epoch") or cfg.epochs + cfg.gan_epochs
+    total = polish_from + cfg.polish_epochs
     for epoch in range(start, total):
+        if epoch >= polish_from:
+            record = polish_epoch(model, cfg, opt_polish, train, gen, feature_net, epoch - polish_from)
+            record.update(epoch=epoch + 1, test_bce=evaluate_space(model, test)["test_bce"])
+            elapsed += record["seconds"]
+            _log(run, record)
+            print(json.dumps(record))
+            _save_space(ckpt_path, model, cfg, optimisers, epoch + 1, elapsed, command, carried)
+            continue
         gan_phase = epoch >= cfg.epochs
         model.train()
         t0 = time.time()
@@ -237,21 +258,63 @@ def train_space(
             )
         _log(run, record)
         print(json.dumps(record))
-        save_checkpoint(
-            ckpt_path,
-            {
-                "kind": "space",
-                "config": to_dict(cfg),
-                "model": model.state_dict(),
-                "opt_vae": opt_vae.state_dict(),
-                "opt_gan": opt_gan.state_dict(),
-                "opt_d": opt_d.state_dict(),
-                "epoch": epoch + 1,
-                "train_seconds": elapsed,
-                "command": command,
-            },
-        )
+        _save_space(ckpt_path, model, cfg, optimisers, epoch + 1, elapsed, command, carried)
     return model
+
+
+def _save_space(path: Path, model, cfg, optimisers: dict, epoch: int, elapsed: float, command: str, carried: dict):
+    save_checkpoint(
+        path,
+        {
+            "kind": "space",
+            "config": to_dict(cfg),
+            "model": model.state_dict(),
+            **{key: opt.state_dict() for key, opt in optimisers.items()},
+            "epoch": epoch,
+            "train_seconds": elapsed,
+            "command": command,
+            **carried,
+        },
+    )
+
+
+def polish_epoch(model: FashionSpace, cfg: SpaceConfig, opt, train, gen, feature_net, i: int) -> dict:
+    """Polish epoch `i` (from 0): the generator alone learns to redraw the frozen encoder's posterior
+    means (BCE + perceptual + edge terms); returns the epoch's record."""
+    model.encoder.eval().requires_grad_(False)
+    model.generator.train()
+    t0 = time.time()
+    steps = (len(train) + cfg.batch_size - 1) // cfg.batch_size
+    sums = {"bce": 0.0, "perceptual": 0.0, "edge": 0.0}
+    lo = cfg.polish_lr * cfg.lr_final_frac
+    for step, idx in enumerate(_batches(len(train), cfg.batch_size, gen)):
+        t = min((i + step / steps) / max(cfg.polish_epochs, 1), 1.0)
+        for group in opt.param_groups:
+            group["lr"] = lo + 0.5 * (cfg.polish_lr - lo) * (1 + math.cos(math.pi * t))
+        x = train[idx]  # (B, 28, 28)
+        with torch.no_grad():
+            z, _ = model.encoder(x.unsqueeze(1))  # (B, 8) posterior means
+        logits = model.generator.logits(z, model.grid28)
+        recon = torch.sigmoid(logits)
+        bce = losses.reconstruction_bce(logits, x)
+        edge = losses.edge_difference(recon, x)
+        loss = bce + cfg.edge_weight * edge
+        if feature_net is not None:
+            perc = losses.perceptual(feature_net, recon, x)
+            loss = loss + cfg.perceptual_weight * perc
+            sums["perceptual"] += perc.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        sums["bce"] += bce.item()
+        sums["edge"] += edge.item()
+    return {
+        "phase": "polish",
+        "polish_epoch": i + 1,
+        "seconds": round(time.time() - t0, 1),
+        **{f"train_{k}": v / steps for k, v in sums.items()},
+        "lr": opt.param_groups[0]["lr"],
+    }
 
 
 def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
