@@ -22,8 +22,6 @@ import json
 from pathlib import Path
 
 import numpy as np
-import onnx
-from onnx import numpy_helper
 
 from contract.space import coordinates
 from kiosk.models import FashionModels
@@ -33,52 +31,22 @@ from .timing import best_of_interleaved
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def torch_reference(path: Path, manifest: dict):
-    """The shipped generator's weights, read back out of generator.onnx into the training code's own
-    Generator (built from the config the manifest carries), run in PyTorch eager. Named initializers
-    load by name; the exporter's anonymous MatMul weights (transposed) come in the order the graph
-    uses them: Fourier frequencies, coordinate projection, hidden layers, output.
+def torch_reference(models_dir: Path):
+    """The shipped generator's weights, read back out of the ONNX files into the training code's own
+    model (`fse-train recover`'s reader), run in PyTorch eager through the exporter's own wrapper.
     Returns (eager(z, coords) -> designs, multiply-adds per pixel)."""
     import torch
 
-    from training.config import SpaceConfig, from_dict
-    from training.cppn_vae import Generator
+    from training.cppn_vae import FashionSpace
+    from training.export import ExportGenerator
+    from training.recover import recover_state
 
-    cfg = from_dict(SpaceConfig, manifest["training"]["space"]["config"])
-    gen = Generator(cfg).eval()
-    model = onnx.load(str(path))
-    init = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-    consts = {n.output[0]: numpy_helper.to_array(n.attribute[0].t) for n in model.graph.node if n.op_type == "Constant"}
-    limit = float({**consts, **init}[next(n for n in model.graph.node if n.op_type == "Clip").input[2]])
-    state = {
-        k.removeprefix("generator."): torch.from_numpy(np.array(v))
-        for k, v in init.items()
-        if k.startswith("generator.")
-    }
-    anonymous = [
-        init[n.input[1]]
-        for n in model.graph.node
-        if n.op_type == "MatMul" and n.input[1] in init and not n.input[1].startswith("generator.")
-    ]
-    order = (
-        (["fourier.freqs"] if cfg.fourier_features else [])
-        + ["coord_proj.weight"]
-        + [f"hidden.{i}.weight" for i in range(cfg.gen_layers)]
-        + ["out.weight"]
-    )
-    if len(anonymous) != len(order):
-        raise ValueError(f"{path}: {len(anonymous)} anonymous MatMul weights, the config implies {len(order)}")
-    state.update({name: torch.from_numpy(np.array(w.T)) for name, w in zip(order, anonymous)})
-    gen.load_state_dict(state)
-    scale = manifest["latent"]["latent_scale"]
-    sharpness = manifest.get("rendering", {}).get("sharpness", 1.0)
-
-    @torch.no_grad()
-    def eager(z, coords):
-        u = z.clamp(-limit, limit)
-        return torch.sigmoid(sharpness * gen.logits(0.5 * scale * torch.log((1 + u) / (1 - u)), coords))
-
-    return eager, cfg.per_pixel_macs()
+    cfg, state, _ = recover_state(models_dir)
+    model = FashionSpace(cfg)
+    model.load_state_dict(state)
+    manifest = json.loads((models_dir / "manifest.json").read_text())
+    generator = ExportGenerator(model.eval(), manifest["latent"]["latent_scale"], manifest["rendering"]["sharpness"])
+    return torch.no_grad()(generator), cfg.per_pixel_macs()
 
 
 def numpy_gemm(n: int = 1024):
@@ -153,7 +121,7 @@ def _run(quick: bool, sizes, threads: int) -> dict:
     models = FashionModels.load(ROOT / "onnx_models", intra_op_threads=threads)
     manifest = json.loads((ROOT / "onnx_models" / "manifest.json").read_text())
     path = ROOT / "onnx_models" / manifest["models"]["generator"]["file"]
-    eager, mpp = torch_reference(path, manifest)
+    eager, mpp = torch_reference(ROOT / "onnx_models")
     gemm_fn, gemm_flop = numpy_gemm(512 if quick else 1024)
     gemm = 0.0
     rng = np.random.default_rng(1)

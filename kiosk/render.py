@@ -35,8 +35,18 @@ from .prints import PrintError
 
 log = logging.getLogger(__name__)
 
-BAND_ROWS = 96
-"""Rows per full-resolution band: ~40-60 ms each on the booth CPU, the longest a new move waits."""
+BAND_PIXELS = 24_576
+"""Pixels per full-resolution band (45 rows at 540 px, 24 at 1024): ~20 ms each on the 2-core CPU,
+the longest a new move waits for the render in flight before its draft starts."""
+
+DRAFT_BUDGET_MS = 12.0
+"""A draft should take about this long. While a visitor steers, each new input waits for the draft
+in flight and then renders its own, so input -> draft is about twice this plus a frame (target
+50 ms). The draft side follows the measured speed (`DraftSide`): ~120 px on the 2-core CPU, the
+largest (160 px) where the generator is faster, e.g. on the Jetson's GPU."""
+
+DRAFT_MIN_SIDE = 96
+"""Drafts never get smaller than this, however slow the machine: below it a design's parts blur together."""
 
 HERO_MAX_SIDE = 540
 """The settled design renders at most this big and is scaled up to the hero (720 px on 1080p).
@@ -138,6 +148,26 @@ class RenderMetrics:
         return out
 
 
+class DraftSide:
+    """The draft's side in pixels, from the measured cost of the last drafts (ms per pixel, smoothed):
+    the largest multiple of 8 in [DRAFT_MIN_SIDE, largest] that renders in DRAFT_BUDGET_MS."""
+
+    SMOOTHING = 0.25  # weight of the newest draft: one draft twice as slow costs 16 px of side, not the floor
+
+    def __init__(self, largest: int) -> None:
+        self.largest = max(int(largest), DRAFT_MIN_SIDE)
+        self.side = self.largest
+        self._ms_per_pixel: float | None = None
+
+    def measured(self, side: int, ms: float) -> int:
+        per_pixel = ms / (side * side)
+        prev = self._ms_per_pixel
+        self._ms_per_pixel = per_pixel if prev is None else prev + self.SMOOTHING * (per_pixel - prev)
+        fits = int(np.sqrt(DRAFT_BUDGET_MS / max(self._ms_per_pixel, 1e-9))) // 8 * 8
+        self.side = min(max(fits, DRAFT_MIN_SIDE), self.largest)
+        return self.side
+
+
 @dataclass(frozen=True)
 class DesignRequest:
     z: np.ndarray
@@ -197,11 +227,12 @@ class DesignRenderer:
     """The hero image: draft while moving, full resolution then print once settled."""
 
     def __init__(self, models, prints, size: int, draft_size: int = 160, prepare=None) -> None:
-        """prepare(image) -> anything: runs on the worker for each finished image (the UI passes its
+        """draft_size: the largest draft side (`DraftSide` picks the one that fits the budget).
+        prepare(image) -> anything: runs on the worker for each finished image (the UI passes its
         conversion to a scaled surface, so that work stays off the UI thread)."""
         self.models, self.prints = models, prints
         self.prepare = prepare
-        self.size, self.draft_size = size, draft_size
+        self.size, self.draft_side = size, DraftSide(draft_size)
         self.full_size = min(size, HERO_MAX_SIDE)
         self.print_size = min(size, PRINT_LIVE_SIDE)
         self._requests = _Mailbox()
@@ -311,7 +342,9 @@ class DesignRenderer:
             return  # already on screen at this stage or better
         design28 = self.models.generate(req.z, 28, 28)[0]
         if not req.settled:
-            draft = self.models.generate(req.z, self.draft_size, self.draft_size)[0]
+            side, t0 = self.draft_side.side, time.perf_counter()
+            draft = self.models.generate(req.z, side, side)[0]
+            self.draft_side.measured(side, (time.perf_counter() - t0) * 1e3)
             self._publish(req, "draft", plain_rgb(draft), design28)
             self._done = (key, req.print_name, "draft")
             return
@@ -366,10 +399,11 @@ def render_bands(models, z: np.ndarray, size: int, stale=lambda: False) -> np.nd
     ~64 floats per pixel of intermediates in onnxruntime's arena).
     """
     out = np.empty((size, size), np.float32)
-    for top in range(0, size, BAND_ROWS):
+    rows = max(1, BAND_PIXELS // size)
+    for top in range(0, size, rows):
         if stale():
             return None
-        out[top : top + BAND_ROWS] = models.generate(z, size, size, rows=slice(top, top + BAND_ROWS))[0]
+        out[top : top + rows] = models.generate(z, size, size, rows=slice(top, top + rows))[0]
     return out
 
 

@@ -39,13 +39,13 @@ def test_generator_suite_reports_every_figure_against_its_references(generator_r
 
 
 def test_torch_reference_reproduces_generator_onnx(shipped_models, models_dir):
-    """bench_generator's PyTorch eager reference (the shipped weights read back out of the ONNX into
-    the training code's Generator) gives the shipped generator's pixels, so the speed-up compares
+    """bench_generator's PyTorch eager reference (the shipped weights read back out of the ONNX files
+    by `fse-train recover`'s reader) gives the shipped generator's pixels, so the speed-up compares
     like with like; and its per-pixel cost is the manifest's."""
     import torch
 
     manifest = json.loads((models_dir / "manifest.json").read_text())
-    eager, macs = bench_generator.torch_reference(models_dir / manifest["models"]["generator"]["file"], manifest)
+    eager, macs = bench_generator.torch_reference(models_dir)
     assert macs == manifest["quality"]["generator_per_pixel_macs"]
     rng = np.random.default_rng(3)
     z = np.concatenate([rng.uniform(-1, 1, (3, 8)), np.ones((1, 8)), -np.ones((1, 8))]).astype(np.float32)
@@ -123,9 +123,29 @@ def test_upscale_keeps_flat_colours_and_scales_gradients():
     assert render.upscale(ramp, 8) is ramp
 
 
+def test_draft_side_follows_the_measured_speed():
+    """Drafts take the largest side (a multiple of 8) that renders in the budget: the biggest allowed on
+    a fast generator, smaller on a slow one, never under the floor, and one slow draft moves it a little."""
+    fast = render.DraftSide(160)
+    assert fast.measured(160, 3.0) == 160
+    slow = render.DraftSide(160)
+    per_pixel = 20.0 / 160**2  # 20 ms at 160 px: the budget fits sqrt(12 / per_pixel) = 123.9 px
+    side = slow.measured(160, 20.0)
+    assert side == 120 and side % 8 == 0
+    for _ in range(20):
+        side = slow.measured(side, per_pixel * side * side)
+    assert side == 120
+    assert slow.measured(side, 2 * per_pixel * side * side) == 104  # one draft twice as slow: 16 px, not the floor
+    crawling = render.DraftSide(160)
+    for _ in range(10):
+        crawling.measured(96, 500.0)
+    assert crawling.side == render.DRAFT_MIN_SIDE
+
+
 def test_render_bands_matches_one_run(shipped_models):
     z = np.array([0.4, -0.2, 0.9, 0, -0.7, 0.1, 0.3, -1], np.float32)
-    size = render.BAND_ROWS + 37  # a partial last band
+    size = 200
+    assert size % (render.BAND_PIXELS // size) != 0  # a partial last band
     banded = render.render_bands(shipped_models, z, size)
     np.testing.assert_allclose(banded, shipped_models.generate(z[None], size)[0], atol=1e-5)
     assert render.render_bands(shipped_models, z, size, stale=lambda: True) is None

@@ -66,11 +66,13 @@ class SpaceConfig:
 
     def per_pixel_macs(self) -> int:
         """The generator's multiply-adds per pixel (what the kiosk pays at every resolution): Fourier
-        phases, the coordinate projection, the hidden layers, the output, and the FiLM scale or bias
-        per layer. Per-image work (the mapping network) is not counted: it is shared by all pixels."""
+        phases (and their sin/cos offset), the coordinate projection, the hidden layers, the output, and
+        one add per layer for z's term (a bias in v1; FiLM's scale is folded into per-image weights and
+        its shift into the bias, training/cppn_vae.modulated). Per-image work (the mapping network, the
+        folding) is not counted: it is shared by all pixels."""
         w, f = self.gen_width, self.fourier_features
-        film = (1 + self.gen_layers) * w * (2 if self.film else 1) if (self.film or self.z_every_layer) else w
-        return 2 * f + (3 + 2 * f) * w + self.gen_layers * w * w + w + film
+        z_terms = (1 + self.gen_layers) * w if (self.film or self.z_every_layer) else w
+        return 6 * f + (3 + 2 * f) * w + self.gen_layers * w * w + w + z_terms
 
 
 @dataclass
