@@ -152,12 +152,9 @@ def display_size_problem(value: str) -> str | None:
 
 
 def _print_name(value: str) -> str | None:
-    # The print catalogue is the prints module's business; here only the name's shape is checked.
-    return (
-        None
-        if re.fullmatch(r"[a-z0-9_-]+", value)
-        else 'a print name such as "none" (lower-case letters, digits, - and _)'
-    )
+    # The print catalogue is the prints module's business (start-up checks the name against it,
+    # ignoring case); here only the name's shape is checked.
+    return None if re.fullmatch(r"[A-Za-z0-9_-]+", value) else 'a print name such as "none" (letters, digits, - and _)'
 
 
 def _key(

@@ -124,6 +124,14 @@ class Prints:
         active = sessions.get("model", sessions["baseline_model"])[1]
         return cls(manifest, sessions.get("model", (None,))[0], sessions["baseline_model"][0], active, mode, swatches)
 
+    def resolve(self, name: str) -> str:
+        """The catalogue's name for `name`, matched ignoring case ("Leopard" is "leopard"); a
+        PrintError listing the available prints when there is no such print."""
+        found = next((n for n in self.names if n.lower() == name.lower()), None)
+        if found is None:
+            raise PrintError(f"unknown print {name!r}; available prints: {', '.join(self.names)}")
+        return found
+
     def info(self, name: str) -> PrintInfo:
         if name not in self._info:
             raise PrintError(f"unknown print {name!r}; available prints: {', '.join(self.names)}")

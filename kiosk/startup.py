@@ -261,6 +261,11 @@ def build_app(argv: list[str] | None = None):
         prints_message = f"prints unavailable ({e})"
     if prints_message:
         log.warning(prints_message)
+    try:
+        start_print = start_print_name(args, config, prints)
+    except KioskStartError as e:
+        show_error(screen, args, "The kiosk settings have a problem", str(e))
+        raise
 
     progress(0.85, "joystick")
     hub = None
@@ -284,7 +289,6 @@ def build_app(argv: list[str] | None = None):
 
     from .app import App
 
-    start_print = args.print_name or config.default_print
     app = App(
         screen,
         config,
@@ -301,6 +305,22 @@ def build_app(argv: list[str] | None = None):
     )
     app.args = args
     return app
+
+
+def start_print_name(args, config, prints) -> str:
+    """The print to start with (--print, else kiosk.toml's default_print), as the catalogue spells
+    it: a wrong case is accepted, an unknown name is a config error listing the prints. With the
+    prints unavailable the name is kept as given (the kiosk says so in a toast and shows it plain)."""
+    from .prints import PrintError
+
+    name = args.print_name or config.default_print
+    if prints is None:
+        return name
+    try:
+        return prints.resolve(name)
+    except PrintError as e:
+        where = "--print" if args.print_name else f"[session] default_print ({config.source})"
+        raise KioskStartError("config error", f"{where}: {e}", 2) from None
 
 
 def _hold_error_screen(seconds: float) -> None:

@@ -484,6 +484,41 @@ def test_a_bad_config_is_shown_on_the_error_page_not_a_black_screen(tmp_path, ca
     assert shot.get_size() == (960, 540) and tuple(shot.get_at((5, 5)))[:3] == (40, 12, 14), "the error page"
 
 
+def test_a_print_name_in_another_case_is_the_catalogues_print(make_app, tmp_path):
+    """`--print Leopard` used to show no print at all: the catalogue's names are lower-case."""
+    assert make_app("--print", "Leopard").state.print_name == "leopard"
+    conf = tmp_path / "kiosk.toml"
+    conf.write_text('[session]\ndefault_print = "TARTAN"\n')
+    assert make_app("--config", str(conf)).state.print_name == "tartan"
+
+
+@pytest.mark.parametrize("source", ["--print", "kiosk.toml"])
+def test_an_unknown_print_is_shown_on_the_error_page_with_the_prints_to_choose_from(tmp_path, capsys, source):
+    """An unknown print used to start the kiosk plain without a word to the operator."""
+    conf = tmp_path / "kiosk.toml"
+    conf.write_text('[session]\ndefault_print = "tartn"\n' if source == "kiosk.toml" else "")
+    out = tmp_path / "error.png"
+    extra = ["--print", "tartn"] if source == "--print" else []
+    code = main(
+        [
+            "--config",
+            str(conf),
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--screenshot",
+            str(out),
+            "--size",
+            "960x540",
+            *extra,
+        ]
+    )
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("fse-kiosk:")]
+    assert code == 2 and len(err) == 1 and err[0].startswith("fse-kiosk: config error:"), err
+    where = "--print:" if source == "--print" else "[session] default_print"
+    assert where in err[0] and "unknown print 'tartn'" in err[0] and "none, polka_dot, breton_stripe, tartan" in err[0]
+    assert tuple(pygame.image.load(str(out)).get_at((5, 5)))[:3] == (40, 12, 14), "the error page"
+
+
 @pytest.mark.parametrize(
     "damage, words",
     [
