@@ -78,13 +78,13 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
         app.prioritise_ui()  # what App.run does first
     # The kiosk's own pacing (App.run's); a kiosk from before the FramePacer (an old checkout) ticks pygame's clock.
     pace = app.wait_for_frame if hasattr(app, "wait_for_frame") else (lambda clock=pygame.time.Clock(): clock.tick(60))
-    renders_final = getattr(app, "renders_final", None) or app.idle
+    parts = KioskParts(app)
     board = app.hub.simulator
     deadline = time.monotonic() + 10
-    while not app.joystick_label()[1] and time.monotonic() < deadline:
+    while not parts.joystick_label()[1] and time.monotonic() < deadline:
         app.step()
         pace()
-    app.settle(30)
+    parts.settle(30)
 
     def loop(seconds: float, axes=None) -> None:
         end = time.monotonic() + seconds
@@ -125,12 +125,12 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
             getattr(app.metrics, name).clear()
         for i in range(cycles):
             # First half plain (settle -> full resolution), second half with the print (settle -> print).
-            app.select_print("none" if i < cycles // 2 else print_name)
+            parts.commands.select_print("none" if i < cycles // 2 else print_name)
             board.set_axis(i % 8, 0.9 if i % 2 else -0.9)
             loop(0.4)
             board.set_axis(i % 8, 0.0)
             end = time.monotonic() + 15
-            while not renders_final() and time.monotonic() < end:
+            while not parts.renders_final() and time.monotonic() < end:
                 app.step()
                 pace()
         return {name: _percentiles(getattr(app.metrics, name)) for name in ("full_ms", "print_ms", "preview_ms")}
@@ -141,54 +141,81 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
         **settle_cycles(6 if quick else 12),
     }
     rss_before_capture = peak_rss_mb()
-    out["capture_peak_rss_mb"] = capture_with_print(app, loop, print_name)
+    out["capture_peak_rss_mb"] = capture_with_print(app, parts, loop, print_name)
     out.update(
         prints=app.prints is not None,
         providers=app.models.providers,
         first_frame_unix=first_frame,
         peak_rss_mb=rss_before_capture,
         sizes={
-            "hero": app.design_renderer.size,
-            "preview": app.preview_renderer.size,
+            "hero": parts.renders.design_renderer.size,
+            "preview": parts.renders.preview_renderer.size,
             # absent in kiosks from before the caps (comparing against an old checkout)
-            "full": getattr(app.design_renderer, "full_size", None),
-            "print": getattr(app.design_renderer, "print_size", None),
+            "full": getattr(parts.renders.design_renderer, "full_size", None),
+            "print": getattr(parts.renders.design_renderer, "print_size", None),
         },
     )
-    if not quick and hasattr(app, "redraw_every_frame"):
+    if not quick and hasattr(parts.ui, "redraw_every_frame"):
         # The same sweep with every widget redrawn every frame: the cost of the whole screen, which
         # is what the kiosk drew per frame before widgets redrew only what changed.
-        app.redraw_every_frame = True
+        parts.ui.redraw_every_frame = True
         frames, drafts = sweep(sweep_s)
-        app.redraw_every_frame = False
+        parts.ui.redraw_every_frame = False
         out["sweep_redraw_all"] = {"frame_ms": _percentiles(frames), "draft_ms": _percentiles(drafts)}
-        app.select_print("none")
-        app.settle(30)
+        parts.commands.select_print("none")
+        parts.settle(30)
         out["idle_cpu_percent"] = {
-            "redraw_on_change": idle_cpu(app, loop, False),
-            "redraw_every_frame": idle_cpu(app, loop, True),
+            "redraw_on_change": idle_cpu(parts, loop, False),
+            "redraw_every_frame": idle_cpu(parts, loop, True),
         }
         out["trail_record_max_ms"] = trail_flush_cost(state_dir)
-        renderer, previews = app.design_renderer, app.preview_renderer
+        renderer, previews = parts.renders.design_renderer, parts.renders.preview_renderer
         renderer.full_size = renderer.print_size = renderer.size
-        previews.size = app.sliders.thumb(0, 0).w
+        previews.size = parts.ui.sliders.thumb(0, 0).w
         out["uncapped"] = settle_cycles(8)
     app.shutdown()
     return out
 
 
-def capture_with_print(app, loop, print_name: str) -> float | None:
+def capture_with_print(app, parts, loop, print_name: str) -> float | None:
     """Peak RSS (MB) of the kiosk once a capture with a print is saved (a 1024 px design, a 512 px
     print scaled up, the PNG and the log's durable write), on top of everything before it."""
-    if app.capture_worker is None:
+    if parts.renders.capture_worker is None:
         return None
-    app.select_print(print_name)
+    parts.commands.select_print(print_name)
     done = len(app.metrics.capture_ms)
-    app.capture()
+    parts.commands.capture()
     end = time.monotonic() + 60
     while len(app.metrics.capture_ms) == done and time.monotonic() < end:
         loop(0.1)
     return peak_rss_mb()
+
+
+class KioskParts:
+    """Where the benchmark finds what it drives: today's kiosk (kiosk/headless.py, App.renders, .ui,
+    .commands, .input) or an older checkout's App, which had all of it on itself."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        split = hasattr(app, "renders")
+        self.renders = app.renders if split else app
+        self.ui = app.ui if split else app
+        self.commands = app.commands if split else app
+        self.joystick_label = app.input.joystick_label if split else app.joystick_label
+
+    def settle(self, timeout: float) -> None:
+        try:
+            from kiosk.headless import settle
+        except ImportError:
+            self.app.settle(timeout)
+        else:
+            settle(self.app, timeout)
+
+    def renders_final(self) -> bool:
+        app = self.app
+        if hasattr(app, "renders"):
+            return app.renders.final(app.state)
+        return (getattr(app, "renders_final", None) or app.idle)()
 
 
 def peak_rss_mb() -> float:
@@ -198,13 +225,13 @@ def peak_rss_mb() -> float:
         return round([int(line.split()[1]) / 1024 for line in f if line.startswith("VmHWM:")][0], 1)
 
 
-def idle_cpu(app, loop, every_frame: bool, seconds: float = 3.0) -> float:
+def idle_cpu(parts, loop, every_frame: bool, seconds: float = 3.0) -> float:
     """Percent of one core the kiosk process uses while resting on a settled design."""
-    app.redraw_every_frame = every_frame
+    parts.ui.redraw_every_frame = every_frame
     loop(0.3)
     cpu, wall = time.process_time(), time.monotonic()
     loop(seconds)
-    app.redraw_every_frame = False
+    parts.ui.redraw_every_frame = False
     return round(100 * (time.process_time() - cpu) / (time.monotonic() - wall), 1)
 
 

@@ -1,13 +1,13 @@
 """Every control of the kiosk in one table: keys, board buttons, mouse / touch, and what each does.
 
-The app's key and button mapping, the hints on screen, the F12 help, and the controls table in
+The kiosk's key and button mapping (kiosk/input_map.py), the hints on screen, the F12 help, and the controls table in
 docs/kiosk.md all come from `CONTROLS` (tests/test_controls.py checks the docs against it). To add
 or change a control, edit the table; then regenerate the docs table:
 
     python -m kiosk.controls          # the markdown table that docs/kiosk.md carries
 
 No pygame here: keys are named by their pygame constant without the `K_` (`"SPACE"` is
-pygame.K_SPACE), resolved by the app.
+pygame.K_SPACE), resolved by kiosk/input_map.py.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from .input.state import Button
 
 @dataclass(frozen=True)
 class Control:
-    command: str  # what the app runs (App.commands); "" for controls handled by hand
+    command: str  # what kiosk/commands.py runs (Commands.by_name); "" for controls handled by hand
     does: str  # what happens, in the visitor's (or the operator's) words
     keys: tuple[str, ...] = ()  # pygame key constants without K_, e.g. "SPACE", "RETURN", "p"
     button: Button | None = None  # the joystick board's button, if it has one

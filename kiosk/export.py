@@ -464,9 +464,20 @@ class UsbStatusWatch:
     is not. Compares the file's bytes, not its mtime: "running" and "done" may share a timestamp.
     """
 
+    POLL_S = 1.0
+    """How often `toast` reads the file (the kiosk asks every frame)."""
+
     def __init__(self, state_dir: Path):
         self.path = Path(state_dir) / USB_STATUS
         self._last = self._read()
+        self._polled = -self.POLL_S
+
+    def toast(self, now: float) -> tuple[str, str, float] | None:
+        """usb_status_toast of a new status; the file is read at most every POLL_S of `now` (seconds)."""
+        if now - self._polled < self.POLL_S:
+            return None
+        self._polled = now
+        return usb_status_toast(self.poll())
 
     def _read(self) -> bytes | None:
         try:

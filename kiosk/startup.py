@@ -347,8 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         return e.code
     args = app.args
     if args.screenshot:
+        from .headless import screenshot
+
         try:
-            app.screenshot(args.screenshot, args.frames)
+            screenshot(app, args.screenshot, args.frames)
         except TimeoutError as e:
             print(f"fse-kiosk: screenshot: {e}", file=sys.stderr)
             return 1

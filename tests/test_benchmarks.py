@@ -17,6 +17,7 @@ from benchmarks import __main__ as bench_main
 from benchmarks import bench_generator, bench_input, table
 from kiosk import render
 from kiosk.app import build_app
+from kiosk.headless import settle
 
 
 @pytest.fixture(scope="module")
@@ -173,41 +174,41 @@ def app(tmp_path):
 
 
 def test_idle_kiosk_stops_redrawing_and_input_redraws_at_once(app):
-    app.settle()
+    settle(app)
     for _ in range(3):
         app.step(0.001)
-    drawn = app.frames_drawn
+    drawn = app.ui.frames_drawn
     for _ in range(20):  # 20 ms of app time: under IDLE_REDRAW_S, nothing changed
         app.step(0.001)
-    assert app.frames_drawn == drawn, "an unchanged screen was redrawn"
+    assert app.ui.frames_drawn == drawn, "an unchanged screen was redrawn"
     app.step(0.6)  # past IDLE_REDRAW_S: the safety-net redraw
-    assert app.frames_drawn == drawn + 1
-    drawn = app.frames_drawn
+    assert app.ui.frames_drawn == drawn + 1
+    drawn = app.ui.frames_drawn
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_1, mod=0, unicode="", scancode=0))
     app.step(0.001)
-    assert app.frames_drawn == drawn + 1, "input must redraw in the same frame"
-    app.redraw_every_frame = True
+    assert app.ui.frames_drawn == drawn + 1, "input must redraw in the same frame"
+    app.ui.redraw_every_frame = True
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_1, mod=0))
-    app.settle()
-    drawn = app.frames_drawn
+    settle(app)
+    drawn = app.ui.frames_drawn
     app.step(0.001)
     app.step(0.001)
-    assert app.frames_drawn == drawn + 2
+    assert app.ui.frames_drawn == drawn + 2
 
 
 def test_settled_design_and_previews_render_at_the_capped_sizes(app):
-    app.settle()
-    renderer = app.design_renderer
+    settle(app)
+    renderer = app.renders.design_renderer
     frame = renderer.latest()
     assert frame.stage == "full" and frame.image.shape[:2] == (renderer.full_size,) * 2
     assert renderer.full_size == min(renderer.size, render.HERO_MAX_SIDE)
-    assert app.design_view.image.get_size() == app.layout.design_image.size, "scaled up once, when it arrived"
-    thumb = app.sliders.thumb(0, 0).size
-    assert app.preview_renderer.size == min(thumb[0], render.PREVIEW_MAX_SIDE)
-    assert app.sliders.previews[3][2].get_size() == thumb
+    assert app.ui.design_view.image.get_size() == app.ui.layout.design_image.size, "scaled up once, when it arrived"
+    thumb = app.ui.sliders.thumb(0, 0).size
+    assert app.renders.preview_renderer.size == min(thumb[0], render.PREVIEW_MAX_SIDE)
+    assert app.ui.sliders.previews[3][2].get_size() == thumb
     assert app.prints is not None, app.prints_message  # the shipped prints are part of the repository
-    app.select_print(app.prints.names[1])
-    app.settle()
+    app.commands.select_print(app.prints.names[1])
+    settle(app)
     frame = renderer.latest()
     assert frame.stage == "print" and frame.image.shape[:2] == (renderer.print_size,) * 2
     assert renderer.print_size == min(renderer.size, render.PRINT_LIVE_SIDE)

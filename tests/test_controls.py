@@ -37,9 +37,9 @@ def test_the_app_runs_every_command_and_shows_the_table(tmp_path):
     app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path), "--size", "960x540"])
     try:
         named = {c.command for c in controls.CONTROLS if c.command}
-        assert named == set(app.commands)
+        assert named == set(app.commands.by_name)
         app.step()
-        help_area = app.layout.r(20, 100, 636, 300)
+        help_area = app.ui.layout.r(20, 100, 636, 300)
         before = pygame.surfarray.array3d(app.screen.subsurface(help_area)).astype(float)
         pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_F12, mod=0, unicode="", scancode=0))
         app.step()

@@ -3,7 +3,7 @@ real render threads, real pygame events, the real CaptureLog on tmp_path.
 
 Each test builds an App with `build_app([...])`, posts pygame events, steps frames with a fixed
 dt (the app's clock is advanced by dt, so attract/glide timing is deterministic) and waits for the
-render workers with `App.wait_for` (a deadline, never a fixed sleep).
+render workers with kiosk/headless.py's `wait_for` (a deadline, never a fixed sleep).
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ import numpy as np
 import pygame
 import pytest
 
-from kiosk.app import PREVIEW_POSITIONS, build_app, main
+from kiosk.app import build_app, main
+from kiosk.headless import settle, wait_for
+from kiosk.render_schedule import PREVIEW_POSITIONS
 
 SIZE = "1280x720"  # the full layout, scaled: smaller renders keep the suite quick
 
@@ -103,7 +105,7 @@ def test_jump_random_and_landmark_keys(make_app):
 
 def test_kiosk_mode_ignores_close_escape_alt_f4_until_operator_exit(make_app):
     app = make_app()
-    app.windowed = False  # what fullscreen (the booth) runs with
+    app.input.windowed = False  # what fullscreen (the booth) runs with
     pygame.event.post(pygame.event.Event(pygame.QUIT))
     key(app, pygame.K_ESCAPE)
     key(app, pygame.K_F4, mod=pygame.KMOD_LALT)
@@ -122,7 +124,7 @@ def test_f12_shows_diagnostics_with_provider_and_input(make_app):
     app = make_app()
     key(app, pygame.K_F12)
     steps(app, 2)
-    text = "\n".join(app.diagnostics.lines(app))
+    text = "\n".join(app.ui.diagnostics.lines(app))
     assert app.state.diagnostics and "generator=" in text and "keyboard and mouse only" in text and "MB free" in text
     assert "capture log open: 0 captures, 0 not yet exported" in text
 
@@ -132,13 +134,13 @@ def test_f12_shows_diagnostics_with_provider_and_input(make_app):
 
 def test_drawing_on_the_canvas_reencodes_live(make_app):
     app = make_app()
-    app.settle()
+    settle(app)
     before = app.state.z.copy()
     key(app, pygame.K_c)  # clear: a blank canvas still encodes to a valid design
-    app.wait_for(lambda a: a.state.how == "canvas")
+    wait_for(app, lambda a: a.state.how == "canvas")
     blank = app.state.z.copy()
     assert np.isfinite(blank).all() and np.all(np.abs(blank) <= 1)
-    r = app.layout.canvas
+    r = app.ui.layout.canvas
     mouse("down", (r.x + r.w // 2, r.y + r.h // 5))
     for i in range(12):
         mouse("move", (r.x + r.w // 2, r.y + r.h // 5 + i * r.h // 16))
@@ -146,24 +148,24 @@ def test_drawing_on_the_canvas_reencodes_live(make_app):
     mouse("up", (r.x + r.w // 2, r.y + r.h * 3 // 4))
     app.step()
     assert app.state.canvas_drawn and app.state.canvas.max() > 0.9
-    app.wait_for(lambda a: not np.allclose(a.state.z, blank))
+    wait_for(app, lambda a: not np.allclose(a.state.z, blank))
     assert app.state.how == "canvas" and not np.allclose(app.state.z, before)
     # All white: still a valid design.
     app.state.canvas[:] = 1.0
-    app.design_renderer.encode(app.state.canvas)
-    app.wait_for(lambda a: a.state.how == "canvas" and not np.allclose(a.state.z, blank), 5)
+    app.renders.design_renderer.encode(app.state.canvas)
+    wait_for(app, lambda a: a.state.how == "canvas" and not np.allclose(a.state.z, blank), 5)
     assert np.isfinite(app.state.z).all()
 
 
 def test_clicking_a_preview_moves_that_parameter_there_and_dragging_the_slider(make_app):
     app = make_app("--z", "0,0,0,0,0,0,0,0")
-    rect = app.sliders.thumb(5, 6)
+    rect = app.ui.sliders.thumb(5, 6)
     mouse("down", rect.center)
     mouse("up", rect.center)
     app.step()
     assert app.state.z[5] == pytest.approx(PREVIEW_POSITIONS[6]) and app.state.how == "slider"
     assert np.all(np.delete(app.state.z, 5) == 0)
-    x0, x1, y = app.sliders.track(1)
+    x0, x1, y = app.ui.sliders.track(1)
     mouse("down", (x0 + (x1 - x0) * 0.5, y))
     app.step()
     mouse("move", (x0 + (x1 - x0) * 0.25, y))
@@ -175,7 +177,7 @@ def test_clicking_a_preview_moves_that_parameter_there_and_dragging_the_slider(m
 
 def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
     app = make_app("--z", "0,0,0,0,0,0,0,0")
-    cell = app.landmark_strip.cells(len(app.models.landmarks))[4]  # landmark index 3
+    cell = app.ui.landmark_strip.cells(len(app.models.landmarks))[4]  # landmark index 3
     mouse("down", cell.center)
     mouse("up", cell.center)
     target = app.models.landmarks[3].z
@@ -184,18 +186,18 @@ def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
     assert 0.1 < np.linalg.norm(mid) / np.linalg.norm(target) < 0.9, "a glide, not a jump cut"
     steps(app, 20)
     assert np.allclose(app.state.z, target, atol=1e-5)
-    assert app.landmark_strip.at_landmark(app) == 3
+    assert app.ui.landmark_strip.at_landmark(app) == 3
 
 
 def test_print_swatch_selects_the_print(make_app):
     app = make_app()
     assert app.prints is not None, app.prints_message  # the shipped prints are part of the repository
-    name, rect = app.print_selector.rects(app)[1]
+    name, rect = app.ui.print_selector.rects(app.explorer.print_names)[1]
     mouse("down", rect.center)
     app.step()
     assert app.state.print_name == name
-    app.settle()
-    assert app.design_view.stage == "print"
+    settle(app)
+    assert app.ui.design_view.stage == "print"
 
 
 # -- rendering ---------------------------------------------------------------------------------
@@ -203,8 +205,8 @@ def test_print_swatch_selects_the_print(make_app):
 
 def test_every_area_is_drawn_previews_differ_and_the_design_follows_z(make_app):
     app = make_app("--z", "0.5,-0.3,0.2,0,0,0.4,0,-0.6")
-    app.settle()
-    L = app.layout
+    settle(app)
+    L = app.ui.layout
     for name, rect in (
         ("design", L.design_image),
         ("canvas", L.canvas),
@@ -213,33 +215,35 @@ def test_every_area_is_drawn_previews_differ_and_the_design_follows_z(make_app):
         ("top bar", L.top),
     ):
         assert region(app, rect).std() > 5, f"{name} area looks blank"
-    strip = [pygame.surfarray.array3d(app.sliders.previews[0][j]).astype(np.float32) for j in range(7)]
+    strip = [pygame.surfarray.array3d(app.ui.sliders.previews[0][j]).astype(np.float32) for j in range(7)]
     assert np.abs(strip[0] - strip[-1]).mean() > 2, "previews along slider 1 should differ"
     hero = region(app, L.design_image)
     key(app, pygame.K_SPACE)
     app.step()
-    app.settle()
+    settle(app)
     assert np.abs(region(app, L.design_image) - hero).mean() > 2, "the design should change with z"
-    assert app.design_view.stage in ("full", "print")
-    assert app.design_view.image.get_width() == L.design_image.w, "full resolution, not an upscaled draft"
+    assert app.ui.design_view.stage in ("full", "print")
+    assert app.ui.design_view.image.get_width() == L.design_image.w, "full resolution, not an upscaled draft"
 
 
 def test_moving_shows_a_draft_then_full_resolution(make_app):
     app = make_app()
-    app.settle()
+    settle(app)
     key(app, pygame.K_1)
-    app.wait_for(lambda a: a.design_view.stage == "draft", 5)
+    wait_for(app, lambda a: a.ui.design_view.stage == "draft", 5)
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_1, mod=0))
-    app.settle()
-    assert app.design_view.stage == "full" and app.metrics.draft_ms and app.metrics.full_ms and app.metrics.preview_ms
+    settle(app)
+    assert (
+        app.ui.design_view.stage == "full" and app.metrics.draft_ms and app.metrics.full_ms and app.metrics.preview_ms
+    )
 
 
 def test_nan_and_inf_never_reach_the_screen(make_app):
     app = make_app()
-    app.move(np.array([np.nan, np.inf, -np.inf, 0, 0, 0, 0, 0]), "keyboard")
+    app.commands.move(np.array([np.nan, np.inf, -np.inf, 0, 0, 0, 0, 0]), "keyboard")
     assert np.isfinite(app.state.z).all() and app.state.z[1] == 1 and app.state.z[2] == -1
-    app.settle()
-    assert np.isfinite(region(app, app.layout.design_image)).all()
+    settle(app)
+    assert np.isfinite(region(app, app.ui.layout.design_image)).all()
 
 
 def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
@@ -250,8 +254,8 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     from kiosk import render
 
     app = make_app()
-    design = [t for t in app.design_renderer.threads + app.preview_renderer.threads if t.is_alive()]
-    background = [t for t in app.capture_worker.threads if t.is_alive()]
+    design = [t for t in app.renders.design_renderer.threads + app.renders.preview_renderer.threads if t.is_alive()]
+    background = [t for t in app.renders.capture_worker.threads if t.is_alive()]
 
     def nice(thread):
         return os.getpriority(os.PRIO_PROCESS, thread.native_id)
@@ -267,20 +271,20 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
 def test_previews_are_asked_for_sparingly_while_moving_and_at_once_when_input_settles(make_app):
     """The draft the visitor watches keeps the CPU while a stick moves: previews (~40 ms a batch)
     are asked for at most every PREVIEWS_WHILE_MOVING_S, and follow the design once input stops."""
-    from kiosk.app import PREVIEWS_WHILE_MOVING_S
+    from kiosk.render_schedule import PREVIEWS_WHILE_MOVING_S
 
     app = make_app("--z", "0,0,0,0,0,0,0,0")
-    app.settle()
+    settle(app)
     asked = []
-    submit = app.preview_renderer.submit
-    app.preview_renderer.submit = lambda z, t=None: (asked.append(app.now), submit(z, t))
+    submit = app.renders.preview_renderer.submit
+    app.renders.preview_renderer.submit = lambda z, t=None: (asked.append(app.now), submit(z, t))
     key(app, pygame.K_2)
     steps(app, 60, dt=1 / 60)  # one second of app time, z changing every frame
     assert 3 <= len(asked) <= 1 / PREVIEWS_WHILE_MOVING_S + 1, asked
     assert min(np.diff(asked)) >= PREVIEWS_WHILE_MOVING_S - 1e-9
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_2, mod=0))
-    app.settle()
-    assert np.array_equal(app.preview_renderer.latest().z, app.state.z)
+    settle(app)
+    assert np.array_equal(app.renders.preview_renderer.latest().z, app.state.z)
 
 
 # -- capture, attract, usb ------------------------------------------------------------------------
@@ -293,11 +297,15 @@ def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
     key(app, pygame.K_RETURN)
     app.step()
     pressed = app.state.z.copy()  # (the app's clock may reach attract mode while a slow machine saves)
-    app.wait_for(lambda a: any(t.text.startswith("Saved #") for t in a.status.toasts), 90)  # a deadline, not a target
+
+    def saved(app) -> bool:
+        return any(t.text.startswith("Saved #") for t in app.ui.status.toasts)
+
+    wait_for(app, saved, 90)  # a deadline, not a target
     captures = read_captures(open_db(tmp_path / "state" / "log.sqlite", read_only=True))
     assert len(captures) == 1
     assert np.allclose(captures[0].z, pressed, atol=1e-6)
-    toast = next(t.text for t in app.status.toasts if t.text.startswith("Saved #"))
+    toast = next(t.text for t in app.ui.status.toasts if t.text.startswith("Saved #"))
     assert toast == f"Saved #{captures[0].id:04d}"
 
 
@@ -322,12 +330,12 @@ def test_usb_export_status_becomes_a_toast(make_app, tmp_path):
     assert not status.exists()
     status.write_text(json.dumps({"state": "running", "message": ""}))
     steps(app, 40)
-    assert any("don't remove" in t.text for t in app.status.toasts)
+    assert any("don't remove" in t.text for t in app.ui.status.toasts)
     mtime = status.stat().st_mtime
     status.write_text(json.dumps({"state": "done", "message": "12 captures"}))
     os.utime(status, (mtime, mtime))
     steps(app, 40)
-    assert any("safe to remove" in t.text for t in app.status.toasts)
+    assert any("safe to remove" in t.text for t in app.ui.status.toasts)
 
 
 def test_a_board_that_is_not_there_shows_disconnected_in_the_top_bar(make_app, tmp_path):
@@ -337,11 +345,11 @@ def test_a_board_that_is_not_there_shows_disconnected_in_the_top_bar(make_app, t
 
     app = make_app("--joystick", str(tmp_path / "no-such-tty"))
     assert app.hub is not None
-    app.wait_for(lambda a: a.input_sources, 5)
+    wait_for(app, lambda a: a.input.sources, 5)
     steps(app, 2)
-    label, ok = app.joystick_label()
+    label, ok = app.input.joystick_label()
     assert not ok and label == "joystick disconnected"
-    top = pygame.surfarray.array3d(app.screen.subsurface(app.layout.top))
+    top = pygame.surfarray.array3d(app.screen.subsurface(app.ui.layout.top))
     assert (np.abs(top.astype(int) - WARN).sum(-1) < 30).sum() > 20, "the warning dot and label are drawn"
 
 
@@ -354,19 +362,19 @@ def test_joystick_axis_steers_its_parameter_and_buttons_act(tmp_path):
     )
     try:
         board = app.hub.simulator
-        app.wait_for(lambda a: a.joystick_label()[1], 10)
+        wait_for(app, lambda a: a.input.joystick_label()[1], 10)
         board.set_axis(6, -1.0)
-        app.wait_for(lambda a: a.state.z[6] < -0.3, 10)
+        wait_for(app, lambda a: a.state.z[6] < -0.3, 10)
         assert np.all(np.delete(app.state.z, 6) == 0) and app.state.how == "joystick"
         board.set_axis(6, 0.0)
-        app.wait_for(lambda a: not any(a.hub.poll().active), 5)
+        wait_for(app, lambda a: not any(a.hub.poll().active), 5)
         before = app.state.z.copy()
         board.tap("jump")
-        app.wait_for(lambda a: not np.array_equal(a.state.z, before), 5)
+        wait_for(app, lambda a: not np.array_equal(a.state.z, before), 5)
         # Operator exit: capture + jump held for 5 s (the app's clock, stepped).
         board.press("capture")
         board.press("jump")
-        app.wait_for(lambda a: {b.value for b in a._held_buttons} >= {"capture", "jump"}, 5)
+        wait_for(app, lambda a: {b.value for b in a.input.held_buttons} >= {"capture", "jump"}, 5)
         steps(app, 6, dt=1.0)
         assert not app.running
     finally:
@@ -595,11 +603,11 @@ def test_map_mode_without_a_map_file_says_so(tmp_path, models_dir, make_app):
     models = tmp_path / "models"
     shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("fashion_map.npz"))
     app = make_app("--models", str(models), "--show2d")
-    assert app.map.loader.loaded.wait(10)
+    assert app.ui.map.loader.loaded.wait(10)
     app.step()
-    assert app.state.map_mode and app.map.data is None and "fashion_map.npz" in app.map.message
-    assert "fse-analyze fit-map" in app.map.message
-    assert region(app, app.map.rect).std() > 5
+    assert app.state.map_mode and app.ui.map.data is None and "fashion_map.npz" in app.ui.map.message
+    assert "fse-analyze fit-map" in app.ui.map.message
+    assert region(app, app.ui.map.rect).std() > 5
 
 
 def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shipped_models, make_app):
@@ -627,13 +635,13 @@ def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shi
     app = make_app("--models", str(models), "--z", "0,0,0,0,0,0,0,0")
     key(app, pygame.K_m)
     app.step()
-    assert app.map.loader.loaded.wait(10)
-    assert app.state.map_mode and app.map.data is not None, app.map.message
-    point = app.map.screen_points()[5]
+    assert app.ui.map.loader.loaded.wait(10)
+    assert app.state.map_mode and app.ui.map.data is not None, app.ui.map.message
+    point = app.ui.map.screen_points()[5]
     pos = (int(round(point[0])), int(round(point[1])))
     pygame.event.post(pygame.event.Event(pygame.MOUSEMOTION, pos=pos, rel=(0, 0), buttons=(0, 0, 0)))
     app.step()
-    assert app.map.hover_index == 5
+    assert app.ui.map.hover_index == 5
     mouse("down", pos)
     mouse("up", pos)
     steps(app, int(app.config.glide_s * 30) + 3)

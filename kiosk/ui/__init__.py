@@ -15,8 +15,9 @@ A `Widget` has a `rect`, and two layers: `draw_static(surface, app)` (panels, la
 `static_inputs(app)` changes, then kept as a copy) and `draw(surface, app)` (what moves: drawn over
 that copy when `inputs(app)` changes, only inside `moving_rects()`). `refresh` does the bookkeeping
 and returns the rects it redrew, so the app presents only what changed: while a stick moves, the
-slider knobs' strips and the "you are here" signature, not the whole screen. Interactive widgets also have `press(pos, app)`,
-`drag(pos, app)` and `release(pos, app)`, returning True when they took the event.
+slider knobs' strips and the "you are here" signature, not the whole screen. Interactive widgets also have `press(pos, commands)`,
+`drag(pos, commands)` and `release(pos, commands)` (kiosk/commands.py), returning True when they took the event.
+`screen.Screen` holds them all, in their places, and the back buffer they draw into.
 """
 
 from __future__ import annotations

@@ -20,13 +20,13 @@ class ActionButtons(ClickWidget):
         )
 
     def static_inputs(self, app) -> tuple:
-        return (app.capture_busy(),)
+        return (app.renders.capture_busy(),)
 
     def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.left, None, s)
         self._button(surface, L.jump, "HYPERSPACE JUMP", controls.hint("jump"), (52, 46, 110), s, 0)
-        label = "SAVING..." if app.capture_busy() else "CAPTURE"
+        label = "SAVING..." if app.renders.capture_busy() else "CAPTURE"
         self._button(surface, L.capture, label, controls.hint("capture"), (110, 40, 52), s, 36)
         # A small camera glyph, so the button reads without the word.
         cam = pygame.Rect(0, 0, int(56 * s), int(40 * s))
@@ -56,11 +56,11 @@ class ActionButtons(ClickWidget):
             anchor="center",
         )
 
-    def press(self, pos, app) -> bool:
+    def press(self, pos, commands) -> bool:
         if self.layout.jump.collidepoint(pos):
-            app.command("jump")
+            commands.run("jump")
             return True
         if self.layout.capture.collidepoint(pos):
-            app.command("capture")
+            commands.run("capture")
             return True
         return False

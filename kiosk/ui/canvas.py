@@ -40,7 +40,11 @@ class CanvasWidget(Widget):
 
     def inputs(self, app) -> tuple:
         state = app.state
-        return (state.canvas_drawn, state.canvas_version if state.canvas_drawn else app.design28_seq, self.drawing)
+        return (
+            state.canvas_drawn,
+            state.canvas_version if state.canvas_drawn else app.renders.design28_seq,
+            self.drawing,
+        )
 
     def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s, state = self.layout, self.layout.s, app.state
@@ -72,7 +76,7 @@ class CanvasWidget(Widget):
 
     def draw(self, surface: pygame.Surface, app) -> None:
         L, s, state = self.layout, self.layout.s, app.state
-        image = state.canvas if state.canvas_drawn else app.design28
+        image = state.canvas if state.canvas_drawn else app.renders.design28
         grey = (np.clip(np.nan_to_num(image), 0, 1) * 255).astype(np.uint8).T  # surfarray is (x, y)
         small = pygame.surfarray.make_surface(np.stack([grey] * 3, axis=-1))
         surface.blit(pygame.transform.scale(small, L.canvas.size), L.canvas)
@@ -82,7 +86,7 @@ class CanvasWidget(Widget):
 
     def draw_tooltip(self, surface: pygame.Surface, app) -> pygame.Rect | None:
         """The hovered tool's tooltip, an overlay on the screen; the rect it covers."""
-        if self.hover_tool is None or app.cursor_hidden:
+        if self.hover_tool is None or app.input.cursor_hidden:
             return None
         s = self.layout.s
         tip = controls.tooltip(TOOLS[self.hover_tool][0])
@@ -97,26 +101,27 @@ class CanvasWidget(Widget):
     def hover(self, pos) -> None:
         self.hover_tool = next((i for i, r in enumerate(self.layout.tools) if r.collidepoint(pos)), None)
 
-    def press(self, pos, app) -> bool:
+    def press(self, pos, commands) -> bool:
         for i, rect in enumerate(self.layout.tools):
             if rect.collidepoint(pos):
-                app.command(TOOLS[i][0])
+                commands.run(TOOLS[i][0])
                 return True
         cell = self.cell(pos)
         if cell is None:
             return False
         self.drawing = True
-        app.stroke(*cell)
+        commands.stroke(*cell)
         return True
 
-    def drag(self, pos, app) -> bool:
+    def drag(self, pos, commands) -> bool:
         if not self.drawing:
             return False
         cell = self.cell(pos)
         if cell is not None:
-            app.stroke(*cell)
+            commands.stroke(*cell)
         return True
 
-    def release(self, pos, app) -> bool:
+    def release(self, pos, commands) -> bool:
         was, self.drawing = self.drawing, False
+        commands.stroke_done()
         return was

@@ -11,6 +11,7 @@ import numpy as np
 import pygame
 
 from . import Widget, theme
+from .print_selector import print_label
 
 
 class DesignView(Widget):
@@ -52,7 +53,7 @@ class DesignView(Widget):
         theme.text(
             surface, "YOUR DESIGN", (L.design.x + 20 * s, L.design.y + 10 * s), int(28 * s), theme.TEXT_DIM, bold=True
         )
-        label = app.print_label(app.state.print_name)
+        label = print_label(app.prints, app.state.print_name)
         theme.text(
             surface,
             f"print: {label}",

@@ -9,6 +9,9 @@ import pygame
 from .. import controls
 from . import theme
 
+FREE_SPACE_EVERY_S = 2.0
+"""The free space shown is read at most this often (statvfs each frame is wasted while F12 is up)."""
+
 
 def _pct(values, q: float) -> str:
     v = np.asarray(values, np.float64)
@@ -18,6 +21,18 @@ def _pct(values, q: float) -> str:
 class DiagnosticsOverlay:
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
+        self._free: tuple[float, float | None] = (float("-inf"), None)  # (app time read, MB)
+
+    def free_mb(self, app) -> float | None:
+        """The state dir's free space, read at most every FREE_SPACE_EVERY_S (the overlay redraws each frame)."""
+        t, value = self._free
+        if app.now - t > FREE_SPACE_EVERY_S:
+            try:
+                value = app.capture_log.free_mb() if app.capture_log else None
+            except OSError:
+                value = None
+            self._free = (app.now, value)
+        return value
 
     def lines(self, app) -> list[str]:
         m = app.metrics
@@ -33,15 +48,15 @@ class DiagnosticsOverlay:
         out.append(
             f"prints: {app.prints_message or 'loaded'}   non-finite values caught: {app.models.nonfinite_events}"
         )
-        for src in app.input_sources:
+        for src in app.input.sources:
             out.append(
                 f"input {src.name} ({src.kind}): {'connected' if src.connected else 'DISCONNECTED'}  "
                 f"{src.frames_per_s:5.1f} frames/s  frames {src.frames}  dropped {src.dropped}  "
                 f"lost {src.lost}  {src.detail}"
             )
-        if not app.input_sources:
+        if not app.input.sources:
             out.append("input: keyboard and mouse only (joystick = none)")
-        free = app.free_mb()
+        free = self.free_mb(app)
         out.append(
             f"state dir {app.config.state_dir}: " + (f"{free:,.0f} MB free" if free is not None else "unavailable")
         )

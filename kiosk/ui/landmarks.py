@@ -96,11 +96,11 @@ class LandmarkStrip(ClickWidget):
         self._here_cell = pygame.Rect(0, 0, 2 * radius + 12, 2 * radius + 12)
         self._here_cell.center = (int(centre[0]), int(centre[1]))
 
-    def press(self, pos, app) -> bool:
+    def press(self, pos, commands) -> bool:
         if not self.layout.landmarks.collidepoint(pos):
             return False
-        for i, cell in enumerate(self.cells(len(app.models.landmarks))):
+        for i, cell in enumerate(self.cells(len(commands.explorer.landmarks))):
             if i > 0 and cell.collidepoint(pos):
-                app.goto_landmark(i - 1)
+                commands.goto_landmark(i - 1)
                 return True
         return True

@@ -77,7 +77,7 @@ class MapView(ClickWidget):
 
     def inputs(self, app) -> tuple:
         # the loader's version: a map or captures that arrive from its thread redraw the panel
-        return (app.state.z.tobytes(), self.hover_index, app.cursor_hidden, self.loader.version)
+        return (app.state.z.tobytes(), self.hover_index, app.input.cursor_hidden, self.loader.version)
 
     def draw(self, surface: pygame.Surface, app) -> None:
         s = self.layout.s
@@ -118,7 +118,7 @@ class MapView(ClickWidget):
             y = self.area.bottom + 20 * s + (i // 2) * 30 * s
             pygame.draw.circle(surface, CLASS_COLOURS[i], (x + 8 * s, y + 12 * s), 8 * s)
             theme.text(surface, name, (x + 24 * s, y), int(22 * s), theme.TEXT)
-        if self.hover_index is not None and not app.cursor_hidden:
+        if self.hover_index is not None and not app.input.cursor_hidden:
             self.draw_hover(surface, app)
 
     def draw_hover(self, surface, app) -> None:
@@ -144,13 +144,13 @@ class MapView(ClickWidget):
         i = int(np.argmin(d))
         return i if d[i] < (30 * self.layout.s) ** 2 else None
 
-    def hover(self, pos, app) -> None:
+    def hover(self, pos) -> None:
         self.hover_index = self.nearest(pos)
 
-    def press(self, pos, app) -> bool:
+    def press(self, pos, commands) -> bool:
         if not self.rect.collidepoint(pos):
             return False
         i = self.nearest(pos)
         if i is not None:
-            app.glide(self.data.z[i], "map")
+            commands.glide(self.data.z[i], "map")
         return True

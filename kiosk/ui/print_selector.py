@@ -13,15 +13,35 @@ SWATCH_STEP = 96
 """Height per swatch (tile + name) in design pixels; shrinks to fit when there are many prints."""
 
 
+def print_label(prints, name: str) -> str:
+    """How a print is named on screen ("plain" for none)."""
+    if name == "none" or prints is None:
+        return "plain"
+    try:
+        return prints.info(name).label
+    except Exception:
+        return name
+
+
+def print_swatch(prints, name: str):
+    """The print's swatch image (H, W, 3) uint8; None for none."""
+    if name == "none" or prints is None:
+        return None
+    try:
+        return prints.info(name).swatch
+    except Exception:
+        return None
+
+
 class PrintSelector(ClickWidget):
     def __init__(self, layout: theme.Layout) -> None:
         self.layout = layout
         self.rect = layout.prints
         self._swatches: dict[str, pygame.Surface] = {}
 
-    def rects(self, app) -> list[tuple[str, pygame.Rect]]:
+    def rects(self, print_names: list[str]) -> list[tuple[str, pygame.Rect]]:
         L, s = self.layout, self.layout.s
-        names = app.print_names[:MAX_SWATCHES]
+        names = print_names[:MAX_SWATCHES]
         top, bottom = L.prints.y + 52 * s, L.prints.bottom - 44 * s  # room for the "P / Tab" hint
         step = min(SWATCH_STEP * s, (bottom - top) / max(1, len(names)))
         return [
@@ -32,7 +52,7 @@ class PrintSelector(ClickWidget):
     def swatch(self, app, name: str, size) -> pygame.Surface:
         key = f"{name}@{size}"
         if key not in self._swatches:
-            image = app.print_swatch(name)
+            image = print_swatch(app.prints, name)
             if image is None:  # "none": a plain garment-coloured tile
                 surface = pygame.Surface(size)
                 surface.fill((220, 216, 208))
@@ -45,12 +65,12 @@ class PrintSelector(ClickWidget):
         return self._swatches[key]
 
     def static_inputs(self, app) -> tuple:
-        return (app.state.print_name, tuple(app.print_names))
+        return (app.state.print_name, tuple(app.explorer.print_names))
 
     def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.prints, "PRINTS", s)
-        if not app.print_names or app.print_names == ["none"]:
+        if app.explorer.print_names == ["none"]:
             # The reason (a path, a fix) is for the operator: it is in the F12 overlay and the journal.
             for i, line in enumerate(("Prints are", "not available", "on this booth", "yet.")):
                 theme.text(
@@ -62,7 +82,7 @@ class PrintSelector(ClickWidget):
                     anchor="midtop",
                 )
             return
-        for name, rect in self.rects(app):
+        for name, rect in self.rects(app.explorer.print_names):
             selected = name == app.state.print_name
             tile = pygame.Rect(rect.x, rect.y, rect.w, rect.h - 28 * s)
             surface.blit(self.swatch(app, name, tile.size), tile)
@@ -74,7 +94,7 @@ class PrintSelector(ClickWidget):
             )
             theme.text(
                 surface,
-                app.print_label(name),
+                print_label(app.prints, name),
                 (rect.centerx, rect.bottom),
                 int(22 * s),
                 theme.ACCENT if selected else theme.TEXT,
@@ -90,9 +110,9 @@ class PrintSelector(ClickWidget):
             anchor="midbottom",
         )
 
-    def press(self, pos, app) -> bool:
-        for name, rect in self.rects(app):
+    def press(self, pos, commands) -> bool:
+        for name, rect in self.rects(commands.explorer.print_names):
             if rect.collidepoint(pos):
-                app.select_print(name)
+                commands.select_print(name)
                 return True
         return False

@@ -134,24 +134,24 @@ class ParameterSliders(Widget):
             pygame.draw.circle(surface, theme.TEXT, (knob_x, y), 11 * s, width=max(1, int(2 * s)))
 
     # -- mouse / touch ----------------------------------------------------------------------------
-    def press(self, pos, app) -> bool:
+    def press(self, pos, commands) -> bool:
         k = self.row_at(pos)
         if k is None:
             return False
         for j in range(len(self.positions)):
             if self.thumb(k, j).collidepoint(pos):
-                app.set_parameter(k, float(self.positions[j]), "slider")
+                commands.set_parameter(k, float(self.positions[j]), "slider")
                 return True
         self.dragging = k
-        app.set_parameter(k, self.value_at(k, pos[0]), "slider")
+        commands.set_parameter(k, self.value_at(k, pos[0]), "slider")
         return True
 
-    def drag(self, pos, app) -> bool:
+    def drag(self, pos, commands) -> bool:
         if self.dragging is None:
             return False
-        app.set_parameter(self.dragging, self.value_at(self.dragging, pos[0]), "slider")
+        commands.set_parameter(self.dragging, self.value_at(self.dragging, pos[0]), "slider")
         return True
 
-    def release(self, pos, app) -> bool:
+    def release(self, pos, commands) -> bool:
         was, self.dragging = self.dragging, None
         return was is not None

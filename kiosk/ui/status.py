@@ -29,7 +29,7 @@ class StatusBar(Widget):
         self.toasts = [t for t in self.toasts if t.text != text][-2:] + [Toast(text, kind, now + seconds)]
 
     def static_inputs(self, app) -> tuple:
-        return app.joystick_label()
+        return app.input.joystick_label()
 
     def draw_static(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s
@@ -50,7 +50,7 @@ class StatusBar(Widget):
             theme.TEXT_DIM,
             anchor="center",
         )
-        label, ok = app.joystick_label()
+        label, ok = app.input.joystick_label()
         rect = theme.text(
             surface,
             label,

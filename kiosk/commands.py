@@ -1,0 +1,96 @@
+"""What keys, board buttons and the widgets ask the kiosk to do.
+
+The named commands of the controls table (kiosk/controls.py: "jump", "capture", "map", ...) and the
+ones a widget gives with a value (a slider's position, a landmark, a print, a stroke on the canvas).
+Each runs the explorer's command (kiosk/explorer.py, pure) plus what the rest of the kiosk does with
+it: re-encode the canvas, hand a capture to its worker, say in a toast why nothing happened.
+
+    commands = Commands(explorer, renders, ui, clock=lambda: app.now)
+    commands.run("jump")                       # by its name in the controls table
+    commands.set_parameter(3, 0.5, "slider")   # a widget's
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .explorer import BRUSH_BLACK, BRUSH_WHITE, Explorer
+
+
+class Commands:
+    """renders: the RenderSchedule (canvas encodes, the capture worker); ui: the Screen (toasts,
+    the map); clock: the app's time in seconds."""
+
+    def __init__(
+        self, explorer: Explorer, renders, ui, clock: Callable[[], float], prints_message: str | None = None
+    ) -> None:
+        self.explorer, self.state = explorer, explorer.state
+        self.renders, self.ui, self.clock = renders, ui, clock
+        self.prints_message = prints_message
+        self.by_name: dict[str, Callable[[], None]] = {
+            "jump": lambda: self.explorer.jump(),
+            "random": lambda: self.explorer.random(self.clock()),
+            "capture": self.capture,
+            "next_print": self.next_print,
+            "next_landmark": lambda: self.explorer.next_landmark(self.clock()),
+            "clear": self.clear_canvas,
+            "brush_white": lambda: self.explorer.brush(BRUSH_WHITE),
+            "brush_black": lambda: self.explorer.brush(BRUSH_BLACK),
+            "map": self.toggle_map,
+            "diagnostics": self.toggle_diagnostics,
+        }
+
+    def run(self, name: str) -> None:
+        """The command the controls table names `name`."""
+        self.by_name[name]()
+
+    def move(self, z, how: str) -> None:
+        self.explorer.move(z, how)
+
+    def set_parameter(self, k: int, value: float, how: str) -> None:
+        self.explorer.set_parameter(k, value, how)
+
+    def glide(self, target, how: str) -> None:
+        self.explorer.glide(target, how, self.clock())
+
+    def goto_landmark(self, i: int) -> None:
+        self.explorer.goto_landmark(i, self.clock())
+
+    def select_print(self, name: str) -> None:
+        self.explorer.select_print(name)
+
+    def next_print(self) -> None:
+        if not self.explorer.next_print():
+            self.ui.status.toast(self.prints_message or "no prints available", "info", self.clock())
+
+    def clear_canvas(self) -> None:
+        self.explorer.clear_canvas()
+        self.renders.encode(self.state.canvas)
+
+    def stroke(self, row: int, col: int) -> None:
+        """A brush stroke at canvas cell (row, col); the first one draws over the design shown."""
+        self.state.stop_glide()
+        if not self.state.canvas_drawn:
+            self.state.canvas = self.renders.design28.copy()
+        self.state.paint(row, col)
+        self.renders.encode(self.state.canvas, drawing=True)
+
+    def stroke_done(self) -> None:
+        """The stroke's final shape, encoded whatever the throttle held back."""
+        self.renders.encode(self.state.canvas)
+
+    def capture(self) -> None:
+        worker = self.renders.capture_worker
+        if worker is None:
+            self.ui.status.toast("captures are off: the capture log could not be opened", "warn", self.clock())
+            return
+        message, level = worker.submit(self.state.z, self.state.print_name, self.state.how)
+        self.ui.status.toast(message, level, self.clock(), 1.5)
+
+    def toggle_diagnostics(self) -> None:
+        self.state.diagnostics = not self.state.diagnostics
+
+    def toggle_map(self) -> None:
+        self.state.map_mode = not self.state.map_mode
+        if self.state.map_mode:
+            self.ui.map.refresh_captures()

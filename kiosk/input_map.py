@@ -1,0 +1,176 @@
+"""Keys, clicks, touches and the joystick board, turned into the kiosk's commands (kiosk/commands.py)
+through the one controls table (kiosk/controls.py). No window is needed to drive it: feed it pygame
+events and it polls the board's hub (kiosk/input/) itself.
+
+    inputs = InputMap(commands, hub, ui, capture_log, windowed=True, steer_rate=config.steer_rate)
+    for event in pygame.event.get():
+        inputs.handle_event(event)     # keys, mouse and touch; the widgets take clicks and drags
+    inputs.update(dt)                  # the board's sticks and buttons, held number keys, the idle cursor
+    if inputs.exit_requested: ...      # Ctrl+Alt+Q, capture + jump held, Escape or close (windowed)
+
+Anything a visitor does ends attract mode at once and keeps their session in the capture log
+(`last_input` is when). In kiosk mode (not windowed) Escape, Alt+F4 and the window's close button
+do nothing: the operator exits with Ctrl+Alt+Q or by holding capture + jump on the board.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import pygame
+
+from . import controls
+from .explorer import KeyRepeat
+
+log = logging.getLogger("kiosk")
+
+CURSOR_IDLE_S = 3.0
+"""The mouse cursor hides after this long without moving (a touch screen shows none)."""
+
+KEY_COMMANDS = {getattr(pygame, f"K_{name}"): command for name, command in controls.key_commands().items()}
+BUTTON_COMMANDS = controls.button_commands()
+NUMBER_KEYS = (pygame.K_1, pygame.K_KP1)
+"""The first key of each row of number keys: key k of either row is parameter k."""
+
+
+class InputMap:
+    """ui: the Screen whose widgets take clicks (in hit-test order); capture_log: whose session
+    a visitor's input keeps (None: captures are off)."""
+
+    def __init__(self, commands, hub, ui, capture_log, *, windowed: bool, steer_rate: float) -> None:
+        self.commands, self.explorer = commands, commands.explorer
+        self.hub, self.ui, self.capture_log = hub, ui, capture_log
+        self.windowed, self.steer_rate = windowed, steer_rate
+        self.keys = KeyRepeat()
+        self.held_buttons: set = set()
+        self._held_since: float | None = None
+        self._pressed_widget = None
+        self.sources: tuple = ()  # the board's sources' health, as of the last poll
+        self.last_input = 0.0
+        self.last_mouse = -CURSOR_IDLE_S
+        self.cursor_hidden = False
+        self.exit_requested = False
+
+    # -- pygame events ------------------------------------------------------------------------------
+    def handle_event(self, event) -> None:
+        now = self.commands.clock()
+        if event.type == pygame.QUIT:
+            if self.windowed:
+                self.exit_requested = True
+            return  # kiosk: the close button and Alt+F4 (a QUIT from the window manager) do nothing
+        if event.type == pygame.KEYDOWN:
+            self.visitor_input()
+            self.key_down(event)
+        elif event.type == pygame.KEYUP:
+            dim = self.number_key(event.key)
+            if dim is not None:
+                self.keys.release(dim)
+        elif event.type == pygame.MOUSEMOTION:
+            self.last_mouse = now
+            self.show_cursor(True)
+            self.ui.canvas.hover(event.pos)
+            if self._pressed_widget is not None:
+                self.visitor_input()
+                self._pressed_widget.drag(event.pos, self.commands)
+            elif self.explorer.state.map_mode:
+                self.ui.map.hover(event.pos)
+        elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+            self.last_mouse = now
+            self.show_cursor(True)
+            self.visitor_input()
+            for widget in self.ui.widgets(self.explorer.state.map_mode):
+                if hasattr(widget, "press") and widget.press(event.pos, self.commands):
+                    self._pressed_widget = widget
+                    break
+        elif event.type == pygame.MOUSEBUTTONUP and event.button == 1:
+            if self._pressed_widget is not None:
+                self._pressed_widget.release(event.pos, self.commands)
+                self._pressed_widget = None
+
+    def key_down(self, event) -> None:
+        mods, key = event.mod, event.key
+        if key == pygame.K_q and mods & pygame.KMOD_CTRL and mods & pygame.KMOD_ALT:
+            log.info("operator exit (Ctrl+Alt+Q)")
+            self.exit_requested = True
+            return
+        if key == pygame.K_ESCAPE:
+            if self.windowed:
+                self.exit_requested = True
+            return
+        if key == pygame.K_F4 and mods & pygame.KMOD_ALT:
+            return
+        dim = self.number_key(key)
+        if dim is not None:
+            self.keys.press(dim, -1.0 if mods & pygame.KMOD_SHIFT else 1.0, self.commands.clock())
+            return
+        command = KEY_COMMANDS.get(key)
+        if command is not None:
+            self.commands.run(command)
+
+    def number_key(self, key) -> int | None:
+        """The parameter a number key (top row or keypad) moves; None for any other key."""
+        for base in NUMBER_KEYS:
+            if base <= key < base + len(self.explorer.state.z):
+                return key - base
+        return None
+
+    # -- once a frame ---------------------------------------------------------------------------------
+    def update(self, dt: float) -> None:
+        """The board polled (sticks steer, buttons run their commands), held number keys applied,
+        the cursor hidden once the mouse rests."""
+        now = self.commands.clock()
+        self.poll_board(now, dt)
+        self.explorer.hold_keys(self.keys, now, dt)
+        if not self.cursor_hidden and now - self.last_mouse > CURSOR_IDLE_S:
+            self.show_cursor(False)
+
+    def poll_board(self, now: float, dt: float) -> None:
+        if self.hub is None:
+            return
+        snap = self.hub.poll()
+        self.sources = snap.sources
+        if any(snap.active):
+            self.visitor_input()
+            self.explorer.steer(snap.axes, self.steer_rate, dt)
+        for event in snap.events:
+            self.visitor_input()
+            if event.pressed:
+                self.held_buttons.add(event.button)
+                command = BUTTON_COMMANDS.get(event.button)
+                if command is not None:
+                    self.commands.run(command)
+            else:
+                self.held_buttons.discard(event.button)
+        both = set(controls.OPERATOR_HOLD) <= self.held_buttons
+        if both and self._held_since is None:
+            self._held_since = now
+        elif not both:
+            self._held_since = None
+        if self._held_since is not None and now - self._held_since >= controls.OPERATOR_HOLD_S:
+            log.info("operator exit (capture + jump held %.0f s)", controls.OPERATOR_HOLD_S)
+            self.exit_requested = True
+
+    # -- what a visitor's input changes -----------------------------------------------------------------
+    def visitor_input(self) -> None:
+        """Anything a visitor does: leaves attract mode at once (from where it is) and keeps the session."""
+        self.last_input = self.commands.clock()
+        self.explorer.visitor_input()
+        if self.capture_log is not None:
+            try:
+                self.capture_log.touch()
+            except Exception:
+                log.exception("capture log touch")
+
+    def show_cursor(self, visible: bool) -> None:
+        if self.cursor_hidden == (not visible):
+            return
+        self.cursor_hidden = not visible
+        pygame.mouse.set_visible(visible)
+
+    def joystick_label(self) -> tuple[str, bool]:
+        """The top bar's words for the board, and whether that is good news."""
+        if self.hub is None or not self.sources:
+            return "joystick disconnected · keyboard + mouse", False
+        if any(s.connected for s in self.sources):
+            return "joystick connected", True
+        return "joystick disconnected", False

@@ -1,0 +1,101 @@
+"""The kiosk's screen: every widget in its place, the back buffer they draw into, and the overlays
+drawn over it (a tool's tooltip, the attract prompt, toasts, F12).
+
+    ui = Screen(display_surface, models_dir, state_dir)
+    rects = ui.draw(app)                 # what changed, drawn; the areas to present
+    pygame.display.update(rects)
+
+Each widget redraws only when its own inputs change (kiosk/ui/__init__.py); `draw` copies just
+those areas, and the overlays, to the display surface. With nothing changing the whole screen is
+still presented every IDLE_REDRAW_S.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pygame
+
+from ..render_schedule import PREVIEW_POSITIONS
+from . import actions, canvas, design_view, diagnostics, landmarks, map_view, print_selector, sliders, status
+from .theme import BG, Layout
+
+IDLE_REDRAW_S = 0.5
+"""With nothing changing, the whole screen is still presented this often (a safety net should
+the display lose it); otherwise only the areas whose widgets redrew are presented."""
+
+
+class Screen:
+    def __init__(self, surface: pygame.Surface, models_dir: Path, state_dir: Path | None) -> None:
+        self.surface = surface
+        self.layout = L = Layout(*surface.get_size())
+        self.frame = pygame.Surface(surface.get_size()).convert()  # the back buffer the widgets draw into
+        self.frame.fill(BG)
+        self.status = status.StatusBar(L)
+        self.canvas = canvas.CanvasWidget(L)
+        self.actions = actions.ActionButtons(L)
+        self.print_selector = print_selector.PrintSelector(L)
+        self.design_view = design_view.DesignView(L)
+        self.sliders = sliders.ParameterSliders(L, PREVIEW_POSITIONS)
+        self.landmark_strip = landmarks.LandmarkStrip(L)
+        self.diagnostics = diagnostics.DiagnosticsOverlay(L)
+        self.map = map_view.MapView(L, models_dir, state_dir)
+        self.redraw_every_frame = False  # the benchmark's "before": every widget redrawn every frame
+        self.frames_drawn = 0
+        self._visible: list = []
+        self._overlay_rects: list = []
+        self._last_present = -IDLE_REDRAW_S
+
+    def widgets(self, map_mode: bool) -> list:
+        """The widgets shown, in hit-test order (the map covers the canvas column when shown)."""
+        left = [self.map] if map_mode else [self.canvas, self.actions, self.print_selector]
+        return [self.status, *left, self.sliders, self.landmark_strip, self.design_view]
+
+    def draw(self, app) -> list:
+        """Widgets redraw what changed into the back buffer; only those areas, and the overlays,
+        go to the display surface. The rects to present."""
+        screen, frame = self.surface, self.frame
+        visible = self.widgets(app.state.map_mode)
+        switched = visible != self._visible  # map mode on / off: the column under it changes
+        if switched:
+            frame.fill(BG)
+            self._visible = visible
+        force = switched or self.redraw_every_frame
+        dirty = [rect for widget in visible for rect in widget.refresh(frame, app, force)]
+        if switched:
+            dirty = [frame.get_rect()]
+        under_overlays = self._overlay_rects
+        self._overlay_rects = []
+        if not (dirty or under_overlays or self.has_overlays(app)):
+            if app.now - self._last_present < IDLE_REDRAW_S:
+                return []
+            dirty = [frame.get_rect()]
+        for rect in dirty + under_overlays:
+            screen.blit(frame, rect, rect)
+        self._overlay_rects = self.draw_overlays(app)
+        self._last_present = app.now
+        rects = dirty + under_overlays + self._overlay_rects
+        self.frames_drawn += bool(rects)
+        return rects
+
+    def has_overlays(self, app) -> bool:
+        s = app.state
+        return bool(
+            s.attract
+            or s.diagnostics
+            or self.status.toasts
+            or (self.canvas.hover_tool is not None and not s.map_mode and not app.input.cursor_hidden)
+        )
+
+    def draw_overlays(self, app) -> list:
+        screen, rects = self.surface, []
+        if not app.state.map_mode:
+            tip = self.canvas.draw_tooltip(screen, app)
+            if tip is not None:
+                rects.append(tip)
+        if app.state.attract:
+            rects.append(self.status.draw_attract(screen, app.now))
+        rects += self.status.draw_toasts(screen, app.now)
+        if app.state.diagnostics:
+            rects.append(self.diagnostics.draw(screen, app))
+        return [r.clip(screen.get_rect()) for r in rects]
