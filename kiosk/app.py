@@ -36,6 +36,10 @@ SPIN_S = 0.003
 """The pacer sleeps until this close to the next frame, then yields in a loop until it is due:
 on the loaded 2-core machine a sleep woke up to ~2 ms late, which alone pushed frames past 16.7 ms
 (with 1.5 ms: frame p95 17.0 ms; with 3 ms: 16.7). Only frames with something to show spin."""
+GIL_SWITCH_S = 0.001
+"""How long a thread holding the GIL keeps it while another waits (Python's default is 5 ms). The
+pacer's yields and the UI's drawing wait on the render threads' Python between their onnxruntime
+calls; with 5 ms a frame could be presented up to 5 ms late."""
 
 
 class FramePacer:
@@ -143,8 +147,10 @@ class App:
         return 0
 
     def prioritise_ui(self) -> None:
-        """The render threads yield to this one (RenderSchedule.prioritise_ui): frames keep to 60 Hz."""
+        """The render threads yield to this one (RenderSchedule.prioritise_ui) and hand the GIL back
+        sooner (GIL_SWITCH_S): frames keep to 60 Hz."""
         self.renders.prioritise_ui()
+        sys.setswitchinterval(GIL_SWITCH_S)
 
     def step(self, dt: float = 1.0 / FPS, present: bool = True) -> bool:
         """One frame: events -> update(dt) -> render requests -> draw, then present. False once exiting.

@@ -223,3 +223,17 @@ def test_recover_rebuilds_a_run_from_the_onnx_files_and_polishes_it(quick_models
     for name, value in polished.encoder.state_dict().items():  # the latent does not move
         assert torch.equal(value, model.encoder.state_dict()[name]), name
     assert any(not torch.equal(a, b) for a, b in zip(polished.generator.parameters(), model.generator.parameters()))
+
+
+def test_edge_shortfall_charges_soft_edges_only():
+    """The polish phase's edge term: zero for the photo itself or anything with edges at least as
+    hard, positive for a blurred copy, and the sign of an edge (which way a hem steps) is free."""
+    from training import losses
+    from training.train import gaussian_blur
+
+    photo = torch.zeros(1, 28, 28)
+    photo[:, 8:20, 10:18] = 1.0  # a hard-edged garment
+    blurred = gaussian_blur(photo.unsqueeze(1), 1.0).squeeze(1)
+    assert losses.edge_shortfall(photo, photo) == 0
+    assert losses.edge_shortfall(1 - photo, photo) == 0  # the same outline stepping the other way
+    assert losses.edge_shortfall(blurred, photo) > 10

@@ -41,10 +41,16 @@ def perceptual(net, recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
     return total.mean()
 
 
-def edge_difference(recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
-    """L1 between the design's and the photo's horizontal and vertical pixel differences, summed per
-    image: a soft outline costs here wherever the photo has a hard one (BCE pays little for it, since
-    grey is a safe bet at an uncertain hem). The same differences as training/metrics.edge_energy."""
-    dx = (recon.diff(dim=2) - images.diff(dim=2)).abs().flatten(1).sum(1)
-    dy = (recon.diff(dim=1) - images.diff(dim=1)).abs().flatten(1).sum(1)
-    return (dx + dy).mean()
+def edge_magnitude(images: torch.Tensor) -> torch.Tensor:
+    """|horizontal difference| + |vertical difference| at each pixel of (B, H, W) images -> (B, H-1, W-1)."""
+    return images.diff(dim=2).abs()[:, :-1, :] + images.diff(dim=1).abs()[:, :, :-1]
+
+
+def edge_shortfall(recon: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """How much weaker the design's edges are than the photo's, pixel by pixel, summed per image: a
+    soft hem costs wherever the photo has a hard one, and nothing is asked where the photo is flat.
+    Only the shortfall counts, and only the magnitude: an L1 between the signed differences (tried)
+    is cheapest at zero where the model is unsure which way an edge goes, so it blurred the designs
+    (edge energy 0.77 -> 0.67 of the photos' after one epoch); so did BCE alone without the GAN
+    term (0.70 after 100 steps). This term, same 100 steps: 0.85 at recognition 0.824 (was 0.825)."""
+    return (edge_magnitude(images) - edge_magnitude(recon)).clamp(min=0).flatten(1).sum(1).mean()

@@ -297,7 +297,7 @@ def polish_epoch(model: FashionSpace, cfg: SpaceConfig, opt, train, gen, feature
         logits = model.generator.logits(z, model.grid28)
         recon = torch.sigmoid(logits)
         bce = losses.reconstruction_bce(logits, x)
-        edge = losses.edge_difference(recon, x)
+        edge = losses.edge_shortfall(recon, x)
         loss = bce + cfg.edge_weight * edge
         if feature_net is not None:
             perc = losses.perceptual(feature_net, recon, x)
