@@ -20,7 +20,7 @@ import numpy as np
 
 from contract.capture_schema import IMAGES_DIR
 
-from .durable import TEMP_SUFFIX, fsync_dir
+from .durable import fsync_dir, temp_files
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +41,10 @@ def encode_capture_png(image_rgb: np.ndarray) -> bytes:
 
 
 def remove_image(state_dir: Path, relative: str) -> int:
-    """Remove a capture image and its temp file (the log's own: journalled); how many files went."""
+    """Remove a capture image and its temp files (the log's own: journalled); how many files went."""
     removed = 0
-    for path in (state_dir / (relative + TEMP_SUFFIX), state_dir / relative):
+    image = state_dir / relative
+    for path in (*temp_files(image), image):
         try:
             path.unlink()
             removed += 1
