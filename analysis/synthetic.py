@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.capture_schema import DB_NAME, utc_text
+from contract.capture_writes import insert_trail, upsert_sessions
 from kiosk.capture_log import CaptureLog
 
 HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump", "random")
@@ -134,13 +135,8 @@ def bulk_trail(state_dir: Path, count: int, rng: np.random.Generator, t0: float,
         t = t0 + (done + np.arange(n)) * 0.5
         sid = f"bulk-{session}"
         with conn:
-            conn.executemany(
-                "INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, 'joystick')",
-                ((float(ti), sid, zi.tobytes()) for ti, zi in zip(t, path)),
-            )
-            conn.execute(
-                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?, ?)", (sid, booth_id, _utc(t[0]), _utc(t[-1]))
-            )
+            insert_trail(conn, ((float(ti), sid, zi.tobytes(), "joystick") for ti, zi in zip(t, path)))
+            upsert_sessions(conn, [(sid, booth_id, _utc(t[0]), _utc(t[-1]))])
         done += n
         session += 1
     conn.close()

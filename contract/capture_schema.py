@@ -1,11 +1,12 @@
 """The capture log's format: its SQLite schema, the migrations between versions, and its readers.
 
-The kiosk writes the log (kiosk/capture_log.py); `fse-export` snapshots it into bundles
-(kiosk/export.py), the kiosk's map mode places the booth's captures (kiosk/ui/map_view.py) and
-`fse-analyze` merges bundles (analysis/bundles.py). All of them read through the functions here,
-so the tables and columns are written down once. The format is documented in docs/analysis.md.
+The kiosk writes the log (kiosk/capture/, through the statements in capture_writes.py);
+`fse-export` snapshots it into bundles (kiosk/export.py), the kiosk's map mode places the booth's
+captures (kiosk/ui/map_loader.py) and `fse-analyze` merges bundles (analysis/bundles.py). All of
+them read through the functions here, so the tables and columns are written down once. The format
+is documented in docs/analysis.md.
 
-    conn = open_read_only(state_dir / DB_NAME)
+    conn = open_db(state_dir / DB_NAME, read_only=True)
     check_not_newer(conn, state_dir / DB_NAME)
     captures = read_captures(conn)            # [Capture], oldest first
     trail = read_trail(conn)                  # Trail: ids, t, z (N, 8), session ids, hows
@@ -297,6 +298,10 @@ def trail_points_per_session(conn: sqlite3.Connection) -> dict[str, int]:
             "SELECT session_id, COUNT(*) FROM trail WHERE session_id IS NOT NULL GROUP BY session_id"
         ).fetchall()
     )
+
+
+def capture_count(conn: sqlite3.Connection) -> int:
+    return conn.execute("SELECT COUNT(*) FROM captures").fetchone()[0]
 
 
 def unexported_count(conn: sqlite3.Connection) -> int:
