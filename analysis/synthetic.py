@@ -20,7 +20,7 @@ import numpy as np
 
 from contract.capture_schema import DB_NAME, utc_text
 from contract.capture_writes import insert_trail, upsert_sessions
-from kiosk.capture_log import CaptureLog
+from kiosk.capture.log import CaptureLog
 
 HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump", "random")
 """How visitors reach a design (weighted by repetition): mostly steering, sometimes the others."""

@@ -243,11 +243,12 @@ def trail_flush_cost(state_dir: str, points: int = 40) -> dict:
     """
     import numpy as np
 
-    from kiosk import capture_log as cl
+    from kiosk.capture import writer
+    from kiosk.capture.log import CaptureLog
 
-    every_point, cl.TRAIL_FLUSH_S = cl.TRAIL_FLUSH_S, 0.0
+    every_point, writer.TRAIL_FLUSH_S = writer.TRAIL_FLUSH_S, 0.0
     try:
-        log = cl.CaptureLog(Path(state_dir) / "trail", "bench", disk_floor_mb=0, trail_hz=1e6)
+        log = CaptureLog(Path(state_dir) / "trail", "bench", disk_floor_mb=0, trail_hz=1e6)
         log.touch()
         worst = 0.0
         for i in range(points):
@@ -257,7 +258,7 @@ def trail_flush_cost(state_dir: str, points: int = 40) -> dict:
             time.sleep(0.01)  # a UI frame's worth of time for the writer's commit
         log.close()
     finally:
-        cl.TRAIL_FLUSH_S = every_point
+        writer.TRAIL_FLUSH_S = every_point
     return {"writer_thread": round(worst * 1e3, 2)}
 
 

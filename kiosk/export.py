@@ -65,7 +65,7 @@ from contract.capture_schema import (
     utc_text,
 )
 
-from .capture_log import mark_exported
+from .capture.exported import mark_exported
 from .durable import fsync_dir, write_file_durably
 
 MANIFEST = "manifest.json"

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract.capture_schema import CaptureLogError
 from contract.space import LATENT_DIM
 
 from .prints import PrintError
@@ -564,8 +565,6 @@ class CaptureWorker:
                 return out
 
     def _run(self) -> None:
-        from .capture_log import CaptureLogError  # noqa: PLC0415 - the log is optional at import
-
         while True:
             job = self._jobs.get()
             if job is None:

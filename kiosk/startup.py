@@ -281,7 +281,7 @@ def build_app(argv: list[str] | None = None):
     progress(0.92, "capture log")
     capture_log = None
     try:
-        from .capture_log import CaptureLog
+        from .capture.log import CaptureLog
 
         capture_log = CaptureLog.from_config(config)
     except Exception as e:

@@ -31,9 +31,12 @@ from contract.capture_schema import (
     utc_text,
     z_blob,
 )
-from kiosk import capture_log, render
-from kiosk.capture_files import QUARANTINE_DIR, encode_capture_png
-from kiosk.capture_log import CaptureLog, DiskFullError, mark_exported
+from kiosk import render
+from kiosk.capture import faults, writer
+from kiosk.capture.exported import mark_exported
+from kiosk.capture.faults import DiskFullError
+from kiosk.capture.files import QUARANTINE_DIR, encode_capture_png
+from kiosk.capture.log import CaptureLog
 from kiosk.durable import TEMP_SUFFIX
 
 RNG = np.random.default_rng(7)
@@ -211,7 +214,7 @@ def test_every_statement_runs_on_the_log_s_own_thread(tmp_path, monkeypatch):
         conn.set_trace_callback(lambda _sql: threads_seen.add(threading.current_thread().name))
         return conn
 
-    monkeypatch.setattr(capture_log, "open_db", traced_open_db)
+    monkeypatch.setattr(writer, "open_db", traced_open_db)
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000) as log:
         worker = threading.Thread(target=lambda: [_save(log, i) for i in range(3)], name="capture")
         worker.start()
@@ -241,7 +244,7 @@ def test_touch_during_a_session_flush_is_not_lost(tmp_path, monkeypatch):
         conn.set_trace_callback(on_statement)
         return conn
 
-    monkeypatch.setattr(capture_log, "open_db", racing_open_db)
+    monkeypatch.setattr(writer, "open_db", racing_open_db)
     log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
     log_ref.append(log)
     session = log.touch(t0)
@@ -315,8 +318,8 @@ def test_only_files_the_journal_names_are_removed(tmp_path):
 
 def test_a_locked_log_is_retried_while_visitors_explore(tmp_path, monkeypatch):
     """Issue 12.2: "database is locked" (an export holding the log) used to turn captures off for the run."""
-    monkeypatch.setattr(capture_log, "WRITER_BUSY_TIMEOUT_MS", 20)
-    monkeypatch.setattr(capture_log, "BUSY_RETRY_S", (0.02, 0.1))
+    monkeypatch.setattr(faults, "WRITER_BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr(faults, "BUSY_RETRY_S", (0.02, 0.1))
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         _save(log, 1)
     other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
@@ -343,9 +346,9 @@ def test_a_locked_log_is_retried_while_visitors_explore(tmp_path, monkeypatch):
 
 
 def test_a_capture_gives_up_on_a_log_locked_for_too_long(tmp_path, monkeypatch):
-    monkeypatch.setattr(capture_log, "WRITER_BUSY_TIMEOUT_MS", 20)
-    monkeypatch.setattr(capture_log, "BUSY_RETRY_S", (0.02, 0.05))
-    monkeypatch.setattr(capture_log, "CAPTURE_BUSY_GIVE_UP_S", 0.3)
+    monkeypatch.setattr(faults, "WRITER_BUSY_TIMEOUT_MS", 20)
+    monkeypatch.setattr(faults, "BUSY_RETRY_S", (0.02, 0.05))
+    monkeypatch.setattr(faults, "CAPTURE_BUSY_GIVE_UP_S", 0.3)
     log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
     other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
@@ -380,7 +383,7 @@ def test_a_damaged_log_is_set_aside_and_a_new_one_begins(tmp_path, damage, caplo
     damage(tmp_path / DB_NAME)
     damaged = (tmp_path / DB_NAME).read_bytes()
 
-    with caplog.at_level(logging.ERROR, logger="kiosk.capture_log"):
+    with caplog.at_level(logging.ERROR, logger="kiosk.capture"):
         log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
     assert _save(log, 2) == 1  # a new log, captures on
     status = log.status()

@@ -17,7 +17,7 @@ from PIL import Image
 import kiosk.export
 from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
-from kiosk.capture_log import CaptureLog
+from kiosk.capture.log import CaptureLog
 from kiosk.export import (
     MANIFEST,
     PARTIAL_SUFFIX,

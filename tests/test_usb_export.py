@@ -29,7 +29,7 @@ import pytest
 
 from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, unexported_count
-from kiosk.capture_log import CaptureLog
+from kiosk.capture.log import CaptureLog
 from kiosk.export import (
     ALLOWED_FILESYSTEMS,
     MANIFEST,

@@ -1,6 +1,6 @@
 """The capture log's files beside its database: capture images, and the quarantine.
 
-kiosk/capture_log.py decides from its image journal which files are its own; this module encodes,
+kiosk/capture/journal.py decides from the image journal which files are its own; this module encodes,
 removes and moves them. Nothing here deletes a file it was not named: what the log cannot prove is
 its own goes to `quarantine/` in the state directory and stays there for the operator.
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from contract.capture_schema import IMAGES_DIR
 
-from .durable import fsync_dir, temp_files
+from ..durable import fsync_dir, temp_files
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,11 @@ def remove_image(state_dir: Path, relative: str) -> int:
         except OSError as e:
             log.warning("could not remove %s: %s", path, e)
     return removed
+
+
+def free_mb(state_dir: Path) -> float:
+    """Free space under the state directory, in MB."""
+    return shutil.disk_usage(state_dir).free / 1e6
 
 
 def image_size(state_dir: Path, relative: str) -> int:
