@@ -124,7 +124,7 @@ def readme_table(q: dict) -> str:
         return d["hyperspace_jump"]
 
     rows = [
-        "| figure (10k test set unless noted) | target | v1 (shipped before) | v2 (shipped now) |",
+        "| figure (10k test set unless noted) | target | v1 (shipped before) | shipped now |",
         "|---|---|---|---|",
         row("classifier on test photos", ">= 0.91", lambda d: rec(d)["classifier_on_photos"]),
         row("classifier on their reconstructions", ">= 0.80", lambda d: rec(d)["classifier_on_reconstructions"]),
