@@ -194,6 +194,8 @@ def test_recover_rebuilds_a_run_from_the_onnx_files_and_polishes_it(quick_models
 
     out, manifest = quick_models
     run = tmp_path / "recovered"
+    with pytest.raises(SystemExit, match="manifest.json not found"):
+        cli.main(["recover", "--models", str(tmp_path), "--run", str(run)])
     assert cli.main(["recover", "--models", str(out), "--run", str(run)]) == 0
     ckpt = load_checkpoint(run / "checkpoint.pt")
     model = FashionSpace(quick(SpaceConfig()))
@@ -210,6 +212,8 @@ def test_recover_rebuilds_a_run_from_the_onnx_files_and_polishes_it(quick_models
     assert np.abs(shipped - rebuilt).max() < 1e-5
     assert ckpt["encoder_test_kl"] == manifest["quality"]["kl_nats"]
     assert ckpt["recovered_from"]["generator_sha256"] == manifest["models"]["generator"]["sha256"]
+    with pytest.raises(SystemExit, match="exists; choose a new --run"):
+        cli.main(["recover", "--models", str(out), "--run", str(run)])
 
     with pytest.raises(SystemExit, match="only polish epochs"):
         cli.main(["space", "--quick", "--resume", "--run", str(run), "--epochs", "5", "--no-progress"])

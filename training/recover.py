@@ -52,6 +52,10 @@ def _unnamed(graph: onnx.GraphProto, values: dict, known) -> list[np.ndarray]:
 
 def recover_state(models: Path) -> tuple[SpaceConfig, dict, dict]:
     """(config, model state_dict, training record) rebuilt from `models`/manifest.json and its ONNX files."""
+    if not (models / "manifest.json").is_file():
+        raise SystemExit(
+            f"fse-train recover: {models}/manifest.json not found; --models is the folder fse-train export wrote"
+        )
     manifest = json.loads((models / "manifest.json").read_text())
     training = manifest["training"]["space"]
     cfg = from_dict(SpaceConfig, training["config"])
