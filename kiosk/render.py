@@ -20,6 +20,7 @@ with the pygame loop.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import queue
 import threading
@@ -164,7 +165,7 @@ class DraftSide:
         per_pixel = ms / (side * side)
         prev = self._ms_per_pixel
         self._ms_per_pixel = per_pixel if prev is None else prev + self.SMOOTHING * (per_pixel - prev)
-        fits = int(np.sqrt(DRAFT_BUDGET_MS / max(self._ms_per_pixel, 1e-9))) // 8 * 8
+        fits = int(math.sqrt(DRAFT_BUDGET_MS / max(self._ms_per_pixel, 1e-9))) // 8 * 8
         self.side = min(max(fits, DRAFT_MIN_SIDE), self.largest)
         return self.side
 

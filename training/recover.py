@@ -76,10 +76,10 @@ def recover_state(models: Path) -> tuple[SpaceConfig, dict, dict]:
             put(name, value)
     folded = _unnamed(graph, values, state)
     freqs = state["generator.fourier.freqs"].numpy()  # (F, 2), from the seed
+    stored = [values[k] for k in ("generator.fourier.freqs",) if k in values]
     if folded and folded[0].shape == freqs.T.shape:  # graphs before FiLM folding kept the Fourier matmul apart
-        if not np.allclose(folded.pop(0).T, freqs, atol=1e-6):
-            raise SystemExit("fse-train recover: the generator's Fourier frequencies are not this config's")
-    if "generator.fourier.freqs" in values and not np.allclose(values["generator.fourier.freqs"], freqs, atol=1e-6):
+        stored.append(folded.pop(0).T)
+    if any(not np.allclose(f, freqs, atol=1e-6) for f in stored):
         raise SystemExit("fse-train recover: the generator's Fourier frequencies are not this config's")
     coord_proj, *hidden, out = folded  # (3 + 2F, w), gen_layers x (w, w), (w, 1): each weight transposed
     put("generator.coord_proj.weight", coord_proj.T)
@@ -124,7 +124,6 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"fse-train recover: {args.run}/checkpoint.pt exists; choose a new --run")
     cfg, state, record = recover_state(args.models)
     args.run.mkdir(parents=True, exist_ok=True)
-
     save_checkpoint(
         args.run / "checkpoint.pt",
         {

@@ -73,11 +73,11 @@ def _log(run: Path, record: dict) -> None:
         f.write(json.dumps(record) + "\n")
 
 
-def cosine_lr(cfg: SpaceConfig, progress: float) -> float:
-    """VAE learning rate at `progress` epochs: cosine from cfg.lr to cfg.lr * cfg.lr_final_frac."""
-    t = min(max(progress / max(cfg.epochs, 1), 0.0), 1.0)
-    lo = cfg.lr * cfg.lr_final_frac
-    return lo + 0.5 * (cfg.lr - lo) * (1 + math.cos(math.pi * t))
+def cosine_lr(lr: float, final_frac: float, progress: float, epochs: int) -> float:
+    """Learning rate `progress` epochs into a phase of `epochs`: cosine from lr to lr * final_frac."""
+    t = min(max(progress / max(epochs, 1), 0.0), 1.0)
+    lo = lr * final_frac
+    return lo + 0.5 * (lr - lo) * (1 + math.cos(math.pi * t))
 
 
 def feature_net_for(run: Path, cfg: SpaceConfig, train: object, test: object) -> FeatureNet | None:
@@ -144,7 +144,7 @@ def train_space(
         "opt_polish": torch.optim.Adam(model.generator.parameters(), lr=cfg.polish_lr),
     }
     opt_vae, opt_gan, opt_d, opt_polish = optimisers.values()
-    start, elapsed, carried = 0, 0.0, {}
+    start, elapsed, carried, recovered_at = 0, 0.0, {}, None
     if state is not None:
         model.load_state_dict(state["model"])
         for key, opt in optimisers.items():
@@ -156,7 +156,7 @@ def train_space(
                 group["lr"] = lr
         start, elapsed = state["epoch"], state.get("train_seconds", 0.0)
         carried = {k: state[k] for k in ("recovered_from", "encoder_test_kl", "history") if k in state}
-        recovered_at = carried.get("recovered_from", {}).get("epoch")
+        recovered_at = carried.get("recovered_from", {}).get("epoch")  # a run rebuilt by fse-train recover
         if recovered_at is not None and cfg.epochs + cfg.gan_epochs > recovered_at:
             raise SystemExit(
                 f"cannot resume {run}: it was rebuilt from ONNX files (no log-variance head, no discriminator), "
@@ -170,7 +170,7 @@ def train_space(
     feature_net = feature_net_for(run, cfg, train_split, test_split)
     gen = torch.Generator().manual_seed(cfg.seed + start)
     steps_per_epoch = (len(train) + cfg.batch_size - 1) // cfg.batch_size
-    polish_from = carried.get("recovered_from", {}).get("epoch") or cfg.epochs + cfg.gan_epochs
+    polish_from = recovered_at or cfg.epochs + cfg.gan_epochs
     total = polish_from + cfg.polish_epochs
     for epoch in range(start, total):
         if epoch >= polish_from:
@@ -194,7 +194,7 @@ def train_space(
         for step, idx in enumerate(bar):
             if not gan_phase:
                 for group in opt_vae.param_groups:
-                    group["lr"] = cosine_lr(cfg, epoch + step / steps_per_epoch)
+                    group["lr"] = cosine_lr(cfg.lr, cfg.lr_final_frac, epoch + step / steps_per_epoch, cfg.epochs)
             x = train[idx]  # (B, 28, 28)
             mean, logvar = model.encoder(x.unsqueeze(1))  # (B, 8) each
             z = model.sample_posterior(mean, logvar)
@@ -286,11 +286,9 @@ def polish_epoch(model: FashionSpace, cfg: SpaceConfig, opt, train, gen, feature
     t0 = time.time()
     steps = (len(train) + cfg.batch_size - 1) // cfg.batch_size
     sums = {"bce": 0.0, "perceptual": 0.0, "edge": 0.0}
-    lo = cfg.polish_lr * cfg.lr_final_frac
     for step, idx in enumerate(_batches(len(train), cfg.batch_size, gen)):
-        t = min((i + step / steps) / max(cfg.polish_epochs, 1), 1.0)
         for group in opt.param_groups:
-            group["lr"] = lo + 0.5 * (cfg.polish_lr - lo) * (1 + math.cos(math.pi * t))
+            group["lr"] = cosine_lr(cfg.polish_lr, cfg.lr_final_frac, i + step / steps, cfg.polish_epochs)
         x = train[idx]  # (B, 28, 28)
         with torch.no_grad():
             z, _ = model.encoder(x.unsqueeze(1))  # (B, 8) posterior means
