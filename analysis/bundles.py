@@ -30,8 +30,9 @@ from contract.capture_schema import (
     schema_version,
     trail_points_per_session,
 )
+from contract.models import sha256_file
 from contract.space import LATENT_DIM
-from kiosk.export import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX, sha256_file
+from kiosk.export import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 

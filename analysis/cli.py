@@ -73,7 +73,7 @@ def _summary_skeleton(log: MergedLog, command: str) -> dict:
 
 def reference_map(models_dir: Path, manifest: dict):
     """The shipped reference map, after checking it is the one manifest.json lists."""
-    from kiosk.models import sha256_file
+    from contract.models import sha256_file
 
     path = Path(models_dir) / MAP_FILE
     fmap = load_map(path)

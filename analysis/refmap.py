@@ -83,7 +83,7 @@ def fit_reference(models, data: Path | None = None, points: int = POINTS, seed: 
 
 def write_reference(models_dir: Path, fmap: FashionMap) -> Path:
     """The map file and its manifest entry (both written atomically: temp file, then rename)."""
-    from kiosk.models import sha256_file
+    from contract.models import sha256_file
 
     path = Path(models_dir) / MAP_FILE
     save_map(path, fmap)

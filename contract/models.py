@@ -8,7 +8,9 @@ sessions with them and check every loaded graph against them. Symbolic dimension
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 from .space import LATENT_DIM
 
@@ -66,3 +68,12 @@ CLASSIFIER = ModelSpec(
 )
 SPACE_MODELS = (ENCODER, GENERATOR, CLASSIFIER)
 """The models the kiosk cannot start without."""
+
+
+def sha256_file(path: Path) -> str:
+    """The checksum manifest.json (and an export bundle's manifest) keeps for each file it names."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

@@ -64,6 +64,7 @@ from contract.capture_schema import (
     read_summary,
     utc_text,
 )
+from contract.models import sha256_file
 
 from .capture.exported import mark_exported
 from .durable import fsync_dir, write_file_durably
@@ -90,8 +91,6 @@ class ExportStopped(Exception):
     """SIGTERM: systemd stops the unit when the stick is pulled or the export runs past its timeout.
     Not an ExportError: nothing that passes over a bad file may swallow it."""
 
-
-from .models import sha256_file  # noqa: E402  (one definition, shared with the model check)
 
 # ---------------------------------------------------------------------------------------------
 # Files: nothing in the state directory or on a stick is followed through a symlink

@@ -11,7 +11,6 @@ the fix) before the first frame, never at first use. numpy + onnxruntime only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS
+from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
 from contract.space import LATENT_DIM, coordinates
 
 from .providers import create_session
@@ -40,14 +39,6 @@ class Landmark:
     name: str
     kind: str  # "class-medoid" or "k-means-centre"
     z: np.ndarray  # (8,) float32
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_manifest(models_dir: Path) -> dict:

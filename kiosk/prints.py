@@ -13,13 +13,16 @@ recognised as that print at least 90% of the time, else "tile-and-shade".
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from contract.models import sha256_file
+
+from .png import read_png, write_png
 
 NONE = "none"
 MIN_SIDE = 8  # smaller designs are edge-padded to this and cropped back
@@ -38,25 +41,13 @@ class PrintInfo:
     method: str  # "network" | "tile-and-shade" | "none"
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def _read_png(path: Path) -> np.ndarray:
-    """(h, w, 3) uint8 RGB."""
     import pygame
 
     try:
-        surface = pygame.image.load(str(path))
+        return read_png(path)
     except (pygame.error, FileNotFoundError) as e:
         raise PrintError(f"{path}: cannot read the image ({e}); give a PNG file") from None
-    return np.ascontiguousarray(pygame.surfarray.array3d(surface).transpose(1, 0, 2))
-
-
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    import pygame
-
-    pygame.image.save(pygame.surfarray.make_surface(np.ascontiguousarray(rgb.transpose(1, 0, 2))), str(path))
 
 
 def _open_session(path: Path, provider: str):
@@ -112,13 +103,13 @@ class Prints:
         swatches = {}
         for e in manifest["prints"]:
             file = models_dir / e["swatch"]
-            if not file.is_file() or _sha256(file) != e["swatch_sha256"]:
+            if not file.is_file() or sha256_file(file) != e["swatch_sha256"]:
                 raise PrintError(f"swatch {file} is missing or does not match prints.json: {FIX}")
             swatches[e["name"]] = _read_png(file)
         sessions = {}
         for key in ("baseline_model",) + (("model",) if mode == "auto" else ()):
             onnx_path = models_dir / manifest[key]["file"]
-            if not onnx_path.is_file() or _sha256(onnx_path) != manifest[key]["sha256"]:
+            if not onnx_path.is_file() or sha256_file(onnx_path) != manifest[key]["sha256"]:
                 raise PrintError(f"{onnx_path} is missing or does not match prints.json: {FIX}")
             sessions[key] = _open_session(onnx_path, provider)
         active = sessions.get("model", sessions["baseline_model"])[1]
@@ -229,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
             ap.error("give --print NAME IN.png OUT.png (or --list)")
         weights = prints.weights(_parse_print(args.print_name))
         design = _read_png(args.input).astype(np.float32).mean(axis=2) / 255.0
-        _write_png(args.output, prints.apply(design, weights))
+        write_png(args.output, prints.apply(design, weights))
     except PrintError as e:
         print(f"fse-stylize: {e}", file=sys.stderr)
         return 2

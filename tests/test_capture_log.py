@@ -35,9 +35,10 @@ from kiosk import render
 from kiosk.capture import faults, writer
 from kiosk.capture.exported import mark_exported
 from kiosk.capture.faults import DiskFullError
-from kiosk.capture.files import QUARANTINE_DIR, encode_capture_png
+from kiosk.capture.files import QUARANTINE_DIR
 from kiosk.capture.log import CaptureLog
 from kiosk.durable import TEMP_SUFFIX
+from kiosk.png import encode_png
 
 RNG = np.random.default_rng(7)
 
@@ -81,7 +82,7 @@ def test_capture_png_from_pygame_reads_back_in_pillow(tmp_path):
     catches a swapped width and height, a truncated file is an error, not a partial image."""
     image = RNG.integers(0, 256, (37, 53, 3), dtype=np.uint8)
     path = tmp_path / "x.png"
-    data = encode_capture_png(image)
+    data = encode_png(image)
     path.write_bytes(data)
     assert np.array_equal(read_png(path), image)
     path.write_bytes(data[: len(data) // 2])
@@ -162,7 +163,7 @@ def test_migration_from_version_1_keeps_the_data(tmp_path):
         (z_blob(np.ones(8)), bytes(784)),
     )
     (tmp_path / IMAGES_DIR).mkdir()
-    (tmp_path / IMAGES_DIR / "old.png").write_bytes(encode_capture_png(np.zeros((8, 8, 3), np.uint8)))
+    (tmp_path / IMAGES_DIR / "old.png").write_bytes(encode_png(np.zeros((8, 8, 3), np.uint8)))
     conn.close()
 
     CaptureLog(tmp_path, "new-booth", disk_floor_mb=0).close()

@@ -17,6 +17,7 @@ from PIL import Image
 import kiosk.export
 from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
+from contract.models import sha256_file
 from kiosk.capture.log import CaptureLog
 from kiosk.export import (
     MANIFEST,
@@ -26,7 +27,6 @@ from kiosk.export import (
     UsbStatusWatch,
     main,
     read_usb_status,
-    sha256_file,
     usb_status_toast,
     write_usb_status,
 )

@@ -12,8 +12,8 @@ import pytest
 
 from analysis.embed import place_knn
 from contract.mapfile import FIT_COMMAND, MANIFEST_KEY, MAP_FILE, VERSION, FashionMap, MapFileError, load_map, save_map
+from contract.models import sha256_file
 from kiosk.capture.log import CaptureLog
-from kiosk.models import sha256_file
 from kiosk.ui import map_loader
 from kiosk.ui.map_loader import MapLoader, read_map
 

@@ -29,6 +29,7 @@ import pytest
 
 from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, unexported_count
+from contract.models import sha256_file
 from kiosk.capture.log import CaptureLog
 from kiosk.export import (
     ALLOWED_FILESYSTEMS,
@@ -38,7 +39,6 @@ from kiosk.export import (
     USB_STATUS,
     USB_SUBDIR,
     read_usb_status,
-    sha256_file,
     usb_status_toast,
 )
 

@@ -18,7 +18,6 @@ The scale is chosen by a rule (see `choose_latent_scale`).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import platform
 import sys
@@ -32,7 +31,7 @@ import torch
 from torch import nn
 
 from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
-from contract.models import CLASSIFIER, ENCODER, GENERATOR
+from contract.models import CLASSIFIER, ENCODER, GENERATOR, sha256_file
 from contract.space import LATENT_DIM, coordinates
 
 from . import metrics, quality
@@ -92,10 +91,6 @@ class ExportClassifier(nn.Module):
 
     def forward(self, image):
         return self.model(image)
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _export(module: nn.Module, args: tuple, out: Path, spec) -> None:
@@ -378,8 +373,8 @@ def export_all(
     files = {}
     for spec in (ENCODER, GENERATOR, CLASSIFIER):
         p = out / spec.file
-        files[spec.name] = {"file": p.name, "sha256": sha256(p), "bytes": p.stat().st_size, **_io(p)}
-    files["landmarks"] = {"file": "landmarks.json", "sha256": sha256(out / "landmarks.json")}
+        files[spec.name] = {"file": p.name, "sha256": sha256_file(p), "bytes": p.stat().st_size, **_io(p)}
+    files["landmarks"] = {"file": "landmarks.json", "sha256": sha256_file(out / "landmarks.json")}
     manifest = {
         "format": 1,
         "models": files,
@@ -435,15 +430,15 @@ def add_prints(manifest: dict, out: Path) -> None:
         return
     prints = json.loads(path.read_text())
     manifest["prints"] = {
-        "index": {"file": "prints.json", "sha256": sha256(path)},
-        "network": {**prints["model"], "sha256": sha256(out / prints["model"]["file"])},
-        "baseline": {**prints["baseline_model"], "sha256": sha256(out / prints["baseline_model"]["file"])},
+        "index": {"file": "prints.json", "sha256": sha256_file(path)},
+        "network": {**prints["model"], "sha256": sha256_file(out / prints["model"]["file"])},
+        "baseline": {**prints["baseline_model"], "sha256": sha256_file(out / prints["baseline_model"]["file"])},
         "prints": [
             {
                 "name": e["name"],
                 "method": e["method"],
                 "recognition": e["recognition"],
-                "swatch": {"file": e["swatch"], "sha256": sha256(out / e["swatch"])},
+                "swatch": {"file": e["swatch"], "sha256": sha256_file(out / e["swatch"])},
                 "source": e["source"],
                 "licence": e["licence"],
             }

@@ -10,14 +10,11 @@ its own goes to `quarantine/` in the state directory and stays there for the ope
 
 from __future__ import annotations
 
-import io
 import logging
 import os
 import shutil
 import time
 from pathlib import Path
-
-import numpy as np
 
 from contract.capture_schema import IMAGES_DIR
 
@@ -26,19 +23,6 @@ from ..durable import fsync_dir, temp_files
 log = logging.getLogger(__name__)
 
 QUARANTINE_DIR = "quarantine"
-
-
-def encode_capture_png(image_rgb: np.ndarray) -> bytes:
-    """(H, W, 3) uint8 -> PNG bytes, by pygame's libpng (safe on any thread, no display needed)."""
-    import pygame  # noqa: PLC0415 - fse-export imports the log and needs no pygame
-
-    pixels = np.ascontiguousarray(image_rgb, dtype=np.uint8)
-    if pixels.ndim != 3 or pixels.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) RGB image, got shape {pixels.shape}")
-    surface = pygame.image.frombuffer(pixels.tobytes(), (pixels.shape[1], pixels.shape[0]), "RGB")
-    out = io.BytesIO()
-    pygame.image.save(surface, out, "capture.png")  # the name says which format
-    return out.getvalue()
 
 
 def remove_image(state_dir: Path, relative: str) -> int:

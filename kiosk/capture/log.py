@@ -36,6 +36,7 @@ import numpy as np
 from contract.capture_schema import DB_NAME, DESIGN_SIDE, HOWS, IMAGES_DIR, CaptureLogError, utc_text, z_blob
 from contract.capture_writes import CaptureRow
 
+from ..png import encode_png
 from . import files
 from .faults import DiskFullError
 from .sessions import Sessions
@@ -165,7 +166,7 @@ class CaptureLog:
             [float(w) for w in np.asarray(print_weights if print_weights is not None else [], np.float64).reshape(-1)]
         )
         self._check_floor()
-        png = files.encode_capture_png(image_rgb)
+        png = encode_png(image_rgb)
         now = time.time() if now is None else now
         session_id = self.touch(now)
         when = datetime.fromtimestamp(now, timezone.utc)

@@ -16,8 +16,9 @@ import numpy as np
 
 from contract.capture_schema import DB_NAME, open_db, recent_capture_z
 from contract.mapfile import MAP_FILE, MapFileError, check_manifest, load_map
+from contract.models import sha256_file
 
-from ..models import ModelError, read_manifest, sha256_file
+from ..models import ModelError, read_manifest
 
 CAPTURES_SHOWN = 500
 """This booth's newest captures marked on the map."""

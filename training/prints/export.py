@@ -12,7 +12,6 @@ licence, the method the kiosk uses per print (by the recognition score), parity 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import warnings
@@ -21,6 +20,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from contract.models import sha256_file
+from kiosk.png import write_png
+
 from .network import NetworkConfig
 from .pipeline import BACKGROUND, BaselinePipeline, PrintPipeline
 from .textures import GIMP_DIR, PRINTS, REPEATS, TILE, all_tiles
@@ -28,16 +30,6 @@ from .train import RECOGNITION_TARGET, config_from_dict, tiles_tensor
 
 OPSET = 17
 SWATCH = 96  # swatch PNG side: a tile and a half, so the repeat shows
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _write_png(path: Path, rgb: np.ndarray) -> None:
-    import pygame  # only for PNG encoding; no display is opened
-
-    pygame.image.save(pygame.surfarray.make_surface(np.ascontiguousarray(rgb.transpose(1, 0, 2))), str(path))
 
 
 def swatch(tile: np.ndarray, size: int = SWATCH) -> np.ndarray:
@@ -116,7 +108,7 @@ def export(run: Path, out: Path) -> dict:
     entries = []
     for spec, tile in zip(PRINTS, all_tiles(cfg.texture_seed)):
         png = out / "prints" / f"{spec.name}.png"
-        _write_png(png, swatch(tile))
+        write_png(png, swatch(tile))
         net_score = rec.get("network", {}).get(spec.name)
         entries.append(
             {
@@ -124,7 +116,7 @@ def export(run: Path, out: Path) -> dict:
                 "label": spec.label,
                 "kind": spec.kind,
                 "swatch": f"prints/{spec.name}.png",
-                "swatch_sha256": _sha256(png),
+                "swatch_sha256": sha256_file(png),
                 "source": (
                     f"{GIMP_DIR / spec.source}"
                     if spec.kind == "gimp"
@@ -139,7 +131,7 @@ def export(run: Path, out: Path) -> dict:
         "format": 1,
         "model": {
             "file": "prints.onnx",
-            "sha256": _sha256(out / "prints.onnx"),
+            "sha256": sha256_file(out / "prints.onnx"),
             "opset": OPSET,
             "inputs": [
                 {"name": "design", "shape": ["design_batch", 1, "height", "width"], "dtype": "float32"},
@@ -150,7 +142,7 @@ def export(run: Path, out: Path) -> dict:
         },
         "baseline_model": {
             "file": "prints_baseline.onnx",
-            "sha256": _sha256(out / "prints_baseline.onnx"),
+            "sha256": sha256_file(out / "prints_baseline.onnx"),
             "opset": OPSET,
             "inputs": [
                 {"name": "design", "shape": ["design_batch", 1, "height", "width"], "dtype": "float32"},

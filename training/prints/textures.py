@@ -209,11 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    import pygame  # PNG writing only; numpy is enough for everything else here
+    from kiosk.png import write_png  # PNG writing only; numpy is enough for everything else here
 
     args.out.mkdir(parents=True, exist_ok=True)
     for spec, tile in zip(PRINTS, all_tiles(args.seed)):
-        pygame.image.save(pygame.surfarray.make_surface(tile.transpose(1, 0, 2)), str(args.out / f"{spec.name}.png"))
+        write_png(args.out / f"{spec.name}.png", tile)
         print(args.out / f"{spec.name}.png")
     return 0
 
