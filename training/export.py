@@ -249,7 +249,7 @@ def targets(q: dict, per_pixel_macs: int) -> dict:
         t["jump_frechet<=half_of_reference"] = (
             jumps["frechet_logits_to_photos"] <= 0.5 * ref["hyperspace_jump"]["frechet_logits_to_photos"]
         )
-        for size in quality.RIPPLE_RENDERS:
+        for size in quality.RIPPLE_SIZES:
             key = f"interior_ripple_{size}"
             t[f"{key}<=reference"] = q["ripple"][key] <= ref["ripple"][key]
     return t
