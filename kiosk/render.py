@@ -41,14 +41,19 @@ BAND_PIXELS = 24_576
 """Pixels per full-resolution band (45 rows at 540 px, 24 at 1024): ~20 ms each on the 2-core CPU,
 the longest a new move waits for the render in flight before its draft starts."""
 
-DRAFT_BUDGET_MS = 12.0
-"""A draft should take about this long. While a visitor steers, each new input waits for the draft
-in flight and then renders its own, so input -> draft is about twice this plus a frame (target
-50 ms). The draft side follows the measured speed (`DraftSide`): ~120 px on the 2-core CPU, the
-largest (160 px) where the generator is faster, e.g. on the Jetson's GPU."""
+DRAFT_BUDGET_MS = 8.0
+"""A draft should take about this long. While a visitor steers, a new input arrives every frame and
+waits for the draft in flight, and the UI takes a finished draft at the start of its next frame, so
+input -> draft shown is a whole number of frames: two (33 ms) when the wait plus the render fit in
+a frame and a half, three (50 ms, the target's edge) when not. At 12 ms the 2-core CPU's drafts,
+slowed by the other threads, missed two frames often enough to put the p95 at three. The draft
+side follows the measured speed (`DraftSide`): ~80 px on the 2-core CPU, the largest (160 px)
+where the generator is faster, e.g. on the Jetson's GPU."""
 
-DRAFT_MIN_SIDE = 96
-"""Drafts never get smaller than this, however slow the machine: below it a design's parts blur together."""
+DRAFT_MIN_SIDE = 64
+"""Drafts never get smaller than this, however slow the machine. The CPPN's designs come from 28 px
+images and are smooth: scaled to the 720 px view, 64, 96 and 540 px renders look alike at arm's
+length (compared side by side, 2 Dec); below ~2x the data's resolution a design's parts blur together."""
 
 HERO_MAX_SIDE = 540
 """The settled design renders at most this big and is scaled up to the hero (720 px on 1080p).
@@ -82,6 +87,11 @@ PLAIN_GARMENT = np.array([244, 240, 232], np.float32)
 PREVIEW_MAX_SIDE = 40
 """Slider previews render at most this big (53 px thumbs on 1080p are scaled up once when they
 arrive): 0.57x the pixels of the 56-image batch, which brought preview refresh under 250 ms."""
+
+PREVIEW_MOVING_SIDE = 24
+"""While the design moves, previews render this big (0.36x the pixels at 40): at 40 px the preview
+thread was busy ~90% of a sweep (a batch every 0.15 s, ~135 ms each on the 2-core CPU) and took
+the core the drafts need; once input settles they render at PREVIEW_MAX_SIDE again."""
 
 METRIC_KEEP = 2000
 
@@ -342,14 +352,15 @@ class DesignRenderer:
         done = self._done
         if done and done[0] == key and done[1] == req.print_name and (done[2] == final or not req.settled):
             return  # already on screen at this stage or better
-        design28 = self.models.generate(req.z, 28, 28)[0]
         if not req.settled:
             side, t0 = self.draft_side.side, time.perf_counter()
             draft = self.models.generate(req.z, side, side)[0]
             self.draft_side.measured(side, (time.perf_counter() - t0) * 1e3)
-            self._publish(req, "draft", plain_rgb(draft), design28)
+            # The canvas's 28 px design, read off the draft (one generator call less per draft).
+            self._publish(req, "draft", plain_rgb(draft), resample(draft, 28))
             self._done = (key, req.print_name, "draft")
             return
+        design28 = self.models.generate(req.z, 28, 28)[0]
         weights = self._print_weights(req.print_name)
         # With a print on, the plain design is never shown (it would only flicker), so only the
         # print-sized design is rendered: settle-to-print is one small render plus the print.
@@ -409,6 +420,19 @@ def render_bands(models, z: np.ndarray, size: int, stale=lambda: False) -> np.nd
     return out
 
 
+def resample(design: np.ndarray, size: int) -> np.ndarray:
+    """A (side, side) render as the (size, size) render of the same design, bilinear on the
+        coordinate grid (contract.space.coordinates: the first and last pixel centres are the square's
+        edges at every size). Against the generator's own 28 px render, from a 96 px draft: 0.003 apart on
+    average, up to 0.25 on a sharp edge; good for the canvas while the design moves."""
+    side = design.shape[0]
+    x = np.linspace(0.0, side - 1.0, size)
+    lo = np.minimum(x.astype(np.intp), side - 2)
+    f = (x - lo).astype(np.float32)
+    rows = design[lo] * (1 - f)[:, None] + design[lo + 1] * f[:, None]  # (size, side)
+    return (rows[:, lo] * (1 - f)[None] + rows[:, lo + 1] * f[None]).astype(np.float32)
+
+
 def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
     """(h, w, 3) uint8 -> (size, size, 3) uint8, bilinear with pixel centres aligned (no pygame:
     this runs on worker threads)."""
@@ -463,9 +487,11 @@ class PreviewRenderer:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def submit(self, z: np.ndarray, t: float | None = None) -> None:
+    def submit(self, z: np.ndarray, t: float | None = None, moving: bool = False) -> None:
+        """Previews of this z (latest wins); `moving`: smaller ones (PREVIEW_MOVING_SIDE), for a design in motion."""
         self.busy.set()
-        self._requests.put((np.array(z, np.float32), time.perf_counter() if t is None else t))
+        size = min(self.size, PREVIEW_MOVING_SIDE) if moving else self.size
+        self._requests.put((np.array(z, np.float32), time.perf_counter() if t is None else t, size))
 
     def latest(self) -> PreviewFrame | None:
         with self._lock:
@@ -484,13 +510,13 @@ class PreviewRenderer:
             item = self._requests.get()
             if item is None:
                 return
-            z, t = item
+            z, t, size = item
             try:
-                images = self.models.generate(self.batch(z), self.size, self.size)  # (8N, s, s)
+                images = self.models.generate(self.batch(z), size, size)  # (8N, s, s)
             except Exception:
                 log.exception("preview render failed")
                 continue
-            grey = (images * 255).astype(np.uint8).reshape(LATENT_DIM, len(self.positions), self.size, self.size)
+            grey = (images * 255).astype(np.uint8).reshape(LATENT_DIM, len(self.positions), size, size)
             try:
                 shown = self.prepare(grey) if self.prepare is not None else None
             except Exception:

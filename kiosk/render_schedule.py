@@ -28,8 +28,9 @@ ENCODE_EVERY_S = 0.05
 """Canvas re-encodes while drawing, at most this often (the encoder takes ~1 ms; the throttle
 keeps the design worker free for the drafts the re-encode triggers)."""
 PREVIEWS_WHILE_MOVING_S = 0.15
-"""While z keeps changing, the previews (one batch is ~40 ms of CPU) are asked for at most this
-often, so the draft the visitor watches keeps the CPU; once input settles they follow at once."""
+"""While z keeps changing, the previews are asked for at most this often and smaller
+(render.PREVIEW_MOVING_SIDE), so the draft the visitor watches keeps the CPU; once input settles
+they follow at once, full size."""
 
 
 class RenderSchedule:
@@ -53,7 +54,7 @@ class RenderSchedule:
         self.moving = False  # z changed in the last frame that asked for a render
         self._submitted_version = -1
         self._submitted_print = None
-        self._previews_version = -1
+        self._previews_asked_for = None  # (state version, moving) of the last previews asked for
         self._previews_asked = -PREVIEWS_WHILE_MOVING_S
         self._last_encode = -1.0
 
@@ -84,11 +85,12 @@ class RenderSchedule:
             self.moving = False
             self._submitted_print = state.print_name
             self.design_renderer.submit(state.z, state.print_name, settled=True)
-        if self._previews_version != state.version and (
+        wanted = (state.version, self.moving)  # a design at rest gets full-size previews even if z held
+        if self._previews_asked_for != wanted and (
             not self.moving or now - self._previews_asked >= PREVIEWS_WHILE_MOVING_S
         ):
-            self._previews_version, self._previews_asked = state.version, now
-            self.preview_renderer.submit(state.z)
+            self._previews_asked_for, self._previews_asked = wanted, now
+            self.preview_renderer.submit(state.z, moving=self.moving)
 
     def encode(self, canvas: np.ndarray, *, drawing: bool = False) -> None:
         """Re-encode the canvas into a design; while drawing, at most every ENCODE_EVERY_S."""
@@ -138,5 +140,6 @@ class RenderSchedule:
             and previews is not None
             and previews.seq == self.sliders.preview_seq
             and np.array_equal(previews.z, state.z)
+            and previews.images.shape[-1] == self.preview_renderer.size  # not the smaller ones of a move
             and not self.moving
         )

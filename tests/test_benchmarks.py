@@ -8,6 +8,7 @@ redrawing, the trail commits off the caller's thread, prints render at the cappe
 from __future__ import annotations
 
 import json
+import math
 
 import numpy as np
 import pygame
@@ -130,13 +131,17 @@ def test_draft_side_follows_the_measured_speed():
     fast = render.DraftSide(160)
     assert fast.measured(160, 3.0) == 160
     slow = render.DraftSide(160)
-    per_pixel = 20.0 / 160**2  # 20 ms at 160 px: the budget fits sqrt(12 / per_pixel) = 123.9 px
+    per_pixel = 20.0 / 160**2  # 20 ms at 160 px
+    fits = int(math.sqrt(render.DRAFT_BUDGET_MS / per_pixel)) // 8 * 8  # the largest multiple of 8 in budget
+    assert render.DRAFT_MIN_SIDE < fits < 160
     side = slow.measured(160, 20.0)
-    assert side == 120 and side % 8 == 0
+    assert side == fits
     for _ in range(20):
         side = slow.measured(side, per_pixel * side * side)
-    assert side == 120
-    assert slow.measured(side, 2 * per_pixel * side * side) == 104  # one draft twice as slow: 16 px, not the floor
+    assert side == fits
+    # One draft twice as slow moves the smoothed cost by a quarter (SMOOTHING), not to the floor:
+    once_slow = int(math.sqrt(render.DRAFT_BUDGET_MS / (1.25 * per_pixel))) // 8 * 8
+    assert render.DRAFT_MIN_SIDE < slow.measured(side, 2 * per_pixel * side * side) == once_slow < fits
     crawling = render.DraftSide(160)
     for _ in range(10):
         crawling.measured(96, 500.0)

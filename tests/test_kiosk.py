@@ -273,23 +273,21 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     assert os.getpriority(os.PRIO_PROCESS, 0) == ui
 
 
-def test_previews_are_asked_for_sparingly_while_moving_and_at_once_when_input_settles(make_app):
-    """The draft the visitor watches keeps the CPU while a stick moves: previews (~40 ms a batch)
-    are asked for at most every PREVIEWS_WHILE_MOVING_S, and follow the design once input stops."""
-    from kiosk.render_schedule import PREVIEWS_WHILE_MOVING_S
-
-    app = make_app("--z", "0,0,0,0,0,0,0,0")
+def test_redrawing_only_what_changed_leaves_the_same_screen_as_redrawing_everything(make_app):
+    """While a stick moves, widgets restore and redraw only their moving parts (the design over its
+    own area without restoring under it, knobs, the signature) from kept static copies: the screen
+    must be exactly what a redraw of every widget from scratch shows for the same state."""
+    app = make_app("--z", "0.3,-0.2,-0.9,0,0,0,0,0")
     settle(app)
-    asked = []
-    submit = app.renders.preview_renderer.submit
-    app.renders.preview_renderer.submit = lambda z, t=None: (asked.append(app.now), submit(z, t))
-    key(app, pygame.K_2)
-    steps(app, 60, dt=1 / 60)  # one second of app time, z changing every frame
-    assert 3 <= len(asked) <= 1 / PREVIEWS_WHILE_MOVING_S + 1, asked
-    assert min(np.diff(asked)) >= PREVIEWS_WHILE_MOVING_S - 1e-9
-    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_2, mod=0))
-    settle(app)
-    assert np.array_equal(app.renders.preview_renderer.latest().z, app.state.z)
+    key(app, pygame.K_3)
+    # drafts, smaller previews and knobs arrive while the parameter moves
+    wait_for(app, lambda a: a.ui.design_view.stage == "draft" and a.ui.sliders.preview_seq > 1, dt=1 / 60)
+    assert app.renders.moving and app.state.z[2] < 0.9
+    incremental = pygame.surfarray.array3d(app.screen).copy()
+    app.ui.redraw_every_frame = True
+    app.pg.display.update(app.ui.draw(app))
+    app.ui.redraw_every_frame = False
+    assert np.array_equal(pygame.surfarray.array3d(app.screen), incremental)
 
 
 # -- capture, attract, usb ------------------------------------------------------------------------

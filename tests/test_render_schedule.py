@@ -25,7 +25,7 @@ from waiting import wait_for
 
 from kiosk.explorer import ExplorerState
 from kiosk.prints import Prints
-from kiosk.render import RenderMetrics
+from kiosk.render import PREVIEW_MOVING_SIDE, RenderMetrics
 from kiosk.render_schedule import ENCODE_EVERY_S, PREVIEW_POSITIONS, PREVIEWS_WHILE_MOVING_S, RenderSchedule
 from kiosk.ui.design_view import DesignView
 from kiosk.ui.sliders import ParameterSliders
@@ -96,11 +96,16 @@ def loop(make_loop) -> Loop:
     return make_loop()
 
 
-def record_preview_asks(loop: Loop) -> list[tuple[float, np.ndarray]]:
-    """(loop time, z) of every preview batch asked for: the preview worker keeps only the newest
-    ask, so its results cannot say how many there were."""
+def record_preview_asks(loop: Loop) -> list[tuple[float, np.ndarray, bool]]:
+    """(loop time, z, moving) of every preview batch asked for: the preview worker keeps only the
+    newest ask, so its results cannot say how many there were."""
     asked, submit = [], loop.schedule.preview_renderer.submit
-    loop.schedule.preview_renderer.submit = lambda z, t=None: (asked.append((loop.now, np.array(z))), submit(z, t))
+
+    def record(z, t=None, moving=False):
+        asked.append((loop.now, np.array(z), moving))
+        submit(z, t, moving)
+
+    loop.schedule.preview_renderer.submit = record
     return asked
 
 
@@ -122,9 +127,10 @@ def test_while_z_moves_every_frame_drafts_are_shown_and_previews_asked_sparingly
     loop.steer(60)  # one second
     stages = {frame.stage for frame in loop.shown[before:]}
     assert stages == {"draft"} and loop.schedule.metrics.draft_ms, stages
-    times = [t for t, _ in asked]
+    times = [t for t, _, _ in asked]
     assert 3 <= len(times) <= 1 / PREVIEWS_WHILE_MOVING_S + 1, times
     assert min(np.diff(times)) >= PREVIEWS_WHILE_MOVING_S - 1e-9, times
+    assert all(moving for _, _, moving in asked)  # the smaller previews of a design in motion
 
 
 def test_the_first_still_frame_asks_for_the_final_design_and_the_previews_at_once(loop):
@@ -134,8 +140,11 @@ def test_the_first_still_frame_asks_for_the_final_design_and_the_previews_at_onc
     if np.array_equal(asked[-1][1], loop.state.z):
         loop.steer(1)  # the previews must be behind z, or "at once" proves nothing
     loop.frame()  # z holds still
-    assert not loop.schedule.moving and asked[-1][0] == loop.now and np.array_equal(asked[-1][1], loop.state.z)
+    when, z, moving = asked[-1]
+    assert not loop.schedule.moving and when == loop.now and np.array_equal(z, loop.state.z) and not moving
     loop.settle()
+    previews = loop.schedule.preview_renderer
+    assert previews.latest().images.shape[-1] == previews.size > PREVIEW_MOVING_SIDE
     last = loop.shown[-1]
     assert last.stage == "full" and np.array_equal(last.z, loop.state.z)
     assert len(loop.schedule.metrics.full_ms) == 2  # the first design, then this one

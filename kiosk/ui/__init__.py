@@ -44,6 +44,11 @@ class Widget:
         """Where `draw` may draw (screen coordinates): restored from the static copy before it draws."""
         return [self.rect]
 
+    def covers_moving_rects(self) -> bool:
+        """True when `draw` paints every pixel of `moving_rects()` opaquely (an image): then the
+        static copy is not restored under it first (0.5 ms a frame for the 720 px design)."""
+        return False
+
     def draw_static(self, surface: pygame.Surface, app) -> None:
         pass
 
@@ -63,17 +68,24 @@ class Widget:
 
                 frame.fill(BG, self.rect)
                 self.draw_static(frame, app)
-                self._background = frame.subsurface(self.rect).copy()
+                self._keep_background(frame)
                 dirty = [self.rect]
             else:
                 dirty = self.moving_rects()
-                for rect in dirty:
+                for rect in [] if self.covers_moving_rects() else dirty:
                     frame.blit(self._background, rect, rect.move(-self.rect.x, -self.rect.y))
             self.draw(frame, app)
         finally:
             frame.set_clip(None)
         self._static_key, self._key = static, key
         return dirty
+
+    def _keep_background(self, frame: pygame.Surface) -> None:
+        """The static layer, kept for restoring under the moving one: blitted into a surface kept
+        from the last time (subsurface().copy() of a 476x820 panel took 2.2 ms, this 0.4 ms)."""
+        if self._background is None or self._background.get_size() != self.rect.size:
+            self._background = pygame.Surface(self.rect.size).convert(frame)
+        self._background.blit(frame, (0, 0), self.rect)
 
 
 class ClickWidget(Widget):

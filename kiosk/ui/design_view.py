@@ -15,8 +15,10 @@ from .print_selector import print_label
 
 
 class DesignView(Widget):
-    def __init__(self, layout: theme.Layout) -> None:
+    def __init__(self, layout: theme.Layout, pixel_format: pygame.Surface | None = None) -> None:
+        """pixel_format: a surface in the format the image is drawn into (the screen's back buffer)."""
         self.layout = layout
+        self.pixel_format = pixel_format
         self.rect = layout.design
         self.image: pygame.Surface | None = None
         self.stage: str | None = None
@@ -27,10 +29,12 @@ class DesignView(Widget):
         """A finished render (H, W, 3) uint8 as the surface shown, scaled to the view once. Runs on
         the render worker (DesignRenderer's `prepare`): smoothscale of a draft to 720 px took ~7 ms
         of the UI thread's frame before; pygame releases the GIL while it scales."""
-        image = pygame.image.frombuffer(np.ascontiguousarray(rgb).tobytes(), rgb.shape[1::-1], "RGB")
+        image = theme.in_format(
+            pygame.image.frombuffer(np.ascontiguousarray(rgb).tobytes(), rgb.shape[1::-1], "RGB"), self.pixel_format
+        )
         if image.get_size() != self.layout.design_image.size:  # a draft or a capped render
             return pygame.transform.smoothscale(image, self.layout.design_image.size)
-        return image.copy()  # its own pixels, not a view of a bytes object
+        return image if self.pixel_format is not None else image.copy()  # its own pixels, not a view of bytes
 
     def show(self, frame) -> None:
         """A finished render (kiosk.render.DesignFrame) becomes the image on screen."""
@@ -85,6 +89,9 @@ class DesignView(Widget):
 
     def moving_rects(self) -> list[pygame.Rect]:
         return [self.layout.design_image]
+
+    def covers_moving_rects(self) -> bool:
+        return self.image is not None and self.image.get_size() == self.layout.design_image.size
 
     def draw(self, surface: pygame.Surface, app) -> None:
         L, s = self.layout, self.layout.s

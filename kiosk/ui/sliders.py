@@ -18,8 +18,10 @@ LATENT_DIM = 8
 
 
 class ParameterSliders(Widget):
-    def __init__(self, layout: theme.Layout, positions: np.ndarray) -> None:
+    def __init__(self, layout: theme.Layout, positions: np.ndarray, pixel_format: pygame.Surface | None = None) -> None:
+        """pixel_format: a surface in the format the thumbs are drawn into (the screen's back buffer)."""
         self.layout = layout
+        self.pixel_format = pixel_format
         self.rect = layout.params
         self.positions = np.asarray(positions, np.float32)
         self.dragging: int | None = None
@@ -35,7 +37,9 @@ class ParameterSliders(Widget):
         size = images.shape[-1]
         sheet = plain_rgb(images.astype(np.float32) / 255.0)  # (8, N, s, s, 3)
         sheet = np.ascontiguousarray(sheet.transpose(0, 2, 1, 3, 4).reshape(LATENT_DIM * size, n * size, 3))
-        surface = pygame.image.frombuffer(sheet.tobytes(), (n * size, LATENT_DIM * size), "RGB")
+        surface = theme.in_format(
+            pygame.image.frombuffer(sheet.tobytes(), (n * size, LATENT_DIM * size), "RGB"), self.pixel_format
+        )
         thumb = self.thumb(0, 0).size
         if thumb != (size, size):  # rendered smaller: scale once here, not every frame
             surface = pygame.transform.smoothscale(surface, (n * thumb[0], LATENT_DIM * thumb[1]))

@@ -116,3 +116,10 @@ class Layout:
         # Landmarks along the bottom: every one visible at once (no scrolling with a joystick).
         self.landmarks = r(16, 908, 1888, 164)
         self.scale = s
+
+
+def in_format(image: pygame.Surface, like: pygame.Surface | None) -> pygame.Surface:
+    """`image` converted to `like`'s pixel format (a copy), or as it is when `like` is None. Renders
+    arrive as 24-bit RGB; in the back buffer's 32-bit format a 720 px blit took 0.14 ms instead of
+    0.48, and a draft's smoothscale to 720 px 2.6 ms instead of 3.9 (on the worker thread)."""
+    return image if like is None else image.convert(like)
