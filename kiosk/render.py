@@ -202,17 +202,29 @@ class DesignFrame:
 
 
 class _Mailbox:
-    """Holds only the newest item; `get` blocks until one arrives or the worker is stopped."""
+    """Holds only the newest item; `get` blocks until one arrives or the worker is stopped.
+
+    `idle` is set while nothing is waiting and the worker has finished what it took (`done`); both
+    change under the mailbox's lock, so a request put while the worker finishes never reads as idle."""
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
         self._item = None
         self._stop = False
+        self.idle = threading.Event()
+        self.idle.set()
 
     def put(self, item) -> None:
         with self._cond:
             self._item = item
+            self.idle.clear()
             self._cond.notify()
+
+    def done(self) -> None:
+        """The worker finished the item it took: idle unless a newer one waits."""
+        with self._cond:
+            if self._item is None:
+                self.idle.set()
 
     def get(self):
         with self._cond:
@@ -255,7 +267,7 @@ class DesignRenderer:
         self._seq = 0
         self._done: tuple[bytes, str, str] | None = None  # (z bytes, print, last stage) finished
         self._last_full: tuple[bytes, np.ndarray] | None = None
-        self.busy = threading.Event()
+        self.idle = self._requests.idle  # set when every design asked for is rendered (tests wait on it)
         self.errors = 0
         self.threads = self._threads = [
             threading.Thread(target=self._run, name="design-render", daemon=True),
@@ -297,7 +309,6 @@ class DesignRenderer:
 
     # -- UI thread ------------------------------------------------------------------------------
     def submit(self, z: np.ndarray, print_name: str, settled: bool, t: float | None = None) -> None:
-        self.busy.set()
         self._requests.put(
             DesignRequest(np.array(z, np.float32), print_name, settled, time.perf_counter() if t is None else t)
         )
@@ -343,8 +354,8 @@ class DesignRenderer:
             except Exception:  # a bad frame must not kill the renderer; the last image stays up
                 self.errors += 1
                 log.exception("design render failed")
-            if not self._requests.newer():
-                self.busy.clear()
+            finally:
+                self._requests.done()
 
     def _render(self, req: DesignRequest) -> None:
         key = req.z.tobytes()
@@ -473,7 +484,7 @@ class PreviewRenderer:
         self._lock = threading.Lock()
         self._frame: PreviewFrame | None = None
         self._seq = 0
-        self.busy = threading.Event()
+        self.idle = self._requests.idle
         self._thread = threading.Thread(target=self._run, name="preview-render", daemon=True)
         self.threads = [self._thread]
 
@@ -489,7 +500,6 @@ class PreviewRenderer:
 
     def submit(self, z: np.ndarray, t: float | None = None, moving: bool = False) -> None:
         """Previews of this z (latest wins); `moving`: smaller ones (PREVIEW_MOVING_SIDE), for a design in motion."""
-        self.busy.set()
         size = min(self.size, PREVIEW_MOVING_SIDE) if moving else self.size
         self._requests.put((np.array(z, np.float32), time.perf_counter() if t is None else t, size))
 
@@ -510,23 +520,20 @@ class PreviewRenderer:
             item = self._requests.get()
             if item is None:
                 return
-            z, t, size = item
             try:
-                images = self.models.generate(self.batch(z), size, size)  # (8N, s, s)
-            except Exception:
+                self._render(*item)
+            except Exception:  # the last previews stay up
                 log.exception("preview render failed")
-                continue
-            grey = (images * 255).astype(np.uint8).reshape(LATENT_DIM, len(self.positions), size, size)
-            try:
-                shown = self.prepare(grey) if self.prepare is not None else None
-            except Exception:
-                log.exception("preparing the previews failed")
-                continue
-            with self._lock:
-                self._seq += 1
-                self._frame = PreviewFrame(z, grey, t, self._seq, shown)
-            if not self._requests.newer():
-                self.busy.clear()
+            finally:
+                self._requests.done()
+
+    def _render(self, z: np.ndarray, t: float, size: int) -> None:
+        images = self.models.generate(self.batch(z), size, size)  # (8N, s, s)
+        grey = (images * 255).astype(np.uint8).reshape(LATENT_DIM, len(self.positions), size, size)
+        shown = self.prepare(grey) if self.prepare is not None else None
+        with self._lock:
+            self._seq += 1
+            self._frame = PreviewFrame(z, grey, t, self._seq, shown)
 
 
 @dataclass(frozen=True)

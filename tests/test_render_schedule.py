@@ -215,3 +215,21 @@ def test_canvas_encodes_while_drawing_are_asked_at_most_every_encode_every_s(loo
 
     (z,) = wait_for(encoded, 10.0, "the canvas's z")
     assert z.shape == (8,) and np.isfinite(z).all()
+
+
+def test_a_worker_reads_idle_only_when_nothing_waits_and_its_last_item_is_done():
+    """The mailbox's `idle` (what tests and `fse-kiosk --screenshot` wait on) changes under the
+    mailbox's lock: a request put while the worker finishes the one before keeps it busy."""
+    from kiosk.render import _Mailbox
+
+    box = _Mailbox()
+    assert box.idle.is_set()
+    box.put("first")
+    assert not box.idle.is_set()
+    assert box.get() == "first" and not box.idle.is_set()  # taken, still rendering
+    box.put("second")  # asked for while the first renders
+    box.done()  # the first is finished, the second waits
+    assert not box.idle.is_set()
+    assert box.get() == "second"
+    box.done()
+    assert box.idle.is_set()
