@@ -359,7 +359,7 @@ class DesignRenderer:
 
     def _render(self, req: DesignRequest) -> None:
         key = req.z.tobytes()
-        final = "print" if self._print_weights(req.print_name) is not None else "full"
+        final = self.final_stage(req.print_name)
         done = self._done
         if done and done[0] == key and done[1] == req.print_name and (done[2] == final or not req.settled):
             return  # already on screen at this stage or better
@@ -392,6 +392,10 @@ class DesignRenderer:
             return
         self._publish(req, "print", apply_print(self.prints, full, weights), design28, looks_like)
         self._done = (key, req.print_name, "print")
+
+    def final_stage(self, print_name: str) -> str:
+        """The stage a settled design ends at: "print" with a print this kiosk can draw, else "full"."""
+        return "print" if self._print_weights(print_name) is not None else "full"
 
     def _print_weights(self, name: str):
         if self.prints is None or name == "none":

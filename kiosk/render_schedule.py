@@ -41,7 +41,7 @@ class RenderSchedule:
     """
 
     def __init__(self, models, prints, capture_log, design_view, sliders, metrics: render.RenderMetrics) -> None:
-        self.prints, self.design_view, self.sliders, self.metrics = prints, design_view, sliders, metrics
+        self.design_view, self.sliders, self.metrics = design_view, sliders, metrics
         self.design_renderer = render.DesignRenderer(
             models, prints, design_view.layout.design_image.w, DRAFT_SIZE, prepare=design_view.make_image
         ).start()
@@ -130,11 +130,10 @@ class RenderSchedule:
     def final(self, state) -> bool:
         """True when every render the state needs is on screen (design at its final stage, previews current)."""
         frame, previews = self.design_renderer.latest(), self.preview_renderer.latest()
-        final = "print" if (self.prints is not None and state.print_name != "none") else "full"
         return (
             frame is not None
             and frame.seq == self.design_view.seq
-            and frame.stage == final
+            and frame.stage == self.design_renderer.final_stage(state.print_name)
             and np.array_equal(frame.z, state.z)
             and frame.print_name == state.print_name
             and previews is not None
