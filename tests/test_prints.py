@@ -235,6 +235,91 @@ def test_stylize_cli(quick_models, tmp_path, capsys):
     assert stylize_main(["--models", models, "--print", "leopard", str(tmp_path / "missing.png"), str(dst)]) == 2
 
 
+# --- recovering a run from the exported files ---------------------------------------------------
+
+
+def test_a_recovered_run_exports_the_same_prints(quick_models, tmp_path):
+    """training.prints.recover rebuilds the run from prints.onnx + prints.json; its export draws what
+    the original did, carries the scores over and says so, and keeps the space's manifest true."""
+    from contract.models import sha256_file
+    from training.prints.export import export
+    from training.prints.recover import main as recover_main
+
+    _, out, first = quick_models
+    run, again = tmp_path / "recovered", tmp_path / "models"
+    assert recover_main(["--models", str(out), "--run", str(run)]) == 0
+    again.mkdir()
+    (again / "manifest.json").write_text(json.dumps({"format": 1}) + "\n")  # as fse-train export leaves it
+    second = export(run, again)
+    assert second["recovered_from"]["sha256"] == first["model"]["sha256"]
+    assert second["recovered_from"]["parity_max_abs_diff_256"] <= 1e-4
+    for key in ("loss_network_sanity", "trained_steps", "recognition_method", "network_config"):
+        assert second[key] == first[key], key
+    assert [e["recognition"] for e in second["prints"]] == [e["recognition"] for e in first["prints"]]
+    space = json.loads((again / "manifest.json").read_text())
+    assert space["format"] == 1 and space["prints"]["network"]["sha256"] == sha256_file(again / "prints.onnx")
+    assert space["prints"]["index"]["sha256"] == sha256_file(again / "prints.json")
+
+    r = subprocess.run(
+        [sys.executable, "-m", "training.cli", "prints", "--run", str(run), "--quick", "--resume", "--no-progress"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert r.returncode != 0 and "exports but does not resume" in r.stderr
+
+
+def test_recovered_pipeline_draws_what_the_shipped_prints_onnx_draws():
+    import onnxruntime as ort
+
+    from training.prints.export import pipeline_from
+    from training.prints.recover import recover_state
+    from training.prints.train import load_designs
+
+    state = recover_state(SHIPPED)
+    shipped = json.loads((SHIPPED / "prints.json").read_text())
+    assert state["network_step"] == shipped["trained_steps"] and state["sanity"] == shipped["loss_network_sanity"]
+    P = len(textures.PRINTS)
+    net_w, tile_w = torch.zeros(3, P), torch.zeros(3, P)
+    net_w[0, 2], tile_w[1, 4] = 1, 1  # a network print, a tile print
+    net_w[2, 0], tile_w[2, 6] = 0.5, 0.5  # and a mix of both
+    design = load_designs("test", 2, 96)[1:2, :, :, 8:88]  # a pullover, 96x80
+    session = ort.InferenceSession(str(SHIPPED / "prints.onnx"), providers=["CPUExecutionProvider"])
+    expected = session.run(
+        None, {"design": design.numpy(), "net_weights": net_w.numpy(), "tile_weights": tile_w.numpy()}
+    )
+    with torch.no_grad():
+        got = pipeline_from(state)(design, net_w, tile_w).numpy()
+    assert np.abs(got - expected[0]).max() <= 1e-4
+
+
+def _edit_json(path: Path, edit) -> None:
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+
+
+@pytest.mark.parametrize(
+    "edit, words",
+    [
+        (lambda m: m["network_config"].update(seed=8), "network.freqs is not what this code makes"),
+        (
+            lambda m: [e.update(source=e["source"].replace("(seed 0)", "(seed 1)")) for e in m["prints"]],
+            "baseline.tiles is not what this code makes",
+        ),
+        (lambda m: m["model"].update(sha256="0" * 64), "not the file prints.json describes"),
+    ],
+)
+def test_recovery_refuses_files_this_code_would_not_make(tmp_path, edit, words):
+    from training.prints.recover import recover_state
+
+    for name in ("prints.json", "prints.onnx"):
+        (tmp_path / name).write_bytes((SHIPPED / name).read_bytes())
+    _edit_json(tmp_path / "prints.json", edit)
+    with pytest.raises(SystemExit, match=words):
+        recover_state(tmp_path)
+
+
 # --- the shipped model --------------------------------------------------------------------------
 
 

@@ -38,6 +38,8 @@ from . import metrics, quality
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
+from .prints.export import add_prints
+from .prints.export import export as export_prints
 from .train import load_checkpoint
 
 OPSET = 17  # TensorRT 8.5/8.6 on JetPack 5 stops at 17
@@ -422,31 +424,6 @@ def export_all(
     return manifest
 
 
-def add_prints(manifest: dict, out: Path) -> None:
-    """The prints' entries (written by training/prints/export.py into prints.json) in the one manifest:
-    every file with its sha256, the graphs' inputs/outputs, each print's method and recognition score."""
-    path = out / "prints.json"
-    if not path.exists():
-        return
-    prints = json.loads(path.read_text())
-    manifest["prints"] = {
-        "index": {"file": "prints.json", "sha256": sha256_file(path)},
-        "network": {**prints["model"], "sha256": sha256_file(out / prints["model"]["file"])},
-        "baseline": {**prints["baseline_model"], "sha256": sha256_file(out / prints["baseline_model"]["file"])},
-        "prints": [
-            {
-                "name": e["name"],
-                "method": e["method"],
-                "recognition": e["recognition"],
-                "swatch": {"file": e["swatch"], "sha256": sha256_file(out / e["swatch"])},
-                "source": e["source"],
-                "licence": e["licence"],
-            }
-            for e in prints["prints"]
-        ],
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="fse-train export", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -477,8 +454,6 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     if (args.prints / "checkpoint.pt").exists():
-        from .prints.export import export as export_prints
-
         export_prints(args.prints, args.out)
     m = export_all(
         args.space,

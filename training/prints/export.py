@@ -2,11 +2,14 @@
 
     python -m training.prints.export --run runs/prints --out onnx_models
 
+(A run rebuilt from the shipped files by `python -m training.prints.recover` exports the same way.)
+
 `prints.onnx`: design (B|1, 1, H, W) float32 [0,1], net_weights (B, P), tile_weights (B, P)
 -> rgb (B, 3, H, W) [0,1]; H and W are dynamic (any size >= 2, no stride to respect).
 `prints_baseline.onnx`: the same without the network (design, tile_weights -> rgb) for weak devices.
 `prints.json` is self-contained: names, labels, swatch files with sha256, each texture's source and
 licence, the method the kiosk uses per print (by the recognition score), parity and cost numbers.
+Where `--out` holds the fashion space's `manifest.json`, its `prints` section is refreshed too.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from kiosk.png import write_png
 
 from .network import NetworkConfig
 from .pipeline import BACKGROUND, BaselinePipeline, PrintPipeline
+from .recover import RECOVERED_FROM
 from .textures import GIMP_DIR, PRINTS, REPEATS, TILE, all_tiles
 from .train import RECOGNITION_TARGET, config_from_dict, tiles_tensor
 
@@ -55,14 +59,17 @@ def _export(module, args, path: Path, inputs: list[str]) -> None:
         )
 
 
-def parity(module, path: Path, feeds: dict) -> float:
+def _onnx_run(path: Path, feeds: dict) -> np.ndarray:
     import onnxruntime as ort
 
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    ours = session.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
+    return session.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
+
+
+def parity(module, path: Path, feeds: dict) -> float:
     with torch.no_grad():
         ref = module(*feeds.values()).numpy()
-    return float(np.abs(ours - ref).max())
+    return float(np.abs(_onnx_run(path, feeds) - ref).max())
 
 
 def load_pipeline(run: Path) -> tuple[PrintPipeline, dict]:
@@ -72,10 +79,15 @@ def load_pipeline(run: Path) -> tuple[PrintPipeline, dict]:
     state = torch.load(ckpt, weights_only=False)
     if not state.get("network_done"):
         raise SystemExit(f"{ckpt} holds an unfinished run: finish it with `fse-train prints --run {run} --resume`")
+    return pipeline_from(state), state
+
+
+def pipeline_from(state: dict) -> PrintPipeline:
+    """The pipeline a finished run's checkpoint describes (its config, network and texture seed), in eval mode."""
     cfg = config_from_dict(state["config"])
     pipeline = PrintPipeline(cfg.network, tiles_tensor(all_tiles(cfg.texture_seed)))
     pipeline.network.load_state_dict(state["network"])
-    return pipeline.eval(), state
+    return pipeline.eval()
 
 
 def export(run: Path, out: Path) -> dict:
@@ -101,8 +113,12 @@ def export(run: Path, out: Path) -> dict:
     net_w[0, 0], net_w[2, 4] = 1, 0.5
     tile_w = torch.zeros(3, P)
     tile_w[1, 5], tile_w[2, 6] = 1, 0.5
-    diff = parity(pipeline, out / "prints.onnx", {"design": d, "net_weights": net_w, "tile_weights": tile_w})
+    feeds = {"design": d, "net_weights": net_w, "tile_weights": tile_w}
+    diff = parity(pipeline, out / "prints.onnx", feeds)
     diff_base = parity(baseline, out / "prints_baseline.onnx", {"design": d, "tile_weights": tile_w})
+    recovered = run / RECOVERED_FROM
+    if recovered.is_file():  # the same figure against the file this run was rebuilt from
+        diff_recovered = float(np.abs(_onnx_run(out / "prints.onnx", feeds) - _onnx_run(recovered, feeds)).max())
 
     rec = state.get("recognition", {})
     entries = []
@@ -155,7 +171,8 @@ def export(run: Path, out: Path) -> dict:
         "tile_repeats_across": REPEATS,
         "prints": entries,
         "recognition_target": RECOGNITION_TARGET,
-        "recognition_method": "held-out recognizer (training/prints/recognizer.py), 64x64 garment patches of "
+        "recognition_method": state.get("recognition_method")  # a recovered run carries its source's
+        or "held-out recognizer (training/prints/recognizer.py), 64x64 garment patches of "
         f"{cfg.recognizer.designs} Fashion-MNIST test designs at 256x256, up to "
         f"{cfg.recognizer.patches_per_design} per design; classes: the prints + other",
         "loss_network_sanity": state.get("sanity"),
@@ -164,8 +181,40 @@ def export(run: Path, out: Path) -> dict:
         "network_config": state["config"]["network"],
         "trained_steps": state.get("network_step"),
     }
+    if recovered.is_file():
+        manifest["recovered_from"] = {**state["recovered_from"], "parity_max_abs_diff_256": diff_recovered}
     (out / "prints.json").write_text(json.dumps(manifest, indent=1))
+    space = out / "manifest.json"
+    if space.is_file():  # the fashion space's manifest records the prints' files too: keep it true
+        models = json.loads(space.read_text())
+        add_prints(models, out)
+        space.write_text(json.dumps(models, indent=1) + "\n")
     return manifest
+
+
+def add_prints(manifest: dict, out: Path) -> None:
+    """The prints' entries (from `out`/prints.json) in the fashion space's manifest, the one the kiosk
+    checks: every file with its sha256, the graphs' inputs/outputs, each print's method and score."""
+    path = out / "prints.json"
+    if not path.exists():
+        return
+    prints = json.loads(path.read_text())
+    manifest["prints"] = {
+        "index": {"file": "prints.json", "sha256": sha256_file(path)},
+        "network": {**prints["model"], "sha256": sha256_file(out / prints["model"]["file"])},
+        "baseline": {**prints["baseline_model"], "sha256": sha256_file(out / prints["baseline_model"]["file"])},
+        "prints": [
+            {
+                "name": e["name"],
+                "method": e["method"],
+                "recognition": e["recognition"],
+                "swatch": {"file": e["swatch"], "sha256": sha256_file(out / e["swatch"])},
+                "source": e["source"],
+                "licence": e["licence"],
+            }
+            for e in prints["prints"]
+        ],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -109,6 +109,12 @@ def train_prints(
     state: dict = {}
     if resume and ckpt_path.exists():
         state = torch.load(ckpt_path, weights_only=False)
+        if "recovered_from" in state:
+            raise SystemExit(
+                f"{ckpt_path} was rebuilt from {state['recovered_from']['file']} (training.prints.recover): it "
+                "holds no loss network, recognizer or optimiser state, so it exports but does not resume; "
+                "train a new run"
+            )
         cfg = config_from_dict(state["config"])
         if steps is not None and steps != cfg.steps:
             state.pop("network_done", None)
