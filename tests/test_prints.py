@@ -116,6 +116,55 @@ def test_mask_keeps_a_dark_garment_and_a_dark_patch_whole():
     assert m[:10].max() < 1e-6 and m[:, :20].max() < 1e-6
 
 
+def test_first_layer_by_rows_and_columns_is_the_per_pixel_formula():
+    """The network's first layer, computed from per-row and per-column terms (rendering) and from the
+    per-pixel features (training), against sin/cos(2 pi k . (u, v)) written out at every pixel."""
+    import math
+
+    from training.prints.network import NetworkConfig, PrintNetwork
+    from training.prints.pipeline import tile_coordinates
+
+    torch.manual_seed(0)
+    net = PrintNetwork(NetworkConfig(frequencies=8, max_frequency=5, width=6, layers=1), n_prints=3)
+    with torch.no_grad():
+        for b in net.biases:
+            b.normal_()
+    u, v = tile_coordinates(40, 50)
+    u, v = u[3:14], v[5:12]  # a window, as training cuts them: 7 rows, 11 columns
+    design, weights = torch.rand(2, 1, 7, 11), torch.rand(2, 3)
+    w = torch.einsum("bp,poi->boi", weights, net.weights[0])
+    b = torch.einsum("bp,poi->boi", weights, net.biases[0])
+    kx, ky = net.freqs[:, 0, None, None], net.freqs[:, 1, None, None]
+    phase = 2 * math.pi * (kx * u[None, None, :] + ky * v[None, :, None])  # (F, 7, 11)
+    features = torch.cat([torch.sin(phase), torch.cos(phase)])[None].expand(2, -1, -1, -1)
+    features = torch.cat([features, design - 0.5], 1)  # (2, 2F+1, 7, 11)
+    direct = torch.einsum("boi,bihw->bohw", w, features) + b[..., None]
+    with torch.no_grad():
+        assert torch.allclose(net.first_layer(design, u, v, w, b), direct, atol=1e-5)
+        net.train()
+        trained = net(design, u, v, weights)
+        net.eval()
+        assert torch.allclose(net(design, u, v, weights), trained, atol=1e-6)
+
+
+def test_tile_and_shade_samples_the_mix_as_grid_sample_samples_each_tile():
+    import torch.nn.functional as F
+
+    from training.prints.pipeline import TileAndShade, tile_coordinates
+
+    torch.manual_seed(0)
+    baseline = TileAndShade(torch.rand(3, 3, 8, 8))
+    u, v = tile_coordinates(13, 17)
+    weights = torch.tensor([[1.0, 0.0, 0.0], [0.25, 0.0, 0.75]])
+    # before: every tile sampled on the full grid (align_corners=True on the padded 10x10 tile), then mixed
+    gx = ((u - torch.floor(u)) * 8 + 0.5) * (2 / 9) - 1
+    gy = ((v - torch.floor(v)) * 8 + 0.5) * (2 / 9) - 1
+    grid = torch.stack([gx[None, :].expand(13, 17), gy[:, None].expand(13, 17)], 2)[None].expand(3, -1, -1, -1)
+    each = F.grid_sample(baseline.tiles, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    expected = torch.einsum("bp,pchw->bchw", weights, each)
+    assert torch.allclose(baseline(u, v, weights), expected, atol=1e-6)
+
+
 # --- training, export and the kiosk on a quick model --------------------------------------------
 
 

@@ -34,12 +34,12 @@ SHADE_MAX = 1.3  # highlights may brighten the print this much
 
 
 def tile_coordinates(height: int | torch.Tensor, width: int | torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """u, v (1,1,H,W) in tile units: contract.space.coordinates' x, y in [-1, 1] times REPEATS/2."""
+    """u (W,) per column and v (H,) per row, in tile units: contract.space.coordinates' x, y in
+    [-1, 1] times REPEATS/2. Pixel (y, x) is at (u[x], v[y]); the network and the tiling both
+    work per row and per column on these, not per pixel."""
     xs = torch.arange(width, dtype=torch.float32) * (2.0 / (width - 1)) - 1.0
     ys = torch.arange(height, dtype=torch.float32) * (2.0 / (height - 1)) - 1.0
-    u = (xs * (REPEATS / 2)).reshape(1, 1, 1, -1).expand(1, 1, height, width)
-    v = (ys * (REPEATS / 2)).reshape(1, 1, -1, 1).expand(1, 1, height, width)
-    return u, v
+    return xs * (REPEATS / 2), ys * (REPEATS / 2)
 
 
 def garment_mask(design: torch.Tensor) -> torch.Tensor:
@@ -72,16 +72,23 @@ class TileAndShade(nn.Module):
         # one wrapped pixel on each side, so bilinear sampling is seamless across tile edges
         self.register_buffer("tiles", F.pad(tiles, (1, 1, 1, 1), mode="circular"))
 
-    def forward(self, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        """u, v (1,1,H,W) tile units -> (P, 3, H, W) every print's albedo."""
-        P, _, Tp, _ = self.tiles.shape
-        T = Tp - 2
-        fu, fv = u - torch.floor(u), v - torch.floor(v)
-        # align_corners=True: -1 is the padded tile's first pixel centre, +1 its last
-        gx = (fu * T + 0.5) * (2.0 / (Tp - 1)) - 1.0
-        gy = (fv * T + 0.5) * (2.0 / (Tp - 1)) - 1.0
-        grid = torch.cat([gx, gy], dim=1).permute(0, 2, 3, 1).expand(P, -1, -1, -1)  # (P, H, W, 2)
-        return F.grid_sample(self.tiles, grid, mode="bilinear", padding_mode="border", align_corners=True)
+    def forward(self, u: torch.Tensor, v: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+        """u (W,), v (H,) tile units, weights (B,P) -> (B, 3, H, W): the prints' tiles mixed by weight.
+
+        Bilinear sampling is linear in the image, so the tiles are mixed first and only the mix is
+        sampled; and on a grid of rows and columns it is a 1-D interpolation down the columns, then
+        one along the rows: two matrix products with the interpolation weights (`_hat`).
+        """
+        tiles = torch.einsum("bp,pchw->bchw", weights, self.tiles)  # (B, 3, T+2, T+2)
+        return torch.matmul(torch.matmul(self._hat(v), tiles), self._hat(u).t())
+
+    def _hat(self, c: torch.Tensor) -> torch.Tensor:
+        """(n,) positions in tile units -> (n, T+2) linear-interpolation weights on the padded tile's
+        pixels: max(0, 1 - distance), non-zero for the two pixels either side of the position."""
+        Tp = self.tiles.shape[-1]
+        # the wrapped position c - floor(c) in [0, 1); tile pixel i, the padded tile's i + 1, is centred at (i + 0.5) / T
+        position = (c - torch.floor(c)) * (Tp - 2) + 0.5
+        return torch.relu(1.0 - torch.abs(position[:, None] - torch.arange(Tp, dtype=torch.float32)))
 
 
 class PrintPipeline(nn.Module):
@@ -93,7 +100,7 @@ class PrintPipeline(nn.Module):
 
     def albedo(self, design, u, v, net_weights, tile_weights) -> torch.Tensor:
         rest = 1.0 - net_weights.sum(1) - tile_weights.sum(1)  # (B,)
-        tiled = torch.einsum("bp,pchw->bchw", tile_weights, self.baseline(u, v))  # (B,3,H,W)
+        tiled = self.baseline(u, v, tile_weights)  # (B,3,H,W)
         painted = self.network(design, u, v, net_weights) * net_weights.sum(1).reshape(-1, 1, 1, 1)
         return painted + tiled + rest.reshape(-1, 1, 1, 1) * UNPRINTED_GREY
 
@@ -121,6 +128,6 @@ class BaselinePipeline(PrintPipeline):
         u, v = tile_coordinates(H, W)
         mask = garment_mask(design)
         rest = (1.0 - tile_weights.sum(1)).reshape(-1, 1, 1, 1)
-        albedo = torch.einsum("bp,pchw->bchw", tile_weights, self.baseline(u, v)) + rest * UNPRINTED_GREY
+        albedo = self.baseline(u, v, tile_weights) + rest * UNPRINTED_GREY
         colour = albedo * shading(design, mask)
         return torch.clamp(mask * colour + (1.0 - mask) * self.background, 0.0, 1.0)

@@ -175,13 +175,14 @@ def train_prints(
     for step in steps:
         size = cfg.render_sizes[int(torch.randint(len(cfg.render_sizes), (1,), generator=gen))]
         y0, x0 = (int(torch.randint(size - S + 1, (1,), generator=gen)) for _ in range(2))
-        u, v = (c[..., y0 : y0 + S, x0 : x0 + S] for c in tile_coordinates(size, size))
+        u, v = tile_coordinates(size, size)
+        u, v = u[x0 : x0 + S], v[y0 : y0 + S]
         pick = torch.randint(len(train_designs), (P,), generator=gen)
         design = F.interpolate(train_designs[pick], size=(size, size), mode="bilinear", align_corners=False)[
             ..., y0 : y0 + S, x0 : x0 + S
         ]
         with torch.no_grad():
-            target = pipeline.baseline(u, v)  # (P, 3, S, S): every print's swatch here
+            target = pipeline.baseline(u, v, eye)  # (P, 3, S, S): every print's swatch here
             target_grams = [style.gram(f) for f in lossnet.features(target)]
         painted = net(design, u, v, eye)  # (P, 3, S, S)
         pixel = (painted - target).abs().mean()
