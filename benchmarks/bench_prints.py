@@ -6,7 +6,7 @@ Target: the network <= 150 ms at 256x256 on the reference 2-core CPU; tile-and-s
 Also, same run, each in a fresh process so its peak RSS is its own: one print at the live view's
 size (kiosk.render.PRINT_LIVE_SIDE) and at the hero's full 720 px, with onnxruntime's CPU memory
 arena on (its default) and off (what kiosk/prints.py asks for). The print network's per-pixel
-intermediates are ~2 KB a pixel and the graph cannot run in bands (its garment mask and shading
+intermediates are ~1 KB a pixel and the graph cannot run in bands (its garment mask and shading
 are computed over the whole design inside it), so the size is the only bound on its memory.
 
     python -m benchmarks.bench_prints [--quick]

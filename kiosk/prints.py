@@ -57,7 +57,7 @@ def _open_session(path: Path, provider: str):
         import onnxruntime as ort
 
         return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), "cpu"
-    # no memory arena: it would keep the print network's ~2 KB-per-pixel intermediates for good
+    # no memory arena: it would keep the print network's ~1 KB-per-pixel intermediates for good
     return create_session(path, provider, intra_op_threads=1, cpu_mem_arena=False)
 
 

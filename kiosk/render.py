@@ -62,16 +62,17 @@ The CPPN's picture is smooth, so 540 -> 720 is indistinguishable at booth distan
 
 PRINT_LIVE_SIDE = 360
 """The printed design in the live view renders at this size and is scaled up to the hero. The
-print network keeps ~2 KB of intermediates per pixel for the whole image (its garment mask and
-shading need the whole design, so it cannot run in bands): 720 px took ~1 s and ~1.1 GB, 360 px
-takes ~0.25 s and ~0.3 GB. A print's finest detail is ~6 px at 360, so little is lost."""
+print network keeps ~1 KB of intermediates per pixel for the whole image (its garment mask and
+shading need the whole design, so it cannot run in bands): on the 2-core CPU 720 px takes ~0.9 s
+and ~0.6 GB, 360 px ~0.23 s and ~0.2 GB (the graph before its per-row first layer, when this was
+set: ~1.9 s and 1.1 GB, ~0.5 s and 0.35 GB). A print's finest detail is ~6 px at 360, so little is lost."""
 
 CAPTURE_PRINT_SIDE = 448
 """A capture's print renders at this size and is scaled up to the 1024 px capture (the design
-itself is rendered at full 1024 px). The print's ~2 KB per pixel make this the kiosk's peak: at
-512 px the kiosk reached 716-754 MB after a capture with a print (benchmark, issue 13's limit
-700 MB); 448 px needs ~0.4 GB for that moment and keeps the print's detail-to-size ratio close to
-the live view's (360 px shown at 720)."""
+itself is rendered at full 1024 px). The print makes this the kiosk's peak: at 512 px the kiosk
+reached 716-754 MB after a capture with a print (benchmark, issue 13's limit 700 MB, with the
+print graph of ~2 KB a pixel then); 448 px needed ~0.4 GB for that moment (~0.2 GB now) and keeps
+the print's detail-to-size ratio close to the live view's (360 px shown at 720)."""
 
 CAPTURE_REPEAT_S = 1.0
 """The same design (same parameters, same print) is captured at most once this often: a held,
@@ -118,7 +119,7 @@ def lower_priority(threads, nice: int = WORKER_NICE) -> None:
 
 
 _PRINT_LOCK = threading.Lock()
-"""One print at a time (live view, warm-up, capture): each needs ~2 KB per pixel while it runs,
+"""One print at a time (live view, warm-up, capture): each needs ~1 KB per pixel while it runs,
 and two at once would double the kiosk's peak memory for no gain on a 2-core CPU."""
 
 
