@@ -44,11 +44,11 @@ the longest a new move waits for the render in flight before its draft starts.""
 DRAFT_BUDGET_MS = 8.0
 """A draft should take about this long. While a visitor steers, a new input arrives every frame and
 waits for the draft in flight, and the UI takes a finished draft at the start of its next frame, so
-input -> draft shown is a whole number of frames: two (33 ms) when the wait plus the render fit in
-a frame and a half, three (50 ms, the target's edge) when not. At 12 ms the 2-core CPU's drafts,
-slowed by the other threads, missed two frames often enough to put the p95 at three. The draft
-side follows the measured speed (`DraftSide`): ~80 px on the 2-core CPU, the largest (160 px)
-where the generator is faster, e.g. on the Jetson's GPU."""
+input -> draft shown is a whole number of frames: one (17 ms) when the wait plus the render end
+before the next frame starts, two or three when not. At 12 ms (and a second generator call for the
+canvas) the 2-core CPU's drafts, slowed by the other threads, put the p95 at three frames (50 ms,
+the target's edge); at 8 ms it is one. The draft side follows the measured speed (`DraftSide`):
+~80 px on the 2-core CPU, the largest (160 px) where the generator is faster, e.g. on the Jetson's GPU."""
 
 DRAFT_MIN_SIDE = 64
 """Drafts never get smaller than this, however slow the machine. The CPPN's designs come from 28 px
@@ -438,9 +438,9 @@ def render_bands(models, z: np.ndarray, size: int, stale=lambda: False) -> np.nd
 
 def resample(design: np.ndarray, size: int) -> np.ndarray:
     """A (side, side) render as the (size, size) render of the same design, bilinear on the
-        coordinate grid (contract.space.coordinates: the first and last pixel centres are the square's
-        edges at every size). Against the generator's own 28 px render, from a 96 px draft: 0.003 apart on
-    average, up to 0.25 on a sharp edge; good for the canvas while the design moves."""
+    coordinate grid (contract.space.coordinates: the first and last pixel centres are the square's
+    edges at every size). Against the generator's own 28 px render, from a 96 px draft: 0.003 apart
+    on average, up to 0.25 on a sharp edge; good for the canvas while the design moves."""
     side = design.shape[0]
     x = np.linspace(0.0, side - 1.0, size)
     lo = np.minimum(x.astype(np.intp), side - 2)

@@ -23,7 +23,8 @@ from . import render
 PREVIEW_POSITIONS = np.linspace(-1.0, 1.0, 7).astype(np.float32)
 """Slider positions shown in each preview strip (7 per parameter; the ends are the range's ends)."""
 DRAFT_SIZE = 160
-"""Draft resolution while moving: ~15 ms to render, sharp enough scaled up while things move."""
+"""The largest draft side while moving (render.DraftSide picks the largest that renders in
+render.DRAFT_BUDGET_MS: ~80 px on the 2-core CPU, 160 on a GPU)."""
 ENCODE_EVERY_S = 0.05
 """Canvas re-encodes while drawing, at most this often (the encoder takes ~1 ms; the throttle
 keeps the design worker free for the drafts the re-encode triggers)."""
