@@ -41,19 +41,21 @@ BAND_PIXELS = 24_576
 """Pixels per full-resolution band (45 rows at 540 px, 24 at 1024): ~20 ms each on the 2-core CPU,
 the longest a new move waits for the render in flight before its draft starts."""
 
-DRAFT_BUDGET_MS = 8.0
+DRAFT_BUDGET_MS = 10.0
 """A draft should take about this long. While a visitor steers, a new input arrives every frame and
 waits for the draft in flight, and the UI takes a finished draft at the start of its next frame, so
 input -> draft shown is a whole number of frames: one (17 ms) when the wait plus the render end
 before the next frame starts, two or three when not. At 12 ms (and a second generator call for the
 canvas) the 2-core CPU's drafts, slowed by the other threads, put the p95 at three frames (50 ms,
-the target's edge); at 8 ms it is one. The draft side follows the measured speed (`DraftSide`):
-~80 px on the 2-core CPU, the largest (160 px) where the generator is faster, e.g. on the Jetson's GPU."""
+the target's edge); at 8 or 10 ms it is one (measured 2 Dec; 10 keeps drafts ~16 px sharper).
+The draft side follows the measured speed (`DraftSide`): ~90-100 px on the 2-core CPU, the largest
+(160 px) where the generator is faster, e.g. on the Jetson's GPU."""
 
-DRAFT_MIN_SIDE = 64
+DRAFT_MIN_SIDE = 80
 """Drafts never get smaller than this, however slow the machine. The CPPN's designs come from 28 px
-images and are smooth: scaled to the 720 px view, 64, 96 and 540 px renders look alike at arm's
-length (compared side by side, 2 Dec); below ~2x the data's resolution a design's parts blur together."""
+images and are smooth: scaled to the 720 px view, 96 and 540 px renders look alike at arm's length,
+64 px visibly softer at the edges (compared side by side, 2 Dec); below ~2x the data's resolution a
+design's parts blur together."""
 
 HERO_MAX_SIDE = 540
 """The settled design renders at most this big and is scaled up to the hero (720 px on 1080p).
