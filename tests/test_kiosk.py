@@ -677,24 +677,33 @@ def test_sigterm_stops_the_fullscreen_kiosk_cleanly(tmp_path):
 
 def test_frames_are_paced_on_a_fixed_grid_and_resync_when_far_behind(monkeypatch):
     """FramePacer on a fake clock: a late frame does not shift the ones after it, a frame more than
-    a period behind starts a new grid instead of a burst, and an idle frame never spins."""
+    a period behind starts a new grid instead of a burst, the last HOLD_S before a frame is due
+    spins without yielding the GIL, and an idle frame never spins."""
     from kiosk import app as kiosk_app
 
-    clock = {"t": 100.0, "yields": 0}
+    clock = {"t": 100.0, "yields": 0, "last_yield": 0.0}
+
+    def perf_counter():
+        clock["t"] += 1e-6  # reading the clock takes a moment, as the real one does
+        return clock["t"]
 
     def sleep(s):
-        clock["yields"] += s == 0
+        if s == 0:
+            clock["yields"] += 1
+            clock["last_yield"] = clock["t"]
         clock["t"] += s if s > 0 else 0.0001
 
-    monkeypatch.setattr(kiosk_app.time, "perf_counter", lambda: clock["t"])
+    monkeypatch.setattr(kiosk_app.time, "perf_counter", perf_counter)
     monkeypatch.setattr(kiosk_app.time, "sleep", sleep)
     pacer = kiosk_app.FramePacer(60)
     period = 1 / 60
     ends = []
     for work in (0.002, 0.012, 0.004):  # the middle frame drew for 12 ms
         clock["t"] += work
+        due = pacer.next
         pacer.wait()
         ends.append(clock["t"])
+        assert clock["last_yield"] <= due - kiosk_app.HOLD_S, "no yield in the last HOLD_S"
     assert np.allclose(np.diff(ends), period, atol=2e-4), "presents on the grid whatever the work took"
     clock["t"] += 0.05  # a stall of three frames
     pacer.wait()
