@@ -443,12 +443,26 @@ def resample(design: np.ndarray, size: int) -> np.ndarray:
     coordinate grid (contract.space.coordinates: the first and last pixel centres are the square's
     edges at every size). Against the generator's own 28 px render, from a 96 px draft: 0.003 apart
     on average, up to 0.25 on a sharp edge; good for the canvas while the design moves."""
-    side = design.shape[0]
-    x = np.linspace(0.0, side - 1.0, size)
-    lo = np.minimum(x.astype(np.intp), side - 2)
-    f = (x - lo).astype(np.float32)
-    rows = design[lo] * (1 - f)[:, None] + design[lo + 1] * f[:, None]  # (size, side)
-    return (rows[:, lo] * (1 - f)[None] + rows[:, lo + 1] * f[None]).astype(np.float32)
+    at = np.linspace(0.0, design.shape[0] - 1.0, size)
+    return _bilinear(design, at, at)
+
+
+def _bilinear(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
+    """`image` (h, w, ...) sampled at fractional rows `ys` and columns `xs` (source pixel indices,
+    clamped to the image) -> (len(ys), len(xs), ...) float32."""
+
+    def axis(x: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        x = np.clip(x, 0, n - 1)
+        lo = np.floor(x).astype(np.intp)
+        return lo, np.minimum(lo + 1, n - 1), (x - lo).astype(np.float32)
+
+    y0, y1, fy = axis(ys, image.shape[0])
+    x0, x1, fx = axis(xs, image.shape[1])
+    fy = fy.reshape((-1,) + (1,) * (image.ndim - 1))
+    fx = fx.reshape((1, -1) + (1,) * (image.ndim - 2))
+    a = image.astype(np.float32)
+    rows = a[y0] * (1 - fy) + a[y1] * fy  # (len(ys), w, ...)
+    return rows[:, x0] * (1 - fx) + rows[:, x1] * fx
 
 
 def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
@@ -458,17 +472,10 @@ def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
     if (h, w) == (size, size):
         return rgb
 
-    def axis(n_in: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        x = np.clip((np.arange(size) + 0.5) * (n_in / size) - 0.5, 0, n_in - 1)
-        lo = np.floor(x).astype(np.intp)
-        return lo, np.minimum(lo + 1, n_in - 1), (x - lo).astype(np.float32)
+    def centres(n_in: int) -> np.ndarray:  # the output's pixel centres in the input's pixels
+        return (np.arange(size) + 0.5) * (n_in / size) - 0.5
 
-    y0, y1, fy = axis(h)
-    x0, x1, fx = axis(w)
-    a = rgb.astype(np.float32)
-    rows = a[y0] * (1 - fy)[:, None, None] + a[y1] * fy[:, None, None]  # (size, w, 3)
-    out = rows[:, x0] * (1 - fx)[None, :, None] + rows[:, x1] * fx[None, :, None]  # (size, size, 3)
-    return np.round(out).astype(np.uint8)
+    return np.round(_bilinear(rgb, centres(h), centres(w))).astype(np.uint8)
 
 
 @dataclass(frozen=True)

@@ -13,24 +13,28 @@ SWATCH_STEP = 96
 """Height per swatch (tile + name) in design pixels; shrinks to fit when there are many prints."""
 
 
+def _info(prints, name: str):
+    """The print's PrintInfo; None for none, without prints, or for a name the prints don't know."""
+    if name == "none" or prints is None:
+        return None
+    try:
+        return prints.info(name)
+    except Exception:
+        return None
+
+
 def print_label(prints, name: str) -> str:
     """How a print is named on screen ("plain" for none)."""
     if name == "none" or prints is None:
         return "plain"
-    try:
-        return prints.info(name).label
-    except Exception:
-        return name
+    info = _info(prints, name)
+    return info.label if info is not None else name
 
 
 def print_swatch(prints, name: str):
     """The print's swatch image (H, W, 3) uint8; None for none."""
-    if name == "none" or prints is None:
-        return None
-    try:
-        return prints.info(name).swatch
-    except Exception:
-        return None
+    info = _info(prints, name)
+    return None if info is None else info.swatch
 
 
 class PrintSelector(ClickWidget):
