@@ -6,7 +6,7 @@
     python -m benchmarks.table      # the markdown tables again, from benchmarks/report.json
 
 Each suite is benchmarks/bench_<name>.py with `run(quick) -> dict`; the report keeps every
-figure, and the tables printed at the end (benchmarks/table.py) are the README's.
+figure, and the tables printed at the end (benchmarks/table.py) are docs/performance.md's.
 """
 
 from __future__ import annotations

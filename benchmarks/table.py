@@ -1,4 +1,4 @@
-"""The README's performance tables, in markdown, from a benchmark report.
+"""docs/performance.md's tables, in markdown, from a benchmark report.
 
     python -m benchmarks.table                          # benchmarks/report.json
     python -m benchmarks.table path/to/report.json

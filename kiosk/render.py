@@ -7,7 +7,7 @@ unstarted one; a running one checks between bands and drops itself when it went 
   input settles, the final design in horizontal bands (so a new move interrupts it within one
   band), or with a print on, the printed design. Also the 28x28 design for the canvas and canvas
   encodes. The final images are rendered at capped sizes (`HERO_MAX_SIDE`, `PRINT_LIVE_SIDE`) and
-  scaled up once by the UI: the README's Performance section has the measurements behind each cap.
+  scaled up once by the UI: docs/performance.md has the measurements behind each cap.
 - `PreviewRenderer`: all 8 x N slider previews in ONE batched generator call.
 - `CaptureWorker`: 1024x1024 render + print + the capture log's durable save (a queue, not
   latest-wins: every capture a visitor asked for is saved).
@@ -60,7 +60,7 @@ design's parts blur together."""
 HERO_MAX_SIDE = 540
 """The settled design renders at most this big and is scaled up to the hero (720 px on 1080p).
 The CPPN's picture is smooth, so 540 -> 720 is indistinguishable at booth distance, and it costs
-0.56x the pixels: settle-to-full p95 went from 468 to 221 ms on the 2-core CPU (README, Performance)."""
+0.56x the pixels: settle-to-full p95 went from 468 to 221 ms on the 2-core CPU (docs/performance.md)."""
 
 PRINT_LIVE_SIDE = 360
 """The printed design in the live view renders at this size and is scaled up to the hero. The

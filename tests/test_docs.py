@@ -26,3 +26,36 @@ def test_reliability_table_cites_tests_that_exist():
                 missing.append(f"{current}::{name}")
     assert cited, "docs/reliability.md cites no tests"
     assert not missing, "docs/reliability.md cites tests that do not exist: " + ", ".join(missing)
+
+
+MARKDOWN = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), ROOT / "firmware" / "PROTOCOL.md"]
+
+
+def _anchors(md: Path) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens."""
+    heads = re.findall(r"^#+\s+(.*?)\s*$", md.read_text(), re.M)
+    return {re.sub(r"[^\w\- ]", "", h.lower()).replace(" ", "-") for h in heads}
+
+
+def test_every_link_in_the_docs_leads_somewhere():
+    """README.md and docs/ point at each other (and at images) by relative links; moving a section
+    from one to another must not leave a link to a file or heading that is gone."""
+    broken = []
+    for md in MARKDOWN:
+        for target in re.findall(r"\]\(([^)\s]+)\)", md.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue  # http(s):, mailto:
+            path, _, anchor = target.partition("#")
+            dest = (md.parent / path).resolve() if path else md
+            if not dest.exists():
+                broken.append(f"{md.relative_to(ROOT)}: {target} (no such file)")
+            elif anchor and dest.suffix == ".md" and anchor not in _anchors(dest):
+                broken.append(f"{md.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken, "\n".join(broken)
+
+
+def test_the_readme_leads_to_every_doc():
+    """The README is kept short by sending a newcomer to docs/: each doc must be reachable from it."""
+    readme = (ROOT / "README.md").read_text()
+    unlinked = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"](docs/{p.name})" not in readme]
+    assert not unlinked, f"README.md does not link {unlinked}"

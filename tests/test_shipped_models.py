@@ -127,12 +127,12 @@ def test_manifest_carries_the_prints(models_dir):
         assert hashlib.sha256((models_dir / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]
 
 
-def test_readme_quality_table_is_the_manifests(root, models_dir):
-    """The README's before/after table is made from manifest.json (one fact in one place)."""
-    from training.quality import readme_table
+def test_training_doc_quality_table_is_the_manifests(root, models_dir):
+    """docs/training.md's before/after table is made from manifest.json (one fact in one place)."""
+    from training.quality import quality_table
 
     quality = json.loads((models_dir / "manifest.json").read_text())["quality"]
-    assert readme_table(quality) in (root / "README.md").read_text()
+    assert quality_table(quality) in (root / "docs" / "training.md").read_text()
 
 
 def test_interior_ripple_reads_the_same_at_any_size(models_dir):

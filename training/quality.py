@@ -104,8 +104,8 @@ def space_quality(models_dir: Path, images: np.ndarray, labels: np.ndarray, seed
     return figures
 
 
-def readme_table(q: dict) -> str:
-    """The before/after table of README.md, from a manifest's `quality` (tests check README has it)."""
+def quality_table(q: dict) -> str:
+    """The before/after table of docs/training.md, from a manifest's `quality` (a test checks the doc has it)."""
     ref = q.get("reference") or {}
 
     def row(label, target, get, fmt="{:.3f}"):
