@@ -30,6 +30,8 @@ does the same with a KD-tree for millions of trail points.
 from __future__ import annotations
 
 import json
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -133,9 +135,10 @@ def load_map(path: Path, images: bool = True) -> FashionMap:
                 train_index=data["train_index"],
                 fit=json.loads(str(data["fit"])),
             )
-    except (OSError, KeyError, ValueError, EOFError) as e:
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as e:
+        # BadZipFile / zlib.error: a file cut short (a full disk, an interrupted copy) or damaged
         raise MapFileError(
-            f"{path} is not a map file this fse can read ({e}); rebuild it with `{FIT_COMMAND}`"
+            f"{path} is damaged or not a map file this fse can read ({e}); rebuild it with `{FIT_COMMAND}`"
         ) from None
     n = len(fmap.xy)
     if (

@@ -127,3 +127,22 @@ def test_the_trails_outside_flag_is_exact_although_its_placement_is_approximate(
     threshold = shipped_map.support_threshold
     assert 0.05 < (exact > threshold).mean() < 0.95  # both kinds are there
     np.testing.assert_array_equal(placed.trail_distance > threshold, exact > threshold)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped"])
+def test_a_damaged_map_file_is_refused_by_the_kiosk_and_the_analysis(models_copy, damage, capsys):
+    """A map file cut short (a full disk, an interrupted copy) or with a flipped byte: the kiosk's loader
+    publishes the rebuild message (not "Loading the map..." forever) and fse-analyze says it, no traceback."""
+    data = bytearray((models_copy / MAP_FILE).read_bytes())
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data[len(data) // 2] ^= 0xFF
+    (models_copy / MAP_FILE).write_bytes(bytes(data))
+    loader = MapLoader(models_copy, None)
+    assert loader.loaded.wait(10)
+    assert loader.map is None and loader.message != map_loader.LOADING and FIT_COMMAND in loader.message
+    from analysis.cli import reference_map
+
+    with pytest.raises(MapFileError, match="fit-map"):
+        reference_map(models_copy, json.loads((models_copy / "manifest.json").read_text()))

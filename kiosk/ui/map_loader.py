@@ -9,16 +9,19 @@ published as one attribute assignment, so it never waits on SQLite, the disk or 
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from contract.capture_schema import DB_NAME, open_db, recent_capture_z
-from contract.mapfile import MAP_FILE, MapFileError, check_manifest, load_map
+from contract.mapfile import FIT_COMMAND, MAP_FILE, MapFileError, check_manifest, load_map
 from contract.models import sha256_file
 
 from ..models import ModelError, read_manifest
+
+log = logging.getLogger(__name__)
 
 CAPTURES_SHOWN = 500
 """This booth's newest captures marked on the map."""
@@ -33,6 +36,9 @@ def read_map(models_dir: Path):
         check_manifest(read_manifest(Path(models_dir)), sha256_file(path), Path(models_dir))
     except (MapFileError, ModelError) as e:
         return None, f"Map mode is off: {e}"
+    except Exception as e:  # anything else the file does to the reader: the panel says so, the thread lives on
+        log.exception("reading %s", path)
+        return None, f"Map mode is off: {path} cannot be read ({e}); rebuild it with `{FIT_COMMAND}`"
     return fmap, ""
 
 
