@@ -1,15 +1,9 @@
-"""fse-kiosk: the fullscreen Fashion Space Explorer that visitors see and touch.
-
-    fse-kiosk                         # the booth: shipped models, fullscreen, joystick if present
-    fse-kiosk --windowed              # a desktop window; Escape or closing the window quits
-    fse-kiosk --joystick sim          # an in-process simulated joystick board
-    fse-kiosk --z 0.1,0,0,0,0,0,0,-0.5 --print leopard     # start at a given design
-    fse-kiosk --show2d                # start in map mode
-    fse-kiosk --screenshot out.png [--frames N] [--size 1920x1080]   # headless screenshot
+"""The running kiosk: the Fashion Space Explorer that visitors see and touch, and its frame loop.
 
 Controls: the table in kiosk/controls.py (`python -m kiosk.controls`), also in F12 and docs/kiosk.md.
 
-Where things are: start-up (command line, config, models, the error page) in kiosk/startup.py;
+Where things are: start-up (command line, config, models, the error page, the fse-kiosk entry
+point) in kiosk/startup.py; the stop signal (SIGTERM, SIGINT) in kiosk/stop_signal.py;
 the explorer's state and moves in kiosk/explorer.py (pure, no pygame); keys, mouse and the board
 turned into commands in kiosk/input_map.py, the commands in kiosk/commands.py; the screen and its
 widgets in kiosk/ui/ (screen.py), each redrawing its own area when its inputs change; what to render
@@ -27,7 +21,7 @@ import time
 import numpy as np
 
 from .explorer import Attract, Explorer, ExplorerState, clamp
-from .startup import stop_requested
+from .stop_signal import stop_requested
 
 log = logging.getLogger("kiosk")
 
@@ -70,7 +64,7 @@ class FramePacer:
 
 
 class App:
-    """The running kiosk. Tests build one with `build_app([...])`, post pygame events, `step()` it
+    """The running kiosk. Tests build one with kiosk.startup's `build_app(parse_args([...]))`, post pygame events, `step()` it
     and inspect `state`, `screen` and `metrics`; kiosk/headless.py waits for the render workers."""
 
     def __init__(
@@ -222,9 +216,3 @@ class App:
                 self.capture_log.close()
             except Exception:
                 log.exception("closing the capture log")
-
-
-from .startup import build_app, main  # noqa: E402, F401 - entry point (fse-kiosk = kiosk.app:main); tests build with build_app
-
-if __name__ == "__main__":
-    sys.exit(main())
