@@ -19,6 +19,7 @@ import sys
 import time
 
 import numpy as np
+import pygame
 
 from .explorer import Attract, Explorer, ExplorerState, clamp
 from .stop_signal import stop_requested
@@ -38,6 +39,13 @@ GIL_SWITCH_S = 0.001
 """How long a thread holding the GIL keeps it while another waits (Python's default is 5 ms). The
 pacer's yields and the UI's drawing wait on the render threads' Python between their onnxruntime
 calls; with 5 ms a frame could be presented up to 5 ms late."""
+
+DISPLAY_EVENTS = frozenset(
+    getattr(pygame, name)
+    for name in ("VIDEORESIZE", "VIDEOEXPOSE", "WINDOWSIZECHANGED", "WINDOWEXPOSED", "WINDOWDISPLAYCHANGED")
+)
+"""The window was resized, uncovered or moved to another display (a hot-plug): the whole screen is
+presented again (only changed areas are, otherwise, and SDL may have lost the rest)."""
 
 
 class FramePacer:
@@ -83,8 +91,6 @@ class App:
         show2d: bool = False,
         version: str = "dev",
     ) -> None:
-        import pygame
-
         from .commands import Commands
         from .export import UsbStatusWatch
         from .input_map import InputMap
@@ -93,7 +99,6 @@ class App:
         from .trail import TrailRecorder
         from .ui.screen import Screen
 
-        self.pg = pygame
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
         self.prints_message = prints_message  # why prints are off (F12), None when they are on
         self.hub, self.capture_log, self.version = hub, capture_log, version
@@ -159,8 +164,11 @@ class App:
         so the time a frame appears does not wobble with how long it took to draw."""
         t0 = time.perf_counter()
         self.now += dt
-        for event in self.pg.event.get():
-            self.input.handle_event(event)
+        for event in pygame.event.get():
+            if event.type in DISPLAY_EVENTS:
+                self.ui.display_changed()
+            else:
+                self.input.handle_event(event)
         self.update(dt)
         self.running = not (self.input.exit_requested or stop_requested())
         self.renders.request(self.state, self.now)
@@ -196,7 +204,7 @@ class App:
         from . import sdnotify
 
         if self._to_present:
-            self.pg.display.update(self._to_present)
+            pygame.display.update(self._to_present)
             self._to_present = []
         t = time.perf_counter()
         if self._t_last_present is None:

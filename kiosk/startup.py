@@ -167,7 +167,12 @@ def open_display(size: tuple[int, int], fullscreen: bool):
     try:
         pygame.display.init()
         pygame.font.init()
-        flags = (pygame.FULLSCREEN | pygame.SCALED) if fullscreen else 0
+        # SCALED: the screen is laid out once at `size` and SDL scales it to whatever the window or
+        # display is, so a resized window or a display plugged in later shows the whole picture.
+        # The dummy driver (headless, tests) has no renderer to scale with and no window to resize.
+        headless = os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
+        flags = 0 if headless and not fullscreen else pygame.SCALED
+        flags |= pygame.FULLSCREEN if fullscreen else 0 if headless else pygame.RESIZABLE
         screen = pygame.display.set_mode(size, flags)
     except pygame.error as e:
         raise KioskStartError(

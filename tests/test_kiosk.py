@@ -288,7 +288,7 @@ def test_redrawing_only_what_changed_leaves_the_same_screen_as_redrawing_everyth
     assert app.renders.moving and app.state.z[2] < 0.9
     incremental = pygame.surfarray.array3d(app.screen).copy()
     app.ui.redraw_every_frame = True
-    app.pg.display.update(app.ui.draw(app))
+    pygame.display.update(app.ui.draw(app))
     app.ui.redraw_every_frame = False
     assert np.array_equal(pygame.surfarray.array3d(app.screen), incremental)
 
@@ -303,16 +303,36 @@ def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
     key(app, pygame.K_RETURN)
     app.step()
     pressed = app.state.z.copy()  # (the app's clock may reach attract mode while a slow machine saves)
+    shown = []  # the capture's message on every frame from the press to "Saved"
 
     def saved(app) -> bool:
+        shown.append([t.text for t in app.ui.status.toasts if t.until > app.now])
         return any(t.text.startswith("Saved #") for t in app.ui.status.toasts)
 
-    wait_for(app, saved, 90)  # a deadline, not a target
+    # 50 ms of app time a frame: "Capturing..." used to be up for 1.5 s and then nothing until saved
+    wait_for(app, saved, 90, dt=0.05)  # a deadline, not a target
+    gaps = [i for i, texts in enumerate(shown) if not texts]
+    assert not gaps, f"one message from the press to saved; none on frames {gaps[:3]}... of {len(shown)}"
+    assert len(shown) > 30 and shown[0] == ["Capturing..."]
     captures = read_captures(open_db(tmp_path / "state" / "log.sqlite", read_only=True))
     assert len(captures) == 1
     assert np.allclose(captures[0].z, pressed, atol=1e-6)
     toast = next(t.text for t in app.ui.status.toasts if t.text.startswith("Saved #"))
     assert toast == f"Saved #{captures[0].id:04d}"
+
+
+def test_a_resized_window_or_another_display_presents_the_whole_screen_again(make_app):
+    """The screen presents only what changed; after a resize or a display change SDL may have lost
+    the rest, which stayed frozen (and clipped) until a restart."""
+    app = make_app()
+    settle(app)
+    app.step(present=False)
+    assert app.screen.get_rect() not in app._to_present, "idle: nothing to present"
+    app.present()
+    pygame.event.post(pygame.event.Event(pygame.WINDOWSIZECHANGED, x=800, y=450))
+    app.step(present=False)
+    assert app._to_present[0] == app.screen.get_rect()
+    app.present()
 
 
 def test_attract_mode_wanders_and_any_input_returns_control_where_it_is(make_app):
