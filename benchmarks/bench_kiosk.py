@@ -67,11 +67,15 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
     """Runs inside the kiosk process."""
     import pygame
 
-    from kiosk.app import build_app
+    argv = ["--windowed", "--joystick", "sim", "--state-dir", state_dir, "--size", "1920x1080", "--print", print_name]
+    try:
+        from kiosk.startup import build_app, parse_args
 
-    app = build_app(
-        ["--windowed", "--joystick", "sim", "--state-dir", state_dir, "--size", "1920x1080", "--print", print_name]
-    )
+        app = build_app(parse_args(argv))
+    except ImportError:  # a checkout from before kiosk.startup.parse_args: build_app parsed the list itself
+        from kiosk.app import build_app
+
+        app = build_app(argv)
     app.step()
     first_frame = time.time()
     if hasattr(app, "prioritise_ui"):

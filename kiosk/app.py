@@ -1,15 +1,9 @@
-"""fse-kiosk: the fullscreen Fashion Space Explorer that visitors see and touch.
-
-    fse-kiosk                         # the booth: shipped models, fullscreen, joystick if present
-    fse-kiosk --windowed              # a desktop window; Escape or closing the window quits
-    fse-kiosk --joystick sim          # an in-process simulated joystick board
-    fse-kiosk --z 0.1,0,0,0,0,0,0,-0.5 --print leopard     # start at a given design
-    fse-kiosk --show2d                # start in map mode
-    fse-kiosk --screenshot out.png [--frames N] [--size 1920x1080]   # headless screenshot
+"""The running kiosk: the Fashion Space Explorer that visitors see and touch, and its frame loop.
 
 Controls: the table in kiosk/controls.py (`python -m kiosk.controls`), also in F12 and docs/kiosk.md.
 
-Where things are: start-up (command line, config, models, the error page) in kiosk/startup.py;
+Where things are: start-up (command line, config, models, the error page, the fse-kiosk entry
+point) in kiosk/startup.py; the stop signal (SIGTERM, SIGINT) in kiosk/stop_signal.py;
 the explorer's state and moves in kiosk/explorer.py (pure, no pygame); keys, mouse and the board
 turned into commands in kiosk/input_map.py, the commands in kiosk/commands.py; the screen and its
 widgets in kiosk/ui/ (screen.py), each redrawing its own area when its inputs change; what to render
@@ -25,9 +19,10 @@ import sys
 import time
 
 import numpy as np
+import pygame
 
 from .explorer import Attract, Explorer, ExplorerState, clamp
-from .startup import stop_requested
+from .stop_signal import stop_requested
 
 log = logging.getLogger("kiosk")
 
@@ -44,6 +39,13 @@ GIL_SWITCH_S = 0.001
 """How long a thread holding the GIL keeps it while another waits (Python's default is 5 ms). The
 pacer's yields and the UI's drawing wait on the render threads' Python between their onnxruntime
 calls; with 5 ms a frame could be presented up to 5 ms late."""
+
+DISPLAY_EVENTS = frozenset(
+    getattr(pygame, name)
+    for name in ("VIDEORESIZE", "VIDEOEXPOSE", "WINDOWSIZECHANGED", "WINDOWEXPOSED", "WINDOWDISPLAYCHANGED")
+)
+"""The window was resized, uncovered or moved to another display (a hot-plug): the whole screen is
+presented again (only changed areas are, otherwise, and SDL may have lost the rest)."""
 
 
 class FramePacer:
@@ -70,7 +72,7 @@ class FramePacer:
 
 
 class App:
-    """The running kiosk. Tests build one with `build_app([...])`, post pygame events, `step()` it
+    """The running kiosk. Tests build one with kiosk.startup's `build_app(parse_args([...]))`, post pygame events, `step()` it
     and inspect `state`, `screen` and `metrics`; kiosk/headless.py waits for the render workers."""
 
     def __init__(
@@ -89,8 +91,6 @@ class App:
         show2d: bool = False,
         version: str = "dev",
     ) -> None:
-        import pygame
-
         from .commands import Commands
         from .export import UsbStatusWatch
         from .input_map import InputMap
@@ -99,7 +99,6 @@ class App:
         from .trail import TrailRecorder
         from .ui.screen import Screen
 
-        self.pg = pygame
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
         self.prints_message = prints_message  # why prints are off (F12), None when they are on
         self.hub, self.capture_log, self.version = hub, capture_log, version
@@ -165,8 +164,11 @@ class App:
         so the time a frame appears does not wobble with how long it took to draw."""
         t0 = time.perf_counter()
         self.now += dt
-        for event in self.pg.event.get():
-            self.input.handle_event(event)
+        for event in pygame.event.get():
+            if event.type in DISPLAY_EVENTS:
+                self.ui.display_changed()
+            else:
+                self.input.handle_event(event)
         self.update(dt)
         self.running = not (self.input.exit_requested or stop_requested())
         self.renders.request(self.state, self.now)
@@ -202,7 +204,7 @@ class App:
         from . import sdnotify
 
         if self._to_present:
-            self.pg.display.update(self._to_present)
+            pygame.display.update(self._to_present)
             self._to_present = []
         t = time.perf_counter()
         if self._t_last_present is None:
@@ -222,9 +224,3 @@ class App:
                 self.capture_log.close()
             except Exception:
                 log.exception("closing the capture log")
-
-
-from .startup import build_app, main  # noqa: E402, F401 - entry point (fse-kiosk = kiosk.app:main); tests build with build_app
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,6 +1,6 @@
 """Stepping the kiosk without its loop: for tests, the benchmark and `fse-kiosk --screenshot`.
 
-    app = build_app(["--windowed", "--joystick", "none"])
+    app = build_app(parse_args(["--windowed", "--joystick", "none"]))    # kiosk.startup
     wait_for(app, lambda a: a.state.how == "canvas")    # step frames until it holds (a deadline)
     settle(app)                                           # until every render is final
     screenshot(app, Path("out.png"))

@@ -8,6 +8,9 @@ events and it polls the board's hub (kiosk/input/) itself.
     inputs.update(dt)                  # the board's sticks and buttons, held number keys, the idle cursor
     if inputs.exit_requested: ...      # Ctrl+Alt+Q, capture + jump held, Escape or close (windowed)
 
+The board's capture and jump buttons act when let go: held together they are the operator's exit
+(a countdown shows), and then neither captures nor jumps.
+
 Anything a visitor does ends attract mode at once and keeps their session in the capture log
 (`last_input` is when). In kiosk mode (not windowed) Escape, Alt+F4 and the window's close button
 do nothing: the operator exits with Ctrl+Alt+Q or by holding capture + jump on the board.
@@ -43,6 +46,7 @@ class InputMap:
         self.windowed, self.steer_rate = windowed, steer_rate
         self.keys = KeyRepeat()
         self.held_buttons: set = set()
+        self._on_release: set = set()  # capture / jump pressed: they act when let go, unless held together
         self._held_since: float | None = None
         self._pressed_widget = None
         self.sources: tuple = ()  # the board's sources' health, as of the last poll
@@ -136,19 +140,35 @@ class InputMap:
             self.visitor_input()
             if event.pressed:
                 self.held_buttons.add(event.button)
-                command = BUTTON_COMMANDS.get(event.button)
-                if command is not None:
-                    self.commands.run(command)
+                if event.button in controls.OPERATOR_HOLD:
+                    self._on_release.add(event.button)  # held with the other, it is the operator's exit
+                else:
+                    self.run_button(event.button)
             else:
                 self.held_buttons.discard(event.button)
+                if event.button in self._on_release:
+                    self._on_release.discard(event.button)
+                    self.run_button(event.button)
         both = set(controls.OPERATOR_HOLD) <= self.held_buttons
         if both and self._held_since is None:
             self._held_since = now
+            self._on_release.clear()  # the operator's hold: neither captures nor jumps
         elif not both:
             self._held_since = None
         if self._held_since is not None and now - self._held_since >= controls.OPERATOR_HOLD_S:
             log.info("operator exit (capture + jump held %.0f s)", controls.OPERATOR_HOLD_S)
             self.exit_requested = True
+
+    def run_button(self, button) -> None:
+        command = BUTTON_COMMANDS.get(button)
+        if command is not None:
+            self.commands.run(command)
+
+    def operator_exit_in(self) -> float | None:
+        """Seconds until the operator's exit while capture + jump are held together; None otherwise."""
+        if self._held_since is None:
+            return None
+        return max(0.0, controls.OPERATOR_HOLD_S - (self.commands.clock() - self._held_since))
 
     # -- what a visitor's input changes -----------------------------------------------------------------
     def visitor_input(self) -> None:

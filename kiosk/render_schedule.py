@@ -19,6 +19,8 @@ import time
 import numpy as np
 
 from . import render
+from .commands import CAPTURE_SLOT, CAPTURE_WAIT_S
+from .ui.status import TOAST_S
 
 PREVIEW_POSITIONS = np.linspace(-1.0, 1.0, 7).astype(np.float32)
 """Slider positions shown in each preview strip (7 per parameter; the ends are the range's ends)."""
@@ -119,11 +121,13 @@ class RenderSchedule:
         if self.capture_worker is not None:
             for result in self.capture_worker.results():
                 self.capture_worker.pending -= 1
+                more = self.capture_worker.pending > 0  # then the message stays up for the next one too
                 if result.capture_id is not None:
-                    status.toast(f"Saved #{result.capture_id:04d}", "ok", now)
+                    text = f"Saved #{result.capture_id:04d}" + (". Saving the next one..." if more else "")
+                    status.toast(text, "ok", now, CAPTURE_WAIT_S if more else TOAST_S, CAPTURE_SLOT)
                     self.metrics.capture_ms.append((time.perf_counter() - result.t_request) * 1e3)
                 else:
-                    status.toast(result.error or "capture failed", "warn", now, 8.0)
+                    status.toast(result.error or "The capture failed.", "warn", now, 8.0, CAPTURE_SLOT)
 
     def capture_busy(self) -> bool:
         return self.capture_worker is not None and self.capture_worker.pending > 0

@@ -1,5 +1,13 @@
 """fse-kiosk's start-up: the command line, the config, the display, the models, and the error page.
 
+    fse-kiosk                         # the booth: shipped models, fullscreen, joystick if present
+    fse-kiosk --windowed              # a desktop window; Escape or closing the window quits
+    fse-kiosk --joystick sim          # an in-process simulated joystick board
+    fse-kiosk --z 0.1,0,0,0,0,0,0,-0.5 --print leopard     # start at a given design
+    fse-kiosk --show2d                # start in map mode
+    fse-kiosk --screenshot out.png [--frames N] [--size 1920x1080]   # headless screenshot
+    python -m kiosk.startup ...       # the same without the installed script
+
 Everything up to the first frame happens here; the running kiosk is `kiosk.app.App`. Whatever stops
 the kiosk from starting once a screen exists (a bad kiosk.toml, a missing or corrupt model, a
 manifest without a key) is shown full-screen, naming the problem and the fix, held for
@@ -14,7 +22,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import signal
 import sys
 import time
 from pathlib import Path
@@ -22,6 +29,10 @@ from pathlib import Path
 import numpy as np
 
 from contract.space import LATENT_DIM
+
+from . import stop_signal
+from .app import App
+from .headless import screenshot
 
 log = logging.getLogger("kiosk")
 
@@ -146,20 +157,7 @@ def load_kiosk_config(args: argparse.Namespace):
     return config
 
 
-# -- the display and its signals -------------------------------------------------------------------
-
-_stop_signal: int | None = None
-
-
-def stop_requested() -> bool:
-    """True once SIGTERM or SIGINT arrived (systemd's stop, Ctrl+C)."""
-    return _stop_signal is not None
-
-
-def _on_stop_signal(signum, frame) -> None:
-    global _stop_signal
-    log.info("signal %d: stopping", signum)
-    _stop_signal = signum
+# -- the display -------------------------------------------------------------------
 
 
 def open_display(size: tuple[int, int], fullscreen: bool):
@@ -169,7 +167,12 @@ def open_display(size: tuple[int, int], fullscreen: bool):
     try:
         pygame.display.init()
         pygame.font.init()
-        flags = (pygame.FULLSCREEN | pygame.SCALED) if fullscreen else 0
+        # SCALED: the screen is laid out once at `size` and SDL scales it to whatever the window or
+        # display is, so a resized window or a display plugged in later shows the whole picture.
+        # The dummy driver (headless, tests) has no renderer to scale with and no window to resize.
+        headless = os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen")
+        flags = 0 if headless and not fullscreen else pygame.SCALED
+        flags |= pygame.FULLSCREEN if fullscreen else 0 if headless else pygame.RESIZABLE
         screen = pygame.display.set_mode(size, flags)
     except pygame.error as e:
         raise KioskStartError(
@@ -179,10 +182,7 @@ def open_display(size: tuple[int, int], fullscreen: bool):
             3,
         ) from None
     pygame.display.set_caption("Fashion Space Explorer")
-    # SDL turns SIGTERM/SIGINT into a QUIT event, which kiosk mode ignores (it is also Alt+F4);
-    # systemd stops the kiosk with SIGTERM, so take the signals back (after SDL installed its own).
-    signal.signal(signal.SIGTERM, _on_stop_signal)
-    signal.signal(signal.SIGINT, _on_stop_signal)
+    stop_signal.install()
     return screen
 
 
@@ -201,16 +201,20 @@ def show_error(screen, args, title: str, message: str) -> None:
 # -- start-up ----------------------------------------------------------------------------------------
 
 
-def build_app(argv: list[str] | None = None):
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (sys.argv's when argv is None); a bad one exits through argparse (one line, code 2)."""
+    return parser().parse_args(_join_negative_z(sys.argv[1:] if argv is None else list(argv)))
+
+
+def build_app(args: argparse.Namespace):
     """Everything up to the first frame: config, display, splash, models, prints, input, log.
 
-    Raises KioskStartError after showing it full-screen (config and models) or before any screen
-    exists (no display); a bad command line exits through argparse (one line, code 2).
+    Tests: `build_app(parse_args(["--windowed", "--joystick", "none", ...]))`. Raises KioskStartError
+    after showing it full-screen (config and models) or before any screen exists (no display).
     """
     from .config import DEFAULT_DISPLAY_SIZE, ConfigError
     from .ui.splash import draw_splash
 
-    args = parser().parse_args(_join_negative_z(sys.argv[1:] if argv is None else list(argv)))
     if args.screenshot:
         os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
     try:
@@ -287,8 +291,6 @@ def build_app(argv: list[str] | None = None):
     except Exception as e:
         log.error("capture log unavailable, captures are off: %s", e)
 
-    from .app import App
-
     app = App(
         screen,
         config,
@@ -303,7 +305,6 @@ def build_app(argv: list[str] | None = None):
         show2d=args.show2d,
         version=_version(),
     )
-    app.args = args
     return app
 
 
@@ -330,7 +331,7 @@ def _hold_error_screen(seconds: float) -> None:
     if os.environ.get("SDL_VIDEODRIVER") in ("dummy", "offscreen"):
         return
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline and not stop_requested():
+    while time.monotonic() < deadline and not stop_signal.stop_requested():
         for event in pygame.event.get():
             if event.type == pygame.KEYDOWN:
                 return
@@ -338,17 +339,16 @@ def _hold_error_screen(seconds: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """fse-kiosk (pyproject.toml's entry point); the exit codes are in this module's docstring."""
+    args = parse_args(argv)
     try:
-        app = build_app(argv)
+        app = build_app(args)
     except KioskStartError as e:
         print(f"fse-kiosk: {e.title}: {e}" if e.code == 2 else f"fse-kiosk: {e}", file=sys.stderr)
         if e.code != 3:
             _hold_error_screen(ERROR_HOLD_S)
         return e.code
-    args = app.args
     if args.screenshot:
-        from .headless import screenshot
-
         try:
             screenshot(app, args.screenshot, args.frames)
         except TimeoutError as e:
@@ -359,3 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {args.screenshot}")
         return 0
     return app.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

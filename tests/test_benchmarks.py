@@ -17,8 +17,8 @@ import pytest
 from benchmarks import __main__ as bench_main
 from benchmarks import bench_generator, bench_input, table
 from kiosk import render
-from kiosk.app import build_app
 from kiosk.headless import settle
+from kiosk.startup import build_app, parse_args
 
 
 @pytest.fixture(scope="module")
@@ -160,19 +160,21 @@ def test_render_bands_matches_one_run(shipped_models):
 @pytest.fixture
 def app(tmp_path):
     app = build_app(
-        [
-            "--windowed",
-            "--joystick",
-            "none",
-            "--state-dir",
-            str(tmp_path / "state"),
-            "--size",
-            "1280x720",
-            "--print",
-            "none",
-            "--attract-after",
-            "1000",
-        ]
+        parse_args(
+            [
+                "--windowed",
+                "--joystick",
+                "none",
+                "--state-dir",
+                str(tmp_path / "state"),
+                "--size",
+                "1280x720",
+                "--print",
+                "none",
+                "--attract-after",
+                "1000",
+            ]
+        )
     )
     yield app
     app.shutdown()

@@ -32,9 +32,9 @@ def test_every_board_button_but_spare_does_something():
 
 
 def test_the_app_runs_every_command_and_shows_the_table(tmp_path):
-    from kiosk.app import build_app
+    from kiosk.startup import build_app, parse_args
 
-    app = build_app(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path), "--size", "960x540"])
+    app = build_app(parse_args(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path), "--size", "960x540"]))
     try:
         named = {c.command for c in controls.CONTROLS if c.command}
         assert named == set(app.commands.by_name)

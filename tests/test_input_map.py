@@ -31,6 +31,7 @@ class Renders:
         self.design28 = np.zeros((28, 28), np.float32)
         self.encodes: list[bool] = []  # drawing=True / False, per encode asked for
         self.capture_worker = SimpleNamespace(
+            pending=0,
             submitted=[],
             submit=lambda z, name, how: (self.capture_worker.submitted.append(name), ("Saving...", "info"))[1],
         )
@@ -140,7 +141,8 @@ def test_each_board_button_runs_its_command_from_the_controls_table(button, comm
     board = Board()
     booth = Booth(board)
     board.frame(pressed=[button])
-    booth.frames(1)
+    board.frame(released=[button])  # capture and jump act when let go (held together: the operator's exit)
+    booth.frames(2)
     assert EFFECTS[command](booth), (button, command)
 
 
@@ -178,12 +180,22 @@ def test_the_board_steers_and_holding_capture_and_jump_is_the_operator_exit():
     board.frame(axes=axes)
     booth.frames(1, dt=0.1)
     assert booth.state.z[6] == pytest.approx(-0.15) and booth.state.how == "joystick"
-    board.frame(pressed=[Button.CAPTURE, Button.JUMP])
-    booth.frames(1)
+    z = booth.state.z.copy()
+    board.frame(pressed=[Button.CAPTURE])
+    board.frame(pressed=[Button.JUMP])
+    booth.frames(2)
+    booth.frames(1, dt=0.5)
+    assert booth.input.operator_exit_in() == pytest.approx(controls.OPERATOR_HOLD_S - 0.5), "a countdown"
     booth.frames(4, dt=1.0)
     assert not booth.input.exit_requested, "not before OPERATOR_HOLD_S"
     booth.frames(2, dt=1.0)
-    assert booth.input.exit_requested
+    assert booth.input.exit_requested and booth.input.operator_exit_in() == 0.0
+    board.frame(released=[Button.CAPTURE, Button.JUMP])
+    booth.frames(1)
+    assert booth.renders.capture_worker.submitted == [] and np.array_equal(booth.state.z, z), (
+        "the operator's hold neither captures nor jumps"
+    )
+    assert booth.input.operator_exit_in() is None
     assert booth.input.joystick_label() == ("joystick connected", True)
 
 

@@ -1,7 +1,7 @@
 """The kiosk driven headless (SDL dummy driver) through its real loop: real ONNX sessions, the
 real render threads, real pygame events, the real CaptureLog on tmp_path.
 
-Each test builds an App with `build_app([...])`, posts pygame events, steps frames with a fixed
+Each test builds an App with `build_app(parse_args([...]))`, posts pygame events, steps frames with a fixed
 dt (the app's clock is advanced by dt, so attract/glide timing is deterministic) and waits for the
 render workers with kiosk/headless.py's `wait_for` (a deadline, never a fixed sleep).
 """
@@ -18,9 +18,10 @@ import numpy as np
 import pygame
 import pytest
 
-from kiosk.app import GIL_SWITCH_S, build_app, main
+from kiosk.app import GIL_SWITCH_S
 from kiosk.headless import settle, wait_for
 from kiosk.render_schedule import PREVIEW_POSITIONS
+from kiosk.startup import build_app, main, parse_args
 
 SIZE = "1280x720"  # the full layout, scaled: smaller renders keep the suite quick
 
@@ -31,7 +32,9 @@ def make_app(tmp_path):
 
     def make(*extra):
         app = build_app(
-            ["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "state"), "--size", SIZE, *extra]
+            parse_args(
+                ["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "state"), "--size", SIZE, *extra]
+            )
         )
         apps.append(app)
         app.step()
@@ -285,7 +288,7 @@ def test_redrawing_only_what_changed_leaves_the_same_screen_as_redrawing_everyth
     assert app.renders.moving and app.state.z[2] < 0.9
     incremental = pygame.surfarray.array3d(app.screen).copy()
     app.ui.redraw_every_frame = True
-    app.pg.display.update(app.ui.draw(app))
+    pygame.display.update(app.ui.draw(app))
     app.ui.redraw_every_frame = False
     assert np.array_equal(pygame.surfarray.array3d(app.screen), incremental)
 
@@ -300,16 +303,36 @@ def test_capture_is_saved_durably_before_saved_is_shown(make_app, tmp_path):
     key(app, pygame.K_RETURN)
     app.step()
     pressed = app.state.z.copy()  # (the app's clock may reach attract mode while a slow machine saves)
+    shown = []  # the capture's message on every frame from the press to "Saved"
 
     def saved(app) -> bool:
+        shown.append([t.text for t in app.ui.status.toasts if t.until > app.now])
         return any(t.text.startswith("Saved #") for t in app.ui.status.toasts)
 
-    wait_for(app, saved, 90)  # a deadline, not a target
+    # 50 ms of app time a frame: "Capturing..." used to be up for 1.5 s and then nothing until saved
+    wait_for(app, saved, 90, dt=0.05)  # a deadline, not a target
+    gaps = [i for i, texts in enumerate(shown) if not texts]
+    assert not gaps, f"one message from the press to saved; none on frames {gaps[:3]}... of {len(shown)}"
+    assert len(shown) > 30 and shown[0] == ["Capturing..."]
     captures = read_captures(open_db(tmp_path / "state" / "log.sqlite", read_only=True))
     assert len(captures) == 1
     assert np.allclose(captures[0].z, pressed, atol=1e-6)
     toast = next(t.text for t in app.ui.status.toasts if t.text.startswith("Saved #"))
     assert toast == f"Saved #{captures[0].id:04d}"
+
+
+def test_a_resized_window_or_another_display_presents_the_whole_screen_again(make_app):
+    """The screen presents only what changed; after a resize or a display change SDL may have lost
+    the rest, which stayed frozen (and clipped) until a restart."""
+    app = make_app()
+    settle(app)
+    app.step(present=False)
+    assert app.screen.get_rect() not in app._to_present, "idle: nothing to present"
+    app.present()
+    pygame.event.post(pygame.event.Event(pygame.WINDOWSIZECHANGED, x=800, y=450))
+    app.step(present=False)
+    assert app._to_present[0] == app.screen.get_rect()
+    app.present()
 
 
 def test_attract_mode_wanders_and_any_input_returns_control_where_it_is(make_app):
@@ -361,7 +384,9 @@ def test_a_board_that_is_not_there_shows_disconnected_in_the_top_bar(make_app, t
 
 def test_joystick_axis_steers_its_parameter_and_buttons_act(tmp_path):
     app = build_app(
-        ["--windowed", "--joystick", "sim", "--state-dir", str(tmp_path), "--size", SIZE, "--z", "0,0,0,0,0,0,0,0"]
+        parse_args(
+            ["--windowed", "--joystick", "sim", "--state-dir", str(tmp_path), "--size", SIZE, "--z", "0,0,0,0,0,0,0,0"]
+        )
     )
     try:
         board = app.hub.simulator
@@ -572,7 +597,7 @@ def test_no_display_is_a_clear_one_line_error(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["SDL_VIDEODRIVER"] = "x11"
     result = subprocess.run(
-        [sys.executable, "-m", "kiosk.app", "--windowed", "--joystick", "none", "--state-dir", str(tmp_path)],
+        [sys.executable, "-m", "kiosk.startup", "--windowed", "--joystick", "none", "--state-dir", str(tmp_path)],
         env=env,
         capture_output=True,
         text=True,
@@ -581,6 +606,65 @@ def test_no_display_is_a_clear_one_line_error(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.startswith("fse-kiosk:")]
     assert result.returncode == 3 and len(lines) == 1 and "no display" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def _kiosk_imports() -> dict[str, set[str]]:
+    """kiosk module -> the kiosk modules it imports at run time (inside functions too; not the
+    `if TYPE_CHECKING:` ones, which never run)."""
+    import ast
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    files = {}
+    for f in (root / "kiosk").rglob("*.py"):
+        parts = f.relative_to(root).with_suffix("").parts
+        files[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = f
+    graph = {}
+    for name, f in files.items():
+        package = name if f.name == "__init__.py" else name.rpartition(".")[0]
+        tree = ast.parse(f.read_text())
+        type_only = {
+            id(n)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+            for child in node.body
+            for n in ast.walk(child)
+        }
+        found = set()
+        for node in ast.walk(tree):
+            if id(node) in type_only:
+                continue
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                base = package.split(".")[: len(package.split(".")) - node.level + 1] if node.level else []
+                module = ".".join([*base, node.module] if node.module else base)
+                found |= {module} | {f"{module}.{a.name}" for a in node.names}
+        graph[name] = {m for m in found if m in files and m != name}
+    return graph
+
+
+def test_the_kiosk_has_no_import_circles_and_its_entry_point_is_where_main_is_defined():
+    """`fse-kiosk = kiosk.app:main` used to be a circle: app imported the stop signal from startup,
+    startup built the App and set `app.args` on it, and app re-exported startup's main at its bottom."""
+    from pathlib import Path
+
+    import tomllib
+
+    graph = _kiosk_imports()
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        return any(m == goal or (m not in seen and not seen.add(m) and reaches(m, goal, seen)) for m in graph[start])
+
+    circles = sorted(name for name in graph if reaches(name, name, set()))
+    assert not circles, f"these kiosk modules import themselves through others: {circles}"
+
+    root = Path(__file__).resolve().parents[1]
+    target = tomllib.loads((root / "pyproject.toml").read_text())["project"]["scripts"]["fse-kiosk"]
+    module, _, function = target.partition(":")
+    source = (root / (module.replace(".", "/") + ".py")).read_text()
+    assert f"\ndef {function}(" in source, f"{target}: {function} is not defined in {module}"
+    assert "app.args" not in (root / "kiosk/startup.py").read_text(), "App declares what it holds"
 
 
 # -- the signature diagram --------------------------------------------------------------------------
@@ -658,7 +742,17 @@ def test_sigterm_stops_the_fullscreen_kiosk_cleanly(tmp_path):
 
     env = dict(os.environ, SDL_VIDEODRIVER="dummy")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "kiosk.app", "--joystick", "none", "--state-dir", str(tmp_path), "--size", "640x360"],
+        [
+            sys.executable,
+            "-m",
+            "kiosk.startup",
+            "--joystick",
+            "none",
+            "--state-dir",
+            str(tmp_path),
+            "--size",
+            "640x360",
+        ],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

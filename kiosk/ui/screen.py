@@ -45,6 +45,20 @@ class Screen:
         self._visible: list = []
         self._overlay_rects: list = []
         self._last_present = -IDLE_REDRAW_S
+        self._whole_frame = False  # display_changed: the next draw presents the whole frame
+
+    def display_changed(self) -> None:
+        """The window was resized or uncovered, or the display changed: present the whole frame next,
+        on the display's surface as it is now (SDL may have made a new one). The layout stays: SCALED
+        (kiosk/startup.py) scales the logical screen to the window, so nothing is ever clipped; a
+        surface of another size (a driver without SCALED) is set back to the logical size."""
+        surface = pygame.display.get_surface()
+        if surface is not None and surface.get_size() != self.frame.get_size():
+            flags = surface.get_flags() & (pygame.FULLSCREEN | pygame.SCALED | pygame.RESIZABLE)
+            surface = pygame.display.set_mode(self.frame.get_size(), flags)
+        self.surface = surface if surface is not None else self.surface
+        self._last_present = float("-inf")
+        self._whole_frame = True
 
     def widgets(self, map_mode: bool) -> list:
         """The widgets shown, in hit-test order (the map covers the canvas column when shown)."""
@@ -62,8 +76,9 @@ class Screen:
             self._visible = visible
         force = switched or self.redraw_every_frame
         dirty = [rect for widget in visible for rect in widget.refresh(frame, app, force)]
-        if switched:
+        if switched or self._whole_frame:
             dirty = [frame.get_rect()]
+            self._whole_frame = False
         under_overlays = self._overlay_rects
         self._overlay_rects = []
         if not (dirty or under_overlays or self.has_overlays(app)):
@@ -84,6 +99,7 @@ class Screen:
             s.attract
             or s.diagnostics
             or self.status.toasts
+            or app.input.operator_exit_in() is not None
             or (self.canvas.hover_tool is not None and not s.map_mode and not app.input.cursor_hidden)
         )
 
@@ -98,4 +114,7 @@ class Screen:
         rects += self.status.draw_toasts(screen, app.now)
         if app.state.diagnostics:
             rects.append(self.diagnostics.draw(screen, app))
+        exit_in = app.input.operator_exit_in()
+        if exit_in is not None:
+            rects.append(self.status.draw_operator_exit(screen, exit_in))
         return [r.clip(screen.get_rect()) for r in rects]

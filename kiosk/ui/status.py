@@ -1,4 +1,5 @@
-"""The top bar (title, what to do, joystick state), toasts ("Saved #0042") and the attract prompt."""
+"""The top bar (title, what to do, joystick state), toasts ("Saved #0042"), the attract prompt and
+the operator-exit countdown."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class Toast:
     text: str
     kind: str  # "ok", "warn" or "info"
     until: float
+    slot: str = ""  # a toast replaces the one before it in its slot: "capture" goes "Capturing..." -> "Saved #0042"
 
 
 class StatusBar(Widget):
@@ -25,8 +27,9 @@ class StatusBar(Widget):
         self.rect = layout.top
         self.toasts: list[Toast] = []
 
-    def toast(self, text: str, kind: str, now: float, seconds: float = TOAST_S) -> None:
-        self.toasts = [t for t in self.toasts if t.text != text][-2:] + [Toast(text, kind, now + seconds)]
+    def toast(self, text: str, kind: str, now: float, seconds: float = TOAST_S, slot: str = "") -> None:
+        kept = [t for t in self.toasts if t.text != text and not (slot and t.slot == slot)]
+        self.toasts = kept[-2:] + [Toast(text, kind, now + seconds, slot)]
 
     def static_inputs(self, app) -> tuple:
         return app.input.joystick_label()
@@ -111,6 +114,41 @@ class StatusBar(Widget):
             surface,
             "each stick changes one number of the design",
             (box.centerx, box.bottom - 18 * s),
+            int(26 * s),
+            theme.TEXT,
+            anchor="midbottom",
+        )
+        return box
+
+    def draw_operator_exit(self, surface: pygame.Surface, seconds_left: float) -> pygame.Rect:
+        """The countdown while capture + jump are held (the operator's exit): an opaque box in the
+        middle of the design, so whoever holds them knows why nothing else happens."""
+        L, s = self.layout, self.layout.s
+        box = pygame.Rect(0, 0, L.design_image.w - 80 * s, 190 * s)
+        box.center = L.design_image.center
+        pygame.draw.rect(surface, theme.PANEL, box, border_radius=int(14 * s))
+        pygame.draw.rect(surface, theme.WARN, box, width=max(2, int(4 * s)), border_radius=int(14 * s))
+        theme.text(
+            surface,
+            f"Closing the kiosk in {math.ceil(seconds_left)} s",
+            (box.centerx, box.y + 24 * s),
+            int(48 * s),
+            theme.WARN,
+            bold=True,
+            anchor="midtop",
+        )
+        theme.text(
+            surface,
+            "Operator exit: keep holding capture + jump.",
+            (box.centerx, box.bottom - 70 * s),
+            int(26 * s),
+            theme.TEXT,
+            anchor="midbottom",
+        )
+        theme.text(
+            surface,
+            "Let go to keep exploring.",
+            (box.centerx, box.bottom - 26 * s),
             int(26 * s),
             theme.TEXT,
             anchor="midbottom",
