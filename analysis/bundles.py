@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.bundle import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX
 from contract.capture_schema import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -32,7 +33,6 @@ from contract.capture_schema import (
 )
 from contract.models import sha256_file
 from contract.space import LATENT_DIM
-from kiosk.export import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 

@@ -1,7 +1,7 @@
 """The capture log's format: its SQLite schema, the migrations between versions, and its readers.
 
 The kiosk writes the log (kiosk/capture/, through the statements in capture_writes.py);
-`fse-export` snapshots it into bundles (kiosk/export.py), the kiosk's map mode places the booth's
+`fse-export` snapshots it into bundles (kiosk/log_export/, the format in contract/bundle.py), the kiosk's map mode places the booth's
 captures (kiosk/ui/map_loader.py) and `fse-analyze` merges bundles (analysis/bundles.py). All of
 them read through the functions here, so the tables and columns are written down once. The format
 is documented in docs/analysis.md.
