@@ -123,6 +123,7 @@ def test_captures_csv_holds_every_capture_with_its_place_and_flags(report):
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == summary["counts"]["captures"]
     assert len({(r["booth"], r["capture"]) for r in rows}) == len(rows)
+    assert len({r["capture_id"] for r in rows}) == len(rows)  # unique across logs and booths
     assert {r["booth"] for r in rows} == {"booth-01", ODD_BOOTH}
     assert {r["how"] for r in rows} <= set(HOWS) and len({r["how"] for r in rows}) >= 3  # not all "joystick"
     outside = np.mean([int(r["outside_support"]) for r in rows])

@@ -28,6 +28,7 @@ from contract.capture_schema import (
     IMAGES_DIR,
     CaptureLogError,
     check_not_newer,
+    log_identity,
     open_db,
     read_captures,
     read_meta,
@@ -145,7 +146,7 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
 
     conn = open_db(partial / DB_NAME, read_only=True)
     meta, version, summary = read_meta(conn), check_not_newer(conn, partial / DB_NAME), read_summary(conn)
-    captures = read_captures(conn)
+    captures, log_id = read_captures(conn), log_identity(conn)
     conn.close()
 
     files = {DB_NAME: sha256_file(partial / DB_NAME)}
@@ -187,6 +188,7 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
         "format": BUNDLE_FORMAT,
         "format_version": BUNDLE_VERSION,
         "booth_id": meta.get("booth_id", "unknown"),
+        "log_id": log_id,
         "schema_version": version,
         "exported_utc": utc_text(time.time()),
         "time_range": {"first_utc": min(times) if times else None, "last_utc": max(times) if times else None},
@@ -243,7 +245,7 @@ def record_export(state_dir: Path, manifest: dict) -> None:
     """Tell the log which captures a durable bundle now holds: retention may prune only those.
     The export itself stands if the log can't be marked (the captures just stay "not exported")."""
     try:
-        mark_exported(state_dir, manifest["exported_capture_ids"])
+        mark_exported(state_dir, manifest["log_id"], manifest["exported_capture_ids"])
     except CaptureLogError as e:
         print(f"fse-export: {e}", file=sys.stderr)
     finally:
