@@ -2,8 +2,11 @@
 
 A path may be a bundle directory (it holds manifest.json), a bundle tar (.tar, .tar.gz, .tgz), or
 a directory holding any number of those (a USB stick's fse-export/ folder). Bundles overlap when
-the same booth is pulled twice; captures are deduplicated by (booth id, capture id), trail points
-by (booth id, trail row id), sessions by id (the latest snapshot's end time wins).
+the same log is pulled twice; captures are deduplicated by (log id, capture id), trail points by
+(log id, trail row id), sessions by id (the latest snapshot's end time wins). The log id
+(contract.capture_schema.log_identity) tells apart the logs of one booth (a damaged log set aside,
+a new one begun: both number from 1) and two booths given the same booth id, which are named in a
+warning; no row is dropped for sharing a number.
 """
 
 from __future__ import annotations
@@ -17,11 +20,13 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.bundle import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX
 from contract.capture_schema import (
     DB_NAME,
     SCHEMA_VERSION,
     Capture,
     SchemaTooNewError,
+    log_identity,
     open_snapshot,
     parse_utc,
     read_captures,
@@ -32,7 +37,6 @@ from contract.capture_schema import (
 )
 from contract.models import sha256_file
 from contract.space import LATENT_DIM
-from kiosk.export import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX
 
 TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
 
@@ -75,6 +79,7 @@ class MergedLog:
         default_factory=lambda: np.zeros(0, np.int32)
     )  # (N,) index into session_names, -1: none
     session_names: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # what the analyst should know, e.g. a booth id shared
 
     @property
     def empty(self) -> bool:
@@ -179,6 +184,7 @@ class _BundleLog:
     """One bundle, read whole before any of it is merged (a damaged log must not half-count)."""
 
     booth: str
+    log_id: str
     captures: list[LoggedCapture]
     trail: object  # contract.capture_schema.Trail
     sessions: list[dict]
@@ -207,6 +213,7 @@ def read_bundle(found: Bundle) -> _BundleLog:
                 captures.append(LoggedCapture(capture, image))
             return _BundleLog(
                 str(manifest.get("booth_id", "unknown")),
+                log_identity(conn),
                 captures,
                 read_trail(conn),
                 read_sessions(conn),
@@ -221,11 +228,12 @@ def read_bundle(found: Bundle) -> _BundleLog:
 def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
     """Read every good bundle and merge them; damaged ones are named and skipped (strict: the first
     one raises BundleError). A bundle counts only when all of it could be read."""
-    captures: dict[tuple[str, int], LoggedCapture] = {}
+    captures: dict[str, LoggedCapture] = {}
     trail_keys, trail_t, trail_z, trail_session = [], [], [], []
     session_names: dict[str, int] = {}
     sessions = Sessions()
-    used, skipped, booths = [], [], []
+    used, skipped, booths, logs = [], [], [], []
+    spans: dict[str, tuple[float, float, str]] = {}  # log id -> (first, last unix time, booth)
     for found in bundles:
         try:
             part = read_bundle(found)
@@ -237,13 +245,23 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
             continue
         if part.booth not in booths:
             booths.append(part.booth)
-        booth_index = booths.index(part.booth)
+        if part.log_id not in logs:
+            logs.append(part.log_id)
+        log_index = logs.index(part.log_id)
         used.append(found.label)
         for logged in part.captures:
-            captures.setdefault((logged.capture.booth_id, logged.capture.id), logged)
+            captures.setdefault(logged.capture.uid, logged)
         trail = part.trail
+        times = (
+            [parse_utc(c.capture.utc) for c in part.captures]
+            + [float(t) for t in trail.t[:1]]
+            + [float(t) for t in trail.t[-1:]]
+        )
+        if times:
+            first, last, _ = spans.get(part.log_id, (min(times), max(times), part.booth))
+            spans[part.log_id] = (min(first, *times), max(last, *times), part.booth)
         if len(trail.t):
-            trail_keys.append(trail.ids + (np.int64(booth_index) << 40))
+            trail_keys.append(trail.ids + (np.int64(log_index) << 40))
             trail_t.append(trail.t)
             trail_z.append(trail.z)
             trail_session.append(
@@ -272,5 +290,34 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
         t, z, code = t[order], np.ascontiguousarray(z[order], np.float32), code[order]
     else:
         t, z, code = np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), np.zeros(0, np.int32)
-    ordered = sorted(captures.values(), key=lambda c: (c.capture.utc, c.capture.booth_id, c.capture.id))
-    return MergedLog(used, skipped, booths, ordered, t, z, sessions, code, list(session_names))
+    ordered = sorted(captures.values(), key=lambda c: (c.capture.utc, c.capture.booth_id, c.capture.uid))
+    warnings = shared_booth_ids(spans)
+    for line in warnings:
+        warn(line)
+    return MergedLog(used, skipped, booths, ordered, t, z, sessions, code, list(session_names), warnings)
+
+
+def shared_booth_ids(spans: dict[str, tuple[float, float, str]]) -> list[str]:
+    """Warnings for booth ids that two logs used at the same time: two booths configured alike.
+
+    One booth's logs follow each other (a damaged log set aside, a new one begun) and need no
+    warning; logs of one booth id whose times overlap cannot be one booth. Both are kept apart.
+    """
+    by_booth: dict[str, list[tuple[float, float, str]]] = {}
+    for log_id, (first, last, booth) in spans.items():
+        by_booth.setdefault(booth, []).append((first, last, log_id))
+    warnings = []
+    for booth, runs in sorted(by_booth.items()):
+        overlapping, reach, reacher = set(), float("-inf"), ""
+        for start, end, log_id in sorted(runs):
+            if start <= reach:
+                overlapping |= {log_id, reacher}
+            if end > reach:
+                reach, reacher = end, log_id
+        if overlapping:
+            warnings.append(
+                f"booth id {booth!r} was used by {len(overlapping)} logs at the same time: two booths have the "
+                f"same booth_id in kiosk.toml. Their captures and trails are kept apart (by log id), but the "
+                f"report colours them as one booth; give each booth its own booth_id"
+            )
+    return warnings

@@ -61,6 +61,7 @@ def _summary_skeleton(log: MergedLog, command: str) -> dict:
         "command": command,
         "bundles": log.bundles,
         "skipped_bundles": log.skipped,
+        "warnings": log.warnings,
         "booths": log.booths,
         "time_range": {"first_utc": min(times) if times else None, "last_utc": max(times) if times else None},
         "counts": {

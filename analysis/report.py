@@ -219,6 +219,7 @@ class CaptureTable:
 
 CSV_COLUMNS = (
     "capture",
+    "capture_id",  # unique across logs and booths (Capture.uid); "capture" is the short label
     "booth",
     "session",
     "utc",
@@ -237,6 +238,7 @@ def csv_columns(table: CaptureTable, class_names) -> dict[str, list]:
     c = table.captures
     columns = {
         "capture": table.labels,
+        "capture_id": [x.uid for x in c],
         "booth": [x.booth_id for x in c],
         "session": [x.session_id or "" for x in c],
         "utc": [x.utc for x in c],

@@ -1,7 +1,7 @@
 """The capture log's format: its SQLite schema, the migrations between versions, and its readers.
 
 The kiosk writes the log (kiosk/capture/, through the statements in capture_writes.py);
-`fse-export` snapshots it into bundles (kiosk/export.py), the kiosk's map mode places the booth's
+`fse-export` snapshots it into bundles (kiosk/log_export/, the format in contract/bundle.py), the kiosk's map mode places the booth's
 captures (kiosk/ui/map_loader.py) and `fse-analyze` merges bundles (analysis/bundles.py). All of
 them read through the functions here, so the tables and columns are written down once. The format
 is documented in docs/analysis.md.
@@ -71,6 +71,12 @@ class Capture:
     how: str
     image_path: str
     design28: bytes
+    log_id: str = ""  # the log it was saved in (log_identity): id restarts at 1 in every new log
+
+    @property
+    def uid(self) -> str:
+        """The capture's identity across logs and booths: its log's id and its number in that log."""
+        return f"{self.log_id}/{self.id}"
 
     def design(self) -> np.ndarray:
         """design28 as (28, 28) float32 in [0, 1]."""
@@ -135,6 +141,21 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
             reason TEXT NOT NULL,            -- 'saving': its capture has not committed; 'pruned': its capture is gone
             utc TEXT NOT NULL
         );
+    """,
+    ),
+    (
+        4,
+        """
+        -- The log's own identity: capture and trail ids restart at 1 in every new log (one set aside,
+        -- a restored one, a second booth with the same booth_id), so what leaves the booth is keyed
+        -- by (log_id, id). A log that already has a booth and a creation time gets the id that
+        -- log_identity() gives its older snapshots, so bundles from before and after this
+        -- migration merge as one log; a new log gets a random one.
+        INSERT OR IGNORE INTO meta (key, value)
+            SELECT 'log_id', COALESCE(
+                (SELECT 'v3:' || b.value || ':' || c.value FROM meta b, meta c
+                    WHERE b.key = 'booth_id' AND c.key = 'created_utc'),
+                lower(hex(randomblob(16))));
     """,
     ),
 )
@@ -239,13 +260,28 @@ def z_from_blob(blob: bytes) -> tuple[float, ...]:
     return tuple(float(v) for v in np.frombuffer(blob, "<f4"))
 
 
+def log_identity(conn: sqlite3.Connection) -> str:
+    """The log's own id (meta log_id, schema 4). A snapshot from before has none: it gets the id that
+    migration 4 gives its log, from the booth id and the log's creation time (unique to the millisecond)."""
+    meta = read_meta(conn)
+    if meta.get("log_id"):
+        return meta["log_id"]
+    if "booth_id" in meta and "created_utc" in meta:
+        return f"v3:{meta['booth_id']}:{meta['created_utc']}"
+    first = conn.execute("SELECT MIN(id) FROM sessions").fetchone() if schema_version(conn) >= 2 else None
+    return f"v1:{meta.get('booth_id', 'unknown')}:{first[0] if first and first[0] else 'empty'}"
+
+
 def read_captures(conn: sqlite3.Connection) -> list[Capture]:
     rows = conn.execute(
         "SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
         "image_path, design28 FROM captures ORDER BY id"
     ).fetchall()
+    log_id = log_identity(conn)
     return [
-        Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]))
+        Capture(
+            r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]), log_id
+        )
         for r in rows
     ]
 

@@ -92,12 +92,12 @@ class App:
         version: str = "dev",
     ) -> None:
         from .commands import Commands
-        from .export import UsbStatusWatch
         from .input_map import InputMap
         from .render import RenderMetrics
         from .render_schedule import RenderSchedule
         from .trail import TrailRecorder
         from .ui.screen import Screen
+        from .usb_status import UsbStatusWatch
 
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
         self.prints_message = prints_message  # why prints are off (F12), None when they are on

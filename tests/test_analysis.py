@@ -34,11 +34,12 @@ from analysis.bundles import find_bundles, merge  # noqa: E402
 from analysis.cli import main as analyze  # noqa: E402
 from analysis.report import CLASS_COLOURS, CSV_COLUMNS, view_box, write_map_png  # noqa: E402
 from analysis.synthetic import HOWS, make_day  # noqa: E402
+from contract.bundle import MANIFEST  # noqa: E402
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION  # noqa: E402
 from contract.fashion_mnist import CLASS_NAMES  # noqa: E402
 from contract.models import sha256_file  # noqa: E402
 from kiosk.capture.log import CaptureLog  # noqa: E402
-from kiosk.export import MANIFEST, export_to_dir, export_to_tar  # noqa: E402
+from kiosk.log_export.bundle import export_to_dir, export_to_tar  # noqa: E402
 
 ODD_BOOTH = "booth<02>&co"
 """A booth name that is also HTML: the page must show it as text."""
@@ -122,6 +123,7 @@ def test_captures_csv_holds_every_capture_with_its_place_and_flags(report):
         rows = list(csv.DictReader(f))
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == summary["counts"]["captures"]
     assert len({(r["booth"], r["capture"]) for r in rows}) == len(rows)
+    assert len({r["capture_id"] for r in rows}) == len(rows)  # unique across logs and booths
     assert {r["booth"] for r in rows} == {"booth-01", ODD_BOOTH}
     assert {r["how"] for r in rows} <= set(HOWS) and len({r["how"] for r in rows}) >= 3  # not all "joystick"
     outside = np.mean([int(r["outside_support"]) for r in rows])

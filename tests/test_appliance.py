@@ -100,7 +100,7 @@ def test_offline_install_runs_a_copy_of_the_code_not_the_checkout(root):
         [
             str(python),
             "-c",
-            "import sys, contract, kiosk, kiosk.export, kiosk.models, numpy, onnxruntime, pygame, serial; "
+            "import sys, contract, kiosk, kiosk.log_export.cli, kiosk.models, numpy, onnxruntime, pygame, serial; "
             "print(kiosk.__file__); print(contract.__file__); "
             "print(numpy.__file__); print(onnxruntime.__file__); print(pygame.__file__); print(serial.__file__); "
             "print(*sys.path, sep='\\n')",
@@ -120,8 +120,8 @@ def test_offline_install_runs_a_copy_of_the_code_not_the_checkout(root):
     # The runtime dependencies are copies too: nothing on root's path lies in the checkout or its .venv.
     assert all(Path(f).is_relative_to(site) for f in dependencies), dependencies
     assert not [p for p in path if p.startswith(str(REPO))], path
-    copied = Path(kiosk_file).with_name("export.py")
-    assert not copied.is_symlink() and copied.read_bytes() == (REPO / "kiosk" / "export.py").read_bytes()
+    copied = Path(kiosk_file).parent / "log_export" / "usb.py"
+    assert not copied.is_symlink() and copied.read_bytes() == (REPO / "kiosk" / "log_export" / "usb.py").read_bytes()
 
 
 def test_idempotent_and_display_switch(root):

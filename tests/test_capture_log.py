@@ -23,6 +23,7 @@ from contract.capture_schema import (
     SCHEMA_VERSION,
     CaptureLogError,
     SchemaTooNewError,
+    log_identity,
     migrate,
     open_db,
     read_captures,
@@ -396,12 +397,20 @@ def test_a_damaged_log_is_set_aside_and_a_new_one_begins(tmp_path, damage, caplo
     assert {k: v for k, v in _images(tmp_path).items() if k in images} == images  # images kept
 
 
+def _log_id(state_dir) -> str:
+    conn = open_db(state_dir / DB_NAME, read_only=True)
+    try:
+        return log_identity(conn)
+    finally:
+        conn.close()
+
+
 def test_retention_prunes_the_oldest_exported_captures_never_an_unexported_one(tmp_path):
     """Issue 12.4. "Low on space" is reached by raising keep_free_mb above the free space."""
     log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, keep_free_mb=0)
     ids = [log.save_capture(*_capture_args(size=256, seed=i), "none", [], "joystick") for i in range(6)]
-    assert mark_exported(tmp_path, ids[:4]) == 4  # what fse-export does once a bundle is safe
-    assert mark_exported(tmp_path, ids[:4]) == 0  # already marked: the first export's time stays
+    assert mark_exported(tmp_path, _log_id(tmp_path), ids[:4]) == 4  # what fse-export does once a bundle is safe
+    assert mark_exported(tmp_path, _log_id(tmp_path), ids[:4]) == 0  # already marked: the first export's time stays
     assert log.prune() == 0  # retention off
     assert log.status().not_exported == 2
 
@@ -423,14 +432,15 @@ def test_retention_prunes_the_oldest_exported_captures_never_an_unexported_one(t
 
 
 def test_mark_exported_waits_for_the_kiosk_and_skips_an_old_log(tmp_path):
-    assert mark_exported(tmp_path, [1]) == 0  # no log yet
+    assert mark_exported(tmp_path, "any", [1]) == 0  # no log yet
     conn = open_db(tmp_path / DB_NAME)
     migrate(conn, target=2)
     conn.close()
-    assert mark_exported(tmp_path, [1]) == 0  # schema 2: the kiosk upgrades it first
+    assert mark_exported(tmp_path, "any", [1]) == 0  # schema 2: the kiosk upgrades it first
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         first = _save(log, 1)
-        assert mark_exported(tmp_path, [first]) == 1  # the kiosk has the log open meanwhile
+        assert mark_exported(tmp_path, "another log", [first]) == 0  # not the log that was exported
+        assert mark_exported(tmp_path, _log_id(tmp_path), [first]) == 1  # the kiosk has the log open meanwhile
         assert log.prune() == 0 and log.status().not_exported == 0
 
 

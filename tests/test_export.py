@@ -14,22 +14,15 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import kiosk.export
+import kiosk.log_export.bundle
 from analysis.bundles import find_bundles, merge
+from contract.bundle import MANIFEST, PARTIAL_SUFFIX
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
 from contract.models import sha256_file
 from kiosk.capture.log import CaptureLog
-from kiosk.export import (
-    MANIFEST,
-    PARTIAL_SUFFIX,
-    USB_STATUS,
-    USB_SUBDIR,
-    UsbStatusWatch,
-    main,
-    read_usb_status,
-    usb_status_toast,
-    write_usb_status,
-)
+from kiosk.log_export.cli import main
+from kiosk.log_export.usb import USB_SUBDIR, write_usb_status
+from kiosk.usb_status import USB_STATUS, UsbStatusWatch, read_usb_status, usb_status_toast
 
 
 def _fill(state_dir: Path, captures: int = 3, trail: int = 10, booth: str = "booth-e") -> None:
@@ -204,14 +197,14 @@ def test_every_file_is_on_the_disk_before_the_manifest(tmp_path, monkeypatch):
     so a manifest on a stick means its images are there."""
     _fill(tmp_path / "state", captures=4)
     flushes = []
-    real_sync = kiosk.export.sync_filesystem
+    real_sync = kiosk.log_export.bundle.sync_filesystem
 
     def spy(path):
         written = sorted(p.relative_to(path).as_posix() for p in Path(path).rglob("*") if p.is_file())
         flushes.append((Path(path).name, written))
         real_sync(path)
 
-    monkeypatch.setattr(kiosk.export, "sync_filesystem", spy)
+    monkeypatch.setattr(kiosk.log_export.bundle, "sync_filesystem", spy)
     assert main(["--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")]) == 0
     (bundle,) = _bundles(tmp_path / "out")
     manifest = _verify_bundle(bundle)

@@ -28,19 +28,12 @@ import numpy as np
 import pytest
 
 from analysis.bundles import find_bundles, merge
+from contract.bundle import MANIFEST, PARTIAL_SUFFIX
 from contract.capture_schema import DB_NAME, unexported_count
 from contract.models import sha256_file
 from kiosk.capture.log import CaptureLog
-from kiosk.export import (
-    ALLOWED_FILESYSTEMS,
-    MANIFEST,
-    PARTIAL_SUFFIX,
-    USB_MOUNT_ROOT,
-    USB_STATUS,
-    USB_SUBDIR,
-    read_usb_status,
-    usb_status_toast,
-)
+from kiosk.log_export.usb import ALLOWED_FILESYSTEMS, USB_MOUNT_ROOT, USB_SUBDIR
+from kiosk.usb_status import USB_STATUS, read_usb_status, usb_status_toast
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(
@@ -132,7 +125,7 @@ def state_dir():
 
 def export(device: str, state: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "kiosk.export", "--usb", device, "--state-dir", str(state), *extra],
+        [sys.executable, "-m", "kiosk.log_export.cli", "--usb", device, "--state-dir", str(state), *extra],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -415,7 +408,7 @@ def test_a_killed_export_is_marked_failed_after_the_unit_ends(sticks, state_dir,
 
     def mark_stopped():
         return subprocess.run(
-            [sys.executable, "-m", "kiosk.export", "--mark-stopped", device, "--state-dir", str(state_dir)],
+            [sys.executable, "-m", "kiosk.log_export.cli", "--mark-stopped", device, "--state-dir", str(state_dir)],
             cwd=REPO,
             capture_output=True,
             text=True,

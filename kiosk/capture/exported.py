@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Iterable
 
-from contract.capture_schema import DB_NAME, CaptureLogError, check_not_newer, open_db, utc_text
+from contract.capture_schema import DB_NAME, CaptureLogError, check_not_newer, log_identity, open_db, utc_text
 from contract.capture_writes import EXPORT_MARKS_SINCE, mark_captures_exported
 
 from . import faults
@@ -20,10 +20,13 @@ from . import faults
 log = logging.getLogger(__name__)
 
 
-def mark_exported(state_dir: Path, capture_ids: Iterable[int], when: float | None = None) -> int:
-    """Record that a bundle holding these captures is safely written; returns how many were newly marked.
+def mark_exported(state_dir: Path, log_id: str, capture_ids: Iterable[int], when: float | None = None) -> int:
+    """Record that a bundle holding these captures of log `log_id` is safely written; returns how many
+    were newly marked.
 
-    fse-export calls this once the bundle's images and manifest are durable on the stick. Retention
+    fse-export calls this once the bundle's images and manifest are durable on the stick. If the log
+    there now is another one (the exported log was set aside or replaced while the export ran), nothing
+    is marked: its captures with the same numbers are not on the stick. Retention
     (`[log] keep_free_mb`) only ever deletes captures marked here. Runs on its own connection and
     waits, with back-off, while the kiosk's writer holds the lock. A log older than schema 3 (the
     kiosk upgrades it at its next start) is left alone: 0. Run it as the log's owner (or hand the
@@ -49,6 +52,14 @@ def mark_exported(state_dir: Path, capture_ids: Iterable[int], when: float | Non
                 )
                 return 0
             conn.execute("BEGIN IMMEDIATE")
+            if log_identity(conn) != log_id:
+                conn.execute("ROLLBACK")
+                log.warning(
+                    "%s is no longer the log that was exported (%s); its captures stay marked as not exported",
+                    db,
+                    log_id,
+                )
+                return 0
             marked = mark_captures_exported(conn, ids, stamp)
             conn.execute("COMMIT")
             return marked

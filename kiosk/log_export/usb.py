@@ -1,0 +1,230 @@
+"""`fse-export --usb`: the booth's log onto a USB stick labelled FSE-EXPORT (systemd/fse-usb-export@.service).
+
+    fse-export --usb /dev/sdb1           # udev/systemd on a stick labelled FSE-EXPORT (mounts it)
+    fse-export --usb /media/stick        # or an already mounted stick
+    fse-export --mark-stopped /dev/sdb1  # the unit's ExecStopPost: a killed export is marked failed
+
+Progress goes to `<state_dir>/usb-export.json` (kiosk/usb_status.py, which the kiosk polls to tell the
+operator when the stick is safe to remove). The USB exporter runs as root (it mounts the stick) but
+reads the state directory and writes the bundle as the directory's owner (the kiosk's user), so a
+link planted there reaches nothing that user could not reach anyway; a stick is mounted
+nosuid,nodev,noexec,nosymfollow, only if its file system is one of ALLOWED_FILESYSTEMS, each device
+on its own mount point.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from contract.capture_schema import utc_text
+
+from ..durable import write_file_durably
+from ..usb_status import USB_STATUS, read_usb_status
+from .bundle import export_into, record_export
+from .files import ExportError, ExportStopped
+
+USB_MOUNT_ROOT = Path("/run/fse-usb-export")  # one mount point per device below it: /run/fse-usb-export/sdb1
+USB_SUBDIR = "fse-export"
+# The file systems a stick may have; systemd/90-fse-usb-export.rules matches the same list (a test checks).
+ALLOWED_FILESYSTEMS = ("vfat", "exfat", "ext4")
+MOUNT_OPTIONS = "nosuid,nodev,noexec,nosymfollow"
+STOPPED_MESSAGE = (
+    "the export was stopped before it finished (the stick was pulled, or it took longer than the "
+    "15-minute limit); plug the stick in again to copy the rest"
+)
+
+
+@contextlib.contextmanager
+def acting_as(owner: tuple[int, int] | None):
+    """Root takes the state directory owner's identity (effective ids) for file work, then back."""
+    if owner is None:
+        yield
+        return
+    groups = os.getgroups()
+    os.setgroups([])
+    os.setegid(owner[1])
+    os.seteuid(owner[0])
+    try:
+        yield
+    finally:
+        os.seteuid(0)
+        os.setegid(0)
+        os.setgroups(groups)
+
+
+def state_dir_owner(state_dir: Path) -> tuple[int, int] | None:
+    """Whom a root exporter acts as in the state directory: its owner, or None (not root / root-owned)."""
+    if os.geteuid() != 0:
+        return None
+    info = os.lstat(state_dir)
+    if stat.S_ISLNK(info.st_mode):
+        raise ExportError(f"the state directory {state_dir} is a symlink; point --state-dir at the real folder")
+    return None if info.st_uid == 0 else (info.st_uid, info.st_gid)
+
+
+def write_usb_status(state_dir: Path, state: str, message: str, owner: tuple[int, int] | None = None, **extra) -> None:
+    status = {"state": state, "message": message, "updated_utc": utc_text(time.time()), **extra}
+    path = Path(state_dir) / USB_STATUS
+    try:
+        with acting_as(owner):
+            write_file_durably(path, (json.dumps(status, indent=2) + "\n").encode())
+            os.chmod(path, 0o644)  # the kiosk's user reads it
+    except OSError as e:
+        print(f"fse-export: cannot write {path} ({e})", file=sys.stderr)
+
+
+def filesystem_type(device: Path) -> str:
+    """The file system blkid finds on the device ('' if none)."""
+    result = subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", str(device)], capture_output=True, text=True)
+    return result.stdout.strip()
+
+
+def mount_stick(device: Path, owner: tuple[int, int] | None) -> Path:
+    """Mount a stick on its own mount point (USB_MOUNT_ROOT/<kernel name>); returns the mount point."""
+    fstype = filesystem_type(device)
+    if fstype not in ALLOWED_FILESYSTEMS:
+        raise ExportError(
+            f"{device} holds {'a ' + fstype if fstype else 'no known'} file system; the booth only "
+            f"mounts {', '.join(ALLOWED_FILESYSTEMS)}: format the stick as FAT32, exFAT or ext4 "
+            f"with the label FSE-EXPORT"
+        )
+    point = USB_MOUNT_ROOT / device.name
+    USB_MOUNT_ROOT.mkdir(mode=0o755, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        point.mkdir(mode=0o755)
+    info = os.lstat(point)
+    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0:
+        raise ExportError(f"{point} is not a root-owned folder; remove it and plug the stick in again")
+    if os.path.ismount(point):
+        raise ExportError(f"{point} is in use: an export to {device} is already running; wait for it to finish")
+    options = MOUNT_OPTIONS
+    if owner and fstype in ("vfat", "exfat"):  # no owners on disk: the files belong to the kiosk's user
+        options += f",uid={owner[0]},gid={owner[1]},fmask=0022,dmask=0022"
+    _run(
+        ["mount", "-t", fstype, "-o", options, str(device), str(point)],
+        f"cannot mount {device} ({fstype}); try the stick in another port, or reformat it",
+    )
+    return point
+
+
+def unmount_stick(point: Path) -> None:
+    result = subprocess.run(["umount", str(point)], capture_output=True, text=True)
+    if result.returncode != 0:  # a pulled stick: detach it so the next one can use the mount point
+        subprocess.run(["umount", "-l", str(point)], capture_output=True)
+    with contextlib.suppress(OSError):
+        point.rmdir()
+
+
+def export_folder(root: Path, owner: tuple[int, int] | None) -> Path:
+    """root/fse-export, made if missing and handed to the owner; a link there is refused."""
+    root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(USB_SUBDIR, 0o755, dir_fd=root_fd)
+        try:
+            fd = os.open(USB_SUBDIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise ExportError(
+                    f"{USB_SUBDIR} on the stick is a link or a file, not a folder; the booth only writes "
+                    f"into a real folder: delete it from the stick, or use another stick"
+                ) from None
+            raise
+        try:
+            if owner and os.fstat(fd).st_uid != owner[0]:
+                os.fchown(fd, *owner)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(root_fd)
+    return root / USB_SUBDIR
+
+
+def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
+    """Export onto a stick: a block device is mounted (and unmounted) here, a directory is used as is."""
+    state_dir = Path(state_dir)
+    owner = state_dir_owner(state_dir)
+    started = utc_text(time.time())
+
+    def status(state: str, message: str, **extra) -> None:
+        write_usb_status(state_dir, state, message, owner, device=target, started_utc=started, **extra)
+
+    status("running", "Copying the booth's log to the USB stick. Do not remove it.")
+    mount_point = None
+    try:
+        path = Path(target)
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            mode = 0
+        if stat.S_ISBLK(mode):
+            mount_point = root = mount_stick(path, owner)
+        elif stat.S_ISDIR(mode):
+            root = path
+        else:
+            raise ExportError(f"{target} is neither a block device nor a mounted directory; plug the stick in again")
+        out = export_folder(root, owner)
+        with acting_as(owner):
+            bundle, manifest = export_into(state_dir, out, full)
+        if mount_point:
+            _run(["umount", str(mount_point)], f"cannot unmount {mount_point}")
+            mount_point.rmdir()
+            mount_point = None
+        counts = manifest["counts"]
+        status(
+            "done",
+            f"Export finished ({counts['captures']} captures, {counts['images_copied']} new images): "
+            f"safe to remove the USB stick.",
+            bundle=f"{USB_SUBDIR}/{bundle.name}",
+            finished_utc=utc_text(time.time()),
+        )
+    except BaseException as e:
+        if mount_point:
+            unmount_stick(mount_point)
+        if isinstance(e, ExportStopped):
+            message = str(e)
+        elif isinstance(e, OSError):
+            message = f"{e.strerror or e} ({e.filename or target}). Remove the stick and try again"
+        else:
+            message = f"{e}. Remove the stick and try again"
+        status("failed", message, finished_utc=utc_text(time.time()))
+        raise
+    with acting_as(owner):  # after "safe to remove": the stick is unmounted, the bundle on it whole
+        record_export(state_dir, manifest)
+    return bundle
+
+
+def mark_stopped(state_dir: Path, device: str) -> bool:
+    """After the unit ends (ExecStopPost): an export of `device` still "running" was killed (SIGKILL
+    after a hang, or a crash) and could not say so itself. Mark it failed, free its mount point."""
+    state_dir = Path(state_dir)
+    status = read_usb_status(state_dir)
+    point = USB_MOUNT_ROOT / Path(device).name
+    if os.path.ismount(point):
+        unmount_stick(point)
+    if not status or status.get("state") != "running" or status.get("device") != device:
+        return False
+    write_usb_status(
+        state_dir,
+        "failed",
+        STOPPED_MESSAGE,
+        state_dir_owner(state_dir),
+        device=device,
+        started_utc=status.get("started_utc"),
+        finished_utc=utc_text(time.time()),
+    )
+    return True
+
+
+def _run(command: list[str], problem: str) -> None:
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise ExportError(f"{problem} ({' '.join(command)}: {result.stderr.strip() or result.returncode})")
