@@ -77,8 +77,9 @@ def clear_journal(conn: sqlite3.Connection, image_paths: Iterable[str]) -> None:
     conn.executemany("DELETE FROM image_journal WHERE image_path = ?", [(p,) for p in image_paths])
 
 
-def journalled_images(conn: sqlite3.Connection) -> list[str]:
-    return [row[0] for row in conn.execute("SELECT image_path FROM image_journal")]
+def journalled_images(conn: sqlite3.Connection) -> dict[str, str]:
+    """{image path: reason ('saving' or 'pruned')} of every journal entry."""
+    return dict(conn.execute("SELECT image_path, reason FROM image_journal").fetchall())
 
 
 def holds_image(conn: sqlite3.Connection, image_path: str) -> bool:

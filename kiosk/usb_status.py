@@ -1,8 +1,8 @@
 """What the kiosk shows of USB exports: `fse-export --usb` (kiosk/log_export/usb.py) writes its progress
 to `<state_dir>/usb-export.json`; the kiosk polls it and shows a toast.
 
-    {"state": "running" | "done" | "failed", "message": "...", "device": "...", "bundle": "...",
-     "started_utc": "...", "finished_utc": "..."}
+    {"state": "running" | "done" | "failed", "message": "...", "device": "...", "stick": "the 16 GB stick sdb1",
+     "bundle": "...", "missing_images": 0, "started_utc": "...", "finished_utc": "..."}
 """
 
 from __future__ import annotations
@@ -66,11 +66,14 @@ def usb_status_toast(status: dict | None) -> tuple[str, str, float] | None:
     """(text, level, seconds) for the kiosk's status line, or None."""
     if not status:
         return None
-    state = status.get("state")
+    state, stick = status.get("state"), status.get("stick") or "the stick"
     if state == "running":
-        return "USB export running: don't remove the stick", "info", 6.0
+        return f"USB export running: don't remove {stick}", "info", 6.0
     if state == "done":
-        return "USB export finished: safe to remove", "ok", 8.0
+        missing = status.get("missing_images") or 0
+        if missing:
+            return f"USB export finished, {missing} images missing (F12): safe to remove {stick}", "warn", 10.0
+        return f"USB export finished: safe to remove {stick}", "ok", 8.0
     if state == "failed":
         return f"USB export failed: {status.get('message', '')}", "warn", 10.0
     return None

@@ -292,8 +292,9 @@ def test_a_restored_older_log_keeps_the_newer_images(tmp_path):
 
 
 def test_only_files_the_journal_names_are_removed(tmp_path):
-    """A capture interrupted between its journal entry and its commit leaves files start-up may
-    remove; a file nobody journalled is moved to quarantine instead."""
+    """A capture interrupted between its journal entry and its commit leaves temp files start-up may
+    remove; its image and a file nobody journalled are moved to quarantine instead (issue 21 item 3:
+    start-up never unlinks an image)."""
     with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
         kept = _save(log, 1)
     day = next((tmp_path / IMAGES_DIR).iterdir())
@@ -315,7 +316,10 @@ def test_only_files_the_journal_names_are_removed(tmp_path):
     assert conn.execute("SELECT COUNT(*) FROM image_journal").fetchone()[0] == 0
     assert not unfinished.exists() and not unfinished.with_name(unfinished.name + TEMP_SUFFIX).exists()
     assert not stray.exists()
-    assert _quarantined_images(tmp_path) == {f"{day.name}/holiday-photo.png": b"someone else's file"}
+    assert _quarantined_images(tmp_path) == {
+        f"{day.name}/holiday-photo.png": b"someone else's file",
+        f"{day.name}/{unfinished.name}": b"half an image",
+    }
 
 
 def test_a_locked_log_is_retried_while_visitors_explore(tmp_path, monkeypatch):
@@ -551,6 +555,9 @@ def test_sigkill_at_random_points_never_loses_an_acknowledged_capture(tmp_path):
     on_disk = {p.relative_to(tmp_path).as_posix() for p in (tmp_path / IMAGES_DIR).rglob("*") if p.is_file()}
     assert on_disk == referenced, "orphan or temp images left after reopening"
     assert not any(name.endswith(TEMP_SUFFIX) for name in on_disk)
-    assert not (tmp_path / QUARANTINE_DIR).exists(), "every file the kills left was the log's own: none is a stray"
+    # A save cut short after its image was renamed into place leaves a whole image that never
+    # committed: start-up never unlinks an image (issue 21 item 3), it quarantines it; temp files go.
+    quarantined = [p for p in (tmp_path / QUARANTINE_DIR).rglob("*") if p.is_file()]
+    assert all(read_png(p).shape == (160, 160, 3) for p in quarantined), quarantined
     assert stored >= len(acknowledged)
     print(json.dumps({"kills": KILLS, "acknowledged": len(acknowledged), "stored": stored}))

@@ -233,7 +233,11 @@ def test_export_onto_a_block_device_reports_done(sticks, state_dir):
     assert code == 0, err
     status = read_usb_status(state_dir)
     assert status["state"] == "done", status
-    assert status["message"] == "Export finished (3 captures, 3 new images): safe to remove the USB stick."
+    # The stick is named (issue 21 item 7: two sticks at once shared one "safe to remove").
+    assert re.fullmatch(
+        r"Export finished \(3 captures, 3 new images\): safe to remove the 67 MB stick loop\d+\.", status["message"]
+    ), status["message"]
+    assert usb_status_toast(status)[0] == f"USB export finished: safe to remove {status['stick']}"
     assert _mounts(device) == [] and not (USB_MOUNT_ROOT / Path(device).name).exists()
     with opened(device) as stick:
         manifest = verify(stick / status["bundle"])

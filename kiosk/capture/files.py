@@ -2,7 +2,8 @@
 
 kiosk/capture/journal.py decides from the image journal which files are its own; this module encodes,
 removes and moves them. Nothing here deletes a file it was not named: what the log cannot prove is
-its own goes to `quarantine/` in the state directory and stays there for the operator.
+its own goes to `quarantine/` in the state directory and stays there for the operator, and comes back
+when a log that refers to it is restored.
 
     quarantine/log-<utc>.sqlite (+ -wal, -shm)    a damaged database, set aside whole
     quarantine/images-<utc>/YYYY-MM-DD/...png     images no capture referred to, in images/' layout
@@ -14,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from contract.capture_schema import IMAGES_DIR
 
@@ -25,11 +26,12 @@ log = logging.getLogger(__name__)
 QUARANTINE_DIR = "quarantine"
 
 
-def remove_image(state_dir: Path, relative: str) -> int:
-    """Remove a capture image and its temp files (the log's own: journalled); how many files went."""
+def remove_image(state_dir: Path, relative: str, temp_only: bool = False) -> int:
+    """Remove a capture image and its temp files (the log's own: journalled); how many files went.
+    temp_only: only the temp files (half-written, never an image anybody saw)."""
     removed = 0
     image = state_dir / relative
-    for path in (*temp_files(image), image):
+    for path in (*temp_files(image), *(() if temp_only else (image,))):
         try:
             path.unlink()
             removed += 1
@@ -73,6 +75,29 @@ def quarantine_images(state_dir: Path, strays: list[Path]) -> Path:
     for folder in {p.parent for p in strays} | {target / p.parent.relative_to(images) for p in strays}:
         fsync_dir(folder)
     return target
+
+
+def restore_images(state_dir: Path, relatives: list[str]) -> list[str]:
+    """Move these images (paths relative to the state directory) back from quarantine/images-*/,
+    where a start-up with another log put them; returns those found (the newest copy wins)."""
+    folders = sorted((state_dir / QUARANTINE_DIR).glob("images-*"), reverse=True)
+    back, touched = [], set()
+    for relative in relatives:
+        parts = PurePosixPath(relative).parts
+        if len(parts) < 2 or parts[0] != IMAGES_DIR or ".." in parts:
+            continue
+        for folder in folders:
+            source = folder.joinpath(*parts[1:])
+            if source.is_file() and not source.is_symlink():
+                dest = state_dir / relative
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(source, dest)
+                back.append(relative)
+                touched |= {source.parent, dest.parent}
+                break
+    for folder in touched:
+        fsync_dir(folder)
+    return back
 
 
 def quarantine_database(db_path: Path) -> Path:

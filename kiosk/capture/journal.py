@@ -10,10 +10,13 @@ Durability: a capture's image path is entered in the image journal (committed, n
 before the file exists; the PNG is written to a temp file, fsynced, renamed and the directory
 fsynced; then the capture's row and the end of its journal entry commit together (fsynced).
 save_capture returns the id only after that commit, so a capture the visitor saw acknowledged
-survives a power cut, and a row never points at a missing or half-written image. At start-up only
-the journal's files are removed (captures that never committed, images whose rows retention
-deleted); any other image no capture refers to is moved to quarantine/, never unlinked, and a log
-that never saved a capture (a brand-new one) touches no file at all. Retention (`[log]
+survives a power cut, and a row never points at a missing or half-written image. Start-up never
+unlinks an image the log did not delete itself: it removes images whose rows retention deleted
+('pruned') and the temp files of unfinished saves; the image of a save that did not commit here
+(a restored older log's journal may name one its successor committed) and any other image no
+capture refers to go to quarantine/, and images this log refers to come back from quarantine/ (a
+restored log's) or are named missing. A log that never saved a capture (a brand-new one) moves no
+image of another log. Retention (`[log]
 keep_free_mb`) deletes the oldest captures an export has copied (exported.py), never one it has not.
 """
 
@@ -24,7 +27,7 @@ import sqlite3
 import time
 from typing import TYPE_CHECKING
 
-from contract.capture_schema import CaptureLogError, image_paths, utc_text
+from contract.capture_schema import IMAGES_DIR, CaptureLogError, image_paths, utc_text
 from contract.capture_writes import (
     CaptureRow,
     clear_journal,
@@ -40,7 +43,15 @@ from contract.capture_writes import (
 from ..durable import fsync_dir, write_file_durably
 from . import faults
 from .faults import DiskFullError, is_busy, is_disk_full
-from .files import free_mb, image_size, quarantine_images, remove_image, stray_images
+from .files import (
+    QUARANTINE_DIR,
+    free_mb,
+    image_size,
+    quarantine_images,
+    remove_image,
+    restore_images,
+    stray_images,
+)
 
 if TYPE_CHECKING:
     from .writer import LogWriter
@@ -104,24 +115,54 @@ def _forget_unsaved(writer: LogWriter, relative: str) -> None:
 
 
 def sweep(writer: LogWriter) -> None:
-    """Clear what the image journal says is ours; quarantine any other image no capture refers to."""
+    """At every open: finish what the image journal names, quarantine any other image no capture
+    refers to, and bring back from quarantine the images this log refers to (a restored log's)."""
     conn, state_dir = writer.conn, writer.state_dir
     referenced = set(image_paths(conn))
     journal = journalled_images(conn)
-    removed = sum(remove_image(state_dir, relative) for relative in journal if relative not in referenced)
+    unclaimed = [relative for relative in journal if relative not in referenced]
+    # 'pruned': retention deleted the (exported) capture's row and had not yet removed its file.
+    removed = sum(remove_image(state_dir, p) for p in unclaimed if journal[p] == "pruned")
+    # 'saving': the capture did not commit in this log. Its temp files go; the image itself is kept
+    # (quarantined): a restored older log's journal can name an image its successor committed.
+    unfinished = [p for p in unclaimed if journal[p] != "pruned"]
+    removed += sum(remove_image(state_dir, p, temp_only=True) for p in unfinished)
     if journal:
-        writer.commit(lambda c: clear_journal(c, journal))
+        writer.commit(lambda c: clear_journal(c, list(journal)))
     if removed:
-        log.info("removed %d image file(s) of captures that never committed or were pruned", removed)
-    if not ever_saved_a_capture(conn):
-        return  # a log that never saved a capture (a brand-new one) claims no file: leave images/ alone
-    strays = stray_images(state_dir, referenced | set(journal))
+        log.info("removed %d file(s) of pruned captures and unfinished saves", removed)
+    _bring_back(writer, referenced)
+    strays = [state_dir / p for p in unfinished if (state_dir / p).is_file()]
+    if ever_saved_a_capture(conn):  # a log that never saved a capture (a brand-new one) claims no other file
+        strays += stray_images(state_dir, referenced | set(journal))
     if strays:
-        target = quarantine_images(state_dir, strays)
+        target = quarantine_images(state_dir, sorted(set(strays)))
         writer.status.notice(
-            f"{len(strays)} image file(s) that no capture in this log refers to (an older or "
-            f"restored log's?) were moved to {target}; nothing was deleted.",
+            f"{len(strays)} image file(s) that no capture in this log refers to (an unfinished save, or an "
+            f"older or restored log's) were moved to {target}; nothing was deleted.",
             logging.WARNING,
+        )
+
+
+def _bring_back(writer: LogWriter, referenced: set[str]) -> None:
+    """Images this log refers to that are not in images/: back from quarantine, or named missing."""
+    state_dir = writer.state_dir
+    absent = sorted(p for p in referenced if not (state_dir / p).is_file())
+    if not absent:
+        return
+    back = restore_images(state_dir, absent)
+    if back:
+        writer.status.notice(
+            f"{len(back)} image(s) of this log's captures were brought back from {state_dir / QUARANTINE_DIR} "
+            f"(moved there while another log was in use)",
+            logging.WARNING,
+        )
+    missing = sorted(set(absent) - set(back))
+    if missing:
+        writer.status.notice(
+            f"{len(missing)} image(s) of this log's captures are missing from {state_dir / IMAGES_DIR} and "
+            f"quarantine/ (e.g. {missing[0]}); their captures are kept, exports list them as missing",
+            logging.ERROR,
         )
 
 

@@ -148,16 +148,30 @@ def export_folder(root: Path, owner: tuple[int, int] | None) -> Path:
     return root / USB_SUBDIR
 
 
+def stick_name(target: str) -> str:
+    """What the operator calls the stick: its size and kernel name ("the 16 GB stick sdb1"), or its folder."""
+    path = Path(target)
+    try:
+        if not stat.S_ISBLK(os.stat(path).st_mode):
+            return f"the stick at {target}"
+        size = int((Path("/sys/class/block") / path.name / "size").read_text()) * 512
+    except (OSError, ValueError):
+        return f"the stick {path.name}"
+    return f"the {size / 1e9:.0f} GB stick {path.name}" if size >= 1e9 else f"the {size / 1e6:.0f} MB stick {path.name}"
+
+
 def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
     """Export onto a stick: a block device is mounted (and unmounted) here, a directory is used as is."""
     state_dir = Path(state_dir)
     owner = state_dir_owner(state_dir)
     started = utc_text(time.time())
 
-    def status(state: str, message: str, **extra) -> None:
-        write_usb_status(state_dir, state, message, owner, device=target, started_utc=started, **extra)
+    stick = stick_name(target)
 
-    status("running", "Copying the booth's log to the USB stick. Do not remove it.")
+    def status(state: str, message: str, **extra) -> None:
+        write_usb_status(state_dir, state, message, owner, device=target, stick=stick, started_utc=started, **extra)
+
+    status("running", f"Copying the booth's log to {stick}. Do not remove it.")
     mount_point = None
     try:
         path = Path(target)
@@ -178,12 +192,14 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
             _run(["umount", str(mount_point)], f"cannot unmount {mount_point}")
             mount_point.rmdir()
             mount_point = None
-        counts = manifest["counts"]
+        counts, missing = manifest["counts"], len(manifest["missing_images"])
+        lost = f"; {missing} images are missing at the booth (F12 names them)" if missing else ""
         status(
             "done",
-            f"Export finished ({counts['captures']} captures, {counts['images_copied']} new images): "
-            f"safe to remove the USB stick.",
+            f"Export finished ({counts['captures']} captures, {counts['images_copied']} new images{lost}): "
+            f"safe to remove {stick}.",
             bundle=f"{USB_SUBDIR}/{bundle.name}",
+            missing_images=missing,
             finished_utc=utc_text(time.time()),
         )
     except BaseException as e:
