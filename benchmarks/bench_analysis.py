@@ -35,7 +35,7 @@ print(json.dumps({"code": code, "seconds": round(time.perf_counter() - t0, 1), "
 
 def _one(trail: int, work: Path) -> dict:
     from analysis.synthetic import make_day
-    from kiosk.log_export.bundle import export_to_dir
+    from kiosk.log_export.pull import export_to_dir
     from kiosk.models import FashionModels
 
     state = work / f"state-{trail}"

@@ -7,11 +7,13 @@ A bundle is a folder `<booth>-<utc>/` holding
         format, format_version      BUNDLE_FORMAT, BUNDLE_VERSION
         booth_id, schema_version, exported_utc, time_range {first_utc, last_utc}
         log_id                      the exported log's own id (capture_schema.log_identity; version 2 on)
-        counts {captures, trail_points, sessions, images, images_copied}
+        counts {captures, trail_points, sessions, images, images_copied, images_resumed}
+                                    (images_resumed: copies an interrupted export left, read back and kept)
         missing_images              image paths the log names that could not be copied
         exported_capture_ids        captures (numbers in log_id) whose image is in this bundle or an earlier one beside it
         files {path: sha256}        every other file in the bundle
         images_in_earlier_bundles   {image path: {bundle, sha256}}: held by a whole bundle in the same folder
+        set_aside_log               only in the bundle of a log the kiosk set aside: quarantine/log-<utc>.sqlite
 
 A bundle is written as `NAME.partial/` and renamed to `NAME/` after its manifest: a folder with its
 final name is whole; a `.partial` one is an export that was cut short. docs/analysis.md has the long version.
@@ -19,8 +21,32 @@ final name is whole; a `.partial` one is an export that was cut short. docs/anal
 
 from __future__ import annotations
 
+import json
+import re
+
+import numpy as np
+
 MANIFEST = "manifest.json"
 BUNDLE_FORMAT = "fse-capture-bundle"
 BUNDLE_VERSION = 2  # 2: log_id
 PARTIAL_SUFFIX = ".partial"
-MANIFEST_LIMIT = 64 << 20  # an earlier bundle's manifest bigger than this is not ours
+MANIFEST_LIMIT = 16 << 20  # ~100,000 images; a bigger manifest is not ours (and parsing it would cost ~15x in memory)
+MANIFEST_DEPTH = 8  # ours nest 4 deep; a manifest of "[[[[..." is not ours (and would exhaust the parser)
+
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
+
+
+def parse_manifest(data: bytes) -> dict:
+    """A manifest's bytes as a dict; ValueError for anything that is not one of ours: more than
+    MANIFEST_LIMIT bytes, nested deeper than MANIFEST_DEPTH, not JSON, not an object. Read from
+    sticks anybody may have written, so its size and depth are checked before json parses it."""
+    if len(data) > MANIFEST_LIMIT:
+        raise ValueError(f"over {MANIFEST_LIMIT >> 20} MB")
+    bare = np.frombuffer(_STRING.sub(b'""', data), np.uint8)
+    steps = np.isin(bare, (ord("["), ord("{"))).astype(np.int32) - np.isin(bare, (ord("]"), ord("}")))
+    if len(steps) and int(np.cumsum(steps).max()) > MANIFEST_DEPTH:
+        raise ValueError(f"nested deeper than {MANIFEST_DEPTH}")
+    manifest = json.loads(data)
+    if not isinstance(manifest, dict):
+        raise ValueError("not a JSON object")
+    return manifest

@@ -39,7 +39,7 @@ from contract.capture_schema import DB_NAME, SCHEMA_VERSION  # noqa: E402
 from contract.fashion_mnist import CLASS_NAMES  # noqa: E402
 from contract.models import sha256_file  # noqa: E402
 from kiosk.capture.log import CaptureLog  # noqa: E402
-from kiosk.log_export.bundle import export_to_dir, export_to_tar  # noqa: E402
+from kiosk.log_export.pull import export_to_dir, export_to_tar  # noqa: E402
 
 ODD_BOOTH = "booth<02>&co"
 """A booth name that is also HTML: the page must show it as text."""

@@ -16,7 +16,8 @@ from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, log_identity, open_db, unexported_count
 from kiosk.capture.files import quarantine_database
 from kiosk.capture.log import CaptureLog
-from kiosk.log_export.bundle import export_to_dir, make_bundle, record_export
+from kiosk.log_export.bundle import make_bundle
+from kiosk.log_export.pull import export_to_dir, record_export
 
 
 def _fill(state: Path, captures: int, booth: str = "booth-i", trail_t0: float | None = None, seed: int = 0) -> None:

@@ -16,7 +16,7 @@ from PIL import Image
 
 import kiosk.log_export.bundle
 from analysis.bundles import find_bundles, merge
-from contract.bundle import MANIFEST, PARTIAL_SUFFIX
+from contract.bundle import MANIFEST, MANIFEST_LIMIT, PARTIAL_SUFFIX, parse_manifest
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
 from contract.models import sha256_file
 from kiosk.capture.log import CaptureLog
@@ -72,7 +72,14 @@ def test_out_writes_a_checksummed_bundle(tmp_path, capsys):
     assert bundle.parent == tmp_path / "out" and bundle.name.startswith("booth-e-")
     manifest = _verify_bundle(bundle)
     assert manifest["booth_id"] == "booth-e" and manifest["schema_version"] == SCHEMA_VERSION
-    assert manifest["counts"] == {"captures": 3, "trail_points": 10, "sessions": 1, "images": 3, "images_copied": 3}
+    assert manifest["counts"] == {
+        "captures": 3,
+        "trail_points": 10,
+        "sessions": 1,
+        "images": 3,
+        "images_copied": 3,
+        "images_resumed": 0,
+    }
     assert manifest["time_range"]["first_utc"] <= manifest["time_range"]["last_utc"]
 
 
@@ -267,3 +274,35 @@ def test_the_first_usb_status_ever_is_shown(tmp_path):
     assert usb_status_toast(watch.poll()) == ("USB export failed: the stick is full", "warn", 10.0)
     (tmp_path / USB_STATUS).write_text("{half")
     assert watch.poll() is None
+
+
+def test_an_earlier_copy_is_read_back_before_it_is_relied_on(tmp_path):
+    """Issue 21 item 6: a copy on the stick damaged without changing its size was trusted (the manifest's
+    sha256, not the bytes): the new bundle pointed at it and the capture stayed marked exported."""
+    state, pulls = tmp_path / "state", tmp_path / "pulls"
+    _fill(state, captures=3)
+    assert main(["--out", str(pulls), "--state-dir", str(state)]) == 0
+    (first,) = _bundles(pulls)
+    image = next(p for p in first.rglob("*.png"))
+    data = bytearray(image.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # one flipped bit-pattern, same size
+    image.write_bytes(bytes(data))
+    assert main(["--out", str(pulls), "--state-dir", str(state)]) == 0
+    manifest = _verify_bundle(_bundles(pulls)[-1])
+    assert manifest["counts"]["images_copied"] == 1
+    assert image.relative_to(first).as_posix() in manifest["files"]
+
+
+def test_a_hostile_earlier_manifest_is_treated_as_absent(tmp_path):
+    """Issue 21 item 8: 100 KB of `[[[[...` as an earlier bundle's manifest raised RecursionError on
+    every export to that stick; one over the size limit is not read whole either."""
+    _fill(tmp_path / "state")
+    for name, text in (("booth-e-deep", "[" * 100_000), ("booth-e-big", " " * (MANIFEST_LIMIT + 10) + "{}")):
+        (tmp_path / "out" / name).mkdir(parents=True)
+        (tmp_path / "out" / name / MANIFEST).write_text(text)
+    assert main(["--out", str(tmp_path / "out"), "--state-dir", str(tmp_path / "state")]) == 0
+    bundle = next(p for p in _bundles(tmp_path / "out") if p.name not in ("booth-e-deep", "booth-e-big"))
+    assert _verify_bundle(bundle)["counts"]["images_copied"] == 3
+    with pytest.raises(ValueError, match="deeper"):
+        parse_manifest(b'{"a": ' + b"[" * 9 + b"]" * 9 + b"}")
+    assert parse_manifest(b'{"a": "[[[[[[[[[[[[", "b": [[{"c": 1}]]}')["b"] == [[{"c": 1}]]

@@ -1,6 +1,6 @@
-"""Restoring an older capture log never costs an image (issue 21 item 3): start-up quarantines what
-it does not own instead of unlinking it, brings a restored log's images back from quarantine, and
-names the ones that are gone, on F12 and in the export's "done". Real logs, real files."""
+"""Restored and set-aside capture logs never cost an image (issue 21 items 3-4): start-up quarantines
+what it does not own instead of unlinking it, brings a restored log's images back from quarantine,
+names the ones that are gone (F12, the export's "done"), and exports set-aside logs. Real logs, real files."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
+from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, IMAGES_DIR, image_paths, open_db
-from kiosk.capture.files import QUARANTINE_DIR
+from kiosk.capture.files import QUARANTINE_DIR, quarantine_database
 from kiosk.capture.log import CaptureLog
 from kiosk.log_export.usb import export_to_usb
 from kiosk.usb_status import read_usb_status, usb_status_toast
@@ -102,3 +103,33 @@ def test_a_restored_logs_images_come_back_from_quarantine_and_missing_ones_are_n
     assert re.search(r"3 captures, 2 new images; 1 images are missing", status["message"]), status["message"]
     text, level, _ = usb_status_toast(status)
     assert "1 images missing" in text and level == "warn"
+
+
+def test_set_aside_logs_leave_the_booth_in_their_own_bundles_and_f12_counts_them(tmp_path):
+    """Item 4: a damaged log set aside (quarantine/log-<utc>.sqlite) and its images never left the
+    booth: F12 said "0 not yet exported" and the export "done". Each gets its own bundle now, once."""
+    state = tmp_path / "state"
+    with CaptureLog(state, "booth-a", disk_floor_mb=0) as log:
+        for seed in range(3):
+            _save(log, seed)
+    quarantine_database(state / DB_NAME)  # what the writer does with a damaged log
+    (state / QUARANTINE_DIR / "log-19700101T000000Z.sqlite").write_bytes(b"not a database at all" * 100)
+    with CaptureLog(state, "booth-a", disk_floor_mb=0) as log:
+        _save(log, 7), _save(log, 8)
+    with CaptureLog(state, "booth-a", disk_floor_mb=0) as log:  # this start quarantines the old images
+        line = log.status().lines()[0]
+    assert "2 not yet exported, 2 set-aside logs not yet exported" in line, line
+
+    stick = tmp_path / "stick"
+    stick.mkdir()
+    export_to_usb(state, str(stick))
+    status = read_usb_status(state)
+    assert "1 set-aside logs too; 1 set-aside logs could not be read" in status["message"], status["message"]
+    bundles = sorted(p.name for p in (stick / "fse-export").iterdir())
+    assert len(bundles) == 2 and "-set-aside-log-" in bundles[1] and not any(b.endswith(".partial") for b in bundles)
+    merged = merge(find_bundles([stick / "fse-export"], tmp_path), warn=lambda _: None)
+    assert len(merged.captures) == 5 and all(c.image_file.is_file() for c in merged.captures)
+    with CaptureLog(state, "booth-a", disk_floor_mb=0) as log:
+        assert "1 set-aside logs not yet exported" in log.status().lines()[0]  # the unreadable one stays
+    export_to_usb(state, str(stick))
+    assert len(list((stick / "fse-export").iterdir())) == 3  # the log again; the set-aside log is not

@@ -319,15 +319,18 @@ def test_sigterm_mid_copy_marks_the_bundle_partial_and_the_status_failed(sticks,
         (left,) = (stick / USB_SUBDIR).iterdir()
         assert left.name.endswith(PARTIAL_SUFFIX) and not (left / MANIFEST).exists()
         assert len(list(left.rglob("*.png"))) == 4
-    # fse-analyze names the partial bundle it skips (the next export completes beside it).
-    assert finish(export(device, state_dir))[0] == 0
-    with opened(device) as stick:
+        # fse-analyze names a partial bundle it skips.
         warnings = []
         merged = merge(find_bundles([stick / USB_SUBDIR], stick), warn=warnings.append)
-        assert len(merged.captures) == 8
-        (skipped,) = merged.skipped
-        assert skipped[0].endswith(PARTIAL_SUFFIX) and "did not finish" in skipped[1]
-        assert any(left.name in w for w in warnings)
+        assert not merged.captures and "did not finish" in merged.skipped[0][1]
+    # The next export resumes it (issue 21 item 5): the four copies read back right and are kept.
+    assert finish(export(device, state_dir))[0] == 0
+    with opened(device) as stick:
+        (whole,) = (stick / USB_SUBDIR).iterdir()
+        manifest = verify(whole)
+        assert manifest["counts"]["images_resumed"] == 4 and manifest["counts"]["images_copied"] == 8
+        merged = merge(find_bundles([stick / USB_SUBDIR], stick), warn=warnings.append)
+        assert len(merged.captures) == 8 and not merged.skipped
 
 
 def test_two_sticks_at_once_each_get_their_own_whole_bundle(sticks, state_dir, gate):
@@ -425,3 +428,47 @@ def test_a_killed_export_is_marked_failed_after_the_unit_ends(sticks, state_dir,
     assert status["device"] == device and _mounts(device) == []
     assert finish(export(device, state_dir))[0] == 0
     assert mark_stopped().returncode == 0 and read_usb_status(state_dir)["state"] == "done"
+
+
+def test_an_export_longer_than_one_visit_finishes_on_a_small_stick(sticks, state_dir, gate):
+    """Issue 21 item 5: a 64 MB stick, a 37 MB log. The first pull is stopped at 24 of 36 images;
+    its .partial used to stay and take the room, so every later pull ran out of space. Then a pull
+    that cannot fit says how much room it needs and where it ran out (item 7)."""
+    images = _fill(state_dir, 36, px=580)  # ~1 MB each: random pixels do not compress
+    device = sticks("small")
+    g = gate([state_dir / images[24]])
+    process = export(device, state_dir)
+    g.hold(process.pid, Path(images[24]).name)
+    g.wait_held(process.pid)
+    process.send_signal(signal.SIGTERM)
+    g.release(process.pid)
+    assert finish(process)[0] == 2
+
+    code, err = finish(export(device, state_dir))
+    assert code == 0, err
+    assert read_usb_status(state_dir)["state"] == "done"
+    with opened(device) as stick:
+        (whole,) = (stick / USB_SUBDIR).iterdir()
+        assert verify(whole)["counts"]["images_resumed"] == 24
+
+    _fill(state_dir, 30, px=580)  # 30 MB more; about 18 MB were free
+    code, err = finish(export(device, state_dir))
+    status = read_usb_status(state_dir)
+    assert code == 2 and status["state"] == "failed"
+    need = re.search(
+        r"the stick is full \((/\S+\.png): no space left\): the rest of this export needs about (\d+) MB more and (\d+) MB are free",
+        status["message"],
+    )
+    assert need and USB_SUBDIR in need[1] and int(need[2]) > 0, status["message"]
+    assert "the next export continues from it" in status["message"] and "Remove the stick" not in status["message"]
+    assert unexported_count(sqlite3.connect(state_dir / DB_NAME)) == 30
+
+
+def test_an_export_without_a_log_leaves_nothing_on_the_stick(sticks, state_dir):
+    """Issue 21 item 7: no capture log yet (a fresh booth): the export fails and writes nothing."""
+    state_dir.mkdir()
+    device = sticks("fresh")
+    code, err = finish(export(device, state_dir))
+    assert code == 2 and "no capture log" in err
+    with opened(device) as stick:
+        assert not (stick / USB_SUBDIR).exists()

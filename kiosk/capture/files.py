@@ -6,6 +6,7 @@ its own goes to `quarantine/` in the state directory and stays there for the ope
 when a log that refers to it is restored.
 
     quarantine/log-<utc>.sqlite (+ -wal, -shm)    a damaged database, set aside whole
+    quarantine/log-<utc>.sqlite.exported          fse-export has put it in a bundle (kiosk/log_export/pull.py)
     quarantine/images-<utc>/YYYY-MM-DD/...png     images no capture referred to, in images/' layout
 """
 
@@ -24,6 +25,8 @@ from ..durable import fsync_dir, temp_files
 log = logging.getLogger(__name__)
 
 QUARANTINE_DIR = "quarantine"
+EXPORTED_SUFFIX = ".exported"
+"""quarantine/log-<utc>.sqlite.exported: fse-export put that set-aside log in a durable bundle."""
 
 
 def remove_image(state_dir: Path, relative: str, temp_only: bool = False) -> int:
@@ -98,6 +101,12 @@ def restore_images(state_dir: Path, relatives: list[str]) -> list[str]:
     for folder in touched:
         fsync_dir(folder)
     return back
+
+
+def set_aside_logs(state_dir: Path, not_exported: bool = True) -> list[Path]:
+    """The databases set aside in quarantine/, oldest first; not_exported: only those no export took yet."""
+    logs = sorted(p for p in (state_dir / QUARANTINE_DIR).glob("log-*.sqlite") if p.is_file() and not p.is_symlink())
+    return [p for p in logs if not (not_exported and p.with_name(p.name + EXPORTED_SUFFIX).exists())]
 
 
 def quarantine_database(db_path: Path) -> Path:

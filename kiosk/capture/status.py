@@ -23,11 +23,15 @@ class LogStatus:
     captures: int = 0
     not_exported: int = 0
     pruned: int = 0  # exported captures retention deleted since the kiosk started
+    set_aside: int = 0  # damaged logs set aside in quarantine/ that no export has taken yet
     notices: tuple[str, ...] = ()  # what the operator should know: a damaged log set aside, images moved
 
     def lines(self) -> list[str]:
         pruned = f"   pruned since start (exported) {self.pruned}" if self.pruned else ""
-        return [f"capture log {self.state}: {self.captures} captures, {self.not_exported} not yet exported{pruned}"] + [
+        aside = f", {self.set_aside} set-aside logs not yet exported" if self.set_aside else ""
+        return [
+            f"capture log {self.state}: {self.captures} captures, {self.not_exported} not yet exported{aside}{pruned}"
+        ] + [
             f"capture log: {notice}" for notice in self.notices
         ]
 

@@ -39,7 +39,7 @@ from contract.capture_writes import insert_trail, record_booth, upsert_sessions
 
 from . import faults
 from .faults import Backoff, DamagedLogError, is_busy, is_damaged
-from .files import quarantine_database
+from .files import quarantine_database, set_aside_logs
 from .journal import prune, save_capture, sweep
 from .sessions import Sessions
 from .status import StatusBoard
@@ -393,4 +393,5 @@ class LogWriter:
             captures=capture_count(self.conn),
             not_exported=unexported_count(self.conn),
             pruned=self.pruned,
+            set_aside=len(set_aside_logs(self.state_dir)),
         )

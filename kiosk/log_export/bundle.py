@@ -1,32 +1,33 @@
-"""Writing capture bundles (contract/bundle.py) from the kiosk's state directory: `--out`, `--tar`, and the
-file work of `--usb`.
+"""Writing one capture bundle (contract/bundle.py) from a capture log and its images.
 
 Safe while the kiosk runs: the database is copied with SQLite's online backup API (a consistent
 snapshot), and capture images are immutable once referenced, so the bundle is exactly the log at one
-instant. Every file is flushed to the disk before the manifest is written and the folder renamed.
+instant. Every file is flushed to the device and the new copies are read back from it before the
+manifest is written and the folder renamed.
 
-Exports into a folder of bundles (--out, --usb) are incremental: an image that an earlier whole
-bundle of the same booth in that folder already holds, with the same sha256, is not copied again;
-the manifest's `images_in_earlier_bundles` says which bundle holds it. `--full` copies everything.
+A bundle in a folder of bundles (--out, --usb) is incremental: an image that an earlier whole bundle
+of the same booth in that folder holds, whose copy there reads back with the manifest's sha256, is
+not copied again; the manifest's `images_in_earlier_bundles` says which bundle holds it. An
+interrupted export's `.partial` folder is resumed: its copies that read back as the log's images are
+kept, so an export longer than one visit finishes across several (pull.py chooses it).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import sqlite3
 import stat
 import sys
-import tarfile
-import tempfile
 import time
 from pathlib import Path
 
-from contract.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, MANIFEST_LIMIT, PARTIAL_SUFFIX
+from contract.bundle import BUNDLE_FORMAT, BUNDLE_VERSION, MANIFEST, MANIFEST_LIMIT, PARTIAL_SUFFIX, parse_manifest
 from contract.capture_schema import (
     DB_NAME,
     IMAGES_DIR,
-    CaptureLogError,
     check_not_newer,
     log_identity,
     open_db,
@@ -37,13 +38,25 @@ from contract.capture_schema import (
 )
 from contract.models import sha256_file
 
-from ..capture.exported import mark_exported
+from ..capture.files import QUARANTINE_DIR
 from ..durable import fsync_dir, write_file_durably
-from .files import ExportError, copy_fd, hash_fd, open_beneath, open_image, sync_filesystem
+from .files import (
+    ExportError,
+    StickFull,
+    copy_fd,
+    hash_fd,
+    hash_on_device,
+    open_beneath,
+    open_image,
+    remove_beneath,
+    sync_filesystem,
+)
+
+SQLITE_FULL = 13
 
 
-def snapshot_database(db_path: Path, dest: Path) -> None:
-    """A consistent copy of a live WAL database, as one file (online backup API)."""
+def check_log(db_path: Path) -> None:
+    """ExportError unless db_path is a regular file: checked before anything is written anywhere."""
     try:
         if not stat.S_ISREG(os.lstat(db_path).st_mode):
             raise ExportError(
@@ -53,6 +66,11 @@ def snapshot_database(db_path: Path, dest: Path) -> None:
         raise ExportError(
             f"no capture log at {db_path}: the kiosk has not run with this state directory yet, or --state-dir is wrong"
         ) from None
+
+
+def snapshot_database(db_path: Path, dest: Path) -> None:
+    """A consistent copy of a live WAL database, as one file (online backup API)."""
+    check_log(db_path)
     try:
         source = open_db(db_path, read_only=True)
         check_not_newer(source, db_path)
@@ -63,6 +81,8 @@ def snapshot_database(db_path: Path, dest: Path) -> None:
         target.close()
         source.close()
     except sqlite3.DatabaseError as e:
+        if getattr(e, "sqlite_errorcode", None) == SQLITE_FULL or "full" in str(e):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(dest)) from None
         raise ExportError(
             f"cannot read the capture log {db_path} ({e}); check its permissions (run as the kiosk's user or root)"
         ) from None
@@ -89,6 +109,24 @@ def give_back_sidecars(db_path: Path) -> None:
             pass
 
 
+def read_manifest(folder: Path, bundle: str) -> dict | None:
+    """An earlier bundle's manifest from a stick, or None when it is not a readable one of ours:
+    read without following links, at most MANIFEST_LIMIT bytes, its depth bounded (contract)."""
+    try:
+        fd = open_beneath(folder, f"{bundle}/{MANIFEST}", os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, ExportError):
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        manifest = parse_manifest(os.read(fd, MANIFEST_LIMIT + 1))  # one byte more: too big is refused
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
+    return manifest if manifest.get("format") == BUNDLE_FORMAT else None
+
+
 def earlier_images(folder: Path, booth_id: str) -> dict[str, tuple[str, str]]:
     """What the whole bundles of this booth in `folder` already hold: {image path: (bundle, sha256)}.
 
@@ -103,46 +141,69 @@ def earlier_images(folder: Path, booth_id: str) -> dict[str, tuple[str, str]]:
     for entry in entries:
         if entry.name.endswith(PARTIAL_SUFFIX) or not entry.is_dir(follow_symlinks=False):
             continue
-        try:
-            fd = open_beneath(folder, f"{entry.name}/{MANIFEST}", os.O_RDONLY | os.O_NONBLOCK)
-            with os.fdopen(fd, "rb") as f:
-                if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                    continue
-                manifest = json.loads(f.read(MANIFEST_LIMIT + 1)[:MANIFEST_LIMIT])
-            if manifest.get("format") != BUNDLE_FORMAT or manifest.get("booth_id") != booth_id:
-                continue
-            for relative, digest in manifest["files"].items():
-                if relative.startswith(IMAGES_DIR + "/") and isinstance(digest, str):
-                    held[relative] = (entry.name, digest)
-        except (OSError, ExportError, ValueError, KeyError, AttributeError):
+        manifest = read_manifest(folder, entry.name)
+        if manifest is None or manifest.get("booth_id") != booth_id or not isinstance(manifest.get("files"), dict):
             continue
+        for relative, digest in manifest["files"].items():
+            if isinstance(relative, str) and relative.startswith(IMAGES_DIR + "/") and isinstance(digest, str):
+                held[relative] = (entry.name, digest)
     return held
 
 
-def _already_held(source: int, folder: Path, relative: str, held: dict[str, tuple[str, str]]) -> str | None:
-    """The earlier bundle holding this image, if its copy is there, the same size and the same sha256."""
-    if relative not in held:
+def _copy_matches(source: int, root: Path, relative: str, digest: str | None = None) -> str | None:
+    """The sha256 of the copy at root/relative if it reads back from the device the same as the
+    source image (same size, same sha256, and `digest` when given); else None."""
+    copy = hash_on_device(root, relative)
+    if copy is None or copy[0] != os.fstat(source).st_size:
         return None
-    bundle, digest = held[relative]
+    wanted = hash_fd(source)
+    return wanted if copy[1] == wanted and digest in (None, wanted) else None
+
+
+def open_capture_image(state_dir: Path, relative: str) -> int:
+    """A capture's image from images/, or from quarantine/images-*/ where start-up moved the images
+    of a log that was not in use (a set-aside log's)."""
     try:
-        copy = os.lstat(folder / bundle / relative)
-    except OSError:
-        return None
-    if not stat.S_ISREG(copy.st_mode) or copy.st_size != os.fstat(source).st_size:
-        return None
-    return bundle if hash_fd(source) == digest else None
+        return open_image(state_dir, relative)
+    except FileNotFoundError:
+        pass
+    parts = Path(relative).parts
+    if parts[:1] == (IMAGES_DIR,):
+        for folder in sorted((state_dir / QUARANTINE_DIR).glob("images-*"), reverse=True):
+            try:
+                return open_image(folder, "/".join(parts[1:]))
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+    raise FileNotFoundError(errno.ENOENT, "no such image", str(state_dir / relative))
 
 
-def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] | None = None) -> dict:
-    """Write a bundle directory from a state directory; returns the manifest.
+def make_bundle(
+    state_dir: Path,
+    bundle: Path,
+    held: dict[str, tuple[str, str]] | None = None,
+    db_path: Path | None = None,
+    resume: Path | None = None,
+    extra: dict | None = None,
+) -> dict:
+    """Write a bundle directory from a log (default: the state directory's) and its images; returns
+    the manifest.
 
     Written as bundle.partial/ and renamed when whole. `held` (from earlier_images) names images an
     earlier bundle beside this one already holds; those are listed in the manifest, not copied.
+    `resume`: an interrupted export's .partial folder beside it, taken over: its copies that read back
+    as the log's images are kept, everything else in it goes. `extra`: more manifest fields.
     """
     state_dir, held = Path(state_dir), held or {}
+    db_path = Path(db_path or state_dir / DB_NAME)
+    check_log(db_path)
     partial = bundle.with_name(bundle.name + PARTIAL_SUFFIX)
-    partial.mkdir(parents=False, exist_ok=False)
-    snapshot_database(state_dir / DB_NAME, partial / DB_NAME)
+    if resume is not None:
+        os.rename(resume, partial)
+        for stale in (DB_NAME, MANIFEST):
+            remove_beneath(partial, stale)
+    else:
+        partial.mkdir(parents=False, exist_ok=False)
+    snapshot_database(db_path, partial / DB_NAME)
 
     conn = open_db(partial / DB_NAME, read_only=True)
     meta, version, summary = read_meta(conn), check_not_newer(conn, partial / DB_NAME), read_summary(conn)
@@ -151,11 +212,11 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
 
     files = {DB_NAME: sha256_file(partial / DB_NAME)}
     elsewhere: dict[str, dict] = {}
-    missing, exported = [], []
-    for capture in captures:
+    missing, exported, copied, resumed = [], [], [], 0
+    for n, capture in enumerate(captures):
         relative = capture.image_path
         try:
-            source = open_image(state_dir, relative)
+            source = open_capture_image(state_dir, relative)
         except FileNotFoundError:
             missing.append(relative)
             continue
@@ -164,15 +225,26 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
             missing.append(relative)
             continue
         try:
-            earlier = _already_held(source, bundle.parent, relative, held)
-            if earlier:
-                elsewhere[relative] = {"bundle": earlier, "sha256": held[relative][1]}
+            earlier = held.get(relative)
+            if earlier and _copy_matches(source, bundle.parent / earlier[0], relative, earlier[1]):
+                elsewhere[relative] = {"bundle": earlier[0], "sha256": earlier[1]}
+            elif resume is not None and (digest := _copy_matches(source, partial, relative)):
+                files[relative], resumed = digest, resumed + 1
             else:
-                files[relative] = copy_fd(source, partial, relative)
+                remove_beneath(partial, relative)
+                try:
+                    files[relative] = copy_fd(source, partial, relative)
+                except OSError as e:
+                    if e.errno == errno.ENOSPC:
+                        raise _stick_full(e, partial, captures[n:], state_dir) from None
+                    raise
+                copied.append(relative)
         finally:
             os.close(source)
         exported.append(capture.id)
+    _remove_all_but(partial, set(files))
     sync_filesystem(partial)  # every image on the device before a manifest says it is there
+    _read_back(partial, {relative: files[relative] for relative in copied})
 
     times = [
         t
@@ -198,12 +270,14 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
             "sessions": summary.sessions,
             "images": len(captures) - len(missing),
             "images_copied": len(files) - 1,
+            "images_resumed": resumed,
         },
         "missing_images": missing,
         # The captures whose image is in this bundle or an earlier one beside it: safe to prune at the booth.
         "exported_capture_ids": exported,
         "files": dict(sorted(files.items())),
         "images_in_earlier_bundles": elsewhere,
+        **(extra or {}),
     }
     write_file_durably(partial / MANIFEST, (json.dumps(manifest, indent=2) + "\n").encode())
     os.rename(partial, bundle)
@@ -211,67 +285,39 @@ def make_bundle(state_dir: Path, bundle: Path, held: dict[str, tuple[str, str]] 
     return manifest
 
 
-def bundle_name(state_dir: Path) -> str:
-    """<booth>-<utc>: unique per export, sorts by time, safe on FAT."""
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in _booth_id(state_dir))
-    return f"{safe}-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}"
+def _remove_all_but(partial: Path, keep: set[str]) -> None:
+    """Remove what a resumed .partial folder holds beyond this bundle's files (links are not followed)."""
+    for folder, dirs, names in os.walk(partial, topdown=False):
+        for name in names + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+            relative = Path(folder, name).relative_to(partial).as_posix()
+            if relative not in keep:
+                remove_beneath(partial, relative)
+        if Path(folder) != partial:
+            try:
+                os.rmdir(folder)  # only if empty
+            except OSError:
+                pass
 
 
-def _booth_id(state_dir: Path) -> str:
-    db = Path(state_dir) / DB_NAME
-    if db.is_file():
-        try:
-            conn = open_db(db, read_only=True)
-            booth = read_meta(conn).get("booth_id", "booth")
-            conn.close()
-            return booth
-        except sqlite3.DatabaseError:
-            pass
-    return "booth"
+def _read_back(partial: Path, copies: dict[str, str]) -> None:
+    """Every new copy, read back from the device after the sync, has the sha256 that was written."""
+    bad = [
+        relative for relative, digest in copies.items() if (hash_on_device(partial, relative) or (0, ""))[1] != digest
+    ]
+    if bad:
+        raise ExportError(
+            f"{len(bad)} copies on {partial.parent} read back wrong (e.g. {bad[0]}): the stick is failing; "
+            f"use another stick (the booth keeps everything until an export reads back right)"
+        )
 
 
-def export_into(state_dir: Path, out: Path, full: bool) -> tuple[Path, dict]:
-    out.mkdir(parents=True, exist_ok=True)
-    name = bundle_name(state_dir)
-    bundle, n = out / name, 1
-    while bundle.exists() or bundle.with_name(bundle.name + PARTIAL_SUFFIX).exists():  # two pulls within a second
-        n += 1
-        bundle = out / f"{name}-{n}"
-    held = {} if full else earlier_images(out, _booth_id(state_dir))
-    return bundle, make_bundle(state_dir, bundle, held)
-
-
-def record_export(state_dir: Path, manifest: dict) -> None:
-    """Tell the log which captures a durable bundle now holds: retention may prune only those.
-    The export itself stands if the log can't be marked (the captures just stay "not exported")."""
-    try:
-        mark_exported(state_dir, manifest["log_id"], manifest["exported_capture_ids"])
-    except CaptureLogError as e:
-        print(f"fse-export: {e}", file=sys.stderr)
-    finally:
-        give_back_sidecars(Path(state_dir) / DB_NAME)
-
-
-def export_to_dir(state_dir: Path, out: Path, full: bool = False) -> Path:
-    bundle, manifest = export_into(Path(state_dir), Path(out), full)
-    record_export(state_dir, manifest)
-    return bundle
-
-
-def export_to_tar(state_dir: Path, tar_path: Path) -> Path:
-    """A self-contained bundle (always full) as one tar."""
-    mode = "w:gz" if tar_path.name.endswith((".tar.gz", ".tgz")) else "w"
-    name = bundle_name(state_dir)
-    tar_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="fse-export-") as temp:
-        bundle = Path(temp) / name
-        manifest = make_bundle(state_dir, bundle)
-        partial = tar_path.with_name(tar_path.name + ".part")
-        with tarfile.open(partial, mode) as tar:
-            tar.add(bundle, arcname=name)
-        with open(partial, "rb+") as f:
-            os.fsync(f.fileno())
-        os.replace(partial, tar_path)
-        fsync_dir(tar_path.parent)
-    record_export(state_dir, manifest)
-    return tar_path
+def _stick_full(error: OSError, partial: Path, left: list, state_dir: Path) -> StickFull:
+    """ENOSPC while copying: how much more room the export needs, and where it ran out."""
+    need = sum(os.stat(state_dir / c.image_path).st_size for c in left if (state_dir / c.image_path).is_file())
+    free = shutil.disk_usage(partial).free
+    return StickFull(
+        f"the stick is full ({error.filename}: no space left): the rest of this export needs about "
+        f"{need / 1e6 + 1:.0f} MB more and {free / 1e6:.0f} MB are free. What was copied stays in "
+        f"{partial.name} and the next export continues from it: plug in this stick again after deleting "
+        f"old bundles from {partial.parent.name}/, or use a stick with more room"
+    )

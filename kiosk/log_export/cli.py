@@ -22,8 +22,8 @@ from pathlib import Path
 
 from contract.capture_schema import CaptureLogError
 
-from .bundle import export_to_dir, export_to_tar
 from .files import ExportError, ExportStopped
+from .pull import export_to_dir, export_to_tar
 from .usb import STOPPED_MESSAGE, export_to_usb, mark_stopped
 
 

@@ -20,6 +20,10 @@ class ExportError(Exception):
     """An export that cannot be made; the message names the problem and the fix."""
 
 
+class StickFull(ExportError):
+    """No space left for the rest of an export; the message says how much more it needs."""
+
+
 class ExportStopped(Exception):
     """SIGTERM: systemd stops the unit when the stick is pulled or the export runs past its timeout.
     Not an ExportError: nothing that passes over a bad file may swallow it."""
@@ -66,7 +70,8 @@ def hash_fd(fd: int) -> str:
 
 
 def copy_fd(source: int, bundle: Path, relative: str) -> str:
-    """Copy an open image into the bundle (a new file: never over anything); returns its sha256."""
+    """Copy an open image into the bundle (a new file: never over anything); returns its sha256.
+    An OSError names the file written (a full stick's ENOSPC says where)."""
     digest = hashlib.sha256()
     os.lseek(source, 0, os.SEEK_SET)
     target = open_beneath(bundle, relative, os.O_WRONLY | os.O_CREAT | os.O_EXCL, make_dirs=True)
@@ -76,9 +81,49 @@ def copy_fd(source: int, bundle: Path, relative: str) -> str:
             view = memoryview(chunk)
             while view:
                 view = view[os.write(target, view) :]
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(bundle / relative)) from None
     finally:
         os.close(target)
     return digest.hexdigest()
+
+
+def hash_on_device(root: Path, relative: str) -> tuple[int, str] | None:
+    """(size, sha256) of root/relative as the device holds it, or None if it is not a regular file there.
+
+    The page cache is dropped first (POSIX_FADV_DONTNEED, after a sync) so the bytes come from the
+    stick, not from memory: a copy that reads back right can be relied on.
+    """
+    try:
+        fd = open_beneath(root, relative, os.O_RDONLY | os.O_NONBLOCK)
+    except (OSError, ExportError):
+        return None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        return info.st_size, hash_fd(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_beneath(root: Path, relative: str) -> None:
+    """Unlink root/relative (a file or a link, never what a link points at); missing is fine."""
+    parent, name = PurePosixPath(relative).parent, PurePosixPath(relative).name
+    try:
+        if str(parent) == ".":
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+        else:
+            fd = open_beneath(root, str(parent), os.O_RDONLY | os.O_DIRECTORY)
+    except (OSError, ExportError):
+        return
+    try:
+        os.unlink(name, dir_fd=fd)
+    except FileNotFoundError:
+        pass
+    finally:
+        os.close(fd)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)

@@ -24,12 +24,13 @@ import sys
 import time
 from pathlib import Path
 
-from contract.capture_schema import utc_text
+from contract.capture_schema import DB_NAME, utc_text
 
 from ..durable import write_file_durably
 from ..usb_status import USB_STATUS, read_usb_status
-from .bundle import export_into, record_export
-from .files import ExportError, ExportStopped
+from .bundle import check_log
+from .files import ExportError, ExportStopped, StickFull
+from .pull import export_into, record_export
 
 USB_MOUNT_ROOT = Path("/run/fse-usb-export")  # one mount point per device below it: /run/fse-usb-export/sdb1
 USB_SUBDIR = "fse-export"
@@ -185,15 +186,22 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
             root = path
         else:
             raise ExportError(f"{target} is neither a block device nor a mounted directory; plug the stick in again")
+        with acting_as(owner):
+            check_log(state_dir / DB_NAME)  # no log: nothing is written on the stick
         out = export_folder(root, owner)
         with acting_as(owner):
-            bundle, manifest = export_into(state_dir, out, full)
+            made, unreadable = export_into(state_dir, out, full)
+        bundle, manifest = made[0]
         if mount_point:
             _run(["umount", str(mount_point)], f"cannot unmount {mount_point}")
             mount_point.rmdir()
             mount_point = None
-        counts, missing = manifest["counts"], len(manifest["missing_images"])
+        counts, missing = manifest["counts"], sum(len(m["missing_images"]) for _, m in made)
         lost = f"; {missing} images are missing at the booth (F12 names them)" if missing else ""
+        if len(made) > 1:
+            lost += f"; {len(made) - 1} set-aside logs too"
+        if unreadable:
+            lost += f"; {len(unreadable)} set-aside logs could not be read (they stay in the booth's quarantine/)"
         status(
             "done",
             f"Export finished ({counts['captures']} captures, {counts['images_copied']} new images{lost}): "
@@ -205,16 +213,22 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
     except BaseException as e:
         if mount_point:
             unmount_stick(mount_point)
-        if isinstance(e, ExportStopped):
+        if isinstance(e, (ExportStopped, StickFull)):
             message = str(e)
+        elif isinstance(e, OSError) and e.errno == errno.ENOSPC:
+            message = (
+                f"the stick is full ({e.filename or target}): delete old bundles from {USB_SUBDIR}/ on it, "
+                f"or use a stick with more room; what was copied stays and the next export continues from it"
+            )
         elif isinstance(e, OSError):
             message = f"{e.strerror or e} ({e.filename or target}). Remove the stick and try again"
         else:
             message = f"{e}. Remove the stick and try again"
         status("failed", message, finished_utc=utc_text(time.time()))
         raise
-    with acting_as(owner):  # after "safe to remove": the stick is unmounted, the bundle on it whole
-        record_export(state_dir, manifest)
+    with acting_as(owner):  # after "safe to remove": the stick is unmounted, the bundles on it whole
+        for _, written in made:
+            record_export(state_dir, written)
     return bundle
 
 
