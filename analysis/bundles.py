@@ -11,7 +11,6 @@ warning; no row is dropped for sharing a number.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import tarfile
 import tempfile
@@ -20,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.bundle import BUNDLE_FORMAT, MANIFEST, PARTIAL_SUFFIX
+from contract.bundle import BUNDLE_FORMAT, MANIFEST, MANIFEST_LIMIT, PARTIAL_SUFFIX, parse_manifest
 from contract.capture_schema import (
     DB_NAME,
     SCHEMA_VERSION,
@@ -153,9 +152,10 @@ def verify_bundle(found: Bundle) -> dict:
             f"the whole bundles beside it are used; export again for the rest"
         )
     try:
-        manifest = json.loads((bundle / MANIFEST).read_text())
-        files = manifest["files"]
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as e:
+        with open(bundle / MANIFEST, "rb") as f:
+            manifest = parse_manifest(f.read(MANIFEST_LIMIT + 1))
+        files = dict(manifest["files"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
         raise BundleError(f"{name}: {MANIFEST} is unreadable ({e}); export the bundle again") from None
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{name}: {MANIFEST} is not an fse-export manifest (format {manifest.get('format')!r})")

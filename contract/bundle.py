@@ -42,10 +42,14 @@ def parse_manifest(data: bytes) -> dict:
     sticks anybody may have written, so its size and depth are checked before json parses it."""
     if len(data) > MANIFEST_LIMIT:
         raise ValueError(f"over {MANIFEST_LIMIT >> 20} MB")
-    bare = np.frombuffer(_STRING.sub(b'""', data), np.uint8)
-    steps = np.isin(bare, (ord("["), ord("{"))).astype(np.int32) - np.isin(bare, (ord("]"), ord("}")))
-    if len(steps) and int(np.cumsum(steps).max()) > MANIFEST_DEPTH:
-        raise ValueError(f"nested deeper than {MANIFEST_DEPTH}")
+    bare, depth = np.frombuffer(_STRING.sub(b'""', data), np.uint8), 0
+    for start in range(0, len(bare), 1 << 20):  # in 1 MB pieces: the check must not cost more than the parse
+        piece = bare[start : start + (1 << 20)]
+        steps = np.isin(piece, (ord("["), ord("{"))).astype(np.int32) - np.isin(piece, (ord("]"), ord("}")))
+        levels = depth + np.cumsum(steps, dtype=np.int32)
+        if int(levels.max()) > MANIFEST_DEPTH:
+            raise ValueError(f"nested deeper than {MANIFEST_DEPTH}")
+        depth = int(levels[-1])
     manifest = json.loads(data)
     if not isinstance(manifest, dict):
         raise ValueError("not a JSON object")

@@ -216,7 +216,8 @@ def test_usb_export_unit_security_exposure(tmp_path):
     )
     match = re.search(r"Overall exposure level for fse-usb-export@sdb1\.service: (\d+\.\d+)", result.stdout)
     assert match, result.stdout + result.stderr
-    assert float(match.group(1)) <= 3.0, result.stdout
+    assert float(match.group(1)) <= 2.1, result.stdout  # issue 21 item 10: 2.4 before; the unit says why the rest
+    assert re.search(r"^MemoryMax=\d+M$", unit.read_text(), re.MULTILINE)  # item 8: a bounded exporter
     text = unit.read_text()
     assert re.search(r"^ReadWritePaths=/var/lib/fse$", text, re.MULTILINE)
     assert re.search(r"^RuntimeDirectory=fse-usb-export/%i$", text, re.MULTILINE)  # a mount point per stick

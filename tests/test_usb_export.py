@@ -79,10 +79,10 @@ def sticks(tmp_path):
     Every loop device is unmounted and detached afterwards, whatever happened."""
     made: list[str] = []
 
-    def make(name: str, fs: str = "ext4", contents=None) -> str:
+    def make(name: str, fs: str = "ext4", contents=None, options: tuple[str, ...] = ()) -> str:
         image = tmp_path / f"{name}.img"
         subprocess.run(["truncate", "-s", "64M", str(image)], check=True)
-        command = [f"mkfs.{fs}", "-q", "-F", "-L", "FSE-EXPORT"]
+        command = [f"mkfs.{fs}", "-q", "-F", "-L", "FSE-EXPORT", *options]
         if contents:
             root = tmp_path / f"{name}-contents"
             root.mkdir()
@@ -123,9 +123,15 @@ def state_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def export(device: str, state: Path, *extra: str) -> subprocess.Popen:
+UNIT_CAPABILITIES = "-all,+sys_admin,+setuid,+setgid,+chown"
+"""systemd/fse-usb-export@.service's CapabilityBoundingSet= (a test checks they agree), as setpriv spells it."""
+
+
+def export(device: str, state: Path, *extra: str, as_unit: bool = True) -> subprocess.Popen:
+    """fse-export --usb as root with only the unit's capabilities, as systemd starts it (as_unit=False: all of root's)."""
+    unit = ["setpriv", f"--bounding-set={UNIT_CAPABILITIES}", "--inh-caps=-all", "--"] if as_unit else []
     return subprocess.Popen(
-        [sys.executable, "-m", "kiosk.log_export.cli", "--usb", device, "--state-dir", str(state), *extra],
+        [*unit, sys.executable, "-m", "kiosk.log_export.cli", "--usb", device, "--state-dir", str(state), *extra],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -472,3 +478,42 @@ def test_an_export_without_a_log_leaves_nothing_on_the_stick(sticks, state_dir):
     assert code == 2 and "no capture log" in err
     with opened(device) as stick:
         assert not (stick / USB_SUBDIR).exists()
+
+
+def test_a_user_owned_stick_works_under_the_units_capabilities(sticks, state_dir):
+    """Issue 21 item 9: a stick whose root folder belongs to a user (uid 1000, as a desktop formats
+    it) failed with "Permission denied": the unit has no CAP_DAC_OVERRIDE, so root cannot write there.
+    Run with the unit's own capability set (root-run tests never saw it)."""
+    _fill(state_dir, 3)
+    for path in [state_dir, *state_dir.rglob("*")]:
+        os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
+    unit = (REPO / "systemd" / "fse-usb-export@.service").read_text()
+    bounding = re.search(r"^CapabilityBoundingSet=(.*)$", unit, re.M)[1].split()
+    assert sorted(f"+{c.removeprefix('CAP_').lower()}" for c in bounding) == sorted(UNIT_CAPABILITIES.split(",")[1:])
+    device = sticks("desktop", options=("-E", "root_owner=1000:1000"))
+    code, err = finish(export(device, state_dir, as_unit=True))
+    assert code == 0, err
+    with opened(device) as stick:
+        assert stick.stat().st_uid == 1000
+        (bundle,) = (stick / USB_SUBDIR).iterdir()
+        assert verify(bundle)["counts"]["images_copied"] == 3
+
+
+def test_a_stick_that_asks_for_a_panic_on_errors_is_mounted_remount_ro(sticks, state_dir, gate):
+    """Issue 21 item 8: an ext4 superblock saying "errors: panic" was mounted as is (a bad block on
+    the stick could then stop the booth's kernel)."""
+    images = _fill(state_dir, 2)
+    device = sticks("panic", options=("-E", "root_owner=0:0"))
+    subprocess.run(["tune2fs", "-e", "panic", device], check=True, capture_output=True)
+    g = gate([state_dir / images[1]])
+    process = export(device, state_dir)
+    g.hold(process.pid, Path(images[1]).name)
+    g.wait_held(process.pid)
+    (options,) = [  # the file system's own options (mountinfo's last field)
+        line.split(" - ")[1].split()[2]
+        for line in Path("/proc/self/mountinfo").read_text().splitlines()
+        if line.split(" - ")[1].split()[1] == device
+    ]
+    g.release(process.pid)
+    assert finish(process)[0] == 0
+    assert "errors=remount-ro" in options.split(","), options

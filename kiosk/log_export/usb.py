@@ -107,6 +107,8 @@ def mount_stick(device: Path, owner: tuple[int, int] | None) -> Path:
     if os.path.ismount(point):
         raise ExportError(f"{point} is in use: an export to {device} is already running; wait for it to finish")
     options = MOUNT_OPTIONS
+    if fstype == "ext4":  # a superblock may ask for errors=panic: a bad stick must not stop the booth
+        options += ",errors=remount-ro"
     if owner and fstype in ("vfat", "exfat"):  # no owners on disk: the files belong to the kiosk's user
         options += f",uid={owner[0]},gid={owner[1]},fmask=0022,dmask=0022"
     _run(
@@ -125,10 +127,16 @@ def unmount_stick(point: Path) -> None:
 
 
 def export_folder(root: Path, owner: tuple[int, int] | None) -> Path:
-    """root/fse-export, made if missing and handed to the owner; a link there is refused."""
+    """root/fse-export, made if missing and handed to the owner; a link there is refused.
+
+    Made as the owner of the stick's top folder: a stick formatted on a desktop belongs to its user
+    (uid 1000), and the unit has no CAP_DAC_OVERRIDE to write into someone else's folder as root.
+    """
     root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        with contextlib.suppress(FileExistsError):
+        top = os.fstat(root_fd)
+        maker = (top.st_uid, top.st_gid) if os.geteuid() == 0 and top.st_uid != 0 else None
+        with acting_as(maker), contextlib.suppress(FileExistsError):
             os.mkdir(USB_SUBDIR, 0o755, dir_fd=root_fd)
         try:
             fd = os.open(USB_SUBDIR, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
