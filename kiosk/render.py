@@ -76,10 +76,6 @@ reached 716-754 MB after a capture with a print (benchmark, issue 13's limit 700
 print graph of ~2 KB a pixel then); 448 px needed ~0.4 GB for that moment (~0.2 GB now) and keeps
 the print's detail-to-size ratio close to the live view's (360 px shown at 720)."""
 
-CAPTURE_REPEAT_S = 1.0
-"""The same design (same parameters, same print) is captured at most once this often: a held,
-bounced or hammered capture button makes one photo, not forty."""
-
 CAPTURE_QUEUE_MAX = 3
 """Captures that may wait behind the one being saved; a press beyond that is told to wait."""
 
@@ -560,8 +556,10 @@ class CaptureResult:
 class CaptureWorker:
     """Renders 1024x1024 captures and saves them durably, one after another.
 
-    Presses are debounced per design (CAPTURE_REPEAT_S) and the queue is bounded (CAPTURE_QUEUE_MAX):
-    a press for a design already waiting or being saved is acknowledged, not queued again.
+    A design (its parameters and print) is one capture however often it is pressed: a press for the
+    design waiting, being saved or last captured is acknowledged, not queued again, so a held, bounced
+    or hammered button makes one photo; a new capture needs a change. The queue is bounded
+    (CAPTURE_QUEUE_MAX).
     """
 
     SIZE = 1024
@@ -573,7 +571,7 @@ class CaptureWorker:
         self.pending = 0  # the App's count of results it has not read yet
         self._lock = threading.Lock()  # the three below: submit (UI thread) and the worker
         self._unsaved: set = set()  # designs waiting or being saved
-        self._last_press: dict = {}  # design -> when it was last queued (monotonic s)
+        self._last = None  # the design last queued; cleared if its save fails, so a retry is taken
         self._thread = threading.Thread(target=self._run, name="capture", daemon=True)
         self.threads = [self._thread]
 
@@ -587,19 +585,19 @@ class CaptureWorker:
     def join(self, timeout: float | None = None) -> None:
         self._thread.join(timeout)
 
-    def submit(self, z: np.ndarray, print_name: str, how: str, now: float | None = None) -> tuple[str, str]:
+    def submit(self, z: np.ndarray, print_name: str, how: str) -> tuple[str, str]:
         """Ask for a capture of this design; returns what to tell the visitor: (message, toast level)."""
-        now = time.monotonic() if now is None else now
         z = np.array(z, np.float32)
         design = (np.round(z, 4).tobytes(), print_name)
         with self._lock:
-            self._last_press = {d: t for d, t in self._last_press.items() if now - t < CAPTURE_REPEAT_S}
-            if design in self._unsaved or design in self._last_press:
+            if design in self._unsaved:
                 return "Already saving this design", "info"
+            if design == self._last:
+                return "Already captured: change the design to capture another", "info"
             if len(self._unsaved) > CAPTURE_QUEUE_MAX:
                 return "Still saving the last captures: press again in a moment", "warn"
             self._unsaved.add(design)
-            self._last_press[design] = now
+            self._last = design
         self.pending += 1
         self._jobs.put((z, print_name, how, time.perf_counter(), design))
         return "Capturing...", "info"
@@ -631,11 +629,15 @@ class CaptureWorker:
                     raise CaptureLogError("the capture log is not available; captures are off")
                 capture_id = self.capture_log.save_capture(z, design28, image, print_name, weights, how)
                 self._results.put(CaptureResult(capture_id, None, t))
-            except CaptureLogError as e:
-                self._results.put(CaptureResult(None, str(e), t))
             except Exception as e:  # never lose the kiosk over a capture
-                log.exception("capture failed")
-                self._results.put(CaptureResult(None, f"capture failed: {e}", t))
+                if not isinstance(e, CaptureLogError):
+                    log.exception("capture failed")
+                with self._lock:
+                    if self._last == design:  # not saved: pressing again tries again
+                        self._last = None
+                self._results.put(
+                    CaptureResult(None, str(e) if isinstance(e, CaptureLogError) else f"capture failed: {e}", t)
+                )
             finally:
                 with self._lock:
                     self._unsaved.discard(design)

@@ -455,10 +455,10 @@ def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_p
     worker = render.CaptureWorker(shipped_models, None, log)
     worker.SIZE = 64  # the queueing is under test, not the render
     z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
-    answers = [worker.submit(z, "none", "keyboard", now=100.0 + k * 0.01) for k in range(40)]
+    answers = [worker.submit(z, "none", "keyboard") for k in range(40)]
     assert answers[0] == ("Capturing...", "info")
     assert set(answers[1:]) == {("Already saving this design", "info")}  # acknowledged, not queued
-    others = [worker.submit(np.full(8, k / 10, np.float32), "none", "keyboard", now=100.5) for k in range(6)]
+    others = [worker.submit(np.full(8, k / 10, np.float32), "none", "keyboard") for k in range(6)]
     queued = [a for a in others if a[0] == "Capturing..."]
     assert len(queued) == render.CAPTURE_QUEUE_MAX and others[-1][1] == "warn"  # one saving + the bound
     worker.start()
@@ -466,11 +466,39 @@ def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_p
     worker.join(timeout=120)
     results = worker.results()
     assert len(results) == 1 + render.CAPTURE_QUEUE_MAX and all(r.capture_id for r in results)
-    assert worker.submit(z, "none", "keyboard", now=100.9)[0] == "Already saving this design"  # saved, but within 1 s
-    assert worker.submit(z, "none", "keyboard", now=101.5)[0] == "Capturing..."  # a second later: a new photo
-    assert worker.submit(z, "leopard", "keyboard", now=101.5)[0] == "Capturing..."  # another print: another design
     log.close()
     assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 1 + render.CAPTURE_QUEUE_MAX
+
+
+def test_one_design_is_one_capture_however_often_it_is_pressed(tmp_path, shipped_models, monkeypatch):
+    """Issue 21 item 13: ten presses 1.2 s apart saved ten identical captures (the repeat window was
+    1 s). A design is captured once; a change (another print, other parameters, and back) makes a new one.
+    The clock is moved on 1.2 s per press rather than waited for."""
+    real, skipped = time.monotonic, [0.0]
+    monkeypatch.setattr(time, "monotonic", lambda: real() + skipped[0])
+    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    worker = render.CaptureWorker(shipped_models, None, log).start()
+    worker.SIZE = 64
+    z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
+
+    def press(z, print_name="none") -> str:
+        message = worker.submit(z, print_name, "keyboard")[0]
+        while worker._unsaved:  # saved before the next press, as 1.2 s apart would be
+            time.sleep(0.01)
+        skipped[0] += 1.2
+        return message
+
+    answers = [press(z) for _ in range(10)]
+    assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 1
+    assert answers[0] == "Capturing..." and set(answers[1:]) == {
+        "Already captured: change the design to capture another"
+    }
+    assert press(z, "leopard") == "Capturing..."  # another print: another design
+    assert press(z) == "Capturing..."  # and back: a change since the last capture
+    worker.stop()
+    worker.join(timeout=60)
+    log.close()
+    assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 3
 
 
 # ---------------------------------------------------------------------------------------------
