@@ -31,6 +31,7 @@ import dataclasses
 import os
 import re
 import socket
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -376,11 +377,17 @@ def _convert(name: str, value: Any, from_text: bool, where: str) -> Any:
         value = float(value) if ok else value
     elif kind is Path:
         ok = isinstance(value, (str, Path)) and str(value) != ""
-        value = Path(value).expanduser() if ok else value
     else:
         ok = isinstance(value, str)
     if not ok:
         raise bad(_type_name(kind))
+    if kind in (str, Path) and not str(value).isprintable():  # a NUL or a control character
+        raise bad(f"{_type_name(kind)} of printable characters")
+    if kind is Path:
+        try:
+            value = Path(value).expanduser()
+        except RuntimeError:  # "~nosuchuser/x": no such user (or no home) on this machine
+            raise bad(f"a path; {str(value).split('/')[0]} names no user's home here, write the whole path") from None
 
     check = f.metadata["check"]
     problem = check(value) if check else None
@@ -394,11 +401,39 @@ def _suggest_section(name: str) -> str:
     return f" (it belongs in [{f.metadata['section']}])" if f else ""
 
 
+CONFIG_LIMIT = 64 << 10
+"""kiosk.toml is a few KB; a bigger "config" (a link to /dev/zero, a log file) is refused unread."""
+
+
+def _read_bounded(path: Path) -> str:
+    """A regular file's text, at most CONFIG_LIMIT bytes: a FIFO, a device or a huge file is refused
+    without blocking or reading it whole."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(path)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"config file {path} is not a regular file (a device, a pipe or a socket); "
+                f"point --config or FSE_CONFIG at the kiosk.toml itself"
+            )
+        if info.st_size > CONFIG_LIMIT:
+            raise ConfigError(
+                f"config file {path} is {info.st_size:,} bytes, more than a kiosk.toml ever is "
+                f"({CONFIG_LIMIT >> 10} KB); point --config or FSE_CONFIG at the kiosk.toml itself"
+            )
+        return os.read(fd, CONFIG_LIMIT + 1).decode("utf-8")
+    finally:
+        os.close(fd)
+
+
 def _read_file(path: Path) -> dict[str, Any]:
     """The file's keys as a flat {name: value}, checking each sits in its own table."""
     try:
-        with path.open("rb") as handle:
-            document = tomllib.load(handle)
+        document = tomllib.loads(_read_bounded(path))
+    except RecursionError:
+        raise ConfigError(f"config file {path} is not valid TOML: nested too deeply; fix the file") from None
     except FileNotFoundError:
         raise ConfigError(
             f"config file {path} does not exist; create it (see systemd/kiosk.toml.example) "

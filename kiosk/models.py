@@ -53,7 +53,38 @@ def read_manifest(models_dir: Path) -> dict:
         raise ModelError(f'{path} has no "models" table: {FIX}')
     for name in REQUIRED:
         _check_entry(path, name, manifest["models"].get(name))
+    _check_values(path, manifest)
     return manifest
+
+
+def _check_values(path: Path, manifest: dict) -> None:
+    """The manifest's values FashionModels reads, each of the right type: a hand-edited manifest is a
+    message naming the key, never an AttributeError at start-up."""
+    latent, coordinates = manifest.get("latent", {}), manifest.get("coordinates", {})
+    if not isinstance(latent, dict):
+        raise ModelError(f"{path}: latent is {type(latent).__name__}, expected a table: {FIX}")
+    low_high = latent.get("slider_range", (-1.0, 1.0))
+    if not (
+        isinstance(low_high, (list, tuple))
+        and len(low_high) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v) for v in low_high)
+        and low_high[0] < low_high[1]
+    ):
+        raise ModelError(f"{path}: latent.slider_range is {low_high!r}, expected [low, high] with low < high: {FIX}")
+    classes = manifest.get("classes", [])
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ModelError(f"{path}: classes is {classes!r:.80}, expected a list of names: {FIX}")
+    scale = coordinates.get("scale", 1.0) if isinstance(coordinates, dict) else None
+    if not (isinstance(scale, (int, float)) and not isinstance(scale, bool) and np.isfinite(scale) and scale > 0):
+        raise ModelError(f"{path}: coordinates.scale is {scale!r}, expected a positive number: {FIX}")
+    for name in REQUIRED:
+        entry = manifest["models"][name]
+        if (
+            not isinstance(entry["file"], str)
+            or not entry["file"].isprintable()
+            or not isinstance(entry["sha256"], str)
+        ):
+            raise ModelError(f"{path}: models.{name}.file and .sha256 must be text: {FIX}")
 
 
 ENTRY_KEYS = ("file", "sha256", "inputs", "outputs")

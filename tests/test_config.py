@@ -4,7 +4,11 @@ technician sees for a bad file (each names the key, the value and what is allowe
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -158,3 +162,79 @@ def test_every_key_is_documented():
     docs = (REPO / "docs" / "appliance.md").read_text()
     for f in cfg.keys():
         assert f"| `[{f.metadata['section']}]` | `{f.name}` |" in docs, f"{f.name} missing from docs/appliance.md"
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 21 item 11: kiosk.toml attacks that escaped the error page
+
+
+def _load_in_child(path: Path, seconds: float = 20) -> subprocess.CompletedProcess:
+    """load_config(path) in its own interpreter, with 1 GB of address space and a time limit: a
+    config that hangs or eats memory must show here as an error, not take the test run with it."""
+    code = (
+        "import resource, sys; resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30)); "
+        "from kiosk.config import load_config, ConfigError\n"
+        "try:\n    load_config(sys.argv[1])\nexcept ConfigError as e:\n    print(e); sys.exit(2)"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=seconds, cwd=REPO
+    )
+
+
+def test_only_a_regular_kiosk_toml_of_bounded_size_is_read(tmp_path):
+    """/dev/zero used to be read until a MemoryError at 2.7 GB, a FIFO hung start-up for ever."""
+    (tmp_path / "zero.toml").symlink_to("/dev/zero")
+    os.mkfifo(tmp_path / "fifo.toml")
+    (tmp_path / "huge.toml").write_text("# " + "x" * (cfg.CONFIG_LIMIT + 10) + "\n")
+    for name in ("zero", "fifo"):
+        result = _load_in_child(tmp_path / f"{name}.toml")
+        assert result.returncode == 2 and "not a regular file" in result.stdout, (name, result.stderr[-500:])
+    with pytest.raises(ConfigError, match="more than a kiosk.toml ever is"):
+        load_config(tmp_path / "huge.toml")
+    with pytest.raises(ConfigError, match="nested too deeply"):
+        load_config(write(tmp_path, "[booth]\nbooth_id = " + "[" * 5000 + "]" * 5000 + "\n"))
+
+
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[paths]\nstate_dir = "~nosuchuser/x"\n', ["state_dir", "~nosuchuser names no user", "whole path"]),
+        ('[paths]\nmodels_dir = "/tmp/a\\u0000b"\n', ["models_dir", "\\x00", "printable"]),
+        ('[booth]\nbooth_id = "a\\u0007b"\n', ["booth_id", "printable"]),
+    ],
+)
+def test_every_value_is_checked_before_use(tmp_path, text, words):
+    """A "~nosuchuser" path was a traceback before the display opened; a NUL in a path crashed the
+    error page itself (pygame refuses to draw a NUL)."""
+    with pytest.raises(ConfigError) as error:
+        load_config(write(tmp_path, text))
+    assert all(w in str(error.value) for w in words), str(error.value)
+    assert str(error.value).isprintable()
+
+
+def test_the_error_page_draws_any_message(tmp_path):
+    """Whatever reaches the error page (a NUL from a manifest's path) is drawn, never raised."""
+    os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+    import pygame
+
+    from kiosk.ui.splash import draw_error
+
+    pygame.font.init()
+    surface = pygame.Surface((640, 360))
+    draw_error(surface, "bad\x00title", "a path /tmp/a\x00b and a bell \x07 and tab \t")
+
+
+def test_a_manifest_value_of_the_wrong_type_is_a_model_error(tmp_path):
+    """`latent` as a list was an AttributeError at start-up, outside the error page."""
+    from kiosk.models import ModelError, read_manifest
+
+    manifest = json.loads((REPO / "onnx_models" / "manifest.json").read_text())
+    for key, value, words in (
+        ("latent", [1, 2], "latent is list"),
+        ("latent", {"slider_range": [1, "x"]}, "slider_range"),
+        ("classes", "Sandal", "classes"),
+        ("coordinates", {"scale": -1}, "coordinates.scale"),
+    ):
+        (tmp_path / "manifest.json").write_text(json.dumps({**manifest, key: value}))
+        with pytest.raises(ModelError, match=words):
+            read_manifest(tmp_path)

@@ -24,7 +24,10 @@ def draw_splash(surface: pygame.Surface, fraction: float, message: str) -> None:
 
 
 def draw_error(surface: pygame.Surface, title: str, message: str) -> None:
-    """A message an operator can act on: what is wrong and how to fix it, readable from a distance."""
+    """A message an operator can act on: what is wrong and how to fix it, readable from a distance.
+    Anything may end up in it (a path from a broken file): characters a font cannot draw (a NUL
+    raises in pygame) are shown as escapes, so the page that explains a failure cannot fail."""
+    title, message = ("".join(c if c.isprintable() else ascii(c)[1:-1] for c in str(text)) for text in (title, message))
     w, h = surface.get_size()
     s = min(w / theme.DESIGN_W, h / theme.DESIGN_H)
     surface.fill((40, 12, 14))
