@@ -18,7 +18,9 @@
 #   DESTDIR=DIR            install under DIR; skips user creation, systemctl and udevadm
 #   FSE_INSTALL_OFFLINE=1  no network: fse's code and its runtime dependencies are copied into the
 #                          venv from FSE_PYTHON's environment
-#   FSE_PYTHON=PATH        the Python for the venv (needs >= 3.10; default python3)
+#   FSE_PYTHON=PATH        the Python for the venv (needs >= 3.10; default python3); one under /home
+#                          or /root is replaced by the system's of the same version, or copied
+#   FSE_COPY_PYTHON=1      copy such a Python to /opt/fse/python even when the system has one
 #   FSE_DISPLAY=x11|kmsdrm how the kiosk reaches the screen (default x11)
 #   FSE_ORT_INDEX=URL      override the Jetson wheel index;  FSE_ORT_SPEC=SPEC  e.g. onnxruntime-gpu==1.20.0
 set -euo pipefail
@@ -56,6 +58,51 @@ fi
 [ -n "$PY" ] && [ -x "$PY" ] || die "no python3 found; install it (apt install python3 python3-venv) or set FSE_PYTHON"
 "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 10))' \
   || die "$PY is Python $("$PY" -c 'import platform; print(platform.python_version())'); the kiosk needs 3.10 or newer (JetPack 5 ships 3.8: use JetPack 6, or set FSE_PYTHON to a 3.10+ interpreter)"
+
+# The units run with ProtectHome=yes, which hides /home, /root and /run/user: a venv whose
+# interpreter lives there (pyenv, conda, a user's own build) starts as "python: not found" (rc 127).
+# The venv is made from the system's Python of the same version (the copied or installed packages
+# are built for that version), else from a copy of the interpreter and its standard library in
+# $PREFIX/python. FSE_COPY_PYTHON=1 copies even when the system has one (tests).
+hidden_from_units() { case "$(readlink -f "$1")/" in /home/*|/root/*|/run/user/*) return 0 ;; esac; return 1; }
+PY_VERSION=$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+BASE_PY=$("$PY" -c 'import os, sys; print(os.path.realpath(getattr(sys, "_base_executable", sys.executable)))')
+if hidden_from_units "$BASE_PY"; then
+  SYSTEM_PY=""
+  for candidate in "/usr/bin/python$PY_VERSION" "/usr/local/bin/python$PY_VERSION"; do
+    if [ -x "$candidate" ] && ! hidden_from_units "$candidate" && [ "${FSE_COPY_PYTHON:-0}" != 1 ]; then
+      SYSTEM_PY=$candidate
+      break
+    fi
+  done
+  if [ -n "$SYSTEM_PY" ]; then
+    say "$BASE_PY is under /home or /root, which the units cannot see: the venv uses $SYSTEM_PY"
+    BASE_PY=$SYSTEM_PY
+  else
+    PY_HOME=$("$PY" -c 'import sys; print(sys.base_prefix)')
+    P=$DESTDIR$PREFIX/python
+    say "$BASE_PY is under /home or /root, which the units cannot see: copying Python $PY_VERSION to $PREFIX/python"
+    rm -rf "$P"
+    install -d -m 0755 "$P/bin" "$P/lib"
+    cp -L "$BASE_PY" "$P/bin/python$PY_VERSION"
+    ln -s "python$PY_VERSION" "$P/bin/python3"
+    cp -a "$PY_HOME"/lib/libpython"$PY_VERSION"*.so* "$P/lib/" 2>/dev/null || true
+    tar -C "$PY_HOME/lib" --exclude="python$PY_VERSION/site-packages/*" --exclude="python$PY_VERSION/test" \
+      --exclude="__pycache__" -cf - "python$PY_VERSION" | tar -C "$P/lib" -xf -
+    # A shared libpython is found through the binary's RUNPATH, which names the hidden folder:
+    # point it at the copy beside it ($ORIGIN/../lib), in place (the new path is never longer).
+    "$PY" - "$P/bin/python$PY_VERSION" "$PY_HOME/lib" <<'PYEOF'
+import sys
+path, old = sys.argv[1], sys.argv[2].encode() + b"\0"
+new = b"$ORIGIN/../lib"
+data = open(path, "rb").read()
+if old in data:
+    open(path, "wb").write(data.replace(old, new + b"\0" * (len(old) - len(new)), 1))
+PYEOF
+    chmod -R u=rwX,go=rX "$P"
+    BASE_PY=$P/bin/python$PY_VERSION
+  fi
+fi
 
 # --- Which onnxruntime ----------------------------------------------------------------------------
 # Jetson: /etc/nv_tegra_release reads e.g. "# R36 (release), REVISION: 4.0, ...". NVIDIA's Jetson AI
@@ -140,7 +187,7 @@ if [ "$OFFLINE" = 1 ]; then
   # ProtectHome= hides /home from the units). Console scripts are written here, so
   # /opt/fse/venv/bin/fse-kiosk is a real file to verify.
   say "FSE_INSTALL_OFFLINE=1: venv at $V, dependencies copied from $("$PY" -c 'import sys; print(sys.prefix)')"
-  [ -x "$V/bin/python" ] || "$PY" -m venv --without-pip "$V"
+  [ "$(readlink -f "$V/bin/python")" = "$(readlink -f "$BASE_PY")" ] || "$BASE_PY" -m venv --clear --without-pip "$V"
   VENV_PURELIB=$("$V/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   "$PY" - "$SRC" "$VENV_PURELIB" <<'PYEOF'
 import os, shutil, sys, sysconfig
@@ -214,7 +261,7 @@ PYEOF
     chmod 0755 "$V/bin/$name"
   done < <(kiosk_scripts)
 else
-  [ -x "$V/bin/python" ] || "$PY" -m venv "$V" \
+  [ "$(readlink -f "$V/bin/python")" = "$(readlink -f "$BASE_PY")" ] || "$BASE_PY" -m venv --clear "$V" \
     || die "could not create a venv with $PY; install the venv module (apt install python3-venv)"
   "$V/bin/pip" install -q --upgrade pip
   mapfile -t REQUIREMENTS < <(kiosk_requirements)

@@ -243,3 +243,36 @@ def test_kiosk_unit_speaks_the_contract():
     ):
         assert re.search(rf"^{re.escape(line)}$", text, re.MULTILINE), line
     assert re.search(r"^WatchdogSec=\d+", text, re.MULTILINE)
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="hiding /root needs root and unshare")
+@pytest.mark.parametrize("copy", ["0", "1"], ids=["system-python", "copied-python"])
+def test_the_appliance_python_runs_with_home_and_root_hidden(tmp_path, copy):
+    """Issue 21 item 12: the venv's python linked to an interpreter under /root/.pyenv; with the units'
+    ProtectHome=yes it was "python: not found" (rc 127). /root and /home are hidden here by mounting
+    empty folders over them in a mount namespace of our own, as ProtectHome= does."""
+    root = tmp_path / "root"
+    result = install(root, FSE_COPY_PYTHON=copy)
+    assert result.returncode == 0, result.stdout + result.stderr
+    python = root / "opt/fse/venv/bin/python"
+    hidden = subprocess.run(
+        [
+            "unshare",
+            "-m",
+            "sh",
+            "-c",
+            'mount -t tmpfs none /root && mount -t tmpfs none /home && exec "$0" -c "$1"',
+            str(python),
+            "import sys, json, sqlite3, kiosk.log_export.cli, kiosk.models, numpy, onnxruntime, pygame; print(sys.prefix)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd="/",
+    )
+    assert hidden.returncode == 0, hidden.stderr[-2000:]
+    assert hidden.stdout.strip().endswith("opt/fse/venv")
+    interpreter = python.resolve()
+    assert not str(interpreter).startswith(("/root/", "/home/")), interpreter
+    if copy == "1":
+        assert interpreter.is_relative_to(root / "opt/fse/python")
