@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract import silhouette
 from contract.capture_schema import CaptureLogError
 from contract.space import LATENT_DIM
 
@@ -384,7 +385,8 @@ class DesignRenderer:
             self._last_full = ((key, size), full)
         looks_like = self._looks_like(design28)
         if weights is None:
-            self._publish(req, "full", plain_rgb(full), design28, looks_like)
+            # The print draws its own outline from its mask; the plain design gets a crisp one here.
+            self._publish(req, "full", plain_rgb(silhouette.sharpen(full, design28)), design28, looks_like)
             self._done = (key, req.print_name, "full")
             return
         if self._requests.newer():
@@ -624,7 +626,7 @@ class CaptureWorker:
                     side = min(self.SIZE, CAPTURE_PRINT_SIDE)
                     image = upscale(apply_print(self.prints, render_bands(self.models, z, side), weights), self.SIZE)
                 else:
-                    image = plain_rgb(render_bands(self.models, z, self.SIZE))
+                    image = plain_rgb(silhouette.sharpen(render_bands(self.models, z, self.SIZE), design28))
                 if self.capture_log is None:
                     raise CaptureLogError("the capture log is not available; captures are off")
                 capture_id = self.capture_log.save_capture(z, design28, image, print_name, weights, how)

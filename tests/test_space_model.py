@@ -241,3 +241,30 @@ def test_edge_shortfall_charges_soft_edges_only():
     assert losses.edge_shortfall(photo, photo) == 0
     assert losses.edge_shortfall(1 - photo, photo) == 0  # the same outline stepping the other way
     assert losses.edge_shortfall(blurred, photo) > 10
+
+
+def test_super_resolution_terms_judge_the_pixel_average_and_prefer_one_sharp_step():
+    """The super-resolution polish (issue 23): BCE of each 28 px pixel's sub-sample average, which a
+    sharp sub-pixel edge can match as well as a soft one, and a prior that then picks the sharp one;
+    and the sub-pixel grid whose blocks average to the 28 px pixels."""
+    from training import losses
+
+    photo = torch.rand(2, 28, 28)
+    logits = torch.randn(2, 28, 28) * 3
+    flat = logits.repeat_interleave(4, 1).repeat_interleave(4, 2)  # every sub-pixel as its pixel
+    assert torch.allclose(losses.pooled_bce(flat, photo, 4), losses.reconstruction_bce(logits, photo), rtol=1e-4)
+    stripes = torch.full((1, 112, 112), -30.0)
+    stripes[..., ::2] = 30.0  # sub-pixel columns surely 0 and surely 1: each pixel's average is grey
+    grey = torch.full((1, 28, 28), 0.5)
+    assert losses.pooled_bce(stripes, grey, 4).item() == pytest.approx(28 * 28 * np.log(2), rel=1e-3)
+
+    x = torch.linspace(-1, 1, 112).expand(1, 112, 112)
+    soft, sharp = torch.sigmoid(x * 4), torch.sigmoid(x * 400)  # the same step, 0.5 and 0.005 wide
+    cost = [losses.gradient_sparsity(d, exponent=0.5, eps=0.01, factor=4).item() for d in (soft, sharp)]
+    assert cost[1] < 0.6 * cost[0]
+    assert losses.gradient_sparsity(torch.full((1, 112, 112), 0.3), 0.5, 0.01, 4) == 0  # flat costs nothing
+
+    model = FashionSpace(quick(SpaceConfig()))
+    fine = model.supersampled_grid(4)  # (112, 112, 3)
+    pooled = torch.nn.functional.avg_pool2d(fine[..., :2].permute(2, 0, 1), 4).permute(1, 2, 0)
+    assert torch.allclose(pooled, model.grid28[..., :2], atol=1e-6)  # blocks centred on the 28 px pixels

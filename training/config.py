@@ -59,6 +59,20 @@ class SpaceConfig:
     polish_epochs: int = 0
     polish_lr: float = 1e-4  # cosine to polish_lr * lr_final_frac; at 3e-4 one epoch lost 0.03 of recognition
     edge_weight: float = 1.0  # x losses.edge_shortfall (per image, ~ a tenth of BCE at the start)
+    # Super-resolution polish (issue 23): the generator draws each 28 px pixel as factor x factor
+    # sub-samples, and the data terms (BCE, perceptual, edge) see their average, as a camera would. A
+    # photo's hem then no longer forces a soft ramp: any sub-pixel edge whose pixel averages match it
+    # is as good, and the sharpness term below picks the sharp one. 1 = the plain 28 px polish.
+    polish_supersample: int = 1  # 4 (112 px) costs 16x per image, so see polish_subset
+    polish_subset: int | None = None  # images per polish epoch, a fresh random draw each epoch (None = all):
+    # at 112 px an epoch of 60k takes over an hour on 2 shared cores; short epochs checkpoint often
+    # Sharpness term at the supersampled resolution: a hyper-Laplacian prior on the design's gradient
+    # (sum of |grad|^q, q < 1, as in Krishnan & Fergus 2009's deblurring): a ramp of height h over n
+    # sub-pixels costs n^(1-q) h^q, so the same step drawn in one sub-pixel is cheapest, while the
+    # pooled data terms keep where the step is and how high (the interior's shading included).
+    sharp_weight: float = 0.0  # x losses.gradient_sparsity (per image, in 28 px pixel lengths)
+    sharp_exponent: float = 0.5  # q: 1 would be indifferent to width (total variation), 2 prefers blur
+    sharp_eps: float = 0.01  # gradient below which the prior is quadratic (a flat area's noise costs ~0)
 
     seed: int = 1234
     train_limit: int | None = None  # first N training images (for --quick)

@@ -8,6 +8,7 @@ not tiled per pixel as the original did.
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -166,6 +167,18 @@ class FashionSpace(nn.Module):
 
     def grid(self, width: int, height: int) -> torch.Tensor:
         return torch.from_numpy(coordinates(width, height, self.cfg.coord_scale))
+
+    def supersampled_grid(self, factor: int, size: int = 28) -> torch.Tensor:
+        """(size * factor, size * factor, 3): each pixel of the size x size grid split into factor x factor
+        sub-pixels, so an average pool of `factor` gives the pixel's footprint average (the polish's
+        super-resolution data terms). Not coordinates(size * factor): that one's corners sit on the outer
+        pixel centres, so its blocks would not line up with the 28 px pixels."""
+        pitch = 2 * self.cfg.coord_scale / (size - 1)  # between 28 px pixel centres
+        centres = np.linspace(-self.cfg.coord_scale, self.cfg.coord_scale, size)
+        offsets = ((np.arange(factor) + 0.5) / factor - 0.5) * pitch
+        axis = (centres[:, None] + offsets[None, :]).reshape(-1).astype(np.float32)
+        x, y = np.meshgrid(axis, axis)
+        return torch.from_numpy(np.stack([x, y, np.sqrt(x * x + y * y)], axis=-1).astype(np.float32))
 
     @staticmethod
     def sample_posterior(mean: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -110,16 +110,24 @@ def _batches(n: int, size: int, gen: torch.Generator):
 
 
 @torch.no_grad()
-def evaluate_space(model: FashionSpace, images: torch.Tensor, batch: int = 500) -> dict:
+def evaluate_space(model: FashionSpace, images: torch.Tensor, batch: int = 500, supersample: int = 1) -> dict:
+    """Test BCE (the design drawn at the 28 px pixel centres) and KL, nats per image; with `supersample`
+    > 1 also the BCE of each pixel's sub-sample average, what the super-resolution polish trains."""
     model.eval()
-    bce = kl = 0.0
+    bce = kl = pooled = 0.0
+    grid = model.supersampled_grid(supersample) if supersample > 1 else None
     for s in range(0, len(images), batch):
         x = images[s : s + batch]
         mean, logvar = model.encoder(x.unsqueeze(1))
         logits = model.generator.logits(mean, model.grid28)
         bce += losses.reconstruction_bce(logits, x).item() * len(x)
         kl += losses.kl_to_prior(mean, logvar).item() * len(x)
-    return {"test_bce": bce / len(images), "test_kl": kl / len(images)}
+        if grid is not None:
+            pooled += losses.pooled_bce(model.generator.logits(mean, grid), x, supersample).item() * len(x)
+    record = {"test_bce": bce / len(images), "test_kl": kl / len(images)}
+    if grid is not None:
+        record["test_bce_pooled"] = pooled / len(images)
+    return record
 
 
 def train_space(
@@ -175,7 +183,9 @@ def train_space(
     for epoch in range(start, total):
         if epoch >= polish_from:
             record = polish_epoch(model, cfg, opt_polish, train, gen, feature_net, epoch - polish_from)
-            record.update(epoch=epoch + 1, test_bce=evaluate_space(model, test)["test_bce"])
+            scores = evaluate_space(model, test, supersample=cfg.polish_supersample)
+            scores.pop("test_kl")  # the frozen encoder's; the recovered one has no log-variance head
+            record.update(epoch=epoch + 1, **scores)
             elapsed += record["seconds"]
             _log(run, record)
             print(json.dumps(record))
@@ -284,19 +294,32 @@ def polish_epoch(model: FashionSpace, cfg: SpaceConfig, opt, train, gen, feature
     model.encoder.eval().requires_grad_(False)
     model.generator.train()
     t0 = time.time()
-    steps = (len(train) + cfg.batch_size - 1) // cfg.batch_size
-    sums = {"bce": 0.0, "perceptual": 0.0, "edge": 0.0}
-    for step, idx in enumerate(_batches(len(train), cfg.batch_size, gen)):
+    n = len(train) if cfg.polish_subset is None else min(cfg.polish_subset, len(train))
+    steps = (n + cfg.batch_size - 1) // cfg.batch_size
+    f = cfg.polish_supersample
+    grid = model.grid28 if f == 1 else model.supersampled_grid(f)
+    sums = {"bce": 0.0, "perceptual": 0.0, "edge": 0.0, "sharp": 0.0}
+    order = torch.randperm(len(train), generator=gen)[:n]  # a fresh subset each epoch
+    for step, s in enumerate(range(0, n, cfg.batch_size)):
         for group in opt.param_groups:
             group["lr"] = cosine_lr(cfg.polish_lr, cfg.lr_final_frac, i + step / steps, cfg.polish_epochs)
-        x = train[idx]  # (B, 28, 28)
+        x = train[order[s : s + cfg.batch_size]]  # (B, 28, 28)
         with torch.no_grad():
             z, _ = model.encoder(x.unsqueeze(1))  # (B, 8) posterior means
-        logits = model.generator.logits(z, model.grid28)
-        recon = torch.sigmoid(logits)
-        bce = losses.reconstruction_bce(logits, x)
+        logits = model.generator.logits(z, grid)  # (B, 28f, 28f)
+        if f == 1:
+            recon = torch.sigmoid(logits)
+            bce = losses.reconstruction_bce(logits, x)
+        else:
+            fine = torch.sigmoid(logits)
+            recon = torch.nn.functional.avg_pool2d(fine.unsqueeze(1), f).squeeze(1)  # (B, 28, 28)
+            bce = losses.pooled_bce(logits, x, f)
         edge = losses.edge_shortfall(recon, x)
         loss = bce + cfg.edge_weight * edge
+        if cfg.sharp_weight > 0:
+            sharp = losses.gradient_sparsity(torch.sigmoid(logits), cfg.sharp_exponent, cfg.sharp_eps, f)
+            loss = loss + cfg.sharp_weight * sharp
+            sums["sharp"] += sharp.item()
         if feature_net is not None:
             perc = losses.perceptual(feature_net, recon, x)
             loss = loss + cfg.perceptual_weight * perc
