@@ -297,6 +297,9 @@
         `; session paths are drawn through ${pct(data.pathShare)} of their trail points (evenly thinned).` : ".")}),
       el("p", {class: "note", text: "Bundles read: " + data.bundles.join("; ")}),
     ];
+    if (data.warnings.length) {
+      parts.push(el("h3", {text: "Warnings"}), el("ul", {}, ...data.warnings.map((w) => el("li", {text: w}))));
+    }
     if (data.skipped.length) {
       parts.push(el("h3", {text: "Skipped bundles"}), el("ul", {}, ...data.skipped.map(([, why]) => el("li", {text: why}))));
     }

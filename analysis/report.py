@@ -700,6 +700,7 @@ def write_html(
         "booths": summary["booths"],
         "bundles": summary["bundles"],
         "skipped": summary["skipped_bundles"],
+        "warnings": summary.get("warnings", []),
         "method": summary["embedding"]["method"],
         "pathShare": path_share,
     }

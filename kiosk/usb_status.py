@@ -1,5 +1,6 @@
-"""What the kiosk shows of USB exports: `fse-export --usb` (kiosk/log_export/usb.py) writes its progress
-to `<state_dir>/usb-export.json`; the kiosk polls it and shows a toast.
+"""What the kiosk shows of USB exports: `fse-export --usb` (kiosk/log_export/usb.py) writes each stick's
+progress to `<state_dir>/usb-export-<partition>.json`; the kiosk polls them and shows a toast. One
+file per stick: with two sticks in at once, one's "done" must not hide the other's "running".
 
     {"state": "running" | "done" | "failed", "message": "...", "device": "...", "stick": "the 16 GB stick sdb1",
      "bundle": "...", "missing_images": 0, "started_utc": "...", "finished_utc": "..."}
@@ -11,28 +12,55 @@ import json
 from pathlib import Path
 
 USB_STATUS = "usb-export.json"
+"""What one status file is called without its stick: usb-export-<partition>.json (status_file)."""
 
 
-def read_usb_status(state_dir: Path) -> dict | None:
-    """The last USB export's status, or None if there never was one."""
+def status_file(device: str) -> str:
+    """The status file of the export to `device` (/dev/sdb1 -> usb-export-sdb1.json)."""
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(device).name) or "stick"
+    return USB_STATUS.replace(".json", f"-{name}.json")
+
+
+def _status_files(state_dir: Path) -> list[Path]:
+    return sorted(Path(state_dir).glob(USB_STATUS.replace(".json", "*.json")))
+
+
+def _parse(data: bytes) -> dict | None:
     try:
-        return json.loads((Path(state_dir) / USB_STATUS).read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        status = json.loads(data)
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+    return status if isinstance(status, dict) else None
+
+
+def read_usb_status(state_dir: Path, device: str | None = None) -> dict | None:
+    """The status of the export to `device`, or (None) the most recently updated of any stick's;
+    None if there never was one."""
+    files = [Path(state_dir) / status_file(device)] if device else _status_files(state_dir)
+    found = []
+    for path in files:
+        try:
+            status = _parse(path.read_bytes())
+        except OSError:
+            continue
+        if status is not None:
+            found.append(status)
+    return max(found, key=lambda s: str(s.get("updated_utc", "")), default=None)
 
 
 class UsbStatusWatch:
-    """What the kiosk shows of USB exports: each status written after the kiosk started, once.
+    """What the kiosk shows of USB exports: each status written after the kiosk started, once, for
+    every stick.
 
     A status already there at start-up is old news; the first one ever written (no file at start-up)
-    is not. Compares the file's bytes, not its mtime: "running" and "done" may share a timestamp.
+    is not. Compares the files' bytes, not their mtimes: "running" and "done" may share a timestamp.
     """
 
     POLL_S = 1.0
-    """How often `toast` reads the file (the kiosk asks every frame)."""
+    """How often `toast` reads the files (the kiosk asks every frame)."""
 
     def __init__(self, state_dir: Path):
-        self.path = Path(state_dir) / USB_STATUS
+        self.state_dir = Path(state_dir)
         self._last = self._read()
         self._polled = -self.POLL_S
 
@@ -43,23 +71,24 @@ class UsbStatusWatch:
         self._polled = now
         return usb_status_toast(self.poll())
 
-    def _read(self) -> bytes | None:
-        try:
-            return self.path.read_bytes()
-        except OSError:
-            return None
+    def _read(self) -> dict[Path, bytes]:
+        contents = {}
+        for path in _status_files(self.state_dir):
+            try:
+                contents[path] = path.read_bytes()
+            except OSError:
+                continue
+        return contents
 
     def poll(self) -> dict | None:
-        data = self._read()
-        if data is None or data == self._last:
-            self._last = data
-            return None
-        self._last = data
-        try:
-            status = json.loads(data)
-        except json.JSONDecodeError:
-            return None
-        return status if isinstance(status, dict) else None
+        """A status written since the last poll (one a poll: two sticks' news come a poll apart)."""
+        now = self._read()
+        for path, data in now.items():
+            if self._last.get(path) != data:
+                self._last[path] = data
+                return _parse(data)
+        self._last = now
+        return None
 
 
 def usb_status_toast(status: dict | None) -> tuple[str, str, float] | None:

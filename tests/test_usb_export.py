@@ -33,7 +33,7 @@ from contract.capture_schema import DB_NAME, unexported_count
 from contract.models import sha256_file
 from kiosk.capture.log import CaptureLog
 from kiosk.log_export.usb import ALLOWED_FILESYSTEMS, USB_MOUNT_ROOT, USB_SUBDIR
-from kiosk.usb_status import USB_STATUS, read_usb_status, usb_status_toast
+from kiosk.usb_status import UsbStatusWatch, read_usb_status, status_file, usb_status_toast
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(
@@ -341,9 +341,11 @@ def test_sigterm_mid_copy_marks_the_bundle_partial_and_the_status_failed(sticks,
 
 def test_two_sticks_at_once_each_get_their_own_whole_bundle(sticks, state_dir, gate):
     """Issue 12 item 9: A pauses mid-copy, B starts and pauses mid-copy, A finishes, B finishes.
-    With one shared mount point A's rest would land on B's stick and B's rest on A's."""
+    With one shared mount point A's rest would land on B's stick and B's rest on A's. Issue 21 item 7:
+    with one status file A's "done: safe to remove" replaced B's "running" while B still copied."""
     images = _fill(state_dir, 8)
     a, b = sticks("a"), sticks("b")
+    watch = UsbStatusWatch(state_dir)
     g = gate([state_dir / images[2], state_dir / images[5]])
     first = export(a, state_dir)
     g.hold(first.pid, Path(images[2]).name)
@@ -354,6 +356,12 @@ def test_two_sticks_at_once_each_get_their_own_whole_bundle(sticks, state_dir, g
     assert len({point for device in (a, b) for point, _, _ in _mounts(device)}) == 2
     g.release(first.pid)
     assert finish(first)[0] == 0
+    assert read_usb_status(state_dir, a)["state"] == "done" and read_usb_status(state_dir, b)["state"] == "running"
+    toasts = [usb_status_toast(watch.poll()) for _ in range(4)]
+    assert [t[0] for t in toasts if t] == [
+        f"USB export finished: safe to remove {read_usb_status(state_dir, a)['stick']}",
+        f"USB export running: don't remove {read_usb_status(state_dir, b)['stick']}",
+    ]
     g.release(second.pid)
     assert finish(second)[0] == 0
     for device in (a, b):
@@ -378,9 +386,9 @@ def test_root_exporter_acts_as_the_state_directory_owner(sticks, state_dir, tmp_
     (state_dir / images[0]).symlink_to(secret)
     for path in [state_dir, *state_dir.rglob("*")]:
         os.chown(path, NOBODY, NOBODY, follow_symlinks=False)
-    (state_dir / (USB_STATUS + ".part")).symlink_to(victim)
-
     device = sticks("owned")
+    (state_dir / (status_file(device) + ".part")).symlink_to(victim)
+
     code, err = finish(export(device, state_dir))
     try:
         assert (

@@ -20,7 +20,7 @@ Layout of the state directory (the format is documented in docs/analysis.md):
     images/YYYY-MM-DD/<utc>-<hex>.png  one 1024x1024 RGB PNG per capture (written by pygame), never rewritten
     quarantine/                        what the log set aside and never deletes: a damaged database
                                        (log-<utc>.sqlite), images no capture refers to (images-<utc>/...)
-    usb-export.json                    status of the last USB export (written by `fse-export --usb`)
+    usb-export-<partition>.json        status of the last USB export to that stick (`fse-export --usb`)
 """
 
 from __future__ import annotations

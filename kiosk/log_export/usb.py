@@ -4,7 +4,7 @@
     fse-export --usb /media/stick        # or an already mounted stick
     fse-export --mark-stopped /dev/sdb1  # the unit's ExecStopPost: a killed export is marked failed
 
-Progress goes to `<state_dir>/usb-export.json` (kiosk/usb_status.py, which the kiosk polls to tell the
+Progress goes to `<state_dir>/usb-export-<partition>.json` (kiosk/usb_status.py, which the kiosk polls to tell the
 operator when the stick is safe to remove). The USB exporter runs as root (it mounts the stick) but
 reads the state directory and writes the bundle as the directory's owner (the kiosk's user), so a
 link planted there reaches nothing that user could not reach anyway; a stick is mounted
@@ -27,7 +27,7 @@ from pathlib import Path
 from contract.capture_schema import DB_NAME, utc_text
 
 from ..durable import write_file_durably
-from ..usb_status import USB_STATUS, read_usb_status
+from ..usb_status import read_usb_status, status_file
 from .bundle import check_log
 from .files import ExportError, ExportStopped, StickFull
 from .pull import export_into, record_export
@@ -73,7 +73,7 @@ def state_dir_owner(state_dir: Path) -> tuple[int, int] | None:
 
 def write_usb_status(state_dir: Path, state: str, message: str, owner: tuple[int, int] | None = None, **extra) -> None:
     status = {"state": state, "message": message, "updated_utc": utc_text(time.time()), **extra}
-    path = Path(state_dir) / USB_STATUS
+    path = Path(state_dir) / status_file(extra.get("device") or "stick")
     try:
         with acting_as(owner):
             write_file_durably(path, (json.dumps(status, indent=2) + "\n").encode())
@@ -244,7 +244,7 @@ def mark_stopped(state_dir: Path, device: str) -> bool:
     """After the unit ends (ExecStopPost): an export of `device` still "running" was killed (SIGKILL
     after a hang, or a crash) and could not say so itself. Mark it failed, free its mount point."""
     state_dir = Path(state_dir)
-    status = read_usb_status(state_dir)
+    status = read_usb_status(state_dir, device)
     point = USB_MOUNT_ROOT / Path(device).name
     if os.path.ismount(point):
         unmount_stick(point)
