@@ -127,11 +127,13 @@ def read_manifest(folder: Path, bundle: str) -> dict | None:
     return manifest if manifest.get("format") == BUNDLE_FORMAT else None
 
 
-def earlier_images(folder: Path, booth_id: str) -> dict[str, tuple[str, str]]:
-    """What the whole bundles of this booth in `folder` already hold: {image path: (bundle, sha256)}.
+def earlier_images(folder: Path, booth_id: str, wanted: set[str]) -> dict[str, tuple[str, str]]:
+    """Which of the `wanted` images the whole bundles of this booth in `folder` already hold:
+    {image path: (bundle, sha256)}.
 
     Only a bundle with its final name counts (its manifest was written after its files were flushed);
     links, `.partial` folders, other booths' bundles and manifests that don't parse are passed over.
+    Only wanted images are kept: however many bundles a stick holds, this stays the size of the log.
     """
     held: dict[str, tuple[str, str]] = {}
     try:
@@ -145,7 +147,7 @@ def earlier_images(folder: Path, booth_id: str) -> dict[str, tuple[str, str]]:
         if manifest is None or manifest.get("booth_id") != booth_id or not isinstance(manifest.get("files"), dict):
             continue
         for relative, digest in manifest["files"].items():
-            if isinstance(relative, str) and relative.startswith(IMAGES_DIR + "/") and isinstance(digest, str):
+            if relative in wanted and isinstance(digest, str):
                 held[relative] = (entry.name, digest)
     return held
 

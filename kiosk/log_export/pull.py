@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from contract.bundle import PARTIAL_SUFFIX
-from contract.capture_schema import DB_NAME, CaptureLogError, open_db, read_meta, utc_text
+from contract.capture_schema import DB_NAME, CaptureLogError, image_paths, open_db, read_meta, utc_text
 
 from ..capture.exported import mark_exported
 from ..capture.files import EXPORTED_SUFFIX, QUARANTINE_DIR, set_aside_logs
@@ -50,6 +50,21 @@ def _booth_id(state_dir: Path) -> str:
         except sqlite3.DatabaseError:
             pass
     return "booth"
+
+
+def _image_paths(state_dir: Path) -> set[str]:
+    """The images the log and the set-aside logs refer to (a set-aside log that cannot be read adds none)."""
+    paths: set[str] = set()
+    for db in [state_dir / DB_NAME, *set_aside_logs(state_dir)]:
+        try:
+            conn = open_db(db, read_only=True)
+            try:
+                paths.update(image_paths(conn))
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            continue
+    return paths
 
 
 def _interrupted(out: Path, state_dir: Path, label: str) -> Path | None:
@@ -83,7 +98,7 @@ def export_into(state_dir: Path, out: Path, full: bool) -> tuple[list[tuple[Path
     state_dir = Path(state_dir)
     check_log(state_dir / DB_NAME)
     out.mkdir(parents=True, exist_ok=True)
-    held = {} if full else earlier_images(out, _booth_id(state_dir))
+    held = {} if full else earlier_images(out, _booth_id(state_dir), _image_paths(state_dir))
     made, unreadable = [_bundle_into(out, state_dir, state_dir / DB_NAME, "", held)], []
     for log in set_aside_logs(state_dir):
         try:
