@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.fashion_mnist import CLASS_NAMES, blend_name
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
 from contract.space import LATENT_DIM, coordinates
 
@@ -153,10 +154,27 @@ class FashionModels:
                 raise ModelError(f"{path} could not be loaded by onnxruntime ({e}): {FIX}") from None
             _check_io(path, session, entry, spec)
             sessions[name], providers[name] = session, active
-        landmarks = _load_landmarks(models_dir / "landmarks.json")
+        models = cls(models_dir, manifest, sessions, providers, _load_landmarks(models_dir / "landmarks.json"))
+        models.landmarks = models.distinct_landmarks(models.landmarks)
         if progress:
             progress(1.0, "models ready")
-        return cls(models_dir, manifest, sessions, providers, landmarks)
+        return models
+
+    def distinct_landmarks(self, landmarks: list[Landmark]) -> list[Landmark]:
+        """Landmarks with distinct names: a landmarks.json from an exporter before
+        contract.fashion_mnist.blend_name could name two blends alike ("Shirt / Coat" twice); the
+        later ones are named again by the same rule, from the classifier's view of their design."""
+        out, taken = [], set()
+        for lm in landmarks:
+            if lm.name in taken:
+                logits = self.classify(self.generate(lm.z, 28))[0]
+                names = self.class_names or CLASS_NAMES
+                name = blend_name(logits, taken, names)
+                log.warning("landmarks.json names two landmarks %r; showing the second as %r", lm.name, name)
+                lm = Landmark(name, lm.kind, lm.z)
+            taken.add(lm.name)
+            out.append(lm)
+        return out
 
     # -- inference ---------------------------------------------------------------------------
     def grid(self, width: int, height: int) -> np.ndarray:

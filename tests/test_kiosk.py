@@ -241,6 +241,24 @@ def test_moving_shows_a_draft_then_full_resolution(make_app):
     )
 
 
+def test_looks_like_hides_while_moving_and_says_nothing_for_an_empty_design(make_app):
+    """It used to name the class the design left for a whole stick motion, and call a cleared
+    canvas's design a "Sandal"."""
+    app = make_app("--print", "none")
+    settle(app)
+    assert app.ui.design_view.looks_like == "T-shirt/top"
+    key(app, pygame.K_8, mod=pygame.KMOD_LSHIFT)
+    wait_for(app, lambda a: a.ui.design_view.stage == "draft", 5)
+    assert app.ui.design_view.looks_like == "", "no guess for a design in motion"
+    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_8, mod=pygame.KMOD_LSHIFT))
+    settle(app)
+    assert app.ui.design_view.looks_like
+    key(app, pygame.K_c)  # clear the canvas: the design of an empty drawing
+    wait_for(app, lambda a: a.state.how == "canvas", 10)
+    settle(app)
+    assert app.renders.design28.mean() < 0.02 and app.ui.design_view.looks_like == ""
+
+
 def test_nan_and_inf_never_reach_the_screen(make_app):
     app = make_app()
     app.commands.move(np.array([np.nan, np.inf, -np.inf, 0, 0, 0, 0, 0]), "keyboard")

@@ -68,6 +68,21 @@ def test_landmarks_cover_every_class(shipped_models):
     assert set(shipped_models.class_names) <= set(names)
 
 
+def test_landmark_names_are_distinct_even_from_a_file_that_repeats_one(shipped_models):
+    """The shipped landmarks.json names two blends "Shirt / Coat": a visitor picks landmarks by name.
+    The exporter's rule (blend_name) now names a taken pair by the next likely class, and the kiosk
+    renames a repeat from an older file by the same rule."""
+    from contract.fashion_mnist import blend_name
+
+    names = [lm.name for lm in shipped_models.landmarks]
+    assert len(set(names)) == len(names), names
+    logits = np.array([0.1, 0, 0.2, 0, 3.0, 0, 2.0, 0, 0, 0])  # Coat, then Shirt, then Pullover
+    assert blend_name(logits, set()) == "Coat / Shirt"
+    assert blend_name(logits, {"Coat / Shirt"}) == "Coat / Pullover"
+    taken = {f"Coat / {n}" for n in shipped_models.class_names}
+    assert blend_name(logits, taken) == "Coat / 2" and blend_name(logits, taken | {"Coat / 2"}) == "Coat / 3"
+
+
 def test_shipped_generator_makes_varied_designs(shipped_models):
     rng = np.random.default_rng(0)
     designs = shipped_models.generate(rng.uniform(-1, 1, (16, 8)), 28)

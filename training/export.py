@@ -30,7 +30,7 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
+from contract.fashion_mnist import CLASS_NAMES, blend_name, dataset_checksum, load_split
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, sha256_file
 from contract.space import LATENT_DIM, coordinates
 
@@ -182,7 +182,8 @@ def make_landmarks(
     n_blends: int = 4,
 ) -> list[dict]:
     """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
-    whole test set named by the classifier's two most likely classes for the design found there."""
+    whole test set named by the classifier's two most likely classes for the design found there
+    (the next likely ones where that name is taken: contract.fashion_mnist.blend_name)."""
     rng = np.random.default_rng(seed)
     out = []
     for c, name in enumerate(CLASS_NAMES):
@@ -191,12 +192,11 @@ def make_landmarks(
         out.append({"name": name, "kind": "class-medoid", "class": c, "z": pts[metrics.medoid(pts)].round(4).tolist()})
     centres = kmeans(z_test, n_blends, rng).astype(np.float32)
     for centre, lg in zip(centres, s.logits(s.generate(centres))):
-        top = np.argsort(-lg)[:2]
         out.append(
             {
-                "name": f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}",
+                "name": blend_name(lg, {landmark["name"] for landmark in out}),
                 "kind": "k-means-centre",
-                "class": int(top[0]),
+                "class": int(np.argmax(lg)),
                 "z": centre.round(4).tolist(),
             }
         )

@@ -40,8 +40,9 @@ class DesignView(Widget):
         """A finished render (kiosk.render.DesignFrame) becomes the image on screen."""
         self.image = frame.shown if frame.shown is not None else self.make_image(frame.image)
         self.stage, self.seq = frame.stage, frame.seq
-        if frame.looks_like:
-            self.looks_like = frame.looks_like
+        # Drafts carry no guess: "looks like" hides while the design moves rather than name the one
+        # it left (a whole stick motion, an attract glide), and for a design with nothing to name.
+        self.looks_like = frame.looks_like
 
     def static_inputs(self, app) -> tuple:
         return (app.state.print_name, self.looks_like, self.stage == "draft", self.image is None)
