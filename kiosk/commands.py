@@ -74,12 +74,13 @@ class Commands:
         self.explorer.clear_canvas()
         self.renders.encode(self.state.canvas)
 
-    def stroke(self, row: int, col: int) -> None:
-        """A brush stroke at canvas cell (row, col); the first one draws over the design shown."""
+    def stroke(self, row: float, col: float, start: tuple[float, float] | None = None) -> None:
+        """The brush from `start` (None: where the stroke begins) to (row, col), in canvas pixels;
+        the first stroke draws over the design shown."""
         self.state.stop_glide()
         if not self.state.canvas_drawn:
             self.state.canvas = self.renders.design28.copy()
-        self.state.paint(row, col)
+        self.state.paint(row, col, start)
         self.renders.encode(self.state.canvas, drawing=True)
 
     def stroke_done(self) -> None:

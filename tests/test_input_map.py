@@ -223,6 +223,29 @@ def test_drawing_on_the_canvas_paints_the_state_and_encodes_throttled_then_final
     )
 
 
+def test_a_quick_stroke_is_one_soft_line_about_two_canvas_pixels_wide():
+    """The pointer's samples jump several cells on a quick drag: each used to be a separate dab
+    (a beaded, checkered stroke)."""
+    booth = Booth()
+    booth.state.canvas = np.zeros((28, 28), np.float32)
+    booth.state.canvas_drawn = True
+    canvas = booth.ui.canvas.layout.canvas
+    cell = canvas.w / 28
+
+    def at(row, col):  # a cell's centre on screen
+        return (round(canvas.x + (col + 0.5) * cell), round(canvas.y + (row + 0.5) * cell))
+
+    booth.post(click(at(14, 4)))
+    booth.post(pygame.event.Event(pygame.MOUSEMOTION, pos=at(14, 22), rel=(0, 0), buttons=(1, 0, 0)))
+    booth.post(click(at(14, 22), pygame.MOUSEBUTTONUP))
+    painted = booth.state.canvas
+    assert painted[14, 4:23].min() > 0.95, "one unbroken line between the two samples"
+    across = painted[:, 12]
+    assert 1.5 <= across.sum() <= 3.0, f"about 2 px wide: {across[10:19].round(2)}"
+    assert ((across > 0.05) & (across < 0.95)).any(), "soft edges"
+    assert painted[:10].max() == 0 and painted[19:].max() == 0
+
+
 def test_the_cursor_hides_when_the_mouse_rests_and_comes_back_when_it_moves():
     booth = Booth()
     booth.frames(int(CURSOR_IDLE_S * 30) + 2)

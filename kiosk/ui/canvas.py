@@ -25,15 +25,15 @@ class CanvasWidget(Widget):
             layout.left.x, layout.left.y, layout.left.w, layout.jump.y - 8 * layout.s - layout.left.y
         )
         self.drawing = False
+        self._last: tuple[float, float] | None = None  # the stroke's last point, in canvas pixels
         self.hover_tool: int | None = None
 
-    def cell(self, pos) -> tuple[int, int] | None:
+    def point(self, pos) -> tuple[float, float] | None:
+        """The screen position in canvas pixels (row, col; a cell's centre is whole), None off the canvas."""
         r = self.layout.canvas
         if not r.collidepoint(pos):
             return None
-        col = int((pos[0] - r.x) * 28 / r.w)
-        row = int((pos[1] - r.y) * 28 / r.h)
-        return min(row, 27), min(col, 27)
+        return (pos[1] - r.y) * 28 / r.h - 0.5, (pos[0] - r.x) * 28 / r.w - 0.5
 
     def static_inputs(self, app) -> tuple:
         return (app.state.brush, self.hover_tool)
@@ -106,22 +106,23 @@ class CanvasWidget(Widget):
             if rect.collidepoint(pos):
                 commands.run(TOOLS[i][0])
                 return True
-        cell = self.cell(pos)
-        if cell is None:
+        point = self.point(pos)
+        if point is None:
             return False
-        self.drawing = True
-        commands.stroke(*cell)
+        self.drawing, self._last = True, point
+        commands.stroke(*point)
         return True
 
     def drag(self, pos, commands) -> bool:
         if not self.drawing:
             return False
-        cell = self.cell(pos)
-        if cell is not None:
-            commands.stroke(*cell)
+        point = self.point(pos)
+        if point is not None:
+            commands.stroke(*point, start=self._last)
+        self._last = point  # off the canvas and back: the stroke starts again where it re-enters
         return True
 
     def release(self, pos, commands) -> bool:
-        was, self.drawing = self.drawing, False
+        was, self.drawing, self._last = self.drawing, False, None
         commands.stroke_done()
         return was

@@ -99,14 +99,15 @@ class ParameterSliders(Widget):
         """Panel, badges, previews, their outlines and the tracks: everything but the knobs."""
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.params, "PARAMETERS", s)
-        theme.text(
-            surface,
-            controls.SLIDER_HINT,
-            (L.params.right - 18 * s, L.params.y + 16 * s),
-            int(20 * s),
-            theme.TEXT_DIM,
-            anchor="topright",
-        )
+        for i, line in enumerate(controls.SLIDER_HINT):
+            theme.text(
+                surface,
+                line,
+                (L.params.right - 18 * s, L.params.y + (6 + 21 * i) * s),
+                int(20 * s),
+                theme.TEXT_DIM,
+                anchor="topright",
+            )
         nearest = self.nearest(app.state.z)
         for k in range(LATENT_DIM):
             colour = theme.PARAM_COLOURS[k]
