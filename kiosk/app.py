@@ -91,7 +91,7 @@ class App:
         show2d: bool = False,
         version: str = "dev",
     ) -> None:
-        from .commands import Commands
+        from .commands import CAPTURES_OFF, PRINTS_OFF, Commands
         from .input_map import InputMap
         from .render import RenderMetrics
         from .render_schedule import RenderSchedule
@@ -127,11 +127,10 @@ class App:
         if show2d:
             self.ui.map.refresh_captures()
         if start_print and start_print not in print_names:
-            self.ui.status.toast(f"print {start_print!r} is not available; showing the design plain", "warn", 0.0, 6.0)
+            log.warning("print %r is not available; showing the design plain", start_print)
+            self.ui.status.toast(PRINTS_OFF, "warn", 0.0, 6.0)
         if capture_log is None:
-            self.ui.status.toast(
-                "captures are off: the capture log could not be opened (see the journal)", "warn", 0.0, 8.0
-            )
+            self.ui.status.toast(CAPTURES_OFF, "warn", 0.0, 8.0)  # the reason is in the journal
 
     def run(self) -> int:
         """The booth's loop, until the operator exits or systemd stops it."""

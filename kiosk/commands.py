@@ -17,6 +17,12 @@ from collections.abc import Callable
 
 from .explorer import BRUSH_BLACK, BRUSH_WHITE, Explorer
 
+PRINTS_OFF = "Prints are not available right now."
+CAPTURES_OFF = "Saving designs is off right now. Please tell the staff."
+CAPTURE_FAILED = "This design could not be saved. Please tell the staff."
+"""What visitors read when a part is off: short, whole sentences; the reason goes to the journal
+(and F12), never a file path on the screen."""
+
 CAPTURE_SLOT = "capture"
 """The toast slot of a capture's messages: one message stays up from the press to "Saved #0042"."""
 CAPTURE_WAIT_S = math.inf
@@ -68,7 +74,8 @@ class Commands:
 
     def next_print(self) -> None:
         if not self.explorer.next_print():
-            self.ui.status.toast(self.prints_message or "no prints available", "info", self.clock())
+            # The reason (a missing file, say) is the operator's: in the journal and on F12.
+            self.ui.status.toast(PRINTS_OFF, "info", self.clock())
 
     def clear_canvas(self) -> None:
         self.explorer.clear_canvas()
@@ -90,7 +97,7 @@ class Commands:
     def capture(self) -> None:
         worker = self.renders.capture_worker
         if worker is None:
-            self.ui.status.toast("captures are off: the capture log could not be opened", "warn", self.clock())
+            self.ui.status.toast(CAPTURES_OFF, "warn", self.clock())
             return
         message, level = worker.submit(self.state.z, self.state.print_name, self.state.how)
         waiting = worker.pending > 0  # this press, or one before it, is still being saved

@@ -276,11 +276,15 @@ class Explorer:
         self.state.stop_glide()
         self.state.clear_canvas()
 
-    def visitor_input(self) -> None:
-        """Anything a visitor does: attract mode ends at once, from wherever its glide was."""
-        if self.state.attract:
-            self.state.attract = False
-            self.state.stop_glide()
+    def visitor_input(self) -> bool:
+        """Anything a visitor does: attract mode ends at once, from wherever its glide was. True
+        when this input woke the kiosk (then it does nothing else: a press on Space during attract
+        mode used to wake and jump away from the design the visitor had just seen)."""
+        if not self.state.attract:
+            return False
+        self.state.attract = False
+        self.state.stop_glide()
+        return True
 
 
 class Attract:

@@ -599,11 +599,11 @@ class CaptureWorker:
         design = (np.round(z, 4).tobytes(), print_name)
         with self._lock:
             if design in self._unsaved:
-                return "Already saving this design", "info"
+                return "Already saving this design.", "info"
             if design == self._last:
-                return "Already captured: change the design to capture another", "info"
+                return "Already captured. Change the design to capture another.", "info"
             if len(self._unsaved) > CAPTURE_QUEUE_MAX:
-                return "Still saving the last captures: press again in a moment", "warn"
+                return "Still saving the last designs. Press again in a moment.", "warn"
             self._unsaved.add(design)
             self._last = design
         self.pending += 1

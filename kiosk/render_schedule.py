@@ -14,13 +14,16 @@ every ENCODE_EVERY_S while the visitor draws.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 
 from . import render
-from .commands import CAPTURE_SLOT, CAPTURE_WAIT_S
+from .commands import CAPTURE_FAILED, CAPTURE_SLOT, CAPTURE_WAIT_S
 from .ui.status import TOAST_S
+
+log = logging.getLogger("kiosk")
 
 PREVIEW_POSITIONS = np.linspace(-1.0, 1.0, 7).astype(np.float32)
 """Slider positions shown in each preview strip (7 per parameter; the ends are the range's ends)."""
@@ -126,8 +129,9 @@ class RenderSchedule:
                     text = f"Saved #{result.capture_id:04d}" + (". Saving the next one..." if more else "")
                     status.toast(text, "ok", now, CAPTURE_WAIT_S if more else TOAST_S, CAPTURE_SLOT)
                     self.metrics.capture_ms.append((time.perf_counter() - result.t_request) * 1e3)
-                else:
-                    status.toast(result.error or "The capture failed.", "warn", now, 8.0, CAPTURE_SLOT)
+                else:  # the reason is the operator's (journal, F12's capture log lines)
+                    log.warning("capture not saved: %s", result.error)
+                    status.toast(CAPTURE_FAILED, "warn", now, 8.0, CAPTURE_SLOT)
 
     def capture_busy(self) -> bool:
         return self.capture_worker is not None and self.capture_worker.pending > 0

@@ -12,7 +12,7 @@ import pygame
 import pytest
 
 from kiosk import controls
-from kiosk.commands import Commands
+from kiosk.commands import PRINTS_OFF, Commands
 from kiosk.explorer import BRUSH_BLACK, BRUSH_WHITE, Explorer, ExplorerState
 from kiosk.input.state import Button, ButtonEvent, InputSnapshot, SourceHealth
 from kiosk.input_map import CURSOR_IDLE_S, InputMap
@@ -73,7 +73,7 @@ class Booth:
         self.renders = Renders()
         self.touches = 0
         log = SimpleNamespace(touch=lambda: setattr(self, "touches", self.touches + 1))
-        self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, "prints are off")
+        self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, "prints.onnx is missing")
         self.input = InputMap(self.commands, hub, self.ui, log, windowed=windowed, steer_rate=1.5)
 
     def post(self, *events) -> None:
@@ -210,6 +210,38 @@ def test_any_input_ends_attract_mode_where_it_is():
     assert not booth.state.attract and booth.state.glide is None and np.array_equal(booth.state.z, here)
 
 
+def test_the_first_input_in_attract_mode_only_wakes_the_kiosk():
+    """Space during attract mode used to wake the kiosk and jump away from the design on screen."""
+    board = Board()
+    booth = Booth(board)
+    for first in (
+        lambda: booth.post(key(pygame.K_SPACE)),
+        lambda: booth.post(click(booth.ui.canvas.layout.tools[0].center)),  # the R tool
+        lambda: (board.frame(pressed=[Button.JUMP]), board.frame(released=[Button.JUMP]), booth.frames(2)),
+    ):
+        booth.state.attract = True
+        booth.explorer.goto_landmark(2, booth.now, "attract")
+        booth.frames(10)
+        here = booth.state.z.copy()
+        first()
+        booth.frames(5)
+        assert not booth.state.attract and booth.state.glide is None and np.array_equal(booth.state.z, here)
+    booth.post(key(pygame.K_SPACE))
+    assert booth.state.how == "jump", "awake: the next press acts"
+    booth.state.attract = True
+    booth.post(key(pygame.K_q, mod=pygame.KMOD_LCTRL | pygame.KMOD_LALT))
+    assert booth.input.exit_requested, "the operator's exit works in attract mode too"
+
+
+def test_the_attract_prompt_never_covers_the_design():
+    """It covered the lower third of the garment."""
+    pygame.font.init()
+    layout = Layout(1280, 720)
+    surface = pygame.Surface((1280, 720))
+    prompt = StatusBar(layout).draw_attract(surface, now=1.0)
+    assert not prompt.colliderect(layout.design_image) and prompt.h > 60 * layout.s
+
+
 def test_drawing_on_the_canvas_paints_the_state_and_encodes_throttled_then_final():
     booth = Booth()
     canvas = booth.ui.canvas.layout.canvas
@@ -259,4 +291,4 @@ def test_no_board_reads_keyboard_and_mouse_and_next_print_without_prints_says_wh
     assert booth.input.joystick_label() == ("joystick disconnected · keyboard + mouse", False)
     booth.explorer.print_names = ["none"]
     booth.post(key(pygame.K_p))
-    assert [t.text for t in booth.ui.status.toasts] == ["prints are off"]
+    assert [t.text for t in booth.ui.status.toasts] == [PRINTS_OFF], "a sentence for visitors, not the reason"

@@ -130,6 +130,12 @@ def test_f12_shows_diagnostics_with_provider_and_input(make_app):
     text = "\n".join(app.ui.diagnostics.lines(app))
     assert app.state.diagnostics and "generator=" in text and "keyboard and mouse only" in text and "MB free" in text
     assert "capture log open: 0 captures, 0 not yet exported" in text
+    # an opaque panel: nothing of the screen behind shows through (it was 85 % black over the labels)
+    app.screen.fill((255, 0, 0))
+    box = app.ui.diagnostics.draw(app.screen, app)
+    under = region(app, app.ui.diagnostics.layout.r(700, 120, 1180, 200))
+    assert box.contains(app.ui.diagnostics.layout.r(700, 120, 1180, 200))
+    assert not ((under[..., 0] > 25) & (under[..., 2] < 10)).any(), "red showed through"
 
 
 # -- mouse ----------------------------------------------------------------------------------------
@@ -599,6 +605,21 @@ def test_a_manifest_with_a_missing_key_is_shown_on_the_error_page(tmp_path, caps
     assert tuple(pygame.image.load(str(out)).get_at((5, 5)))[:3] == (40, 12, 14)
 
 
+def test_without_prints_a_visitor_reads_a_short_sentence_and_the_log_the_reason(tmp_path, models_dir, make_app, caplog):
+    """Pressing P with prints.onnx missing showed a file path, cut off mid-sentence."""
+    from kiosk.commands import PRINTS_OFF
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("prints.onnx"))
+    with caplog.at_level("WARNING", logger="kiosk"):
+        app = make_app("--models", str(models), "--print", "none")
+    key(app, pygame.K_p)
+    app.step()
+    assert [t.text for t in app.ui.status.toasts] == [PRINTS_OFF]
+    assert "/" not in PRINTS_OFF and PRINTS_OFF.endswith(".") and len(PRINTS_OFF) < 50
+    assert "prints.onnx" in caplog.text and "prints.onnx" in app.prints_message  # the journal and F12
+
+
 def test_attract_after_keeps_a_longer_configured_session(tmp_path):
     """--attract-after used to set session_idle_s to a hard-coded 90 s, whatever the config said."""
     conf = tmp_path / "kiosk.toml"
@@ -751,6 +772,15 @@ def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shi
     mouse("up", pos)
     steps(app, int(app.config.glide_s * 30) + 3)
     assert np.allclose(app.state.z, zs[5], atol=1e-5) and app.state.how == "map"
+    # Jump and Capture stay on screen in map mode (they used to be under the map)
+    shown = app.ui.widgets(map_mode=True)
+    buttons = app.ui.map_actions
+    assert buttons in shown and not buttons.rect.colliderect(app.ui.map.rect)
+    assert region(app, buttons.jump).std() > 5
+    mouse("down", buttons.jump.center)
+    mouse("up", buttons.jump.center)
+    app.step()
+    assert app.state.how == "jump" and app.state.map_mode
 
 
 def test_sigterm_stops_the_fullscreen_kiosk_cleanly(tmp_path):

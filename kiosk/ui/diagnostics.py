@@ -78,9 +78,7 @@ class DiagnosticsOverlay:
             pieces = theme.wrap(line, size, rect.w - 60 * s) or [""]
             wrapped += [pieces[0]] + ["    " + p for p in pieces[1:]]
         box = pygame.Rect(rect.x, rect.y, rect.w, len(wrapped) * (size + 6) + 30).clip(surface.get_rect())
-        layer = pygame.Surface(box.size, pygame.SRCALPHA)
-        layer.fill((0, 0, 0, 215))
-        surface.blit(layer, box)
+        pygame.draw.rect(surface, theme.BG, box)  # opaque: labels behind showed through the figures
         pygame.draw.rect(surface, theme.ACCENT, box, width=2)
         for i, line in enumerate(wrapped):
             theme.text(

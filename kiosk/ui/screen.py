@@ -34,6 +34,7 @@ class Screen:
         self.status = status.StatusBar(L)
         self.canvas = canvas.CanvasWidget(L)
         self.actions = actions.ActionButtons(L)
+        self.map_actions = actions.ActionButtons(L, beside_map=True)
         self.print_selector = print_selector.PrintSelector(L)
         self.design_view = design_view.DesignView(L, self.frame)
         self.sliders = sliders.ParameterSliders(L, PREVIEW_POSITIONS, self.frame)
@@ -62,7 +63,7 @@ class Screen:
 
     def widgets(self, map_mode: bool) -> list:
         """The widgets shown, in hit-test order (the map covers the canvas column when shown)."""
-        left = [self.map] if map_mode else [self.canvas, self.actions, self.print_selector]
+        left = [self.map, self.map_actions] if map_mode else [self.canvas, self.actions, self.print_selector]
         return [self.status, *left, self.sliders, self.landmark_strip, self.design_view]
 
     def draw(self, app) -> list:

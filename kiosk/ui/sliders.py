@@ -103,8 +103,8 @@ class ParameterSliders(Widget):
             theme.text(
                 surface,
                 line,
-                (L.params.right - 18 * s, L.params.y + (6 + 21 * i) * s),
-                int(20 * s),
+                (L.params.right - 18 * s, L.params.y + (4 + 20 * i) * s),
+                int(19 * s),
                 theme.TEXT_DIM,
                 anchor="topright",
             )
