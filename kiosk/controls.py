@@ -70,7 +70,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("diagnostics", "diagnostics and this help (operator)", keys=("F12",), operator=True),
     Control(
         "",
-        "operator exit (also in kiosk mode)",
+        "operator exit (also in kiosk mode; on the board a countdown shows, and the hold neither captures nor jumps)",
         key_text="Ctrl+Alt+Q",
         board_text="hold capture + jump for 5 s",
         operator=True,

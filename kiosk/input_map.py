@@ -33,6 +33,7 @@ CURSOR_IDLE_S = 3.0
 
 KEY_COMMANDS = {getattr(pygame, f"K_{name}"): command for name, command in controls.key_commands().items()}
 BUTTON_COMMANDS = controls.button_commands()
+COMMAND_BUTTONS = {command: button for button, command in BUTTON_COMMANDS.items()}
 NUMBER_KEYS = (pygame.K_1, pygame.K_KP1)
 """The first key of each row of number keys: key k of either row is parameter k."""
 
@@ -44,6 +45,9 @@ class InputMap:
     def __init__(self, commands, hub, ui, capture_log, *, windowed: bool, steer_rate: float) -> None:
         self.commands, self.explorer = commands, commands.explorer
         self.hub, self.ui, self.capture_log = hub, ui, capture_log
+        # `--joystick sim`: the keys work the simulated board (its sticks and buttons), so the
+        # whole board path (serial frames, the hub, the operator's hold) can be tried at a desk.
+        self.simulator = getattr(hub, "simulator", None)
         self.windowed, self.steer_rate = windowed, steer_rate
         self.keys = KeyRepeat()
         self.held_buttons: set = set()
@@ -70,6 +74,8 @@ class InputMap:
             dim = self.number_key(event.key)
             if dim is not None:
                 self.keys.release(dim)
+            if self.simulator is not None:
+                self.key_up_on_board(event.key)
         elif event.type == pygame.MOUSEMOTION:
             self.last_mouse = now
             self.show_cursor(True)
@@ -106,6 +112,8 @@ class InputMap:
             return
         if (key == pygame.K_F4 and mods & pygame.KMOD_ALT) or not visitor_commands:
             return
+        if self.simulator is not None and self.key_down_on_board(key, mods):
+            return
         dim = self.number_key(key)
         if dim is not None:
             self.keys.press(dim, -1.0 if mods & pygame.KMOD_SHIFT else 1.0, self.commands.clock())
@@ -113,6 +121,27 @@ class InputMap:
         command = KEY_COMMANDS.get(key)
         if command is not None:
             self.commands.run(command)
+
+    def key_down_on_board(self, key, mods) -> bool:
+        """`--joystick sim`: number key k pushes stick k all the way (Shift: the other way) and a key
+        with a board button presses that button, until the key is let go. True when it did."""
+        dim = self.number_key(key)
+        if dim is not None:
+            self.simulator.set_axis(dim, -1.0 if mods & pygame.KMOD_SHIFT else 1.0)
+            return True
+        button = COMMAND_BUTTONS.get(KEY_COMMANDS.get(key))
+        if button is not None:
+            self.simulator.press(button)
+            return True
+        return False
+
+    def key_up_on_board(self, key) -> None:
+        dim = self.number_key(key)
+        if dim is not None:
+            self.simulator.set_axis(dim, 0.0)
+        button = COMMAND_BUTTONS.get(KEY_COMMANDS.get(key))
+        if button is not None:
+            self.simulator.release(button)
 
     def number_key(self, key) -> int | None:
         """The parameter a number key (top row or keypad) moves; None for any other key."""
@@ -200,5 +229,7 @@ class InputMap:
         if self.hub is None or not self.sources:
             return "joystick disconnected · keyboard + mouse", False
         if any(s.connected for s in self.sources):
+            if self.simulator is not None:
+                return "simulated joystick: keys 1-8 move its sticks", True
             return "joystick connected", True
         return "joystick disconnected", False

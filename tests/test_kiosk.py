@@ -433,6 +433,29 @@ def test_joystick_axis_steers_its_parameter_and_buttons_act(tmp_path):
         app.shutdown()
 
 
+def test_with_the_simulated_board_the_keys_work_its_sticks_and_buttons(tmp_path):
+    """`make run ARGS="--joystick sim"` showed a centred board nobody could move."""
+    app = build_app(
+        parse_args(
+            ["--windowed", "--joystick", "sim", "--state-dir", str(tmp_path), "--size", SIZE, "--z", "0,0,0,0,0,0,0,0"]
+        )
+    )
+    try:
+        wait_for(app, lambda a: a.input.joystick_label()[1], 10)
+        assert "keys 1-8" in app.input.joystick_label()[0]
+        key(app, pygame.K_7, mod=pygame.KMOD_LSHIFT)
+        wait_for(app, lambda a: a.state.z[6] < -0.3, 10)  # through the board's serial frames
+        assert app.state.how == "joystick" and np.all(np.delete(app.state.z, 6) == 0)
+        pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_7, mod=0))
+        wait_for(app, lambda a: not any(a.hub.poll().active), 5)
+        key(app, pygame.K_SPACE)  # the board's jump button: it acts when let go
+        wait_for(app, lambda a: a.input.held_buttons, 10)
+        pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_SPACE, mod=0))
+        wait_for(app, lambda a: a.state.how == "jump", 10)
+    finally:
+        app.shutdown()
+
+
 # -- start-up errors and the command line ------------------------------------------------------------
 
 
