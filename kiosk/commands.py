@@ -95,12 +95,11 @@ class Commands:
         self.renders.encode(self.state.canvas)
 
     def capture(self) -> None:
-        worker = self.renders.capture_worker
-        if worker is None:
+        if not self.renders.captures_on:
             self.ui.status.toast(CAPTURES_OFF, "warn", self.clock())
             return
-        message, level = worker.submit(self.state.z, self.state.print_name, self.state.how)
-        waiting = worker.pending > 0  # this press, or one before it, is still being saved
+        message, level = self.renders.capture(self.state.z, self.state.print_name, self.state.how)
+        waiting = self.renders.capture_busy()  # this press, or one before it, is still being saved
         self.ui.status.toast(message, level, self.clock(), CAPTURE_WAIT_S if waiting else 2.0, CAPTURE_SLOT)
 
     def toggle_diagnostics(self) -> None:

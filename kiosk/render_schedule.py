@@ -133,8 +133,28 @@ class RenderSchedule:
                     log.warning("capture not saved: %s", result.error)
                     status.toast(CAPTURE_FAILED, "warn", now, 8.0, CAPTURE_SLOT)
 
+    @property
+    def captures_on(self) -> bool:
+        """False when the capture log could not be opened: there is no capture worker."""
+        return self.capture_worker is not None
+
+    def capture(self, z: np.ndarray, print_name: str, how: str) -> tuple[str, str]:
+        """Ask the capture worker for a capture (captures_on must hold); what to tell the visitor:
+        (message, toast level)."""
+        return self.capture_worker.submit(z, print_name, how)
+
     def capture_busy(self) -> bool:
+        """A capture is waiting or being saved (its answer not collected yet)."""
         return self.capture_worker is not None and self.capture_worker.pending > 0
+
+    def take_encoded(self) -> np.ndarray | None:
+        """The z of the canvas's newest finished encode, once; None when there is none new."""
+        return self.design_renderer.take_encoded()
+
+    def wait_for_design(self, timeout: float) -> None:
+        """Until the design renderer is idle or `timeout` s passed (headless stepping: a render in
+        flight gets the CPU a moment)."""
+        self.design_renderer.idle.wait(timeout)
 
     def final(self, state) -> bool:
         """True when every render the state needs is on screen (design at its final stage, previews current)."""

@@ -25,19 +25,24 @@ CENTRED = (0.0,) * 8
 
 
 class Renders:
-    """The RenderSchedule's part that commands use: canvas encodes and the capture worker."""
+    """The RenderSchedule's part that commands use: canvas encodes and captures."""
+
+    captures_on = True
 
     def __init__(self) -> None:
         self.design28 = np.zeros((28, 28), np.float32)
         self.encodes: list[bool] = []  # drawing=True / False, per encode asked for
-        self.capture_worker = SimpleNamespace(
-            pending=0,
-            submitted=[],
-            submit=lambda z, name, how: (self.capture_worker.submitted.append(name), ("Saving...", "info"))[1],
-        )
+        self.captured: list[str] = []  # the print of each capture asked for
 
     def encode(self, canvas, *, drawing: bool = False) -> None:
         self.encodes.append(drawing)
+
+    def capture(self, z, print_name: str, how: str) -> tuple[str, str]:
+        self.captured.append(print_name)
+        return "Capturing...", "info"
+
+    def capture_busy(self) -> bool:
+        return bool(self.captured)
 
 
 class Board:
@@ -111,7 +116,7 @@ def events():
 EFFECTS = {
     "jump": lambda b: b.state.how == "jump" and not np.array_equal(b.state.z, np.zeros(8)),
     "random": lambda b: b.state.glide is not None and b.state.glide.how == "random",
-    "capture": lambda b: b.renders.capture_worker.submitted == ["none"],
+    "capture": lambda b: b.renders.captured == ["none"],
     "next_print": lambda b: b.state.print_name == "tartan",
     "next_landmark": lambda b: b.state.glide is not None and b.state.landmark == 0,
     "clear": lambda b: b.state.canvas_drawn and not b.state.canvas.any() and b.renders.encodes == [False],
@@ -192,7 +197,7 @@ def test_the_board_steers_and_holding_capture_and_jump_is_the_operator_exit():
     assert booth.input.exit_requested and booth.input.operator_exit_in() == 0.0
     board.frame(released=[Button.CAPTURE, Button.JUMP])
     booth.frames(1)
-    assert booth.renders.capture_worker.submitted == [] and np.array_equal(booth.state.z, z), (
+    assert booth.renders.captured == [] and np.array_equal(booth.state.z, z), (
         "the operator's hold neither captures nor jumps"
     )
     assert booth.input.operator_exit_in() is None

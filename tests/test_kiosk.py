@@ -127,12 +127,12 @@ def test_f12_shows_diagnostics_with_provider_and_input(make_app):
     app = make_app()
     key(app, pygame.K_F12)
     steps(app, 2)
-    text = "\n".join(app.ui.diagnostics.lines(app))
+    text = "\n".join(app.diagnostics.lines(app))
     assert app.state.diagnostics and "generator=" in text and "keyboard and mouse only" in text and "MB free" in text
     assert "capture log open: 0 captures, 0 not yet exported" in text
     # an opaque panel: nothing of the screen behind shows through (it was 85 % black over the labels)
     app.screen.fill((255, 0, 0))
-    box = app.ui.diagnostics.draw(app.screen, app)
+    box = app.ui.diagnostics.draw(app.screen, app.view().diagnostics)
     under = region(app, app.ui.diagnostics.layout.r(700, 120, 1180, 200))
     assert box.contains(app.ui.diagnostics.layout.r(700, 120, 1180, 200))
     assert not ((under[..., 0] > 25) & (under[..., 2] < 10)).any(), "red showed through"
@@ -195,7 +195,7 @@ def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
     assert 0.1 < np.linalg.norm(mid) / np.linalg.norm(target) < 0.9, "a glide, not a jump cut"
     steps(app, 20)
     assert np.allclose(app.state.z, target, atol=1e-5)
-    assert app.ui.landmark_strip.at_landmark(app) == 3
+    assert app.ui.landmark_strip.at_landmark(app.view()) == 3
 
 
 def test_print_swatch_selects_the_print(make_app):
@@ -312,7 +312,7 @@ def test_redrawing_only_what_changed_leaves_the_same_screen_as_redrawing_everyth
     assert app.renders.moving and app.state.z[2] < 0.9
     incremental = pygame.surfarray.array3d(app.screen).copy()
     app.ui.redraw_every_frame = True
-    pygame.display.update(app.ui.draw(app))
+    pygame.display.update(app.ui.draw(app.view()))
     app.ui.redraw_every_frame = False
     assert np.array_equal(pygame.surfarray.array3d(app.screen), incremental)
 
@@ -727,6 +727,23 @@ def test_the_kiosk_has_no_import_circles_and_its_entry_point_is_where_main_is_de
     source = (root / (module.replace(".", "/") + ".py")).read_text()
     assert f"\ndef {function}(" in source, f"{target}: {function} is not defined in {module}"
     assert "app.args" not in (root / "kiosk/startup.py").read_text(), "App declares what it holds"
+
+
+def test_widgets_draw_from_the_frames_view_not_from_the_app():
+    """Widgets read about 30 things off App (app.renders.capture_busy(), app.capture_log.status(),
+    app.models.landmarks, ...); each now gets the frame's ScreenView (kiosk/ui/view.py) and, when
+    made, what never changes."""
+    import ast
+    from pathlib import Path
+
+    reaching = []
+    for f in sorted((Path(__file__).resolve().parents[1] / "kiosk" / "ui").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+                reaching += [f"{f.name}:{node.lineno}" for a in node.args.args if a.arg == "app"]
+            elif isinstance(node, ast.Name) and node.id == "app":
+                reaching.append(f"{f.name}:{node.lineno}")
+    assert not reaching, f"widgets that take or use the App: {sorted(set(reaching))}"
 
 
 # -- the signature diagram --------------------------------------------------------------------------

@@ -25,14 +25,14 @@ class ActionButtons(ClickWidget):
                 layout.left.bottom - layout.jump.y + 8 * layout.s,
             )
 
-    def static_inputs(self, app) -> tuple:
-        return (app.renders.capture_busy(),)
+    def static_inputs(self, view) -> tuple:
+        return (view.capture_busy,)
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         L, s = self.layout, self.layout.s
         theme.panel(surface, self.rect if self.beside_map else L.left, None, s)
         self._button(surface, self.jump, "HYPERSPACE JUMP", controls.hint("jump"), (52, 46, 110), s, 0)
-        label = "SAVING..." if app.renders.capture_busy() else "CAPTURE"
+        label = "SAVING..." if view.capture_busy else "CAPTURE"
         self._button(surface, self.capture, label, controls.hint("capture"), (110, 40, 52), s, 36)
         # A small camera glyph, so the button reads without the word.
         cam = pygame.Rect(0, 0, int(56 * s), int(40 * s))

@@ -35,24 +35,19 @@ class CanvasWidget(Widget):
             return None
         return (pos[1] - r.y) * 28 / r.h - 0.5, (pos[0] - r.x) * 28 / r.w - 0.5
 
-    def static_inputs(self, app) -> tuple:
-        return (app.state.brush, self.hover_tool)
+    def static_inputs(self, view) -> tuple:
+        return (view.brush, self.hover_tool)
 
-    def inputs(self, app) -> tuple:
-        state = app.state
-        return (
-            state.canvas_drawn,
-            state.canvas_version if state.canvas_drawn else app.renders.design28_seq,
-            self.drawing,
-        )
+    def inputs(self, view) -> tuple:
+        return (view.canvas_key, self.drawing)
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
-        L, s, state = self.layout, self.layout.s, app.state
+    def draw_static(self, surface: pygame.Surface, view) -> None:
+        L, s = self.layout, self.layout.s
         theme.panel(surface, L.left, "DRAW HERE", s)
         for i, (command, word) in enumerate(TOOLS):
             rect = L.tools[i]
-            selected = (command == "brush_white" and state.brush == BRUSH_WHITE) or (
-                command == "brush_black" and state.brush == BRUSH_BLACK
+            selected = (command == "brush_white" and view.brush == BRUSH_WHITE) or (
+                command == "brush_black" and view.brush == BRUSH_BLACK
             )
             fill = (60, 64, 88) if self.hover_tool == i else (40, 43, 60)
             pygame.draw.rect(surface, fill, rect, border_radius=int(10 * s))
@@ -74,19 +69,18 @@ class CanvasWidget(Widget):
     def moving_rects(self) -> list[pygame.Rect]:
         return [self.layout.canvas]
 
-    def draw(self, surface: pygame.Surface, app) -> None:
-        L, s, state = self.layout, self.layout.s, app.state
-        image = state.canvas if state.canvas_drawn else app.renders.design28
-        grey = (np.clip(np.nan_to_num(image), 0, 1) * 255).astype(np.uint8).T  # surfarray is (x, y)
+    def draw(self, surface: pygame.Surface, view) -> None:
+        L, s = self.layout, self.layout.s
+        grey = (np.clip(np.nan_to_num(view.canvas), 0, 1) * 255).astype(np.uint8).T  # surfarray is (x, y)
         small = pygame.surfarray.make_surface(np.stack([grey] * 3, axis=-1))
         surface.blit(pygame.transform.scale(small, L.canvas.size), L.canvas)
         pygame.draw.rect(
             surface, theme.ACCENT if self.drawing else theme.PANEL_EDGE, L.canvas, width=max(1, int(2 * s))
         )
 
-    def draw_tooltip(self, surface: pygame.Surface, app) -> pygame.Rect | None:
+    def draw_tooltip(self, surface: pygame.Surface, view) -> pygame.Rect | None:
         """The hovered tool's tooltip, an overlay on the screen; the rect it covers."""
-        if self.hover_tool is None or app.input.cursor_hidden:
+        if self.hover_tool is None or view.cursor_hidden:
             return None
         s = self.layout.s
         tip = controls.tooltip(TOOLS[self.hover_tool][0])

@@ -74,11 +74,11 @@ class MapView(ClickWidget):
             self._visitor = (key, self.to_screen(self.data.place(np.asarray(z, np.float32)))[0])
         return self._visitor[1]
 
-    def inputs(self, app) -> tuple:
+    def inputs(self, view) -> tuple:
         # the loader's version: a map or captures that arrive from its thread redraw the panel
-        return (app.state.z.tobytes(), self.hover_index, app.input.cursor_hidden, self.loader.version)
+        return (view.z.tobytes(), self.hover_index, view.cursor_hidden, self.loader.version)
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def draw(self, surface: pygame.Surface, view) -> None:
         s = self.layout.s
         theme.panel(surface, self.rect, "MAP OF THE FASHION SPACE", s)
         if self.data is None:
@@ -100,12 +100,12 @@ class MapView(ClickWidget):
             for x, y in self.to_screen(captures).tolist():
                 self.draw_capture(surface, x, y)
         # Where the visitor is, placed the way the analysis places trail points.
-        hx, hy = (float(v) for v in self.visitor_point(app.state.z))
+        hx, hy = (float(v) for v in self.visitor_point(view.z))
         self.draw_visitor(surface, hx, hy)
         self.draw_legend(surface)
         self.draw_hint(surface)
-        if self.hover_index is not None and not app.input.cursor_hidden:
-            self.draw_hover(surface, app)
+        if self.hover_index is not None and not view.cursor_hidden:
+            self.draw_hover(surface)
 
     def draw_capture(self, surface, x: float, y: float) -> None:
         s, d = self.layout.s, 10 * self.layout.s
@@ -145,7 +145,7 @@ class MapView(ClickWidget):
             anchor="bottomleft",
         )
 
-    def draw_hover(self, surface, app) -> None:
+    def draw_hover(self, surface) -> None:
         s = self.layout.s
         if self._hover_tile is None or self._hover_tile[0] != self.hover_index:
             grey = self.data.design[self.hover_index].T  # drawn by fit-map: no inference on the UI thread

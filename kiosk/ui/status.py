@@ -31,10 +31,10 @@ class StatusBar(Widget):
         kept = [t for t in self.toasts if t.text != text and not (slot and t.slot == slot)]
         self.toasts = kept[-2:] + [Toast(text, kind, now + seconds, slot)]
 
-    def static_inputs(self, app) -> tuple:
-        return app.input.joystick_label()
+    def static_inputs(self, view) -> tuple:
+        return view.joystick
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         L, s = self.layout, self.layout.s
         theme.text(
             surface,
@@ -53,7 +53,7 @@ class StatusBar(Widget):
             theme.TEXT_DIM,
             anchor="center",
         )
-        label, ok = app.input.joystick_label()
+        label, ok = view.joystick
         rect = theme.text(
             surface,
             label,
