@@ -108,7 +108,7 @@ class MapView(ClickWidget):
             self.draw_hover(surface)
 
     def draw_capture(self, surface, x: float, y: float) -> None:
-        s, d = self.layout.s, 10 * self.layout.s
+        s, d = self.layout.s, 8 * self.layout.s  # filled, dark-edged: visible on any class colour
         corners = [(x, y - d), (x + d, y), (x, y + d), (x - d, y)]
         pygame.draw.polygon(surface, theme.TEXT, corners)
         pygame.draw.polygon(surface, theme.BG, corners, max(1, int(2 * s)))
