@@ -31,7 +31,7 @@ takes (saved, or why not): on the loaded 2-core CPU a capture took from ~2 s to 
 
 
 class Commands:
-    """renders: the RenderSchedule (canvas encodes, the capture worker); ui: the Screen (toasts,
+    """renders: the RenderSchedule (canvas encodes, captures); ui: the Screen (toasts,
     the map); clock: the app's time in seconds."""
 
     def __init__(
