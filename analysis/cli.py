@@ -28,6 +28,7 @@ import numpy as np
 from contract.capture_schema import CaptureLogError, parse_utc, utc_text
 from contract.fashion_mnist import DatasetError
 from contract.mapfile import MAP_FILE, MapFileError, check_manifest, load_map
+from contract.models import shipped_models_dir
 
 from . import stats
 from .bundles import BundleError, MergedLog, find_bundles, merge
@@ -36,12 +37,6 @@ from .refmap import batched
 TRAIL_CLASS_SAMPLE = 1000
 """Trail points decoded and classified; the rest take the class of their nearest sampled point in z.
 Decoding + classifying costs ~2.5 ms a point on a busy 2-core machine, so all of a million is out."""
-
-
-def _default_models_dir() -> Path:
-    import kiosk
-
-    return Path(kiosk.__file__).resolve().parent.parent / "onnx_models"
 
 
 class Progress:
@@ -217,7 +212,7 @@ def fit_map(argv: list[str]) -> int:
         ),
     )
     parser.add_argument(
-        "--models", type=Path, default=_default_models_dir(), help="the ONNX models (default: %(default)s)"
+        "--models", type=Path, default=shipped_models_dir(), help="the ONNX models (default: %(default)s)"
     )
     parser.add_argument("--data", type=Path, help="the Fashion-MNIST directory (default: the Debian package's)")
     from .refmap import POINTS, fit_reference, write_reference
@@ -262,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--models",
         type=Path,
-        default=_default_models_dir(),
+        default=shipped_models_dir(),
         help="the ONNX models and the reference map (default: %(default)s)",
     )
     parser.add_argument(

@@ -20,6 +20,7 @@ import numpy as np
 
 from contract.capture_schema import DB_NAME, utc_text
 from contract.capture_writes import insert_trail, upsert_sessions
+from contract.models import shipped_models_dir
 from kiosk.capture.log import CaptureLog
 
 HOWS = ("joystick", "joystick", "joystick", "canvas", "landmark", "jump", "random")
@@ -30,10 +31,6 @@ UNPRINTED_SHARE = 0.3
 
 class SyntheticError(Exception):
     """The shipped models or prints needed for a synthetic day are missing or broken."""
-
-
-def _default_models_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "onnx_models"
 
 
 def print_names(models_dir: Path) -> list[str]:
@@ -75,7 +72,7 @@ def make_day(
     designs, tinted instead of printed; print names still from the shipped prints.json).
     """
     rng = np.random.default_rng(seed)
-    models_dir = models.models_dir if models is not None else _default_models_dir()
+    models_dir = models.models_dir if models is not None else shipped_models_dir()
     names = print_names(models_dir)
     prints = None
     if models is not None:

@@ -35,6 +35,25 @@ CLASS_NAMES = (
     "Ankle boot",
 )
 
+
+def blend_name(logits, taken, names=CLASS_NAMES) -> str:
+    """The name of a landmark between classes: its two most likely classes ("Shirt / Coat"). When
+    another landmark already has that name, the most likely class with the next ones in turn
+    ("Shirt / Pullover"): visitors pick landmarks by name, so no two may share one.
+
+    logits: the classifier's (10,) scores for the landmark's design; taken: the names used so far."""
+    order = [int(i) for i in np.argsort(-np.asarray(logits, np.float64), kind="stable")]
+    first = names[order[0]]
+    for other in order[1:]:
+        name = f"{first} / {names[other]}"
+        if name not in taken:
+            return name
+    n = 2  # every pairing with the first class taken: only possible with more blends than classes
+    while f"{first} / {n}" in taken:
+        n += 1
+    return f"{first} / {n}"
+
+
 FILES = {
     "train": ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
     "test": ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),

@@ -9,10 +9,23 @@ sessions with them and check every loaded graph against them. Symbolic dimension
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from .space import LATENT_DIM
+
+
+def shipped_models_dir() -> Path:
+    """The shipped onnx_models/: beside the packages (a checkout), else beside the venv
+    (/opt/fse/onnx_models). The one place every default (kiosk config, fse-analyze, the synthetic
+    day) finds it: an installed package lives in the venv's site-packages, where no models are, and
+    the appliance installer puts them next to the venv."""
+    beside_packages = Path(__file__).resolve().parent.parent / "onnx_models"
+    beside_venv = Path(sys.prefix).resolve().parent / "onnx_models"
+    if not beside_packages.is_dir() and beside_venv.is_dir():
+        return beside_venv
+    return beside_packages
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ import pygame
 
 from .explorer import Attract, Explorer, ExplorerState, clamp
 from .stop_signal import stop_requested
+from .ui.view import ScreenView
 
 log = logging.getLogger("kiosk")
 
@@ -91,7 +92,8 @@ class App:
         show2d: bool = False,
         version: str = "dev",
     ) -> None:
-        from .commands import Commands
+        from .commands import CAPTURES_OFF, PRINTS_OFF, Commands
+        from .diagnostics import DiagnosticsReport
         from .input_map import InputMap
         from .render import RenderMetrics
         from .render_schedule import RenderSchedule
@@ -114,7 +116,8 @@ class App:
         self.attract = Attract(config.attract_after_s)
         self.trail = TrailRecorder(capture_log)
         self.usb_status = UsbStatusWatch(config.state_dir)
-        self.ui = Screen(screen, config.models_dir, config.state_dir)
+        self.ui = Screen(screen, config.models_dir, config.state_dir, prints, print_names, models.landmarks)
+        self.diagnostics = DiagnosticsReport()
         self.renders = RenderSchedule(models, prints, capture_log, self.ui.design_view, self.ui.sliders, self.metrics)
         self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, prints_message)
         self.input = InputMap(self.commands, hub, self.ui, capture_log, windowed=windowed, steer_rate=config.steer_rate)
@@ -127,11 +130,10 @@ class App:
         if show2d:
             self.ui.map.refresh_captures()
         if start_print and start_print not in print_names:
-            self.ui.status.toast(f"print {start_print!r} is not available; showing the design plain", "warn", 0.0, 6.0)
+            log.warning("print %r is not available; showing the design plain", start_print)
+            self.ui.status.toast(PRINTS_OFF, "warn", 0.0, 6.0)
         if capture_log is None:
-            self.ui.status.toast(
-                "captures are off: the capture log could not be opened (see the journal)", "warn", 0.0, 8.0
-            )
+            self.ui.status.toast(CAPTURES_OFF, "warn", 0.0, 8.0)  # the reason is in the journal
 
     def run(self) -> int:
         """The booth's loop, until the operator exits or systemd stops it."""
@@ -173,7 +175,7 @@ class App:
         self.running = not (self.input.exit_requested or stop_requested())
         self.renders.request(self.state, self.now)
         self.renders.collect(self.ui.status, self.now)
-        self._to_present = self.ui.draw(self)
+        self._to_present = self.ui.draw(self.view())
         self.metrics.ui_work_ms.append((time.perf_counter() - t0) * 1e3)
         if present:
             self.present()
@@ -183,7 +185,7 @@ class App:
         """Everything that moves with time: input held or polled, the canvas's encode, glides,
         attract mode, the trail, USB export news."""
         self.input.update(dt)
-        encoded = self.renders.design_renderer.take_encoded()
+        encoded = self.renders.take_encoded()
         if encoded is not None and self.state.canvas_drawn:
             self.state.set_z(encoded, "canvas")
         self.state.update(self.now)
@@ -193,6 +195,28 @@ class App:
         if toast:
             text, level, seconds = toast
             self.ui.status.toast(text, level, self.now, seconds)
+
+    def view(self) -> ScreenView:
+        """What the screen draws this frame (kiosk/ui/view.py)."""
+        s, renders = self.state, self.renders
+        glide = s.glide
+        return ScreenView(
+            now=self.now,
+            z=s.z,
+            how=s.how,
+            print_name=s.print_name,
+            brush=s.brush,
+            canvas=s.canvas if s.canvas_drawn else renders.design28,
+            canvas_key=(True, s.canvas_version) if s.canvas_drawn else (False, renders.design28_seq),
+            gliding_to=glide.landmark if glide is not None else None,
+            attract=s.attract,
+            map_mode=s.map_mode,
+            capture_busy=renders.capture_busy(),
+            joystick=self.input.joystick_label(),
+            cursor_hidden=self.input.cursor_hidden,
+            operator_exit_in=self.input.operator_exit_in(),
+            diagnostics=tuple(self.diagnostics.lines(self)) if s.diagnostics else None,
+        )
 
     def wait_for_frame(self) -> None:
         """Until this frame's time on the 60 Hz grid (precisely only when there is something to show)."""

@@ -17,6 +17,12 @@ from collections.abc import Callable
 
 from .explorer import BRUSH_BLACK, BRUSH_WHITE, Explorer
 
+PRINTS_OFF = "Prints are not available right now."
+CAPTURES_OFF = "Saving designs is off right now. Please tell the staff."
+CAPTURE_FAILED = "This design could not be saved. Please tell the staff."
+"""What visitors read when a part is off: short, whole sentences; the reason goes to the journal
+(and F12), never a file path on the screen."""
+
 CAPTURE_SLOT = "capture"
 """The toast slot of a capture's messages: one message stays up from the press to "Saved #0042"."""
 CAPTURE_WAIT_S = math.inf
@@ -25,7 +31,7 @@ takes (saved, or why not): on the loaded 2-core CPU a capture took from ~2 s to 
 
 
 class Commands:
-    """renders: the RenderSchedule (canvas encodes, the capture worker); ui: the Screen (toasts,
+    """renders: the RenderSchedule (canvas encodes, captures); ui: the Screen (toasts,
     the map); clock: the app's time in seconds."""
 
     def __init__(
@@ -68,18 +74,20 @@ class Commands:
 
     def next_print(self) -> None:
         if not self.explorer.next_print():
-            self.ui.status.toast(self.prints_message or "no prints available", "info", self.clock())
+            # The reason (a missing file, say) is the operator's: in the journal and on F12.
+            self.ui.status.toast(PRINTS_OFF, "info", self.clock())
 
     def clear_canvas(self) -> None:
         self.explorer.clear_canvas()
         self.renders.encode(self.state.canvas)
 
-    def stroke(self, row: int, col: int) -> None:
-        """A brush stroke at canvas cell (row, col); the first one draws over the design shown."""
+    def stroke(self, row: float, col: float, start: tuple[float, float] | None = None) -> None:
+        """The brush from `start` (None: where the stroke begins) to (row, col), in canvas pixels;
+        the first stroke draws over the design shown."""
         self.state.stop_glide()
         if not self.state.canvas_drawn:
             self.state.canvas = self.renders.design28.copy()
-        self.state.paint(row, col)
+        self.state.paint(row, col, start)
         self.renders.encode(self.state.canvas, drawing=True)
 
     def stroke_done(self) -> None:
@@ -87,12 +95,11 @@ class Commands:
         self.renders.encode(self.state.canvas)
 
     def capture(self) -> None:
-        worker = self.renders.capture_worker
-        if worker is None:
-            self.ui.status.toast("captures are off: the capture log could not be opened", "warn", self.clock())
+        if not self.renders.captures_on:
+            self.ui.status.toast(CAPTURES_OFF, "warn", self.clock())
             return
-        message, level = worker.submit(self.state.z, self.state.print_name, self.state.how)
-        waiting = worker.pending > 0  # this press, or one before it, is still being saved
+        message, level = self.renders.capture(self.state.z, self.state.print_name, self.state.how)
+        waiting = self.renders.capture_busy()  # this press, or one before it, is still being saved
         self.ui.status.toast(message, level, self.clock(), CAPTURE_WAIT_S if waiting else 2.0, CAPTURE_SLOT)
 
     def toggle_diagnostics(self) -> None:

@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from contract.models import shipped_models_dir
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised only on 3.10
@@ -57,21 +59,6 @@ class ConfigError(ValueError):
 
 # ---------------------------------------------------------------------------------------------
 # Defaults that depend on the machine (computed when a config is built, not at import).
-
-
-def _package_models_dir() -> Path:
-    """onnx_models/ beside the package (a checkout), else beside the venv (/opt/fse/onnx_models).
-
-    An installed package lives in the venv's site-packages, where no models are; the appliance
-    installer puts them next to the venv, so both layouts work without a config file.
-    """
-    import kiosk
-
-    beside_package = Path(kiosk.__file__).resolve().parent.parent / "onnx_models"
-    beside_venv = Path(sys.prefix).resolve().parent / "onnx_models"
-    if not beside_package.is_dir() and beside_venv.is_dir():
-        return beside_venv
-    return beside_package
 
 
 def _writable_dir(system: str, user: str) -> Path:
@@ -197,7 +184,7 @@ class KioskConfig:
     models_dir: Path = _key(
         "paths",
         "The ONNX models and their manifest (the only thing the kiosk takes from training).",
-        factory=_package_models_dir,
+        factory=shipped_models_dir,
         env="FSE_MODELS_DIR",
         example="/opt/fse/onnx_models",
     )

@@ -70,7 +70,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("diagnostics", "diagnostics and this help (operator)", keys=("F12",), operator=True),
     Control(
         "",
-        "operator exit (also in kiosk mode)",
+        "operator exit (also in kiosk mode; on the board a countdown shows, and the hold neither captures nor jumps)",
         key_text="Ctrl+Alt+Q",
         board_text="hold capture + jump for 5 s",
         operator=True,
@@ -89,8 +89,9 @@ OPERATOR_HOLD_S = 5.0
 OPERATOR_EXIT = f"Ctrl+Alt+Q, or hold capture + jump on the board for {OPERATOR_HOLD_S:g} s"
 assert f"{OPERATOR_HOLD_S:g} s" in "hold capture + jump for 5 s", "the table's operator row says the hold time"
 
-SLIDER_HINT = "joystick k · hold k / Shift+k"
-"""The parameters panel's hint: the table's first row, short enough for the panel's title bar."""
+SLIDER_HINT = ("move a stick, or hold 1-8", "Shift+1-8 goes back")
+"""The parameters panel's hint, two lines in its title bar: the table's first row in plain words
+(it read "joystick k · hold k / Shift+k", which visitors could not decode)."""
 
 _KEY_NAMES = {"SPACE": "Space", "RETURN": "Enter", "KP_ENTER": "keypad Enter", "TAB": "Tab", "ESCAPE": "Escape"}
 _BUTTON_NAMES = {

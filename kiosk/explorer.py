@@ -30,6 +30,11 @@ KEY_ACCEL_S = 1.2
 
 BRUSH_WHITE, BRUSH_BLACK = 1.0, 0.0
 """Canvas values: the encoder's Fashion-MNIST convention, garment = 1 on background = 0."""
+BRUSH_RADIUS = 1.2
+"""The brush is about 2 canvas pixels wide (a line's profile sums to 2.4; on the 392 px canvas, a
+finger's width), so a single tap paints at least one pixel fully wherever it lands ..."""
+BRUSH_SOFT = 1.0
+"""... with edges that fade over this many pixels, as Fashion-MNIST's anti-aliased photos do."""
 
 RANDOM_STEP = 0.6
 """How far "random" goes: a random direction, this far (Euclidean, in slider units; 0.21 per
@@ -123,11 +128,17 @@ class ExplorerState:
         return False
 
     # -- the canvas ---------------------------------------------------------------------------
-    def paint(self, row: int, col: int, radius: float = 1.2) -> bool:
-        """A soft round brush stroke at canvas cell (row, col); True if anything changed."""
-        rr, cc = np.mgrid[0:28, 0:28]
-        d = np.sqrt((rr - row) ** 2 + (cc - col) ** 2)
-        weight = np.clip(radius + 0.5 - d, 0.0, 1.0).astype(np.float32)
+    def paint(self, row: float, col: float, start: tuple[float, float] | None = None) -> bool:
+        """The brush from `start` (the stroke's last point; None: a dab) to (row, col), in canvas
+        pixels (cell centres at whole numbers); True if anything changed. A whole segment at once:
+        dabs at the pointer's samples, which jump several cells on a quick drag, left beads."""
+        rr, cc = np.mgrid[0:28, 0:28].astype(np.float32)
+        r0, c0 = start if start is not None else (row, col)
+        dr, dc = row - r0, col - c0
+        # each cell's distance to the nearest point of the segment
+        t = np.clip(((rr - r0) * dr + (cc - c0) * dc) / max(dr * dr + dc * dc, 1e-9), 0.0, 1.0)
+        d = np.hypot(rr - (r0 + t * dr), cc - (c0 + t * dc))
+        weight = np.clip((BRUSH_RADIUS + BRUSH_SOFT / 2 - d) / BRUSH_SOFT, 0.0, 1.0)
         before = self.canvas
         self.canvas = (before * (1 - weight) + self.brush * weight).astype(np.float32)
         self.canvas_drawn = True
@@ -265,11 +276,15 @@ class Explorer:
         self.state.stop_glide()
         self.state.clear_canvas()
 
-    def visitor_input(self) -> None:
-        """Anything a visitor does: attract mode ends at once, from wherever its glide was."""
-        if self.state.attract:
-            self.state.attract = False
-            self.state.stop_glide()
+    def visitor_input(self) -> bool:
+        """Anything a visitor does: attract mode ends at once, from wherever its glide was. True
+        when this input woke the kiosk (then it does nothing else: a press on Space during attract
+        mode used to wake and jump away from the design the visitor had just seen)."""
+        if not self.state.attract:
+            return False
+        self.state.attract = False
+        self.state.stop_glide()
+        return True
 
 
 class Attract:

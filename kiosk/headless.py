@@ -23,7 +23,7 @@ def wait_for(app, predicate, timeout: float = 10.0, dt: float = 1.0 / FPS) -> No
         if time.monotonic() > deadline:
             raise TimeoutError(f"kiosk did not reach the expected state within {timeout} s")
         app.step(dt)
-        app.renders.design_renderer.idle.wait(0.005)  # a render in flight: give it the CPU a moment
+        app.renders.wait_for_design(0.005)  # a render in flight: give it the CPU a moment
 
 
 def settle(app, timeout: float = 40.0) -> None:

@@ -12,8 +12,9 @@ The board's capture and jump buttons act when let go: held together they are the
 (a countdown shows), and then neither captures nor jumps.
 
 Anything a visitor does ends attract mode at once and keeps their session in the capture log
-(`last_input` is when). In kiosk mode (not windowed) Escape, Alt+F4 and the window's close button
-do nothing: the operator exits with Ctrl+Alt+Q or by holding capture + jump on the board.
+(`last_input` is when); the first key, touch or button in attract mode only wakes the kiosk (the
+operator's keys still work). In kiosk mode (not windowed) Escape, Alt+F4 and the close button do
+nothing: the operator exits with Ctrl+Alt+Q or by holding capture + jump on the board.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CURSOR_IDLE_S = 3.0
 
 KEY_COMMANDS = {getattr(pygame, f"K_{name}"): command for name, command in controls.key_commands().items()}
 BUTTON_COMMANDS = controls.button_commands()
+COMMAND_BUTTONS = {command: button for button, command in BUTTON_COMMANDS.items()}
 NUMBER_KEYS = (pygame.K_1, pygame.K_KP1)
 """The first key of each row of number keys: key k of either row is parameter k."""
 
@@ -43,6 +45,9 @@ class InputMap:
     def __init__(self, commands, hub, ui, capture_log, *, windowed: bool, steer_rate: float) -> None:
         self.commands, self.explorer = commands, commands.explorer
         self.hub, self.ui, self.capture_log = hub, ui, capture_log
+        # `--joystick sim`: the keys work the simulated board (its sticks and buttons), so the
+        # whole board path (serial frames, the hub, the operator's hold) can be tried at a desk.
+        self.simulator = getattr(hub, "simulator", None)
         self.windowed, self.steer_rate = windowed, steer_rate
         self.keys = KeyRepeat()
         self.held_buttons: set = set()
@@ -63,12 +68,14 @@ class InputMap:
                 self.exit_requested = True
             return  # kiosk: the close button and Alt+F4 (a QUIT from the window manager) do nothing
         if event.type == pygame.KEYDOWN:
-            self.visitor_input()
-            self.key_down(event)
+            woke = self.visitor_input()
+            self.key_down(event, visitor_commands=not woke)  # the first key in attract mode only wakes
         elif event.type == pygame.KEYUP:
             dim = self.number_key(event.key)
             if dim is not None:
                 self.keys.release(dim)
+            if self.simulator is not None:
+                self.key_up_on_board(event.key)
         elif event.type == pygame.MOUSEMOTION:
             self.last_mouse = now
             self.show_cursor(True)
@@ -81,7 +88,8 @@ class InputMap:
         elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
             self.last_mouse = now
             self.show_cursor(True)
-            self.visitor_input()
+            if self.visitor_input():
+                return  # the first touch in attract mode only wakes the kiosk
             for widget in self.ui.widgets(self.explorer.state.map_mode):
                 if hasattr(widget, "press") and widget.press(event.pos, self.commands):
                     self._pressed_widget = widget
@@ -91,7 +99,8 @@ class InputMap:
                 self._pressed_widget.release(event.pos, self.commands)
                 self._pressed_widget = None
 
-    def key_down(self, event) -> None:
+    def key_down(self, event, visitor_commands: bool = True) -> None:
+        """The key's command; visitor_commands=False: only the operator's (exit, quit)."""
         mods, key = event.mod, event.key
         if key == pygame.K_q and mods & pygame.KMOD_CTRL and mods & pygame.KMOD_ALT:
             log.info("operator exit (Ctrl+Alt+Q)")
@@ -101,7 +110,9 @@ class InputMap:
             if self.windowed:
                 self.exit_requested = True
             return
-        if key == pygame.K_F4 and mods & pygame.KMOD_ALT:
+        if (key == pygame.K_F4 and mods & pygame.KMOD_ALT) or not visitor_commands:
+            return
+        if self.simulator is not None and self.key_down_on_board(key, mods):
             return
         dim = self.number_key(key)
         if dim is not None:
@@ -110,6 +121,27 @@ class InputMap:
         command = KEY_COMMANDS.get(key)
         if command is not None:
             self.commands.run(command)
+
+    def key_down_on_board(self, key, mods) -> bool:
+        """`--joystick sim`: number key k pushes stick k all the way (Shift: the other way) and a key
+        with a board button presses that button, until the key is let go. True when it did."""
+        dim = self.number_key(key)
+        if dim is not None:
+            self.simulator.set_axis(dim, -1.0 if mods & pygame.KMOD_SHIFT else 1.0)
+            return True
+        button = COMMAND_BUTTONS.get(KEY_COMMANDS.get(key))
+        if button is not None:
+            self.simulator.press(button)
+            return True
+        return False
+
+    def key_up_on_board(self, key) -> None:
+        dim = self.number_key(key)
+        if dim is not None:
+            self.simulator.set_axis(dim, 0.0)
+        button = COMMAND_BUTTONS.get(KEY_COMMANDS.get(key))
+        if button is not None:
+            self.simulator.release(button)
 
     def number_key(self, key) -> int | None:
         """The parameter a number key (top row or keypad) moves; None for any other key."""
@@ -137,9 +169,11 @@ class InputMap:
             self.visitor_input()
             self.explorer.steer(snap.axes, self.steer_rate, dt)
         for event in snap.events:
-            self.visitor_input()
+            woke = self.visitor_input()
             if event.pressed:
                 self.held_buttons.add(event.button)
+                if woke:
+                    continue  # the first press in attract mode only wakes the kiosk
                 if event.button in controls.OPERATOR_HOLD:
                     self._on_release.add(event.button)  # held with the other, it is the operator's exit
                 else:
@@ -171,15 +205,18 @@ class InputMap:
         return max(0.0, controls.OPERATOR_HOLD_S - (self.commands.clock() - self._held_since))
 
     # -- what a visitor's input changes -----------------------------------------------------------------
-    def visitor_input(self) -> None:
-        """Anything a visitor does: leaves attract mode at once (from where it is) and keeps the session."""
+    def visitor_input(self) -> bool:
+        """Anything a visitor does: leaves attract mode at once (from where it is) and keeps the
+        session. True when it woke the kiosk from attract mode: a key, click or button then does
+        nothing else (the sticks steer on from where attract mode was)."""
         self.last_input = self.commands.clock()
-        self.explorer.visitor_input()
+        woke = self.explorer.visitor_input()
         if self.capture_log is not None:
             try:
                 self.capture_log.touch()
             except Exception:
                 log.exception("capture log touch")
+        return woke
 
     def show_cursor(self, visible: bool) -> None:
         if self.cursor_hidden == (not visible):
@@ -192,5 +229,7 @@ class InputMap:
         if self.hub is None or not self.sources:
             return "joystick disconnected · keyboard + mouse", False
         if any(s.connected for s in self.sources):
+            if self.simulator is not None:
+                return "simulated joystick: keys 1-8 move its sticks", True
             return "joystick connected", True
         return "joystick disconnected", False

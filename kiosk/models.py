@@ -2,7 +2,9 @@
 
 `FashionModels.load(models_dir)` reads `manifest.json`, checks every file's sha256 and each
 session's input/output names against the manifest, and raises `ModelError` (naming the file and
-the fix) before the first frame, never at first use. numpy + onnxruntime only.
+the fix) before the first frame, never at first use. numpy + onnxruntime only. The one wrapper of
+the space models' sessions: the exporter measures its figures through it too
+(`FashionModels.unverified`, training/quality.py), so they are the figures of what the booth runs.
 
     models = FashionModels.load(Path("onnx_models"))
     designs = models.generate(z, 512, 512)     # (B, 512, 512) in [0, 1]
@@ -13,12 +15,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from contract.fashion_mnist import CLASS_NAMES, blend_name
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
 from contract.space import LATENT_DIM, coordinates
 
@@ -27,6 +31,13 @@ from .providers import create_session
 log = logging.getLogger(__name__)
 
 REQUIRED = tuple(spec.name for spec in SPACE_MODELS)
+IMAGE_BATCH = 1000
+"""28x28 images per encoder or classifier run: the exporter encodes all 60,000 training images."""
+GENERATE_BATCH_VALUES = 1 << 24
+GENERATOR_VALUES_PER_PIXEL = 64
+"""generate_many keeps a run's intermediates near 2^24 float32 values (64 MB): about 64 per pixel
+(the generator's hidden width), so 333 designs a run at 28 px, one at 1024."""
+
 FIX = "restore onnx_models/ from the repository (git checkout onnx_models) or re-export with `fse-train export`"
 
 
@@ -153,10 +164,41 @@ class FashionModels:
                 raise ModelError(f"{path} could not be loaded by onnxruntime ({e}): {FIX}") from None
             _check_io(path, session, entry, spec)
             sessions[name], providers[name] = session, active
-        landmarks = _load_landmarks(models_dir / "landmarks.json")
+        models = cls(models_dir, manifest, sessions, providers, _load_landmarks(models_dir / "landmarks.json"))
+        models.landmarks = models.distinct_landmarks(models.landmarks)
         if progress:
             progress(1.0, "models ready")
-        return cls(models_dir, manifest, sessions, providers, landmarks)
+        return models
+
+    def distinct_landmarks(self, landmarks: list[Landmark]) -> list[Landmark]:
+        """Landmarks with distinct names: a landmarks.json from an exporter before
+        contract.fashion_mnist.blend_name could name two blends alike ("Shirt / Coat" twice); the
+        later ones are named again by the same rule, from the classifier's view of their design."""
+        out, taken = [], set()
+        for lm in landmarks:
+            if lm.name in taken:
+                logits = self.classify(self.generate(lm.z, 28))[0]
+                names = self.class_names or CLASS_NAMES
+                name = blend_name(logits, taken, names)
+                log.warning("landmarks.json names two landmarks %r; showing the second as %r", lm.name, name)
+                lm = Landmark(name, lm.kind, lm.z)
+            taken.add(lm.name)
+            out.append(lm)
+        return out
+
+    @classmethod
+    def unverified(cls, models_dir: Path) -> "FashionModels":
+        """The encoder, generator and classifier of a folder whose manifest is not written yet: the
+        exporter measures the files it has just written (training/quality.py), then writes their
+        manifest. No checksums, no landmarks; the contract's names, classes and coordinate scale;
+        CPU sessions with a thread per core (an offline job, not the booth)."""
+        models_dir = Path(models_dir)
+        sessions = {
+            spec.name: create_session(models_dir / spec.file, "cpu", None, os.cpu_count() or 1)[0]
+            for spec in SPACE_MODELS
+        }
+        manifest = {"classes": list(CLASS_NAMES)}
+        return cls(models_dir, manifest, sessions, {name: "cpu" for name in sessions}, [])
 
     # -- inference ---------------------------------------------------------------------------
     def grid(self, width: int, height: int) -> np.ndarray:
@@ -180,15 +222,25 @@ class FashionModels:
         out = self.sessions[GENERATOR.name].run(None, {z_name: z, coords_name: grid})[0]
         return self._finite(out)
 
+    def generate_many(self, z: np.ndarray, size: int) -> np.ndarray:
+        """z (N, 8) -> designs (N, size, size) for thousands of designs at once (the exporter's
+        figures), in batches that keep the generator's intermediates near GENERATE_BATCH_VALUES."""
+        z = np.atleast_2d(np.asarray(z, np.float32))
+        batch = max(1, GENERATE_BATCH_VALUES // (size * size * GENERATOR_VALUES_PER_PIXEL))
+        return np.concatenate([self.generate(z[i : i + batch], size) for i in range(0, len(z), batch)])
+
     def encode(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) in [0, 1] -> z (B, 8)."""
         x = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0, 1).reshape(-1, 1, 28, 28)
-        return self.sanitize(self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: x})[0])
+        z = _in_batches(lambda part: self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: part})[0], x)
+        return self.sanitize(z)
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) -> class logits (B, 10)."""
         x = np.clip(np.asarray(images, np.float32), 0, 1).reshape(-1, 1, 28, 28)
-        return self.sessions[CLASSIFIER.name].run(None, {CLASSIFIER.input_names[0]: x})[0]
+        return _in_batches(
+            lambda part: self.sessions[CLASSIFIER.name].run(None, {CLASSIFIER.input_names[0]: part})[0], x
+        )
 
     def sanitize(self, z: np.ndarray) -> np.ndarray:
         """Clamp z into the slider range; NaN/inf become 0 (and are counted for diagnostics)."""
@@ -204,6 +256,13 @@ class FashionModels:
             log.warning("non-finite pixels from the generator replaced")
             images = np.nan_to_num(images, nan=0.0, posinf=1.0, neginf=0.0)
         return np.clip(images, 0.0, 1.0)
+
+
+def _in_batches(run, x: np.ndarray, batch: int = IMAGE_BATCH) -> np.ndarray:
+    """run(x) for up to `batch` images at a time (the booth's calls are one image: one run)."""
+    if len(x) <= batch:
+        return run(x)
+    return np.concatenate([run(x[i : i + batch]) for i in range(0, len(x), batch)])
 
 
 def _check_io(path: Path, session, entry: dict, spec) -> None:

@@ -77,6 +77,10 @@ reached 716-754 MB after a capture with a print (benchmark, issue 13's limit 700
 print graph of ~2 KB a pixel then); 448 px needed ~0.4 GB for that moment (~0.2 GB now) and keeps
 the print's detail-to-size ratio close to the live view's (360 px shown at 720)."""
 
+EMPTY_DESIGN_MEAN = 0.02
+"""A 28 px design this dark on average has nothing to name: the emptiest of Fashion-MNIST's 10,000
+test images averages 0.031; a cleared canvas's design 0.009."""
+
 CAPTURE_QUEUE_MAX = 3
 """Captures that may wait behind the one being saved; a press beyond that is told to wait."""
 
@@ -338,8 +342,10 @@ class DesignRenderer:
             )
 
     def _looks_like(self, design28: np.ndarray) -> str:
+        """The classifier's best guess for a design; "" for one with (almost) nothing drawn, which the
+        classifier would call something anyway (a cleared canvas's design was a "Sandal")."""
         names = self.models.class_names
-        if not names:
+        if not names or float(design28.mean()) < EMPTY_DESIGN_MEAN:
             return ""
         logits = self.models.classify(design28[None])[0]
         return str(names[int(np.argmax(logits))])
@@ -593,11 +599,11 @@ class CaptureWorker:
         design = (np.round(z, 4).tobytes(), print_name)
         with self._lock:
             if design in self._unsaved:
-                return "Already saving this design", "info"
+                return "Already saving this design.", "info"
             if design == self._last:
-                return "Already captured: change the design to capture another", "info"
+                return "Already captured. Change the design to capture another.", "info"
             if len(self._unsaved) > CAPTURE_QUEUE_MAX:
-                return "Still saving the last captures: press again in a moment", "warn"
+                return "Still saving the last designs. Press again in a moment.", "warn"
             self._unsaved.add(design)
             self._last = design
         self.pending += 1

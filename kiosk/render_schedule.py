@@ -14,13 +14,16 @@ every ENCODE_EVERY_S while the visitor draws.
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
 
 from . import render
-from .commands import CAPTURE_SLOT, CAPTURE_WAIT_S
+from .commands import CAPTURE_FAILED, CAPTURE_SLOT, CAPTURE_WAIT_S
 from .ui.status import TOAST_S
+
+log = logging.getLogger("kiosk")
 
 PREVIEW_POSITIONS = np.linspace(-1.0, 1.0, 7).astype(np.float32)
 """Slider positions shown in each preview strip (7 per parameter; the ends are the range's ends)."""
@@ -126,11 +129,32 @@ class RenderSchedule:
                     text = f"Saved #{result.capture_id:04d}" + (". Saving the next one..." if more else "")
                     status.toast(text, "ok", now, CAPTURE_WAIT_S if more else TOAST_S, CAPTURE_SLOT)
                     self.metrics.capture_ms.append((time.perf_counter() - result.t_request) * 1e3)
-                else:
-                    status.toast(result.error or "The capture failed.", "warn", now, 8.0, CAPTURE_SLOT)
+                else:  # the reason is the operator's (journal, F12's capture log lines)
+                    log.warning("capture not saved: %s", result.error)
+                    status.toast(CAPTURE_FAILED, "warn", now, 8.0, CAPTURE_SLOT)
+
+    @property
+    def captures_on(self) -> bool:
+        """False when the capture log could not be opened: there is no capture worker."""
+        return self.capture_worker is not None
+
+    def capture(self, z: np.ndarray, print_name: str, how: str) -> tuple[str, str]:
+        """Ask the capture worker for a capture (captures_on must hold); what to tell the visitor:
+        (message, toast level)."""
+        return self.capture_worker.submit(z, print_name, how)
 
     def capture_busy(self) -> bool:
+        """A capture is waiting or being saved (its answer not collected yet)."""
         return self.capture_worker is not None and self.capture_worker.pending > 0
+
+    def take_encoded(self) -> np.ndarray | None:
+        """The z of the canvas's newest finished encode, once; None when there is none new."""
+        return self.design_renderer.take_encoded()
+
+    def wait_for_design(self, timeout: float) -> None:
+        """Until the design renderer is idle or `timeout` s passed (headless stepping: a render in
+        flight gets the CPU a moment)."""
+        self.design_renderer.idle.wait(timeout)
 
     def final(self, state) -> bool:
         """True when every render the state needs is on screen (design at its final stage, previews current)."""

@@ -457,7 +457,7 @@ def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_p
     z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
     answers = [worker.submit(z, "none", "keyboard") for k in range(40)]
     assert answers[0] == ("Capturing...", "info")
-    assert set(answers[1:]) == {("Already saving this design", "info")}  # acknowledged, not queued
+    assert set(answers[1:]) == {("Already saving this design.", "info")}  # acknowledged, not queued
     others = [worker.submit(np.full(8, k / 10, np.float32), "none", "keyboard") for k in range(6)]
     queued = [a for a in others if a[0] == "Capturing..."]
     assert len(queued) == render.CAPTURE_QUEUE_MAX and others[-1][1] == "warn"  # one saving + the bound
@@ -491,7 +491,7 @@ def test_one_design_is_one_capture_however_often_it_is_pressed(tmp_path, shipped
     answers = [press(z) for _ in range(10)]
     assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 1
     assert answers[0] == "Capturing..." and set(answers[1:]) == {
-        "Already captured: change the design to capture another"
+        "Already captured. Change the design to capture another."
     }
     assert press(z, "leopard") == "Capturing..."  # another print: another design
     assert press(z) == "Capturing..."  # and back: a change since the last capture

@@ -12,7 +12,7 @@ import pygame
 import pytest
 
 from kiosk import controls
-from kiosk.commands import Commands
+from kiosk.commands import PRINTS_OFF, Commands
 from kiosk.explorer import BRUSH_BLACK, BRUSH_WHITE, Explorer, ExplorerState
 from kiosk.input.state import Button, ButtonEvent, InputSnapshot, SourceHealth
 from kiosk.input_map import CURSOR_IDLE_S, InputMap
@@ -25,19 +25,24 @@ CENTRED = (0.0,) * 8
 
 
 class Renders:
-    """The RenderSchedule's part that commands use: canvas encodes and the capture worker."""
+    """The RenderSchedule's part that commands use: canvas encodes and captures."""
+
+    captures_on = True
 
     def __init__(self) -> None:
         self.design28 = np.zeros((28, 28), np.float32)
         self.encodes: list[bool] = []  # drawing=True / False, per encode asked for
-        self.capture_worker = SimpleNamespace(
-            pending=0,
-            submitted=[],
-            submit=lambda z, name, how: (self.capture_worker.submitted.append(name), ("Saving...", "info"))[1],
-        )
+        self.captured: list[str] = []  # the print of each capture asked for
 
     def encode(self, canvas, *, drawing: bool = False) -> None:
         self.encodes.append(drawing)
+
+    def capture(self, z, print_name: str, how: str) -> tuple[str, str]:
+        self.captured.append(print_name)
+        return "Capturing...", "info"
+
+    def capture_busy(self) -> bool:
+        return bool(self.captured)
 
 
 class Board:
@@ -73,7 +78,7 @@ class Booth:
         self.renders = Renders()
         self.touches = 0
         log = SimpleNamespace(touch=lambda: setattr(self, "touches", self.touches + 1))
-        self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, "prints are off")
+        self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, "prints.onnx is missing")
         self.input = InputMap(self.commands, hub, self.ui, log, windowed=windowed, steer_rate=1.5)
 
     def post(self, *events) -> None:
@@ -111,7 +116,7 @@ def events():
 EFFECTS = {
     "jump": lambda b: b.state.how == "jump" and not np.array_equal(b.state.z, np.zeros(8)),
     "random": lambda b: b.state.glide is not None and b.state.glide.how == "random",
-    "capture": lambda b: b.renders.capture_worker.submitted == ["none"],
+    "capture": lambda b: b.renders.captured == ["none"],
     "next_print": lambda b: b.state.print_name == "tartan",
     "next_landmark": lambda b: b.state.glide is not None and b.state.landmark == 0,
     "clear": lambda b: b.state.canvas_drawn and not b.state.canvas.any() and b.renders.encodes == [False],
@@ -192,7 +197,7 @@ def test_the_board_steers_and_holding_capture_and_jump_is_the_operator_exit():
     assert booth.input.exit_requested and booth.input.operator_exit_in() == 0.0
     board.frame(released=[Button.CAPTURE, Button.JUMP])
     booth.frames(1)
-    assert booth.renders.capture_worker.submitted == [] and np.array_equal(booth.state.z, z), (
+    assert booth.renders.captured == [] and np.array_equal(booth.state.z, z), (
         "the operator's hold neither captures nor jumps"
     )
     assert booth.input.operator_exit_in() is None
@@ -210,6 +215,38 @@ def test_any_input_ends_attract_mode_where_it_is():
     assert not booth.state.attract and booth.state.glide is None and np.array_equal(booth.state.z, here)
 
 
+def test_the_first_input_in_attract_mode_only_wakes_the_kiosk():
+    """Space during attract mode used to wake the kiosk and jump away from the design on screen."""
+    board = Board()
+    booth = Booth(board)
+    for first in (
+        lambda: booth.post(key(pygame.K_SPACE)),
+        lambda: booth.post(click(booth.ui.canvas.layout.tools[0].center)),  # the R tool
+        lambda: (board.frame(pressed=[Button.JUMP]), board.frame(released=[Button.JUMP]), booth.frames(2)),
+    ):
+        booth.state.attract = True
+        booth.explorer.goto_landmark(2, booth.now, "attract")
+        booth.frames(10)
+        here = booth.state.z.copy()
+        first()
+        booth.frames(5)
+        assert not booth.state.attract and booth.state.glide is None and np.array_equal(booth.state.z, here)
+    booth.post(key(pygame.K_SPACE))
+    assert booth.state.how == "jump", "awake: the next press acts"
+    booth.state.attract = True
+    booth.post(key(pygame.K_q, mod=pygame.KMOD_LCTRL | pygame.KMOD_LALT))
+    assert booth.input.exit_requested, "the operator's exit works in attract mode too"
+
+
+def test_the_attract_prompt_never_covers_the_design():
+    """It covered the lower third of the garment."""
+    pygame.font.init()
+    layout = Layout(1280, 720)
+    surface = pygame.Surface((1280, 720))
+    prompt = StatusBar(layout).draw_attract(surface, now=1.0)
+    assert not prompt.colliderect(layout.design_image) and prompt.h > 60 * layout.s
+
+
 def test_drawing_on_the_canvas_paints_the_state_and_encodes_throttled_then_final():
     booth = Booth()
     canvas = booth.ui.canvas.layout.canvas
@@ -221,6 +258,29 @@ def test_drawing_on_the_canvas_paints_the_state_and_encodes_throttled_then_final
     assert booth.renders.encodes[0] is True and booth.renders.encodes[-1] is False, (
         "throttled while drawing, then the final shape"
     )
+
+
+def test_a_quick_stroke_is_one_soft_line_about_two_canvas_pixels_wide():
+    """The pointer's samples jump several cells on a quick drag: each used to be a separate dab
+    (a beaded, checkered stroke)."""
+    booth = Booth()
+    booth.state.canvas = np.zeros((28, 28), np.float32)
+    booth.state.canvas_drawn = True
+    canvas = booth.ui.canvas.layout.canvas
+    cell = canvas.w / 28
+
+    def at(row, col):  # a cell's centre on screen
+        return (round(canvas.x + (col + 0.5) * cell), round(canvas.y + (row + 0.5) * cell))
+
+    booth.post(click(at(14, 4)))
+    booth.post(pygame.event.Event(pygame.MOUSEMOTION, pos=at(14, 22), rel=(0, 0), buttons=(1, 0, 0)))
+    booth.post(click(at(14, 22), pygame.MOUSEBUTTONUP))
+    painted = booth.state.canvas
+    assert painted[14, 4:23].min() > 0.95, "one unbroken line between the two samples"
+    across = painted[:, 12]
+    assert 1.5 <= across.sum() <= 3.0, f"about 2 px wide: {across[10:19].round(2)}"
+    assert ((across > 0.05) & (across < 0.95)).any(), "soft edges"
+    assert painted[:10].max() == 0 and painted[19:].max() == 0
 
 
 def test_the_cursor_hides_when_the_mouse_rests_and_comes_back_when_it_moves():
@@ -236,4 +296,4 @@ def test_no_board_reads_keyboard_and_mouse_and_next_print_without_prints_says_wh
     assert booth.input.joystick_label() == ("joystick disconnected · keyboard + mouse", False)
     booth.explorer.print_names = ["none"]
     booth.post(key(pygame.K_p))
-    assert [t.text for t in booth.ui.status.toasts] == ["prints are off"]
+    assert [t.text for t in booth.ui.status.toasts] == [PRINTS_OFF], "a sentence for visitors, not the reason"

@@ -127,9 +127,15 @@ def test_f12_shows_diagnostics_with_provider_and_input(make_app):
     app = make_app()
     key(app, pygame.K_F12)
     steps(app, 2)
-    text = "\n".join(app.ui.diagnostics.lines(app))
+    text = "\n".join(app.diagnostics.lines(app))
     assert app.state.diagnostics and "generator=" in text and "keyboard and mouse only" in text and "MB free" in text
     assert "capture log open: 0 captures, 0 not yet exported" in text
+    # an opaque panel: nothing of the screen behind shows through (it was 85 % black over the labels)
+    app.screen.fill((255, 0, 0))
+    box = app.ui.diagnostics.draw(app.screen, app.view().diagnostics)
+    under = region(app, app.ui.diagnostics.layout.r(700, 120, 1180, 200))
+    assert box.contains(app.ui.diagnostics.layout.r(700, 120, 1180, 200))
+    assert not ((under[..., 0] > 25) & (under[..., 2] < 10)).any(), "red showed through"
 
 
 # -- mouse ----------------------------------------------------------------------------------------
@@ -189,7 +195,7 @@ def test_clicking_a_landmark_glides_there_in_about_a_second(make_app):
     assert 0.1 < np.linalg.norm(mid) / np.linalg.norm(target) < 0.9, "a glide, not a jump cut"
     steps(app, 20)
     assert np.allclose(app.state.z, target, atol=1e-5)
-    assert app.ui.landmark_strip.at_landmark(app) == 3
+    assert app.ui.landmark_strip.at_landmark(app.view()) == 3
 
 
 def test_print_swatch_selects_the_print(make_app):
@@ -241,6 +247,24 @@ def test_moving_shows_a_draft_then_full_resolution(make_app):
     )
 
 
+def test_looks_like_hides_while_moving_and_says_nothing_for_an_empty_design(make_app):
+    """It used to name the class the design left for a whole stick motion, and call a cleared
+    canvas's design a "Sandal"."""
+    app = make_app("--print", "none")
+    settle(app)
+    assert app.ui.design_view.looks_like == "T-shirt/top"
+    key(app, pygame.K_8, mod=pygame.KMOD_LSHIFT)
+    wait_for(app, lambda a: a.ui.design_view.stage == "draft", 5)
+    assert app.ui.design_view.looks_like == "", "no guess for a design in motion"
+    pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_8, mod=pygame.KMOD_LSHIFT))
+    settle(app)
+    assert app.ui.design_view.looks_like
+    key(app, pygame.K_c)  # clear the canvas: the design of an empty drawing
+    wait_for(app, lambda a: a.state.how == "canvas", 10)
+    settle(app)
+    assert app.renders.design28.mean() < 0.02 and app.ui.design_view.looks_like == ""
+
+
 def test_nan_and_inf_never_reach_the_screen(make_app):
     app = make_app()
     app.commands.move(np.array([np.nan, np.inf, -np.inf, 0, 0, 0, 0, 0]), "keyboard")
@@ -288,7 +312,7 @@ def test_redrawing_only_what_changed_leaves_the_same_screen_as_redrawing_everyth
     assert app.renders.moving and app.state.z[2] < 0.9
     incremental = pygame.surfarray.array3d(app.screen).copy()
     app.ui.redraw_every_frame = True
-    pygame.display.update(app.ui.draw(app))
+    pygame.display.update(app.ui.draw(app.view()))
     app.ui.redraw_every_frame = False
     assert np.array_equal(pygame.surfarray.array3d(app.screen), incremental)
 
@@ -405,6 +429,29 @@ def test_joystick_axis_steers_its_parameter_and_buttons_act(tmp_path):
         wait_for(app, lambda a: {b.value for b in a.input.held_buttons} >= {"capture", "jump"}, 5)
         steps(app, 6, dt=1.0)
         assert not app.running
+    finally:
+        app.shutdown()
+
+
+def test_with_the_simulated_board_the_keys_work_its_sticks_and_buttons(tmp_path):
+    """`make run ARGS="--joystick sim"` showed a centred board nobody could move."""
+    app = build_app(
+        parse_args(
+            ["--windowed", "--joystick", "sim", "--state-dir", str(tmp_path), "--size", SIZE, "--z", "0,0,0,0,0,0,0,0"]
+        )
+    )
+    try:
+        wait_for(app, lambda a: a.input.joystick_label()[1], 10)
+        assert "keys 1-8" in app.input.joystick_label()[0]
+        key(app, pygame.K_7, mod=pygame.KMOD_LSHIFT)
+        wait_for(app, lambda a: a.state.z[6] < -0.3, 10)  # through the board's serial frames
+        assert app.state.how == "joystick" and np.all(np.delete(app.state.z, 6) == 0)
+        pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_7, mod=0))
+        wait_for(app, lambda a: not any(a.hub.poll().active), 5)
+        key(app, pygame.K_SPACE)  # the board's jump button: it acts when let go
+        wait_for(app, lambda a: a.input.held_buttons, 10)
+        pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_SPACE, mod=0))
+        wait_for(app, lambda a: a.state.how == "jump", 10)
     finally:
         app.shutdown()
 
@@ -581,6 +628,21 @@ def test_a_manifest_with_a_missing_key_is_shown_on_the_error_page(tmp_path, caps
     assert tuple(pygame.image.load(str(out)).get_at((5, 5)))[:3] == (40, 12, 14)
 
 
+def test_without_prints_a_visitor_reads_a_short_sentence_and_the_log_the_reason(tmp_path, models_dir, make_app, caplog):
+    """Pressing P with prints.onnx missing showed a file path, cut off mid-sentence."""
+    from kiosk.commands import PRINTS_OFF
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns("prints.onnx"))
+    with caplog.at_level("WARNING", logger="kiosk"):
+        app = make_app("--models", str(models), "--print", "none")
+    key(app, pygame.K_p)
+    app.step()
+    assert [t.text for t in app.ui.status.toasts] == [PRINTS_OFF]
+    assert "/" not in PRINTS_OFF and PRINTS_OFF.endswith(".") and len(PRINTS_OFF) < 50
+    assert "prints.onnx" in caplog.text and "prints.onnx" in app.prints_message  # the journal and F12
+
+
 def test_attract_after_keeps_a_longer_configured_session(tmp_path):
     """--attract-after used to set session_idle_s to a hard-coded 90 s, whatever the config said."""
     conf = tmp_path / "kiosk.toml"
@@ -667,6 +729,23 @@ def test_the_kiosk_has_no_import_circles_and_its_entry_point_is_where_main_is_de
     assert "app.args" not in (root / "kiosk/startup.py").read_text(), "App declares what it holds"
 
 
+def test_widgets_draw_from_the_frames_view_not_from_the_app():
+    """Widgets read about 30 things off App (app.renders.capture_busy(), app.capture_log.status(),
+    app.models.landmarks, ...); each now gets the frame's ScreenView (kiosk/ui/view.py) and, when
+    made, what never changes."""
+    import ast
+    from pathlib import Path
+
+    reaching = []
+    for f in sorted((Path(__file__).resolve().parents[1] / "kiosk" / "ui").glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.Lambda)):
+                reaching += [f"{f.name}:{node.lineno}" for a in node.args.args if a.arg == "app"]
+            elif isinstance(node, ast.Name) and node.id == "app":
+                reaching.append(f"{f.name}:{node.lineno}")
+    assert not reaching, f"widgets that take or use the App: {sorted(set(reaching))}"
+
+
 # -- the signature diagram --------------------------------------------------------------------------
 
 
@@ -733,6 +812,15 @@ def test_map_mode_hover_shows_and_click_loads_a_design(tmp_path, models_dir, shi
     mouse("up", pos)
     steps(app, int(app.config.glide_s * 30) + 3)
     assert np.allclose(app.state.z, zs[5], atol=1e-5) and app.state.how == "map"
+    # Jump and Capture stay on screen in map mode (they used to be under the map)
+    shown = app.ui.widgets(map_mode=True)
+    buttons = app.ui.map_actions
+    assert buttons in shown and not buttons.rect.colliderect(app.ui.map.rect)
+    assert region(app, buttons.jump).std() > 5
+    mouse("down", buttons.jump.center)
+    mouse("up", buttons.jump.center)
+    app.step()
+    assert app.state.how == "jump" and app.state.map_mode
 
 
 def test_sigterm_stops_the_fullscreen_kiosk_cleanly(tmp_path):

@@ -47,10 +47,10 @@ def test_shipped_designs_keep_their_class_and_their_edges(models_dir):
     shown: recognition of its reconstructions and their edge energy within a sample's noise of the
     manifest's 10k-image figures, and far above v1's (0.66 recognised, 0.63 of the edges)."""
     from contract.fashion_mnist import load_split
-    from training.quality import SpaceSessions, reconstruction_figures
+    from training.quality import reconstruction_figures
 
     test = load_split("test", None, 400)
-    got = reconstruction_figures(SpaceSessions(models_dir), test.images, test.labels)
+    got = reconstruction_figures(FashionModels.load(models_dir), test.images, test.labels)
     shipped = json.loads((models_dir / "manifest.json").read_text())["quality"]["reconstruction"]
     assert got["classifier_on_photos"] >= 0.88
     assert got["classifier_on_reconstructions"] >= max(0.72, shipped["classifier_on_reconstructions"] - 0.05)
@@ -66,6 +66,21 @@ def test_landmarks_cover_every_class(shipped_models):
     names = [lm.name for lm in shipped_models.landmarks]
     assert len(names) >= 12
     assert set(shipped_models.class_names) <= set(names)
+
+
+def test_landmark_names_are_distinct_even_from_a_file_that_repeats_one(shipped_models):
+    """The shipped landmarks.json names two blends "Shirt / Coat": a visitor picks landmarks by name.
+    The exporter's rule (blend_name) now names a taken pair by the next likely class, and the kiosk
+    renames a repeat from an older file by the same rule."""
+    from contract.fashion_mnist import blend_name
+
+    names = [lm.name for lm in shipped_models.landmarks]
+    assert len(set(names)) == len(names), names
+    logits = np.array([0.1, 0, 0.2, 0, 3.0, 0, 2.0, 0, 0, 0])  # Coat, then Shirt, then Pullover
+    assert blend_name(logits, set()) == "Coat / Shirt"
+    assert blend_name(logits, {"Coat / Shirt"}) == "Coat / Pullover"
+    taken = {f"Coat / {n}" for n in shipped_models.class_names}
+    assert blend_name(logits, taken) == "Coat / 2" and blend_name(logits, taken | {"Coat / 2"}) == "Coat / 3"
 
 
 def test_shipped_generator_makes_varied_designs(shipped_models):
@@ -130,9 +145,30 @@ def test_interior_ripple_reads_the_same_at_any_size(models_dir):
     import numpy as np
 
     from training.metrics import interior_ripple
-    from training.quality import SpaceSessions
 
-    s = SpaceSessions(models_dir)
+    s = FashionModels.unverified(models_dir)  # as the exporter measures, before its manifest exists
     z = np.random.default_rng(3).uniform(-1, 1, (4, 8)).astype(np.float32)
-    small, large = interior_ripple(s.generate(z, 128)), interior_ripple(s.generate(z, 512))
+    small, large = interior_ripple(s.generate_many(z, 128)), interior_ripple(s.generate_many(z, 512))
     assert small > 0.01 and abs(small - large) <= 0.05 * large
+    np.testing.assert_array_equal(s.generate_many(z, 128), FashionModels.load(models_dir).generate(z, 128))
+
+
+def test_one_wrapper_opens_the_space_models_and_one_function_finds_onnx_models(root):
+    """The exporter measured its figures through its own onnxruntime wrapper (training/quality.py
+    SpaceSessions) and three modules each worked out where onnx_models/ is."""
+    sessions, lookups = [], []
+    for folder in ("kiosk", "training", "analysis", "contract"):
+        for f in sorted((root / folder).rglob("*.py")):
+            text, name = f.read_text(), f.relative_to(root).as_posix()
+            if "InferenceSession(" in text:
+                sessions.append(name)
+            if '/ "onnx_models"' in text:
+                lookups.append(name)
+    # the print network has its own wrapper (kiosk/prints.py), which its training side checks against
+    assert set(sessions) <= {
+        "kiosk/providers.py",
+        "kiosk/prints.py",
+        "training/prints/export.py",
+        "training/prints/sheet.py",
+    }
+    assert lookups == ["contract/models.py"], lookups

@@ -229,11 +229,32 @@ def test_recover_rebuilds_a_run_from_the_onnx_files_and_polishes_it(quick_models
     assert any(not torch.equal(a, b) for a, b in zip(polished.generator.parameters(), model.generator.parameters()))
 
 
+def test_the_one_blur_is_a_gaussian_of_any_sigma_that_does_not_wrap_around():
+    """Training had three blurs (a separable one for the classifier, two box blurs for the print
+    impostors, an FFT one for the ripple figure); training/blur.py is the one now."""
+    from training.blur import gaussian_blur
+
+    impulse = torch.zeros(1, 3, 64, 64)
+    impulse[..., 32, 32] = 1.0
+    for sigma in (0.5, 2.0, 3.7):
+        out = gaussian_blur(impulse, sigma)
+        assert out.shape == impulse.shape and out.sum().item() == pytest.approx(3.0, abs=1e-4)
+        r = torch.arange(64.0) - 32
+        spread = (out[0, 0].sum(0) * r**2).sum().sqrt().item()
+        assert spread == pytest.approx(sigma, rel=0.03), "a Gaussian of that sigma"
+    top = torch.zeros(1, 28, 28)
+    top[:, :2] = 1.0  # a garment touching the top edge
+    assert gaussian_blur(top, 1.2)[:, -6:].abs().max() < 1e-3, "nothing wraps around to the bottom"
+    x = torch.rand(2, 28, 28, requires_grad=True)
+    gaussian_blur(x, 1.0).sum().backward()
+    assert x.grad is not None
+
+
 def test_edge_shortfall_charges_soft_edges_only():
     """The polish phase's edge term: zero for the photo itself or anything with edges at least as
     hard, positive for a blurred copy, and the sign of an edge (which way a hem steps) is free."""
     from training import losses
-    from training.train import gaussian_blur
+    from training.blur import gaussian_blur
 
     photo = torch.zeros(1, 28, 28)
     photo[:, 8:20, 10:18] = 1.0  # a hard-edged garment

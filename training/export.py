@@ -30,9 +30,10 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
+from contract.fashion_mnist import CLASS_NAMES, blend_name, dataset_checksum, load_split
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, sha256_file
 from contract.space import LATENT_DIM, coordinates
+from kiosk.models import FashionModels
 
 from . import metrics, quality
 from .classifier import Classifier
@@ -135,7 +136,7 @@ def _io(path: Path) -> dict:
 
 
 def check_parity(
-    space: FashionSpace, latent_scale: float, sharpness: float, s: quality.SpaceSessions, rng: np.random.Generator
+    space: FashionSpace, latent_scale: float, sharpness: float, s: FashionModels, rng: np.random.Generator
 ) -> dict:
     """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder."""
     wrapper = ExportGenerator(space, latent_scale, sharpness).eval()
@@ -152,10 +153,10 @@ def check_parity(
     return result
 
 
-def jump_coverage(s: quality.SpaceSessions, rng: np.random.Generator, n: int = JUMP_SAMPLES) -> dict:
+def jump_coverage(s: FashionModels, rng: np.random.Generator, n: int = JUMP_SAMPLES) -> dict:
     """Classes reached by `n` hyperspace jumps (z uniform in [-1, 1]^8), labelled by the classifier."""
     z = rng.uniform(-1, 1, (n, LATENT_DIM)).astype(np.float32)
-    return metrics.class_coverage(s.logits(s.generate(z)).argmax(1))
+    return metrics.class_coverage(s.classify(s.generate_many(z, 28)).argmax(1))
 
 
 def choose_latent_scale(export_space, out: Path, seed: int) -> tuple[float, list]:
@@ -165,7 +166,7 @@ def choose_latent_scale(export_space, out: Path, seed: int) -> tuple[float, list
     trials = []
     for scale in SCALE_CANDIDATES:
         export_space(scale)
-        cov = jump_coverage(quality.SpaceSessions(out), np.random.default_rng(seed))
+        cov = jump_coverage(FashionModels.unverified(out), np.random.default_rng(seed))
         trials.append({"scale": scale, **{k: cov[k] for k in ("classes_at_least_1pct", "entropy_nats", "fractions")}})
         if cov["classes_at_least_1pct"] == 10 and cov["entropy_nats"] >= MIN_JUMP_ENTROPY:
             return scale, trials
@@ -176,13 +177,14 @@ def choose_latent_scale(export_space, out: Path, seed: int) -> tuple[float, list
 def make_landmarks(
     z_test: np.ndarray,
     labels: np.ndarray,
-    s: quality.SpaceSessions,
+    s: FashionModels,
     seed: int,
     per_class: int = 1000,
     n_blends: int = 4,
 ) -> list[dict]:
     """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
-    whole test set named by the classifier's two most likely classes for the design found there."""
+    whole test set named by the classifier's two most likely classes for the design found there
+    (the next likely ones where that name is taken: contract.fashion_mnist.blend_name)."""
     rng = np.random.default_rng(seed)
     out = []
     for c, name in enumerate(CLASS_NAMES):
@@ -190,13 +192,12 @@ def make_landmarks(
         pts = pts[rng.permutation(len(pts))[:per_class]]
         out.append({"name": name, "kind": "class-medoid", "class": c, "z": pts[metrics.medoid(pts)].round(4).tolist()})
     centres = kmeans(z_test, n_blends, rng).astype(np.float32)
-    for centre, lg in zip(centres, s.logits(s.generate(centres))):
-        top = np.argsort(-lg)[:2]
+    for centre, lg in zip(centres, s.classify(s.generate(centres, 28))):
         out.append(
             {
-                "name": f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}",
+                "name": blend_name(lg, {landmark["name"] for landmark in out}),
                 "kind": "k-means-centre",
-                "class": int(top[0]),
+                "class": int(np.argmax(lg)),
                 "z": centre.round(4).tolist(),
             }
         )
@@ -259,7 +260,7 @@ def targets(q: dict, per_pixel_macs: int) -> dict:
 
 def measure(out: Path, test, train, seed: int, knn_train: int, recon_bce: dict | None = None) -> dict:
     """The quality figures of the ONNX models in `out` (also used for `--reference`, so both compare)."""
-    s = quality.SpaceSessions(out)
+    s = FashionModels.unverified(out)
     rng = np.random.default_rng(seed)
     subset = rng.choice(len(train.images), min(knn_train, len(train.images)), replace=False)
     z_test, z_train = s.encode(test.images), s.encode(train.images)
@@ -344,9 +345,9 @@ def export_all(
     test, train = load_split("test", data, test_limit), load_split("train", data)
     if sharpness is None:
 
-        def sessions_at(k: float) -> quality.SpaceSessions:
+        def sessions_at(k: float) -> FashionModels:
             export_space(latent_scale, k)
-            return quality.SpaceSessions(out)
+            return FashionModels.unverified(out)
 
         sharpness, sharpness_trials = choose_sharpness(sessions_at, train, seed)
     export_space(latent_scale, sharpness)
@@ -365,7 +366,7 @@ def export_all(
         q["reference"] = {"models": str(reference), **ref}
     q["targets"] = targets(q, s_cfg.per_pixel_macs())
 
-    s = quality.SpaceSessions(out)
+    s = FashionModels.unverified(out)
     landmarks = make_landmarks(z_test, test.labels, s, seed)
     (out / "landmarks.json").write_text(
         json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks}, indent=1) + "\n"

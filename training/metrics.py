@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
+
+from .blur import gaussian_blur
 
 
 def knn_accuracy(
@@ -64,13 +67,8 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(((mu_a - mu_b) ** 2).sum() + np.trace(ca) + np.trace(cb) - 2 * np.sqrt(np.clip(inner, 0, None)).sum())
 
 
-def gaussian_blur(images: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of (N, H, W) images by multiplying their spectrum (any sigma at the same cost).
-    The image wraps around at its edges, which is harmless for designs on a plain background."""
-    h, w = images.shape[-2:]
-    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.rfftfreq(w)[None, :]
-    transfer = np.exp(-2 * np.pi**2 * sigma**2 * (fx**2 + fy**2))
-    return np.fft.irfft2(np.fft.rfft2(np.asarray(images, np.float32)) * transfer, s=(h, w)).astype(np.float32)
+def _blur(images: np.ndarray, sigma: float) -> np.ndarray:
+    return gaussian_blur(torch.from_numpy(np.ascontiguousarray(images, np.float32)), sigma).numpy()
 
 
 def interior_ripple(designs: np.ndarray) -> float:
@@ -80,9 +78,9 @@ def interior_ripple(designs: np.ndarray) -> float:
     outlines do not; interior: the garment (> 0.5) shrunk by 1/14 of the size, so its outline is left out.
     Resolution-independent, so 256 and 1024 px renders compare. (N, S, S) renders in [0, 1]."""
     size = designs.shape[-1]
-    fine = gaussian_blur(designs, size / 100)
-    band = fine - gaussian_blur(designs, size / 14)
-    inside = gaussian_blur((designs > 0.5).astype(np.float32), size / 28) > 0.98  # >= ~size/14 from the outline
+    fine = _blur(designs, size / 100)
+    band = fine - _blur(designs, size / 14)
+    inside = _blur((designs > 0.5).astype(np.float32), size / 28) > 0.98  # >= ~size/14 from the outline
     if not inside.any():
         return 0.0
     return float(np.abs(band[inside]).mean())

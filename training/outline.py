@@ -175,24 +175,24 @@ def summarise(designs) -> dict:
 def main(argv: list[str] | None = None) -> int:
     """Outline width and overshoot of a models folder's jumps and test reconstructions."""
     from contract.fashion_mnist import load_split
-
-    from .quality import SpaceSessions
+    from contract.models import shipped_models_dir
+    from kiosk.models import FashionModels
 
     p = argparse.ArgumentParser(prog="python -m training.outline", description=main.__doc__)
-    p.add_argument("--models", type=Path, default=Path("onnx_models"))
+    p.add_argument("--models", type=Path, default=shipped_models_dir())
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--n", type=int, default=20, help="jumps and reconstructions each")
     p.add_argument("--seed", type=int, default=23)
     args = p.parse_args(argv)
-    s = SpaceSessions(args.models)
+    s = FashionModels.unverified(args.models)
     rng = np.random.default_rng(args.seed)
     jumps = rng.uniform(-1, 1, (args.n, 8)).astype(np.float32)
     photos = load_split("test").images[rng.choice(10000, args.n, replace=False)]
     out = {
         "models": str(args.models),
         "size": args.size,
-        "jumps": summarise(s.generate(jumps, args.size)),
-        "reconstructions": summarise(s.generate(s.encode(photos), args.size)),
+        "jumps": summarise(s.generate_many(jumps, args.size)),
+        "reconstructions": summarise(s.generate_many(s.encode(photos), args.size)),
         "photos_bicubic": summarise(_bicubic(photos, args.size)),
     }
     print(json.dumps(out))
@@ -210,4 +210,3 @@ def _bicubic(images: np.ndarray, size: int) -> np.ndarray:
 
 if __name__ == "__main__":
     sys.exit(main())
-

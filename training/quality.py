@@ -17,10 +17,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
-from contract.models import CLASSIFIER, ENCODER, GENERATOR
-from contract.space import LATENT_DIM, coordinates
+from contract.space import LATENT_DIM
+from kiosk.models import FashionModels
 
 from . import metrics
 
@@ -32,72 +31,35 @@ only the size differs between the two figures. (Until 2026-12-02 the 1024 px fig
 jumps; on v1 that read 0.038 where the same 24 jumps read 0.060 at both sizes: it was the sample.)"""
 
 
-class SpaceSessions:
-    """The encoder, generator and classifier of one models folder, called by their contract names."""
-
-    def __init__(self, models_dir: Path):
-        def load(spec):
-            return ort.InferenceSession(str(Path(models_dir) / spec.file), providers=["CPUExecutionProvider"])
-
-        self.encoder, self.generator, self.classifier = load(ENCODER), load(GENERATOR), load(CLASSIFIER)
-
-    def encode(self, images: np.ndarray, batch: int = 1000) -> np.ndarray:
-        """(N, 28, 28) -> (N, 8)."""
-        return np.concatenate(
-            [
-                self.encoder.run(None, {ENCODER.input_names[0]: images[s : s + batch, None]})[0]
-                for s in range(0, len(images), batch)
-            ]
-        )
-
-    def generate(self, z: np.ndarray, size: int = 28) -> np.ndarray:
-        """(N, 8) -> (N, size, size); batches sized to keep memory near 64 MB."""
-        batch = max(1, (1 << 24) // (size * size * 64))
-        coords = coordinates(size, size)
-        z_name, c_name = GENERATOR.input_names
-        return np.concatenate(
-            [self.generator.run(None, {z_name: z[s : s + batch], c_name: coords})[0] for s in range(0, len(z), batch)]
-        )
-
-    def logits(self, designs: np.ndarray, batch: int = 1000) -> np.ndarray:
-        """(N, 28, 28) -> (N, 10)."""
-        return np.concatenate(
-            [
-                self.classifier.run(None, {CLASSIFIER.input_names[0]: designs[s : s + batch, None]})[0]
-                for s in range(0, len(designs), batch)
-            ]
-        )
-
-
-def reconstruction_figures(s: SpaceSessions, images: np.ndarray, labels: np.ndarray) -> dict:
-    recon = s.generate(s.encode(images))
+def reconstruction_figures(s: FashionModels, images: np.ndarray, labels: np.ndarray) -> dict:
+    recon = s.generate_many(s.encode(images), 28)
     return {
         "images": int(len(images)),
-        "classifier_on_photos": float((s.logits(images).argmax(1) == labels).mean()),
-        "classifier_on_reconstructions": float((s.logits(recon).argmax(1) == labels).mean()),
+        "classifier_on_photos": float((s.classify(images).argmax(1) == labels).mean()),
+        "classifier_on_reconstructions": float((s.classify(recon).argmax(1) == labels).mean()),
         "edge_ratio_reconstructions": metrics.edge_energy(recon) / metrics.edge_energy(images),
     }
 
 
-def jump_figures(s: SpaceSessions, photos: np.ndarray, seed: int, n: int = JUMPS) -> dict:
+def jump_figures(s: FashionModels, photos: np.ndarray, seed: int, n: int = JUMPS) -> dict:
     z = np.random.default_rng(seed).uniform(-1, 1, (n, LATENT_DIM)).astype(np.float32)
-    designs = s.generate(z)
-    logits = s.logits(designs)
+    designs = s.generate_many(z, 28)
+    logits = s.classify(designs)
     return {
         **metrics.class_coverage(logits.argmax(1)),
         "edge_ratio": metrics.edge_energy(designs) / metrics.edge_energy(photos[:n]),
-        "frechet_logits_to_photos": metrics.frechet_distance(logits, s.logits(photos[:n])),
+        "frechet_logits_to_photos": metrics.frechet_distance(logits, s.classify(photos[:n])),
     }
 
 
-def ripple_figures(s: SpaceSessions, seed: int) -> dict:
+def ripple_figures(s: FashionModels, seed: int) -> dict:
     z = np.random.default_rng(seed).uniform(-1, 1, (RIPPLE_JUMPS, LATENT_DIM)).astype(np.float32)
-    return {f"interior_ripple_{size}": metrics.interior_ripple(s.generate(z, size)) for size in RIPPLE_SIZES}
+    return {f"interior_ripple_{size}": metrics.interior_ripple(s.generate_many(z, size)) for size in RIPPLE_SIZES}
 
 
 def space_quality(models_dir: Path, images: np.ndarray, labels: np.ndarray, seed: int = 7, ripple: bool = True) -> dict:
     """All of the above for one models folder, on the given test photos."""
-    s = SpaceSessions(models_dir)
+    s = FashionModels.unverified(models_dir)
     figures = {"reconstruction": reconstruction_figures(s, images, labels), "jumps": jump_figures(s, images, seed + 1)}
     if ripple:
         figures["ripple"] = ripple_figures(s, seed + 2)

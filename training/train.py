@@ -19,6 +19,7 @@ from tqdm import tqdm
 from contract.fashion_mnist import load_split
 
 from . import losses
+from .blur import gaussian_blur
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict, to_dict
 from .cppn_vae import FashionSpace
@@ -336,16 +337,6 @@ def polish_epoch(model: FashionSpace, cfg: SpaceConfig, opt, train, gen, feature
         **{f"train_{k}": v / steps for k, v in sums.items()},
         "lr": opt.param_groups[0]["lr"],
     }
-
-
-def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Separable Gaussian blur of (B, 1, H, W) images."""
-    radius = max(1, int(round(3 * sigma)))
-    t = torch.arange(-radius, radius + 1, dtype=x.dtype)
-    k = torch.exp(-0.5 * (t / sigma) ** 2)
-    k = k / k.sum()
-    x = torch.nn.functional.conv2d(x, k.view(1, 1, 1, -1), padding=(0, radius))
-    return torch.nn.functional.conv2d(x, k.view(1, 1, -1, 1), padding=(radius, 0))
 
 
 @torch.no_grad()

@@ -10,10 +10,12 @@
     diagnostics   the operator's F12 overlay with the controls
     splash        the start-up splash and the full-screen error
     map_view      map mode (--show2d)
+    view          ScreenView: what the widgets draw from, one small view of the kiosk per frame
 
-A `Widget` has a `rect`, and two layers: `draw_static(surface, app)` (panels, labels: drawn when
-`static_inputs(app)` changes, then kept as a copy) and `draw(surface, app)` (what moves: drawn over
-that copy when `inputs(app)` changes, only inside `moving_rects()`). `refresh` does the bookkeeping
+A `Widget` has a `rect`, and two layers: `draw_static(surface, view)` (panels, labels: drawn when
+`static_inputs(view)` changes, then kept as a copy) and `draw(surface, view)` (what moves: drawn over
+that copy when `inputs(view)` changes, only inside `moving_rects()`). `view` is the frame's
+ScreenView (view.py): the small, read-only view of the kiosk every widget draws from. `refresh` does the bookkeeping
 and returns the rects it redrew, so the app presents only what changed: while a stick moves, the
 slider knobs' strips and the "you are here" signature, not the whole screen. Interactive widgets also have `press(pos, commands)`,
 `drag(pos, commands)` and `release(pos, commands)` (kiosk/commands.py), returning True when they took the event.
@@ -32,11 +34,11 @@ class Widget:
     _key = None
     _background: pygame.Surface | None = None
 
-    def static_inputs(self, app) -> tuple:
+    def static_inputs(self, view) -> tuple:
         """What the static layer is drawn from (compared with ==)."""
         return ()
 
-    def inputs(self, app) -> tuple:
+    def inputs(self, view) -> tuple:
         """What the moving layer is drawn from (compared with ==)."""
         return ()
 
@@ -49,15 +51,15 @@ class Widget:
         static copy is not restored under it first (0.5 ms a frame for the 720 px design)."""
         return False
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         pass
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def draw(self, surface: pygame.Surface, view) -> None:
         pass
 
-    def refresh(self, frame: pygame.Surface, app, force: bool = False) -> list[pygame.Rect]:
+    def refresh(self, frame: pygame.Surface, view, force: bool = False) -> list[pygame.Rect]:
         """Redraw into `frame` (the app's back buffer) what changed; the rects redrawn (maybe none)."""
-        static, key = self.static_inputs(app), self.inputs(app)
+        static, key = self.static_inputs(view), self.inputs(view)
         whole = force or static != self._static_key or self._background is None
         if not whole and key == self._key:
             return []
@@ -67,14 +69,14 @@ class Widget:
                 from .theme import BG
 
                 frame.fill(BG, self.rect)
-                self.draw_static(frame, app)
+                self.draw_static(frame, view)
                 self._keep_background(frame)
                 dirty = [self.rect]
             else:
                 dirty = self.moving_rects()
                 for rect in [] if self.covers_moving_rects() else dirty:
                     frame.blit(self._background, rect, rect.move(-self.rect.x, -self.rect.y))
-            self.draw(frame, app)
+            self.draw(frame, view)
         finally:
             frame.set_clip(None)
         self._static_key, self._key = static, key
@@ -91,8 +93,8 @@ class Widget:
 class ClickWidget(Widget):
     """Base for widgets that only take a press: dragging across them or releasing does nothing."""
 
-    def drag(self, pos, app) -> bool:
+    def drag(self, pos, commands) -> bool:
         return False
 
-    def release(self, pos, app) -> bool:
+    def release(self, pos, commands) -> bool:
         return False

@@ -9,28 +9,34 @@ from . import ClickWidget, theme
 
 
 class ActionButtons(ClickWidget):
-    def __init__(self, layout: theme.Layout) -> None:
-        self.layout = layout
-        # the lower part of the left column's panel; the canvas widget owns the upper part
-        self.rect = pygame.Rect(
-            layout.left.x,
-            layout.jump.y - 8 * layout.s,
-            layout.left.w,
-            layout.left.bottom - layout.jump.y + 8 * layout.s,
-        )
+    """beside_map=False: the lower part of the left column's panel (the canvas widget owns the upper
+    part); True: a panel of their own under the map, so map mode keeps both buttons."""
 
-    def static_inputs(self, app) -> tuple:
-        return (app.renders.capture_busy(),)
+    def __init__(self, layout: theme.Layout, beside_map: bool = False) -> None:
+        self.layout, self.beside_map = layout, beside_map
+        if beside_map:
+            self.rect, self.jump, self.capture = layout.map_actions, layout.map_jump, layout.map_capture
+        else:
+            self.jump, self.capture = layout.jump, layout.capture
+            self.rect = pygame.Rect(
+                layout.left.x,
+                layout.jump.y - 8 * layout.s,
+                layout.left.w,
+                layout.left.bottom - layout.jump.y + 8 * layout.s,
+            )
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def static_inputs(self, view) -> tuple:
+        return (view.capture_busy,)
+
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         L, s = self.layout, self.layout.s
-        theme.panel(surface, L.left, None, s)
-        self._button(surface, L.jump, "HYPERSPACE JUMP", controls.hint("jump"), (52, 46, 110), s, 0)
-        label = "SAVING..." if app.renders.capture_busy() else "CAPTURE"
-        self._button(surface, L.capture, label, controls.hint("capture"), (110, 40, 52), s, 36)
+        theme.panel(surface, self.rect if self.beside_map else L.left, None, s)
+        self._button(surface, self.jump, "HYPERSPACE JUMP", controls.hint("jump"), (52, 46, 110), s, 0)
+        label = "SAVING..." if view.capture_busy else "CAPTURE"
+        self._button(surface, self.capture, label, controls.hint("capture"), (110, 40, 52), s, 36)
         # A small camera glyph, so the button reads without the word.
         cam = pygame.Rect(0, 0, int(56 * s), int(40 * s))
-        cam.midleft = (L.capture.x + 22 * s, L.capture.centery)
+        cam.midleft = (self.capture.x + 22 * s, self.capture.centery)
         pygame.draw.rect(surface, theme.TEXT, cam, width=max(2, int(3 * s)), border_radius=int(6 * s))
         pygame.draw.circle(surface, theme.TEXT, cam.center, 11 * s, width=max(2, int(3 * s)))
 
@@ -57,10 +63,10 @@ class ActionButtons(ClickWidget):
         )
 
     def press(self, pos, commands) -> bool:
-        if self.layout.jump.collidepoint(pos):
+        if self.jump.collidepoint(pos):
             commands.run("jump")
             return True
-        if self.layout.capture.collidepoint(pos):
+        if self.capture.collidepoint(pos):
             commands.run("capture")
             return True
         return False

@@ -25,34 +25,29 @@ class CanvasWidget(Widget):
             layout.left.x, layout.left.y, layout.left.w, layout.jump.y - 8 * layout.s - layout.left.y
         )
         self.drawing = False
+        self._last: tuple[float, float] | None = None  # the stroke's last point, in canvas pixels
         self.hover_tool: int | None = None
 
-    def cell(self, pos) -> tuple[int, int] | None:
+    def point(self, pos) -> tuple[float, float] | None:
+        """The screen position in canvas pixels (row, col; a cell's centre is whole), None off the canvas."""
         r = self.layout.canvas
         if not r.collidepoint(pos):
             return None
-        col = int((pos[0] - r.x) * 28 / r.w)
-        row = int((pos[1] - r.y) * 28 / r.h)
-        return min(row, 27), min(col, 27)
+        return (pos[1] - r.y) * 28 / r.h - 0.5, (pos[0] - r.x) * 28 / r.w - 0.5
 
-    def static_inputs(self, app) -> tuple:
-        return (app.state.brush, self.hover_tool)
+    def static_inputs(self, view) -> tuple:
+        return (view.brush, self.hover_tool)
 
-    def inputs(self, app) -> tuple:
-        state = app.state
-        return (
-            state.canvas_drawn,
-            state.canvas_version if state.canvas_drawn else app.renders.design28_seq,
-            self.drawing,
-        )
+    def inputs(self, view) -> tuple:
+        return (view.canvas_key, self.drawing)
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
-        L, s, state = self.layout, self.layout.s, app.state
+    def draw_static(self, surface: pygame.Surface, view) -> None:
+        L, s = self.layout, self.layout.s
         theme.panel(surface, L.left, "DRAW HERE", s)
         for i, (command, word) in enumerate(TOOLS):
             rect = L.tools[i]
-            selected = (command == "brush_white" and state.brush == BRUSH_WHITE) or (
-                command == "brush_black" and state.brush == BRUSH_BLACK
+            selected = (command == "brush_white" and view.brush == BRUSH_WHITE) or (
+                command == "brush_black" and view.brush == BRUSH_BLACK
             )
             fill = (60, 64, 88) if self.hover_tool == i else (40, 43, 60)
             pygame.draw.rect(surface, fill, rect, border_radius=int(10 * s))
@@ -74,19 +69,18 @@ class CanvasWidget(Widget):
     def moving_rects(self) -> list[pygame.Rect]:
         return [self.layout.canvas]
 
-    def draw(self, surface: pygame.Surface, app) -> None:
-        L, s, state = self.layout, self.layout.s, app.state
-        image = state.canvas if state.canvas_drawn else app.renders.design28
-        grey = (np.clip(np.nan_to_num(image), 0, 1) * 255).astype(np.uint8).T  # surfarray is (x, y)
+    def draw(self, surface: pygame.Surface, view) -> None:
+        L, s = self.layout, self.layout.s
+        grey = (np.clip(np.nan_to_num(view.canvas), 0, 1) * 255).astype(np.uint8).T  # surfarray is (x, y)
         small = pygame.surfarray.make_surface(np.stack([grey] * 3, axis=-1))
         surface.blit(pygame.transform.scale(small, L.canvas.size), L.canvas)
         pygame.draw.rect(
             surface, theme.ACCENT if self.drawing else theme.PANEL_EDGE, L.canvas, width=max(1, int(2 * s))
         )
 
-    def draw_tooltip(self, surface: pygame.Surface, app) -> pygame.Rect | None:
+    def draw_tooltip(self, surface: pygame.Surface, view) -> pygame.Rect | None:
         """The hovered tool's tooltip, an overlay on the screen; the rect it covers."""
-        if self.hover_tool is None or app.input.cursor_hidden:
+        if self.hover_tool is None or view.cursor_hidden:
             return None
         s = self.layout.s
         tip = controls.tooltip(TOOLS[self.hover_tool][0])
@@ -106,22 +100,23 @@ class CanvasWidget(Widget):
             if rect.collidepoint(pos):
                 commands.run(TOOLS[i][0])
                 return True
-        cell = self.cell(pos)
-        if cell is None:
+        point = self.point(pos)
+        if point is None:
             return False
-        self.drawing = True
-        commands.stroke(*cell)
+        self.drawing, self._last = True, point
+        commands.stroke(*point)
         return True
 
     def drag(self, pos, commands) -> bool:
         if not self.drawing:
             return False
-        cell = self.cell(pos)
-        if cell is not None:
-            commands.stroke(*cell)
+        point = self.point(pos)
+        if point is not None:
+            commands.stroke(*point, start=self._last)
+        self._last = point  # off the canvas and back: the stroke starts again where it re-enters
         return True
 
     def release(self, pos, commands) -> bool:
-        was, self.drawing = self.drawing, False
+        was, self.drawing, self._last = self.drawing, False, None
         commands.stroke_done()
         return was

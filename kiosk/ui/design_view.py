@@ -15,9 +15,10 @@ from .print_selector import print_label
 
 
 class DesignView(Widget):
-    def __init__(self, layout: theme.Layout, pixel_format: pygame.Surface | None = None) -> None:
-        """pixel_format: a surface in the format the image is drawn into (the screen's back buffer)."""
-        self.layout = layout
+    def __init__(self, layout: theme.Layout, pixel_format: pygame.Surface | None = None, prints=None) -> None:
+        """pixel_format: a surface in the format the image is drawn into (the screen's back buffer);
+        prints: the catalogue the print's name is looked up in (None: prints are off)."""
+        self.layout, self.prints = layout, prints
         self.pixel_format = pixel_format
         self.rect = layout.design
         self.image: pygame.Surface | None = None
@@ -40,16 +41,17 @@ class DesignView(Widget):
         """A finished render (kiosk.render.DesignFrame) becomes the image on screen."""
         self.image = frame.shown if frame.shown is not None else self.make_image(frame.image)
         self.stage, self.seq = frame.stage, frame.seq
-        if frame.looks_like:
-            self.looks_like = frame.looks_like
+        # Drafts carry no guess: "looks like" hides while the design moves rather than name the one
+        # it left (a whole stick motion, an attract glide), and for a design with nothing to name.
+        self.looks_like = frame.looks_like
 
-    def static_inputs(self, app) -> tuple:
-        return (app.state.print_name, self.looks_like, self.stage == "draft", self.image is None)
+    def static_inputs(self, view) -> tuple:
+        return (view.print_name, self.looks_like, self.stage == "draft", self.image is None)
 
-    def inputs(self, app) -> tuple:
+    def inputs(self, view) -> tuple:
         return (self.seq,)
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.design, None, s)
         if self.image is None:
@@ -57,13 +59,13 @@ class DesignView(Widget):
         theme.text(
             surface, "YOUR DESIGN", (L.design.x + 20 * s, L.design.y + 10 * s), int(28 * s), theme.TEXT_DIM, bold=True
         )
-        label = print_label(app.prints, app.state.print_name)
+        label = print_label(self.prints, view.print_name)
         theme.text(
             surface,
             f"print: {label}",
             (L.design.right - 20 * s, L.design.y + 12 * s),
             int(26 * s),
-            theme.ACCENT if app.state.print_name != "none" else theme.TEXT_DIM,
+            theme.ACCENT if view.print_name != "none" else theme.TEXT_DIM,
             anchor="topright",
         )
         bottom = L.design.bottom - 12 * s
@@ -93,7 +95,7 @@ class DesignView(Widget):
     def covers_moving_rects(self) -> bool:
         return self.image is not None and self.image.get_size() == self.layout.design_image.size
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def draw(self, surface: pygame.Surface, view) -> None:
         L, s = self.layout, self.layout.s
         if self.image is not None:
             surface.blit(self.image, L.design_image)

@@ -17,10 +17,12 @@ NEAR = 0.12
 
 
 class LandmarkStrip(ClickWidget):
-    def __init__(self, layout: theme.Layout) -> None:
-        self.layout = layout
+    """landmarks: the models' landmarks (kiosk.models.Landmark), in the strip's order."""
+
+    def __init__(self, layout: theme.Layout, landmarks: list) -> None:
+        self.layout, self.landmarks = layout, list(landmarks)
         self.rect = layout.landmarks
-        self._zs: np.ndarray | None = None
+        self._zs = np.stack([m.z for m in self.landmarks]) if self.landmarks else None  # (L, 8)
         self._here_cell: pygame.Rect | None = None
 
     def cells(self, count: int) -> list[pygame.Rect]:
@@ -31,36 +33,32 @@ class LandmarkStrip(ClickWidget):
             pygame.Rect(round(inner.x + i * width), inner.y, round(width - 6 * s), inner.h) for i in range(count + 1)
         ]
 
-    def at_landmark(self, app) -> int | None:
+    def at_landmark(self, view) -> int | None:
         """The landmark being glided to, else the one the design is at (within NEAR), else None."""
-        glide = app.state.glide
-        if glide is not None and glide.landmark is not None:
-            return glide.landmark
-        marks = app.models.landmarks
-        if not marks:
-            return None
+        if view.gliding_to is not None:
+            return view.gliding_to
         if self._zs is None:
-            self._zs = np.stack([m.z for m in marks])  # (L, 8)
-        d = np.sqrt(np.mean((self._zs - app.state.z) ** 2, axis=1))  # per-parameter RMS distance
+            return None
+        d = np.sqrt(np.mean((self._zs - view.z) ** 2, axis=1))  # per-parameter RMS distance
         i = int(np.argmin(d))
         return i if d[i] < NEAR else None
 
-    def static_inputs(self, app) -> tuple:
-        return (self.at_landmark(app),)
+    def static_inputs(self, view) -> tuple:
+        return (self.at_landmark(view),)
 
-    def inputs(self, app) -> tuple:
-        return (app.state.z.tobytes(),)
+    def inputs(self, view) -> tuple:
+        return (view.z.tobytes(),)
 
     def _radius(self, cells) -> float:
         return min(cells[0].w / 2 - 8 * self.layout.s, 46 * self.layout.s)
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         """Every landmark with its signature and name, and the "you are here" cell without its curve."""
         L, s = self.layout, self.layout.s
         pygame.draw.rect(surface, theme.PANEL, L.landmarks, border_radius=int(14 * s))
-        marks = app.models.landmarks
+        marks = self.landmarks
         cells = self.cells(len(marks))
-        here = self.at_landmark(app)
+        here = self.at_landmark(view)
         radius = self._radius(cells)
         for i, cell in enumerate(cells):
             if i == 0:
@@ -87,19 +85,19 @@ class LandmarkStrip(ClickWidget):
     def moving_rects(self) -> list[pygame.Rect]:
         return [self._here_cell] if self._here_cell is not None else [self.rect]
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def draw(self, surface: pygame.Surface, view) -> None:
         """The current design's signature: the only part that follows the sticks."""
-        cells = self.cells(len(app.models.landmarks))
+        cells = self.cells(len(self.landmarks))
         radius = self._radius(cells)
         centre = (cells[0].centerx, cells[0].y + 8 * self.layout.s + radius)
-        signature.draw(surface, app.state.z, centre, radius, dots=True)
+        signature.draw(surface, view.z, centre, radius, dots=True)
         self._here_cell = pygame.Rect(0, 0, 2 * radius + 12, 2 * radius + 12)
         self._here_cell.center = (int(centre[0]), int(centre[1]))
 
     def press(self, pos, commands) -> bool:
         if not self.layout.landmarks.collidepoint(pos):
             return False
-        for i, cell in enumerate(self.cells(len(commands.explorer.landmarks))):
+        for i, cell in enumerate(self.cells(len(self.landmarks))):
             if i > 0 and cell.collidepoint(pos):
                 commands.goto_landmark(i - 1)
                 return True

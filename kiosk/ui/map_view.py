@@ -36,8 +36,7 @@ CLASS_COLOURS = [
 class MapView(ClickWidget):
     def __init__(self, layout: theme.Layout, models_dir: Path, state_dir: Path | None = None) -> None:
         self.layout = layout
-        self.rect = layout.r(16, 76, 628, 820)
-        self.area = layout.r(30, 124, 600, 600)
+        self.rect, self.area, self.legend = layout.map, layout.map_area, layout.map_legend
         self.loader = MapLoader(Path(models_dir), state_dir)
         self._surface: pygame.Surface | None = None
         self._points: np.ndarray | None = None  # (N, 2) screen points of the map's designs
@@ -75,11 +74,11 @@ class MapView(ClickWidget):
             self._visitor = (key, self.to_screen(self.data.place(np.asarray(z, np.float32)))[0])
         return self._visitor[1]
 
-    def inputs(self, app) -> tuple:
+    def inputs(self, view) -> tuple:
         # the loader's version: a map or captures that arrive from its thread redraw the panel
-        return (app.state.z.tobytes(), self.hover_index, app.input.cursor_hidden, self.loader.version)
+        return (view.z.tobytes(), self.hover_index, view.cursor_hidden, self.loader.version)
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def draw(self, surface: pygame.Surface, view) -> None:
         s = self.layout.s
         theme.panel(surface, self.rect, "MAP OF THE FASHION SPACE", s)
         if self.data is None:
@@ -87,14 +86,7 @@ class MapView(ClickWidget):
                 theme.text(
                     surface, line, (self.rect.x + 30 * s, self.rect.y + 90 * s + i * 38 * s), int(28 * s), theme.TEXT
                 )
-            theme.text(
-                surface,
-                "M: back to the canvas",
-                (self.rect.x + 30 * s, self.rect.bottom - 30 * s),
-                int(24 * s),
-                theme.TEXT_DIM,
-                anchor="bottomleft",
-            )
+            self.draw_hint(surface)
             return
         if self._surface is None:
             self._surface = pygame.Surface(self.area.size, pygame.SRCALPHA)
@@ -104,24 +96,56 @@ class MapView(ClickWidget):
                 self._surface.fill((*CLASS_COLOURS[int(label) % 10], 210), (int(x), int(y), dot, dot))
         surface.blit(self._surface, self.area)
         captures = self.loader.captures_xy
-        if captures is not None:  # visitors' captures: small white diamonds
+        if captures is not None:  # visitors' captures at this booth: diamonds
             for x, y in self.to_screen(captures).tolist():
-                d = 6 * s
-                pygame.draw.polygon(surface, theme.TEXT, [(x, y - d), (x + d, y), (x, y + d), (x - d, y)], 1)
+                self.draw_capture(surface, x, y)
         # Where the visitor is, placed the way the analysis places trail points.
-        hx, hy = (float(v) for v in self.visitor_point(app.state.z))
-        pygame.draw.circle(surface, theme.TEXT, (hx, hy), 14 * s, width=max(2, int(4 * s)))
-        pygame.draw.circle(surface, theme.ACCENT, (hx, hy), 5 * s)
+        hx, hy = (float(v) for v in self.visitor_point(view.z))
+        self.draw_visitor(surface, hx, hy)
+        self.draw_legend(surface)
+        self.draw_hint(surface)
+        if self.hover_index is not None and not view.cursor_hidden:
+            self.draw_hover(surface)
+
+    def draw_capture(self, surface, x: float, y: float) -> None:
+        s, d = self.layout.s, 8 * self.layout.s  # filled, dark-edged: visible on any class colour
+        corners = [(x, y - d), (x + d, y), (x, y + d), (x - d, y)]
+        pygame.draw.polygon(surface, theme.TEXT, corners)
+        pygame.draw.polygon(surface, theme.BG, corners, max(1, int(2 * s)))
+
+    def draw_visitor(self, surface, x: float, y: float) -> None:
+        s = self.layout.s
+        pygame.draw.circle(surface, theme.TEXT, (x, y), 14 * s, width=max(2, int(4 * s)))
+        pygame.draw.circle(surface, theme.ACCENT, (x, y), 5 * s)
+
+    def draw_legend(self, surface) -> None:
+        """The classes' colours, then the two marks: a capture and the visitor."""
+        s, box = self.layout.s, self.legend
+        row = 36 * s
         names = list(self.data.class_names) or [str(i) for i in range(10)]
         for i, name in enumerate(names[:10]):
-            x = self.rect.x + 30 * s + (i % 2) * 290 * s
-            y = self.area.bottom + 20 * s + (i // 2) * 30 * s
-            pygame.draw.circle(surface, CLASS_COLOURS[i], (x + 8 * s, y + 12 * s), 8 * s)
-            theme.text(surface, name, (x + 24 * s, y), int(22 * s), theme.TEXT)
-        if self.hover_index is not None and not app.input.cursor_hidden:
-            self.draw_hover(surface, app)
+            y = box.y + i * row
+            pygame.draw.circle(surface, CLASS_COLOURS[i], (box.x + 8 * s, y + 13 * s), 8 * s)
+            theme.text(surface, name, (box.x + 24 * s, y), int(22 * s), theme.TEXT)
+        y = box.y + 10.4 * row
+        self.draw_capture(surface, box.x + 8 * s, y + 13 * s)
+        theme.text(surface, "a capture", (box.x + 24 * s, y), int(22 * s), theme.TEXT)
+        y += row
+        self.draw_visitor(surface, box.x + 8 * s, y + 13 * s)
+        theme.text(surface, "you", (box.x + 30 * s, y), int(22 * s), theme.TEXT)
 
-    def draw_hover(self, surface, app) -> None:
+    def draw_hint(self, surface) -> None:
+        s = self.layout.s
+        theme.text(
+            surface,
+            "Touch a dot to go there.   M: back to drawing",
+            (self.rect.x + 20 * s, self.rect.bottom - 12 * s),
+            int(22 * s),
+            theme.TEXT_DIM,
+            anchor="bottomleft",
+        )
+
+    def draw_hover(self, surface) -> None:
         s = self.layout.s
         if self._hover_tile is None or self._hover_tile[0] != self.hover_index:
             grey = self.data.design[self.hover_index].T  # drawn by fit-map: no inference on the UI thread

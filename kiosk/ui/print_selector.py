@@ -38,8 +38,10 @@ def print_swatch(prints, name: str):
 
 
 class PrintSelector(ClickWidget):
-    def __init__(self, layout: theme.Layout) -> None:
-        self.layout = layout
+    """prints: the catalogue (None: prints are off); print_names: the selector's order, "none" first."""
+
+    def __init__(self, layout: theme.Layout, prints, print_names: list[str]) -> None:
+        self.layout, self.prints, self.print_names = layout, prints, list(print_names)
         self.rect = layout.prints
         self._swatches: dict[str, pygame.Surface] = {}
 
@@ -53,10 +55,10 @@ class PrintSelector(ClickWidget):
             for i, name in enumerate(names)
         ]
 
-    def swatch(self, app, name: str, size) -> pygame.Surface:
+    def swatch(self, name: str, size) -> pygame.Surface:
         key = f"{name}@{size}"
         if key not in self._swatches:
-            image = print_swatch(app.prints, name)
+            image = print_swatch(self.prints, name)
             if image is None:  # "none": a plain garment-coloured tile
                 surface = pygame.Surface(size)
                 surface.fill((220, 216, 208))
@@ -68,13 +70,13 @@ class PrintSelector(ClickWidget):
             self._swatches[key] = surface
         return self._swatches[key]
 
-    def static_inputs(self, app) -> tuple:
-        return (app.state.print_name, tuple(app.explorer.print_names))
+    def static_inputs(self, view) -> tuple:
+        return (view.print_name,)
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.prints, "PRINTS", s)
-        if app.explorer.print_names == ["none"]:
+        if self.print_names == ["none"]:
             # The reason (a path, a fix) is for the operator: it is in the F12 overlay and the journal.
             for i, line in enumerate(("Prints are", "not available", "on this booth", "yet.")):
                 theme.text(
@@ -86,10 +88,10 @@ class PrintSelector(ClickWidget):
                     anchor="midtop",
                 )
             return
-        for name, rect in self.rects(app.explorer.print_names):
-            selected = name == app.state.print_name
+        for name, rect in self.rects(self.print_names):
+            selected = name == view.print_name
             tile = pygame.Rect(rect.x, rect.y, rect.w, rect.h - 28 * s)
-            surface.blit(self.swatch(app, name, tile.size), tile)
+            surface.blit(self.swatch(name, tile.size), tile)
             pygame.draw.rect(
                 surface,
                 theme.ACCENT if selected else theme.PANEL_EDGE,
@@ -98,7 +100,7 @@ class PrintSelector(ClickWidget):
             )
             theme.text(
                 surface,
-                print_label(app.prints, name),
+                print_label(self.prints, name),
                 (rect.centerx, rect.bottom),
                 int(22 * s),
                 theme.ACCENT if selected else theme.TEXT,
@@ -115,7 +117,7 @@ class PrintSelector(ClickWidget):
         )
 
     def press(self, pos, commands) -> bool:
-        for name, rect in self.rects(commands.explorer.print_names):
+        for name, rect in self.rects(self.print_names):
             if rect.collidepoint(pos):
                 commands.select_print(name)
                 return True

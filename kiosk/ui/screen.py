@@ -1,8 +1,8 @@
 """The kiosk's screen: every widget in its place, the back buffer they draw into, and the overlays
 drawn over it (a tool's tooltip, the attract prompt, toasts, F12).
 
-    ui = Screen(display_surface, models_dir, state_dir)
-    rects = ui.draw(app)                 # what changed, drawn; the areas to present
+    ui = Screen(display_surface, models_dir, state_dir, prints, print_names, landmarks)
+    rects = ui.draw(app.view())          # what changed, drawn; the areas to present
     pygame.display.update(rects)
 
 Each widget redraws only when its own inputs change (kiosk/ui/__init__.py); `draw` copies just
@@ -17,8 +17,10 @@ from pathlib import Path
 import pygame
 
 from ..render_schedule import PREVIEW_POSITIONS
-from . import actions, canvas, design_view, diagnostics, landmarks, map_view, print_selector, sliders, status
+from . import actions, canvas, design_view, diagnostics, map_view, print_selector, sliders, status
+from .landmarks import LandmarkStrip
 from .theme import BG, Layout
+from .view import ScreenView
 
 IDLE_REDRAW_S = 0.5
 """With nothing changing, the whole screen is still presented this often (a safety net should
@@ -26,7 +28,17 @@ the display lose it); otherwise only the areas whose widgets redrew are presente
 
 
 class Screen:
-    def __init__(self, surface: pygame.Surface, models_dir: Path, state_dir: Path | None) -> None:
+    def __init__(
+        self,
+        surface: pygame.Surface,
+        models_dir: Path,
+        state_dir: Path | None,
+        prints=None,
+        print_names: list[str] = ("none",),
+        landmarks: list = (),
+    ) -> None:
+        """prints, print_names, landmarks: what never changes while the kiosk runs, given to the
+        widgets that show it (the print catalogue, None when prints are off; the models' landmarks)."""
         self.surface = surface
         self.layout = L = Layout(*surface.get_size())
         self.frame = pygame.Surface(surface.get_size()).convert()  # the back buffer the widgets draw into
@@ -34,10 +46,11 @@ class Screen:
         self.status = status.StatusBar(L)
         self.canvas = canvas.CanvasWidget(L)
         self.actions = actions.ActionButtons(L)
-        self.print_selector = print_selector.PrintSelector(L)
-        self.design_view = design_view.DesignView(L, self.frame)
+        self.map_actions = actions.ActionButtons(L, beside_map=True)
+        self.print_selector = print_selector.PrintSelector(L, prints, list(print_names))
+        self.design_view = design_view.DesignView(L, self.frame, prints)
         self.sliders = sliders.ParameterSliders(L, PREVIEW_POSITIONS, self.frame)
-        self.landmark_strip = landmarks.LandmarkStrip(L)
+        self.landmark_strip = LandmarkStrip(L, list(landmarks))
         self.diagnostics = diagnostics.DiagnosticsOverlay(L)
         self.map = map_view.MapView(L, models_dir, state_dir)
         self.redraw_every_frame = False  # the benchmark's "before": every widget redrawn every frame
@@ -62,59 +75,57 @@ class Screen:
 
     def widgets(self, map_mode: bool) -> list:
         """The widgets shown, in hit-test order (the map covers the canvas column when shown)."""
-        left = [self.map] if map_mode else [self.canvas, self.actions, self.print_selector]
+        left = [self.map, self.map_actions] if map_mode else [self.canvas, self.actions, self.print_selector]
         return [self.status, *left, self.sliders, self.landmark_strip, self.design_view]
 
-    def draw(self, app) -> list:
+    def draw(self, view: ScreenView) -> list:
         """Widgets redraw what changed into the back buffer; only those areas, and the overlays,
         go to the display surface. The rects to present."""
         screen, frame = self.surface, self.frame
-        visible = self.widgets(app.state.map_mode)
+        visible = self.widgets(view.map_mode)
         switched = visible != self._visible  # map mode on / off: the column under it changes
         if switched:
             frame.fill(BG)
             self._visible = visible
         force = switched or self.redraw_every_frame
-        dirty = [rect for widget in visible for rect in widget.refresh(frame, app, force)]
+        dirty = [rect for widget in visible for rect in widget.refresh(frame, view, force)]
         if switched or self._whole_frame:
             dirty = [frame.get_rect()]
             self._whole_frame = False
         under_overlays = self._overlay_rects
         self._overlay_rects = []
-        if not (dirty or under_overlays or self.has_overlays(app)):
-            if app.now - self._last_present < IDLE_REDRAW_S:
+        if not (dirty or under_overlays or self.has_overlays(view)):
+            if view.now - self._last_present < IDLE_REDRAW_S:
                 return []
             dirty = [frame.get_rect()]
         for rect in dirty + under_overlays:
             screen.blit(frame, rect, rect)
-        self._overlay_rects = self.draw_overlays(app)
-        self._last_present = app.now
+        self._overlay_rects = self.draw_overlays(view)
+        self._last_present = view.now
         rects = dirty + under_overlays + self._overlay_rects
         self.frames_drawn += bool(rects)
         return rects
 
-    def has_overlays(self, app) -> bool:
-        s = app.state
+    def has_overlays(self, view: ScreenView) -> bool:
         return bool(
-            s.attract
-            or s.diagnostics
+            view.attract
+            or view.diagnostics is not None
             or self.status.toasts
-            or app.input.operator_exit_in() is not None
-            or (self.canvas.hover_tool is not None and not s.map_mode and not app.input.cursor_hidden)
+            or view.operator_exit_in is not None
+            or (self.canvas.hover_tool is not None and not view.map_mode and not view.cursor_hidden)
         )
 
-    def draw_overlays(self, app) -> list:
+    def draw_overlays(self, view: ScreenView) -> list:
         screen, rects = self.surface, []
-        if not app.state.map_mode:
-            tip = self.canvas.draw_tooltip(screen, app)
+        if not view.map_mode:
+            tip = self.canvas.draw_tooltip(screen, view)
             if tip is not None:
                 rects.append(tip)
-        if app.state.attract:
-            rects.append(self.status.draw_attract(screen, app.now))
-        rects += self.status.draw_toasts(screen, app.now)
-        if app.state.diagnostics:
-            rects.append(self.diagnostics.draw(screen, app))
-        exit_in = app.input.operator_exit_in()
-        if exit_in is not None:
-            rects.append(self.status.draw_operator_exit(screen, exit_in))
+        if view.attract:
+            rects.append(self.status.draw_attract(screen, view.now))
+        rects += self.status.draw_toasts(screen, view.now)
+        if view.diagnostics is not None:
+            rects.append(self.diagnostics.draw(screen, view.diagnostics))
+        if view.operator_exit_in is not None:
+            rects.append(self.status.draw_operator_exit(screen, view.operator_exit_in))
         return [r.clip(screen.get_rect()) for r in rects]

@@ -81,11 +81,11 @@ class ParameterSliders(Widget):
         """Per row, the preview the knob sits under (outlined)."""
         return tuple(int(i) for i in np.argmin(np.abs(self.positions[None, :] - np.asarray(z)[:, None]), axis=1))
 
-    def static_inputs(self, app) -> tuple:
-        return (self.preview_seq, self.nearest(app.state.z))
+    def static_inputs(self, view) -> tuple:
+        return (self.preview_seq, self.nearest(view.z))
 
-    def inputs(self, app) -> tuple:
-        return (app.state.z.tobytes(),)
+    def inputs(self, view) -> tuple:
+        return (view.z.tobytes(),)
 
     def moving_rects(self) -> list[pygame.Rect]:
         """The strip along each slider's track that its knob can cover."""
@@ -95,19 +95,20 @@ class ParameterSliders(Widget):
             out.append(pygame.Rect(x0 - 14 * s, y - 14 * s, x1 - x0 + 28 * s, 28 * s))
         return out
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         """Panel, badges, previews, their outlines and the tracks: everything but the knobs."""
         L, s = self.layout, self.layout.s
         theme.panel(surface, L.params, "PARAMETERS", s)
-        theme.text(
-            surface,
-            controls.SLIDER_HINT,
-            (L.params.right - 18 * s, L.params.y + 16 * s),
-            int(20 * s),
-            theme.TEXT_DIM,
-            anchor="topright",
-        )
-        nearest = self.nearest(app.state.z)
+        for i, line in enumerate(controls.SLIDER_HINT):
+            theme.text(
+                surface,
+                line,
+                (L.params.right - 18 * s, L.params.y + (4 + 20 * i) * s),
+                int(19 * s),
+                theme.TEXT_DIM,
+                anchor="topright",
+            )
+        nearest = self.nearest(view.z)
         for k in range(LATENT_DIM):
             colour = theme.PARAM_COLOURS[k]
             pygame.draw.ellipse(surface, colour, self.badge(k))
@@ -126,9 +127,9 @@ class ParameterSliders(Widget):
             x0, x1, y = self.track(k)
             pygame.draw.line(surface, (70, 74, 96), (x0, y), (x1, y), max(2, int(6 * s)))
 
-    def draw(self, surface: pygame.Surface, app) -> None:
+    def draw(self, surface: pygame.Surface, view) -> None:
         """The knobs: the only thing that moves while a stick is held."""
-        s, z = self.layout.s, app.state.z
+        s, z = self.layout.s, view.z
         for k in range(LATENT_DIM):
             colour = theme.PARAM_COLOURS[k]
             x0, x1, y = self.track(k)

@@ -31,10 +31,10 @@ class StatusBar(Widget):
         kept = [t for t in self.toasts if t.text != text and not (slot and t.slot == slot)]
         self.toasts = kept[-2:] + [Toast(text, kind, now + seconds, slot)]
 
-    def static_inputs(self, app) -> tuple:
-        return app.input.joystick_label()
+    def static_inputs(self, view) -> tuple:
+        return view.joystick
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         L, s = self.layout, self.layout.s
         theme.text(
             surface,
@@ -53,7 +53,7 @@ class StatusBar(Widget):
             theme.TEXT_DIM,
             anchor="center",
         )
-        label, ok = app.input.joystick_label()
+        label, ok = view.joystick
         rect = theme.text(
             surface,
             label,
@@ -92,29 +92,27 @@ class StatusBar(Widget):
         return drawn
 
     def draw_attract(self, surface: pygame.Surface, now: float) -> pygame.Rect:
-        """The attract prompt over the bottom of the design: the same screen, not a screensaver."""
+        """The attract prompt: the same screen, not a screensaver. It covers the landmark strip (the
+        closest part of the screen to the joysticks), never the garment it is showing off."""
         L, s = self.layout, self.layout.s
         pulse = 0.5 + 0.5 * math.sin(now * 3.0)
-        box = pygame.Rect(0, 0, L.design_image.w - 40 * s, 150 * s)
-        box.midbottom = (L.design_image.centerx, L.design_image.bottom - 24 * s)
-        layer = pygame.Surface(box.size, pygame.SRCALPHA)
-        layer.fill((10, 10, 20, 200))
-        surface.blit(layer, box)
+        box = L.landmarks
+        pygame.draw.rect(surface, theme.PANEL, box, border_radius=int(12 * s))
         pygame.draw.rect(surface, theme.ACCENT, box, width=max(2, int((3 + 3 * pulse) * s)), border_radius=int(12 * s))
         theme.text(
             surface,
             "Grab the joysticks!",
-            (box.centerx, box.y + 16 * s),
-            int(58 * s),
+            (box.centerx, box.y + 18 * s),
+            int(64 * s),
             theme.ACCENT,
             bold=True,
             anchor="midtop",
         )
         theme.text(
             surface,
-            "each stick changes one number of the design",
-            (box.centerx, box.bottom - 18 * s),
-            int(26 * s),
+            "Each stick changes one number of the design. Or draw on the canvas.",
+            (box.centerx, box.bottom - 20 * s),
+            int(30 * s),
             theme.TEXT,
             anchor="midbottom",
         )

@@ -115,6 +115,14 @@ class Layout:
         self.param_rows = [r(1440, 124 + i * 96, 452, 92) for i in range(8)]
         # Landmarks along the bottom: every one visible at once (no scrolling with a joystick).
         self.landmarks = r(16, 908, 1888, 164)
+        # Map mode: the map over the canvas and prints columns, its legend beside it, and the jump
+        # and capture buttons still below it (map_view.py).
+        self.map = r(16, 76, 628, 532)
+        self.map_area = r(30, 120, 440, 440)
+        self.map_legend = r(486, 120, 150, 440)
+        self.map_actions = r(16, 620, 628, 276)
+        self.map_jump = r(40, 640, 580, 110)
+        self.map_capture = r(40, 764, 580, 116)
         self.scale = s
 
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+BLUR_SOFT = 2.0
+BLUR_STRONG = 3.7
+"""Sigmas of the blurred impostors (training/blur.py's gaussian_blur): the spread of the two box
+blurs of radius 2 and 4 they replace, sqrt(((2r + 1)^2 - 1) / 6)."""
+
 
 def to_tensor(tiles) -> torch.Tensor:
     """(K, T, T, 3) uint8 numpy -> (K, 3, T+2, T+2) float, wrapped by one pixel for seamless sampling."""
@@ -40,13 +45,6 @@ def smooth_field(n: int, size: int, low: float, high: float, gen: torch.Generato
     coarse = torch.rand(n, 1, 4, 4, generator=gen)
     field = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False).clamp(0, 1)
     return low + (high - low) * field
-
-
-def blur(x: torch.Tensor, radius: int) -> torch.Tensor:
-    k = 2 * radius + 1
-    for _ in range(2):  # two box blurs ~ a gaussian
-        x = F.avg_pool2d(F.pad(x, (radius,) * 4, mode="reflect"), k, stride=1)
-    return x
 
 
 def shuffle_patches(x: torch.Tensor, block: int, gen: torch.Generator) -> torch.Tensor:

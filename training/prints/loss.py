@@ -21,6 +21,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..blur import gaussian_blur
 from . import crops
 
 
@@ -96,7 +97,7 @@ def train_loss_net(cfg: LossNetConfig, tiles, progress) -> TextureNet:
         x[-q:] = torch.cat(
             [
                 crops.flat(x[-q : -q + k]),
-                crops.blur(x[-q + k : -q + 2 * k], 2),
+                gaussian_blur(x[-q + k : -q + 2 * k], crops.BLUR_SOFT),
                 crops.shuffle_patches(x[-q + 2 * k :], 8, gen),
             ]
         )
@@ -125,7 +126,7 @@ def sanity_check(net: TextureNet, print_tiles, names, seed: int = 5, n: int = 16
             scores = {
                 "real": style_distance(net, real, target).mean().item(),
                 "flat": style_distance(net, crops.flat(real), target).mean().item(),
-                "blurred": style_distance(net, crops.blur(real, 2), target).mean().item(),
+                "blurred": style_distance(net, gaussian_blur(real, crops.BLUR_SOFT), target).mean().item(),
                 "shuffled": style_distance(net, crops.shuffle_patches(real, 8, gen), target).mean().item(),
             }
             scores["passes"] = all(scores["real"] < scores[k] for k in ("flat", "blurred", "shuffled"))

@@ -18,6 +18,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ..blur import gaussian_blur
 from . import crops
 
 PATCH = 64
@@ -65,7 +66,7 @@ def _batch(print_pad, other_pad, n_prints, batch, gen):
     if n_other:
         # "other": a third other textures, a third flat colour of a print, a third blurred prints
         which = torch.randint(n_prints, (n_other,), generator=gen)
-        blurred = crops.blur(crops.sample(print_pad, which, PATCH, (0.85, 1.2), gen), 4)
+        blurred = gaussian_blur(crops.sample(print_pad, which, PATCH, (0.85, 1.2), gen), crops.BLUR_STRONG)
         flat = crops.flat(crops.sample(print_pad, which, PATCH, (0.85, 1.2), gen))
         others = crops.sample(
             other_pad, torch.randint(len(other_pad), (n_other,), generator=gen), PATCH, (0.7, 1.4), gen
