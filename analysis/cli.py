@@ -213,7 +213,9 @@ def fit_map(argv: list[str]) -> int:
         prog="fse-analyze fit-map",
         description=(
             "Fit the reference map once from the shipped models and write it beside them "
-            f"(MODELS/{MAP_FILE} and its entry in MODELS/manifest.json). Seeded: the same models give the same map."
+            f"(MODELS/{MAP_FILE} and its entry in MODELS/manifest.json). Only after a model export: the shipped "
+            "map is the reference, and UMAP on another machine gives another (equally valid) picture. "
+            "Seeded: on one machine the same models give the same file, byte for byte."
         ),
     )
     parser.add_argument(

@@ -411,11 +411,13 @@ def test_fit_map_is_seeded_and_lists_the_map_in_the_manifest(tmp_path, models_di
 
     models = tmp_path / "models"
     shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns(MAP_FILE))
-    maps = []
+    maps, files = [], []
     for _ in range(2):
         assert analyze(["fit-map", "--models", str(models), "--points", "300", "--quiet"]) == 0
         maps.append(load_map(models / MAP_FILE))
+        files.append((models / MAP_FILE).read_bytes())
     np.testing.assert_array_equal(maps[0].xy, maps[1].xy)  # the same models give the same map
+    assert files[0] == files[1]  # byte for byte: no times in the file
     np.testing.assert_array_equal(maps[0].train_index, maps[1].train_index)
     assert len(maps[0].xy) == 300 and read_map(models)[0] is not None, read_map(models)[1]
 
