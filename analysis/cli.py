@@ -69,7 +69,22 @@ def _summary_skeleton(log: MergedLog, command: str) -> dict:
             "trail_points": int(len(log.trail_z)),
             "sessions": len(log.sessions.started),
         },
+        "bad_rows": {"count": len(log.bad_rows), "rows": [f"{label}: {row}" for label, row in log.bad_rows]},
+        "warnings": warnings(log),
     }
+
+
+def warnings(log: MergedLog) -> list[str]:
+    """What an analyst must know before trusting the numbers: one sentence each (summary.json and the page)."""
+    said = []
+    if log.bad_rows:
+        tables = sorted({row.split(" row ")[0] for _, row in log.bad_rows})
+        said.append(
+            f"{len(log.bad_rows)} row(s) of the logs ({', '.join(tables)}) could not be decoded and are left out of "
+            f"every count: {'; '.join(f'{label}: {row}' for label, row in log.bad_rows[:3])}"
+            + (" (all of them are in summary.json, bad_rows)" if len(log.bad_rows) > 3 else "")
+        )
+    return said
 
 
 def reference_map(models_dir: Path, manifest: dict):

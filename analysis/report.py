@@ -713,6 +713,7 @@ def write_html(
 <style>{(here / "report.css").read_text()}</style>
 </head><body>
 <header><h1>A day at the booth</h1><p id="headline"></p>
+<ul id="warnings">{"".join(f"<li>{html.escape(w)}</li>" for w in summary.get("warnings", []))}</ul>
 <p class="note" id="outside-view">{html.escape(outside_view_note(train_xy, capture_xy, low, high))}</p></header>
 <main>
   <div id="map-column">{div}<p class="note" id="path-note">Point at a faint line on the map to see whose

@@ -445,3 +445,34 @@ def test_refit_fits_umap_on_this_log(bundles, tmp_path, models_dir):
     )
     embedding = json.loads((out / "summary.json").read_text())["embedding"]
     assert embedding["method"].startswith("--refit") and embedding["trail"] == 150 and embedding["captures"] == 10
+
+
+def test_bad_rows_in_a_whole_bundle_are_left_out_counted_and_named(bundles, tmp_path, models_dir, capsys):
+    """A log whose sha256 matches its manifest but holds rows the kiosk never wrote that way (a 7-float z,
+    print_weights that are not JSON, a trail point's short z): those rows are skipped and named, the rest analysed."""
+    bundle = tmp_path / "odd-rows"
+    shutil.copytree(bundles["second"], bundle)
+    conn = sqlite3.connect(bundle / DB_NAME)
+    (first, second), trail_id = [r[0] for r in conn.execute("SELECT id FROM captures ORDER BY id LIMIT 2")], 5
+    conn.execute("UPDATE captures SET z = ? WHERE id = ?", (np.zeros(7, "<f4").tobytes(), first))
+    conn.execute("UPDATE captures SET print_weights = '[1.0, 0.' WHERE id = ?", (second,))
+    conn.execute("UPDATE trail SET z = ? WHERE id = ?", (np.zeros(7, "<f4").tobytes(), trail_id))
+    conn.commit()
+    conn.close()
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    manifest["files"][DB_NAME] = sha256_file(bundle / DB_NAME)
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+
+    out = tmp_path / "report"
+    assert analyze([str(bundle), "--out", str(out), "--models", str(models_dir), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["captures"] == manifest["counts"]["captures"] - 2
+    assert summary["counts"]["trail_points"] == manifest["counts"]["trail_points"] - 1
+    rows = summary["bad_rows"]["rows"]
+    assert summary["bad_rows"]["count"] == 3 and all(r.startswith(str(bundle)) for r in rows)
+    assert any(f"captures row {first}: z holds 7 floats, not 8" in r for r in rows)
+    assert any(f"captures row {second}: print_weights is not JSON" in r for r in rows)
+    assert any(f"trail row {trail_id}: z holds 7 floats" in r for r in rows)
+    assert summary["warnings"] and "3 row(s)" in summary["warnings"][0]
+    assert "3 row(s)" in (out / "index.html").read_text()
+    assert "cannot be decoded" in capsys.readouterr().err
