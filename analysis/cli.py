@@ -100,7 +100,7 @@ def reference_map(models_dir: Path, manifest: dict):
 def analyse(args) -> int:
     from kiosk.models import FashionModels, ModelError
 
-    from . import embed, report
+    from . import embed, page, report
 
     say = Progress(args.quiet)
     out: Path = args.out
@@ -214,7 +214,7 @@ def analyse(args) -> int:
             region_cells=capture_cells,
         )
         report.write_captures_csv(out / "captures.csv", captures, names)
-        report.write_html(
+        page.write_html(
             out / "index.html", summary, fmap, embedding, captures, log, trail_class, trail_outside, region_boxes, names
         )
         report.write_summary(out / "summary.json", summary)

@@ -3,7 +3,8 @@
 The page cannot carry a million trail points, so the trail arrives aggregated per time bin: its
 density cells, its classes, how much of it lies outside the training support, and which map-area
 cells it visited. The page sums the selected bins; summary.json is the sum over all of them
-(analysis/stats.py defines each statistic, this module only splits it by time).
+(analysis/stats.py defines each statistic, this module only splits it by time). `panel` draws the
+page's timeline (Bokeh) and the slider that sets the time range.
 """
 
 from __future__ import annotations
@@ -72,3 +73,66 @@ def bin_label(width: int) -> str:
     if width % 3600 == 0:
         return f"{width // 3600} h"
     return f"{width // 60} min"
+
+
+def trail_per_bin(bins, trail_bin, trail_xy, train_xy, trail_class, trail_outside, n_classes: int) -> dict:
+    """The trail aggregated per time bin (the page sums the bins in its time range): how many points,
+    of which class, how many outside the training support, and which map-area cells they visited."""
+    from . import stats
+
+    area, visits = stats.area_cells(train_xy, trail_xy)
+    v_bin, v_cell, _ = sparse_counts(trail_bin, visits, stats.GRID * stats.GRID)
+    return {
+        "count": per_bin(trail_bin, np.zeros(len(trail_bin), np.int64), 1, bins.count)[:, 0].tolist(),
+        "classes": per_bin(trail_bin, trail_class.astype(np.int64), n_classes, bins.count).tolist(),
+        "outside": per_bin(trail_bin, trail_outside.astype(np.int64), 2, bins.count)[:, 1].tolist(),
+        "visits": {"bins": packed(v_bin, "u2"), "cells": packed(v_cell, "u4")},
+        "areaCells": int(len(area)),
+        "grid": f"{stats.GRID}x{stats.GRID}",
+    }
+
+
+def panel(bins: TimeBins, capture_bin: np.ndarray, trail_bin: np.ndarray, width: int):
+    """Captures (bars) and trail points (line) per time bin, and the range slider that filters the page."""
+    from bokeh.models import BoxAnnotation, CustomJS, LinearAxis, Range1d, RangeSlider
+    from bokeh.plotting import figure
+
+    edges_ms = bins.edges * 1000.0
+    capture_counts = np.bincount(capture_bin, minlength=bins.count)
+    trail_counts = np.bincount(trail_bin, minlength=bins.count)
+    tl = figure(
+        frame_width=width,
+        frame_height=90,
+        x_axis_type="datetime",
+        toolbar_location=None,
+        name="timeline",
+        x_range=Range1d(edges_ms[0], edges_ms[-1]),
+        y_range=Range1d(0, max(1, int(capture_counts.max())) * 1.15),
+        title=f"Per {bin_label(bins.width)} (UTC): captures (grey bars, left axis) and "
+        f"trail points (blue line, right axis)",
+    )
+    tl.title.text_font_size = "12px"
+    tl.quad(
+        left=edges_ms[:-1], right=edges_ms[1:], bottom=0, top=capture_counts, fill_color="#555555", line_color="white"
+    )
+    tl.extra_y_ranges = {"trail": Range1d(0, max(1, int(trail_counts.max())) * 1.15)}
+    tl.add_layout(LinearAxis(y_range_name="trail", axis_label_text_font_size="10px"), "right")
+    tl.step(x=edges_ms[:-1], y=trail_counts, mode="after", y_range_name="trail", color="#0072B2", line_width=1.5)
+    tl.yaxis[0].axis_label = "captures"
+    tl.yaxis[0].axis_label_text_font_size = "10px"
+    tl.grid.visible = False
+    tl.add_layout(
+        BoxAnnotation(left=edges_ms[0], right=edges_ms[-1], fill_color="#0072B2", fill_alpha=0.08, name="time_box")
+    )
+    slider = RangeSlider(
+        start=0,
+        end=bins.count,
+        value=(0, bins.count),
+        step=1,
+        title="Time range (drag the ends)",
+        show_value=False,
+        width=width,
+        name="time",
+    )
+    slider.js_on_change("value", CustomJS(code="window.fse && window.fse.timeChanged(cb_obj.value)"))
+    return tl, slider
