@@ -74,7 +74,7 @@ COLOUR_BY = {"class": "Class", "booth": "Booth", "print": "Print", "how": "How i
 
 @dataclass
 class MapLayers:
-    """What the layers hand each other and the page: the legend's entries and the sources report.js reads."""
+    """What the layers hand each other and the page (the legend, the sources report.js reads)."""
 
     legend: list
     trail_density: dict | None = None
@@ -103,7 +103,7 @@ def write_html(
     """The interactive page: the map's layers, the timeline, and the data report.js needs, in report.html."""
     from bokeh.embed import components
     from bokeh.layouts import column, row
-    from bokeh.models import CustomJS, Div, Legend
+    from bokeh.models import CustomJS, Legend
     from bokeh.resources import INLINE
 
     names = list(class_names)
@@ -137,12 +137,12 @@ def write_html(
         ),
         "right",
     )
-    timeline_figure, slider = timeline.panel(bins, capture_bin, trail_bin, FRAME[0])
+    timeline_figure, slider, unset_box = timeline.panel(bins, capture_bin, trail_bin, FRAME[0])
     colour_by = colour_by_choice()
     layers.pointer_source.selected.js_on_change("indices", CustomJS(code="window.fse && window.fse.pointPicked()"))
     layers.path_source.selected.js_on_change("indices", CustomJS(code="window.fse && window.fse.pathPicked()"))
     layers.capture_source.selected.js_on_change("indices", CustomJS(code="window.fse && window.fse.selectionChanged()"))
-    layout = column(row(colour_by, Div(text="", width=20), slider), timeline_figure, plot, name="report")
+    layout = column(row(colour_by, column(slider, unset_box)), timeline_figure, plot, name="report")
 
     data = page_data(summary, layers, log, rows, bins, names)
     data["trail"] = timeline.trail_per_bin(bins, trail_bin, trail_xy, train_xy, trail_class, trail_outside, len(names))
@@ -150,8 +150,8 @@ def write_html(
     data["regions"] = {"boxes": region_boxes, "top": stats.TOP_REGIONS}
     script, div = components(layout)
     page = Template((HERE / "report.html").read_text()).substitute(
-        title="Fashion Space Explorer: exploration report",
-        heading="A day at the booth",
+        title=html.escape(f"Fashion Space Explorer: {summary['title']}"),
+        heading=html.escape(summary["title"]),
         bokeh=INLINE.render(),
         css=(HERE / "report.css").read_text(),
         warnings="".join(f"<li>{html.escape(w)}</li>" for w in summary.get("warnings", [])),
@@ -188,9 +188,11 @@ def map_figure(low: np.ndarray, high: np.ndarray):
 
 
 def training_layer(plot, layers: MapLayers, fmap, train_xy: np.ndarray, names: list[str]) -> None:
-    """The training designs: the reference map, one layer per class (legend order, click to fade)."""
+    """The training designs: the reference map, one layer per class (legend order, click to fade). When the
+    captures are coloured by something else the designs turn grey, and the legend shows one grey entry."""
     from bokeh.models import LegendItem
 
+    classes = []
     for k, name in enumerate(names):
         rows = fmap.label == k
         layer = plot.scatter(
@@ -203,7 +205,10 @@ def training_layer(plot, layers: MapLayers, fmap, train_xy: np.ndarray, names: l
             name=f"training {name}",
             tags=[CLASS_COLOURS[k % 10]],
         )
-        layers.legend.append(LegendItem(label=name, renderers=[layer]))
+        classes.append(layer)
+        layers.legend.append(LegendItem(label=name, renderers=[layer], name="legend_class"))
+    grey = LegendItem(label="training designs", renderers=classes, visible=False, name="legend_training")
+    layers.legend.append(grey)
 
 
 def trail_layer(plot, layers: MapLayers, trail_xy, trail_bin, low, high) -> None:
@@ -249,31 +254,11 @@ def trail_layer(plot, layers: MapLayers, trail_xy, trail_bin, low, high) -> None
     }
 
 
-def _session_paths(log, trail_xy: np.ndarray) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], float]:
-    """Each session's trail (code -> (xs, ys)), thinned evenly so all paths hold about PATH_VERTICES."""
-    codes = log.trail_session
-    keep = codes >= 0
-    if not keep.any():
-        return {}, 1.0
-    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]  # by session, in time within one
-    sorted_codes = codes[order]
-    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
-    ends = np.r_[starts[1:], len(order)]
-    keep_share = min(1.0, PATH_VERTICES / len(order))
-    paths = {}
-    for a, b in zip(starts, ends):
-        members = order[a:b]
-        n = max(2, int(round(len(members) * keep_share)))
-        members = members[np.unique(np.linspace(0, len(members) - 1, min(n, len(members))).astype(int))]
-        paths[int(sorted_codes[a])] = (trail_xy[members, 0], trail_xy[members, 1])
-    return paths, keep_share
-
-
 def session_layer(plot, layers: MapLayers, log, trail_xy: np.ndarray, rows: list[dict]) -> None:
     """Each session's trail as a faint path; a picked one turns pink (its row in the sessions table)."""
     from bokeh.models import CDSView, ColumnDataSource, CustomJS, HoverTool, IndexFilter, LegendItem
 
-    paths, layers.path_share = _session_paths(log, trail_xy)
+    paths, layers.path_share = stats.session_paths(log.trail_session, trail_xy, PATH_VERTICES)
     code_of = {name: i for i, name in enumerate(log.session_names)}
     path_rows = [i for i, r in enumerate(rows) if code_of.get(r["session"]) in paths]
     layers.path_rows = path_rows
@@ -481,6 +466,7 @@ def page_data(summary: dict, layers: MapLayers, log, rows: list[dict], bins: tim
         "classColours": list(CLASS_COLOURS),
         "paleGrey": "#d9d9d9",
         "bins": {
+            "clockSetAfter": timeline.CLOCK_SET_AFTER * 1000.0,
             "start": bins.start * 1000.0,
             "width": bins.width * 1000.0,
             "count": bins.count,

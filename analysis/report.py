@@ -14,6 +14,7 @@ import html
 import io
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -65,6 +66,21 @@ def thumbnail_uri(image_file: Path) -> str:
     except OSError:
         return ""
     return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def report_title(booths: list[str], first_utc: str | None, last_utc: str | None) -> str:
+    """What the data spans, e.g. "booth-01, 1 May 2024" or "3 booths, 30 Apr to 2 May 2024"."""
+    who = booths[0] if len(booths) == 1 else f"{len(booths)} booths"
+    if first_utc is None:
+        return f"{who}, clock not set"
+    first, last = (datetime.strptime(t[:10], "%Y-%m-%d") for t in (first_utc, last_utc))
+
+    def day(d: datetime, year: bool = True) -> str:
+        return f"{d.day} {d:%b}" + (f" {d.year}" if year else "")
+
+    if first == last:
+        return f"{who}, {day(first)}"
+    return f"{who}, {day(first, year=first.year != last.year)} to {day(last)}"
 
 
 def kiosk_command(z, print_name: str) -> str:
