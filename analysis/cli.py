@@ -76,7 +76,6 @@ def _summary_skeleton(log: MergedLog, command: str) -> dict:
         "command": command,
         "bundles": log.bundles,
         "skipped_bundles": log.skipped,
-        "warnings": log.warnings,
         "booths": log.booths,
         "time_range": {"first_utc": first, "last_utc": last},
         "clock_not_set": unset,
@@ -96,7 +95,7 @@ def _count(n: int, what: str) -> str:
 
 def warnings(log: MergedLog, unset: dict) -> list[str]:
     """What an analyst must know before trusting the numbers: one sentence each (summary.json and the page)."""
-    said = []
+    said = list(log.warnings)  # the merge's (a booth id two booths shared)
     if unset["captures"] or unset["trail_points"]:
         said.append(
             f"{_count(unset['captures'], 'capture')} and {_count(unset['trail_points'], 'trail point')} "
