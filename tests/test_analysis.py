@@ -375,7 +375,7 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         data = json.loads(browser.evaluate("document.getElementById('fse-data').textContent"))
         bins = data["bins"]
         half, start_ms, width_ms = bins["count"] // 2, bins["start"], bins["width"]
-        assert "May 2024" in _page(browser, "Bokeh.index.find_one(m('time')).shadow_el.textContent")
+        assert "01 May 08:00 .. " in _page(browser, "Bokeh.index.find_one(m('time')).shadow_el.textContent")
         _page(browser, f"(m('capture_data').selected.indices = [...Array({len(csv_rows)}).keys()], true)")
         _page(browser, f"(m('time').value = [{start_ms}, {start_ms + half * width_ms}], true)")
         from contract.capture_schema import parse_utc
