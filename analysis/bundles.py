@@ -6,7 +6,8 @@ the same log is pulled twice; captures are deduplicated by (log id, capture id),
 (log id, trail row id), sessions by id (the latest snapshot's end time wins). The log id
 (contract.capture_schema.log_identity) tells apart the logs of one booth (a damaged log set aside,
 a new one begun: both number from 1) and two booths given the same booth id, which are named in a
-warning; no row is dropped for sharing a number.
+warning; no row is dropped for sharing a number. A row inside a whole bundle that cannot be decoded is
+left out, counted and named (MergedLog.bad_rows).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from contract.bundle import BUNDLE_FORMAT, MANIFEST, MANIFEST_LIMIT, PARTIAL_SUF
 from contract.capture_schema import (
     DB_NAME,
     SCHEMA_VERSION,
+    BadRow,
     Capture,
     SchemaTooNewError,
     log_identity,
@@ -79,6 +81,7 @@ class MergedLog:
     )  # (N,) index into session_names, -1: none
     session_names: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what the analyst should know, e.g. a booth id shared
+    bad_rows: list[tuple[str, str]] = field(default_factory=list)  # (bundle, "captures row 7: why")
 
     @property
     def empty(self) -> bool:
@@ -189,6 +192,7 @@ class _BundleLog:
     trail: object  # contract.capture_schema.Trail
     sessions: list[dict]
     trail_points: dict[str, int]
+    bad_rows: list[BadRow]
 
 
 def read_bundle(found: Bundle) -> _BundleLog:
@@ -206,8 +210,8 @@ def read_bundle(found: Bundle) -> _BundleLog:
                     f"{label}: capture-log schema version {version} is newer than "
                     f"this fse understands ({SCHEMA_VERSION}); upgrade fse to analyse it"
                 )
-            captures = []
-            for capture in read_captures(conn):
+            captures, bad = [], []
+            for capture in read_captures(conn, bad):
                 held = manifest.get("images_in_earlier_bundles", {}).get(capture.image_path)  # incremental export
                 image = bundle.parent / held["bundle"] / capture.image_path if held else bundle / capture.image_path
                 captures.append(LoggedCapture(capture, image))
@@ -215,9 +219,10 @@ def read_bundle(found: Bundle) -> _BundleLog:
                 str(manifest.get("booth_id", "unknown")),
                 log_identity(conn),
                 captures,
-                read_trail(conn),
-                read_sessions(conn),
+                read_trail(conn, bad),
+                read_sessions(conn, bad),
                 trail_points_per_session(conn),
+                bad,
             )
         finally:
             conn.close()
@@ -234,6 +239,7 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
     sessions = Sessions()
     used, skipped, booths, logs = [], [], [], []
     spans: dict[str, tuple[float, float, str]] = {}  # log id -> (first, last unix time, booth)
+    bad_seen: dict[tuple[str, str], str] = {}
     for found in bundles:
         try:
             part = read_bundle(found)
@@ -249,6 +255,10 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
             logs.append(part.log_id)
         log_index = logs.index(part.log_id)
         used.append(found.label)
+        if part.bad_rows:
+            warn(f"{found.label}: left out {len(part.bad_rows)} row(s) that cannot be decoded, e.g. {part.bad_rows[0]}")
+            for row in part.bad_rows:  # two pulls of one log hold the same bad row: name it once
+                bad_seen.setdefault((part.log_id, str(row)), found.label)
         for logged in part.captures:
             captures.setdefault(logged.capture.uid, logged)
         trail = part.trail
@@ -294,7 +304,10 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
     warnings = shared_booth_ids(spans)
     for line in warnings:
         warn(line)
-    return MergedLog(used, skipped, booths, ordered, t, z, sessions, code, list(session_names), warnings)
+    bad_rows = [(label, row) for (_, row), label in bad_seen.items()]
+    return MergedLog(
+        used, skipped, booths, ordered, t, z, sessions, code, list(session_names), warnings, bad_rows=bad_rows
+    )
 
 
 def shared_booth_ids(spans: dict[str, tuple[float, float, str]]) -> list[str]:

@@ -30,7 +30,7 @@ from contract.fashion_mnist import DatasetError
 from contract.mapfile import MAP_FILE, MapFileError, check_manifest, load_map
 from contract.models import shipped_models_dir
 
-from . import stats
+from . import stats, timeline
 from .bundles import BundleError, MergedLog, find_bundles, merge
 from .refmap import batched
 
@@ -49,22 +49,64 @@ class Progress:
 
 
 def _summary_skeleton(log: MergedLog, command: str) -> dict:
-    capture_times = [c.capture.utc for c in log.captures]
-    times = capture_times + ([utc_text(log.trail_t[0]), utc_text(log.trail_t[-1])] if len(log.trail_t) else [])
+    from .report import report_title
+
+    capture_t = np.array([parse_utc(c.capture.utc) for c in log.captures], np.float64)
+    set_t = np.concatenate([capture_t, log.trail_t])
+    set_t = set_t[~timeline.clock_not_set(set_t)]
+    first, last = (utc_text(set_t.min()), utc_text(set_t.max())) if len(set_t) else (None, None)
+    unset_sessions = [s for s, t in log.sessions.started.items() if t < timeline.CLOCK_SET_AFTER]
+    unset = {
+        "captures": int(timeline.clock_not_set(capture_t).sum()),
+        "trail_points": int(timeline.clock_not_set(log.trail_t).sum()),
+        "sessions": len(unset_sessions),
+        "booths": sorted(
+            {c.capture.booth_id for c in log.captures if parse_utc(c.capture.utc) < timeline.CLOCK_SET_AFTER}
+            | {log.sessions.booth[s] for s in unset_sessions if s in log.sessions.booth}
+        ),
+    }
     return {
+        "title": report_title(log.booths, first, last),
         "generated_utc": utc_text(time.time()),
         "command": command,
         "bundles": log.bundles,
         "skipped_bundles": log.skipped,
-        "warnings": log.warnings,
         "booths": log.booths,
-        "time_range": {"first_utc": min(times) if times else None, "last_utc": max(times) if times else None},
+        "time_range": {"first_utc": first, "last_utc": last},
+        "clock_not_set": unset,
         "counts": {
             "captures": len(log.captures),
             "trail_points": int(len(log.trail_z)),
             "sessions": len(log.sessions.started),
         },
+        "bad_rows": {"count": len(log.bad_rows), "rows": [f"{label}: {row}" for label, row in log.bad_rows]},
+        "warnings": warnings(log, unset),
     }
+
+
+def _count(n: int, what: str) -> str:
+    return f"{n:,} {what}{'' if n == 1 else 's'}"
+
+
+def warnings(log: MergedLog, unset: dict) -> list[str]:
+    """What an analyst must know before trusting the numbers: one sentence each (summary.json and the page)."""
+    said = list(log.warnings)  # the merge's (a booth id two booths shared)
+    if unset["captures"] or unset["trail_points"]:
+        said.append(
+            f"{_count(unset['captures'], 'capture')} and {_count(unset['trail_points'], 'trail point')} "
+            f"({', '.join(unset['booths']) or 'no session'}) are stamped before "
+            f"{utc_text(timeline.CLOCK_SET_AFTER)[:10]}: the booth's clock was not set. They are counted and on "
+            f"the map, but not on the timeline (a box under the time range counts them in or out); set the "
+            f"booth's clock (network time or an RTC battery)."
+        )
+    if log.bad_rows:
+        tables = sorted({row.split(" row ")[0] for _, row in log.bad_rows})
+        said.append(
+            f"{len(log.bad_rows)} row(s) of the logs ({', '.join(tables)}) could not be decoded and are left out of "
+            f"every count: {'; '.join(f'{label}: {row}' for label, row in log.bad_rows[:3])}"
+            + (" (all of them are in summary.json, bad_rows)" if len(log.bad_rows) > 3 else "")
+        )
+    return said
 
 
 def reference_map(models_dir: Path, manifest: dict):
@@ -80,7 +122,7 @@ def reference_map(models_dir: Path, manifest: dict):
 def analyse(args) -> int:
     from kiosk.models import FashionModels, ModelError
 
-    from . import embed, report
+    from . import embed, page, report
 
     say = Progress(args.quiet)
     out: Path = args.out
@@ -194,7 +236,7 @@ def analyse(args) -> int:
             region_cells=capture_cells,
         )
         report.write_captures_csv(out / "captures.csv", captures, names)
-        report.write_html(
+        page.write_html(
             out / "index.html", summary, fmap, embedding, captures, log, trail_class, trail_outside, region_boxes, names
         )
         report.write_summary(out / "summary.json", summary)
@@ -208,7 +250,9 @@ def fit_map(argv: list[str]) -> int:
         prog="fse-analyze fit-map",
         description=(
             "Fit the reference map once from the shipped models and write it beside them "
-            f"(MODELS/{MAP_FILE} and its entry in MODELS/manifest.json). Seeded: the same models give the same map."
+            f"(MODELS/{MAP_FILE} and its entry in MODELS/manifest.json). Only after a model export: the shipped "
+            "map is the reference, and UMAP on another machine gives another (equally valid) picture. "
+            "Seeded: on one machine the same models give the same file, byte for byte."
         ),
     )
     parser.add_argument(

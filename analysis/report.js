@@ -7,7 +7,9 @@
   const data = JSON.parse(document.getElementById("fse-data").textContent);
   const B = data.bins;
   let doc = null;
-  const fse = window.fse = {ready: false, state: {bin0: 0, bin1: B.count, colour: "class", session: -1}};
+  // bins 0 .. B.count - 1 are the timeline's; bin B.count holds the points whose clock was not set
+  // (timeline.py: CLOCK_SET_AFTER), counted in while `unset` is on.
+  const fse = window.fse = {ready: false, state: {bin0: 0, bin1: B.count, unset: true, colour: "class", session: -1}};
 
   function unpack(b64, Type) {
     if (!b64) return new Type(0);
@@ -32,28 +34,42 @@
   const pct = (x) => (100 * x).toFixed(1) + "%";
   const num = (x) => Number(x).toLocaleString("en");
   const utc = (ms) => new Date(ms).toISOString().replace("T", " ").slice(0, 16);
-  const binOf = (tms) => Math.max(0, Math.min(B.count - 1, Math.floor((tms - B.start) / B.width)));
+  const binOf = (tms) => tms < B.clockSetAfter ? B.count : Math.max(0, Math.min(B.count - 1, Math.floor((tms - B.start) / B.width)));
+  const inBins = (b) => (b >= fse.state.bin0 && b < fse.state.bin1) || (b === B.count && fse.state.unset);
 
   // -- what is in the selected time range ----------------------------------------------------
   function capturesInRange() {
     const t = model("capture_data").data.t, out = [];
-    for (let i = 0; i < t.length; i++) {
-      const b = binOf(t[i]);
-      if (b >= fse.state.bin0 && b < fse.state.bin1) out.push(i);
-    }
+    for (let i = 0; i < t.length; i++) if (inBins(binOf(t[i]))) out.push(i);
     return out;
   }
   function sessionsInRange() {
     const t0 = B.start + fse.state.bin0 * B.width, t1 = B.start + fse.state.bin1 * B.width;
     const all = fse.state.bin0 === 0 && fse.state.bin1 === B.count;
-    return data.sessions.map((s, i) => i).filter((i) => all || (data.sessions[i].t1 >= t0 && data.sessions[i].t0 < t1));
+    return data.sessions.map((s, i) => i).filter((i) => {
+      const s = data.sessions[i];
+      if (s.t0 < B.clockSetAfter) return fse.state.unset;
+      return all || (s.t1 >= t0 && s.t0 < t1);
+    });
   }
-  const inBins = (b) => b >= fse.state.bin0 && b < fse.state.bin1;
 
+  // The slider's value is a time range in ms; the page works in whole bins.
   function timeChanged(value) {
-    fse.state.bin0 = Math.round(value[0]);
-    fse.state.bin1 = Math.max(fse.state.bin0 + 1, Math.round(value[1]));
+    const bin = (ms) => Math.round((ms - B.start) / B.width);
+    fse.state.bin0 = Math.max(0, Math.min(B.count - 1, bin(value[0])));
+    fse.state.bin1 = Math.max(fse.state.bin0 + 1, Math.min(B.count, bin(value[1])));
+    applyRange();
+  }
+  function unsetChanged(active) {
+    fse.state.unset = active;
+    applyRange();
+  }
+  function applyRange() {
     const captures = capturesInRange();
+    // A selection is what is visible: captures the time range hides leave it (and its CSV).
+    const selected = model("capture_data").selected, visible = new Set(captures);
+    const kept = selected.indices.filter((i) => visible.has(i));
+    if (kept.length !== selected.indices.length) selected.indices = kept;
     model("captures_filter").indices = captures;
     const nCaptures = model("capture_data").data.t.length, nPoints = model("point_data").data.x.length;
     const points = captures.slice();
@@ -73,10 +89,14 @@
     box.right = B.start + fse.state.bin1 * B.width;
     document.getElementById("time-range") && (document.getElementById("time-range").textContent = rangeText());
     renderStats();
+    selectionChanged();
   }
   function rangeText() {
     const a = B.start + fse.state.bin0 * B.width, b = B.start + fse.state.bin1 * B.width;
-    return `${utc(a)} to ${utc(b)} UTC` + (fse.state.bin0 === 0 && fse.state.bin1 === B.count ? " (everything)" : "");
+    const unset = data.trail.count[B.count] + model("capture_data").data.t.filter((t) => t < B.clockSetAfter).length;
+    const whole = fse.state.bin0 === 0 && fse.state.bin1 === B.count && (fse.state.unset || !unset);
+    return `${utc(a)} to ${utc(b)} UTC` + (unset && fse.state.unset ? ", and the points whose clock was not set" : "") +
+      (whole ? " (everything)" : "");
   }
 
   // -- colour by ------------------------------------------------------------------------------
@@ -90,6 +110,11 @@
       glyph.fill_color = colour;
       glyph.line_color = colour;
     });
+    // the legend names the classes only while they have their colours
+    for (const item of model("legend").items) {
+      if (item.name === "legend_class") item.visible = key === "class";
+      if (item.name === "legend_training") item.visible = key !== "class";
+    }
     renderColourKey();
   }
   function renderColourKey() {
@@ -176,8 +201,12 @@
   }
 
   // -- selection and CSV ----------------------------------------------------------------------
+  const selectedVisible = () => {
+    const visible = new Set(capturesInRange());
+    return model("capture_data").selected.indices.filter((i) => visible.has(i)).sort((a, b) => a - b);
+  };
   function selectionChanged() {
-    const n = model("capture_data").selected.indices.length;
+    const n = selectedVisible().length;
     document.getElementById("selection-count").textContent = n ? `${n} capture${n > 1 ? "s" : ""} selected.` : "No captures selected.";
     document.getElementById("download-csv").disabled = n === 0;
   }
@@ -189,7 +218,7 @@
     return lines.join("\r\n") + "\r\n";
   }
   function downloadCsv() {
-    const indices = model("capture_data").selected.indices.slice().sort((a, b) => a - b);
+    const indices = selectedVisible();
     const url = URL.createObjectURL(new Blob([csvText(indices)], {type: "text/csv"}));
     const a = el("a", {href: url, download: "captures-selection.csv"});
     document.body.append(a); a.click(); a.remove();
@@ -218,7 +247,10 @@
     const c = model("capture_data").data, idx = capturesInRange(), names = data.classNames;
     let trail = 0, outside = 0;
     const trailClasses = names.map(() => 0);
-    for (let b = fse.state.bin0; b < fse.state.bin1; b++) {
+    const bins = [];
+    for (let b = fse.state.bin0; b < fse.state.bin1; b++) bins.push(b);
+    if (fse.state.unset) bins.push(B.count);
+    for (const b of bins) {
       trail += data.trail.count[b];
       outside += data.trail.outside[b];
       data.trail.classes[b].forEach((v, k) => { trailClasses[k] += v; });
@@ -297,9 +329,6 @@
         `; session paths are drawn through ${pct(data.pathShare)} of their trail points (evenly thinned).` : ".")}),
       el("p", {class: "note", text: "Bundles read: " + data.bundles.join("; ")}),
     ];
-    if (data.warnings.length) {
-      parts.push(el("h3", {text: "Warnings"}), el("ul", {}, ...data.warnings.map((w) => el("li", {text: w}))));
-    }
     if (data.skipped.length) {
       parts.push(el("h3", {text: "Skipped bundles"}), el("ul", {}, ...data.skipped.map(([, why]) => el("li", {text: why}))));
     }
@@ -308,22 +337,35 @@
       tr.addEventListener("click", () => pickSession(Number(tr.dataset.row), true));
   }
 
-  // Wide screens get a bigger map (same aspect, so the view's box still fits): the page is drawn
-  // for 1280 px, where map, legend and details just fit.
-  function fitToWindow() {
-    const scale = Math.max(1, Math.min(1.5, (window.innerWidth - 640) / 880));
-    if (scale === 1) return;
-    const map = model("map"), timeline = model("timeline");
-    const width = Math.round(map.frame_width * scale);
-    map.setv({frame_width: width, frame_height: Math.round(map.frame_height * scale)});
-    timeline.frame_width = width;
-    model("time").width = Math.round(model("time").width * scale);
+  // The map takes the room the window leaves it, below the controls and the timeline and left of
+  // the details, at the aspect it was written with (so the first view's box still fits); the
+  // toolbar above it and the legend beside it keep their size.
+  let written = null;
+  function fitToWindow(again = true) {
+    const map = model("map"), view = Bokeh.index.find_one(map);
+    if (!view || !view.el.getBoundingClientRect().width) { setTimeout(() => fitToWindow(again), 100); return; }
+    written = written || {w: map.frame_width, h: map.frame_height};
+    const box = view.el.getBoundingClientRect(), note = document.getElementById("path-note");
+    const roomW = document.getElementById("content").clientWidth - (box.width - map.frame_width) - 4;
+    const roomH = window.innerHeight - (box.top + window.scrollY) - (box.height - map.frame_height) -
+      note.getBoundingClientRect().height - 16;
+    const scale = Math.max(0.5, Math.min(1.6, roomW / written.w, roomH / written.h));
+    const w = Math.round(written.w * scale), h = Math.round(written.h * scale);
+    if (w === map.frame_width && h === map.frame_height) return;
+    map.setv({frame_width: w, frame_height: h});
+    // the timeline spans the map and its legend (its own axes take ~80 px); the slider beside the colour choice
+    model("timeline").frame_width = Math.max(w, Math.round(box.width - map.frame_width + w - 80));
+    model("time").width = Math.max(300, w);
+    if (again) setTimeout(() => fitToWindow(false), 300);  // once more, after Bokeh has laid the new sizes out
   }
 
   function init() {
     doc = Bokeh.documents[0];
     fitToWindow();
-    Object.assign(fse, {timeChanged, colourChanged, pointPicked, pathPicked, pathHovered, selectionChanged, csvText, pickSession});
+    let resizing = null;
+    window.addEventListener("resize", () => { clearTimeout(resizing); resizing = setTimeout(() => fitToWindow(), 150); });
+    Object.assign(fse, {timeChanged, unsetChanged, colourChanged, pointPicked, pathPicked, pathHovered, selectionChanged,
+                        csvText, selectedVisible, pickSession});
     document.getElementById("download-csv").addEventListener("click", downloadCsv);
     document.getElementById("clear-selection").addEventListener("click", () => {
       model("capture_data").selected.indices = [];
@@ -333,7 +375,7 @@
     });
     renderColourKey();
     selectionChanged();
-    timeChanged([0, B.count]);
+    timeChanged(model("time").value);
     fse.ready = true;
   }
   const wait = setInterval(() => {

@@ -122,3 +122,23 @@ def session_table(sessions, capture_sessions: list[str]) -> tuple[list[dict], di
         "sessions_with_captures": int((per > 0).sum()),
     }
     return rows, overview
+
+
+def session_paths(codes: np.ndarray, trail_xy: np.ndarray, vertices: int) -> tuple[dict, float]:
+    """Each session's trail (session code -> (xs, ys)), thinned evenly so all paths hold about `vertices`
+    points in all; and the share of the trail kept."""
+    keep = codes >= 0
+    if not keep.any():
+        return {}, 1.0
+    order = np.flatnonzero(keep)[np.argsort(codes[keep], kind="stable")]  # by session, in time within one
+    sorted_codes = codes[order]
+    starts = np.flatnonzero(np.r_[True, sorted_codes[1:] != sorted_codes[:-1]])
+    ends = np.r_[starts[1:], len(order)]
+    keep_share = min(1.0, vertices / len(order))
+    paths = {}
+    for a, b in zip(starts, ends):
+        members = order[a:b]
+        n = max(2, int(round(len(members) * keep_share)))
+        members = members[np.unique(np.linspace(0, len(members) - 1, min(n, len(members))).astype(int))]
+        paths[int(sorted_codes[a])] = (trail_xy[members, 0], trail_xy[members, 1])
+    return paths, keep_share

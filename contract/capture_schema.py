@@ -272,18 +272,69 @@ def log_identity(conn: sqlite3.Connection) -> str:
     return f"v1:{meta.get('booth_id', 'unknown')}:{first[0] if first and first[0] else 'empty'}"
 
 
-def read_captures(conn: sqlite3.Connection) -> list[Capture]:
+@dataclass(frozen=True)
+class BadRow:
+    """A row a reader could not decode (a log whose file is whole, but with a row the kiosk never
+    wrote that way: a damaged page, a hand edit). Readers leave it out and say which and why."""
+
+    table: str
+    id: int
+    why: str
+
+    def __str__(self) -> str:
+        return f"{self.table} row {self.id}: {self.why}"
+
+
+def _rejected(bad: list[BadRow] | None, row: BadRow) -> None:
+    if bad is None:
+        raise CaptureLogError(f"the capture log's {row}")
+    bad.append(row)
+
+
+def _z_why(blob) -> str:
+    """Why a stored z is not 8 little-endian float32s ("" if it is)."""
+    if not isinstance(blob, bytes):
+        return f"z is {type(blob).__name__}, not a blob"
+    if len(blob) != LATENT_DIM * 4:
+        return f"z holds {len(blob) / 4:g} floats, not {LATENT_DIM}"
+    return ""
+
+
+def _capture(r, log_id: str) -> Capture:
+    """One captures row decoded; ValueError saying what is wrong with it."""
+    why = _z_why(r[4])
+    if why:
+        raise ValueError(why)
+    try:
+        weights = json.loads(r[6])
+    except (TypeError, json.JSONDecodeError) as e:
+        raise ValueError(f"print_weights is not JSON ({e})") from None
+    if not isinstance(weights, list) or not all(isinstance(w, (int, float)) for w in weights):
+        raise ValueError(f"print_weights is not a list of numbers: {str(r[6])[:40]!r}")
+    if not isinstance(r[9], bytes) or len(r[9]) != DESIGN_SIDE * DESIGN_SIDE:
+        raise ValueError(f"design28 holds {len(r[9]) if isinstance(r[9], bytes) else 0} bytes, not {DESIGN_SIDE**2}")
+    try:
+        parse_utc(r[1])
+    except (TypeError, ValueError):
+        raise ValueError(f"utc {str(r[1])[:40]!r} is not a time") from None
+    return Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(weights), r[7], r[8], bytes(r[9]), log_id)
+
+
+def read_captures(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> list[Capture]:
+    """Every capture, oldest first. A row that cannot be decoded is added to `bad` and left out
+    (without `bad`: CaptureLogError naming it)."""
     rows = conn.execute(
         "SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
         "image_path, design28 FROM captures ORDER BY id"
     ).fetchall()
     log_id = log_identity(conn)
-    return [
-        Capture(
-            r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(json.loads(r[6])), r[7], r[8], bytes(r[9]), log_id
-        )
-        for r in rows
-    ]
+    captures = []
+    for r in rows:
+        try:
+            captures.append(_capture(r, log_id))
+        except ValueError as e:
+            _rejected(bad, BadRow("captures", r[0], str(e)))
+    return captures
 
 
 def recent_capture_z(conn: sqlite3.Connection, limit: int) -> np.ndarray:
@@ -311,9 +362,20 @@ class Trail:
     hows: list
 
 
-def read_trail(conn: sqlite3.Connection) -> Trail:
-    """The whole trail. z is decoded in one numpy call from the joined blobs: a million points take ~1 s."""
+def read_trail(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> Trail:
+    """The whole trail. z is decoded in one numpy call from the joined blobs: a million points take ~1 s.
+    A row whose t or z cannot be decoded is added to `bad` and left out (without `bad`: CaptureLogError)."""
     rows = conn.execute("SELECT id, t, z, session_id, how FROM trail ORDER BY t, id").fetchall()
+    whole = LATENT_DIM * 4
+    if any(type(r[1]) is not float or type(r[2]) is not bytes or len(r[2]) != whole for r in rows):
+        good = []
+        for r in rows:
+            why = _z_why(r[2]) or ("" if isinstance(r[1], (int, float)) else f"t {str(r[1])[:40]!r} is not a time")
+            if why:
+                _rejected(bad, BadRow("trail", r[0], why))
+            else:
+                good.append((r[0], float(r[1]), *r[2:]))
+        rows = good
     if not rows:
         return Trail(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), [], [])
     ids, t, blobs, sessions, hows = zip(*rows)
@@ -321,11 +383,20 @@ def read_trail(conn: sqlite3.Connection) -> Trail:
     return Trail(np.asarray(ids, np.int64), np.asarray(t, np.float64), z, list(sessions), list(hows))
 
 
-def read_sessions(conn: sqlite3.Connection) -> list[dict]:
-    return [
-        dict(id=r[0], booth_id=r[1], started_utc=r[2], last_utc=r[3])
-        for r in conn.execute("SELECT id, booth_id, started_utc, last_utc FROM sessions ORDER BY started_utc")
-    ]
+def read_sessions(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> list[dict]:
+    """Every session; one whose times cannot be read is added to `bad` and left out (without `bad`:
+    CaptureLogError)."""
+    sessions = []
+    query = "SELECT rowid, id, booth_id, started_utc, last_utc FROM sessions ORDER BY started_utc"
+    for rowid, sid, booth, started, last in conn.execute(query):
+        try:
+            parse_utc(started), parse_utc(last)
+        except (TypeError, ValueError):
+            why = f"session {str(sid)[:40]!r} has times {str(started)[:40]!r}, {str(last)[:40]!r}"
+            _rejected(bad, BadRow("sessions", rowid, why))
+            continue
+        sessions.append(dict(id=sid, booth_id=booth, started_utc=started, last_utc=last))
+    return sessions
 
 
 def trail_points_per_session(conn: sqlite3.Connection) -> dict[str, int]:

@@ -19,7 +19,7 @@ places its captures and trail on it, so two days or two booths line up. The file
     support_threshold ()          float32  z distance beyond which a point is outside the training support
     encoder_sha256    ()          str      the encoder.onnx the z came from
     generator_sha256  ()          str      the generator.onnx that drew `design`
-    fit               ()          str      JSON: method, parameters, seed, data set checksum, command, seconds
+    fit               ()          str      JSON: method, parameters, seed, data set checksum, command
 
 Placing any z (a visitor's position, a capture, a trail point) on the map is k-nearest-neighbour
 interpolation in z: the k points nearest in Euclidean distance, weighted by 1 / (distance + EPS),
@@ -83,7 +83,8 @@ def place(z: np.ndarray, ref_z: np.ndarray, ref_xy: np.ndarray, k: int) -> np.nd
 
 
 def save_map(path: Path, fmap: FashionMap) -> None:
-    """Write atomically (a reader never sees half a file)."""
+    """Write atomically (a reader never sees half a file). The file holds no time of writing (zip
+    members are stamped 1980-01-01), so the same map gives the same bytes and the same sha256."""
     path = Path(path)
     n = len(fmap.xy)
     empty = np.zeros((n, 28, 28), np.uint8)

@@ -32,7 +32,7 @@ from analysis.browser import (  # noqa: E402
 )
 from analysis.bundles import find_bundles, merge  # noqa: E402
 from analysis.cli import main as analyze  # noqa: E402
-from analysis.report import CLASS_COLOURS, CSV_COLUMNS, view_box, write_map_png  # noqa: E402
+from analysis.report import CLASS_COLOURS, CSV_COLUMNS, report_title, view_box, write_map_png  # noqa: E402
 from analysis.synthetic import HOWS, make_day  # noqa: E402
 from contract.bundle import MANIFEST  # noqa: E402
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION  # noqa: E402
@@ -43,6 +43,8 @@ from kiosk.log_export.pull import export_to_dir, export_to_tar  # noqa: E402
 
 ODD_BOOTH = "booth<02>&co"
 """A booth name that is also HTML: the page must show it as text."""
+UNSET_UTC = "1970-01-01T00:12:00.000Z"
+"""A capture stamped by a booth whose clock was not set."""
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +59,12 @@ def bundles(tmp_path_factory, shipped_models):
     )
     second = export_to_dir(root / "state1", root / "pulls")
     make_day(root / "state2", shipped_models, sessions=5, seed=2, booth_id=ODD_BOOTH, image_px=64)
+    # the odd booth's clock was not set for a while: two trail points and a capture stamped in 1970
+    conn = sqlite3.connect(root / "state2" / DB_NAME)
+    conn.execute("UPDATE trail SET t = 600.0 + id WHERE id IN (SELECT id FROM trail ORDER BY id LIMIT 2)")
+    conn.execute("UPDATE captures SET utc = ? WHERE id = (SELECT MIN(id) FROM captures)", (UNSET_UTC,))
+    conn.commit()
+    conn.close()
     tar = export_to_tar(root / "state2", root / "booth-02.tar.gz")
     damaged = root / "damaged" / "booth-01-copy"
     shutil.copytree(first, damaged)
@@ -115,6 +123,23 @@ def test_report_files_and_merged_counts(report, bundles):
     assert summary["regions"] and summary["regions"][0]["captures"] >= summary["regions"][-1]["captures"]
     assert all(r["duration_s"] > 0 for r in summary["sessions"]["table"])
     assert summary["embedding"]["method"].startswith("reference map")
+
+
+def test_points_whose_clock_was_not_set_are_counted_apart_and_warned_of(report):
+    """The odd booth stamped two trail points and a capture in 1970: they stay in the counts and on the map,
+    but the time range, the timeline and the title keep to the real days, and the summary says why."""
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["clock_not_set"] == {"captures": 1, "trail_points": 2, "sessions": 0, "booths": [ODD_BOOTH]}
+    assert summary["time_range"]["first_utc"].startswith("2024-05-01")
+    title = report_title(summary["booths"], summary["time_range"]["first_utc"], summary["time_range"]["last_utc"])
+    assert summary["title"] == title and title.startswith("2 booths, 1 May") and "1970" not in title
+    assert any("1 capture and 2 trail points" in w and "clock was not set" in w for w in summary["warnings"])
+    page = (report / "index.html").read_text()
+    assert "clock was not set" in page and f"<h1>{title}</h1>" in page
+    data = json.loads(page.split('<script type="application/json" id="fse-data">')[1].split("</script>")[0])
+    bins = data["bins"]
+    assert bins["start"] >= bins["clockSetAfter"] and bins["count"] <= 96  # not 54 years of weekly bins
+    assert data["trail"]["count"][bins["count"]] == 2  # the clock-not-set bin, after the timeline's
 
 
 def test_captures_csv_holds_every_capture_with_its_place_and_flags(report):
@@ -190,6 +215,15 @@ def test_synthetic_captures_use_the_shipped_prints(bundles, models_dir):
     assert used <= set(shipped) | {"none"} and used & set(shipped), used
     for name, weights in rows:  # what the kiosk stores: the one-hot weights over the shipped prints
         assert json.loads(weights) == ([] if name == "none" else [float(n == name) for n in shipped])
+
+
+def test_the_title_says_what_the_data_spans():
+    assert report_title(["booth-01"], "2024-05-01T08:00:00.000Z", "2024-05-01T17:00:00.000Z") == "booth-01, 1 May 2024"
+    assert report_title(["a", "b", "c"], "2024-04-30T08:00:00.000Z", "2024-05-02T09:00:00.000Z") == (
+        "3 booths, 30 Apr to 2 May 2024"
+    )
+    assert report_title(["a"], "2024-12-31T08:00:00.000Z", "2025-01-02T09:00:00.000Z") == "a, 31 Dec 2024 to 2 Jan 2025"
+    assert report_title(["a"], None, None) == "a, clock not set"
 
 
 def test_class_colours_are_distinct_and_none_is_grey_like_the_trail():
@@ -282,7 +316,7 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         browser.open((report / "index.html").resolve().as_uri())
         browser.wait_for(PLOT_READY)
         assert _page(browser, "Bokeh.index.find_one(m('map')).canvas_view.el.getBoundingClientRect().width > 500")
-        legend = _page(browser, "m('legend').items.map(i => i.label.value)")
+        legend = _page(browser, "m('legend').items.filter(i => i.visible).map(i => i.label.value)")
         assert legend == [
             *CLASS_NAMES,
             "trail (grey density)",
@@ -336,22 +370,35 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
         assert browser.evaluate("!!document.getElementById('copy-command')")
         browser.screenshot(artifacts / "analysis-report-details.png")
 
-        # Time filter: the first half of the bins; the map, the captures and the statistics follow.
+        # Time filter: the first half of the bins (the slider speaks times); the map, the captures, the
+        # statistics and a selection made before follow. The 1970 capture is counted in, then out.
         data = json.loads(browser.evaluate("document.getElementById('fse-data').textContent"))
-        half = data["bins"]["count"] // 2
-        _page(browser, f"(m('time').value = [0, {half}], true)")
+        bins = data["bins"]
+        half, start_ms, width_ms = bins["count"] // 2, bins["start"], bins["width"]
+        assert "01 May 08:00 .. " in _page(browser, "Bokeh.index.find_one(m('time')).shadow_el.textContent")
+        _page(browser, f"(m('capture_data').selected.indices = [...Array({len(csv_rows)}).keys()], true)")
+        _page(browser, f"(m('time').value = [{start_ms}, {start_ms + half * width_ms}], true)")
         from contract.capture_schema import parse_utc
 
-        start, width = data["bins"]["start"] / 1000, data["bins"]["width"] / 1000
-        expected = sum(
-            min(int((parse_utc(r["utc"]) - start) // width), data["bins"]["count"] - 1) < half for r in csv_rows
-        )
+        def in_first_half(r):
+            return r["utc"] == UNSET_UTC or int((parse_utc(r["utc"]) * 1000 - start_ms) // width_ms) < half
+
+        expected = sum(in_first_half(r) for r in csv_rows)
         stats = browser.evaluate("window.fse.rangeStats()")
         assert stats["captures"] == expected < len(csv_rows)
         assert _page(browser, "m('captures_filter').indices.length") == expected
-        assert stats["trail_points"] == sum(data["trail"]["count"][:half]) < summary["counts"]["trail_points"]
+        trail_in_range = sum(data["trail"]["count"][:half]) + data["trail"]["count"][bins["count"]]
+        assert stats["trail_points"] == trail_in_range < summary["counts"]["trail_points"]
         assert str(expected) in browser.evaluate("document.getElementById('headline').textContent")
-        _page(browser, f"(m('time').value = [0, {data['bins']['count']}], true)")
+        # the selection is what is visible: its count and its CSV hold the captures in range only
+        assert _page(browser, "m('capture_data').selected.indices.length") == expected
+        assert browser.evaluate("document.getElementById('selection-count').textContent").startswith(f"{expected} ")
+        selection_csv = browser.evaluate("window.fse.csvText(window.fse.selectedVisible())").strip().split("\r\n")
+        assert len(selection_csv) == 1 + expected
+        _page(browser, "(m('clock_not_set').active = false, true)")
+        assert browser.evaluate("window.fse.rangeStats().captures") == expected - 1
+        _page(browser, "(m('clock_not_set').active = true, m('capture_data').selected.indices = [], true)")
+        _page(browser, f"(m('time').value = [{start_ms}, {start_ms + bins['count'] * width_ms}], true)")
         assert browser.evaluate("window.fse.rangeStats().captures") == len(csv_rows)
 
         # Colour by booth: the captures take one colour per booth, the training designs turn grey.
@@ -362,6 +409,8 @@ def test_report_in_chromium_hover_click_time_colour_lasso_and_csv(report, artifa
             _page(browser, f"m({json.dumps('training ' + CLASS_NAMES[0])}).glyph.fill_color.value") == data["paleGrey"]
         )
         assert ODD_BOOTH in browser.evaluate("document.getElementById('colour-key').textContent")
+        legend = _page(browser, "m('legend').items.filter(i => i.visible).map(i => i.label.value)")
+        assert legend[0] == "training designs" and not set(legend) & set(CLASS_NAMES), legend
         _page(browser, "(m('colour_by').value = 'class', true)")
 
         # Lasso round the first capture, then download the selection: the CSV's rows are captures.csv's.
@@ -411,11 +460,13 @@ def test_fit_map_is_seeded_and_lists_the_map_in_the_manifest(tmp_path, models_di
 
     models = tmp_path / "models"
     shutil.copytree(models_dir, models, ignore=shutil.ignore_patterns(MAP_FILE))
-    maps = []
+    maps, files = [], []
     for _ in range(2):
         assert analyze(["fit-map", "--models", str(models), "--points", "300", "--quiet"]) == 0
         maps.append(load_map(models / MAP_FILE))
+        files.append((models / MAP_FILE).read_bytes())
     np.testing.assert_array_equal(maps[0].xy, maps[1].xy)  # the same models give the same map
+    assert files[0] == files[1]  # byte for byte: no times in the file
     np.testing.assert_array_equal(maps[0].train_index, maps[1].train_index)
     assert len(maps[0].xy) == 300 and read_map(models)[0] is not None, read_map(models)[1]
 
@@ -443,3 +494,66 @@ def test_refit_fits_umap_on_this_log(bundles, tmp_path, models_dir):
     )
     embedding = json.loads((out / "summary.json").read_text())["embedding"]
     assert embedding["method"].startswith("--refit") and embedding["trail"] == 150 and embedding["captures"] == 10
+
+
+def test_bad_rows_in_a_whole_bundle_are_left_out_counted_and_named(bundles, tmp_path, models_dir, capsys):
+    """A log whose sha256 matches its manifest but holds rows the kiosk never wrote that way (a 7-float z,
+    print_weights that are not JSON, a trail point's short z): those rows are skipped and named, the rest analysed."""
+    bundle = tmp_path / "odd-rows"
+    shutil.copytree(bundles["second"], bundle)
+    conn = sqlite3.connect(bundle / DB_NAME)
+    (first, second), trail_id = [r[0] for r in conn.execute("SELECT id FROM captures ORDER BY id LIMIT 2")], 5
+    conn.execute("UPDATE captures SET z = ? WHERE id = ?", (np.zeros(7, "<f4").tobytes(), first))
+    conn.execute("UPDATE captures SET print_weights = '[1.0, 0.' WHERE id = ?", (second,))
+    conn.execute("UPDATE trail SET z = ? WHERE id = ?", (np.zeros(7, "<f4").tobytes(), trail_id))
+    conn.commit()
+    conn.close()
+    manifest = json.loads((bundle / MANIFEST).read_text())
+    manifest["files"][DB_NAME] = sha256_file(bundle / DB_NAME)
+    (bundle / MANIFEST).write_text(json.dumps(manifest))
+
+    out = tmp_path / "report"
+    assert analyze([str(bundle), "--out", str(out), "--models", str(models_dir), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"]["captures"] == manifest["counts"]["captures"] - 2
+    assert summary["counts"]["trail_points"] == manifest["counts"]["trail_points"] - 1
+    rows = summary["bad_rows"]["rows"]
+    assert summary["bad_rows"]["count"] == 3 and all(r.startswith(str(bundle)) for r in rows)
+    assert any(f"captures row {first}: z holds 7 floats, not 8" in r for r in rows)
+    assert any(f"captures row {second}: print_weights is not JSON" in r for r in rows)
+    assert any(f"trail row {trail_id}: z holds 7 floats" in r for r in rows)
+    assert summary["warnings"] and "3 row(s)" in summary["warnings"][0]
+    assert "3 row(s)" in (out / "index.html").read_text()
+    assert "cannot be decoded" in capsys.readouterr().err
+
+
+MAP_FITS = """(() => {
+  const doc = Bokeh.documents[0], map = Bokeh.index.find_one(doc.get_model_by_name('map')).el.getBoundingClientRect();
+  const details = document.getElementById('details').getBoundingClientRect();
+  return map.bottom <= innerHeight && map.right <= details.left && map.width > 0.45 * innerWidth
+    ? [map.right, map.bottom, details.left] : null; })()"""
+
+
+@pytest.mark.skipif(find_chromium() is None, reason="needs Debian's chromium (apt-get install chromium)")
+def test_report_layout_at_1280x800_and_1920x1080(report, artifacts):
+    """The map fits below the controls and beside the details on the two usual screens, and a clicked
+    capture's details stay in view while the page scrolls (it was 600 px tall at any size, the panel scrolled away)."""
+    with Chromium(width=1280, height=800) as browser:
+        browser.open((report / "index.html").resolve().as_uri())
+        browser.wait_for(PLOT_READY)
+        for width, height in ((1280, 800), (1920, 1080)):
+            browser.send(
+                "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False
+            )
+            browser.evaluate("(window.scrollTo(0, 0), window.dispatchEvent(new Event('resize')), true)")
+            browser.wait_for(MAP_FITS)
+            browser.screenshot(artifacts / f"analysis-report-{width}x{height}.png")
+            x, y = point_on_screen(browser, "captures", 1)
+            browser.click(x, y)
+            browser.wait_for("document.getElementById('details-command')?.textContent")
+            browser.evaluate("(window.scrollTo(0, document.body.scrollHeight), true)")
+            shown = browser.wait_for(
+                "(() => { const r = [...document.querySelectorAll('#details-body img.large')].map("
+                "i => i.getBoundingClientRect()); return r.length && window.scrollY > 200 ? r.map(b => [b.top, b.bottom]) : null; })()"
+            )
+            assert all(0 <= top and bottom <= height for top, bottom in shown), (width, shown)
