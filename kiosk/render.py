@@ -6,8 +6,9 @@ unstarted one; a running one checks between bands and drops itself when it went 
 - `DesignRenderer`: for each z, a draft at reduced resolution while the visitor is moving; once
   input settles, the final design in horizontal bands (so a new move interrupts it within one
   band), or with a print on, the printed design. Also the 28x28 design for the canvas and canvas
-  encodes. The final images are rendered at capped sizes (`HERO_MAX_SIDE`, `PRINT_LIVE_SIDE`) and
-  scaled up once by the UI: docs/performance.md has the measurements behind each cap.
+  encodes. The generator is sampled at capped sizes (`HERO_MAX_SIDE`, `PRINT_LIVE_SIDE`): the plain
+  design is resampled to the view's size and its outline drawn crisp there, the print is scaled up
+  once by the UI; docs/performance.md has the measurements behind each cap.
 - `PreviewRenderer`: all 8 x N slider previews in ONE batched generator call.
 - `CaptureWorker`: 1024x1024 render + print + the capture log's durable save (a queue, not
   latest-wins: every capture a visitor asked for is saved).
@@ -59,9 +60,14 @@ images and are smooth: scaled to the 720 px view, 96 and 540 px renders look ali
 design's parts blur together."""
 
 HERO_MAX_SIDE = 540
-"""The settled design renders at most this big and is scaled up to the hero (720 px on 1080p).
-The CPPN's picture is smooth, so 540 -> 720 is indistinguishable at booth distance, and it costs
-0.56x the pixels: settle-to-full p95 went from 468 to 221 ms on the 2-core CPU (docs/performance.md)."""
+"""The settled design samples the generator at most this many times per side, then is resampled
+bilinearly to the view's own size (720 px on 1080p) and its silhouette drawn crisp there
+(contract.silhouette), so nothing scales it afterwards. The generator's picture is smooth at the scale
+of a 28 px pixel (~26 px at 720), so a 540 px render resampled to 720 and sharpened there differs from
+a 720 px render by more than 2/255 on ~0.1 % of pixels (max 0.09, on the outline; 4 jumps, 2 Dec),
+at 0.56x the generator's pixels: settle-to-full p95 went from 468 to 221 ms on the 2-core CPU when
+the cap came in (docs/performance.md). Scaling the finished 540 px image up instead blurred the
+crisp outline back to ~3 px."""
 
 PRINT_LIVE_SIDE = 360
 """The printed design in the live view renders at this size and is scaled up to the hero. The
@@ -391,14 +397,20 @@ class DesignRenderer:
             self._last_full = ((key, size), full)
         looks_like = self._looks_like(design28)
         if weights is None:
-            # The print draws its own outline from its mask; the plain design gets a crisp one here.
-            self._publish(req, "full", plain_rgb(silhouette.sharpen(full, design28)), design28, looks_like)
+            self._publish(req, "full", plain_rgb(self.shown(full, design28)), design28, looks_like)
             self._done = (key, req.print_name, "full")
             return
         if self._requests.newer():
             return
         self._publish(req, "print", apply_print(self.prints, full, weights), design28, looks_like)
         self._done = (key, req.print_name, "print")
+
+    def shown(self, full: np.ndarray, design28: np.ndarray) -> np.ndarray:
+        """The settled plain design at the view's own size, its silhouette crisp (HERO_MAX_SIDE). The
+        print draws its own outline from its mask, so only the plain design needs this."""
+        if full.shape[0] != self.size:
+            full = resample(full, self.size)
+        return silhouette.sharpen(full, design28)
 
     def final_stage(self, print_name: str) -> str:
         """The stage a settled design ends at: "print" with a print this kiosk can draw, else "full"."""

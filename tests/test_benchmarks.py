@@ -207,9 +207,16 @@ def test_settled_design_and_previews_render_at_the_capped_sizes(app):
     settle(app)
     renderer = app.renders.design_renderer
     frame = renderer.latest()
-    assert frame.stage == "full" and frame.image.shape[:2] == (renderer.full_size,) * 2
     assert renderer.full_size == min(renderer.size, render.HERO_MAX_SIDE)
-    assert app.ui.design_view.image.get_size() == app.ui.layout.design_image.size, "scaled up once, when it arrived"
+    view = app.ui.layout.design_image.size
+    assert frame.stage == "full" and frame.image.shape[:2] == view[::-1], "at the view's own size, never scaled"
+    assert app.ui.design_view.image.get_size() == view
+    from training import outline
+
+    garment = (frame.image[..., 0].astype(np.float32) - render.PLAIN_BACKGROUND[0]) / (
+        render.PLAIN_GARMENT[0] - render.PLAIN_BACKGROUND[0]
+    )
+    assert outline.measure(garment).width_px <= 4, "the outline drawn crisp at the view's size (issue 23)"
     thumb = app.ui.sliders.thumb(0, 0).size
     assert app.renders.preview_renderer.size == min(thumb[0], render.PREVIEW_MAX_SIDE)
     assert app.ui.sliders.previews[3][2].get_size() == thumb

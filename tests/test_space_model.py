@@ -227,6 +227,11 @@ def test_recover_rebuilds_a_run_from_the_onnx_files_and_polishes_it(quick_models
     for name, value in polished.encoder.state_dict().items():  # the latent does not move
         assert torch.equal(value, model.encoder.state_dict()[name]), name
     assert any(not torch.equal(a, b) for a, b in zip(polished.generator.parameters(), model.generator.parameters()))
+    # The super-resolution polish (issue 23): a subset per epoch, each pixel drawn as 2x2 sub-pixels.
+    more = ["--set", "polish_epochs=2", "--set", "polish_supersample=2", "--set", "sharp_weight=0.5"]
+    assert cli.main(["space", "--quick", "--resume", "--run", str(run), *more, "--set", "polish_subset=64"]) == 0
+    last = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert last["polish_epoch"] == 2 and last["train_sharp"] > 0 and np.isfinite(last["test_bce_pooled"])
 
 
 def test_the_one_blur_is_a_gaussian_of_any_sigma_that_does_not_wrap_around():

@@ -14,7 +14,10 @@ own half-level crossing; the two levels are read at the profile's ends, so a gar
 than average is judged by its own step. The width is in output pixels, so the same design at 512 and
 1024 px reads about half and the same (tests/test_outline.py), until the edge is a pixel or two wide.
 
-    PYTHONPATH=. python -m training.outline --models onnx_models --size 1024
+    PYTHONPATH=. python -m training.outline --models onnx_models --size 1024   # JSON, ~1 min on 2 cores
+
+`figures()` gives the same for the exporter (manifest `quality`), for the designs as drawn and as
+the kiosk shows them (contract.silhouette).
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from contract import silhouette
 
 REACH = 0.05
 """Half-length of a profile beyond the half-level crossing, as a fraction of the side: 51 px at 1024,
@@ -172,6 +177,25 @@ def summarise(designs) -> dict:
     }
 
 
+def figures(sessions, photos: np.ndarray, size: int = 1024, n: int = 20, seed: int = 23) -> dict:
+    """Outline figures of `n` jumps and the reconstructions of `n` of `photos` at `size` px, as the
+    generator draws them ("drawn") and as the kiosk shows them ("shown": contract.silhouette), and of
+    the photos upscaled bicubically; `sessions` is a kiosk.models.FashionModels. For the exporter's
+    manifest `quality` and for comparing two sets of models (the same jumps and photos for both)."""
+    rng = np.random.default_rng(seed)
+    jumps = rng.uniform(-1, 1, (n, 8)).astype(np.float32)
+    picked = photos[rng.choice(len(photos), n, replace=False)]
+    out = {"size": size, "designs_each": n}
+    for name, z in (("jumps", jumps), ("reconstructions", sessions.encode(picked))):
+        drawn, small = sessions.generate_many(z, size), sessions.generate_many(z, 28)
+        out[name] = {
+            "drawn": summarise(drawn),
+            "shown": summarise([silhouette.sharpen(d, d28) for d, d28 in zip(drawn, small)]),
+        }
+    out["photos_bicubic"] = summarise(_bicubic(picked, size))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """Outline width and overshoot of a models folder's jumps and test reconstructions."""
     from contract.fashion_mnist import load_split
@@ -184,18 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--n", type=int, default=20, help="jumps and reconstructions each")
     p.add_argument("--seed", type=int, default=23)
     args = p.parse_args(argv)
-    s = FashionModels.unverified(args.models)
-    rng = np.random.default_rng(args.seed)
-    jumps = rng.uniform(-1, 1, (args.n, 8)).astype(np.float32)
-    photos = load_split("test").images[rng.choice(10000, args.n, replace=False)]
-    out = {
-        "models": str(args.models),
-        "size": args.size,
-        "jumps": summarise(s.generate_many(jumps, args.size)),
-        "reconstructions": summarise(s.generate_many(s.encode(photos), args.size)),
-        "photos_bicubic": summarise(_bicubic(photos, args.size)),
-    }
-    print(json.dumps(out))
+    result = figures(FashionModels.unverified(args.models), load_split("test").images, args.size, args.n, args.seed)
+    print(json.dumps({"models": str(args.models), **result}))
     return 0
 
 

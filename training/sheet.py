@@ -5,7 +5,9 @@
     fse-train sheet --before /tmp/v1_models --out docs/space_before_after.png   # a visitor's before/after
 
 Rows: test images and their reconstructions; random designs (hyperspace jumps) at 28x28 and the
-same designs at 256x256; a walk along each of the 8 parameters.
+same designs at 256x256; a walk along each of the 8 parameters. The before/after sheet shows the
+designs as the kiosk does, outlines drawn crisp at each size (contract.silhouette), beside the older
+models' plain renders.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from contract import silhouette
 from contract.fashion_mnist import DatasetError, load_split
 from kiosk.models import FashionModels, ModelError
 
+from . import outline
+
 PAD = 6
 BG = 255
+CROP = 384  # px of a 1024 px design shown unscaled, so a visitor's eye judges the outline
 
 
 def _font(size: int):
@@ -83,23 +89,57 @@ def model_rows(models: FashionModels, name: str, data: str | None, seed: int) ->
     return rows
 
 
+def shown(models: FashionModels, z: np.ndarray, size: int) -> np.ndarray:
+    """Designs (N, size, size) as the kiosk shows them: the generator's render with its silhouette drawn
+    crisp at that size (contract.silhouette)."""
+    return np.stack([silhouette.sharpen(d, d28) for d, d28 in zip(models.generate(z, size), models.generate(z, 28))])
+
+
+def _outline_crop(design: np.ndarray, size: int = CROP) -> tuple[int, int]:
+    """Top-left corner of a size x size crop centred on the design's outline where it is leftmost
+    in the middle third of the garment's height (a sleeve, a side seam): background on the left,
+    the garment and its shading on the right, the outline running through the middle."""
+    points = outline.silhouette_points(design, np.random.default_rng(0), n=4000)
+    if len(points) == 0:
+        return (design.shape[0] - size) // 2, (design.shape[1] - size) // 2
+    top, bottom = points[:, 0].min(), points[:, 0].max()
+    middle = points[np.abs(points[:, 0] - (top + bottom) / 2) <= (bottom - top) / 6]
+    y, x = middle[np.argmin(middle[:, 1])]
+    return tuple(int(np.clip(v - size // 2, 0, design.shape[0] - size)) for v in (y, x))
+
+
 def before_after_rows(before: FashionModels, after: FashionModels, data: str | None, seed: int) -> list[Image.Image]:
-    """The same 16 test photos, reconstructed by the older models and by these; then 16 jumps of
-    these at 256 px and one at 1024 px, as a visitor would see them on the booth's screen."""
+    """The same 16 test photos, reconstructed by the older models and by these; 20 jumps of these at
+    256 px; one jump and one reconstruction at 1024 px as a capture saves them; and 384 px crops of
+    their outlines at full resolution, the older models' capture beside this one's."""
     rng = np.random.default_rng(seed)
     test = load_split("test", data, 2000)
-    pick = rng.choice(len(test.images), 16, replace=False)
-    photos = test.images[pick]
-    z = rng.uniform(-1, 1, (16, 8)).astype(np.float32)
-    jumps = after.generate(z, 256)
-    return [
-        _row("test photo", [_tile(x, 96) for x in photos]),
-        _row("before: recon", [_tile(x, 96) for x in before.generate(before.encode(photos), 96)]),
-        _row("after: recon", [_tile(x, 96) for x in after.generate(after.encode(photos), 96)]),
-        _row("after: jumps 256 px", [_tile(x, 256) for x in jumps[:8]]),
-        _row("", [_tile(x, 256) for x in jumps[8:]]),
-        _row("after: 1024 px", [_tile(after.generate(z[:1], 1024)[0], 1024)]),
+    photos = test.images[rng.choice(len(test.images), 16, replace=False)]
+    z = rng.uniform(-1, 1, (20, 8)).astype(np.float32)
+    jumps = shown(after, z, 256)
+    pair = {"jump": z[:1], "reconstruction": None}  # the reconstruction: the first photo's
+    rows = [
+        _row("test photo", [_tile(x, 128) for x in photos]),
+        _row("before: recon", [_tile(x, 128) for x in before.generate(before.encode(photos), 128)]),
+        _row("after: recon", [_tile(x, 128) for x in shown(after, after.encode(photos), 128)]),
+        _row("after: jumps 256 px", [_tile(x, 256) for x in jumps[:10]]),
+        _row("", [_tile(x, 256) for x in jumps[10:]]),
     ]
+    big, crops = [], []
+    for name in pair:
+        z_after = pair[name] if name == "jump" else after.encode(photos[:1])
+        z_before = pair[name] if name == "jump" else before.encode(photos[:1])
+        design = shown(after, z_after, 1024)[0]
+        old = before.generate(z_before, 1024)[0]
+        top, left = _outline_crop(design)
+        big.append(_tile(design, 1024))
+        for label, image in (("before", old), ("after", design)):
+            crop = _tile(image[top : top + CROP, left : left + CROP], CROP)
+            ImageDraw.Draw(crop).text((8, 6), f"{name}, {label}", fill=0, font=_font(18))
+            crops.append(crop)
+    rows.append(_row("after: 1024 px\n(jump, recon\nof photo 1)", big))
+    rows.append(_row("384 px crops\nat full size", crops))
+    return rows
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = before_after_rows(
                 FashionModels.load(args.before), FashionModels.load(args.models), args.data, args.seed
             )
-            title = f"Before ({args.before.name}) and after ({args.models.name}): the same photos, then new jumps"
+            title = f"Before ({args.before.name}) and after ({args.models.name}): the same photos, new jumps, outlines at 1024 px"
         elif args.compare:
             rows += model_rows(FashionModels.load(args.compare), args.compare.name, args.data, args.seed)
         if not args.before:
