@@ -7,6 +7,10 @@ the fix) before the first frame, never at first use. numpy + onnxruntime only.
     models = FashionModels.load(Path("onnx_models"))
     designs = models.generate(z, 512, 512)     # (B, 512, 512) in [0, 1]
     z = models.encode(canvas[None])            # (1, 8)
+
+The kiosk's z is the 8 slider positions, each in [-1, 1]; the latent map the models were exported
+with (contract.latent, prior.npz) turns them into the generator's latent and the encoder's latent
+back into slider positions, so nothing else in the kiosk knows the map exists.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.latent import LatentMap, SliderIdentity, load_latent_map
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
 from contract.space import LATENT_DIM, coordinates
 
@@ -110,8 +115,17 @@ def _check_entry(path: Path, name: str, entry) -> None:
 class FashionModels:
     """Encoder, CPPN generator and classifier sessions, with cached coordinate grids per resolution."""
 
-    def __init__(self, models_dir: Path, manifest: dict, sessions: dict, providers: dict, landmarks: list[Landmark]):
+    def __init__(
+        self,
+        models_dir: Path,
+        manifest: dict,
+        sessions: dict,
+        providers: dict,
+        landmarks: list[Landmark],
+        latent: LatentMap | SliderIdentity,
+    ):
         self.models_dir = models_dir
+        self.latent = latent
         self.manifest = manifest
         self.sessions = sessions
         self.providers = providers  # model name -> active provider (for diagnostics)
@@ -154,9 +168,13 @@ class FashionModels:
             _check_io(path, session, entry, spec)
             sessions[name], providers[name] = session, active
         landmarks = _load_landmarks(models_dir / "landmarks.json")
+        try:
+            latent = load_latent_map(models_dir, manifest)
+        except (ValueError, OSError, KeyError) as e:
+            raise ModelError(f"the latent map could not be loaded ({e}): {FIX}") from None
         if progress:
             progress(1.0, "models ready")
-        return cls(models_dir, manifest, sessions, providers, landmarks)
+        return cls(models_dir, manifest, sessions, providers, landmarks, latent)
 
     # -- inference ---------------------------------------------------------------------------
     def grid(self, width: int, height: int) -> np.ndarray:
@@ -168,7 +186,7 @@ class FashionModels:
             return self._grids[key]
 
     def generate(self, z: np.ndarray, width: int, height: int | None = None, rows: slice | None = None) -> np.ndarray:
-        """z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN.
+        """Slider positions z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN.
 
         rows: only these rows of the (height, width) image (kiosk.render draws the full-size
         design in bands, so a newer request can interrupt it between bands)."""
@@ -177,13 +195,14 @@ class FashionModels:
         if rows is not None:
             grid = np.ascontiguousarray(grid[rows])
         z_name, coords_name = GENERATOR.input_names
-        out = self.sessions[GENERATOR.name].run(None, {z_name: z, coords_name: grid})[0]
+        out = self.sessions[GENERATOR.name].run(None, {z_name: self.latent.to_z(z), coords_name: grid})[0]
         return self._finite(out)
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """images (B, 28, 28) in [0, 1] -> z (B, 8)."""
+        """images (B, 28, 28) in [0, 1] -> slider positions z (B, 8)."""
         x = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0, 1).reshape(-1, 1, 28, 28)
-        return self.sanitize(self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: x})[0])
+        z = self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: x})[0]
+        return self.sanitize(self.latent.to_sliders(z))  # a NaN stays NaN for sanitize to count
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) -> class logits (B, 10)."""
