@@ -30,5 +30,3 @@ def coordinates(width: int, height: int, scale: float = COORD_SCALE) -> np.ndarr
     x, y = np.meshgrid(xs, ys)  # (H, W) each
     r = np.sqrt(x * x + y * y)
     return np.stack([x, y, r], axis=-1).astype(np.float32)  # (H, W, 3)
-
-

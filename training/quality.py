@@ -253,7 +253,9 @@ def quality_table(q: dict) -> str:
             lambda d: jump(d)["frechet_logits_to_photos"],
             "{:.1f}",
         ),
-        row("jumps: precision (k=3, 3000 vs 3000 photos, classifier logits)", ">= 0.85", lambda d: jump(d)["precision"]),
+        row(
+            "jumps: precision (k=3, 3000 vs 3000 photos, classifier logits)", ">= 0.85", lambda d: jump(d)["precision"]
+        ),
         row("jumps: recall (same)", ">= 0.65", lambda d: jump(d)["recall"]),
         row("jumps named with >= 0.9 confidence", ">= 0.60", lambda d: jump(d)[CONFIDENT_KEY]),
         row("jumps framed with a 2 % margin (1000, as viewed)", ">= 0.99", lambda d: jump(d)[FRAMED_KEY]),
