@@ -38,6 +38,7 @@ from . import metrics, quality
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
+from .landmarks import make_landmarks
 from .prints.export import add_prints
 from .prints.export import export as export_prints
 from .train import load_checkpoint
@@ -161,39 +162,6 @@ def check_parity(space: FashionSpace, sharpness: float, s: quality.SpaceSessions
     u = rng.uniform(-U_LIMIT, U_LIMIT, (1000, LATENT_DIM))
     result["sliders_round_trip"] = float(np.abs(s.latent.to_sliders(s.latent.to_z(u)) - u).max())
     return result
-
-
-def make_landmarks(
-    z_test: np.ndarray,
-    labels: np.ndarray,
-    s: quality.SpaceSessions,
-    seed: int,
-    per_class: int = 1000,
-    n_blends: int = 4,
-) -> list[dict]:
-    """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
-    whole test set named by the classifier's two most likely classes for the design found there.
-    Each is kept as slider positions ("z"), by the exact inverse of the latent map."""
-    rng = np.random.default_rng(seed)
-    points = []
-    for c, name in enumerate(CLASS_NAMES):
-        pts = z_test[labels == c]
-        pts = pts[rng.permutation(len(pts))[:per_class]]
-        points.append(({"name": name, "kind": "class-medoid", "class": c}, pts[metrics.medoid(pts)]))
-    centres = kmeans(z_test, n_blends, rng)
-    for centre, lg in zip(centres, s.logits(s.generate(s.latent.to_sliders(centres)))):
-        top = np.argsort(-lg)[:2]
-        name = f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}"
-        points.append(({"name": name, "kind": "k-means-centre", "class": int(top[0])}, centre))
-    return [{**lm, "z": s.latent.to_sliders(z)[0].round(4).tolist()} for lm, z in points]
-
-
-def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 50) -> np.ndarray:
-    centres = x[rng.choice(len(x), k, replace=False)]
-    for _ in range(iters):
-        assign = ((x[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
-        centres = np.stack([x[assign == j].mean(0) if (assign == j).any() else centres[j] for j in range(k)])
-    return centres
 
 
 def choose_sharpness(export_generator, train, seed: int, n: int = 2000) -> tuple[float, list]:
