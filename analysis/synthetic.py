@@ -44,6 +44,10 @@ def print_names(models_dir: Path) -> list[str]:
         ) from None
 
 
+def _slider_ends(rng: np.random.Generator) -> np.ndarray:
+    return np.sign(rng.uniform(-1, 1, 8)) * rng.uniform(0.9, 1.0, 8)
+
+
 def _walk(rng: np.random.Generator, start: np.ndarray, steps: int) -> np.ndarray:
     """Smooth steering that drifts away from where it started, but mostly stays near (as visitors do)."""
     velocity = np.zeros(8)
@@ -89,7 +93,9 @@ def make_day(
     captures = 0
     trail_points = 0
     for _ in range(sessions):
-        start = anchors[rng.integers(len(anchors))] if rng.random() < 0.7 else rng.uniform(-1, 1, 8)
+        # 70 % start at a landmark; the rest are visitors who push the sliders to their ends, the one
+        # place outside the training images (the learned prior spreads the data over the whole range).
+        start = anchors[rng.integers(len(anchors))] if rng.random() < 0.7 else _slider_ends(rng)
         steps = int(rng.integers(40, 400))  # 20 s .. 200 s at 2 Hz
         path = _walk(rng, np.asarray(start), steps)
         shots = set(rng.choice(steps, int(rng.integers(0, 5)), replace=False).tolist())

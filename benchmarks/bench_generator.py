@@ -45,7 +45,7 @@ def torch_reference(models_dir: Path):
     model = FashionSpace(cfg)
     model.load_state_dict(state)
     manifest = json.loads((models_dir / "manifest.json").read_text())
-    generator = ExportGenerator(model.eval(), manifest["latent"]["latent_scale"], manifest["rendering"]["sharpness"])
+    generator = ExportGenerator(model.eval(), manifest["rendering"]["sharpness"])
     return torch.no_grad()(generator), cfg.per_pixel_macs()
 
 

@@ -30,8 +30,3 @@ def coordinates(width: int, height: int, scale: float = COORD_SCALE) -> np.ndarr
     x, y = np.meshgrid(xs, ys)  # (H, W) each
     r = np.sqrt(x * x + y * y)
     return np.stack([x, y, r], axis=-1).astype(np.float32)  # (H, W, 3)
-
-
-def hyperspace_jump(rng: np.random.Generator) -> np.ndarray:
-    """A random point of the space, uniform in [-1, 1]^8 as in the original explorer."""
-    return rng.uniform(-1.0, 1.0, size=LATENT_DIM).astype(np.float32)

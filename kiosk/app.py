@@ -112,7 +112,13 @@ class App:
         z = clamp(start_z) if start_z is not None else clamp(models.landmarks[0].z if models.landmarks else np.zeros(8))
         self.state = ExplorerState(z=z, how="start", map_mode=show2d)
         print_names = list(prints.names) if prints is not None else ["none"]
-        self.explorer = Explorer(self.state, [lm.z for lm in models.landmarks], config.glide_s, print_names)
+        self.explorer = Explorer(
+            self.state,
+            [lm.z for lm in models.landmarks],
+            config.glide_s,
+            print_names,
+            jump_temperature=config.jump_temperature,
+        )
         self.attract = Attract(config.attract_after_s)
         self.trail = TrailRecorder(capture_log)
         self.usb_status = UsbStatusWatch(config.state_dir)

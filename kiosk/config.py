@@ -12,7 +12,7 @@ The file is grouped in TOML tables; each key lives in exactly one table:
     [inference] provider, intra_op_threads
     [display]   fullscreen, display_size
     [session]   attract_after_s, session_idle_s, default_print
-    [input]     joystick, deadzone, expo, steer_rate, glide_s
+    [input]     joystick, deadzone, expo, steer_rate, glide_s, jump_temperature
     [log]       log_level, trail_hz, disk_floor_mb, keep_free_mb
 
 Unknown keys are errors, not ignored: a typo in a booth config should stop the kiosk with a
@@ -275,6 +275,13 @@ class KioskConfig:
         "Seconds a jump (landmark, hyperspace) takes to glide to its target.",
         default=1.0,
         check=_range(0.0, 10.0),
+    )
+    jump_temperature: float = _key(
+        "input",
+        "Hyperspace jumps: 1 lands anywhere the training garments are (sliders uniform in -1..1); below 1 "
+        "stays nearer the middle of the learned prior (0.8: fewer odd shapes, a little less variety; docs/training.md).",
+        default=1.0,
+        check=_range(0.3, 1.0),
     )
 
     # [log]

@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from contract.space import LATENT_DIM, hyperspace_jump
+from contract.latent import hyperspace_jump
+from contract.space import LATENT_DIM
 
 SLIDER_LOW, SLIDER_HIGH = -1.0, 1.0
 """Every parameter lives in [-1, 1] (FashionModels.slider_range)."""
@@ -201,10 +202,12 @@ class Explorer:
         glide_s: float,
         print_names: list[str] | None = None,
         rng: np.random.Generator | None = None,
+        jump_temperature: float = 1.0,
     ) -> None:
         self.state = state
         self.landmarks = [clamp(z) for z in landmarks]
         self.glide_s = glide_s
+        self.jump_temperature = jump_temperature
         self.print_names = list(print_names or ["none"])
         self.rng = rng if rng is not None else np.random.default_rng()
 
@@ -232,9 +235,10 @@ class Explorer:
             self.state.canvas_drawn = False
 
     def jump(self, how: str = "jump") -> None:
-        """Hyperspace: a random point, uniform in [-1, 1]^8, reached at once (as in the original)."""
+        """Hyperspace: a random point, uniform in [-1, 1]^8 (as in the original) at temperature 1, reached
+        at once; the learned prior behind the sliders makes it a garment (contract.latent)."""
         self.state.stop_glide()
-        self.move(hyperspace_jump(self.rng), how)
+        self.move(hyperspace_jump(self.rng, self.jump_temperature), how)
 
     def random(self, now: float) -> None:
         """A random design nearby (RANDOM_STEP away), reached by a short glide."""

@@ -9,6 +9,10 @@ the space models' sessions: the exporter measures its figures through it too
     models = FashionModels.load(Path("onnx_models"))
     designs = models.generate(z, 512, 512)     # (B, 512, 512) in [0, 1]
     z = models.encode(canvas[None])            # (1, 8)
+
+The kiosk's z is the 8 slider positions, each in [-1, 1]; the latent map the models were exported
+with (contract.latent, prior.npz) turns them into the generator's latent and the encoder's latent
+back into slider positions, so nothing else in the kiosk knows the map exists.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.fashion_mnist import CLASS_NAMES, blend_name
+from contract.latent import LatentMap, SliderIdentity, load_latent_map
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
 from contract.space import LATENT_DIM, coordinates
 
@@ -121,8 +125,17 @@ def _check_entry(path: Path, name: str, entry) -> None:
 class FashionModels:
     """Encoder, CPPN generator and classifier sessions, with cached coordinate grids per resolution."""
 
-    def __init__(self, models_dir: Path, manifest: dict, sessions: dict, providers: dict, landmarks: list[Landmark]):
+    def __init__(
+        self,
+        models_dir: Path,
+        manifest: dict,
+        sessions: dict,
+        providers: dict,
+        landmarks: list[Landmark],
+        latent: LatentMap | SliderIdentity,
+    ):
         self.models_dir = models_dir
+        self.latent = latent
         self.manifest = manifest
         self.sessions = sessions
         self.providers = providers  # model name -> active provider (for diagnostics)
@@ -164,7 +177,11 @@ class FashionModels:
                 raise ModelError(f"{path} could not be loaded by onnxruntime ({e}): {FIX}") from None
             _check_io(path, session, entry, spec)
             sessions[name], providers[name] = session, active
-        models = cls(models_dir, manifest, sessions, providers, _load_landmarks(models_dir / "landmarks.json"))
+        try:
+            latent = load_latent_map(models_dir, manifest)
+        except (ValueError, OSError, KeyError) as e:
+            raise ModelError(f"the latent map could not be loaded ({e}): {FIX}") from None
+        models = cls(models_dir, manifest, sessions, providers, _load_landmarks(models_dir / "landmarks.json"), latent)
         models.landmarks = models.distinct_landmarks(models.landmarks)
         if progress:
             progress(1.0, "models ready")
@@ -197,8 +214,10 @@ class FashionModels:
             spec.name: create_session(models_dir / spec.file, "cpu", None, os.cpu_count() or 1)[0]
             for spec in SPACE_MODELS
         }
+        written = models_dir / "manifest.json"
+        latent = load_latent_map(models_dir, json.loads(written.read_text())) if written.is_file() else SliderIdentity()
         manifest = {"classes": list(CLASS_NAMES)}
-        return cls(models_dir, manifest, sessions, {name: "cpu" for name in sessions}, [])
+        return cls(models_dir, manifest, sessions, {name: "cpu" for name in sessions}, [], latent)
 
     # -- inference ---------------------------------------------------------------------------
     def grid(self, width: int, height: int) -> np.ndarray:
@@ -210,7 +229,7 @@ class FashionModels:
             return self._grids[key]
 
     def generate(self, z: np.ndarray, width: int, height: int | None = None, rows: slice | None = None) -> np.ndarray:
-        """z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN.
+        """Slider positions z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN.
 
         rows: only these rows of the (height, width) image (kiosk.render draws the full-size
         design in bands, so a newer request can interrupt it between bands)."""
@@ -219,7 +238,7 @@ class FashionModels:
         if rows is not None:
             grid = np.ascontiguousarray(grid[rows])
         z_name, coords_name = GENERATOR.input_names
-        out = self.sessions[GENERATOR.name].run(None, {z_name: z, coords_name: grid})[0]
+        out = self.sessions[GENERATOR.name].run(None, {z_name: self.latent.to_z(z), coords_name: grid})[0]
         return self._finite(out)
 
     def generate_many(self, z: np.ndarray, size: int) -> np.ndarray:
@@ -230,10 +249,10 @@ class FashionModels:
         return np.concatenate([self.generate(z[i : i + batch], size) for i in range(0, len(z), batch)])
 
     def encode(self, images: np.ndarray) -> np.ndarray:
-        """images (B, 28, 28) in [0, 1] -> z (B, 8)."""
+        """images (B, 28, 28) in [0, 1] -> slider positions z (B, 8)."""
         x = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0, 1).reshape(-1, 1, 28, 28)
         z = _in_batches(lambda part: self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: part})[0], x)
-        return self.sanitize(z)
+        return self.sanitize(self.latent.to_sliders(z))  # a NaN stays NaN for sanitize to count
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) -> class logits (B, 10)."""

@@ -53,8 +53,8 @@ def test_torch_reference_reproduces_generator_onnx(shipped_models, models_dir):
     z = np.concatenate([rng.uniform(-1, 1, (3, 8)), np.ones((1, 8)), -np.ones((1, 8))]).astype(np.float32)
     size = 40
     coords = shipped_models.grid(size, size)
-    want = shipped_models.generate(z, size)  # (5, 40, 40)
-    got = eager(torch.from_numpy(z), torch.from_numpy(coords)).numpy().reshape(want.shape)
+    want = shipped_models.generate(z, size)  # (5, 40, 40); z are slider positions
+    got = eager(torch.from_numpy(shipped_models.latent.to_z(z)), torch.from_numpy(coords)).numpy().reshape(want.shape)
     np.testing.assert_allclose(got, want, atol=2e-4)
 
 

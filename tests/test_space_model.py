@@ -10,6 +10,7 @@ import onnxruntime as ort
 import pytest
 import torch
 
+from contract.models import sha256_file
 from contract.space import coordinates
 from training import cli
 from training.config import SpaceConfig, quick
@@ -98,6 +99,7 @@ def quick_runs(tmp_path_factory):
     d = tmp_path_factory.mktemp("runs")
     assert cli.main(["space", "--quick", "--run", str(d / "space"), "--no-progress"]) == 0
     assert cli.main(["classifier", "--quick", "--run", str(d / "classifier"), "--no-progress"]) == 0
+    assert cli.main(["prior", "--quick", "--space", str(d / "space"), "--run", str(d / "prior")]) == 0
     return d
 
 
@@ -134,6 +136,8 @@ def test_export_and_sheet_are_fse_train_subcommands(tmp_path, capsys):
         out = capsys.readouterr().out
         assert f"usage: fse-train {name}" in out and option in out
     assert cli.main(["export", "--space", str(tmp_path / "none"), "--out", str(tmp_path / "m")]) == 2
+    with pytest.raises(SystemExit, match="train or recover the space first"):
+        cli.main(["prior", "--space", str(tmp_path / "none"), "--run", str(tmp_path / "p")])
     assert "fse-train export: " in capsys.readouterr().err
     with pytest.raises(SystemExit):
         cli.main(["--help"])
@@ -145,7 +149,7 @@ def quick_models(quick_runs, tmp_path_factory):
     from training.export import export_all
 
     out = tmp_path_factory.mktemp("models")
-    return out, export_all(quick_runs / "space", quick_runs / "classifier", out, test_limit=300)
+    return out, export_all(quick_runs / "space", quick_runs / "classifier", out, quick_runs / "prior", test_limit=300)
 
 
 def test_export_checks_parity_and_writes_the_manifest(quick_models):
@@ -155,7 +159,9 @@ def test_export_checks_parity_and_writes_the_manifest(quick_models):
         onnx.checker.check_model(onnx.load(str(path)), full_check=True)
         assert m["models"][name]["opset"] <= 17
     assert m["parity_max_abs"]["generator_28"] <= 1e-4 and m["parity_max_abs"]["generator_256"] <= 1e-4
-    assert m["parity_max_abs"]["encoder"] <= 1e-4
+    assert m["parity_max_abs"]["encoder"] <= 1e-4 and m["parity_max_abs"]["sliders_round_trip"] <= 1e-4
+    prior = m["latent"]["prior"]
+    assert prior["sha256"] == sha256_file(out / prior["file"]) and prior["command"].startswith("fse-train prior")
     # Dynamic batch and resolution in the exported generator.
     gen = ort.InferenceSession(str(out / "generator.onnx"), providers=["CPUExecutionProvider"])
     for b, (w, h) in ((1, (33, 17)), (5, (64, 64))):
@@ -201,14 +207,14 @@ def test_recover_rebuilds_a_run_from_the_onnx_files_and_polishes_it(quick_models
     model = FashionSpace(quick(SpaceConfig()))
     model.load_state_dict(ckpt["model"])
     model.eval()
-    scale, k = manifest["latent"]["latent_scale"], manifest["rendering"]["sharpness"]
+    k = manifest["rendering"]["sharpness"]
     z, coords = np.random.default_rng(1).uniform(-1, 1, (4, 8)).astype(np.float32), coordinates(31, 17)
     shipped = ort.InferenceSession(str(out / "generator.onnx")).run(None, {"z": z, "coords": coords})[0]
-    rebuilt = ExportGenerator(model, scale, k)(torch.from_numpy(z), torch.from_numpy(coords)).detach().numpy()
+    rebuilt = ExportGenerator(model, k)(torch.from_numpy(z), torch.from_numpy(coords)).detach().numpy()
     assert np.abs(shipped - rebuilt).max() < 1e-5
     image = np.random.default_rng(2).random((3, 1, 28, 28), dtype=np.float32)
     shipped = ort.InferenceSession(str(out / "encoder.onnx")).run(None, {"image": image})[0]
-    rebuilt = ExportEncoder(model, scale)(torch.from_numpy(image)).detach().numpy()
+    rebuilt = ExportEncoder(model)(torch.from_numpy(image)).detach().numpy()
     assert np.abs(shipped - rebuilt).max() < 1e-5
     assert ckpt["encoder_test_kl"] == manifest["quality"]["kl_nats"]
     assert ckpt["recovered_from"]["generator_sha256"] == manifest["models"]["generator"]["sha256"]

@@ -3,7 +3,8 @@
     fse-train space      --run runs/space       [--epochs 8] [--gan-epochs 1] [--resume] [--quick]
     fse-train classifier --run runs/classifier  [--epochs 6] [--resume] [--quick]
     fse-train prints     --run runs/prints      [--resume] [--quick]
-    fse-train export     --space runs/space --classifier runs/classifier --out onnx_models
+    fse-train prior      --space runs/space --run runs/prior
+    fse-train export     --space runs/space --classifier runs/classifier --prior runs/prior --out onnx_models
     fse-train sheet      --out docs/model_sheet.png [--compare runs/vae_models]
 
 `--set key=value` overrides any config field (see training/config.py). The data directory is
@@ -29,6 +30,7 @@ OWN_PARSERS = {
     "export": ("training.export", "the trained models -> ONNX files, landmarks and manifest in onnx_models/"),
     "sheet": ("training.sheet", "a PNG contact sheet of the exported models"),
     "recover": ("training.recover", "rebuild a fashion-space checkpoint from the shipped ONNX models"),
+    "prior": ("training.prior", "fit the learned prior between the sliders and z (contract/latent.py)"),
 }
 
 

@@ -1,18 +1,16 @@
 """`fse-train export`: the trained models -> ONNX files, landmarks and the manifest the kiosk reads.
 
-    fse-train export --space runs/space --classifier runs/classifier --out onnx_models [--reference OLD_MODELS]
+    fse-train export --space runs/space --classifier runs/classifier --prior runs/prior --out onnx_models
+                     [--reference OLD_MODELS]
 
 Writes encoder.onnx, generator.onnx, classifier.onnx (opset 17, dynamic batch and resolution),
-landmarks.json and manifest.json (files with sha256, input/output names, shapes and dtypes,
-training config, dataset checksum, command, wall time and the quality figures measured on the
-10k test set). Every model is checked with `onnx.checker` (full check) and against PyTorch.
+prior.npz, landmarks.json and manifest.json (files with sha256, input/output names, shapes and
+dtypes, training config, dataset checksum, command, wall time and the quality figures measured on
+the 10k test set). Every model is checked with `onnx.checker` (full check) and against PyTorch.
 
-The exported latent (the 8 parameters the kiosk shows, each in [-1, 1]) is the internal one
-squashed per dimension: u = tanh(z / latent_scale), so z = latent_scale * atanh(u). With
-latent_scale = 2*sqrt(3)/pi ~ 1.10 a uniform u makes z logistic with unit variance, close to the
-VAE's N(0, 1) prior: the hyperspace jump (u uniform in [-1, 1]^8, as in the original) then
-samples the prior, and reaches the classes (trousers!) that sit far out in an unshaped latent.
-The scale is chosen by a rule (see `choose_latent_scale`).
+The encoder and generator speak the space's own latent z; the 8 sliders the kiosk shows (each in
+[-1, 1]) reach it through the learned prior (`fse-train prior`, applied by contract.latent), so a
+uniform hyperspace jump samples where the training images sit.
 """
 
 from __future__ import annotations
@@ -20,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -30,61 +29,71 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
-from contract.fashion_mnist import CLASS_NAMES, blend_name, dataset_checksum, load_split
+from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
+from contract.latent import G_LIMIT, PRIOR_FILE, U_LIMIT, LatentMap
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, sha256_file
 from contract.space import LATENT_DIM, coordinates
-from kiosk.models import FashionModels
 
 from . import metrics, quality
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
+from .landmarks import make_landmarks
 from .prints.export import add_prints
 from .prints.export import export as export_prints
 from .train import load_checkpoint
 
 OPSET = 17  # TensorRT 8.5/8.6 on JetPack 5 stops at 17
-PRIOR_MATCHED_SCALE = 2 * 3**0.5 / np.pi  # logistic with unit variance
-SCALE_CANDIDATES = (PRIOR_MATCHED_SCALE, 0.9, 1.3, 1.5, 1.8)
-U_LIMIT = 0.98  # atanh(1) is infinite: the generator clips u to +-U_LIMIT (z within +-2.3 scale)
-JUMP_SAMPLES = 2000
-MIN_CLASS_FRACTION = 0.01
+VIEW_SCALE = 1.08
+"""The coordinate square the kiosk views (manifest `coordinates.scale`), as a multiple of the training
+square: Fashion-MNIST's garments fill their 28x28 frame edge to edge (70 % of the test photos touch it),
+so the generator's do too. At 1.08 the training square fills 92.6 % of the side, and a garment at
+its edge (plus the fade) leaves 3 % blank. Extrapolating the CPPN there instead of fading it out
+framed at most 94 % of jumps (at 1.08; 1.15: 72 %)."""
+SQUARE_FADE = 0.01
+"""Width of the fade to background outside the training square, in coordinate units: under a pixel
+at 28 px, about 5 px at 1024 px, so the cut reads as an edge, not as a stair."""
 MIN_JUMP_ENTROPY = 2.1
 SHARPNESS_CANDIDATES = (1.0, 1.25, 1.5, 1.75, 2.0)
 V1_PER_PIXEL_MACS = 16_960  # the v1 generator (z as one bias per layer, no Fourier features): the cost budget's base
 
 
 class ExportEncoder(nn.Module):
-    """image (B, 1, 28, 28) in [0, 1] -> z (B, 8): the posterior mean as the kiosk's parameters in (-1, 1)."""
+    """image (B, 1, 28, 28) in [0, 1] -> z (B, 8): the posterior mean (contract.latent maps it to sliders)."""
 
-    def __init__(self, model: FashionSpace, latent_scale: float):
+    def __init__(self, model: FashionSpace):
         super().__init__()
         self.encoder = model.encoder
-        self.inv_scale = 1.0 / latent_scale
 
     def forward(self, image):
         mean, _ = self.encoder(image)
-        return torch.tanh(mean * self.inv_scale)
+        return mean
 
 
 class ExportGenerator(nn.Module):
-    """z (B, 8) kiosk parameters in [-1, 1], coords (H, W, 3) from contract.space.coordinates -> design (B, H, W).
+    """z (B, 8) the space's latent, coords (H, W, 3) from contract.space.coordinates -> design (B, H, W).
 
     `sharpness` k renders sigmoid(k * logits): the Bernoulli decoder's output is the mean of what the
     pixel could be, greyest where it is least sure; k > 1 draws the likelier side more firmly (the
-    way a temperature below 1 does for a language model). k = 1 is the trained model unchanged."""
+    way a temperature below 1 does for a language model). k = 1 is the trained model unchanged.
 
-    def __init__(self, model: FashionSpace, latent_scale: float, sharpness: float = 1.0):
+    The design is what the generator learned on the training square [-c, c]^2 (c = the config's
+    coord_scale) and plain background outside it, faded over SQUARE_FADE: the kiosk views the square
+    with a margin (VIEW_SCALE), where the CPPN would otherwise extrapolate whatever its tanh layers
+    continue to (a neckline cut by the frame, stray shapes in the corners). Inside the square, so at
+    the training grid, the window is exactly 1."""
+
+    def __init__(self, model: FashionSpace, sharpness: float = 1.0):
         super().__init__()
         self.generator = model.generator
-        self.scale = latent_scale
         self.sharpness = sharpness
+        self.square = model.cfg.coord_scale
 
     def forward(self, z, coords):
-        u = torch.clamp(z, -U_LIMIT, U_LIMIT)
-        internal = (0.5 * self.scale) * torch.log((1 + u) / (1 - u))  # scale * atanh(u); ONNX has no atanh export
-        logits = self.generator.logits(internal, coords)
-        return torch.sigmoid(logits * self.sharpness if self.sharpness != 1.0 else logits)
+        logits = self.generator.logits(z, coords)
+        design = torch.sigmoid(logits * self.sharpness if self.sharpness != 1.0 else logits)  # (B, H, W)
+        inside = torch.clamp((self.square + SQUARE_FADE - coords[..., :2].abs()) / SQUARE_FADE, 0.0, 1.0)  # (H, W, 2)
+        return design * (inside[..., 0] * inside[..., 1])
 
 
 class ExportClassifier(nn.Module):
@@ -135,81 +144,24 @@ def _io(path: Path) -> dict:
     }
 
 
-def check_parity(
-    space: FashionSpace, latent_scale: float, sharpness: float, s: FashionModels, rng: np.random.Generator
-) -> dict:
-    """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder."""
-    wrapper = ExportGenerator(space, latent_scale, sharpness).eval()
-    z = rng.uniform(-1, 1, (4, LATENT_DIM)).astype(np.float32)
+def check_parity(space: FashionSpace, sharpness: float, s: quality.SpaceSessions, rng: np.random.Generator) -> dict:
+    """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder (in z), and
+    the latent map's round trip sliders -> z -> sliders."""
+    wrapper = ExportGenerator(space, sharpness).eval()
+    u = rng.uniform(-1, 1, (4, LATENT_DIM)).astype(np.float32)
+    z = s.latent.to_z(u)
     result = {}
     for size in (28, 256):
         with torch.no_grad():
             ref = wrapper(torch.from_numpy(z), torch.from_numpy(coordinates(size, size, space.cfg.coord_scale))).numpy()
-        result[f"generator_{size}"] = float(np.abs(ref - s.generate(z, size)).max())
+        result[f"generator_{size}"] = float(np.abs(ref - s.generate(u, size)).max())
     images = rng.uniform(0, 1, (4, 28, 28)).astype(np.float32)
     with torch.no_grad():
-        ref = ExportEncoder(space, latent_scale).eval()(torch.from_numpy(images[:, None])).numpy()
-    result["encoder"] = float(np.abs(ref - s.encode(images)).max())
+        ref = ExportEncoder(space).eval()(torch.from_numpy(images[:, None])).numpy()
+    result["encoder"] = float(np.abs(ref - s.encode_z(images)).max())
+    u = rng.uniform(-U_LIMIT, U_LIMIT, (1000, LATENT_DIM))
+    result["sliders_round_trip"] = float(np.abs(s.latent.to_sliders(s.latent.to_z(u)) - u).max())
     return result
-
-
-def jump_coverage(s: FashionModels, rng: np.random.Generator, n: int = JUMP_SAMPLES) -> dict:
-    """Classes reached by `n` hyperspace jumps (z uniform in [-1, 1]^8), labelled by the classifier."""
-    z = rng.uniform(-1, 1, (n, LATENT_DIM)).astype(np.float32)
-    return metrics.class_coverage(s.classify(s.generate_many(z, 28)).argmax(1))
-
-
-def choose_latent_scale(export_space, out: Path, seed: int) -> tuple[float, list]:
-    """The rule: the prior-matched scale first, then the other candidates; the first at which jumps
-    reach all 10 classes with >= 1% each and entropy >= MIN_JUMP_ENTROPY wins; if none does, the one
-    with the most classes and highest entropy. `export_space(scale)` writes the ONNX files to `out`."""
-    trials = []
-    for scale in SCALE_CANDIDATES:
-        export_space(scale)
-        cov = jump_coverage(FashionModels.unverified(out), np.random.default_rng(seed))
-        trials.append({"scale": scale, **{k: cov[k] for k in ("classes_at_least_1pct", "entropy_nats", "fractions")}})
-        if cov["classes_at_least_1pct"] == 10 and cov["entropy_nats"] >= MIN_JUMP_ENTROPY:
-            return scale, trials
-    best = max(trials, key=lambda t: (t["classes_at_least_1pct"], t["entropy_nats"]))
-    return best["scale"], trials
-
-
-def make_landmarks(
-    z_test: np.ndarray,
-    labels: np.ndarray,
-    s: FashionModels,
-    seed: int,
-    per_class: int = 1000,
-    n_blends: int = 4,
-) -> list[dict]:
-    """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
-    whole test set named by the classifier's two most likely classes for the design found there
-    (the next likely ones where that name is taken: contract.fashion_mnist.blend_name)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for c, name in enumerate(CLASS_NAMES):
-        pts = z_test[labels == c]
-        pts = pts[rng.permutation(len(pts))[:per_class]]
-        out.append({"name": name, "kind": "class-medoid", "class": c, "z": pts[metrics.medoid(pts)].round(4).tolist()})
-    centres = kmeans(z_test, n_blends, rng).astype(np.float32)
-    for centre, lg in zip(centres, s.classify(s.generate(centres, 28))):
-        out.append(
-            {
-                "name": blend_name(lg, {landmark["name"] for landmark in out}),
-                "kind": "k-means-centre",
-                "class": int(np.argmax(lg)),
-                "z": centre.round(4).tolist(),
-            }
-        )
-    return out
-
-
-def kmeans(x: np.ndarray, k: int, rng: np.random.Generator, iters: int = 50) -> np.ndarray:
-    centres = x[rng.choice(len(x), k, replace=False)]
-    for _ in range(iters):
-        assign = ((x[:, None] - centres[None]) ** 2).sum(-1).argmin(1)
-        centres = np.stack([x[assign == j].mean(0) if (assign == j).any() else centres[j] for j in range(k)])
-    return centres
 
 
 def choose_sharpness(export_generator, train, seed: int, n: int = 2000) -> tuple[float, list]:
@@ -233,8 +185,8 @@ def choose_sharpness(export_generator, train, seed: int, n: int = 2000) -> tuple
 
 
 def targets(q: dict, per_pixel_macs: int) -> dict:
-    """Each figure against its goal (issue 11); the ones measured against the reference models only
-    when `--reference` was given."""
+    """Each figure against its goal (issues 11 and 23); the ones measured against the reference models
+    only when `--reference` was given."""
     rec, jumps = q["reconstruction"], q["hyperspace_jump"]
     t = {
         "classifier_on_reconstructions>=0.80": rec["classifier_on_reconstructions"] >= 0.80,
@@ -245,6 +197,12 @@ def targets(q: dict, per_pixel_macs: int) -> dict:
         "jump_all_10_classes_>=1%": jumps["classes_at_least_1pct"] == 10,
         f"jump_entropy>={MIN_JUMP_ENTROPY}": jumps["entropy_nats"] >= MIN_JUMP_ENTROPY,
         "per_pixel_macs<=1.5x_v1": per_pixel_macs <= 1.5 * V1_PER_PIXEL_MACS,
+        # issue 23: every jump a garment
+        "reconstruction_bce<=225": q.get("reconstruction_bce_nats", np.inf) <= 225,
+        "jump_precision>=0.85": jumps["precision"] >= 0.85,
+        "jump_recall>=0.65": jumps["recall"] >= 0.65,
+        f"jumps_named_with_confidence>={quality.CONFIDENT}_share>=0.60": jumps[quality.CONFIDENT_KEY] >= 0.60,
+        "jumps_framed_with_2%_margin>=0.99": jumps[quality.FRAMED_KEY] >= 0.99,
     }
     ref = q.get("reference")
     if ref:
@@ -258,13 +216,14 @@ def targets(q: dict, per_pixel_macs: int) -> dict:
     return t
 
 
-def measure(out: Path, test, train, seed: int, knn_train: int, recon_bce: dict | None = None) -> dict:
-    """The quality figures of the ONNX models in `out` (also used for `--reference`, so both compare)."""
-    s = FashionModels.unverified(out)
+def measure(
+    s: quality.SpaceSessions, test, train, seed: int, knn_train: int, recon_bce: dict | None = None
+) -> tuple[dict, np.ndarray, np.ndarray]:
+    """The quality figures of one set of ONNX models (also used for `--reference`, so both compare)."""
     rng = np.random.default_rng(seed)
     subset = rng.choice(len(train.images), min(knn_train, len(train.images)), replace=False)
-    z_test, z_train = s.encode(test.images), s.encode(train.images)
-    figures = quality.space_quality(out, test.images, test.labels, seed)
+    z_test, z_train = s.encode_z(test.images), s.encode_z(train.images)  # where the data sits in z
+    figures = quality.space_quality(s, test.images, test.labels, seed)
     q = {
         "test_images": len(test.images),
         "latent_knn5_accuracy": metrics.knn_accuracy(z_train[subset], train.labels[subset], z_test, test.labels),
@@ -291,8 +250,8 @@ def export_all(
     space_run: Path,
     classifier_run: Path,
     out: Path,
+    prior_run: Path,
     data: str | None = None,
-    latent_scale: float | None = None,
     seed: int = 7,
     test_limit: int | None = None,
     knn_train: int = 10_000,
@@ -303,7 +262,12 @@ def export_all(
     else the classifier.onnx already in `out` is kept as it is (its manifest entry carried over), so
     a new fashion space is judged by the same classifier as the old one."""
     t0 = time.time()
+    if not (prior_run / PRIOR_FILE).exists():
+        raise SystemExit(f"fse-train export: {prior_run / PRIOR_FILE} not found; fit it with `fse-train prior`")
     out.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(prior_run / PRIOR_FILE, out / PRIOR_FILE)
+    latent = LatentMap.load(out / PRIOR_FILE)
+    prior_ckpt = load_checkpoint(prior_run / "checkpoint.pt")
     s_ckpt = load_checkpoint(space_run / "checkpoint.pt")
     s_cfg = from_dict(SpaceConfig, s_ckpt["config"])
     space = FashionSpace(s_cfg)
@@ -330,49 +294,47 @@ def export_all(
             f"{out / CLASSIFIER.file} does not exist; train one with `fse-train classifier`"
         )
 
-    def export_space(scale: float, k: float = 1.0):
-        _export(ExportEncoder(space, scale), (image,), out, ENCODER)
+    def export_space(k: float = 1.0):
+        _export(ExportEncoder(space), (image,), out, ENCODER)
         _export(
-            ExportGenerator(space, scale, k),
+            ExportGenerator(space, k),
             (torch.zeros(2, LATENT_DIM), torch.from_numpy(coordinates(5, 7))),
             out,
             GENERATOR,
         )
 
-    trials, sharpness_trials = [], []
-    if latent_scale is None:
-        latent_scale, trials = choose_latent_scale(export_space, out, seed)
+    sharpness_trials = []
     test, train = load_split("test", data, test_limit), load_split("train", data)
     if sharpness is None:
 
-        def sessions_at(k: float) -> FashionModels:
-            export_space(latent_scale, k)
-            return FashionModels.unverified(out)
+        def sessions_at(k: float) -> quality.SpaceSessions:
+            export_space(k)
+            return quality.SpaceSessions(out, latent, VIEW_SCALE * s_cfg.coord_scale)
 
         sharpness, sharpness_trials = choose_sharpness(sessions_at, train, seed)
-    export_space(latent_scale, sharpness)
+    export_space(sharpness)
+    s = quality.SpaceSessions(out, latent, VIEW_SCALE * s_cfg.coord_scale)
     from .train import evaluate_space
 
     recon = evaluate_space(space, torch.from_numpy(test.images))
     if "encoder_test_kl" in s_ckpt:  # a recovered run has no log-variance head; its frozen encoder's KL is known
         recon["test_kl"] = s_ckpt["encoder_test_kl"]
-    q, z_test, z_train = measure(out, test, train, seed, knn_train, recon)
-    q["latent_scale_trials"] = trials
+    q, z_test, z_train = measure(s, test, train, seed, knn_train, recon)
     q["sharpness_trials"] = sharpness_trials
     q["generator_per_pixel_macs"] = s_cfg.per_pixel_macs()
     if reference is not None:
-        ref, _, _ = measure(reference, test, train, seed, knn_train, reference_bce(reference))
-        ref["generator_per_pixel_macs"] = V1_PER_PIXEL_MACS
+        ref, _, _ = measure(quality.SpaceSessions(reference), test, train, seed, knn_train, reference_bce(reference))
+        ref_quality = json.loads((reference / "manifest.json").read_text())["quality"]
+        ref["generator_per_pixel_macs"] = ref_quality.get("generator_per_pixel_macs", V1_PER_PIXEL_MACS)
         q["reference"] = {"models": str(reference), **ref}
     q["targets"] = targets(q, s_cfg.per_pixel_macs())
 
-    s = FashionModels.unverified(out)
     landmarks = make_landmarks(z_test, test.labels, s, seed)
     (out / "landmarks.json").write_text(
         json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks}, indent=1) + "\n"
     )
-    parity = check_parity(space, latent_scale, sharpness, s, np.random.default_rng(seed))
-    lo, hi = np.percentile(z_train, [0.5, 99.5], axis=0)
+    parity = check_parity(space, sharpness, s, np.random.default_rng(seed))
+    lo, hi = np.percentile(latent.to_sliders(z_train), [0.5, 99.5], axis=0)
     files = {}
     for spec in (ENCODER, GENERATOR, CLASSIFIER):
         p = out / spec.file
@@ -383,17 +345,37 @@ def export_all(
         "models": files,
         "latent": {
             "dim": LATENT_DIM,
-            "latent_scale": latent_scale,
-            "shaping": "u = tanh(z / latent_scale); the generator clips u to +-%g" % U_LIMIT,
+            "map": (
+                "sliders u in [-1, 1]^8 -> g = Phi^-1((u + 1) / 2) per dimension (|u| clipped to %.4f, |g| <= %g) "
+                "-> z = flow(g), %d affine couplings fitted to the encoder means of the training images "
+                "(contract.latent.LatentMap, weights in prior.npz) -> generator.onnx; encoder.onnx's z -> sliders "
+                "by the exact inverse" % (U_LIMIT, G_LIMIT, latent.couplings)
+            ),
+            "prior": {
+                "file": PRIOR_FILE,
+                "sha256": sha256_file(out / PRIOR_FILE),
+                "bytes": (out / PRIOR_FILE).stat().st_size,
+                "config": prior_ckpt["config"],
+                "test_nll_nats": prior_ckpt["history"][-1]["test_nll"],
+                "train_seconds": prior_ckpt["train_seconds"],
+                "command": prior_ckpt["command"],
+            },
             "slider_range": [-1.0, 1.0],
             "data_range_0.5_99.5_pct": [lo.round(3).tolist(), hi.round(3).tolist()],
-            "jump": "uniform in [-1, 1]^8",
+            "jump": "sliders uniform in [-1, 1]^8; kiosk.toml [explorer] jump_temperature T < 1 draws g from N(0, T^2)",
         },
         "rendering": {
             "sharpness": sharpness,
             "meaning": "the generator draws sigmoid(sharpness * logits); 1 = the trained decoder's mean",
         },
-        "coordinates": {"function": "contract.space.coordinates(width, height, scale)", "scale": s_cfg.coord_scale},
+        "coordinates": {
+            "function": "contract.space.coordinates(width, height, scale)",
+            "scale": VIEW_SCALE * s_cfg.coord_scale,
+            "training_scale": s_cfg.coord_scale,
+            "meaning": "every view renders the square [-scale, scale]^2; the generator draws the garment on the "
+            "training square and plain background outside it (faded over %g), so a garment keeps a margin"
+            % SQUARE_FADE,
+        },
         "classes": list(CLASS_NAMES),
         "training": {
             "space": {
@@ -439,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--out", type=Path, default=Path("onnx_models"))
     p.add_argument("--data", help="Fashion-MNIST directory")
-    p.add_argument("--latent-scale", type=float, help="skip the rule and use this scale")
+    p.add_argument("--prior", type=Path, default=Path("runs/prior"), help="the prior's run directory (fse-train prior)")
     p.add_argument("--sharpness", type=float, help="skip the rule (choose_sharpness) and use this k; 1 = none")
     p.add_argument("--test-limit", type=int, help="evaluate on the first N test images (tests only)")
     p.add_argument(
@@ -460,8 +442,8 @@ def main(argv: list[str] | None = None) -> int:
         args.space,
         args.classifier,
         args.out,
+        args.prior,
         args.data,
-        args.latent_scale,
         test_limit=args.test_limit,
         reference=args.reference,
         sharpness=args.sharpness,
