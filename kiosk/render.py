@@ -396,8 +396,10 @@ class DesignRenderer:
         if self._requests.newer():
             return
         design = full if full.shape[0] == self.print_size else resample(full, self.print_size)
-        # the outline steepened at the print's own size, as the plain design's is (contract.silhouette)
-        printed = apply_print(self.prints, silhouette.sharpen(design, design28), weights)
+        # Not silhouette.sharpen, as the plain design is: it pushes a garment's dark inner parts (a
+        # coat's opening) down to the background's black, and the print's mask then takes them for
+        # holes; the mask's own threshold already draws a crisp outline at the print's size.
+        printed = apply_print(self.prints, design, weights)
         self._publish(req, "print", printed, design28, looks_like)
         self._done = (key, req.print_name, "print")
 
@@ -617,8 +619,7 @@ class CaptureWorker:
                 weights = None
                 if self.prints is not None and print_name != "none":
                     weights = self.prints.weights(print_name)
-                    design = silhouette.sharpen(render_bands(self.models, z, self.SIZE), design28)
-                    image = apply_print(self.prints, design, weights)
+                    image = apply_print(self.prints, render_bands(self.models, z, self.SIZE), weights)
                 else:
                     image = plain_rgb(silhouette.sharpen(render_bands(self.models, z, self.SIZE), design28))
                 if self.capture_log is None:

@@ -40,8 +40,8 @@ PATCH = 64
 PATCHES_PER_DESIGN = 4
 
 
-def designs(models, size: int = EVAL_SIZE, data_dir=None) -> dict[str, np.ndarray]:
-    """The 12 designs by name -> (size, size) float32 in [0, 1]."""
+def latents(models, data_dir=None) -> dict[str, np.ndarray]:
+    """The 12 designs' parameters by name -> (8,) float32."""
     from contract.fashion_mnist import CLASS_NAMES, load_split
 
     test = load_split("test", data_dir)
@@ -53,7 +53,12 @@ def designs(models, size: int = EVAL_SIZE, data_dir=None) -> dict[str, np.ndarra
     rng = np.random.default_rng(0)
     for j in range(JUMPS):
         zs[f"jump{j}"] = rng.uniform(-1, 1, 8).astype(np.float32)
-    return {name: models.generate(z, size, size)[0] for name, z in zs.items()}
+    return zs
+
+
+def designs(models, size: int = EVAL_SIZE, data_dir=None) -> dict[str, np.ndarray]:
+    """The 12 designs by name -> (size, size) float32 in [0, 1]."""
+    return {name: models.generate(z, size, size)[0] for name, z in latents(models, data_dir).items()}
 
 
 def garment(rgb: np.ndarray, background) -> np.ndarray:

@@ -3,7 +3,7 @@
     python -m training.prints.sheet --models onnx_models --out docs/img/prints
 
 Each sheet (`<out>/<print>.png`): the top two rows are 6 of the evaluation designs
-(`evaluate.designs`: trousers, dress, shirt, coat, sneaker, bag) at 256 px shown at CELL px, flat
+(`evaluate.latents`: trousers, dress, shirt, coat, sneaker, bag) at 256 px shown at CELL px, flat
 (the tile laid straight, `Drape` all zero) above draped (what the kiosk draws: `Prints.apply`);
 the bottom row is a CROP x CROP window of a 1024 px capture of the dress at full resolution, flat
 then draped, then the same window of the coat. Saved as 128-colour PNGs, so 8 sheets stay a few MB.
@@ -48,12 +48,17 @@ def make_sheets(models_dir: Path, out: Path) -> list[Path]:
     from kiosk.models import FashionModels
     from kiosk.prints import Prints
 
-    from .evaluate import designs
+    from .evaluate import latents
 
     models = FashionModels.load(models_dir)
     prints = Prints.load(models_dir)
-    small = list(designs(models, 256).values())[:6]
-    big = designs(models, 1024)
+
+    def render(z, size):
+        return models.generate(z, size, size)[0]
+
+    zs = latents(models)
+    small = [render(z, 256) for z in list(zs.values())[:6]]
+    big = {name: render(zs[name], 1024) for name in ("dress", "coat")}
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in prints.names[1:]:
