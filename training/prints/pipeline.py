@@ -138,25 +138,24 @@ def drape_field(small: torch.Tensor, garment: torch.Tensor, blur: torch.Tensor, 
 def sample_tile(tile: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """tile (B,3,T,T), u, v (1,H,W) tile units -> (B,3,H,W): the tile wrapped, bilinear.
 
-    Four gathers from the flattened tile, not GridSample: onnxruntime's GridSample took ~0.5 us a
+    Four gathers from the flattened, padded tile, not GridSample: onnxruntime's GridSample took ~0.5 us a
     pixel on the 2-core CPU (270 ms at 720 px). The kiosk passes the tile at the render's scale
     (one tile pixel ~ one output pixel, `kiosk.prints`), so no mip level is chosen here."""
     B, C, T = tile.shape[0], tile.shape[1], tile.shape[-1]
     H, W = u.shape[-2:]
-    texels = tile.permute(2, 3, 0, 1).reshape(T * T, B * C)  # one row per texel: one gather copies all its channels
-    x = (u - torch.floor(u)) * T - 0.5  # tile pixel i is centred at (i + 0.5) / T
-    y = (v - torch.floor(v)) * T - 0.5
+    # one wrapped texel on each side, then one row per texel: a gather copies all its channels, and
+    # the four neighbours of texel i are i, i + 1, i + T + 2, i + T + 3 (no wrapping per pixel)
+    padded = F.pad(tile, (1, 1, 1, 1), mode="circular")
+    texels = padded.permute(2, 3, 0, 1).reshape((T + 2) * (T + 2), B * C)
+    x = (u - torch.floor(u)) * T + 0.5  # tile pixel i (padded i + 1) is centred at (i + 0.5) / T
+    y = (v - torch.floor(v)) * T + 0.5
     x0, y0 = torch.floor(x), torch.floor(y)
     fx, fy = (x - x0).reshape(-1, 1), (y - y0).reshape(-1, 1)
-    # wrapped neighbours: -1 is the last pixel, T the first
-    x0i, y0i = torch.remainder(x0, T).long(), torch.remainder(y0, T).long()
-    x1i, y1i = torch.remainder(x0i + 1, T), torch.remainder(y0i + 1, T)
-
-    def at(yi, xi):
-        return texels[(yi * T + xi).reshape(-1)]  # (H*W, B*C)
-
-    top = at(y0i, x0i) + (at(y0i, x1i) - at(y0i, x0i)) * fx
-    bottom = at(y1i, x0i) + (at(y1i, x1i) - at(y1i, x0i)) * fx
+    i00 = (y0 * (T + 2) + x0).reshape(-1).long()
+    g00, g01 = texels[i00], texels[i00 + 1]
+    g10, g11 = texels[i00 + (T + 2)], texels[i00 + (T + 3)]
+    top = g00 + (g01 - g00) * fx
+    bottom = g10 + (g11 - g10) * fx
     return (top + (bottom - top) * fy).t().reshape(B, C, H, W)
 
 
