@@ -13,6 +13,11 @@ settle-to-print, preview refresh; cold start to first interactive frame (s); pea
 peak after the capture with a print (MB). Targets from issue 13 are listed under "targets" with
 pass/fail. The same script runs an older kiosk (getattr fallbacks), for before/after pairs.
 
+`--scenario print` (benchmarks/bench_prints.py runs it, `python -m benchmarks --only prints`): the
+same kiosk with a print on throughout: the sweep (frame time, input -> draft, every draft carrying
+the print), settle cycles (settle -> print at the view's size) and captures with the print
+(press -> saved, a 1024 px design and print).
+
 Before/after pairs measured in the same process (the full run only; `--quick` skips them):
 - "sweep_redraw_all": the sweep again with every widget redrawn every frame.
 - "uncapped": the settle cycles again with the final design, the print and the previews rendered
@@ -63,8 +68,9 @@ def _percentiles(values) -> dict:
     }
 
 
-def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
-    """Runs inside the kiosk process."""
+def child(quick: bool, state_dir: str, print_name: str = "leopard", scenario: str = "kiosk") -> dict:
+    """Runs inside the kiosk process; scenario "kiosk" (the plain sweep and everything after it) or
+    "print" (a print on throughout, see the module docstring)."""
     import pygame
 
     argv = ["--windowed", "--joystick", "sim", "--state-dir", state_dir, "--size", "1920x1080", "--print", print_name]
@@ -119,7 +125,12 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
         loop(0.5)
         return frames, drafts
 
-    # 1. Continuous sweep.
+    if scenario == "print":
+        return print_scenario(app, parts, loop, sweep, pace, print_name, quick)
+
+    # 1. Continuous sweep, the plain design (the kiosk starts with the print; scenario "print" sweeps with it).
+    if hasattr(parts.commands, "select_print"):
+        parts.commands.select_print("none")
     sweep_s = 5.0 if quick else 15.0
     sweep_frames, sweep_draft = sweep(sweep_s)
 
@@ -181,9 +192,44 @@ def child(quick: bool, state_dir: str, print_name: str = "leopard") -> dict:
     return out
 
 
+def print_scenario(app, parts, loop, sweep, pace, print_name: str, quick: bool) -> dict:
+    """A print on throughout: the sweep, settle -> print, and captures with the print."""
+    parts.commands.select_print(print_name)
+    parts.settle(30)
+    frames, drafts = sweep(5.0 if quick else 15.0)
+    app.metrics.print_ms.clear()
+    board = app.hub.simulator
+    for i in range(4 if quick else 12):
+        board.set_axis(i % 8, 0.9 if i % 2 else -0.9)
+        loop(0.4)
+        board.set_axis(i % 8, 0.0)
+        end = time.monotonic() + 15
+        while not parts.renders_final() and time.monotonic() < end:
+            app.step()
+            pace()
+    settled = list(app.metrics.print_ms)
+    app.metrics.capture_ms.clear()
+    for i in range(2 if quick else 5):  # a new design each time: the same one is debounced
+        board.set_axis(i % 8, 0.5)
+        loop(0.3)
+        board.set_axis(i % 8, 0.0)
+        parts.settle(30)
+        capture_with_print(app, parts, loop, print_name)
+    out = {
+        "frame_ms": _percentiles(frames),
+        "draft_ms": _percentiles(drafts),
+        "print_ms": _percentiles(settled),
+        "capture_ms": _percentiles(app.metrics.capture_ms),
+        "capture_peak_rss_mb": peak_rss_mb(),
+        "sizes": {"hero": parts.renders.design_renderer.size, "print": parts.renders.design_renderer.print_size},
+    }
+    app.shutdown()
+    return out
+
+
 def capture_with_print(app, parts, loop, print_name: str) -> float | None:
-    """Peak RSS (MB) of the kiosk once a capture with a print is saved (a 1024 px design, a 512 px
-    print scaled up, the PNG and the log's durable write), on top of everything before it."""
+    """Peak RSS (MB) of the kiosk once a capture with a print is saved (a 1024 px design and print,
+    the PNG and the log's durable write), on top of everything before it."""
     if parts.renders.capture_worker is None:
         return None
     parts.commands.select_print(print_name)
@@ -266,14 +312,14 @@ def trail_flush_cost(state_dir: str, points: int = 40) -> dict:
     return {"writer_thread": round(worst * 1e3, 2)}
 
 
-def run(quick: bool = False) -> dict:
-    """The benchmark's results as a dict (see the module docstring)."""
+def run_child(quick: bool, scenario: str = "kiosk") -> tuple[dict, float]:
+    """The kiosk subprocess's results and when it was started (unix time)."""
     env = dict(os.environ, SDL_VIDEODRIVER="dummy", SDL_AUDIODRIVER="dummy", FSE_CONFIG="")
     env.pop("FSE_CONFIG")
     with tempfile.TemporaryDirectory() as state:
         start = time.time()
         result = subprocess.run(
-            [sys.executable, __file__, "--child", state] + (["--quick"] if quick else []),
+            [sys.executable, __file__, "--child", state, "--scenario", scenario] + (["--quick"] if quick else []),
             cwd=ROOT,
             env=env,
             capture_output=True,
@@ -282,7 +328,12 @@ def run(quick: bool = False) -> dict:
         )
         if result.returncode != 0:
             raise RuntimeError(f"kiosk benchmark child failed:\n{result.stderr[-3000:]}")
-        out = json.loads(result.stdout.strip().splitlines()[-1])
+        return json.loads(result.stdout.strip().splitlines()[-1]), start
+
+
+def run(quick: bool = False) -> dict:
+    """The benchmark's results as a dict (see the module docstring)."""
+    out, start = run_child(quick)
     out["cold_start_s"] = round(out.pop("first_frame_unix") - start, 2)
     measured = {
         "frame_p95_ms": out["frame_ms"].get("p95"),
@@ -321,10 +372,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--child", metavar="STATE_DIR", help=argparse.SUPPRESS)
+    p.add_argument("--scenario", choices=("kiosk", "print"), default="kiosk", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
         sys.path.insert(0, str(ROOT))
-        print(json.dumps(child(args.quick, args.child)))
+        print(json.dumps(child(args.quick, args.child, scenario=args.scenario)))
         return 0
     print(json.dumps(run(args.quick), indent=1))
     return 0

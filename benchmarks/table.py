@@ -130,18 +130,18 @@ def figure_rows(results: dict) -> list[tuple]:
             target = KIOSK_TARGETS[key]
             rows.append(("kiosk", label, _fmt(k[key]), "", f"<= {target:g}", _met(k[key], target)))
     pr = results.get("prints", {})
-    for size in (256, 512):
-        if f"network_ms_{size}" in pr:
-            rows.append(
-                (
-                    "prints",
-                    f"print network {size}² (ms)",
-                    _fmt(pr[f"network_ms_{size}"]),
-                    f"tile-and-shade {_fmt(pr[f'tile_and_shade_baseline_graph_ms_{size}'])} ms",
-                    "<= 150" if size == 256 else "",
-                    _met(pr[f"network_ms_{size}"], 150.0) if size == 256 else None,
-                )
-            )
+    for size in (96, 256, 720, 1024):
+        if f"print_graph_ms_{size}" in pr:
+            rows.append(("prints", f"print graph {size}² (ms)", _fmt(pr[f"print_graph_ms_{size}"]), "", "", None))
+    for key, label in (
+        ("frame_p95_ms", "with a print: frame p95 (ms)"),
+        ("draft_p95_ms", "with a print: input -> draft p95 (ms)"),
+        ("print_p95_ms", "with a print: settle -> print p95 (ms)"),
+        ("capture_p95_ms", "with a print: press -> capture saved p95 (ms)"),
+    ):
+        t = _get(pr, "targets", key)
+        if t and t["measured"] is not None:
+            rows.append(("prints", label, _fmt(t["measured"]), "", f"<= {t['target']:g}", t["ok"]))
     inp = results.get("input", {})
     if "parse_us_per_frame" in inp:
         rows.append(

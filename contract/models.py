@@ -82,6 +82,20 @@ CLASSIFIER = ModelSpec(
 SPACE_MODELS = (ENCODER, GENERATOR, CLASSIFIER)
 """The models the kiosk cannot start without."""
 
+PRINTS = ModelSpec(
+    "prints",
+    "prints.onnx",
+    inputs=(Tensor("design", (1, 1, "height", "width")), Tensor("tile", ("batch", 3, "tile", "tile"))),
+    outputs=(Tensor("rgb", ("batch", 3, "height", "width")), Tensor("uv", (1, 2, "height", "width"))),
+    purpose="a design in [0, 1] + a print's tile in [0, 1] at the render's scale -> the design printed "
+    "(the tile draped over the garment, shaded, on PRINT_BACKGROUND) and the tile coordinates it sampled",
+)
+PRINT_TILE_REPEATS = 4.0
+"""A print's tile repeats this many times across the design's [-1, 1] coordinate square (so one
+tile is 64 px of a 256 px design, 256 px of a 1024 px capture)."""
+PRINT_BACKGROUND = (0.96, 0.96, 0.95)
+"""The clean backdrop (RGB in [0, 1]) a printed design is shown on."""
+
 
 def sha256_file(path: Path) -> str:
     """The checksum manifest.json (and an export bundle's manifest) keeps for each file it names."""

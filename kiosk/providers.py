@@ -127,8 +127,8 @@ def session_options(intra_op_threads: int = 1, cpu_mem_arena: bool = True) -> or
 
     cpu_mem_arena=False returns each run's intermediates to the system when the run ends. The
     arena keeps its high-water mark for the life of the process: right for the generator (small,
-    same-shaped runs reuse it), wrong for the print network, whose per-pixel intermediates are
-    ~1 KB a pixel (at ~2 KB, the graph before kept 1.9 GB after one 720x720 print, measured;
+    same-shaped runs reuse it), wrong for the print graph, whose runs change size (drafts, the view,
+    1024 px captures; the print network before it kept 1.9 GB after one 720x720 print, measured;
     benchmarks/bench_prints.py).
     """
     options = ort.SessionOptions()

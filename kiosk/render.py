@@ -3,14 +3,14 @@
 Three workers, each a daemon thread with a latest-wins mailbox (a newer request replaces an
 unstarted one; a running one checks between bands and drops itself when it went stale):
 
-- `DesignRenderer`: for each z, a draft at reduced resolution while the visitor is moving; once
-  input settles, the final design in horizontal bands (so a new move interrupts it within one
-  band), or with a print on, the printed design. Also the 28x28 design for the canvas and canvas
-  encodes. The generator is sampled at capped sizes (`HERO_MAX_SIDE`, `PRINT_LIVE_SIDE`): the plain
-  design is resampled to the view's size and its outline drawn crisp there, the print is scaled up
-  once by the UI; docs/performance.md has the measurements behind each cap.
+- `DesignRenderer`: for each z, a draft at reduced resolution while the visitor is moving (with
+  the print on it, if one is chosen); once input settles, the final design in horizontal bands
+  (so a new move interrupts it within one band), or with a print on, the printed design at the
+  view's own size. Also the 28x28 design for the canvas and canvas encodes. The generator is sampled
+  at capped sizes (`HERO_MAX_SIDE`, `PRINT_DESIGN_SIDE`): the plain design is resampled to the view's
+  size and its outline drawn crisp there; docs/performance.md has the measurements behind each cap.
 - `PreviewRenderer`: all 8 x N slider previews in ONE batched generator call.
-- `CaptureWorker`: 1024x1024 render + print + the capture log's durable save (a queue, not
+- `CaptureWorker`: 1024x1024 render + print at 1024 + the capture log's durable save (a queue, not
   latest-wins: every capture a visitor asked for is saved).
 
 The UI thread only swaps in finished frames (`DesignRenderer.latest()`); `RenderMetrics` keeps the
@@ -69,19 +69,13 @@ at 0.56x the generator's pixels: settle-to-full p95 went from 468 to 221 ms on t
 the cap came in (docs/performance.md). Scaling the finished 540 px image up instead blurred the
 crisp outline back to ~3 px."""
 
-PRINT_LIVE_SIDE = 360
-"""The printed design in the live view renders at this size and is scaled up to the hero. The
-print network keeps ~1 KB of intermediates per pixel for the whole image (its garment mask and
-shading need the whole design, so it cannot run in bands): on the 2-core CPU 720 px takes ~0.9 s
-and ~0.6 GB, 360 px ~0.23 s and ~0.2 GB (the graph before its per-row first layer, when this was
-set: ~1.9 s and 1.1 GB, ~0.5 s and 0.35 GB). A print's finest detail is ~6 px at 360, so little is lost."""
 
-CAPTURE_PRINT_SIDE = 448
-"""A capture's print renders at this size and is scaled up to the 1024 px capture (the design
-itself is rendered at full 1024 px). The print makes this the kiosk's peak: at 512 px the kiosk
-reached 716-754 MB after a capture with a print (benchmark, issue 13's limit 700 MB, with the
-print graph of ~2 KB a pixel then); 448 px needed ~0.4 GB for that moment (~0.2 GB now) and keeps
-the print's detail-to-size ratio close to the live view's (360 px shown at 720)."""
+PRINT_DESIGN_SIDE = 360
+"""Under a print the live design renders at most this big and is resampled to the view's size, where
+the print is drawn. The print's edges need the view's own pixels (an upscaled print showed soft,
+stepped houndstooth and notched outlines, issue 19); the design under it is the CPPN's smooth
+picture, whose shading and silhouette survive a 2x bilinear resample, and a 360 px render costs
+0.44x a 540 px one, which keeps settle -> print within its 300 ms with the print graph on top."""
 
 EMPTY_DESIGN_MEAN = 0.02
 """A 28 px design this dark on average has nothing to name: the emptiest of Fashion-MNIST's 10,000
@@ -128,11 +122,14 @@ def lower_priority(threads, nice: int = WORKER_NICE) -> None:
 
 
 _PRINT_LOCK = threading.Lock()
-"""One print at a time (live view, warm-up, capture): each needs ~1 KB per pixel while it runs,
-and two at once would double the kiosk's peak memory for no gain on a 2-core CPU."""
+"""One full-size print at a time (live view, warm-up, capture): the print graph keeps ~100 bytes
+of intermediates per pixel while it runs (~100 MB at 1024 px). Drafts' prints are small and skip
+it, so a capture's print never holds up the design in motion."""
 
 
-def apply_print(prints, design: np.ndarray, weights: np.ndarray) -> np.ndarray:
+def apply_print(prints, design: np.ndarray, weights: np.ndarray, draft: bool = False) -> np.ndarray:
+    if draft:
+        return prints.apply(design, weights)
     with _PRINT_LOCK:
         return prints.apply(design, weights)
 
@@ -268,7 +265,8 @@ class DesignRenderer:
         self.prepare = prepare
         self.size, self.draft_side = size, DraftSide(draft_size)
         self.full_size = min(size, HERO_MAX_SIDE)
-        self.print_size = min(size, PRINT_LIVE_SIDE)
+        self.print_size = size  # the print at the view's own size: its detail is what an upscale softens
+        self.print_design_size = min(size, PRINT_DESIGN_SIDE)
         self._requests = _Mailbox()
         self._encodes = _Mailbox()
         self._lock = threading.Lock()
@@ -296,7 +294,7 @@ class DesignRenderer:
 
     def _warm_up_prints(self) -> None:
         """Two throwaway prints at the live size, in the background at start: onnxruntime's first
-        runs of a new shape were 2-4x slower (planning and first-touch of ~0.3 GB), and that
+        runs of a new shape were 2-4x slower (planning and first-touch of its buffers), and that
         visitor's first print should not pay for it."""
         design = np.zeros((self.print_size, self.print_size), np.float32)
         design[self.print_size // 8 : -self.print_size // 8, self.print_size // 4 : -self.print_size // 4] = 0.7
@@ -376,18 +374,23 @@ class DesignRenderer:
         if done and done[0] == key and done[1] == req.print_name and (done[2] == final or not req.settled):
             return  # already on screen at this stage or better
         if not req.settled:
+            weights = self._print_weights(req.print_name)
             side, t0 = self.draft_side.side, time.perf_counter()
             draft = self.models.generate(req.z, side, side)[0]
             self.draft_side.measured(side, (time.perf_counter() - t0) * 1e3)
+            # The print rides on the draft (a draft-sized print is a few ms), so steering with a
+            # print on never flashes to the plain design and back.
+            image = plain_rgb(draft) if weights is None else apply_print(self.prints, draft, weights, draft=True)
             # The canvas's 28 px design, read off the draft (one generator call less per draft).
-            self._publish(req, "draft", plain_rgb(draft), resample(draft, 28))
+            self._publish(req, "draft", image, resample(draft, 28))
             self._done = (key, req.print_name, "draft")
             return
         design28 = self.models.generate(req.z, 28, 28)[0]
         weights = self._print_weights(req.print_name)
-        # With a print on, the plain design is never shown (it would only flicker), so only the
-        # print-sized design is rendered: settle-to-print is one small render plus the print.
-        size = self.full_size if weights is None else self.print_size
+        # The design renders at a capped size (HERO_MAX_SIDE, PRINT_DESIGN_SIDE under a print): the
+        # CPPN's picture is smooth, so scaling it up loses nothing, while the print, whose edges are
+        # what an upscale softens and steps, is drawn at the view's own size.
+        size = self.full_size if weights is None else self.print_design_size
         if self._last_full is not None and self._last_full[0] == (key, size):
             full = self._last_full[1]  # only the print changed
         else:
@@ -402,7 +405,12 @@ class DesignRenderer:
             return
         if self._requests.newer():
             return
-        self._publish(req, "print", apply_print(self.prints, full, weights), design28, looks_like)
+        design = full if full.shape[0] == self.print_size else resample(full, self.print_size)
+        # Not silhouette.sharpen, as the plain design is: it pushes a garment's dark inner parts (a
+        # coat's opening) down to the background's black, and the print's mask then takes them for
+        # holes; the mask's own threshold already draws a crisp outline at the print's size.
+        printed = apply_print(self.prints, design, weights)
+        self._publish(req, "print", printed, design28, looks_like)
         self._done = (key, req.print_name, "print")
 
     def shown(self, full: np.ndarray, design28: np.ndarray) -> np.ndarray:
@@ -479,19 +487,6 @@ def _bilinear(image: np.ndarray, ys: np.ndarray, xs: np.ndarray) -> np.ndarray:
     a = image.astype(np.float32)
     rows = a[y0] * (1 - fy) + a[y1] * fy  # (len(ys), w, ...)
     return rows[:, x0] * (1 - fx) + rows[:, x1] * fx
-
-
-def upscale(rgb: np.ndarray, size: int) -> np.ndarray:
-    """(h, w, 3) uint8 -> (size, size, 3) uint8, bilinear with pixel centres aligned (no pygame:
-    this runs on worker threads)."""
-    h, w = rgb.shape[:2]
-    if (h, w) == (size, size):
-        return rgb
-
-    def centres(n_in: int) -> np.ndarray:  # the output's pixel centres in the input's pixels
-        return (np.arange(size) + 0.5) * (n_in / size) - 0.5
-
-    return np.round(_bilinear(rgb, centres(h), centres(w))).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -641,8 +636,7 @@ class CaptureWorker:
                 weights = None
                 if self.prints is not None and print_name != "none":
                     weights = self.prints.weights(print_name)
-                    side = min(self.SIZE, CAPTURE_PRINT_SIDE)
-                    image = upscale(apply_print(self.prints, render_bands(self.models, z, side), weights), self.SIZE)
+                    image = apply_print(self.prints, render_bands(self.models, z, self.SIZE), weights)
                 else:
                     image = plain_rgb(silhouette.sharpen(render_bands(self.models, z, self.SIZE), design28))
                 if self.capture_log is None:

@@ -96,8 +96,8 @@ def test_table_marks_targets_and_failed_suites(generator_result, tmp_path, capsy
         ),
         "kiosk": {"error": "RuntimeError: kiosk benchmark child failed"},
         "prints": {
-            "network_ms_256": 180.0,
-            "tile_and_shade_baseline_graph_ms_256": 20.0,
+            "print_graph_ms_720": 42.0,
+            "targets": {"print_p95_ms": {"target": 300.0, "measured": 320.0, "ok": False}},
             "before_after": {"print_peak_rss_mb": {"before": 1948.0, "after": 345.0}},
         },
     }
@@ -105,7 +105,8 @@ def test_table_marks_targets_and_failed_suites(generator_result, tmp_path, capsy
     assert "| generator | 512²: speed-up vs torch eager | 3x |" in text and ">= 2x | yes |" in text
     assert "| >= 50% | **no** |" in text
     assert "| kiosk | the suite failed |" in text
-    assert "| prints | print network 256² (ms) | 180 | tile-and-shade 20.0 ms | <= 150 | **no** |" in text
+    assert "| prints | print graph 720² (ms) | 42.0 |" in text
+    assert "| prints | with a print: settle -> print p95 (ms) | 320 |  | <= 300 | **no** |" in text
     assert "| 1948 | 345 |" in text
     missing = tmp_path / "none.json"
     assert table.main([str(missing)]) == 2
@@ -113,16 +114,6 @@ def test_table_marks_targets_and_failed_suites(generator_result, tmp_path, capsy
 
 
 # -- the optimisations -----------------------------------------------------------------------------
-
-
-def test_upscale_keeps_flat_colours_and_scales_gradients():
-    flat = np.full((5, 7, 3), (10, 200, 30), np.uint8)
-    assert (render.upscale(flat, 16) == (10, 200, 30)).all()
-    ramp = np.repeat(np.repeat(np.linspace(0, 255, 8).astype(np.uint8)[None, :, None], 8, 0), 3, 2)
-    big = render.upscale(ramp, 32)
-    assert big.shape == (32, 32, 3) and (np.diff(big[0, :, 0].astype(int)) >= 0).all()
-    assert big[0, 0, 0] == 0 and big[0, -1, 0] == 255
-    assert render.upscale(ramp, 8) is ramp
 
 
 def test_draft_side_follows_the_measured_speed():
@@ -225,15 +216,15 @@ def test_settled_design_and_previews_render_at_the_capped_sizes(app):
     settle(app)
     frame = renderer.latest()
     assert frame.stage == "print" and frame.image.shape[:2] == (renderer.print_size,) * 2
-    assert renderer.print_size == min(renderer.size, render.PRINT_LIVE_SIDE)
+    assert renderer.print_size == renderer.size, "the print at the view's own size, never scaled up"
 
 
-def test_the_print_network_runs_without_a_memory_arena_and_the_generator_with_one(shipped_models, models_dir):
-    """The sessions the kiosk really opens: the print network returns its ~2 KB-per-pixel
-    intermediates after each run (no arena), the generator keeps its arena (small, same-shaped runs)."""
+def test_the_print_graph_runs_without_a_memory_arena_and_the_generator_with_one(shipped_models, models_dir):
+    """The sessions the kiosk really opens: the print graph returns its per-pixel intermediates
+    after each run (no arena: a 1024 px capture's would stay), the generator keeps its arena
+    (small, same-shaped runs)."""
     from kiosk.prints import Prints
 
     prints = Prints.load(models_dir)
-    for session in (prints._session, prints._baseline_session):
-        assert session.get_session_options().enable_cpu_mem_arena is False
+    assert prints._session.get_session_options().enable_cpu_mem_arena is False
     assert shipped_models.sessions["generator"].get_session_options().enable_cpu_mem_arena is True

@@ -167,6 +167,24 @@ def test_changing_only_the_print_asks_for_the_printed_design(make_loop, prints):
     assert np.array_equal(loop.shown[-1].z, loop.state.z) and len(loop.schedule.metrics.print_ms) == 1
 
 
+def test_steering_with_a_print_on_shows_the_print_in_every_draft(make_loop, prints):
+    """Issue 19: the drafts carry the print, so the view never flashes from the printed design (on
+    its light background) to the plain dark one and back; the settled print is the view's size."""
+    loop = make_loop(prints)
+    loop.state.print_name = "breton_stripe"
+    loop.settle()
+    before = len(loop.shown)
+    loop.until(lambda: loop.steer(3) or any(f.stage == "draft" for f in loop.shown[before:]), "a draft")
+    drafts = [f for f in loop.shown[before:] if f.stage == "draft"]
+    light = np.round(np.array(prints.background) * 255)
+    for frame in drafts:
+        assert frame.print_name == "breton_stripe"
+        assert np.abs(frame.image[0, 0].astype(int) - light).max() <= 1, "a plain (dark) draft: the print flashed off"
+    loop.settle()
+    frame = loop.shown[-1]
+    assert frame.stage == "print" and frame.image.shape[:2] == (loop.schedule.design_renderer.size,) * 2
+
+
 def test_a_settled_render_in_flight_is_dropped_for_a_newer_z(loop, shipped_models, monkeypatch):
     # A gate on the real generator: the older design's first band waits until the newer z is
     # asked for, so that render is surely in flight when it goes stale (a fast machine could

@@ -146,8 +146,7 @@ def test_manifest_carries_the_prints(models_dir):
     assert [p["name"] for p in m["prints"]["prints"]] == [p["name"] for p in names]
     for entry in (
         m["prints"]["index"],
-        m["prints"]["network"],
-        m["prints"]["baseline"],
+        m["prints"]["graph"],
         *(p["swatch"] for p in m["prints"]["prints"]),
     ):
         assert hashlib.sha256((models_dir / entry["file"]).read_bytes()).hexdigest() == entry["sha256"]

@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
         if name == "space":
             s.add_argument("--gan-epochs", type=int)
-    add_prints(sub)  # the print network's subcommand (training/prints/cli.py)
+    add_prints(sub)  # the print graph's export (training/prints/cli.py)
     for name, (_, help_) in OWN_PARSERS.items():
         sub.add_parser(name, help=help_, add_help=False)  # listed here, parsed by its module
     return p

@@ -40,7 +40,6 @@ from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
 from .landmarks import make_landmarks
 from .prints.export import add_prints
-from .prints.export import export as export_prints
 from .train import load_checkpoint
 
 OPSET = 17  # TensorRT 8.5/8.6 on JetPack 5 stops at 17
@@ -413,12 +412,6 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--space", type=Path, default=Path("runs/space"), help="fashion-space run directory")
     p.add_argument("--classifier", type=Path, default=Path("runs/classifier"), help="classifier run directory")
-    p.add_argument(
-        "--prints",
-        type=Path,
-        default=Path("runs/prints"),
-        help="print-network run directory; exported first when its checkpoint exists",
-    )
     p.add_argument("--out", type=Path, default=Path("onnx_models"))
     p.add_argument("--data", help="Fashion-MNIST directory")
     p.add_argument("--prior", type=Path, default=Path("runs/prior"), help="the prior's run directory (fse-train prior)")
@@ -436,8 +429,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if (args.prints / "checkpoint.pt").exists():
-        export_prints(args.prints, args.out)
     m = export_all(
         args.space,
         args.classifier,

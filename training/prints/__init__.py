@@ -1,1 +1,1 @@
-"""Prints for designs: textures, the print network, its training, evidence and export (see docs/prints.md)."""
+"""Prints for designs: textures, the print graph, its export, evaluation and contact sheets (see docs/prints.md)."""

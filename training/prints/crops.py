@@ -1,4 +1,4 @@
-"""Random texture crops for the two classifiers (loss network and recognizer), in torch.
+"""Random texture crops for the recognizer (training/prints/recognizer.py) and evaluate.py, in torch.
 
 Crops are sampled from tiled textures with bilinear wrapping at a random scale and offset, then
 optionally shaded by a smooth random field (as a garment's folds would), so a classifier learns
@@ -47,15 +47,6 @@ def smooth_field(n: int, size: int, low: float, high: float, gen: torch.Generato
     return low + (high - low) * field
 
 
-def shuffle_patches(x: torch.Tensor, block: int, gen: torch.Generator) -> torch.Tensor:
-    """Cut each crop into block x block squares and shuffle them: same colours, broken structure."""
-    n, c, h, w = x.shape
-    gh, gw = h // block, w // block
-    blocks = x[:, :, : gh * block, : gw * block].reshape(n, c, gh, block, gw, block)
-    blocks = blocks.permute(0, 2, 4, 1, 3, 5).reshape(n, gh * gw, c, block, block)
-    perm = torch.randperm(gh * gw, generator=gen)
-    blocks = blocks[:, perm].reshape(n, gh, gw, c, block, block).permute(0, 3, 1, 4, 2, 5)
-    return blocks.reshape(n, c, gh * block, gw * block)
 
 
 def flat(x: torch.Tensor) -> torch.Tensor:

@@ -6,8 +6,8 @@ is trained only on real swatch crops (at the render scale of a 256x256 design, s
 smooth fields as a garment's folds would) against an "other" class of every other GIMP pattern,
 flat colours and heavily blurred prints -- so colour mush is not forced onto the nearest print.
 
-`score()` renders 50 designs in every print, takes up to 4 patches per design from inside the
-garment, and reports per print how often the patch is recognised as the intended print.
+`training/prints/evaluate.py` prints 12 designs in every print, takes up to 4 patches per design
+from inside the garment, and reports per print how often the patch is recognised as that print.
 """
 
 from __future__ import annotations
@@ -52,8 +52,6 @@ class RecognizerConfig:
     batch: int = 64
     lr: float = 2e-3
     seed: int = 2024  # not the loss network's seed
-    designs: int = 50  # designs rendered per print for the score
-    patches_per_design: int = 4
 
 
 def _batch(print_pad, other_pad, n_prints, batch, gen):
@@ -93,45 +91,3 @@ def train_recognizer(cfg: RecognizerConfig, print_tiles, other_tiles, progress) 
         opt.step()
         sched.step()
     return net.eval()
-
-
-def garment_patches(rgb: torch.Tensor, mask: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
-    """Up to k 64x64 patches lying wholly on the garment (mask >= 0.99 everywhere in the patch)."""
-    inside = -F.max_pool2d(-mask, PATCH, stride=8)  # min of the mask over each candidate patch
-    ys, xs = torch.nonzero(inside[0, 0] >= 0.99, as_tuple=True)
-    if len(ys) == 0:
-        return rgb.new_zeros(0, 3, PATCH, PATCH)
-    pick = torch.randperm(len(ys), generator=gen)[:k]
-    return torch.stack([rgb[0, :, 8 * y : 8 * y + PATCH, 8 * x : 8 * x + PATCH] for y, x in zip(ys[pick], xs[pick])])
-
-
-@torch.no_grad()
-def score(
-    recognizer: Recognizer,
-    pipeline,
-    designs: torch.Tensor,
-    n_prints: int,
-    method: str,
-    patches_per_design: int = 4,
-    seed: int = 3,
-) -> list[float]:
-    """Per print, the fraction of garment patches recognised as that print.
-
-    designs: (N,1,256,256); method "network" or "tile-and-shade".
-    """
-    from .pipeline import garment_mask
-
-    gen = torch.Generator().manual_seed(seed)
-    eye = torch.eye(n_prints)
-    hits, totals = [0] * n_prints, [0] * n_prints
-    for design in designs:
-        d = design[None]
-        mask = garment_mask(d)
-        for p in range(n_prints):
-            one = eye[p : p + 1]
-            rgb = pipeline(d, one, one * 0) if method == "network" else pipeline(d, one * 0, one)
-            patches = garment_patches(rgb, mask, patches_per_design, gen)
-            if len(patches):
-                hits[p] += int((recognizer(patches).argmax(1) == p).sum())
-                totals[p] += len(patches)
-    return [h / max(t, 1) for h, t in zip(hits, totals)]

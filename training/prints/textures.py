@@ -19,10 +19,13 @@ from typing import Callable
 
 import numpy as np
 
+from contract.models import PRINT_TILE_REPEATS
+
 from .gimp_pat import read_pat
 
-TILE = 64  # swatch side in pixels; the network's period and the recognizer's patch size
-REPEATS = 4.0  # tiles across the [-1, 1] coordinate square (64 px per tile at 256x256)
+TILE = 64  # the recognizer's patch side, and one tile at a 256 px render
+SWATCH_TILE = 256  # the shipped tile's side: one tile of a 1024 px capture, pixel for pixel
+REPEATS = PRINT_TILE_REPEATS  # tiles across the [-1, 1] coordinate square (64 px per tile at 256x256)
 SUPERSAMPLE = 4  # generated prints are drawn 4x4 supersampled, so edges are anti-aliased
 GIMP_DIR = Path("/usr/share/gimp/2.0/patterns")
 GIMP_SOURCE = "Debian package gimp-data (GIMP 2.10 patterns), /usr/share/gimp/2.0/patterns"
@@ -129,11 +132,45 @@ def houndstooth(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.where(HOUNDSTOOTH_UNIT[i, j][..., None], dark, light)
 
 
+def _wrapped_distance(u: np.ndarray, v: np.ndarray, cx: float, cy: float) -> tuple[np.ndarray, np.ndarray]:
+    """The offset from (cx, cy) to each point, through the nearest tile edge (the tile is seamless)."""
+    return (u - cx + 0.5) % 1.0 - 0.5, (v - cy + 0.5) % 1.0 - 0.5
+
+
+def ditsy_floral(rng: np.random.Generator, n: int) -> np.ndarray:
+    """Small five-petal flowers with a yellow heart and two leaves, scattered on cream: a print
+    read as flowers at a glance (it replaced GIMP's leaves pattern, which visitors read as cannabis)."""
+    u, v = _grid(n)
+    ground = _jitter((0.96, 0.91, 0.84), rng)
+    petal, heart, leaf = (
+        _jitter((0.85, 0.27, 0.36), rng),
+        _jitter((0.98, 0.78, 0.22), rng),
+        _jitter((0.25, 0.52, 0.33), rng),
+    )
+    out = np.broadcast_to(ground, u.shape + (3,)).copy()
+    # two flowers per tile on a half-drop lattice, jittered, each turned at random
+    for cx, cy in ((0.27, 0.25), (0.77, 0.75)):
+        cx, cy, turn = cx + rng.uniform(-0.04, 0.04), cy + rng.uniform(-0.04, 0.04), rng.uniform(0, 2 * np.pi)
+        dx, dy = _wrapped_distance(u, v, cx, cy)
+        for k in (0, 1):  # two pointed leaves, drawn first so the petals overlap them
+            a = turn + np.pi / 5 + k * np.pi
+            lx, ly = dx - 0.17 * np.cos(a), dy - 0.17 * np.sin(a)
+            along, across = lx * np.cos(a) + ly * np.sin(a), -lx * np.sin(a) + ly * np.cos(a)
+            out[(along / 0.085) ** 2 + (across / 0.035) ** 2 < 1] = leaf
+        for k in range(5):
+            a = turn + 2 * np.pi * k / 5
+            px, py = dx - 0.075 * np.cos(a), dy - 0.075 * np.sin(a)
+            out[px**2 + py**2 < 0.058**2] = petal
+        out[dx**2 + dy**2 < 0.035**2] = heart
+    return out
+
+
 GENERATORS: dict[str, Callable[[np.random.Generator, int], np.ndarray]] = {
     "polka_dot": polka_dot,
     "breton_stripe": breton_stripe,
     "tartan": tartan,
     "houndstooth": houndstooth,
+    "ditsy_floral": ditsy_floral,
 }
 
 PRINTS: tuple[PrintSpec, ...] = (
@@ -143,7 +180,7 @@ PRINTS: tuple[PrintSpec, ...] = (
     PrintSpec("houndstooth", "Houndstooth", "generated", "houndstooth", "MIT (this repository)"),
     PrintSpec("leopard", "Leopard", "gimp", "Animal/leopard.pat", GIMP_LICENCE),
     PrintSpec("burlap", "Burlap", "gimp", "Fabric/burlap.pat", GIMP_LICENCE),
-    PrintSpec("maple_leaves", "Maple leaves", "gimp", "Plant/leaves.pat", GIMP_LICENCE),
+    PrintSpec("ditsy_floral", "Ditsy floral", "generated", "ditsy_floral", "MIT (this repository)"),
     PrintSpec("pastel_swirl", "Pastel swirl", "gimp", "Legacy/pastel.pat", GIMP_LICENCE),
 )
 NAMES = tuple(p.name for p in PRINTS)
