@@ -95,6 +95,7 @@ class App:
         from .input_map import InputMap
         from .render import RenderMetrics
         from .render_schedule import RenderSchedule
+        from .share.publish import CaptureSharing
         from .trail import TrailRecorder
         from .ui.screen import Screen
         from .usb_status import UsbStatusWatch
@@ -115,7 +116,10 @@ class App:
         self.trail = TrailRecorder(capture_log)
         self.usb_status = UsbStatusWatch(config.state_dir)
         self.ui = Screen(screen, config.models_dir, config.state_dir)
-        self.renders = RenderSchedule(models, prints, capture_log, self.ui.design_view, self.ui.sliders, self.metrics)
+        share, share_problem = CaptureSharing.from_config(config, models, prints)
+        self.renders = RenderSchedule(
+            models, prints, capture_log, self.ui.design_view, self.ui.sliders, self.metrics, share, self.ui.share_card
+        )
         self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, prints_message)
         self.input = InputMap(self.commands, hub, self.ui, capture_log, windowed=windowed, steer_rate=config.steer_rate)
         self.pacer = FramePacer(FPS)
@@ -128,6 +132,8 @@ class App:
             self.ui.map.refresh_captures()
         if start_print and start_print not in print_names:
             self.ui.status.toast(f"print {start_print!r} is not available; showing the design plain", "warn", 0.0, 6.0)
+        if share_problem:
+            self.ui.status.toast(share_problem, "warn", 0.0, 10.0)
         if capture_log is None:
             self.ui.status.toast(
                 "captures are off: the capture log could not be opened (see the journal)", "warn", 0.0, 8.0

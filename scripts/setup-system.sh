@@ -11,6 +11,7 @@ PACKAGES=(
   chromium                # the analysis report is checked in a real browser
   systemd                 # systemd-analyze verify/security for the appliance units
   udev
+  libzbar0 zbar-tools     # the share test reads the QR code on the kiosk screenshot (pyzbar)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

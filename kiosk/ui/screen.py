@@ -18,6 +18,7 @@ import pygame
 
 from ..render_schedule import PREVIEW_POSITIONS
 from . import actions, canvas, design_view, diagnostics, landmarks, map_view, print_selector, sliders, status
+from .share_card import ShareCard
 from .theme import BG, Layout
 
 IDLE_REDRAW_S = 0.5
@@ -40,6 +41,7 @@ class Screen:
         self.landmark_strip = landmarks.LandmarkStrip(L)
         self.diagnostics = diagnostics.DiagnosticsOverlay(L)
         self.map = map_view.MapView(L, models_dir, state_dir)
+        self.share_card = ShareCard(L)  # over the canvas for a minute after a shared capture
         self.redraw_every_frame = False  # the benchmark's "before": every widget redrawn every frame
         self.frames_drawn = 0
         self._visible: list = []
@@ -62,13 +64,15 @@ class Screen:
 
     def widgets(self, map_mode: bool) -> list:
         """The widgets shown, in hit-test order (the map covers the canvas column when shown)."""
-        left = [self.map] if map_mode else [self.canvas, self.actions, self.print_selector]
+        drawing = self.share_card if self.share_card.visible else self.canvas
+        left = [self.map] if map_mode else [drawing, self.actions, self.print_selector]
         return [self.status, *left, self.sliders, self.landmark_strip, self.design_view]
 
     def draw(self, app) -> list:
         """Widgets redraw what changed into the back buffer; only those areas, and the overlays,
         go to the display surface. The rects to present."""
         screen, frame = self.surface, self.frame
+        self.share_card.expire(app.now)
         visible = self.widgets(app.state.map_mode)
         switched = visible != self._visible  # map mode on / off: the column under it changes
         if switched:
