@@ -57,8 +57,8 @@ def capture_page(record: ShareRecord) -> str:
         f'<img src="/s/{record.token}/design.png" width=1024 height=1024 alt="{escape(name)}, {escape(details[0])}">'
         f"<p class=name>{escape(name)}</p><p class=meta>{' · '.join(escape(d) for d in details)}</p>"
         f'<a class=button href="/s/{record.token}/download" download="{download_name(record)}">'
-        "Download the picture (1024 px PNG)</a>"
-        f"<p class=small>This link works until {until}, on the booth's Wi-Fi only; then the booth deletes the "
+        "Download the picture</a>"
+        f"<p class=small>A 1024 x 1024 PNG. This link works until {until}, on the booth's Wi-Fi only; then the booth deletes the "
         "picture. The booth keeps nothing about you.</p>"
     )
     return _document(f"{TITLE} {number}", body)

@@ -22,8 +22,8 @@ SHOW_S = 60.0
 MIN_MODULE_PX = 4
 """Smallest module on the 1920x1080 screen that phones read from about a metre."""
 MAX_MODULE_PX = 9
-PAPER = (255, 255, 255)
-INK = (0, 0, 0)
+TITLES_H, CAPTIONS_H, NOTE_H = 96, 70, 44
+"""The card's rows around the codes, in 1080p pixels: its titles, the codes' captions, the note."""
 
 
 def code_surface(payload: str, module_px: int) -> pygame.Surface:
@@ -71,7 +71,7 @@ class ShareCard(ClickWidget):
         """The largest whole pixels per module at which the codes fit side by side, and their sizes."""
         s, R = self.layout.s, self.rect
         col_w = (R.w - 16 * s * (len(codes) + 1)) / len(codes)
-        height = R.h - (56 + 70 + 44) * s  # under the title, above the captions and the note
+        height = R.h - (TITLES_H + CAPTIONS_H + NOTE_H) * s
         sizes = [len(qr.modules(payload)) for payload, _, _ in codes]
         return int(min(col_w / max(sizes), height / max(sizes), MAX_MODULE_PX)), sizes
 
@@ -87,21 +87,24 @@ class ShareCard(ClickWidget):
         pygame.draw.rect(surface, theme.ACCENT, R, width=max(2, int(3 * s)), border_radius=int(14 * s))
         theme.text(surface, "TAKE IT HOME", (R.x + 18 * s, R.y + 12 * s), int(26 * s), theme.ACCENT, bold=True)
         number = f"#{shared.capture:04d}"
-        codes = [(shared.wifi, "1  Join the Wi-Fi", shared.ssid or ""), (shared.link, f"2  Open {number}", "")]
+        theme.text(surface, f"{number} on your phone", (R.x + 18 * s, R.y + 46 * s), int(32 * s), theme.TEXT, bold=True)
+        codes = [(shared.wifi, "1  Join the Wi-Fi", shared.ssid or ""), (shared.link, "2  Open it", "camera app")]
         codes = [c for c in codes if c[0]]
         if len(codes) == 1:
-            codes = [(shared.link, f"Scan for {number} on your phone", "")]
+            codes = [(shared.link, "Point your phone's camera here", "")]
         px, sizes = self._module_px(codes)
         if px < MIN_MODULE_PX and len(codes) > 1:  # a small screen: the design's code alone, large enough
-            codes = [(shared.link, f"Scan for {number} on your phone", shared.ssid or "")]
+            codes = [(shared.link, "Point your phone's camera here", f"Wi-Fi: {shared.ssid}")]
             px, sizes = self._module_px(codes)
         self.module_px = px = max(px, MIN_MODULE_PX)
-        pad, top, col_w = 16 * s, R.y + 56 * s, (R.w - 16 * s * (len(codes) + 1)) / len(codes)
-        for i, ((payload, title, detail), n) in enumerate(zip(codes, sizes)):
+        pad, col_w = 16 * s, (R.w - 16 * s * (len(codes) + 1)) / len(codes)
+        space_top, space_bottom = R.y + TITLES_H * s, R.bottom - NOTE_H * s
+        top = space_top + (space_bottom - space_top - max(sizes) * px - CAPTIONS_H * s) / 2  # centred
+        for i, (payload, title, detail) in enumerate(codes):
             centre = R.x + pad + col_w * (i + 0.5) + pad * i
             code = code_surface(payload, px)
-            surface.blit(code, code.get_rect(midtop=(centre, top)))
-            y = top + n * px + 8 * s
+            surface.blit(code, code.get_rect(center=(centre, top + max(sizes) * px / 2)))
+            y = top + max(sizes) * px + 10 * s
             theme.text(surface, title, (centre, y), int(24 * s), theme.TEXT, bold=True, anchor="midtop")
             if detail:
                 theme.text(surface, detail, (centre, y + 32 * s), int(22 * s), theme.TEXT_DIM, anchor="midtop")
