@@ -12,6 +12,7 @@ import hashlib
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,14 +38,21 @@ def free_port() -> int:
 class Server:
     """fse-share in a subprocess on a state directory; start(), kill(), and requests from a client address."""
 
-    def __init__(self, state_dir: Path) -> None:
+    def __init__(self, state_dir: Path, socket_activated: bool = False) -> None:
         self.state_dir, self.port, self.process = state_dir, free_port(), None
+        self.socket_activated = socket_activated  # as on the booth: systemd listens and passes the socket
 
     def start(self) -> "Server":
         env = {**os.environ, "FSE_STATE_DIR": str(self.state_dir), "FSE_SHARING": "1", "PYTHONPATH": str(REPO)}
         env.pop("FSE_CONFIG", None)
+        command = [sys.executable, "-m", "kiosk.share.server", "--config", os.devnull]
+        if self.socket_activated:
+            passed = [f"--setenv={name}" for name in ("FSE_STATE_DIR", "FSE_SHARING", "PYTHONPATH", "PATH")]
+            command = ["systemd-socket-activate", "--listen", f"127.0.0.1:{self.port}", *passed, *command]
+        else:
+            command += ["--listen", f"127.0.0.1:{self.port}"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.share.server", "--config", os.devnull, "--listen", f"127.0.0.1:{self.port}"],
+            command,
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -287,3 +295,15 @@ def test_links_survive_a_killed_and_restarted_server(server):
     assert status == 200 and body == PNG
     later = publisher(server.state_dir).publish(PNG + b"2", 4, "Coat", "plain")  # written while it runs
     assert server.request("GET", f"/s/{token_of(later.link)}/design.png", client="127.0.0.9")[2] == PNG + b"2"
+
+
+def test_the_server_takes_systemd_s_socket(tmp_path):
+    """fse-share.socket's way: the listening socket is passed in (LISTEN_FDS), as systemd-socket-activate does."""
+    assert shutil.which("systemd-socket-activate"), "systemd-socket-activate is part of Debian's systemd"
+    server = Server(tmp_path, socket_activated=True).start()
+    try:
+        shared = publisher(tmp_path).publish(PNG, 1, "Dress", "plain")
+        status, _, body = server.request("GET", f"/s/{token_of(shared.link)}/design.png", client="127.0.0.10")
+        assert status == 200 and body == PNG
+    finally:
+        server.kill()
