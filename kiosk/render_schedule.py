@@ -57,6 +57,7 @@ class RenderSchedule:
         """share: kiosk.share.publish.CaptureSharing, run after each save; share_card: the widget that
         shows a shared capture's QR codes (kiosk/ui/share_card.py). Both None with sharing off."""
         self.design_view, self.sliders, self.metrics, self.share_card = design_view, sliders, metrics, share_card
+        self.share = share
         self.design_renderer = render.DesignRenderer(
             models, prints, design_view.layout.design_image.w, DRAFT_SIZE, prepare=design_view.make_image
         ).start()
@@ -144,6 +145,8 @@ class RenderSchedule:
                         status.toast(result.share_error, "warn", now, 8.0)
                 else:
                     status.toast(result.error or "The capture failed.", "warn", now, 8.0, CAPTURE_SLOT)
+        for notice in self.share.notices() if self.share is not None else ():  # the receipt printer's troubles
+            status.toast(notice, "warn", now, 8.0)
 
     def capture_busy(self) -> bool:
         return self.capture_worker is not None and self.capture_worker.pending > 0

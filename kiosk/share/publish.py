@@ -141,6 +141,10 @@ class CaptureSharing:
             printer = ReceiptPrinter(config.printer)
         return cls(publisher, models, prints, printer), None
 
+    def notices(self) -> list[str]:
+        """What the operator should be told (the receipt printer's troubles), each once."""
+        return self.printer.notices() if self.printer is not None else []
+
     def looks_like(self, design28) -> str:
         names = self.models.class_names
         return str(names[int(self.models.classify(design28[None])[0].argmax())]) if names else ""

@@ -46,6 +46,9 @@ MAX_LINE = 1024
 MAX_FIELD = 2048
 MAX_HEADERS = 32
 """A phone's request line and headers fit in these with room to spare; anything longer is refused."""
+IMAGES_CACHED = 8
+"""The newest images read are kept in memory (0.3-2 MB each): a capture's page, image and download,
+and its visitor's friends' phones, all come within a minute or two."""
 SOCKET_FD = 3
 """systemd's first passed socket (sd_listen_fds)."""
 
@@ -90,6 +93,7 @@ class ShareIndex:
         self.folder = folder
         self._records: dict[str, ShareRecord] = {}
         self._seen: int | None = None
+        self._images: dict[str, bytes] = {}  # entry -> PNG: the newest IMAGES_CACHED read
 
     def refresh(self) -> None:
         try:
@@ -118,7 +122,15 @@ class ShareIndex:
             return None
         with os.fdopen(fd, "rb") as f:
             data = f.read(record.size + 1)
-        return data if len(data) == record.size else None
+        if len(data) != record.size:
+            return None
+        live = {r.entry for r in self._records.values()}
+        kept = [(entry, png) for entry, png in self._images.items() if entry in live]
+        self._images = dict(kept[-(IMAGES_CACHED - 1) :] + [(record.entry, data)])
+        return data
+
+    def cached_image(self, record: ShareRecord) -> bytes | None:
+        return self._images.get(record.entry)
 
 
 def make_app(folder: Path, limits: ClientLimits | None = None, clock=time.time) -> web.Application:
@@ -154,9 +166,9 @@ def make_app(folder: Path, limits: ClientLimits | None = None, clock=time.time) 
 
     async def image(request: web.Request) -> web.Response:
         record = index.lookup(request.match_info["token"], clock())
-        data = (
-            None if record is None else await asyncio.get_running_loop().run_in_executor(None, index.read_image, record)
-        )
+        data = None if record is None else index.cached_image(record)
+        if record is not None and data is None:
+            data = await asyncio.get_running_loop().run_in_executor(None, index.read_image, record)
         if data is None:
             return missed(request)
         counts["images"] += 1
