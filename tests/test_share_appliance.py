@@ -11,9 +11,11 @@ import configparser
 import os
 import re
 import shutil
+import socket
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,56 @@ def test_the_installer_writes_the_hotspot_from_kiosk_toml_and_removes_it_when_of
     config.write_text('[share]\nsharing = true\nhotspot = true\nwifi_ssid = "no;way"\nwifi_passphrase = "12345678"\n')
     result = install(tmp_path)
     assert result.returncode != 0 and "wifi_ssid" in result.stderr
+
+
+def resolve(name: str, port: int) -> str | None:
+    """The first A record dnsmasq on 127.0.0.1:port gives for name (a DNS query by hand)."""
+    question = b"".join(bytes([len(part)]) + part.encode() for part in name.split(".")) + b"\0\0\1\0\1"
+    query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" + question
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(5)
+        s.sendto(query, ("127.0.0.1", port))
+        answer = s.recv(512)
+    if answer[3] & 0x0F or int.from_bytes(answer[6:8], "big") == 0:
+        return None
+    rdata = answer[12 + len(question) :]
+    return ".".join(str(b) for b in rdata[-4:])  # the one answer's address, at the end
+
+
+def test_on_the_hotspot_the_booth_s_name_and_the_phones_probes_resolve_to_the_booth(tmp_path):
+    """dnsmasq, as NetworkManager's shared mode runs it, with the installed dnsmasq-shared.d file."""
+    dnsmasq = shutil.which("dnsmasq") or "/usr/sbin/dnsmasq"
+    assert os.path.exists(dnsmasq), "dnsmasq is needed (Debian's dnsmasq-base, scripts/setup-system.sh)"
+    conf = tmp_path / "fse-share.conf"
+    conf.write_text(hotspot.dns_file())
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [
+            dnsmasq,
+            "--keep-in-foreground",
+            "--no-resolv",
+            "--no-hosts",
+            "--bind-interfaces",
+            "--listen-address=127.0.0.1",
+            f"--port={port}",
+            f"--conf-file={conf}",
+            "--pid-file=",
+            "--user=root",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        for name in ("fse.booth", "connectivitycheck.gstatic.com", "captive.apple.com", "www.msftconnecttest.com"):
+            for _ in range(50):
+                try:
+                    address = resolve(name, port)
+                    break
+                except (TimeoutError, ConnectionRefusedError):
+                    time.sleep(0.1)
+            assert address == hotspot.HOTSPOT_ADDRESS, name
+    finally:
+        server.kill()
+        server.wait(10)

@@ -22,7 +22,7 @@ from test_share import Server
 from contract.capture_schema import open_db, read_captures
 from kiosk.app import build_app
 from kiosk.headless import wait_for
-from kiosk.ui.share_card import MIN_MODULE_PX
+from kiosk.ui.share_card import MIN_MODULE_PX, SHOW_S
 
 PASSPHRASE = "tartan;leopard:42"  # special characters the WIFI: format escapes
 
@@ -70,6 +70,16 @@ def test_the_screen_s_qr_code_opens_the_capture_s_png_on_a_phone(booth, tmp_path
         app.step(0.0)
         shot = tmp_path / "screen.png"
         pygame.image.save(app.screen, str(shot))
+        # A tap on the card gives the canvas back; otherwise the card goes after SHOW_S.
+        card, shared = app.ui.share_card, app.ui.share_card.shared
+        pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=card.rect.center, button=1))
+        app.step()
+        assert not card.visible and app.ui.canvas in app.ui.widgets(False)
+        card.show(shared, app.now)
+        app.step(SHOW_S - 1)
+        assert card.visible
+        app.step(1.0)
+        assert not card.visible
     finally:
         app.shutdown()
 
