@@ -46,6 +46,8 @@ class Server:
         env = {**os.environ, "FSE_STATE_DIR": str(self.state_dir), "FSE_SHARING": "1", "PYTHONPATH": str(REPO)}
         env.pop("FSE_CONFIG", None)
         command = [sys.executable, "-m", "kiosk.share.server", "--config", os.devnull]
+        if self.socket_activated:  # as the booth's unit runs it: the spool named, no kiosk.toml
+            command = [sys.executable, "-m", "kiosk.share.server", "--spool", str(self.state_dir / "share")]
         if self.socket_activated:
             passed = [f"--setenv={name}" for name in ("FSE_STATE_DIR", "FSE_SHARING", "PYTHONPATH", "PATH")]
             command = ["systemd-socket-activate", "--listen", f"127.0.0.1:{self.port}", *passed, *command]
@@ -300,6 +302,7 @@ def test_links_survive_a_killed_and_restarted_server(server):
 def test_the_server_takes_systemd_s_socket(tmp_path):
     """fse-share.socket's way: the listening socket is passed in (LISTEN_FDS), as systemd-socket-activate does."""
     assert shutil.which("systemd-socket-activate"), "systemd-socket-activate is part of Debian's systemd"
+    (tmp_path / "share").mkdir()  # the installer's
     server = Server(tmp_path, socket_activated=True).start()
     try:
         shared = publisher(tmp_path).publish(PNG, 1, "Dress", "plain")

@@ -1,7 +1,8 @@
 """fse-share: the booth's share server. Phones on the booth's Wi-Fi open a capture's page by its token.
 
-    fse-share                              # the booth: systemd's socket on port 80 (fse-share.socket)
-    fse-share --listen 127.0.0.1:8080      # a desktop or a test, with FSE_SHARE_URL=http://127.0.0.1:8080
+    fse-share --spool /var/lib/fse/share   # the booth: systemd's socket on port 80 (fse-share.socket)
+    fse-share --listen 127.0.0.1:8080      # a desktop: the spool of kiosk.toml's state_dir, sharing on;
+                                           # the kiosk with FSE_SHARE_URL=http://127.0.0.1:8080
 
 It serves only the share spool (contract/share_spool.py) that the kiosk writes, never the capture
 log, and runs as its own user (systemd/fse-share.service). What it answers, and nothing else:
@@ -263,24 +264,39 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="fse-share", description=__doc__.splitlines()[0])
     p.add_argument("--config", type=Path, help="a kiosk.toml (default: $FSE_CONFIG, else /etc/fse/kiosk.toml)")
     p.add_argument("--listen", metavar="HOST:PORT", help="listen here instead of on systemd's socket")
+    p.add_argument(
+        "--spool",
+        type=Path,
+        help="serve this spool and read no kiosk.toml (the booth's unit: the installer enables it only "
+        "with sharing on, and the config, which holds the Wi-Fi passphrase, stays out of its reach)",
+    )
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    try:
-        config = load_config(args.config)
-    except ConfigError as e:
-        print(f"fse-share: config error: {e}", file=sys.stderr)
-        return 2
-    if not config.sharing:
+    folder = args.spool
+    if folder is None:
+        try:
+            config = load_config(args.config)
+        except ConfigError as e:
+            print(f"fse-share: config error: {e}", file=sys.stderr)
+            return 2
+        if not config.sharing:
+            print(
+                f"fse-share: sharing is off ([share] sharing = false in {config.source}); set it to true and "
+                f"restart fse-kiosk and fse-share",
+                file=sys.stderr,
+            )
+            return 2
+        folder = Path(config.state_dir) / share_spool.SPOOL_DIR
+        folder.mkdir(mode=0o770, parents=True, exist_ok=True)  # a desktop may start this before the kiosk
+    if not folder.is_dir():
         print(
-            f"fse-share: sharing is off ([share] sharing = false in {config.source}); set it to true and "
-            f"restart fse-kiosk and fse-share",
+            f"fse-share: the share spool {folder} does not exist; the kiosk (or the installer) makes it",
             file=sys.stderr,
         )
         return 2
     sock = _systemd_socket() if args.listen is None else None
     if sock is None and args.listen is None:
         args.listen = "127.0.0.1:8080"
-    folder = Path(config.state_dir) / share_spool.SPOOL_DIR
     try:
         asyncio.run(serve(folder, args.listen, sock, lambda address: ready(f"serving on {address}")))
     except OSError as e:
