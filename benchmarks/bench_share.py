@@ -47,10 +47,10 @@ def _percentiles(values) -> dict:
 
 def kiosk_child(state_dir: str, sweep_s: float) -> None:
     """Capture, say the link, sweep alone, say "load", sweep under the phones; then the frame times."""
-    from kiosk.app import build_app
     from kiosk.headless import settle
+    from kiosk.startup import build_app, parse_args
 
-    app = build_app(["--windowed", "--joystick", "sim", "--state-dir", state_dir, "--size", "1920x1080"])
+    app = build_app(parse_args(["--windowed", "--joystick", "sim", "--state-dir", state_dir, "--size", "1920x1080"]))
     app.step()
     app.prioritise_ui()
     board = app.hub.simulator

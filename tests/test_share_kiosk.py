@@ -20,8 +20,8 @@ from pyzbar import pyzbar  # and Debian's libzbar0 (scripts/setup-system.sh)
 from test_share import Server
 
 from contract.capture_schema import open_db, read_captures
-from kiosk.app import build_app
 from kiosk.headless import wait_for
+from kiosk.startup import build_app, parse_args
 from kiosk.ui.share_card import MIN_MODULE_PX, SHOW_S
 
 PASSPHRASE = "tartan;leopard:42"  # special characters the WIFI: format escapes
@@ -45,6 +45,11 @@ def booth(tmp_path, monkeypatch):
     server.kill()
 
 
+def kiosk(config, state, size: str):
+    argv = ["--windowed", "--joystick", "none", "--config", str(config), "--state-dir", str(state), "--size", size]
+    return build_app(parse_args(argv))
+
+
 def capture(app) -> None:
     pygame.event.post(pygame.event.Event(pygame.KEYDOWN, key=pygame.K_RETURN, mod=0, unicode="", scancode=0))
     pygame.event.post(pygame.event.Event(pygame.KEYUP, key=pygame.K_RETURN, mod=0, unicode="", scancode=0))
@@ -56,9 +61,7 @@ def saved(app) -> bool:
 
 def test_the_screen_s_qr_code_opens_the_capture_s_png_on_a_phone(booth, tmp_path):
     state, config, server = booth
-    app = build_app(
-        ["--windowed", "--joystick", "none", "--config", str(config), "--state-dir", str(state), "--size", "1920x1080"]
-    )
+    app = kiosk(config, state, "1920x1080")
     try:
         app.step()
         capture(app)
@@ -116,9 +119,7 @@ def test_the_screen_s_qr_code_opens_the_capture_s_png_on_a_phone(booth, tmp_path
 
 def test_a_spool_that_cannot_be_written_costs_the_link_never_the_capture(booth, tmp_path):
     state, config, server = booth
-    app = build_app(
-        ["--windowed", "--joystick", "none", "--config", str(config), "--state-dir", str(state), "--size", "1280x720"]
-    )
+    app = kiosk(config, state, "1280x720")
     try:
         app.step()
         (state / "share").rename(tmp_path / "spool-moved")  # the spool is now a file: every write fails

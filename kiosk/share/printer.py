@@ -91,10 +91,10 @@ class ReceiptPrinter:
             receipt.set(align="center", bold=True, double_height=True)
             receipt.textln("FASHION SPACE EXPLORER")
             receipt.set(align="center", bold=False, normal_textsize=True)
-            receipt.image(design.convert("1"), center=True)  # Floyd-Steinberg dithering
+            receipt.image(design.convert("1"))  # Floyd-Steinberg dithering; the whole paper width
             receipt.textln(f"capture #{shared.capture:04d}")
             receipt.textln("Scan for the picture (on the booth's Wi-Fi):")
-            receipt.qr(shared.link, size=6, center=True)
+            receipt.qr(shared.link, size=6)  # centred by align="center" above
             receipt.cut()
             receipt.flush()
         finally:
