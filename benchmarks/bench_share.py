@@ -5,7 +5,7 @@ fse-share while the kiosk's sticks sweep.
     python benchmarks/bench_share.py --quick    # ~30 s
 
 Three processes, as on the booth: the kiosk (SDL dummy, 1920x1080, `--joystick sim`, sharing on),
-fse-share (its own process, at the kiosk's priority), and the phones (a third process, niced 10:
+fse-share (its own process, at its unit's Nice=), and the phones (a third process, niced 10:
 on the booth their CPUs are their own, here they share the kiosk's two cores). The kiosk captures a
 design (so the PNG is in the spool, as after a visitor's capture), then sweeps every stick for
 SWEEP_S twice: alone (the reference, same run), then while the phones fetch in waves of 50 at
@@ -22,6 +22,7 @@ import asyncio
 import json
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -132,6 +133,7 @@ def run(quick: bool = False) -> dict:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=lambda: os.nice(unit_nice()),
         )
         kiosk = subprocess.Popen(
             [sys.executable, __file__, "--kiosk", state, str(sweep_s)],
@@ -184,6 +186,12 @@ def run(quick: bool = False) -> dict:
         },
         "quick": quick,
     }
+
+
+def unit_nice() -> int:
+    """fse-share.service's Nice=, so the server here runs at the booth's priority."""
+    match = re.search(r"^Nice=(-?\d+)$", (ROOT / "systemd" / "fse-share.service").read_text(), re.MULTILINE)
+    return int(match.group(1)) if match else 0
 
 
 def cpu_seconds(pid: int) -> float:
