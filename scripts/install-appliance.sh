@@ -12,6 +12,8 @@
 #   3. the ONNX models at /opt/fse/onnx_models, the docs at /opt/fse/docs
 #   4. every systemd/*.service|*.target|*.path|*.timer|*.socket into /etc/systemd/system and every
 #      systemd/*.rules into /etc/udev/rules.d; /etc/fse/kiosk.toml.example
+#   4b. take your design home: the fse-share user, the share spool /var/lib/fse/share, and from
+#       /etc/fse/kiosk.toml [share] the hotspot's NetworkManager files and fse-share.socket (on or off)
 #   5. enables fse-kiosk.service (and fse-display.service, the X server) for the next boot
 #
 # Environment:
@@ -330,7 +332,7 @@ else
   rmdir "$DROPIN" 2>/dev/null || true
 fi
 
-# --- 6. take your design home (kiosk/share/, docs/appliance.md) -----------------------------------
+# --- 4b. take your design home (kiosk/share/, docs/appliance.md) ----------------------------------
 # The share server's own user and the spool it shares with the kiosk (setgid: the kiosk's files are
 # the server's group to read and expire); the hotspot's NetworkManager files from kiosk.toml [share].
 if [ -z "$DESTDIR" ] && ! id fse-share >/dev/null 2>&1; then
