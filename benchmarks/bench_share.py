@@ -127,8 +127,10 @@ def run(quick: bool = False) -> dict:
         port = probe.getsockname()[1]
         probe.close()
         env.update(FSE_STATE_DIR=state, FSE_SHARE_URL=f"http://127.0.0.1:{port}")
+        spool = Path(state) / "share"  # the installer's; the kiosk below writes into it
+        spool.mkdir()
         server = subprocess.Popen(
-            [sys.executable, "-m", "kiosk.share.server", "--config", os.devnull, "--listen", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "kiosk.share.server", "--spool", str(spool), "--listen", f"127.0.0.1:{port}"],
             cwd=ROOT,
             env=env,
             stdout=subprocess.DEVNULL,

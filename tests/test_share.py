@@ -45,7 +45,9 @@ class Server:
     def start(self) -> "Server":
         env = {**os.environ, "FSE_STATE_DIR": str(self.state_dir), "FSE_SHARING": "1", "PYTHONPATH": str(REPO)}
         env.pop("FSE_CONFIG", None)
-        command = [sys.executable, "-m", "kiosk.share.server", "--config", os.devnull]
+        no_settings = self.state_dir.with_name(self.state_dir.name + "-kiosk.toml")  # the defaults
+        no_settings.write_text("")
+        command = [sys.executable, "-m", "kiosk.share.server", "--config", str(no_settings)]
         if self.socket_activated:  # as the booth's unit runs it: the spool named, no kiosk.toml
             command = [sys.executable, "-m", "kiosk.share.server", "--spool", str(self.state_dir / "share")]
         if self.socket_activated:
@@ -134,7 +136,8 @@ def test_sharing_off_empties_the_spool_and_shows_no_code(tmp_path):
     from kiosk.config import load_config
 
     publisher(tmp_path).publish(PNG, 1, "Dress", "plain")
-    config = load_config(os.devnull, {"state_dir": str(tmp_path), "sharing": "false"})
+    (tmp_path / "kiosk.toml").write_text("[share]\nsharing = false\n")
+    config = load_config(tmp_path / "kiosk.toml", {"state_dir": str(tmp_path)})
     assert SharePublisher.from_config(config) is None
     assert share_spool.scan(tmp_path / "share") == []
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import configparser
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -144,7 +143,7 @@ def install(root: Path, config) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ..config import ConfigError, load_config
+    from ..config import ConfigError, KioskConfig, load_config
 
     p = argparse.ArgumentParser(prog="python -m kiosk.share.hotspot", description=__doc__.splitlines()[0])
     p.add_argument("action", choices=("show", "install"))
@@ -153,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     try:
         # A booth without a kiosk.toml has the defaults (sharing off); never the host's file under --root.
-        config = load_config(args.config if args.config is None or args.config.exists() else Path(os.devnull))
+        config = load_config(args.config) if args.config is None or args.config.exists() else KioskConfig()
         if args.action == "show":
             print(connection_file(config.wifi_ssid, config.wifi_passphrase), end="")
             return 0
