@@ -20,7 +20,7 @@ import time
 import traceback
 from pathlib import Path
 
-SUITES = ("generator", "kiosk", "prints", "input", "analysis")
+SUITES = ("generator", "kiosk", "prints", "input", "analysis", "share")
 HERE = Path(__file__).resolve().parent
 
 

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from .bench_kiosk import TARGETS as KIOSK_TARGETS
+from .bench_share import TARGETS as SHARE_TARGETS
 
 HERE = Path(__file__).resolve().parent
 
@@ -162,6 +163,30 @@ def figure_rows(results: dict) -> list[tuple]:
                 "one UI frame: 16.7 ms",
                 "< 16.7",
                 _met(inp["frame_to_state_ms_p95"], 16.7),
+            )
+        )
+    sh = results.get("share", {})
+    if _get(sh, "image_ms", "n"):
+        image, frames = sh["image_ms"], sh["frame_ms"]
+        rows.append(
+            (
+                "share",
+                f"{sh['phones']} phones at once: page -> image p50 / p95 (ms)",
+                f"{_fmt(image['p50'])} / {_fmt(image['p95'])}",
+                f"{sh['images_served']} images of {_fmt(sh['image_kb'])} KB; fse-share CPU "
+                f"{_fmt(sh['server_cpu_ms_per_image'])} ms an image",
+                f"p95 <= {SHARE_TARGETS['image_p95_ms']:g}",
+                _met(image["p95"], SHARE_TARGETS["image_p95_ms"]),
+            )
+        )
+        rows.append(
+            (
+                "share",
+                "UI frame p50 / p95 (ms), sweep during the downloads",
+                f"{_fmt(frames['under_load']['p50'])} / {_fmt(frames['under_load']['p95'])}",
+                f"the same sweep without phones: {_fmt(frames['alone']['p50'])} / {_fmt(frames['alone']['p95'])}",
+                f"p95 <= {SHARE_TARGETS['frame_p95_under_load_ms']:g}",
+                _met(frames["under_load"]["p95"], SHARE_TARGETS["frame_p95_under_load_ms"]),
             )
         )
     for key, a in results.get("analysis", {}).items():

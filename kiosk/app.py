@@ -97,6 +97,7 @@ class App:
         from .input_map import InputMap
         from .render import RenderMetrics
         from .render_schedule import RenderSchedule
+        from .share.publish import CaptureSharing
         from .trail import TrailRecorder
         from .ui.screen import Screen
         from .usb_status import UsbStatusWatch
@@ -124,7 +125,10 @@ class App:
         self.usb_status = UsbStatusWatch(config.state_dir)
         self.ui = Screen(screen, config.models_dir, config.state_dir, prints, print_names, models.landmarks)
         self.diagnostics = DiagnosticsReport()
-        self.renders = RenderSchedule(models, prints, capture_log, self.ui.design_view, self.ui.sliders, self.metrics)
+        share, share_problem = CaptureSharing.from_config(config, models, prints)
+        self.renders = RenderSchedule(
+            models, prints, capture_log, self.ui.design_view, self.ui.sliders, self.metrics, share, self.ui.share_card
+        )
         self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, prints_message)
         self.input = InputMap(self.commands, hub, self.ui, capture_log, windowed=windowed, steer_rate=config.steer_rate)
         self.pacer = FramePacer(FPS)
@@ -138,6 +142,8 @@ class App:
         if start_print and start_print not in print_names:
             log.warning("print %r is not available; showing the design plain", start_print)
             self.ui.status.toast(PRINTS_OFF, "warn", 0.0, 6.0)
+        if share_problem:
+            self.ui.status.toast(share_problem, "warn", 0.0, 10.0)
         if capture_log is None:
             self.ui.status.toast(CAPTURES_OFF, "warn", 0.0, 8.0)  # the reason is in the journal
 

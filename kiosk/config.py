@@ -14,6 +14,8 @@ The file is grouped in TOML tables; each key lives in exactly one table:
     [session]   attract_after_s, session_idle_s, default_print
     [input]     joystick, deadzone, expo, steer_rate, glide_s, jump_temperature
     [log]       log_level, trail_hz, disk_floor_mb, keep_free_mb
+    [share]     sharing, share_url, link_minutes, event_name, hotspot, wifi_ssid, wifi_passphrase,
+                spool_max_count, spool_max_mb, printer
 
 Unknown keys are errors, not ignored: a typo in a booth config should stop the kiosk with a
 message that names it, not silently run with a default.
@@ -46,7 +48,7 @@ else:  # pragma: no cover - exercised only on 3.10
 
 DEFAULT_CONFIG_PATH = Path("/etc/fse/kiosk.toml")
 
-SECTIONS = ("booth", "paths", "inference", "display", "session", "input", "log")
+SECTIONS = ("booth", "paths", "inference", "display", "session", "input", "log", "share")
 
 PROVIDERS = ("auto", "tensorrt", "cuda", "cpu")
 JOYSTICK_MODES = ("auto", "none", "sim")
@@ -143,6 +145,41 @@ def _print_name(value: str) -> str | None:
     # The print catalogue is the prints module's business (start-up checks the name against it,
     # ignoring case); here only the name's shape is checked.
     return None if re.fullmatch(r"[A-Za-z0-9_-]+", value) else 'a print name such as "none" (letters, digits, - and _)'
+
+
+_SHARE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~-]+)*")
+
+
+def _share_url(value: str) -> str | None:
+    # Phones open it from the QR code: a plain http(s) address of the booth, no query, no trailing slash.
+    return (
+        None if _SHARE_URL.fullmatch(value) else 'an http address without a trailing slash, such as "http://10.42.0.1"'
+    )
+
+
+def _short_text(limit: int) -> Callable[[Any], str | None]:
+    def check(value: str) -> str | None:
+        ok = len(value) <= limit and value.isprintable()
+        return None if ok else f"printable text of at most {limit} characters"
+
+    return check
+
+
+def _ssid(value: str) -> str | None:
+    ok = 1 <= len(value.encode()) <= 32 and value.isprintable()
+    return None if ok else "a Wi-Fi name of 1 to 32 bytes, printable"
+
+
+def _passphrase(value: str) -> str | None:
+    # WPA2-PSK: 8 to 63 printable ASCII characters ("" only while the hotspot is off).
+    ok = value == "" or (8 <= len(value) <= 63 and all(" " <= c <= "~" for c in value))
+    return None if ok else "8 to 63 printable ASCII characters (WPA2), or empty while hotspot = false"
+
+
+def _printer(value: str) -> str | None:
+    return (
+        None if value == "" or value.startswith("/") else 'empty (no printer) or a device path such as "/dev/usb/lp0"'
+    )
 
 
 def _key(
@@ -305,6 +342,63 @@ class KioskConfig:
         "Retention: below this much free space under state_dir, delete the oldest captures an export has already copied (never one it has not); 0 turns it off.",
         default=1000,
         check=_range(0, 1_000_000),
+    )
+
+    # [share]
+    sharing: bool = _key(
+        "share",
+        "Take your design home: after a capture the screen shows a QR code for it, served to phones by fse-share.",
+        default=False,
+        env="FSE_SHARING",
+    )
+    share_url: str = _key(
+        "share",
+        "The address phones reach fse-share at (the QR code's links start with it); the hotspot's is http://10.42.0.1.",
+        default="http://10.42.0.1",
+        check=_share_url,
+        env="FSE_SHARE_URL",
+    )
+    link_minutes: int = _key(
+        "share",
+        "Minutes a capture's link works; then its image is removed from the share spool.",
+        default=120,
+        check=_range(1, 10080),
+    )
+    event_name: str = _key(
+        "share",
+        "The event, shown on the phone's page under the design; empty for none.",
+        default="",
+        check=_short_text(60),
+    )
+    hotspot: bool = _key(
+        "share",
+        "The booth runs its own Wi-Fi (NetworkManager, WPA2, installed by make install-appliance); the screen shows a Wi-Fi QR code beside the design's.",
+        default=False,
+    )
+    wifi_ssid: str = _key("share", "The hotspot's Wi-Fi name.", default="FSE-Booth", check=_ssid)
+    wifi_passphrase: str = _key(
+        "share",
+        "The hotspot's WPA2 passphrase, new for every event (8-63 characters); shown on screen as a Wi-Fi QR code.",
+        default="",
+        check=_passphrase,
+    )
+    spool_max_count: int = _key(
+        "share",
+        "At most this many captures wait in the share spool; the oldest link goes first.",
+        default=500,
+        check=_range(1, 100_000),
+    )
+    spool_max_mb: int = _key(
+        "share",
+        "At most this many MB of images wait in the share spool; the oldest link goes first.",
+        default=1000,
+        check=_range(10, 1_000_000),
+    )
+    printer: str = _key(
+        "share",
+        'A receipt printer (ESC/POS) prints each capture with its QR code: its device, such as "/dev/usb/lp0"; empty for none.',
+        default="",
+        check=_printer,
     )
 
     # Where the values came from, for the diagnostics overlay; not a key.
@@ -526,6 +620,11 @@ def load_config(path: Path | None = None, overrides: dict | None = None) -> Kios
         raise ConfigError(
             f"[log] keep_free_mb = {config.keep_free_mb} is below disk_floor_mb = {config.disk_floor_mb}; "
             f"expected keep_free_mb >= disk_floor_mb, or 0 to turn retention off"
+        )
+    if config.hotspot and not config.wifi_passphrase:
+        # The Wi-Fi QR code and the NetworkManager connection both need it; an open hotspot is not offered.
+        raise ConfigError(
+            "[share] hotspot = true needs wifi_passphrase: 8 to 63 characters (WPA2), a new one for each event"
         )
     return config
 

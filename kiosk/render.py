@@ -35,6 +35,7 @@ from contract import silhouette
 from contract.capture_schema import CaptureLogError
 from contract.space import LATENT_DIM
 
+from .png import encode_png
 from .prints import PrintError
 
 log = logging.getLogger(__name__)
@@ -566,6 +567,8 @@ class CaptureResult:
     capture_id: int | None
     error: str | None
     t_request: float
+    shared: object = None  # kiosk.share.publish.SharedCapture: the QR code's link, with sharing on
+    share_error: str | None = None  # why a saved capture has no link (the capture itself is saved)
 
 
 class CaptureWorker:
@@ -579,8 +582,10 @@ class CaptureWorker:
 
     SIZE = 1024
 
-    def __init__(self, models, prints, capture_log) -> None:
-        self.models, self.prints, self.capture_log = models, prints, capture_log
+    def __init__(self, models, prints, capture_log, share=None) -> None:
+        """share: called after each save as share(capture_id, png, design28, print_name) and returns
+        (shared, error) (kiosk.share.publish.CaptureSharing); None with sharing off."""
+        self.models, self.prints, self.capture_log, self.share = models, prints, capture_log, share
         self._jobs: queue.Queue = queue.Queue()
         self._results: queue.Queue = queue.Queue()
         self.pending = 0  # the App's count of results it has not read yet
@@ -641,8 +646,10 @@ class CaptureWorker:
                     image = plain_rgb(silhouette.sharpen(render_bands(self.models, z, self.SIZE), design28))
                 if self.capture_log is None:
                     raise CaptureLogError("the capture log is not available; captures are off")
-                capture_id = self.capture_log.save_capture(z, design28, image, print_name, weights, how)
-                self._results.put(CaptureResult(capture_id, None, t))
+                png = encode_png(image)  # once: the log and the share spool keep the same bytes
+                capture_id = self.capture_log.save_capture(z, design28, image, print_name, weights, how, png=png)
+                shared, share_error = self.share(capture_id, png, design28, print_name) if self.share else (None, None)
+                self._results.put(CaptureResult(capture_id, None, t, shared, share_error))
             except Exception as e:  # never lose the kiosk over a capture
                 if not isinstance(e, CaptureLogError):
                     log.exception("capture failed")

@@ -46,15 +46,28 @@ class RenderSchedule:
     with the widgets' own functions, and `collect` hands finished ones over.
     """
 
-    def __init__(self, models, prints, capture_log, design_view, sliders, metrics: render.RenderMetrics) -> None:
-        self.design_view, self.sliders, self.metrics = design_view, sliders, metrics
+    def __init__(
+        self,
+        models,
+        prints,
+        capture_log,
+        design_view,
+        sliders,
+        metrics: render.RenderMetrics,
+        share=None,
+        share_card=None,
+    ) -> None:
+        """share: kiosk.share.publish.CaptureSharing, run after each save; share_card: the widget that
+        shows a shared capture's QR codes (kiosk/ui/share_card.py). Both None with sharing off."""
+        self.design_view, self.sliders, self.metrics, self.share_card = design_view, sliders, metrics, share_card
+        self.share = share
         self.design_renderer = render.DesignRenderer(
             models, prints, design_view.layout.design_image.w, DRAFT_SIZE, prepare=design_view.make_image
         ).start()
         self.preview_renderer = render.PreviewRenderer(
             models, PREVIEW_POSITIONS, sliders.thumb(0, 0).w, prepare=sliders.make_previews
         ).start()
-        self.capture_worker = render.CaptureWorker(models, prints, capture_log).start() if capture_log else None
+        self.capture_worker = render.CaptureWorker(models, prints, capture_log, share).start() if capture_log else None
         self.design28 = np.zeros((28, 28), np.float32)  # the design shown, at the canvas's size
         self.design28_seq = 0
         self.moving = False  # z changed in the last frame that asked for a render
@@ -129,9 +142,15 @@ class RenderSchedule:
                     text = f"Saved #{result.capture_id:04d}" + (". Saving the next one..." if more else "")
                     status.toast(text, "ok", now, CAPTURE_WAIT_S if more else TOAST_S, CAPTURE_SLOT)
                     self.metrics.capture_ms.append((time.perf_counter() - result.t_request) * 1e3)
+                    if self.share_card is not None:  # the new capture's code, or none: never the last one's
+                        self.share_card.show(result.shared, now)
+                    if result.share_error:
+                        status.toast(result.share_error, "warn", now, 8.0)
                 else:  # the reason is the operator's (journal, F12's capture log lines)
                     log.warning("capture not saved: %s", result.error)
                     status.toast(CAPTURE_FAILED, "warn", now, 8.0, CAPTURE_SLOT)
+        for notice in self.share.notices() if self.share is not None else ():  # the receipt printer's troubles
+            status.toast(notice, "warn", now, 8.0)
 
     @property
     def captures_on(self) -> bool:

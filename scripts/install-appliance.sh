@@ -12,6 +12,8 @@
 #   3. the ONNX models at /opt/fse/onnx_models, the docs at /opt/fse/docs
 #   4. every systemd/*.service|*.target|*.path|*.timer|*.socket into /etc/systemd/system and every
 #      systemd/*.rules into /etc/udev/rules.d; /etc/fse/kiosk.toml.example
+#   4b. take your design home: the fse-share user, the share spool /var/lib/fse/share, and from
+#       /etc/fse/kiosk.toml [share] the hotspot's NetworkManager files and fse-share.socket (on or off)
 #   5. enables fse-kiosk.service (and fse-display.service, the X server) for the next boot
 #
 # Environment:
@@ -330,6 +332,20 @@ else
   rmdir "$DROPIN" 2>/dev/null || true
 fi
 
+# --- 4b. take your design home (kiosk/share/, docs/appliance.md) ----------------------------------
+# The share server's own user and the spool it shares with the kiosk (setgid: the kiosk's files are
+# the server's group to read and expire); the hotspot's NetworkManager files from kiosk.toml [share].
+if [ -z "$DESTDIR" ] && ! id fse-share >/dev/null 2>&1; then
+  useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin \
+    --comment "Fashion Space Explorer share server" fse-share
+  say "created user fse-share"
+fi
+install -d -m 2770 "$DESTDIR/var/lib/fse/share"
+[ -n "$DESTDIR" ] || chown fse:fse-share /var/lib/fse/share
+SHARING=$("$V/bin/python" -m kiosk.share.hotspot install --root "$DESTDIR/" --config "$DESTDIR/etc/fse/kiosk.toml") \
+  || die "kiosk.toml [share] is not usable for the hotspot (above); fix it and run this again"
+say "$SHARING"
+
 # --- 5. enable ------------------------------------------------------------------------------------
 if [ -n "$DESTDIR" ]; then
   say "DESTDIR set: not running systemctl/udevadm; staged into $DESTDIR"
@@ -348,6 +364,12 @@ else
     systemctl disable fse-display.service 2>/dev/null || true
   fi
   systemctl enable fse-kiosk.service
+  if [ "$SHARING" = "sharing on" ]; then
+    systemctl enable fse-share.socket
+    systemctl reload NetworkManager 2>/dev/null || say "NetworkManager is not running: the hotspot starts with it"
+  else
+    systemctl disable --now fse-share.socket fse-share.service 2>/dev/null || true
+  fi
   systemctl set-default graphical.target
   systemd-analyze verify "$UNIT_DIR/fse-kiosk.service" || say "WARNING: systemd-analyze verify reported problems above"
   say "done: reboot to start the kiosk (or: systemctl start fse-kiosk); logs: journalctl -u fse-kiosk -f"

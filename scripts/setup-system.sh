@@ -11,6 +11,8 @@ PACKAGES=(
   chromium                # the analysis report is checked in a real browser
   systemd                 # systemd-analyze verify/security for the appliance units
   udev
+  libzbar0 zbar-tools     # the share test reads the QR code on the kiosk screenshot (pyzbar)
+  dnsmasq-base            # the share test resolves the hotspot's names as NetworkManager's dnsmasq would
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -28,7 +28,7 @@ NOT_OURS = {".venv", ".git", "build", "node_modules", "test-artifacts"}
 
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 # A distribution whose import name differs from its name on PyPI.
-IMPORT_NAME = {"pyserial": "serial", "pillow": "PIL", "umap-learn": "umap"}
+IMPORT_NAME = {"pyserial": "serial", "pillow": "PIL", "umap-learn": "umap", "python-escpos": "escpos"}
 
 SCREEN = ("kiosk.app", "kiosk.ui")
 # (importer folder, forbidden module, why). A forbidden module forbids its submodules too.
@@ -50,9 +50,16 @@ def distributions_to_modules(requirements: list[str]) -> set[str]:
     return {IMPORT_NAME.get(n, n.replace("-", "_")) for n in names}
 
 
+KIOSK_EXTRAS = ("printer",)
+"""Optional kiosk extras: the receipt printer's library (python-escpos, with Pillow), installed only on
+a booth with a printer and imported only inside a print job (kiosk/share/printer.py)."""
+
+
 def kiosk_may_import(pyproject: Path) -> set[str]:
-    """The kiosk runs on its declared runtime dependencies alone (`make run` installs nothing else)."""
-    deps = tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+    """The kiosk runs on its declared runtime dependencies alone (`make run` installs nothing else),
+    plus the optional extras in KIOSK_EXTRAS."""
+    project = tomllib.loads(pyproject.read_text())["project"]
+    deps = project["dependencies"] + [d for extra in KIOSK_EXTRAS for d in project["optional-dependencies"][extra]]
     return STDLIB | {"contract", "kiosk", "tomllib"} | distributions_to_modules(deps)
 
 

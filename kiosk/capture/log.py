@@ -146,11 +146,13 @@ class CaptureLog:
         print_weights,
         how: str,
         now: float | None = None,
+        png: bytes | None = None,
     ) -> int:
         """Store a capture durably and return its id (only after the commit). Blocking; not the UI thread.
 
         design28: (28, 28) in [0, 1] (float) or uint8. image_rgb: (H, W, 3) uint8, encoded here (on
-        the caller's thread) as PNG. now: the capture's unix time (default: the clock).
+        the caller's thread) as PNG unless `png` holds it already encoded (the share spool keeps the
+        same bytes). now: the capture's unix time (default: the clock).
         Raises DiskFullError under the disk floor (nothing is written), CaptureLogError otherwise
         (also when another program keeps the log locked for faults.CAPTURE_BUSY_GIVE_UP_S).
         """
@@ -166,7 +168,7 @@ class CaptureLog:
             [float(w) for w in np.asarray(print_weights if print_weights is not None else [], np.float64).reshape(-1)]
         )
         self._check_floor()
-        png = encode_png(image_rgb)
+        png = encode_png(image_rgb) if png is None else png
         now = time.time() if now is None else now
         session_id = self.touch(now)
         when = datetime.fromtimestamp(now, timezone.utc)

@@ -19,6 +19,7 @@ import pygame
 from ..render_schedule import PREVIEW_POSITIONS
 from . import actions, canvas, design_view, diagnostics, map_view, print_selector, sliders, status
 from .landmarks import LandmarkStrip
+from .share_card import ShareCard
 from .theme import BG, Layout
 from .view import ScreenView
 
@@ -53,6 +54,7 @@ class Screen:
         self.landmark_strip = LandmarkStrip(L, list(landmarks))
         self.diagnostics = diagnostics.DiagnosticsOverlay(L)
         self.map = map_view.MapView(L, models_dir, state_dir)
+        self.share_card = ShareCard(L)  # over the canvas for a minute after a shared capture
         self.redraw_every_frame = False  # the benchmark's "before": every widget redrawn every frame
         self.frames_drawn = 0
         self._visible: list = []
@@ -75,13 +77,15 @@ class Screen:
 
     def widgets(self, map_mode: bool) -> list:
         """The widgets shown, in hit-test order (the map covers the canvas column when shown)."""
-        left = [self.map, self.map_actions] if map_mode else [self.canvas, self.actions, self.print_selector]
+        drawing = self.share_card if self.share_card.visible else self.canvas
+        left = [self.map, self.map_actions] if map_mode else [drawing, self.actions, self.print_selector]
         return [self.status, *left, self.sliders, self.landmark_strip, self.design_view]
 
     def draw(self, view: ScreenView) -> list:
         """Widgets redraw what changed into the back buffer; only those areas, and the overlays,
         go to the display surface. The rects to present."""
         screen, frame = self.surface, self.frame
+        self.share_card.expire(view.now)
         visible = self.widgets(view.map_mode)
         switched = visible != self._visible  # map mode on / off: the column under it changes
         if switched:
