@@ -28,6 +28,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from waiting import wait_for
+
 SYSTEMD = "/lib/systemd/systemd"
 
 
@@ -93,10 +95,11 @@ class Machine:
         console.close()
         self.boots += 1
         self.pid = self._child_of(self.unshare.pid, timeout=10)
-        self.wait_for(
+        wait_for(
             lambda: self.run("systemctl", "is-system-running", check=False).stdout.strip() in ("running", "degraded"),
             timeout,
             "systemctl is-system-running to say running",
+            interval=0.1,
         )
         return time.monotonic() - self.boot_started
 
@@ -181,14 +184,3 @@ class Machine:
 
     def read(self, path: str) -> bytes:
         return self.run("cat", path, input=b"").stdout
-
-    @staticmethod
-    def wait_for(predicate, timeout: float, what: str, interval: float = 0.2):
-        deadline = time.monotonic() + timeout
-        while True:
-            value = predicate()
-            if value:
-                return value
-            if time.monotonic() > deadline:
-                raise BootError(f"waited {timeout:g} s for {what}")
-            time.sleep(interval)

@@ -65,6 +65,8 @@ def test_installs_every_unit_rule_and_the_kiosk(root):
     kiosk = root / "opt/fse/venv/bin/fse-kiosk"
     assert mode(kiosk) == 0o755 and kiosk.read_text().startswith("#!/opt/fse/venv/bin/python\n")
     assert mode(root / "etc/fse/kiosk.toml.example") == 0o644
+    journald = root / "etc/systemd/journald.conf.d/fse.conf"  # the journal's cap (issue 24 item 4)
+    assert journald.read_bytes() == (SYSTEMD / "journald-fse.conf").read_bytes() and mode(journald) == 0o644
     assert not (root / "etc/fse/kiosk.toml").exists()  # defaults need no file; never overwrite one
     for state in ("var/lib/fse", "var/cache/fse"):
         assert mode(root / state) == 0o750
