@@ -285,6 +285,13 @@ else
   "$V/bin/python" -c 'import kiosk.providers as p; print("install-appliance: onnxruntime providers:", ", ".join(p.available_providers()))'
 fi
 
+# kmsdrm needs an SDL built with it: pygame's wheels have none (pygame-ce's have), and without it the
+# kiosk could never open the screen. Refuse now rather than boot into a black screen.
+if [ "$DISPLAY_MODE" = kmsdrm ]; then
+  "$V/bin/python" -m kiosk.sdl_drivers kmsdrm \
+    || die "FSE_DISPLAY=kmsdrm: the venv's pygame cannot draw on KMS/DRM (above); use FSE_DISPLAY=x11, or install pygame-ce into $VENV"
+fi
+
 # --- 3. models and docs ---------------------------------------------------------------------------
 if compgen -G "$SRC/onnx_models/*" >/dev/null; then
   rm -rf "$DESTDIR$PREFIX/onnx_models.new"
