@@ -273,6 +273,16 @@ def install(machine: Machine, report: Report) -> None:
     machine.run("rm", "-rf", build)
     with report.step("poweroff after the install"):
         machine.poweroff()
+    return written(machine)
+
+
+def written(machine: Machine) -> dict[str, float]:
+    """Every file in the overlay's upper directory (what the booth has written) and its mtime."""
+    files = {}
+    for path in machine.upper.rglob("*"):
+        if not path.is_dir():
+            files["/" + str(path.relative_to(machine.upper))] = path.lstat().st_mtime
+    return files
 
 
 def first_boot(machine: Machine, report: Report) -> None:
@@ -389,11 +399,31 @@ def check_bundle(stick: Path, status: dict) -> None:
         subprocess.run(["umount", mount], check=True)
 
 
+BOOTH_STATE = ("/var/lib/fse/", "/var/cache/fse/")
+"""The only places the booth's own programs write (issue 24 item 4); everything else is systemd's."""
+SYSTEM_STATE = ("/var/log/journal/", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog", "/var/lib/systemd/")
+STATE_FILES = ("log.sqlite", "images/", "quarantine/", "usb-export.json", "joystick_calibration.json")
+"""What /var/lib/fse holds: the capture log and its images (kiosk/capture/), the export status, the
+joystick calibration; never a library's cache."""
+
+
+def check_where_the_booth_writes(changed: set[str]) -> None:
+    """After the install, three boots, a power cut and an export: what the overlay's upper directory
+    gained (the booth's whole disk footprint) lies in its state and cache directories and systemd's."""
+    elsewhere = sorted(p for p in changed if not p.startswith(BOOTH_STATE + SYSTEM_STATE))
+    assert elsewhere == [], f"the booth wrote outside its state: {elsewhere}"
+    state = sorted(p for p in changed if p.startswith("/var/lib/fse/"))
+    strays = [p for p in state if not p.removeprefix("/var/lib/fse/").startswith(STATE_FILES)]
+    assert strays == [], f"not the kiosk's state, in its state directory: {strays}"
+    assert any(p.startswith("/var/lib/fse/images/") for p in state) and "/var/lib/fse/log.sqlite" in state
+
+
 def test_power_on_and_it_runs(machine):
     report = Report()
     try:
-        install(machine, report)
+        installed = install(machine, report)
         first_boot(machine, report)
         after_power_cut(machine, report, RUN_DIR / "stick.img")
+        check_where_the_booth_writes({p for p, t in written(machine).items() if installed.get(p) != t})
     finally:
         report.write()
