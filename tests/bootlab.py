@@ -1,6 +1,6 @@
 """A booth booted for real: systemd as PID 1 on an overlay of this machine's root, for tests/test_boot.py.
 
-    machine = Machine(Path("/tmp/boot/run"))     # overlay: lower = /, upper and work under the run dir
+    machine = Machine(Path("/tmp/boot/run"))     # emptied; overlay: lower = /, upper and work under it
     machine.boot()                               # unshare a PID/mount/UTS/IPC namespace, chroot, systemd
     machine.run("systemctl", "is-system-running")  # nsenter into it
     machine.power_cut()                          # SIGKILL PID 1: the kernel kills every process in it
@@ -22,7 +22,9 @@ Why these choices:
 
 from __future__ import annotations
 
+import ctypes
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -31,6 +33,13 @@ from pathlib import Path
 from waiting import wait_for
 
 SYSTEMD = "/lib/systemd/systemd"
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
 
 
 class BootError(AssertionError):
@@ -46,6 +55,9 @@ class Machine:
         self.pid: int | None = None  # systemd's PID as this process sees it
         self.boot_started = self.boot_wall = 0.0
         self.boots = 0
+        if os.path.ismount(self.root):  # a killed run's overlay: unmount it before removing anything
+            subprocess.run(["umount", "-l", self.root], check=True)
+        shutil.rmtree(run_dir, ignore_errors=True)  # every run starts from the machine's own root
         for d in (self.root, self.upper, self.work):
             d.mkdir(parents=True, exist_ok=True)
         subprocess.run(
@@ -75,11 +87,14 @@ class Machine:
             f"exec env container=unshare {SYSTEMD} --system"
         )
         self.boot_started, self.boot_wall = time.monotonic(), time.time()
+        # Never a booted systemd left behind: if this process dies (a CI timeout's SIGKILL), the kernel
+        # kills unshare (PDEATHSIG), and unshare's --kill-child takes PID 1 and so the namespace with it.
         self.unshare = subprocess.Popen(
             [
                 "unshare",
                 "--pid",
                 "--fork",
+                "--kill-child=SIGKILL",
                 "--mount",
                 "--uts",
                 "--ipc",
@@ -91,6 +106,7 @@ class Machine:
             stdout=console,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         console.close()
         self.boots += 1

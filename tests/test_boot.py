@@ -125,7 +125,6 @@ def machine():
     RUN_DIR.parent.mkdir(parents=True, exist_ok=True)
     lock = open(RUN_DIR.parent / "lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
-    shutil.rmtree(RUN_DIR, ignore_errors=True)
     machine = Machine(RUN_DIR)
     try:
         yield machine
