@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test lint setup setup-kiosk setup-system firmware bench bench-quick sheet install-appliance clean
+.PHONY: run test boot-test lint setup setup-kiosk setup-system firmware bench bench-quick sheet install-appliance clean
 
 # A kiosk-only environment is small (no torch); the full one adds training, analysis and tests.
 $(BIN)/python:
@@ -35,6 +35,11 @@ run: $(VENV)/.kiosk
 ## `pytest.importorskip` that cannot import is a broken install and fails (tests/conftest.py).
 test: setup firmware lint
 	FSE_FULL_INSTALL=1 SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## The appliance booted for real (systemd as PID 1 on an overlay of /, tests/test_boot.py); needs root.
+## Also part of `make test`, where it is skipped with its reason when not root. About 1.5 min.
+boot-test: setup
+	SDL_VIDEODRIVER=dummy SDL_AUDIODRIVER=dummy $(BIN)/python -m pytest -q -s tests/test_boot.py
 
 ## ruff: lint and format check (configured in pyproject.toml); `ruff format .` fixes the format.
 lint: setup

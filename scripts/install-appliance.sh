@@ -11,7 +11,8 @@
 #      onnxruntime-gpu from NVIDIA's Jetson wheel index on a Jetson, plain onnxruntime elsewhere
 #   3. the ONNX models at /opt/fse/onnx_models, the docs at /opt/fse/docs
 #   4. every systemd/*.service|*.target|*.path|*.timer|*.socket into /etc/systemd/system and every
-#      systemd/*.rules into /etc/udev/rules.d; /etc/fse/kiosk.toml.example
+#      systemd/*.rules into /etc/udev/rules.d; /etc/fse/kiosk.toml.example; the journal's cap
+#      (systemd/journald-fse.conf -> /etc/systemd/journald.conf.d/fse.conf)
 #   4b. take your design home: the fse-share user, the share spool /var/lib/fse/share, and from
 #       /etc/fse/kiosk.toml [share] the hotspot's NetworkManager files and fse-share.socket (on or off)
 #   5. enables fse-kiosk.service (and fse-display.service, the X server) for the next boot
@@ -286,6 +287,13 @@ else
   "$V/bin/python" -c 'import kiosk.providers as p; print("install-appliance: onnxruntime providers:", ", ".join(p.available_providers()))'
 fi
 
+# kmsdrm needs an SDL built with it: pygame's wheels have none (pygame-ce's have), and without it the
+# kiosk could never open the screen. Refuse now rather than boot into a black screen.
+if [ "$DISPLAY_MODE" = kmsdrm ]; then
+  "$V/bin/python" -m kiosk.sdl_drivers kmsdrm \
+    || die "FSE_DISPLAY=kmsdrm: the venv's pygame cannot draw on KMS/DRM (above); use FSE_DISPLAY=x11, or install pygame-ce into $VENV"
+fi
+
 # --- 3. models and docs ---------------------------------------------------------------------------
 if compgen -G "$SRC/onnx_models/*" >/dev/null; then
   rm -rf "$DESTDIR$PREFIX/onnx_models.new"
@@ -312,6 +320,8 @@ for rule in "$SRC"/systemd/*.rules; do
   [ -e "$rule" ] && install -m 0644 "$rule" "$DESTDIR$RULES_DIR/"
 done
 install -m 0644 "$SRC/systemd/kiosk.toml.example" "$DESTDIR/etc/fse/kiosk.toml.example"
+install -d -m 0755 "$DESTDIR/etc/systemd/journald.conf.d"
+install -m 0644 "$SRC/systemd/journald-fse.conf" "$DESTDIR/etc/systemd/journald.conf.d/fse.conf"
 say "installed units: ${UNITS[*]}"
 
 DROPIN=$DESTDIR$UNIT_DIR/fse-kiosk.service.d
@@ -351,6 +361,7 @@ if [ -n "$DESTDIR" ]; then
   say "DESTDIR set: not running systemctl/udevadm; staged into $DESTDIR"
 else
   systemctl daemon-reload
+  systemctl restart systemd-journald.service   # the cap applies now, not only after the next boot
   udevadm control --reload-rules
   udevadm trigger --action=add --subsystem-match=tty --subsystem-match=input || true
   if [ "$DISPLAY_MODE" = x11 ]; then

@@ -427,16 +427,36 @@ def test_a_killed_export_is_marked_failed_after_the_unit_ends(sticks, state_dir,
     process.wait(timeout=60)
     assert read_usb_status(state_dir)["state"] == "running" and _mounts(device)
 
-    def mark_stopped():
+    def mark_stopped():  # as ExecStopPost runs it: the unit's capabilities (issue 24: it read the status as root)
+        unit = ["setpriv", f"--bounding-set={UNIT_CAPABILITIES}", "--inh-caps=-all", "--"]
         return subprocess.run(
-            [sys.executable, "-m", "kiosk.log_export.cli", "--mark-stopped", device, "--state-dir", str(state_dir)],
+            [
+                *unit,
+                sys.executable,
+                "-m",
+                "kiosk.log_export.cli",
+                "--mark-stopped",
+                device,
+                "--state-dir",
+                str(state_dir),
+            ],
             cwd=REPO,
             capture_output=True,
             text=True,
             timeout=60,
         )
 
-    assert mark_stopped().returncode == 0
+    # The booth's state directory is fse's and 0750 (StateDirectoryMode=): root without CAP_DAC_OVERRIDE
+    # reads the status only as its owner (it read it as root: "Permission denied", found by the boot test).
+    owned = [state_dir, *state_dir.rglob("*")]
+    for path in owned:
+        os.chown(path, 65534, 65534, follow_symlinks=False)
+    state_dir.chmod(0o750)
+    stopped = mark_stopped()
+    for path in owned:
+        os.chown(path, 0, 0, follow_symlinks=False)
+    state_dir.chmod(0o755)
+    assert stopped.returncode == 0, stopped.stderr
     status = read_usb_status(state_dir)
     assert status["state"] == "failed" and "stopped before it finished" in status["message"]
     assert status["device"] == device and _mounts(device) == []

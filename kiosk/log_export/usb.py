@@ -202,7 +202,10 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
         bundle, manifest = made[0]
         if mount_point:
             _run(["umount", str(mount_point)], f"cannot unmount {mount_point}")
-            mount_point.rmdir()
+            # Under the unit the mount point is its RuntimeDirectory, itself a bind mount there (EBUSY),
+            # which systemd removes when the unit ends; run by hand, it is an empty folder.
+            with contextlib.suppress(OSError):
+                mount_point.rmdir()
             mount_point = None
         counts, missing = manifest["counts"], sum(len(m["missing_images"]) for _, m in made)
         lost = f"; {missing} images are missing at the booth (F12 names them)" if missing else ""
@@ -244,7 +247,8 @@ def mark_stopped(state_dir: Path, device: str) -> bool:
     """After the unit ends (ExecStopPost): an export of `device` still "running" was killed (SIGKILL
     after a hang, or a crash) and could not say so itself. Mark it failed, free its mount point."""
     state_dir = Path(state_dir)
-    status = read_usb_status(state_dir, device)
+    with acting_as(state_dir_owner(state_dir)):  # root holds no CAP_DAC_OVERRIDE in the unit
+        status = read_usb_status(state_dir, device)
     point = USB_MOUNT_ROOT / Path(device).name
     if os.path.ismount(point):
         unmount_stick(point)
