@@ -26,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.fashion_mnist import CLASS_NAMES, blend_name
 from contract.latent import LatentMap, SliderIdentity, load_latent_map
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
 from contract.space import LATENT_DIM, coordinates

@@ -32,7 +32,9 @@ def test_width_is_the_10_90_rise_and_scales_with_the_size(width):
 def test_overshoot_sees_a_halo_and_not_a_clean_edge():
     assert outline.measure(disc(512, 8.0)).overshoot < 0.005
     halo = disc(512, 8.0, ring=0.1)
-    assert outline.measure(halo).overshoot == pytest.approx((halo.max() - 0.8) / 0.8, abs=0.015)  # the ring tails inward
+    assert outline.measure(halo).overshoot == pytest.approx(
+        (halo.max() - 0.8) / 0.8, abs=0.015
+    )  # the ring tails inward
 
 
 def test_no_garment_no_outline():

@@ -31,9 +31,7 @@ class LogStatus:
         aside = f", {self.set_aside} set-aside logs not yet exported" if self.set_aside else ""
         return [
             f"capture log {self.state}: {self.captures} captures, {self.not_exported} not yet exported{aside}{pruned}"
-        ] + [
-            f"capture log: {notice}" for notice in self.notices
-        ]
+        ] + [f"capture log: {notice}" for notice in self.notices]
 
 
 class StatusBoard:

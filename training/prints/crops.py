@@ -47,7 +47,5 @@ def smooth_field(n: int, size: int, low: float, high: float, gen: torch.Generato
     return low + (high - low) * field
 
 
-
-
 def flat(x: torch.Tensor) -> torch.Tensor:
     return x.mean(dim=(2, 3), keepdim=True).expand_as(x).contiguous()
