@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from contract.fashion_mnist import CLASS_NAMES
+from contract.fashion_mnist import CLASS_NAMES, blend_name
 
 from . import metrics, quality
 
@@ -19,7 +19,8 @@ def make_landmarks(
     n_blends: int = 4,
 ) -> list[dict]:
     """Each class's medoid in z of the encoded test set, then `n_blends` k-means centres of the
-    whole test set named by the classifier's two most likely classes for the design found there.
+    whole test set named by the classifier's two most likely classes for the design found there
+    (the next likely ones where that name is taken: contract.fashion_mnist.blend_name).
     Each is kept as slider positions ("z"), by the exact inverse of the latent map."""
     rng = np.random.default_rng(seed)
     points = []
@@ -30,7 +31,7 @@ def make_landmarks(
     centres = kmeans(z_test, n_blends, rng)
     for centre, lg in zip(centres, s.logits(s.generate(s.latent.to_sliders(centres)))):
         top = np.argsort(-lg)[:2]
-        name = f"{CLASS_NAMES[top[0]]} / {CLASS_NAMES[top[1]]}"
+        name = blend_name(lg, {lm["name"] for lm, _ in points})  # distinct: visitors pick landmarks by name
         points.append(({"name": name, "kind": "k-means-centre", "class": int(top[0])}, centre))
     return [{**lm, "z": s.latent.to_sliders(z)[0].round(4).tolist()} for lm, z in points]
 
