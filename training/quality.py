@@ -19,14 +19,15 @@ fails CI. The judge is the shipped classifier, never the feature net the generat
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 
 from contract.latent import LatentMap, load_latent_map, temper
 from contract.models import CLASSIFIER, ENCODER, GENERATOR
 from contract.space import COORD_SCALE, LATENT_DIM, coordinates
+from kiosk.providers import create_session
 
 from . import metrics
 
@@ -59,7 +60,8 @@ class SpaceSessions:
 
     def __init__(self, models_dir: Path, latent: LatentMap | None = None, view_scale: float | None = None):
         def load(spec):
-            return ort.InferenceSession(str(Path(models_dir) / spec.file), providers=["CPUExecutionProvider"])
+            # the kiosk's one way to open a session (kiosk/providers.py): CPU, a thread per core offline
+            return create_session(Path(models_dir) / spec.file, "cpu", None, os.cpu_count() or 1)[0]
 
         self.encoder, self.generator, self.classifier = load(ENCODER), load(GENERATOR), load(CLASSIFIER)
         manifest = {}
