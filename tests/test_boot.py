@@ -38,6 +38,8 @@ import pytest
 from bootlab import BootError, Machine
 from waiting import wait_for
 
+from kiosk.usb_status import status_file
+
 REPO = Path(__file__).resolve().parent.parent
 RUN_DIR = Path(os.environ.get("FSE_BOOT_DIR", "/tmp/boot/run"))
 REPORT = Path(os.environ.get("FSE_BOOT_REPORT", "/tmp/boot/report.json"))
@@ -222,9 +224,10 @@ def query(machine: Machine, sql: str) -> list:
     return json.loads(machine.run("/opt/fse/venv/bin/python", "-c", code, sql).stdout)
 
 
-def export_state(machine: Machine) -> str | None:
-    """usb-export.json's state (running, done, failed), None before the first export."""
-    status = machine.run("cat", "/var/lib/fse/usb-export.json", check=False)
+def export_state(machine: Machine, device: str) -> str | None:
+    """The state (running, done, failed) in the stick's own status file (kiosk.usb_status.status_file),
+    None before its first export."""
+    status = machine.run("cat", f"/var/lib/fse/{status_file(device)}", check=False)
     state = json.loads(status.stdout)["state"] if status.returncode == 0 else None
     if state == "failed":
         raise BootError(f"the export failed: {status.stdout}")
@@ -342,7 +345,7 @@ def after_power_cut(machine: Machine, report: Report, stick: Path) -> None:
         # systemd have not started the unit from that within a few seconds, the kernel is asked for
         # the device's add event (its uevent file): the booth's own udevd, rule and systemd do the rest.
         def started():
-            return machine.show(unit, "ActiveState")["ActiveState"] != "inactive" or export_state(machine)
+            return machine.show(unit, "ActiveState")["ActiveState"] != "inactive" or export_state(machine, loop)
 
         try:
             poll(started, 5, f"{unit} started by the attach")
@@ -352,11 +355,11 @@ def after_power_cut(machine: Machine, report: Report, stick: Path) -> None:
             how = "started by a synthesized add uevent"
         with report.step("loop device FSE-EXPORT -> export unit done", how):
             poll(
-                lambda: export_state(machine) == "done",
+                lambda: export_state(machine, loop) == "done",
                 60,
-                f"{unit} to finish (usb-export.json state done)",
+                f"{unit} to finish ({status_file(loop)} state done)",
             )
-        status = json.loads(machine.read("/var/lib/fse/usb-export.json"))
+        status = json.loads(machine.read(f"/var/lib/fse/{status_file(loop)}"))
         assert machine.show(unit, "Result")["Result"] == "success"
 
         # The kiosk polls the status file about once a second, then shows it as a green toast.
@@ -400,7 +403,7 @@ def check_bundle(stick: Path, status: dict) -> None:
 BOOTH_STATE = ("/var/lib/fse/", "/var/cache/fse/")
 """The only places the booth's own programs write (issue 24 item 4); everything else is systemd's."""
 SYSTEM_STATE = ("/var/log/journal/", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog", "/var/lib/systemd/")
-STATE_FILES = ("log.sqlite", "images/", "quarantine/", "usb-export.json", "joystick_calibration.json")
+STATE_FILES = ("log.sqlite", "images/", "quarantine/", "usb-export-", "joystick_calibration.json")
 """What /var/lib/fse holds: the capture log and its images (kiosk/capture/), the export status, the
 joystick calibration; never a library's cache."""
 
