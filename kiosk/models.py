@@ -215,9 +215,9 @@ class FashionModels:
             spec.name: create_session(models_dir / spec.file, "cpu", None, os.cpu_count() or 1)[0]
             for spec in SPACE_MODELS
         }
-        written = models_dir / "manifest.json"
-        latent = load_latent_map(models_dir, json.loads(written.read_text())) if written.is_file() else SliderIdentity()
-        manifest = {"classes": list(CLASS_NAMES)}
+        written = models_dir / "manifest.json"  # a re-measured folder keeps its latent map and view's scale
+        manifest = json.loads(written.read_text()) if written.is_file() else {"classes": list(CLASS_NAMES)}
+        latent = load_latent_map(models_dir, manifest) if written.is_file() else SliderIdentity()
         return cls(models_dir, manifest, sessions, {name: "cpu" for name in sessions}, [], latent)
 
     # -- inference ---------------------------------------------------------------------------

@@ -75,6 +75,9 @@ def test_the_screen_s_qr_code_opens_the_capture_s_png_on_a_phone(booth, tmp_path
         pygame.image.save(app.screen, str(shot))
         # A tap on the card gives the canvas back; otherwise the card goes after SHOW_S.
         card, shared = app.ui.share_card, app.ui.share_card.shared
+        if app.explorer.state.attract:  # a first touch in attract mode only wakes the kiosk (issue 22, item 8)
+            pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=(1, 1), button=1))
+            app.step()
         pygame.event.post(pygame.event.Event(pygame.MOUSEBUTTONDOWN, pos=card.rect.center, button=1))
         app.step()
         assert not card.visible and app.ui.canvas in app.ui.widgets(False)

@@ -52,10 +52,10 @@ def test_shipped_designs_keep_their_class_and_their_edges(models_dir):
     shown: recognition of its reconstructions and their edge energy within a sample's noise of the
     manifest's 10k-image figures, and far above v1's (0.66 recognised, 0.63 of the edges)."""
     from contract.fashion_mnist import load_split
-    from training.quality import reconstruction_figures
+    from training.quality import SpaceSessions, reconstruction_figures
 
     test = load_split("test", None, 400)
-    got = reconstruction_figures(FashionModels.load(models_dir), test.images, test.labels)
+    got = reconstruction_figures(SpaceSessions(models_dir), test.images, test.labels)
     shipped = json.loads((models_dir / "manifest.json").read_text())["quality"]["reconstruction"]
     assert got["classifier_on_photos"] >= 0.88
     assert got["classifier_on_reconstructions"] >= max(0.72, shipped["classifier_on_reconstructions"] - 0.05)

@@ -14,6 +14,10 @@ on its own mount point.
 
 from __future__ import annotations
 
+# datetime.strptime imports _strptime on first use; once the export acts as a stick's or the state
+# directory's owner (acting_as) that owner may not read the interpreter's files (a Python under /root),
+# and the capture reader's time check then failed with ModuleNotFoundError. Import it while still root.
+import _strptime  # noqa: F401
 import contextlib
 import errno
 import json

@@ -75,10 +75,10 @@ class ShareCard(ClickWidget):
         sizes = [len(qr.modules(payload)) for payload, _, _ in codes]
         return int(min(col_w / max(sizes), height / max(sizes), MAX_MODULE_PX)), sizes
 
-    def static_inputs(self, app) -> tuple:
+    def static_inputs(self, view) -> tuple:
         return (id(self.shared),)
 
-    def draw_static(self, surface: pygame.Surface, app) -> None:
+    def draw_static(self, surface: pygame.Surface, view) -> None:
         shared = self.shared
         if shared is None:
             return
