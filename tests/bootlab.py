@@ -1,6 +1,6 @@
 """A booth booted for real: systemd as PID 1 on an overlay of this machine's root, for tests/test_boot.py.
 
-    machine = Machine(Path("/tmp/boot/run"))     # emptied; overlay: lower = /, upper and work under it
+    machine = Machine(Path("/tmp/boot/run"), shared=[repo])  # emptied; overlay: lower = /, upper and work under it
     machine.boot()                               # unshare a PID/mount/UTS/IPC namespace, chroot, systemd
     machine.run("systemctl", "is-system-running")  # nsenter into it
     machine.power_cut()                          # SIGKILL PID 1: the kernel kills every process in it
@@ -12,7 +12,9 @@ Why these choices:
 - The namespace's root is the overlay by pivot_root (a chroot could not start units with
   PrivateUsers=), and /tmp inside is a fresh tmpfs per boot (as on a booth): the lower /tmp holds this run's own
   overlay directories, which overlayfs refuses to look up (overlapping layers) and
-  systemd-tmpfiles would try to empty.
+  systemd-tmpfiles would try to empty. So a checkout or venv under /tmp (CI's clone, ci-local's) would be
+  missing inside: `shared` paths under /tmp are bind-mounted read-only at the same path in the fresh /tmp
+  (read-only and a mount of their own, so the booth's tmpfiles can neither empty nor descend into them).
 - The network namespace is the host's: kernel uevents (a loop device appearing) reach only the
   initial network namespace, and the booth's udevd must hear them. The booth's units have
   PrivateNetwork= anyway; its X server listens on no TCP port and on no abstract socket.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -47,8 +50,10 @@ class BootError(AssertionError):
 
 
 class Machine:
-    def __init__(self, run_dir: Path) -> None:
+    def __init__(self, run_dir: Path, shared: list[Path] = ()) -> None:
         self.run_dir = run_dir
+        tmp = Path("/tmp")
+        self.shared = sorted({p.resolve() for p in shared if p.resolve().is_relative_to(tmp)})
         self.root = run_dir / "root"
         self.upper, self.work = run_dir / "upper", run_dir / "work"
         self.unshare: subprocess.Popen | None = None
@@ -81,8 +86,13 @@ class Machine:
         console = open(self.run_dir / f"console-{self.boots}.log", "wb")
         # pivot_root, not chroot: a chrooted process may not create user namespaces, which units
         # with PrivateUsers= need (unshare(2): EPERM "the caller is in a chroot environment").
+        binds = "".join(
+            f"mkdir -p {shlex.quote(f'{self.root}{p}')} && mount --bind {shlex.quote(str(p))} {shlex.quote(f'{self.root}{p}')} && "
+            f"mount -o remount,bind,ro {shlex.quote(f'{self.root}{p}')} && "
+            for p in self.shared
+        )
         command = (
-            f"mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs {self.root}/tmp && mkdir {self.root}/tmp/.host && "
+            f"mount -t tmpfs -o mode=1777,nosuid,nodev tmpfs {self.root}/tmp && {binds}mkdir {self.root}/tmp/.host && "
             f"pivot_root {self.root} {self.root}/tmp/.host && umount -l /tmp/.host && rmdir /tmp/.host && "
             f"exec env container=unshare {SYSTEMD} --system"
         )

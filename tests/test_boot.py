@@ -127,7 +127,7 @@ def machine():
     RUN_DIR.parent.mkdir(parents=True, exist_ok=True)
     lock = open(RUN_DIR.parent / "lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
-    machine = Machine(RUN_DIR)
+    machine = Machine(RUN_DIR, shared=[REPO, Path(sys.prefix)])
     try:
         yield machine
     finally:
