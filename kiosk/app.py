@@ -119,6 +119,7 @@ class App:
             config.glide_s,
             print_names,
             jump_temperature=config.jump_temperature,
+            landing=models.jump_landing,
         )
         self.attract = Attract(config.attract_after_s)
         self.trail = TrailRecorder(capture_log)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from contract.jumps import JUMP_PROPOSALS, jump_proposals
 from contract.latent import hyperspace_jump
 from contract.space import LATENT_DIM
 
@@ -203,11 +204,13 @@ class Explorer:
         print_names: list[str] | None = None,
         rng: np.random.Generator | None = None,
         jump_temperature: float = 1.0,
+        landing=None,
     ) -> None:
         self.state = state
         self.landmarks = [clamp(z) for z in landmarks]
         self.glide_s = glide_s
         self.jump_temperature = jump_temperature
+        self.landing = landing  # (N, 8) proposals -> the index a jump lands on (contract.jumps); None: the first
         self.print_names = list(print_names or ["none"])
         self.rng = rng if rng is not None else np.random.default_rng()
 
@@ -235,10 +238,15 @@ class Explorer:
             self.state.canvas_drawn = False
 
     def jump(self, how: str = "jump") -> None:
-        """Hyperspace: a random point, uniform in [-1, 1]^8 (as in the original) at temperature 1, reached
-        at once; the learned prior behind the sliders makes it a garment (contract.latent)."""
+        """Hyperspace: a random point, reached at once. Without `landing`, uniform in [-1, 1]^8 (as in the
+        original) at temperature 1; with it, the first of JUMP_PROPOSALS uniform proposals that reads as
+        a garment (contract.jumps). The learned prior behind the sliders aims them at the data."""
         self.state.stop_glide()
-        self.move(hyperspace_jump(self.rng, self.jump_temperature), how)
+        if self.landing is None:
+            self.move(hyperspace_jump(self.rng, self.jump_temperature), how)
+            return
+        proposals = jump_proposals(self.rng, JUMP_PROPOSALS, self.jump_temperature)
+        self.move(proposals[self.landing(proposals)], how)
 
     def random(self, now: float) -> None:
         """A random design nearby (RANDOM_STEP away), reached by a short glide."""

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.fashion_mnist import CLASS_NAMES, blend_name
+from contract.jumps import choose_landing
 from contract.latent import LatentMap, SliderIdentity, load_latent_map
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
 from contract.space import LATENT_DIM, coordinates
@@ -254,6 +255,11 @@ class FashionModels:
         x = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0, 1).reshape(-1, 1, 28, 28)
         z = _in_batches(lambda part: self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: part})[0], x)
         return self.sanitize(self.latent.to_sliders(z))  # a NaN stays NaN for sanitize to count
+
+    def jump_landing(self, proposals: np.ndarray) -> int:
+        """Which of a hyperspace jump's proposals (N, 8) it lands on: contract.jumps' rule on their 28 px designs."""
+        designs = self.generate(proposals, 28)
+        return choose_landing(designs, self.classify(designs))
 
     def classify(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) -> class logits (B, 10)."""

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from contract.jumps import JUMP_PROPOSALS, choose_landings
 from contract.latent import LatentMap, load_latent_map, temper
 from contract.models import CLASSIFIER, ENCODER, GENERATOR
 from contract.space import COORD_SCALE, LATENT_DIM, coordinates
@@ -114,13 +115,18 @@ def reconstruction_figures(s: SpaceSessions, images: np.ndarray, labels: np.ndar
     }
 
 
-def jump_figures(s: SpaceSessions, photos: np.ndarray, seed: int, temperature: float = 1.0) -> dict:
-    """Everything measured on hyperspace jumps (uniform in the sliders' [-1, 1]^8 as the kiosk jumps,
-    or at the kiosk's jump_temperature)."""
+def jump_figures(
+    s: SpaceSessions, photos: np.ndarray, seed: int, temperature: float = 1.0, proposals: int = JUMP_PROPOSALS
+) -> dict:
+    """Everything measured on hyperspace jumps as the kiosk jumps: the first of `proposals` uniform
+    proposals in the sliders' [-1, 1]^8 (at the kiosk's jump_temperature) that reads as a garment
+    (contract.jumps; proposals=1: the plain uniform jump)."""
     rng = np.random.default_rng(seed)
-    u = temper(rng.uniform(-1, 1, (PR_SAMPLES, LATENT_DIM)), temperature).astype(np.float32)
-    designs = s.generate(u)
-    logits = s.logits(designs)
+    proposed = temper(rng.uniform(-1, 1, (PR_SAMPLES, proposals, LATENT_DIM)), temperature).astype(np.float32)
+    designs = s.generate(proposed.reshape(-1, LATENT_DIM)).reshape(PR_SAMPLES, proposals, 28, 28)
+    logits = s.logits(designs.reshape(-1, 28, 28)).reshape(PR_SAMPLES, proposals, -1)
+    landed = choose_landings(designs, logits) if proposals > 1 else np.zeros(PR_SAMPLES, int)
+    u, designs, logits = (a[np.arange(PR_SAMPLES), landed] for a in (proposed, designs, logits))
     pick = rng.permutation(len(photos))
     photo_logits = s.logits(photos[pick[:PR_SAMPLES]])
     figures = {
@@ -129,6 +135,7 @@ def jump_figures(s: SpaceSessions, photos: np.ndarray, seed: int, temperature: f
         "frechet_logits_to_photos": metrics.frechet_distance(logits[:JUMPS], s.logits(photos[:JUMPS])),
         **precision_recall(photo_logits, logits),
         CONFIDENT_KEY: confident_share(logits),
+        "proposals_per_jump": proposals,
         **framing_figures(s.generate(u[:FRAMING_JUMPS], FRAMING_SIZE, s.view_scale)),  # as the visitor sees them
     }
     if len(photos) >= 2 * PR_SAMPLES:  # the same figures for photos against other photos: the ceiling
@@ -280,9 +287,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("models", type=Path, help="a folder fse-train export wrote")
     p.add_argument("--data", help="Fashion-MNIST directory")
     p.add_argument("--seed", type=int, default=7, help="the export's seed (jumps use seed + 1)")
+    p.add_argument("--temperature", type=float, default=1.0, help="the kiosk's [input] jump_temperature")
+    p.add_argument(
+        "--proposals", type=int, default=JUMP_PROPOSALS, help="proposals per jump (1: the plain uniform jump)"
+    )
     args = p.parse_args(argv)
     test = load_split("test", args.data)
-    print(json.dumps(jump_figures(SpaceSessions(args.models), test.images, args.seed + 1), indent=1))
+    figures = jump_figures(SpaceSessions(args.models), test.images, args.seed + 1, args.temperature, args.proposals)
+    print(json.dumps(figures, indent=1))
     return 0
 
 
