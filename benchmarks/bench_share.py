@@ -5,7 +5,7 @@ fse-share while the kiosk's sticks sweep.
     python benchmarks/bench_share.py --quick    # ~30 s
 
 Three processes, as on the booth: the kiosk (SDL dummy, 1920x1080, `--joystick sim`, sharing on),
-fse-share (its own process, at its unit's Nice=), and the phones (a third process, niced 10:
+fse-share (its own process, at its unit's Nice= and CPUSchedulingPolicy=), and the phones (a third process, niced 10:
 on the booth their CPUs are their own, here they share the kiosk's two cores). The kiosk captures a
 design (so the PNG is in the spool, as after a visitor's capture), then sweeps every stick for
 SWEEP_S twice: alone (the reference, same run), then while the phones fetch in waves of 50 at
@@ -135,7 +135,7 @@ def run(quick: bool = False) -> dict:
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=lambda: os.nice(unit_nice()),
+            preexec_fn=as_the_unit_schedules,
         )
         kiosk = subprocess.Popen(
             [sys.executable, __file__, "--kiosk", state, str(sweep_s)],
@@ -190,10 +190,18 @@ def run(quick: bool = False) -> dict:
     }
 
 
-def unit_nice() -> int:
-    """fse-share.service's Nice=, so the server here runs at the booth's priority."""
-    match = re.search(r"^Nice=(-?\d+)$", (ROOT / "systemd" / "fse-share.service").read_text(), re.MULTILINE)
-    return int(match.group(1)) if match else 0
+def unit_setting(name: str) -> str | None:
+    """A [Service] line of fse-share.service, so the server here runs as the booth schedules it."""
+    match = re.search(rf"^{name}=(\S+)$", (ROOT / "systemd" / "fse-share.service").read_text(), re.MULTILINE)
+    return match.group(1) if match else None
+
+
+def as_the_unit_schedules() -> None:
+    """In the server's child before exec: the unit's Nice= and CPUSchedulingPolicy=."""
+    os.nice(int(unit_setting("Nice") or 0))
+    policy = unit_setting("CPUSchedulingPolicy")
+    if policy:
+        os.sched_setscheduler(0, getattr(os, f"SCHED_{policy.upper()}"), os.sched_param(0))
 
 
 def cpu_seconds(pid: int) -> float:
