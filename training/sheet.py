@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from contract import silhouette
 from contract.fashion_mnist import DatasetError, load_split
+from contract.jumps import jump_proposals
 from kiosk.models import FashionModels, ModelError
 
 from . import outline
@@ -71,7 +72,7 @@ def model_rows(models: FashionModels, name: str, data: str | None, seed: int) ->
     test = load_split("test", data, 2000)
     pick = rng.choice(len(test.images), 10, replace=False)
     recon = models.generate(models.encode(test.images[pick]), 28)
-    z = rng.uniform(-1, 1, (6, 8)).astype(np.float32)
+    z = kiosk_jumps(models, rng, 6)
     small, big = models.generate(z, 28), models.generate(z, 256)
     lo, hi = models.slider_range
     rows = [
@@ -87,6 +88,12 @@ def model_rows(models: FashionModels, name: str, data: str | None, seed: int) ->
         zs[:, k] = steps
         rows.append(_row(f"{name}: param {k + 1}", [_tile(x, 72) for x in models.generate(zs, 72)]))
     return rows
+
+
+def kiosk_jumps(models: FashionModels, rng: np.random.Generator, count: int) -> np.ndarray:
+    """(count, 8) hyperspace jumps as the kiosk makes them (contract.jumps: the first of a few uniform
+    proposals that reads as a garment)."""
+    return np.stack([p[models.jump_landing(p)] for p in (jump_proposals(rng) for _ in range(count))])
 
 
 def shown(models: FashionModels, z: np.ndarray, size: int) -> np.ndarray:
@@ -115,7 +122,7 @@ def before_after_rows(before: FashionModels, after: FashionModels, data: str | N
     rng = np.random.default_rng(seed)
     test = load_split("test", data, 2000)
     photos = test.images[rng.choice(len(test.images), 16, replace=False)]
-    z = rng.uniform(-1, 1, (20, 8)).astype(np.float32)
+    z = kiosk_jumps(after, rng, 20)
     jumps = shown(after, z, 256)
     pair = {"jump": z[:1], "reconstruction": None}  # the reconstruction: the first photo's
     rows = [
