@@ -78,6 +78,14 @@ class Machine:
             check=True,
         )
 
+        if self.shared:  # the booth's /tmp is a fresh tmpfs already; emptying it at boot would only trip
+            # over the shared mounts ("rm_rf(/tmp): Directory not empty" in the journal), so /tmp is kept as is
+            tmpfiles = self.root / "etc/tmpfiles.d"
+            tmpfiles.mkdir(parents=True, exist_ok=True)
+            (tmpfiles / "tmp.conf").write_text(
+                "# tests/bootlab.py: /tmp is a fresh tmpfs per boot\nd /tmp 1777 root root -\n"
+            )
+
     # -- power ------------------------------------------------------------------------------------------
 
     def boot(self, timeout: float = 60.0) -> float:
