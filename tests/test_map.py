@@ -137,7 +137,7 @@ def test_loader_reads_and_places_captures_on_its_own_thread(
     assert readers and set(readers) == {"map-loader"}  # SQLite is read off the UI thread
     np.testing.assert_allclose(loader.captures_xy, shipped_map.xy[:3], atol=1e-3)
     np.testing.assert_allclose(loader.place_sliders(sliders), shipped_map.xy[:3], atol=1e-3)  # the visitor's way
-    np.testing.assert_allclose(loader.sliders_at(2), sliders[2], atol=1e-6)  # what a tap on the point glides to
+    np.testing.assert_allclose(loader.sliders_at(2), sliders[2], atol=1e-5)  # what a tap glides to (float32 flow)
 
 
 def test_the_trails_outside_flag_is_exact_although_its_placement_is_approximate(shipped_map):
