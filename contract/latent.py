@@ -15,12 +15,13 @@ Its weights are onnx_models/prior.npz (named in manifest.json `latent.prior` wit
 flow is `COUPLINGS` affine coupling layers (RealNVP, Dinh et al. 2017): each keeps half of the
 numbers (`keep`), and from them a small tanh network gives a log-scale and a shift for the other
 half. Both directions cost about 40k multiply-adds and 1k tanh a point, in numpy float32 (as
-trained): nothing once per design in the kiosk, ~35 us a point for fse-analyze's trail (100k points
-in 3.5 s on the shared 2-core machine; 14 s in float64).
+trained): nothing once per design in the kiosk; fse-analyze's trail of a million points in 11 s on
+the shared 2-core machine (100k: 3.5 s, 14 s in float64).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -233,8 +234,6 @@ def space_codes(names: list) -> tuple[np.ndarray, list[str]]:
 
 def models_space(models_dir: Path) -> str:
     """space_name of a models folder, read from its manifest.json."""
-    import json
-
     return space_name(json.loads((Path(models_dir) / "manifest.json").read_text()))
 
 
@@ -262,9 +261,15 @@ class PositionSpaces:
     def load(cls, models_dir: Path, manifest: dict) -> "PositionSpaces":
         """The models folder's own map (load_latent_map) and the earlier ones its manifest lists."""
         earlier, names = {}, {}
-        for entry in manifest.get("latent", {}).get("earlier_spaces", []):
-            earlier[entry["space"]] = EARLIER_KINDS[entry["map"]["kind"]](entry["map"], entry["space"])
-            names[entry["space"]] = entry["models"]
+        for i, entry in enumerate(manifest.get("latent", {}).get("earlier_spaces", [])):
+            try:
+                earlier[entry["space"]] = EARLIER_KINDS[entry["map"]["kind"]](entry["map"], entry["space"])
+                names[entry["space"]] = str(entry["models"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise PositionSpaceError(
+                    f"{Path(models_dir) / 'manifest.json'}: latent.earlier_spaces[{i}] is not a space, a models "
+                    f"name and a map of a known kind ({', '.join(EARLIER_KINDS)}): {e!r}"
+                ) from None
         return cls(load_latent_map(models_dir, manifest), earlier, names)
 
     def by_name(self, models: str) -> str:

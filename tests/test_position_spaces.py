@@ -264,3 +264,21 @@ def test_old_rows_stay_unnamed_through_the_migration(tmp_path, photos):
     assert conn.execute("SELECT COUNT(*) FROM captures WHERE space IS NULL").fetchone()[0] == 2
     assert conn.execute("SELECT COUNT(*) FROM position_spaces").fetchone()[0] == 0
     conn.close()
+
+
+def test_a_hand_edited_earlier_space_is_named_by_the_kiosk_and_the_analysis(tmp_path, models_dir, capsys):
+    import shutil
+
+    models = tmp_path / "models"
+    shutil.copytree(models_dir, models)
+    manifest = json.loads((models / "manifest.json").read_text())
+    del manifest["latent"]["earlier_spaces"][0]["map"]["latent_scale"]
+    (models / "manifest.json").write_text(json.dumps(manifest))
+    loader = MapLoader(models, None)
+    assert loader.loaded.wait(10) and loader.map is None
+    assert "latent.earlier_spaces[0]" in loader.message and "latent_scale" in loader.message
+    with CaptureLog(tmp_path / "state", "booth-a", position_space=models_space(models), disk_floor_mb=0) as log:
+        log.save_capture(np.zeros(8), np.zeros((28, 28)), np.zeros((16, 16, 3), np.uint8), "none", [], "slider")
+    bundle = export_to_dir(tmp_path / "state", tmp_path / "pulls")
+    assert analyze([str(bundle), "--out", str(tmp_path / "report"), "--models", str(models), "--quiet"]) == 2
+    assert "latent.earlier_spaces[0]" in capsys.readouterr().err

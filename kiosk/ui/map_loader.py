@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from contract.capture_schema import DB_NAME, open_db, recent_capture_positions
-from contract.latent import PositionSpaces, space_codes
+from contract.latent import PositionSpaceError, PositionSpaces, space_codes
 from contract.mapfile import FIT_COMMAND, MAP_FILE, MapFileError, check_manifest, load_map
 from contract.models import sha256_file
 
@@ -42,7 +42,7 @@ def read_map(models_dir: Path):
         manifest = read_manifest(Path(models_dir))
         check_manifest(manifest, sha256_file(path), Path(models_dir))
         spaces = PositionSpaces.load(Path(models_dir), manifest)
-    except (MapFileError, ModelError) as e:
+    except (MapFileError, ModelError, PositionSpaceError) as e:
         return None, None, f"Map mode is off: {e}"
     except Exception as e:  # anything else the file does to the reader: the panel says so, the thread lives on
         log.exception("reading %s", path)
