@@ -7,7 +7,9 @@ the same log is pulled twice; captures are deduplicated by (log id, capture id),
 (contract.capture_schema.log_identity) tells apart the logs of one booth (a damaged log set aside,
 a new one begun: both number from 1) and two booths given the same booth id, which are named in a
 warning; no row is dropped for sharing a number. A row inside a whole bundle that cannot be decoded is
-left out, counted and named (MergedLog.bad_rows).
+left out, counted and named (MergedLog.bad_rows). Every capture and trail point keeps the name of the
+latent map its slider positions are in (a restored log, or logs from before and after a model
+update, hold several): the analysis reads each in its own map (contract.latent.PositionSpaces).
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ class MergedLog:
     session_names: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # what the analyst should know, e.g. a booth id shared
     bad_rows: list[tuple[str, str]] = field(default_factory=list)  # (bundle, "captures row 7: why")
+    # (N,) index into space_names, -1: a point that names no latent map (logged before schema 5)
+    trail_space: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    space_names: list[str] = field(default_factory=list)  # the latent maps the trail's positions are in
+    space_bundles: dict = field(default_factory=dict)  # map name (None: not named) -> the bundles holding such rows
 
     @property
     def empty(self) -> bool:
@@ -234,8 +240,10 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
     """Read every good bundle and merge them; damaged ones are named and skipped (strict: the first
     one raises BundleError). A bundle counts only when all of it could be read."""
     captures: dict[str, LoggedCapture] = {}
-    trail_keys, trail_t, trail_z, trail_session = [], [], [], []
+    trail_keys, trail_t, trail_z, trail_session, trail_space = [], [], [], [], []
     session_names: dict[str, int] = {}
+    space_names: dict[str, int] = {}
+    space_bundles: dict[str | None, list[str]] = {}  # each row keeps its own map: a merge never mixes them
     sessions = Sessions()
     used, skipped, booths, logs = [], [], [], []
     spans: dict[str, tuple[float, float, str]] = {}  # log id -> (first, last unix time, booth)
@@ -262,6 +270,10 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
         for logged in part.captures:
             captures.setdefault(logged.capture.uid, logged)
         trail = part.trail
+        for space in {c.capture.space for c in part.captures} | set(trail.spaces):
+            space_bundles.setdefault(space, [])
+            if found.label not in space_bundles[space]:
+                space_bundles[space].append(found.label)
         times = (
             [parse_utc(c.capture.utc) for c in part.captures]
             + [float(t) for t in trail.t[:1]]
@@ -281,6 +293,13 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
                     len(trail.t),
                 )
             )
+            trail_space.append(
+                np.fromiter(
+                    (-1 if s is None else space_names.setdefault(s, len(space_names)) for s in trail.spaces),
+                    np.int64,
+                    len(trail.t),
+                )
+            )
         for row in part.sessions:
             sid = row["id"]
             sessions.started[sid] = min(sessions.started.get(sid, float("inf")), parse_utc(row["started_utc"]))
@@ -296,17 +315,32 @@ def merge(bundles: list[Bundle], strict: bool = False, warn=print) -> MergedLog:
         t = np.concatenate(trail_t)[first]
         z = np.concatenate(trail_z)[first]
         code = np.concatenate(trail_session)[first]
+        space = np.concatenate(trail_space)[first]
         order = np.argsort(t, kind="stable")
-        t, z, code = t[order], np.ascontiguousarray(z[order], np.float32), code[order]
+        t, z, code, space = t[order], np.ascontiguousarray(z[order], np.float32), code[order], space[order]
     else:
         t, z, code = np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), np.zeros(0, np.int32)
+        space = np.zeros(0, np.int64)
     ordered = sorted(captures.values(), key=lambda c: (c.capture.utc, c.capture.booth_id, c.capture.uid))
     warnings = shared_booth_ids(spans)
     for line in warnings:
         warn(line)
     bad_rows = [(label, row) for (_, row), label in bad_seen.items()]
     return MergedLog(
-        used, skipped, booths, ordered, t, z, sessions, code, list(session_names), warnings, bad_rows=bad_rows
+        used,
+        skipped,
+        booths,
+        ordered,
+        t,
+        z,
+        sessions,
+        code,
+        list(session_names),
+        warnings,
+        bad_rows=bad_rows,
+        trail_space=space,
+        space_names=list(space_names),
+        space_bundles=space_bundles,
     )
 
 

@@ -27,6 +27,7 @@ import numpy as np
 
 from contract.capture_schema import CaptureLogError, parse_utc, utc_text
 from contract.fashion_mnist import DatasetError
+from contract.latent import PositionSpaceError, PositionSpaces
 from contract.mapfile import MAP_FILE, MapFileError, check_manifest, load_map
 from contract.models import shipped_models_dir
 
@@ -158,34 +159,40 @@ def analyse(args) -> int:
         try:
             models = FashionModels.load(args.models)
             fmap = reference_map(args.models, models.manifest)
-        except (ModelError, MapFileError) as e:
+            latents = embed.log_latents(log, PositionSpaces.load(args.models, models.manifest), args.old_logs)
+        except (ModelError, MapFileError, PositionSpaceError) as e:
+            report.remove_outputs(out)  # an old report must not pass for this one
             print(f"fse-analyze: {e}", file=sys.stderr)
             return 2
         names = list(fmap.class_names)
         say(f"reference map: {len(fmap.xy)} training designs")
+        summary["positions"] = latents.info
+        summary["warnings"] += latents.warnings
+        for line in latents.warnings:
+            print(f"fse-analyze: {line}", file=sys.stderr)
 
-        capture_z = np.array([c.capture.z for c in log.captures], np.float32).reshape(-1, 8)
+        capture_z, trail_z = latents.capture_z, latents.trail_z  # the generator's latent, where the map is
         capture_designs = np.array([c.capture.design() for c in log.captures], np.float32).reshape(-1, 28, 28)
         capture_class = batched(models.classify, capture_designs).argmax(1) if len(capture_z) else np.zeros(0, np.int64)
         trail_class = np.zeros(0, np.int64)
         rng = np.random.default_rng(args.seed)
-        if len(log.trail_z):
-            sample = np.sort(rng.choice(len(log.trail_z), min(TRAIL_CLASS_SAMPLE, len(log.trail_z)), replace=False))
+        if len(trail_z):
+            sample = np.sort(rng.choice(len(trail_z), min(TRAIL_CLASS_SAMPLE, len(trail_z)), replace=False))
             sample_class = batched(
-                models.classify, batched(lambda z: models.generate(z, 28), log.trail_z[sample])
+                models.classify, batched(lambda z: models.generate_z(z, 28), trail_z[sample])
             ).argmax(1)
             from scipy.spatial import cKDTree
 
-            _, nearest = cKDTree(log.trail_z[sample]).query(log.trail_z, k=1, eps=embed.TRAIL_EPS, workers=-1)
+            _, nearest = cKDTree(trail_z[sample]).query(trail_z, k=1, eps=embed.TRAIL_EPS, workers=-1)
             trail_class = sample_class[nearest]
         say("classified captures and trail")
 
         if args.refit:
             embedding = embed.refit(
-                fmap, capture_z, log.trail_z, seed=args.seed, fit_captures=args.fit_captures, fit_trail=args.fit_trail
+                fmap, capture_z, trail_z, seed=args.seed, fit_captures=args.fit_captures, fit_trail=args.fit_trail
             )
         else:
-            embedding = embed.on_reference(fmap, capture_z, log.trail_z)
+            embedding = embed.on_reference(fmap, capture_z, trail_z)
         say(f"placed captures and trail ({embedding.info['method']}) in {embedding.info['seconds']} s")
 
         threshold = fmap.support_threshold
@@ -230,6 +237,7 @@ def analyse(args) -> int:
             times=np.array([parse_utc(c.capture.utc) for c in log.captures], np.float64),
             image_files=[c.image_file for c in log.captures],
             designs=capture_designs,
+            sliders=latents.capture_sliders,
             classes=capture_class,
             xy=embedding.capture_xy,
             outside=capture_outside,
@@ -237,7 +245,17 @@ def analyse(args) -> int:
         )
         report.write_captures_csv(out / "captures.csv", captures, names)
         page.write_html(
-            out / "index.html", summary, fmap, embedding, captures, log, trail_class, trail_outside, region_boxes, names
+            out / "index.html",
+            summary,
+            fmap,
+            embedding,
+            captures,
+            log,
+            trail_class,
+            trail_outside,
+            region_boxes,
+            names,
+            train_sliders=models.latent.to_sliders(fmap.z),
         )
         report.write_summary(out / "summary.json", summary)
         say("wrote index.html, captures.csv and summary.json")
@@ -315,6 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--fit-captures", type=int, default=1000, help="with --refit: captures in the fit (%(default)s)"
+    )
+    parser.add_argument(
+        "--old-logs",
+        metavar="MODELS",
+        help="the models whose kiosk wrote logs that do not name the latent map of their slider positions "
+        "(capture-log schema 4 and older): 'v2.1' (before the learned prior) or 'current' (these models); "
+        "fse-analyze asks for it when such a log is given",
     )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quiet", action="store_true")

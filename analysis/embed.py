@@ -1,10 +1,11 @@
 """Where things lie on the 2-D map: the reference map (fitted once), and placing points on it.
 
-The reference map is UMAP over the encoded training images, fitted once from the shipped models
-(`fse-analyze fit-map`, analysis/refmap.py) and shipped as contract/mapfile.py's file. A report
-places captures and trail on it by k-nearest-neighbour interpolation in z (the kiosk's map mode
-places the visitor the same way), so every day and every booth lands on the same picture, and a
-million trail points cost seconds. `--refit` instead fits UMAP again on the reference's training
+The reference map is UMAP over the encoded training images' latent z, fitted once from the shipped
+models (`fse-analyze fit-map`, analysis/refmap.py) and shipped as contract/mapfile.py's file. A
+report reads the log's slider positions in their own latent map (`log_latents`) and places captures
+and trail on the map by k-nearest-neighbour interpolation in z (the kiosk's map mode places the
+visitor and the booth's captures the same way), so every day and every booth lands on the same
+picture, and a million trail points cost seconds. `--refit` instead fits UMAP again on the reference's training
 points plus a stated subsample of this log (the first version's behaviour): the picture then
 gives visited regions room, but is not comparable with another report's.
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from contract.latent import PositionSpaceError, PositionSpaces, space_codes
 from contract.mapfile import EPS, FashionMap
 
 FIT_CAPTURES = 1000
@@ -45,6 +47,79 @@ class Embedding:
     capture_distance: np.ndarray  # (C,) z distance to the nearest training point
     trail_distance: np.ndarray  # (N,)
     info: dict  # how the positions were made, for summary.json
+
+
+@dataclass
+class Latents:
+    """A merged log's positions as the generator's latent z, the space the map is in."""
+
+    capture_z: np.ndarray  # (C, 8)
+    trail_z: np.ndarray  # (N, 8)
+    capture_sliders: np.ndarray  # (C, 8) the shipped models' slider positions for each capture (fse-kiosk --z)
+    info: dict  # per latent map: counts, the models it belongs to, the bundles (summary.json "positions")
+    warnings: list[str]
+
+
+def log_latents(log, spaces: PositionSpaces, old_logs: str | None = None) -> Latents:
+    """The captures' and trail's slider positions, each read in the latent map its row names
+    (contract.latent.PositionSpaces.to_z, as the kiosk's map mode reads them) -> latent z.
+
+    Rows that name no map (logs from before capture-log schema 5) are read in the map of the models
+    called `old_logs` ("v2.1", "current"); without it, or for a map these models cannot read,
+    PositionSpaceError saying which bundles hold what, and what to give."""
+    capture_codes, capture_spaces = space_codes([c.capture.space for c in log.captures])
+    unnamed = None
+    counts: dict = {}
+    for name, rows, where in (
+        *((n, int((capture_codes == i).sum()), "captures") for i, n in enumerate(capture_spaces)),
+        (None, int((capture_codes < 0).sum()), "captures"),
+        *((n, int((log.trail_space == i).sum()), "trail_points") for i, n in enumerate(log.space_names)),
+        (None, int((log.trail_space < 0).sum()), "trail_points"),
+    ):
+        if rows:
+            entry = counts.setdefault(name, {"captures": 0, "trail_points": 0})
+            entry[where] += rows
+    known = ", ".join(f"{models} ({space})" for space, models in spaces.names.items())
+    for name, entry in counts.items():
+        bundles = ", ".join(log.space_bundles.get(name, [])) or "?"
+        held = f"{entry['captures']:,} captures and {entry['trail_points']:,} trail points"
+        if name is None and old_logs is None:
+            raise PositionSpaceError(
+                f"{held} ({bundles}) were logged before capture logs named the latent map of their slider "
+                f"positions (schema 4 and older), and a position means another design under each model "
+                f"version's sliders. Say which models' kiosk wrote them: --old-logs "
+                f"{' or --old-logs '.join(spaces.names.values())} (these models know: {known})"
+            )
+        if name is None:
+            unnamed = spaces.by_name(old_logs)
+        elif not spaces.knows(name):
+            raise PositionSpaceError(
+                f"{held} ({bundles}) are slider positions in the latent map {name}, which these models cannot "
+                f"read (they know: {known}): analyse those bundles with the models that wrote them (--models)"
+            )
+        entry["read_as"] = spaces.names[name if name is not None else unnamed]
+        entry["bundles"] = log.space_bundles.get(name, [])
+    positions = np.array([c.capture.z for c in log.captures], np.float32).reshape(-1, 8)
+    capture_z = spaces.to_z(positions, capture_codes, capture_spaces, unnamed)
+    trail_z = spaces.to_z(log.trail_z, log.trail_space, log.space_names, unnamed)
+    own = np.isin(capture_codes, [i for i, s in enumerate(capture_spaces) if s == spaces.current.space])
+    capture_sliders = np.where(own[:, None], positions, spaces.current.to_sliders(capture_z)).astype(np.float32)
+    said = []
+    for name, entry in counts.items():
+        if entry["read_as"] != "current":
+            how = "name no latent map; read, as --old-logs said, in" if name is None else "were logged with"
+            said.append(
+                f"{entry['captures']:,} captures and {entry['trail_points']:,} trail points "
+                f"({', '.join(entry['bundles'])}) {how} model {entry['read_as']}'s sliders: they are placed "
+                f"through that map, and their slider positions in captures.csv are those of the shipped models"
+            )
+        elif name is None:
+            said.append(
+                f"{entry['captures']:,} captures and {entry['trail_points']:,} trail points name no latent map; "
+                f"read, as --old-logs said, in the shipped models' sliders"
+            )
+    info = {("not named" if name is None else name): entry for name, entry in counts.items()}
+    return Latents(capture_z, trail_z.astype(np.float32), capture_sliders, info, said)
 
 
 def umap_fit(z: np.ndarray, seed: int) -> np.ndarray:

@@ -99,6 +99,7 @@ def write_html(
     trail_outside: np.ndarray,
     region_boxes: list[str],
     class_names,
+    train_sliders: np.ndarray,
 ) -> None:
     """The interactive page: the map's layers, the timeline, and the data report.js needs, in report.html."""
     from bokeh.embed import components
@@ -123,7 +124,7 @@ def write_html(
     session_layer(plot, layers, log, trail_xy, rows)
     columns = csv_columns(table, names)
     capture_layer(plot, layers, table, capture_xy, columns, names)
-    pointer_layer(plot, layers, table, capture_xy, columns, fmap, train_xy, names)
+    pointer_layer(plot, layers, table, capture_xy, columns, fmap, train_xy, train_sliders, names)
     plot.add_layout(
         Legend(
             items=layers.legend,
@@ -346,7 +347,7 @@ def capture_layer(plot, layers: MapLayers, table: CaptureTable, capture_xy, colu
             "design": [design_uri(d) for d in table.designs],
             "class_index": [int(k) for k in table.classes],
             "region": [int(r) for r in table.region_cells],
-            "command": [kiosk_command(c.z, c.print_name) for c in table.captures],
+            "command": [kiosk_command(u, c.print_name) for u, c in zip(table.sliders, table.captures)],
             **{f"csv_{k}": v for k, v in columns.items()},
         },
         name="capture_data",
@@ -377,9 +378,12 @@ def capture_layer(plot, layers: MapLayers, table: CaptureTable, capture_xy, colu
     plot.add_tools(lasso, BoxSelectTool(renderers=[layers.capture_layer], name="box_select"))
 
 
-def pointer_layer(plot, layers: MapLayers, table: CaptureTable, capture_xy, columns, fmap, train_xy, names) -> None:
+def pointer_layer(
+    plot, layers: MapLayers, table: CaptureTable, capture_xy, columns, fmap, train_xy, train_sliders, names
+) -> None:
     """The invisible layer every hover and click lands on: captures first, then the training designs,
-    each with the same columns, so there is one tooltip and one details panel for both."""
+    each with the same columns, so there is one tooltip and one details panel for both. Both show the
+    slider positions (and the fse-kiosk command) that draw the design with the shipped models."""
     from bokeh.models import CDSView, ColumnDataSource, HoverTool, IndexFilter, TapTool
 
     n_captures, n_train = len(table.labels), len(train_xy)
@@ -406,9 +410,9 @@ def pointer_layer(plot, layers: MapLayers, table: CaptureTable, capture_xy, colu
             + ["training image and its decoded design"] * n_train,
             "title": [f"Capture {label}" for label in table.labels] + [f"Training image {int(i)}" for i in train_index],
             "class_name": columns["class"] + [names[int(k)] for k in fmap.label],
-            "ztext": [", ".join(f"{v:.3f}" for v in c.z) for c in table.captures]
-            + [", ".join(f"{v:.3f}" for v in z) for z in fmap.z],
-            "command": captures["command"] + [kiosk_command(z, "none") for z in fmap.z],
+            "ztext": [", ".join(f"{v:.3f}" for v in u) for u in table.sliders]
+            + [", ".join(f"{v:.3f}" for v in u) for u in train_sliders],
+            "command": captures["command"] + [kiosk_command(u, "none") for u in train_sliders],
             "capture": list(range(n_captures)) + [-1] * n_train,
         },
         name="point_data",

@@ -210,6 +210,7 @@ class CaptureTable:
     times: np.ndarray  # (C,) unix seconds
     image_files: list[Path]
     designs: np.ndarray  # (C, 28, 28) in [0, 1]
+    sliders: np.ndarray  # (C, 8) slider positions that show each design with the shipped models (embed.log_latents)
     classes: np.ndarray  # (C,) class index
     xy: np.ndarray  # (C, 2) map positions
     outside: np.ndarray  # (C,) bool: outside the training support
@@ -244,7 +245,7 @@ def csv_columns(table: CaptureTable, class_names) -> dict[str, list]:
         "class": [class_names[int(k)] for k in table.classes],
         "print": [x.print_name for x in c],
         "how": [x.how for x in c],
-        **{f"z{i + 1}": [f"{x.z[i]:.5f}" for x in c] for i in range(8)},  # text, so the page writes the same
+        **{f"z{i + 1}": [f"{u[i]:.5f}" for u in table.sliders] for i in range(8)},  # text: the page writes the same
         "map_x": [f"{v:.5f}" for v in table.xy[:, 0]],
         "map_y": [f"{v:.5f}" for v in table.xy[:, 1]],
         "outside_support": [int(v) for v in table.outside],

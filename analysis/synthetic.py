@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from contract.capture_schema import DB_NAME, utc_text
-from contract.capture_writes import insert_trail, upsert_sessions
+from contract.capture_writes import insert_trail, record_space, upsert_sessions
+from contract.latent import models_space
 from contract.models import shipped_models_dir
 from kiosk.capture.log import CaptureLog
 
@@ -88,7 +89,9 @@ def make_day(
         if models is not None and models.landmarks
         else list(rng.uniform(-0.8, 0.8, (10, 8)).astype(np.float32))
     )
-    log = CaptureLog(state_dir, booth_id, disk_floor_mb=0, trail_hz=2.0, session_idle_s=90)
+    # the latent map of the models (the shipped ones without `models`): what the positions are in
+    space = models.latent.space if models is not None else models_space(models_dir)
+    log = CaptureLog(state_dir, booth_id, position_space=space, disk_floor_mb=0, trail_hz=2.0, session_idle_s=90)
     t = start_utc
     captures = 0
     trail_points = 0
@@ -122,14 +125,19 @@ def make_day(
         t += steps * 0.5 + float(rng.uniform(100, 600))  # idle gap: a new visitor
     log.close()
     if trail > trail_points:
-        bulk_trail(state_dir, trail - trail_points, rng, t, booth_id)
+        bulk_trail(state_dir, trail - trail_points, rng, t, space, booth_id)
         trail_points = trail
     return {"captures": captures, "trail_points": trail_points, "sessions": sessions}
 
 
-def bulk_trail(state_dir: Path, count: int, rng: np.random.Generator, t0: float, booth_id: str = "booth-01") -> None:
-    """Append `count` trail points in big transactions (a million takes ~20 s, not an hour of 2 Hz)."""
+def bulk_trail(
+    state_dir: Path, count: int, rng: np.random.Generator, t0: float, space: str, booth_id: str = "booth-01"
+) -> None:
+    """Append `count` trail points in big transactions (a million takes ~20 s, not an hour of 2 Hz),
+    their positions in the latent map named `space`."""
     conn = sqlite3.connect(Path(state_dir) / DB_NAME)
+    with conn:
+        space_id = record_space(conn, space)
     session = 0
     done = 0
     while done < count:
@@ -138,7 +146,7 @@ def bulk_trail(state_dir: Path, count: int, rng: np.random.Generator, t0: float,
         t = t0 + (done + np.arange(n)) * 0.5
         sid = f"bulk-{session}"
         with conn:
-            insert_trail(conn, ((float(ti), sid, zi.tobytes(), "joystick") for ti, zi in zip(t, path)))
+            insert_trail(conn, ((float(ti), sid, zi.tobytes(), "joystick") for ti, zi in zip(t, path)), space_id)
             upsert_sessions(conn, [(sid, booth_id, _utc(t[0]), _utc(t[-1]))])
         done += n
         session += 1

@@ -40,6 +40,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from contract.latent import models_space
+from contract.models import shipped_models_dir
+
+SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {
     "frame_p95_ms": 16.7,
@@ -298,7 +303,7 @@ def trail_flush_cost(state_dir: str, points: int = 40) -> dict:
 
     every_point, writer.TRAIL_FLUSH_S = writer.TRAIL_FLUSH_S, 0.0
     try:
-        log = CaptureLog(Path(state_dir) / "trail", "bench", disk_floor_mb=0, trail_hz=1e6)
+        log = CaptureLog(Path(state_dir) / "trail", "bench", position_space=SPACE, disk_floor_mb=0, trail_hz=1e6)
         log.touch()
         worst = 0.0
         for i in range(points):

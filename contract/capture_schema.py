@@ -6,10 +6,13 @@ captures (kiosk/ui/map_loader.py) and `fse-analyze` merges bundles (analysis/bun
 them read through the functions here, so the tables and columns are written down once. The format
 is documented in docs/analysis.md.
 
+Positions (`z` of captures and trail) are the visitor's slider positions, each row naming the latent
+map they are in (schema 5, `position_spaces`; contract/latent.py says why and turns them into z).
+
     conn = open_db(state_dir / DB_NAME, read_only=True)
     check_not_newer(conn, state_dir / DB_NAME)
     captures = read_captures(conn)            # [Capture], oldest first
-    trail = read_trail(conn)                  # Trail: ids, t, z (N, 8), session ids, hows
+    trail = read_trail(conn)                  # Trail: ids, t, z (N, 8) slider positions, session ids, hows, spaces
 
 numpy + stdlib only (see contract/__init__.py).
 """
@@ -55,7 +58,7 @@ class SchemaTooNewError(CaptureLogError):
 class Capture:
     """One photographed design, as stored.
 
-    z: the 8 parameters (float32 precision). print_weights: the print's weights as stored by the
+    z: the 8 slider positions (float32 precision), in the latent map `space` names. print_weights: the print's weights as stored by the
     kiosk (an empty tuple for no print). image_path: relative to the state directory (or bundle).
     design28: the 28x28 design as 784 raw uint8 bytes, row-major (np.frombuffer(..., np.uint8)
     .reshape(28, 28) / 255 gives the design in [0, 1]).
@@ -72,6 +75,7 @@ class Capture:
     image_path: str
     design28: bytes
     log_id: str = ""  # the log it was saved in (log_identity): id restarts at 1 in every new log
+    space: str | None = None  # the latent map z is in (contract.latent.PositionSpaces); None: not named (schema < 5)
 
     @property
     def uid(self) -> str:
@@ -158,7 +162,23 @@ MIGRATIONS: tuple[tuple[int, str], ...] = (
                 lower(hex(randomblob(16))));
     """,
     ),
+    (
+        5,
+        """
+        -- A slider position means a design only under the latent map it was set with (a model
+        -- export changes the map: contract/latent.py). Every capture and trail point names its map;
+        -- NULL: logged before this version, by a kiosk that did not say (fse-analyze asks which).
+        CREATE TABLE position_spaces (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE        -- "prior.npz:<sha256>" or "generator.onnx:<sha256>"
+        );
+        ALTER TABLE captures ADD COLUMN space INTEGER REFERENCES position_spaces (id);
+        ALTER TABLE trail ADD COLUMN space INTEGER REFERENCES position_spaces (id);
+    """,
+    ),
 )
+SPACES_SINCE = 5
+"""The schema version whose rows name their latent map; older logs' positions name none."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
 
@@ -317,15 +337,24 @@ def _capture(r, log_id: str) -> Capture:
         parse_utc(r[1])
     except (TypeError, ValueError):
         raise ValueError(f"utc {str(r[1])[:40]!r} is not a time") from None
-    return Capture(r[0], r[1], r[2], r[3], z_from_blob(r[4]), r[5], tuple(weights), r[7], r[8], bytes(r[9]), log_id)
+    z = z_from_blob(r[4])
+    return Capture(r[0], r[1], r[2], r[3], z, r[5], tuple(weights), r[7], r[8], bytes(r[9]), log_id, r[10])
+
+
+def _space_column(conn: sqlite3.Connection, table: str) -> tuple[str, str]:
+    """(the column giving each row's latent map name, the join it needs): NULL before schema 5."""
+    if schema_version(conn) < SPACES_SINCE:
+        return "NULL", ""
+    return "position_spaces.name", f" LEFT JOIN position_spaces ON {table}.space = position_spaces.id"
 
 
 def read_captures(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> list[Capture]:
     """Every capture, oldest first. A row that cannot be decoded is added to `bad` and left out
     (without `bad`: CaptureLogError naming it)."""
+    space, join = _space_column(conn, "captures")
     rows = conn.execute(
-        "SELECT id, utc, booth_id, session_id, z, print_name, print_weights, how, "
-        "image_path, design28 FROM captures ORDER BY id"
+        "SELECT captures.id, utc, booth_id, session_id, z, print_name, print_weights, how, "
+        f"image_path, design28, {space} FROM captures{join} ORDER BY captures.id"
     ).fetchall()
     log_id = log_identity(conn)
     captures = []
@@ -337,12 +366,18 @@ def read_captures(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> 
     return captures
 
 
-def recent_capture_z(conn: sqlite3.Connection, limit: int) -> np.ndarray:
-    """(M, 8) float32: the z of the newest `limit` captures, oldest first."""
+def recent_capture_positions(conn: sqlite3.Connection, limit: int) -> tuple[np.ndarray, list]:
+    """The newest `limit` captures, oldest first: their slider positions (M, 8) float32 and each
+    one's latent map name (None: not named, schema < 5)."""
+    space, join = _space_column(conn, "captures")
     rows = conn.execute(
-        "SELECT z FROM (SELECT id, z FROM captures ORDER BY id DESC LIMIT ?) ORDER BY id", (int(limit),)
+        f"SELECT z, space_name FROM (SELECT captures.id, z, {space} AS space_name FROM captures{join} "
+        "ORDER BY captures.id DESC LIMIT ?) ORDER BY id",
+        (int(limit),),
     ).fetchall()
-    return np.frombuffer(b"".join(r[0] for r in rows), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
+    rows = [r for r in rows if not _z_why(r[0])]
+    z = np.frombuffer(b"".join(r[0] for r in rows), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
+    return z, [r[1] for r in rows]
 
 
 def image_paths(conn: sqlite3.Connection) -> list[str]:
@@ -353,19 +388,24 @@ def image_paths(conn: sqlite3.Connection) -> list[str]:
 @dataclass(frozen=True)
 class Trail:
     """The visitors' trail in time order: ids (N,) int64 (unique per booth), t (N,) unix seconds,
-    z (N, 8) float32, session_ids (None while nobody was at the booth), hows."""
+    z (N, 8) float32 slider positions, session_ids (None while nobody was at the booth), hows, and
+    spaces: each point's latent map name (None: not named, schema < 5)."""
 
     ids: np.ndarray
     t: np.ndarray
     z: np.ndarray
     session_ids: list
     hows: list
+    spaces: list
 
 
 def read_trail(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> Trail:
     """The whole trail. z is decoded in one numpy call from the joined blobs: a million points take ~1 s.
     A row whose t or z cannot be decoded is added to `bad` and left out (without `bad`: CaptureLogError)."""
-    rows = conn.execute("SELECT id, t, z, session_id, how FROM trail ORDER BY t, id").fetchall()
+    space, join = _space_column(conn, "trail")
+    rows = conn.execute(
+        f"SELECT trail.id, t, z, session_id, how, {space} FROM trail{join} ORDER BY t, trail.id"
+    ).fetchall()
     whole = LATENT_DIM * 4
     if any(type(r[1]) is not float or type(r[2]) is not bytes or len(r[2]) != whole for r in rows):
         good = []
@@ -377,10 +417,10 @@ def read_trail(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> Tra
                 good.append((r[0], float(r[1]), *r[2:]))
         rows = good
     if not rows:
-        return Trail(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), [], [])
-    ids, t, blobs, sessions, hows = zip(*rows)
+        return Trail(np.zeros(0, np.int64), np.zeros(0), np.zeros((0, LATENT_DIM), np.float32), [], [], [])
+    ids, t, blobs, sessions, hows, spaces = zip(*rows)
     z = np.frombuffer(b"".join(blobs), "<f4").reshape(-1, LATENT_DIM).astype(np.float32)
-    return Trail(np.asarray(ids, np.int64), np.asarray(t, np.float64), z, list(sessions), list(hows))
+    return Trail(np.asarray(ids, np.int64), np.asarray(t, np.float64), z, list(sessions), list(hows), list(spaces))
 
 
 def read_sessions(conn: sqlite3.Connection, bad: list[BadRow] | None = None) -> list[dict]:

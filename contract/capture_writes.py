@@ -6,7 +6,7 @@ the caller's transaction: the caller says BEGIN IMMEDIATE ... COMMIT, so several
 together (a capture's row and the end of its journal entry, for instance).
 
     conn.execute("BEGIN IMMEDIATE")
-    capture_id = insert_capture(conn, CaptureRow(...))
+    capture_id = insert_capture(conn, CaptureRow(...), space)      # space = record_space(conn, name)
     clear_journal(conn, [row.image_path])
     conn.execute("COMMIT")
 
@@ -42,17 +42,29 @@ def record_booth(conn: sqlite3.Connection, booth_id: str, created_utc: str) -> N
     conn.execute("INSERT OR IGNORE INTO meta VALUES ('created_utc', ?)", (created_utc,))
 
 
-def insert_capture(conn: sqlite3.Connection, row: CaptureRow) -> int:
-    """Insert one capture; returns its id."""
+def record_space(conn: sqlite3.Connection, name: str) -> int:
+    """The number of a latent map's name in this log (contract.latent.space_name), entered if new:
+    what insert_capture and insert_trail store beside the slider positions."""
+    if not name:
+        raise ValueError("a capture log needs the name of the latent map its slider positions are in")
+    conn.execute("INSERT OR IGNORE INTO position_spaces (name) VALUES (?)", (name,))
+    return int(conn.execute("SELECT id FROM position_spaces WHERE name = ?", (name,)).fetchone()[0])
+
+
+def insert_capture(conn: sqlite3.Connection, row: CaptureRow, space: int) -> int:
+    """Insert one capture, its z in the latent map numbered `space` (record_space); returns its id."""
+    columns = (*CaptureRow._fields, "space")
     cursor = conn.execute(
-        f"INSERT INTO captures ({', '.join(CaptureRow._fields)}) VALUES ({', '.join('?' * len(row))})", row
+        f"INSERT INTO captures ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})", (*row, space)
     )
     return int(cursor.lastrowid)
 
 
-def insert_trail(conn: sqlite3.Connection, points: Iterable[tuple[float, str | None, bytes, str]]) -> None:
-    """Trail points as (t, session_id or None, z_blob(z), how)."""
-    conn.executemany("INSERT INTO trail (t, session_id, z, how) VALUES (?, ?, ?, ?)", points)
+def insert_trail(conn: sqlite3.Connection, points: Iterable[tuple[float, str | None, bytes, str]], space: int) -> None:
+    """Trail points as (t, session_id or None, z_blob(z), how), their z in the map numbered `space`."""
+    conn.executemany(
+        "INSERT INTO trail (t, session_id, z, how, space) VALUES (?, ?, ?, ?, ?)", (p + (space,) for p in points)
+    )
 
 
 def upsert_sessions(conn: sqlite3.Connection, sessions: Iterable[tuple[str, str, str, str]]) -> None:

@@ -14,11 +14,14 @@ lands where the sliders can show it, and u -> z -> u is the identity (to float p
 Its weights are onnx_models/prior.npz (named in manifest.json `latent.prior` with its sha256). The
 flow is `COUPLINGS` affine coupling layers (RealNVP, Dinh et al. 2017): each keeps half of the
 numbers (`keep`), and from them a small tanh network gives a log-scale and a shift for the other
-half. Both directions cost a few thousand multiply-adds: done once per design, in numpy.
+half. Both directions cost about 40k multiply-adds and 1k tanh a point, in numpy float32 (as
+trained): nothing once per design in the kiosk; fse-analyze's trail of a million points in 11 s on
+the shared 2-core machine (100k: 3.5 s, 14 s in float64).
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 
@@ -99,23 +102,27 @@ def temper(u: np.ndarray, temperature: float) -> np.ndarray:
 
 class LatentMap:
     """sliders <-> z for one set of models. `weights` are prior.npz's arrays (training/prior.py writes
-    them from its torch model, with the same names and layout)."""
+    them from its torch model, with the same names and layout). `space` names the map (see
+    PositionSpaces): what a capture log records beside the slider positions it stores."""
 
-    def __init__(self, weights: dict[str, np.ndarray]):
+    def __init__(self, weights: dict[str, np.ndarray], space: str = ""):
+        self.space = space
         self.couplings = int(weights["couplings"])
         self.keep = [weights[f"keep{i}"] for i in range(self.couplings)]  # (4,) dims passed through
         self.change = [weights[f"change{i}"] for i in range(self.couplings)]  # (4,) dims scaled and shifted
+        # float32, as trained (torch): 4-6x faster than float64 here, which fse-analyze needs for a
+        # million trail points (~40k multiply-adds and 1k tanh each); the inverse stays exact to ~1e-6
         self.layers = [
-            [(weights[f"c{i}.w{j}"].astype(np.float64), weights[f"c{i}.b{j}"].astype(np.float64)) for j in range(3)]
+            [(weights[f"c{i}.w{j}"].astype(np.float32), weights[f"c{i}.b{j}"].astype(np.float32)) for j in range(3)]
             for i in range(self.couplings)
         ]
         self.z_mean = weights["z_mean"].astype(np.float64)  # the data's mean and spread: the flow's last,
         self.z_std = weights["z_std"].astype(np.float64)  # fixed affine layer
 
     @classmethod
-    def load(cls, path: Path) -> "LatentMap":
+    def load(cls, path: Path, space: str = "") -> "LatentMap":
         with np.load(path, allow_pickle=False) as f:
-            return cls({k: f[k] for k in f.files})
+            return cls({k: f[k] for k in f.files}, space)
 
     def _scale_shift(self, i: int, kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         (w0, b0), (w1, b1), (w2, b2) = self.layers[i]
@@ -127,18 +134,18 @@ class LatentMap:
         return log_scale, out[:, half:]
 
     def normal_to_z(self, g: np.ndarray) -> np.ndarray:
-        h = np.array(np.atleast_2d(g), np.float64)
+        h = np.array(np.atleast_2d(g), np.float32)
         for i in range(self.couplings):
             log_scale, shift = self._scale_shift(i, h[:, self.keep[i]])
             h[:, self.change[i]] = h[:, self.change[i]] * np.exp(log_scale) + shift
-        return h * self.z_std + self.z_mean
+        return h.astype(np.float64) * self.z_std + self.z_mean
 
     def z_to_normal(self, z: np.ndarray) -> np.ndarray:
-        h = (np.array(np.atleast_2d(z), np.float64) - self.z_mean) / self.z_std
+        h = ((np.atleast_2d(np.asarray(z, np.float64)) - self.z_mean) / self.z_std).astype(np.float32)
         for i in reversed(range(self.couplings)):
             log_scale, shift = self._scale_shift(i, h[:, self.keep[i]])
             h[:, self.change[i]] = (h[:, self.change[i]] - shift) * np.exp(-log_scale)
-        return h
+        return h.astype(np.float64)
 
     def to_z(self, u: np.ndarray) -> np.ndarray:
         """Slider positions (B, 8) or (8,) -> the generator's z (B, 8) float32."""
@@ -153,6 +160,9 @@ class SliderIdentity:
     """The map of models exported before the learned prior (manifest without `latent.prior`): their
     generator took the slider positions themselves (it squashed them inside the graph)."""
 
+    def __init__(self, space: str = ""):
+        self.space = space
+
     def to_z(self, u: np.ndarray) -> np.ndarray:
         return np.clip(np.atleast_2d(np.asarray(u, np.float32)), -1.0, 1.0)
 
@@ -165,10 +175,131 @@ def load_latent_map(models_dir: Path, manifest: dict) -> LatentMap | SliderIdent
     gives it. Raises ValueError naming the file when it is missing or does not match."""
     entry = manifest.get("latent", {}).get("prior")
     if entry is None:
-        return SliderIdentity()
+        return SliderIdentity(space_name(manifest))
     path = Path(models_dir) / entry["file"]
     if not path.is_file():
         raise ValueError(f"{path} is missing (manifest.json latent.prior names it)")
     if sha256_file(path) != entry["sha256"]:
         raise ValueError(f"{path} does not match its sha256 in manifest.json (corrupt or replaced)")
-    return LatentMap.load(path)
+    return LatentMap.load(path, space_name(manifest))
+
+
+# ---------------------------------------------------------------------------------------------
+# Position spaces: which map a stored slider position is in.
+#
+# A capture log stores slider positions, and a position means a design only under the latent map
+# (and the generator) it was set with: model v2.1's sliders were u = tanh(z / 1.1027), the learned
+# prior's are another function of the same z, so one stored position is two different designs.
+# Each log row names its map (capture-log schema 5, contract/capture_schema.py), by the sha256 of
+# the file that turns positions into designs:
+#     "prior.npz:<sha256>"        models with a learned prior (the prior was fitted to that network)
+#     "generator.onnx:<sha256>"   models before it, whose generator took the positions themselves
+# and everything that places logged positions on the reference map (fitted in the encoder's z,
+# contract/mapfile.py) goes through PositionSpaces.to_z: the kiosk's map mode and fse-analyze.
+
+
+class TanhMap:
+    """The sliders of models exported before the learned prior, in the latent of the same network:
+    u = tanh(z / latent_scale), the generator clipping |u| to `clip` (manifest `latent.earlier_spaces`)."""
+
+    def __init__(self, latent_scale: float, clip: float, space: str = ""):
+        self.latent_scale, self.clip, self.space = float(latent_scale), float(clip), space
+
+    def to_z(self, u: np.ndarray) -> np.ndarray:
+        u = np.clip(np.atleast_2d(np.asarray(u, np.float64)), -self.clip, self.clip)
+        return (self.latent_scale * np.arctanh(u)).astype(np.float32)
+
+    def to_sliders(self, z: np.ndarray) -> np.ndarray:
+        return np.tanh(np.atleast_2d(np.asarray(z, np.float64)) / self.latent_scale).astype(np.float32)
+
+
+EARLIER_KINDS = {"tanh": lambda entry, space: TanhMap(entry["latent_scale"], entry["clip"], space)}
+
+
+def space_name(manifest: dict) -> str:
+    """The name of the slider positions' map of these models (see above), from manifest.json alone."""
+    prior = manifest.get("latent", {}).get("prior")
+    if prior is not None:
+        return f"{PRIOR_FILE}:{prior['sha256']}"
+    return f"generator.onnx:{manifest['models']['generator']['sha256']}"
+
+
+def space_codes(names: list) -> tuple[np.ndarray, list[str]]:
+    """Each row's map name (None: not named) -> (codes (N,) int64 into the distinct names, -1 for
+    None; the distinct names in order of first appearance): what PositionSpaces.to_z takes."""
+    seen: dict[str, int] = {}
+    codes = np.fromiter((-1 if n is None else seen.setdefault(n, len(seen)) for n in names), np.int64, len(names))
+    return codes, list(seen)
+
+
+def models_space(models_dir: Path) -> str:
+    """space_name of a models folder, read from its manifest.json."""
+    return space_name(json.loads((Path(models_dir) / "manifest.json").read_text()))
+
+
+CHUNK = 100_000
+"""Positions PositionSpaces.to_z converts at a time (a million trail points would need ~1 GB at once)."""
+
+
+class PositionSpaceError(ValueError):
+    """Logged positions in a map these models cannot read; the message says which and what is needed."""
+
+
+class PositionSpaces:
+    """Slider positions of any map these models can read -> their generator's latent z.
+
+    `current` is the models' own map; `earlier` the maps of earlier exports of the same network,
+    listed in manifest.json `latent.earlier_spaces` (each with the name of the models that used it),
+    whose positions convert exactly. Any other map is refused: its positions are another network's."""
+
+    def __init__(self, current, earlier: dict | None = None, names: dict[str, str] | None = None):
+        self.current = current
+        self.maps = {current.space: current, **(earlier or {})}
+        self.names = {current.space: "current", **(names or {})}  # map -> the models' name ("v2.1")
+
+    @classmethod
+    def load(cls, models_dir: Path, manifest: dict) -> "PositionSpaces":
+        """The models folder's own map (load_latent_map) and the earlier ones its manifest lists."""
+        earlier, names = {}, {}
+        for i, entry in enumerate(manifest.get("latent", {}).get("earlier_spaces", [])):
+            try:
+                earlier[entry["space"]] = EARLIER_KINDS[entry["map"]["kind"]](entry["map"], entry["space"])
+                names[entry["space"]] = str(entry["models"])
+            except (KeyError, TypeError, ValueError) as e:
+                raise PositionSpaceError(
+                    f"{Path(models_dir) / 'manifest.json'}: latent.earlier_spaces[{i}] is not a space, a models "
+                    f"name and a map of a known kind ({', '.join(EARLIER_KINDS)}): {e!r}"
+                ) from None
+        return cls(load_latent_map(models_dir, manifest), earlier, names)
+
+    def by_name(self, models: str) -> str:
+        """The map of the models called `models` ("current", "v2.1"); PositionSpaceError if none."""
+        for space, name in self.names.items():
+            if name == models:
+                return space
+        raise PositionSpaceError(f"no models called {models!r} here; known: {', '.join(self.names.values())}")
+
+    def knows(self, space: str | None) -> bool:
+        return space in self.maps
+
+    def to_z(self, positions: np.ndarray, codes: np.ndarray, spaces: list, unnamed: str | None = None) -> np.ndarray:
+        """positions (N, 8) stored in the maps spaces[codes[i]] -> z (N, 8) float32.
+
+        A code of -1 (or a space of None) is a row that names no map (written before the logs did):
+        it is read in `unnamed`'s map, a space name; without one, PositionSpaceError. A space these
+        models cannot read: PositionSpaceError naming it."""
+        positions = np.atleast_2d(np.asarray(positions, np.float32))
+        codes = np.asarray(codes, np.int64)
+        z = np.zeros_like(positions)
+        for code in np.unique(codes):
+            space = spaces[code] if code >= 0 else None
+            space = space if space is not None else unnamed
+            if space is None:
+                raise PositionSpaceError("slider positions that name no latent map (logged before schema 5)")
+            if space not in self.maps:
+                raise PositionSpaceError(f"slider positions in the latent map {space}, which these models cannot read")
+            rows = np.flatnonzero(codes == code)
+            for start in range(0, len(rows), CHUNK):  # the flow's (B, 64) intermediates stay ~25 MB
+                part = rows[start : start + CHUNK]
+                z[part] = self.maps[space].to_z(positions[part])
+        return z

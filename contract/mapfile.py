@@ -7,9 +7,9 @@ places its captures and trail on it, so two days or two booths line up. The file
 (`check_manifest`) before trusting it. Arrays (np.load(path) works without allow_pickle):
 
     format            ()          str      "fse-map"
-    version           ()          int      2
+    version           ()          int      3 (2 held slider positions in `z`: refused, rebuild)
     xy                (N, 2)      float32  map positions, scaled into [0, 1] (y up)
-    z                 (N, 8)      float32  the 8 parameters encoder.onnx gives each training image
+    z                 (N, 8)      float32  encoder.onnx's latent of each training image (not slider positions)
     label             (N,)        int16    Fashion-MNIST class index
     class_names       (10,)       str
     k                 ()          int      neighbours used by `place`
@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 FORMAT = "fse-map"
-VERSION = 2
+VERSION = 3
 MAP_FILE = "fashion_map.npz"
 MANIFEST_KEY = "map"
 EPS = 1e-6
@@ -167,7 +167,7 @@ def manifest_entry(fmap: FashionMap, file_sha256: str, file_bytes: int) -> dict:
         "points": int(len(fmap.xy)),
         "encoder_sha256": fmap.encoder_sha256,
         "generator_sha256": fmap.generator_sha256,
-        "fit": {key: fmap.fit[key] for key in ("method", "seed", "command") if key in fmap.fit},
+        "fit": {key: fmap.fit[key] for key in ("method", "seed", "command", "test_photos") if key in fmap.fit},
     }
 
 

@@ -235,13 +235,20 @@ class FashionModels:
 
         rows: only these rows of the (height, width) image (kiosk.render draws the full-size
         design in bands, so a newer request can interrupt it between bands)."""
-        z = self.sanitize(np.atleast_2d(np.asarray(z, np.float32)))
+        u = self.sanitize(np.atleast_2d(np.asarray(z, np.float32)))
+        return self.generate_z(self.latent.to_z(u), width, height, rows)
+
+    def generate_z(
+        self, latent_z: np.ndarray, width: int, height: int | None = None, rows: slice | None = None
+    ) -> np.ndarray:
+        """The generator's own latent (B, 8) -> designs (B, H, W): `generate` without the latent map
+        (the reference map's points are encoder latents, contract/mapfile.py)."""
         grid = self.grid(width, height or width)
         if rows is not None:
             grid = np.ascontiguousarray(grid[rows])
         z_name, coords_name = GENERATOR.input_names
-        out = self.sessions[GENERATOR.name].run(None, {z_name: self.latent.to_z(z), coords_name: grid})[0]
-        return self._finite(out)
+        z = np.nan_to_num(np.atleast_2d(np.asarray(latent_z, np.float32)))
+        return self._finite(self.sessions[GENERATOR.name].run(None, {z_name: z, coords_name: grid})[0])
 
     def generate_many(self, z: np.ndarray, size: int) -> np.ndarray:
         """z (N, 8) -> designs (N, size, size) for thousands of designs at once (the exporter's
@@ -252,9 +259,13 @@ class FashionModels:
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) in [0, 1] -> slider positions z (B, 8)."""
+        return self.sanitize(self.latent.to_sliders(self.encode_z(images)))  # a NaN stays NaN for sanitize to count
+
+    def encode_z(self, images: np.ndarray) -> np.ndarray:
+        """images (B, 28, 28) in [0, 1] -> encoder.onnx's own latent (B, 8), where the classes
+        cluster: the space the reference map is fitted and placed in (contract/mapfile.py)."""
         x = np.clip(np.nan_to_num(np.asarray(images, np.float32)), 0, 1).reshape(-1, 1, 28, 28)
-        z = _in_batches(lambda part: self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: part})[0], x)
-        return self.sanitize(self.latent.to_sliders(z))  # a NaN stays NaN for sanitize to count
+        return _in_batches(lambda part: self.sessions[ENCODER.name].run(None, {ENCODER.input_names[0]: part})[0], x)
 
     def jump_landing(self, proposals: np.ndarray) -> int:
         """Which of a hyperspace jump's proposals (N, 8) it lands on: contract.jumps' rule on their 28 px designs."""

@@ -287,7 +287,7 @@ def build_app(args: argparse.Namespace):
     try:
         from .capture.log import CaptureLog
 
-        capture_log = CaptureLog.from_config(config)
+        capture_log = CaptureLog.from_config(config, models.latent.space)
     except Exception as e:
         log.error("capture log unavailable, captures are off: %s", e)
 

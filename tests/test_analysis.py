@@ -37,9 +37,12 @@ from analysis.synthetic import HOWS, make_day  # noqa: E402
 from contract.bundle import MANIFEST  # noqa: E402
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION  # noqa: E402
 from contract.fashion_mnist import CLASS_NAMES  # noqa: E402
-from contract.models import sha256_file  # noqa: E402
+from contract.latent import models_space  # noqa: E402
+from contract.models import sha256_file, shipped_models_dir  # noqa: E402
 from kiosk.capture.log import CaptureLog  # noqa: E402
 from kiosk.log_export.pull import export_to_dir, export_to_tar  # noqa: E402
+
+SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
 
 ODD_BOOTH = "booth<02>&co"
 """A booth name that is also HTML: the page must show it as text."""
@@ -267,7 +270,7 @@ def test_map_png_keeps_the_cluster_big_and_marks_outliers_on_the_border(tmp_path
 
 
 def test_empty_log_gives_a_nothing_yet_report(tmp_path, capsys):
-    CaptureLog(tmp_path / "state", "quiet-booth", disk_floor_mb=0).close()
+    CaptureLog(tmp_path / "state", "quiet-booth", position_space=SPACE, disk_floor_mb=0).close()
     bundle = export_to_dir(tmp_path / "state", tmp_path / "pull")
     assert analyze([str(bundle), "--out", str(tmp_path / "report"), "--quiet"]) == 0
     assert "Nothing logged yet" in (tmp_path / "report" / "index.html").read_text()
@@ -275,7 +278,7 @@ def test_empty_log_gives_a_nothing_yet_report(tmp_path, capsys):
 
 
 def test_newer_schema_gives_a_clear_message(tmp_path, capsys):
-    CaptureLog(tmp_path / "state", "future-booth", disk_floor_mb=0).close()
+    CaptureLog(tmp_path / "state", "future-booth", position_space=SPACE, disk_floor_mb=0).close()
     conn = sqlite3.connect(tmp_path / "state" / DB_NAME)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
@@ -468,7 +471,7 @@ def test_fit_map_is_seeded_and_lists_the_map_in_the_manifest(tmp_path, models_di
     np.testing.assert_array_equal(maps[0].xy, maps[1].xy)  # the same models give the same map
     assert files[0] == files[1]  # byte for byte: no times in the file
     np.testing.assert_array_equal(maps[0].train_index, maps[1].train_index)
-    assert len(maps[0].xy) == 300 and read_map(models)[0] is not None, read_map(models)[1]
+    assert len(maps[0].xy) == 300 and read_map(models)[0] is not None, read_map(models)[2]
 
 
 @pytest.mark.slow

@@ -14,15 +14,19 @@ import numpy as np
 
 from analysis.bundles import find_bundles, merge
 from contract.capture_schema import DB_NAME, log_identity, open_db, unexported_count
+from contract.latent import models_space
+from contract.models import shipped_models_dir
 from kiosk.capture.files import quarantine_database
 from kiosk.capture.log import CaptureLog
 from kiosk.log_export.bundle import make_bundle
 from kiosk.log_export.pull import export_to_dir, record_export
 
+SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
+
 
 def _fill(state: Path, captures: int, booth: str = "booth-i", trail_t0: float | None = None, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
-    with CaptureLog(state, booth, disk_floor_mb=0, trail_hz=1000) as log:
+    with CaptureLog(state, booth, position_space=SPACE, disk_floor_mb=0, trail_hz=1000) as log:
         for _ in range(captures):
             log.save_capture(
                 rng.uniform(-1, 1, 8),
@@ -102,7 +106,10 @@ def test_bundles_from_before_and_after_the_log_id_merge_as_one_log(tmp_path):
     _fill(state, captures=2, trail_t0=1_700_000_000)
     conn = sqlite3.connect(state / DB_NAME)  # as a schema-3 kiosk left it
     conn.execute("DELETE FROM meta WHERE key = 'log_id'")
-    conn.execute("DELETE FROM schema_history WHERE version = 4")
+    for table in ("captures", "trail"):  # what schemas 4 and 5 added
+        conn.execute(f"ALTER TABLE {table} DROP COLUMN space")
+    conn.execute("DROP TABLE position_spaces")
+    conn.execute("DELETE FROM schema_history WHERE version >= 4")
     conn.execute("PRAGMA user_version = 3")
     conn.commit()
     conn.close()
@@ -121,7 +128,7 @@ def test_bundles_from_before_and_after_the_log_id_merge_as_one_log(tmp_path):
 def test_every_new_log_has_its_own_id(tmp_path):
     ids = set()
     for n in range(3):
-        CaptureLog(tmp_path / str(n), "booth-i", disk_floor_mb=0).close()
+        CaptureLog(tmp_path / str(n), "booth-i", position_space=SPACE, disk_floor_mb=0).close()
         conn = _db(tmp_path / str(n))
         ids.add(log_identity(conn))
         conn.close()

@@ -32,6 +32,8 @@ from contract.capture_schema import (
     utc_text,
     z_blob,
 )
+from contract.latent import models_space
+from contract.models import shipped_models_dir
 from kiosk import render
 from kiosk.capture import faults, writer
 from kiosk.capture.exported import mark_exported
@@ -40,6 +42,8 @@ from kiosk.capture.files import QUARANTINE_DIR
 from kiosk.capture.log import CaptureLog
 from kiosk.durable import TEMP_SUFFIX
 from kiosk.png import encode_png
+
+SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
 
 RNG = np.random.default_rng(7)
 
@@ -61,7 +65,7 @@ def _capture_args(size: int = 64, seed: int = 0):
 
 def test_save_capture_round_trips_everything(tmp_path):
     z, design, image = _capture_args(size=96)
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         first = log.save_capture(z, design, image, "leopard", [0.25, 0.75], "landmark")
         second = log.save_capture(z, design, image, "none", [], "joystick")
     assert second == first + 1
@@ -93,7 +97,7 @@ def test_capture_png_from_pygame_reads_back_in_pillow(tmp_path):
 
 def test_trail_is_rate_limited_and_sessions_follow_idle_timeout(tmp_path):
     t0 = 1_700_000_000.0
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=2.0, session_idle_s=90) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0, trail_hz=2.0, session_idle_s=90) as log:
         first = log.touch(t0)
         stored = sum(log.record_trail(np.full(8, k / 100), "joystick", now=t0 + k * 0.1) for k in range(101))
         assert stored == 21  # 10 s at 2 Hz, both ends included
@@ -111,7 +115,7 @@ def test_trail_is_rate_limited_and_sessions_follow_idle_timeout(tmp_path):
 
 
 def test_capture_from_worker_thread_while_trail_records(tmp_path):
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0, trail_hz=1000) as log:
         ids = []
         worker = threading.Thread(
             target=lambda: ids.extend(
@@ -132,7 +136,7 @@ def test_capture_from_worker_thread_while_trail_records(tmp_path):
 def test_disk_floor_refuses_captures_and_pauses_trail(tmp_path):
     """The floor is configurable, so "nearly full" is reached by raising it above the free space."""
     z, design, image = _capture_args()
-    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=10)
+    log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0, trail_hz=10)
     kept = log.save_capture(z, design, image, "none", [], "joystick")
     t0 = 1_700_000_000.0
     assert log.record_trail(z, "joystick", now=t0)
@@ -167,7 +171,7 @@ def test_migration_from_version_1_keeps_the_data(tmp_path):
     (tmp_path / IMAGES_DIR / "old.png").write_bytes(encode_png(np.zeros((8, 8, 3), np.uint8)))
     conn.close()
 
-    CaptureLog(tmp_path, "new-booth", disk_floor_mb=0).close()
+    CaptureLog(tmp_path, "new-booth", position_space=SPACE, disk_floor_mb=0).close()
     conn = open_db(tmp_path / DB_NAME, read_only=True)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert read_captures(conn)[0].z == (1.0,) * 8
@@ -177,12 +181,12 @@ def test_migration_from_version_1_keeps_the_data(tmp_path):
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path):
-    CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()
+    CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0).close()
     conn = sqlite3.connect(tmp_path / DB_NAME)
     conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
     conn.close()
     with pytest.raises(SchemaTooNewError, match="upgrade fse"):
-        CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+        CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -217,7 +221,7 @@ def test_every_statement_runs_on_the_log_s_own_thread(tmp_path, monkeypatch):
         return conn
 
     monkeypatch.setattr(writer, "open_db", traced_open_db)
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0, trail_hz=1000) as log:
         worker = threading.Thread(target=lambda: [_save(log, i) for i in range(3)], name="capture")
         worker.start()
         for i in range(20):
@@ -247,7 +251,7 @@ def test_touch_during_a_session_flush_is_not_lost(tmp_path, monkeypatch):
         return conn
 
     monkeypatch.setattr(writer, "open_db", racing_open_db)
-    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
     log_ref.append(log)
     session = log.touch(t0)
     log.flush()
@@ -258,34 +262,36 @@ def test_touch_during_a_session_flush_is_not_lost(tmp_path, monkeypatch):
 
 def test_a_new_log_beside_old_images_deletes_none_of_them(tmp_path):
     """Issue 12.1: "move the log aside and restart" used to delete every earlier capture image."""
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         _save(log, 1), _save(log, 2)
     old = _images(tmp_path)
     (tmp_path / DB_NAME).rename(tmp_path / "log.sqlite.moved-aside")
 
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:  # brand-new: touches no file
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:  # brand-new: touches no file
         assert _images(tmp_path) == old
         _save(log, 3)
     new = {k: v for k, v in _images(tmp_path).items() if k not in old}
     assert len(new) == 1
 
-    CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()  # the next start: moved, never unlinked
+    CaptureLog(
+        tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0
+    ).close()  # the next start: moved, never unlinked
     assert _images(tmp_path) == new
     assert _quarantined_images(tmp_path) == old
     assert not any(p.name.endswith(".png") for p in tmp_path.glob("*"))
 
 
 def test_a_restored_older_log_keeps_the_newer_images(tmp_path):
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         _save(log, 1)
     shutil.copy(tmp_path / DB_NAME, tmp_path / "backup.sqlite")  # closed: checkpointed, one file
     first = _images(tmp_path)
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         _save(log, 2), _save(log, 3)
     newer = {k: v for k, v in _images(tmp_path).items() if k not in first}
     os.replace(tmp_path / "backup.sqlite", tmp_path / DB_NAME)  # the operator restores the backup
 
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         assert _images(tmp_path) == first
         assert _quarantined_images(tmp_path) == newer
         assert any("moved to" in notice for notice in log.status().notices)
@@ -295,7 +301,7 @@ def test_only_files_the_journal_names_are_removed(tmp_path):
     """A capture interrupted between its journal entry and its commit leaves temp files start-up may
     remove; its image and a file nobody journalled are moved to quarantine instead (issue 21 item 3:
     start-up never unlinks an image)."""
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         kept = _save(log, 1)
     day = next((tmp_path / IMAGES_DIR).iterdir())
     unfinished = day / "20240501T100000000000Z-0badc0de.png"
@@ -310,7 +316,7 @@ def test_only_files_the_journal_names_are_removed(tmp_path):
     )
     conn.close()
 
-    CaptureLog(tmp_path, "booth-a", disk_floor_mb=0).close()
+    CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0).close()
     conn = open_db(tmp_path / DB_NAME, read_only=True)
     assert [c.id for c in read_captures(conn)] == [kept]
     assert conn.execute("SELECT COUNT(*) FROM image_journal").fetchone()[0] == 0
@@ -326,12 +332,12 @@ def test_a_locked_log_is_retried_while_visitors_explore(tmp_path, monkeypatch):
     """Issue 12.2: "database is locked" (an export holding the log) used to turn captures off for the run."""
     monkeypatch.setattr(faults, "WRITER_BUSY_TIMEOUT_MS", 20)
     monkeypatch.setattr(faults, "BUSY_RETRY_S", (0.02, 0.1))
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         _save(log, 1)
     other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")  # another program holds the write lock
 
-    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000)
+    log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0, trail_hz=1000)
     assert log.status().state == "busy"
     assert log.record_trail(np.zeros(8), "joystick")  # exploring goes on
     saved: list = []
@@ -355,7 +361,7 @@ def test_a_capture_gives_up_on_a_log_locked_for_too_long(tmp_path, monkeypatch):
     monkeypatch.setattr(faults, "WRITER_BUSY_TIMEOUT_MS", 20)
     monkeypatch.setattr(faults, "BUSY_RETRY_S", (0.02, 0.05))
     monkeypatch.setattr(faults, "CAPTURE_BUSY_GIVE_UP_S", 0.3)
-    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
     other = sqlite3.connect(tmp_path / DB_NAME, isolation_level=None)
     other.execute("BEGIN EXCLUSIVE")
     with pytest.raises(CaptureLogError, match="locked.*try again"):
@@ -381,7 +387,7 @@ def _corrupt_a_page(db: Path) -> None:
 @pytest.mark.parametrize("damage", [_corrupt_header, _corrupt_a_page])
 def test_a_damaged_log_is_set_aside_and_a_new_one_begins(tmp_path, damage, caplog):
     """Issue 12.2: a damaged log used to stop captures for the run and ask the operator to move it."""
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, trail_hz=1000) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0, trail_hz=1000) as log:
         _save(log, 1)
         for i in range(2000):
             log.record_trail(np.full(8, i / 2000), "joystick", now=1_700_000_000.0 + i)
@@ -390,7 +396,7 @@ def test_a_damaged_log_is_set_aside_and_a_new_one_begins(tmp_path, damage, caplo
     damaged = (tmp_path / DB_NAME).read_bytes()
 
     with caplog.at_level(logging.ERROR, logger="kiosk.capture"):
-        log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+        log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
     assert _save(log, 2) == 1  # a new log, captures on
     status = log.status()
     log.close()
@@ -411,7 +417,7 @@ def _log_id(state_dir) -> str:
 
 def test_retention_prunes_the_oldest_exported_captures_never_an_unexported_one(tmp_path):
     """Issue 12.4. "Low on space" is reached by raising keep_free_mb above the free space."""
-    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0, keep_free_mb=0)
+    log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0, keep_free_mb=0)
     ids = [log.save_capture(*_capture_args(size=256, seed=i), "none", [], "joystick") for i in range(6)]
     assert mark_exported(tmp_path, _log_id(tmp_path), ids[:4]) == 4  # what fse-export does once a bundle is safe
     assert mark_exported(tmp_path, _log_id(tmp_path), ids[:4]) == 0  # already marked: the first export's time stays
@@ -441,7 +447,7 @@ def test_mark_exported_waits_for_the_kiosk_and_skips_an_old_log(tmp_path):
     migrate(conn, target=2)
     conn.close()
     assert mark_exported(tmp_path, "any", [1]) == 0  # schema 2: the kiosk upgrades it first
-    with CaptureLog(tmp_path, "booth-a", disk_floor_mb=0) as log:
+    with CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0) as log:
         first = _save(log, 1)
         assert mark_exported(tmp_path, "another log", [first]) == 0  # not the log that was exported
         assert mark_exported(tmp_path, _log_id(tmp_path), [first]) == 1  # the kiosk has the log open meanwhile
@@ -451,7 +457,7 @@ def test_mark_exported_waits_for_the_kiosk_and_skips_an_old_log(tmp_path):
 def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_path, shipped_models):
     """Issue 12.3: 40 presses on one design used to queue 40 identical captures. The real worker
     (real ONNX renders, real log) is filled before it starts, so what is queued is deterministic."""
-    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
     worker = render.CaptureWorker(shipped_models, None, log)
     worker.SIZE = 64  # the queueing is under test, not the render
     z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
@@ -476,7 +482,7 @@ def test_one_design_is_one_capture_however_often_it_is_pressed(tmp_path, shipped
     The clock is moved on 1.2 s per press rather than waited for."""
     real, skipped = time.monotonic, [0.0]
     monkeypatch.setattr(time, "monotonic", lambda: real() + skipped[0])
-    log = CaptureLog(tmp_path, "booth-a", disk_floor_mb=0)
+    log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
     worker = render.CaptureWorker(shipped_models, None, log).start()
     worker.SIZE = 64
     z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
@@ -509,7 +515,7 @@ KILLS = 100
 
 def _writer(state_dir: Path, ack_fd: int, seed: int) -> None:
     """Child: save captures (and trail) forever, acknowledging each id only after save_capture returns."""
-    log = CaptureLog(state_dir, "crash-booth", disk_floor_mb=0, trail_hz=1000)
+    log = CaptureLog(state_dir, "crash-booth", position_space=SPACE, disk_floor_mb=0, trail_hz=1000)
     n = 0
     while True:
         z, design, image = _capture_args(size=160, seed=seed * 1000 + n)
@@ -576,7 +582,7 @@ def test_sigkill_at_random_points_never_loses_an_acknowledged_capture(tmp_path):
 
     assert len(acknowledged) >= KILLS // 4, "the writer should have saved captures in most rounds"
     # Reopening sweeps what the kills left behind; nothing referenced may go.
-    CaptureLog(tmp_path, "crash-booth", disk_floor_mb=0).close()
+    CaptureLog(tmp_path, "crash-booth", position_space=SPACE, disk_floor_mb=0).close()
     stored = _check_log(tmp_path, acknowledged)
     conn = sqlite3.connect(tmp_path / DB_NAME)
     referenced = {row[0] for row in conn.execute("SELECT image_path FROM captures")}

@@ -59,3 +59,26 @@ def test_the_readme_leads_to_every_doc():
     readme = (ROOT / "README.md").read_text()
     unlinked = [p.name for p in sorted((ROOT / "docs").glob("*.md")) if f"](docs/{p.name})" not in readme]
     assert not unlinked, f"README.md does not link {unlinked}"
+
+
+def test_the_capture_log_and_map_file_in_the_docs_are_the_codes():
+    """docs/analysis.md's capture-log tables, schema version, map file version and the map's measured
+    placement of the test photos are the ones in contract/ and the shipped manifest."""
+    import json
+
+    from contract.capture_schema import MIGRATIONS, SCHEMA_VERSION
+    from contract.mapfile import MANIFEST_KEY, VERSION
+
+    text = (ROOT / "docs" / "analysis.md").read_text()
+    assert f"`PRAGMA user_version`, now {SCHEMA_VERSION};" in text
+    assert f"without pickles, version {VERSION}:" in text and f'`"fse-map"`, int {VERSION}' in text
+    rows = {m[0]: m[1] for m in re.findall(r"^\| `(\w+)` \| (.*)\|$", text, re.M)}
+    scripts = "\n".join(script for _, script in MIGRATIONS)
+    for table in re.findall(r"CREATE TABLE (\w+)", scripts):
+        assert table in rows, f"docs/analysis.md has no row for the table {table}"
+    for table, column in re.findall(r"ALTER TABLE (\w+) ADD COLUMN (\w+)", scripts):
+        assert f"`{column}`" in rows[table], f"docs/analysis.md does not name {table}.{column}"
+    figures = json.loads((ROOT / "onnx_models" / "manifest.json").read_text())[MANIFEST_KEY]["fit"]["test_photos"]
+    assert (
+        f"{figures['knn_in_z']} of them in z" in text and f"for {figures['knn_placed_on_map']} where it lands" in text
+    )

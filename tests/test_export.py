@@ -18,16 +18,19 @@ import kiosk.log_export.bundle
 from analysis.bundles import find_bundles, merge
 from contract.bundle import MANIFEST, MANIFEST_LIMIT, PARTIAL_SUFFIX, parse_manifest
 from contract.capture_schema import DB_NAME, SCHEMA_VERSION, unexported_count
-from contract.models import sha256_file
+from contract.latent import models_space
+from contract.models import sha256_file, shipped_models_dir
 from kiosk.capture.log import CaptureLog
 from kiosk.log_export.cli import main
 from kiosk.log_export.usb import USB_SUBDIR, write_usb_status
 from kiosk.usb_status import USB_STATUS, UsbStatusWatch, read_usb_status, usb_status_toast
 
+SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
+
 
 def _fill(state_dir: Path, captures: int = 3, trail: int = 10, booth: str = "booth-e") -> None:
     rng = np.random.default_rng(0)
-    with CaptureLog(state_dir, booth, disk_floor_mb=0, trail_hz=1000) as log:
+    with CaptureLog(state_dir, booth, position_space=SPACE, disk_floor_mb=0, trail_hz=1000) as log:
         for _ in range(captures):
             log.save_capture(
                 rng.uniform(-1, 1, 8),
@@ -96,12 +99,12 @@ def test_tar_bundle_round_trips(tmp_path):
 
 def test_snapshots_are_consistent_while_a_kiosk_process_writes(tmp_path):
     state = tmp_path / "state"
-    CaptureLog(state, "busy", disk_floor_mb=0).close()
+    CaptureLog(state, "busy", position_space=SPACE, disk_floor_mb=0).close()
     pid = os.fork()
     if pid == 0:  # the "kiosk": captures and trail as fast as it can
         try:
             rng = np.random.default_rng(1)
-            log = CaptureLog(state, "busy", disk_floor_mb=0, trail_hz=1000)
+            log = CaptureLog(state, "busy", position_space=SPACE, disk_floor_mb=0, trail_hz=1000)
             while True:
                 log.save_capture(
                     rng.uniform(-1, 1, 8),

@@ -30,10 +30,13 @@ import pytest
 from analysis.bundles import find_bundles, merge
 from contract.bundle import MANIFEST, PARTIAL_SUFFIX
 from contract.capture_schema import DB_NAME, unexported_count
-from contract.models import sha256_file
+from contract.latent import models_space
+from contract.models import sha256_file, shipped_models_dir
 from kiosk.capture.log import CaptureLog
 from kiosk.log_export.usb import ALLOWED_FILESYSTEMS, USB_MOUNT_ROOT, USB_SUBDIR
 from kiosk.usb_status import UsbStatusWatch, read_usb_status, status_file, usb_status_toast
+
+SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
 
 REPO = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.skipif(
@@ -45,7 +48,7 @@ NOBODY = 65534
 def _fill(state: Path, captures: int, booth: str = "booth-u", px: int = 48) -> list[str]:
     """A real capture log; returns the image paths in capture order."""
     rng = np.random.default_rng(5)
-    with CaptureLog(state, booth, disk_floor_mb=0, trail_hz=1000) as log:
+    with CaptureLog(state, booth, position_space=SPACE, disk_floor_mb=0, trail_hz=1000) as log:
         for _ in range(captures):
             log.save_capture(
                 rng.uniform(-1, 1, 8),

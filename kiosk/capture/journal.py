@@ -79,7 +79,7 @@ def save_capture(writer: LogWriter, row: CaptureRow, png: bytes) -> int:
         write_file_durably(path, png)
 
         def insert(conn: sqlite3.Connection) -> int:
-            capture_id = insert_capture(conn, row)
+            capture_id = insert_capture(conn, row, writer.space_id)
             clear_journal(conn, [relative])
             return capture_id
 

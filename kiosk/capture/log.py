@@ -2,7 +2,7 @@
 
 The kiosk owns one `CaptureLog` on its state directory (`/var/lib/fse` on the booth):
 
-    log = CaptureLog.from_config(config)          # starts the writer thread, which opens the log
+    log = CaptureLog.from_config(config, models.latent.space)  # starts the writer thread, which opens the log
     log.touch()                                   # UI thread, every visitor input: keeps the session open
     log.record_trail(z, "joystick")               # UI thread, every frame: keeps at most trail_hz points/s
     capture_id = log.save_capture(z, design28, image_rgb, "none", weights, "joystick")  # capture worker
@@ -54,6 +54,8 @@ class CaptureLog:
         self,
         state_dir: Path,
         booth_id: str,
+        *,
+        position_space: str,
         disk_floor_mb: float = 200,
         trail_hz: float = 2.0,
         session_idle_s: float = 90,
@@ -76,15 +78,17 @@ class CaptureLog:
         self._last_trail = -float("inf")
         self._free_checked_at = -float("inf")
         self._free_ok = True
-        self._writer = LogWriter(self.state_dir, booth_id, self._sessions, float(keep_free_mb))
+        self._writer = LogWriter(self.state_dir, booth_id, position_space, self._sessions, float(keep_free_mb))
         self._writer.start()  # the first attempt to open: a locked log is retried in the background
 
     @classmethod
-    def from_config(cls, config) -> "CaptureLog":
-        """The kiosk's log, set up from its KioskConfig."""
+    def from_config(cls, config, position_space: str) -> "CaptureLog":
+        """The kiosk's log, set up from its KioskConfig; position_space: the models' latent map name
+        (FashionModels.latent.space), stored beside every slider position."""
         return cls(
             config.state_dir,
             config.booth_id,
+            position_space=position_space,
             disk_floor_mb=config.disk_floor_mb,
             trail_hz=config.trail_hz,
             session_idle_s=config.session_idle_s,

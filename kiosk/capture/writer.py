@@ -35,7 +35,7 @@ from contract.capture_schema import (
     unexported_count,
     utc_text,
 )
-from contract.capture_writes import insert_trail, record_booth, upsert_sessions
+from contract.capture_writes import insert_trail, record_booth, record_space, upsert_sessions
 
 from . import faults
 from .faults import Backoff, DamagedLogError, is_busy, is_damaged
@@ -76,10 +76,14 @@ class LogWriter:
     """The thread that owns the log's connection. Any thread may send it requests; only the
     thread itself touches `conn`, the trail buffer and the status (journal.py runs on it too)."""
 
-    def __init__(self, state_dir: Path, booth_id: str, sessions: Sessions, keep_free_mb: float) -> None:
+    def __init__(
+        self, state_dir: Path, booth_id: str, position_space: str, sessions: Sessions, keep_free_mb: float
+    ) -> None:
         self.state_dir = state_dir
         self.db_path = state_dir / DB_NAME
         self.booth_id = booth_id
+        self.position_space = position_space  # the latent map's name (contract.latent.space_name)
+        self.space_id = 0  # its number in the open log (record_space), set at every open
         self.sessions = sessions
         self.keep_free_mb = keep_free_mb  # a plain float: the kiosk (or a test) may change it
         self.status = StatusBoard()
@@ -289,7 +293,7 @@ class LogWriter:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 result = write(conn) if write is not None else None
-                insert_trail(conn, self._trail)
+                insert_trail(conn, self._trail, self.space_id)
                 upsert_sessions(
                     conn,
                     [
@@ -343,11 +347,12 @@ class LogWriter:
             migrate(conn)
             conn.execute("BEGIN IMMEDIATE")
             record_booth(conn, self.booth_id, utc_text(time.time()))
+            space_id = record_space(conn, self.position_space)
             conn.execute("COMMIT")
         except BaseException:
             conn.close()
             raise
-        self.conn = conn
+        self.conn, self.space_id = conn, space_id
         try:
             sweep(self)
             self._refresh_status(state="open")

@@ -71,7 +71,7 @@ class MapView(ClickWidget):
         """The visitor's screen point, placed again only when z changed."""
         key = tuple(np.round(np.asarray(z, np.float64), 6))
         if self._visitor is None or self._visitor[0] != key:
-            self._visitor = (key, self.to_screen(self.data.place(np.asarray(z, np.float32)))[0])
+            self._visitor = (key, self.to_screen(self.loader.place_sliders(z))[0])
         return self._visitor[1]
 
     def inputs(self, view) -> tuple:
@@ -176,5 +176,5 @@ class MapView(ClickWidget):
             return False
         i = self.nearest(pos)
         if i is not None:
-            commands.glide(self.data.z[i], "map")
+            commands.glide(self.loader.sliders_at(i), "map")
         return True
