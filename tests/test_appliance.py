@@ -250,7 +250,7 @@ def test_kiosk_unit_speaks_the_contract():
         "StateDirectory=fse",
         "CacheDirectory=fse",
         "ConfigurationDirectory=fse",
-        "ExecStart=/opt/fse/venv/bin/fse-kiosk",
+        "ExecStart=/opt/fse/current/venv/bin/fse-kiosk",
         "DevicePolicy=closed",
         "RestrictAddressFamilies=AF_UNIX",
         "NoNewPrivileges=yes",
