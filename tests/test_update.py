@@ -174,7 +174,9 @@ def slot_python(root: Path, slot: str, code: str) -> str:
 def test_installer_lays_out_slot_a_and_trusts_the_key(installed, keys):
     prefix = installed / "opt/fse"
     assert os.readlink(prefix / "current") == "a"
-    assert os.readlink(prefix / "venv") == "current/venv" and os.readlink(prefix / "onnx_models") == "current/onnx_models"
+    assert (
+        os.readlink(prefix / "venv") == "current/venv" and os.readlink(prefix / "onnx_models") == "current/onnx_models"
+    )
     assert (prefix / "a/venv/bin/fse-update").read_text().startswith("#!/opt/fse/a/venv/bin/python\n")
     key = installed / "etc/fse/update-keys/operator.pub.pem"
     assert key.read_bytes() == keys["public"].read_bytes() and oct(key.stat().st_mode & 0o777) == "0o644"
@@ -244,7 +246,7 @@ def test_a_good_update_builds_the_other_slot_and_switches(booth, good, tmp_path)
         "StartLimitBurst=3",
         "OnFailure=fse-update-rollback@a.service",
         "TimeoutStartSec=30",
-        "ExecStartPost=+/opt/fse/a/venv/bin/fse-update confirm --from a --to b",
+        "ExecStartPost=+/opt/fse/a/venv/bin/fse-update confirm --from a --to b --state-dir /var/lib/fse",
     ):
         assert f"\n{line}\n" in dropin, line
     # A second stick while the first update is on trial waits.
@@ -290,11 +292,19 @@ def test_a_refused_update_changes_nothing_and_says_why(booth, good, keys, tmp_pa
     assert str(refused.value) in said["message"]
 
 
+def test_the_watchdog_window_is_read_as_systemctl_prints_it():
+    """systemctl show prints WatchdogUSec as "30s", not microseconds (the first boot test found it)."""
+    assert trial.timespan_s("30s\n") == 30 and trial.timespan_s("1min 30s") == 90 and trial.timespan_s("500ms") == 0.5
+    assert trial.timespan_s("0") == 0 and trial.timespan_s("infinity") == 0
+    with pytest.raises(slots.SlotError, match="not a time span"):
+        trial.timespan_s("soon")
+
+
 # -- on screen ----------------------------------------------------------------------------------------
 
 
 def test_the_kiosk_shows_an_update_status_written_just_before_it_started(tmp_path):
-    """"Back on 0.1.0" is written before the kiosk it restarts: a young status is news at start-up,
+    """ "Back on 0.1.0" is written before the kiosk it restarts: a young status is news at start-up,
     an old one is not; later statuses are news once each."""
     from kiosk.update.status import write_update_status
 

@@ -213,7 +213,7 @@ def verify_header(f, keys: dict[str, object]) -> Manifest:
         return Manifest.parse(manifest, name, len(signed) + SIGNATURE_SIZE)
     raise BundleError(
         "the update is not signed by a key this booth trusts, or it was changed after signing "
-        f"(trusted: {', '.join(keys)}); nothing was changed: sign it with the booth's key "
+        f"(trusted: {', '.join(keys)}): sign it with the booth's key "
         "(fse-update build --key ...)"
     )
 
@@ -239,8 +239,8 @@ def copy_payload(f, manifest: Manifest, dest: Path) -> None:
                 raise BundleError("the bundle has bytes after its payload (changed after signing): build it again")
             if digest.hexdigest() != manifest.payload_sha256:
                 raise BundleError(
-                    "the update's contents do not match its signature (changed or damaged after signing); "
-                    "nothing was changed: copy the bundle onto the stick again"
+                    "the update's contents do not match its signature (changed or damaged after signing): "
+                    "copy the bundle onto the stick again"
                 )
             out.flush()
             os.fsync(out.fileno())

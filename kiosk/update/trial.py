@@ -45,13 +45,30 @@ def watchdog_s(root: Path) -> int:
     """The kiosk's watchdog window: fse-kiosk.service's WatchdogSec=, as systemd has it (the unit file
     in a staged root)."""
     if root == Path("/"):
-        usec = int(systemctl(root, "show", "--property=WatchdogUSec", "--value", KIOSK).strip() or 0)
-        if usec:
-            return max(1, round(usec / 1e6))
+        seconds = timespan_s(systemctl(root, "show", "--property=WatchdogUSec", "--value", KIOSK))
+        if seconds:
+            return max(1, round(seconds))
     match = re.search(r"^WatchdogSec=(\d+)$", (root / UNIT_DIR / KIOSK).read_text(), re.MULTILINE)
     if not match:
         raise SlotError(f"{KIOSK} has no WatchdogSec=; reinstall it (make install-appliance)")
     return int(match.group(1))
+
+
+TIMESPAN_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def timespan_s(text: str) -> float:
+    """A time span as systemctl show prints it ("30s", "1min 30s", "500ms", "0", "infinity") in seconds (0: none)."""
+    text = text.strip()
+    if text in ("", "0", "infinity"):
+        return 0.0
+    total = 0.0
+    for word in text.split():
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)(us|ms|s|min|h|d)", word)
+        if not match:
+            raise SlotError(f"systemd's watchdog window {text!r} is not a time span fse-update reads")
+        total += float(match.group(1)) * TIMESPAN_UNITS[match.group(2)]
+    return total
 
 
 def trial_dropin(previous: str, new: str, window_s: int, prefix: Path = PREFIX) -> str:
@@ -68,7 +85,7 @@ OnFailure={ROLLBACK_UNIT.format(slot=previous)}
 
 [Service]
 TimeoutStartSec={window_s}
-ExecStartPost=+{python} confirm --from {previous} --to {new}
+ExecStartPost=+{python} confirm --from {previous} --to {new} --state-dir /var/lib/fse
 """
 
 
@@ -110,6 +127,12 @@ def rollback(to: str, state_dir: Path, root: Path = Path("/")) -> None:
     failed = current_slot(prefix)
     if failed != to:
         switch(prefix, to)
+    end(root)
+    systemctl(root, "reset-failed", KIOSK)
+    systemctl(root, "start", "--no-block", KIOSK)
+    # After the start is queued (the kiosk shows a status younger than NEWS_AT_START_S when it comes up):
+    # whoever waits for this status finds the kiosk starting, no longer failed.
+    if failed != to:
         version, back = slot_version(failed, prefix), slot_version(to, prefix)
         write_update_status(
             state_dir,
@@ -118,6 +141,3 @@ def rollback(to: str, state_dir: Path, root: Path = Path("/")) -> None:
             version=version,
             previous=back,
         )
-    end(root)
-    systemctl(root, "reset-failed", KIOSK)
-    systemctl(root, "start", "--no-block", KIOSK)
