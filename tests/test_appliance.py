@@ -266,6 +266,7 @@ def test_update_units_security_exposure(tmp_path, template, instance):
     assert match, result.stdout + result.stderr
     print(f"{unit.name} exposure {match.group(1)}")
     assert float(match.group(1)) <= EXPOSURE_LIMIT, result.stdout
+    assert f"| `{unit.name}` | {match.group(1)} |" in (REPO / "docs/appliance.md").read_text()  # the table says so
     text = unit.read_text()
     (caps,) = re.findall(r"^CapabilityBoundingSet=(.*)$", text, re.MULTILINE)
     for cap in caps.split():

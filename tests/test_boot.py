@@ -555,7 +555,7 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
             refused.append(unit)
             status = update_status(machine)
             assert state["ActiveState"] == "failed" and status["state"] == "failed", (state, status)
-            assert problem in status["message"] and status["message"].endswith("Nothing was changed."), status
+            assert problem in status["detail"] and status["message"].endswith("Nothing was changed."), status
             image = toast_on_screen(machine, WARN_TOAST, f"the refused {name} update on screen")
             booth_unchanged(machine, before, kiosk_before, name)
         save(image, f"boot-update-{name}.png")

@@ -19,7 +19,7 @@ import pytest
 
 from kiosk.update import bundle, cli, slots, trial
 from kiosk.update.bundle import BundleError
-from kiosk.update.status import UPDATE_STATUS, update_status_toast, update_status_watch
+from kiosk.update.status import SCREEN_CHARS, UPDATE_STATUS, update_status_toast, update_status_watch
 from kiosk.update.usb import update_from_stick
 
 REPO = Path(__file__).resolve().parent.parent
@@ -239,7 +239,12 @@ def test_a_good_update_builds_the_other_slot_and_switches(booth, good, tmp_path)
     assert said[0] == "9.9.0"
     assert Path(said[1]).is_relative_to(prefix / "b/venv") and Path(said[2]) == (prefix / "b/onnx_models").resolve()
     assert (prefix / "b/onnx_models/manifest.json").read_bytes() == (REPO / "onnx_models/manifest.json").read_bytes()
-    assert status(booth)["state"] == "installed" and "Update 9.9.0 installed (was 0.1.0" in status(booth)["message"]
+    said = status(booth)
+    assert (
+        said["state"] == "installed"
+        and said["message"] == "Update 9.9.0 installed: starting it. You can remove the stick."
+    )
+    assert "(was 0.1.0)" in said["detail"] and "signed by operator.pub.pem" in said["detail"]
     # On trial: three starts within the watchdog window, then the previous slot's rollback.
     dropin = (booth / trial.TRIAL_DROPIN).read_text()
     for line in (
@@ -289,7 +294,9 @@ def test_a_refused_update_changes_nothing_and_says_why(booth, good, keys, tmp_pa
     assert sorted(p.name for p in prefix.iterdir()) == ["a", "current", "docs", "onnx_models", "venv"]
     said = status(booth)
     assert said["state"] == "failed" and said["message"].endswith("Nothing was changed.")
-    assert str(refused.value) in said["message"]
+    assert said["detail"] == str(refused.value)  # the whole reason and its fix, for the journal
+    assert said["message"] == f"Update refused ({refused.value.screen}). Nothing was changed."
+    assert len(said["message"]) <= SCREEN_CHARS, said["message"]  # a toast holds three lines
 
 
 def test_the_watchdog_window_is_read_as_systemctl_prints_it():
@@ -298,6 +305,17 @@ def test_the_watchdog_window_is_read_as_systemctl_prints_it():
     assert trial.timespan_s("0") == 0 and trial.timespan_s("infinity") == 0
     with pytest.raises(slots.SlotError, match="not a time span"):
         trial.timespan_s("soon")
+
+
+def test_the_udev_rule_starts_the_update_unit_for_the_label_the_updater_names():
+    from kiosk.update.usb import LABEL
+
+    rule = (REPO / "systemd/90-fse-usb-update.rules").read_text()
+    assert f'ENV{{ID_FS_LABEL}}=="{LABEL}"' in rule and 'ENV{SYSTEMD_WANTS}+="fse-usb-update@%k.service"' in rule
+    assert (REPO / "systemd/fse-usb-update@.service").is_file()
+    unit = (REPO / "systemd/fse-update-rollback@.service").read_text()
+    assert "ExecStart=/opt/fse/%i/venv/bin/fse-update rollback --to %i" in unit  # the previous slot's code
+    assert trial.ROLLBACK_UNIT.format(slot="%i") == "fse-update-rollback@%i.service"
 
 
 # -- on screen ----------------------------------------------------------------------------------------

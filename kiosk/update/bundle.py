@@ -37,7 +37,12 @@ CHUNK = 1 << 20
 
 
 class BundleError(Exception):
-    """A bundle that is refused; the message says why and what the operator can do."""
+    """A bundle that is refused; the message says why and what the operator can do, `screen` says
+    why in the few words a toast on the booth's screen holds."""
+
+    def __init__(self, message: str, screen: str | None = None) -> None:
+        super().__init__(message)
+        self.screen = screen
 
 
 @dataclass(frozen=True)
@@ -59,7 +64,8 @@ class Manifest:
             if fields["format"] != FORMAT:
                 raise BundleError(
                     f"the bundle is format {fields['format']}, this booth reads format {FORMAT}: "
-                    f"build it with the fse-update of the version the booth runs"
+                    f"build it with the fse-update of the version the booth runs",
+                    "a bundle format this booth cannot read",
                 )
             return cls(
                 version=str(fields["version"]),
@@ -129,7 +135,8 @@ def trusted_keys(key_dir: Path = KEY_DIR) -> dict[str, object]:
     if not keys:
         raise BundleError(
             f"this booth has no update key in {key_dir}, so it accepts no update: install the operator's "
-            f"public key with FSE_UPDATE_KEYS=<file.pub.pem> make install-appliance"
+            f"public key with FSE_UPDATE_KEYS=<file.pub.pem> make install-appliance",
+            "this booth has no update key",
         )
     return keys
 
@@ -187,7 +194,9 @@ def write_bundle(
 def _read_exactly(f, size: int, what: str) -> bytes:
     data = f.read(size)
     if len(data) != size:
-        raise BundleError(f"the bundle ends inside its {what} (cut short: copy it onto the stick again)")
+        raise BundleError(
+            f"the bundle ends inside its {what} (cut short: copy it onto the stick again)", "the file is cut short"
+        )
     return data
 
 
@@ -198,7 +207,9 @@ def verify_header(f, keys: dict[str, object]) -> Manifest:
 
     magic = f.read(len(MAGIC))
     if magic != MAGIC:
-        raise BundleError("this file is not an fse-update bundle (make one with fse-update build)")
+        raise BundleError(
+            "this file is not an fse-update bundle (make one with fse-update build)", "not an update file"
+        )
     (length,) = struct.unpack(">I", _read_exactly(f, 4, "header"))
     if length > MAX_MANIFEST:
         raise BundleError(f"the bundle's manifest claims {length} bytes (at most {MAX_MANIFEST}): not a bundle")
@@ -214,7 +225,8 @@ def verify_header(f, keys: dict[str, object]) -> Manifest:
     raise BundleError(
         "the update is not signed by a key this booth trusts, or it was changed after signing "
         f"(trusted: {', '.join(keys)}): sign it with the booth's key "
-        "(fse-update build --key ...)"
+        "(fse-update build --key ...)",
+        "not signed with this booth's key",
     )
 
 
@@ -230,17 +242,22 @@ def copy_payload(f, manifest: Manifest, dest: Path) -> None:
                 if not chunk:
                     raise BundleError(
                         f"the bundle is cut short ({manifest.payload_size - left} of {manifest.payload_size} "
-                        "payload bytes): copy it onto the stick again"
+                        "payload bytes): copy it onto the stick again",
+                        "the file is cut short",
                     )
                 digest.update(chunk)
                 out.write(chunk)
                 left -= len(chunk)
             if f.read(1):
-                raise BundleError("the bundle has bytes after its payload (changed after signing): build it again")
+                raise BundleError(
+                    "the bundle has bytes after its payload (changed after signing): build it again",
+                    "changed after signing",
+                )
             if digest.hexdigest() != manifest.payload_sha256:
                 raise BundleError(
                     "the update's contents do not match its signature (changed or damaged after signing): "
-                    "copy the bundle onto the stick again"
+                    "copy the bundle onto the stick again",
+                    "changed or damaged after signing",
                 )
             out.flush()
             os.fsync(out.fileno())

@@ -144,7 +144,7 @@ def fsync_dir(path: Path) -> None:
 
 def snapshot(prefix: Path = PREFIX) -> dict[str, tuple]:
     """Every path under the slots with its kind, size and mtime, and where `current` points: what
-    "nothing was changed" compares (tests, and `fse-update status`)."""
+    "nothing was changed" compares (tests/test_update.py, tests/test_boot.py)."""
     seen: dict[str, tuple] = {CURRENT: (os.readlink(prefix / CURRENT),)}
     for slot in SLOTS:
         for path in sorted((prefix / slot).rglob("*")):

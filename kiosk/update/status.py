@@ -2,7 +2,10 @@
 the kiosk polls it (kiosk.usb_status.StatusWatch) and shows its message as a toast.
 
     {"state": "running" | "installed" | "updated" | "failed" | "rolled-back", "message": "...",
-     "version": "0.2.0", "previous": "0.1.0", "updated_utc": "..."}
+     "detail": "...", "version": "0.2.0", "previous": "0.1.0", "updated_utc": "..."}
+
+`message` is what the screen shows (a toast holds three lines, about SCREEN_CHARS characters);
+`detail`, when there is one, is the whole reason and its fix, for the journal.
 
 "installed" and "rolled-back" are written just before the kiosk restarts, so a status younger than
 NEWS_AT_START_S is shown by a kiosk that starts after it.
@@ -17,6 +20,7 @@ import time
 from pathlib import Path
 
 UPDATE_STATUS = "update-status.json"
+SCREEN_CHARS = 110
 NEWS_AT_START_S = 120.0
 TOASTS = {
     # state: (level, seconds on screen)
@@ -58,4 +62,5 @@ def write_update_status(state_dir: Path, state: str, message: str, **extra) -> N
             os.chmod(path, 0o644)
     except OSError as e:
         print(f"fse-update: cannot write {path} ({e})", file=sys.stderr)
-    print(f"fse-update: {state}: {message}", file=sys.stderr if state in ("failed", "rolled-back") else sys.stdout)
+    said = f"{message} ({extra['detail']})" if extra.get("detail") else message
+    print(f"fse-update: {state}: {said}", file=sys.stderr if state in ("failed", "rolled-back") else sys.stdout)

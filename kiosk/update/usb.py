@@ -12,6 +12,7 @@ Until step 5 nothing the booth runs has changed; each step's news goes to the sc
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -22,8 +23,10 @@ from ..usb_stick import StickError, acting_as, mount_stick, stick_name, unmount_
 from . import trial
 from .bundle import KEY_DIR, BundleError, copy_payload, trusted_keys, unpack_payload, verify_header
 from .slots import PREFIX, SLOTS, SlotError, build_slot, current_slot, other_slot, slot_version, switch
-from .status import write_update_status
+from .status import UPDATE_STATUS, write_update_status
 
+LABEL = "FSE-UPDATE"
+"""The label of an update stick; systemd/90-fse-usb-update.rules matches it (a test checks)."""
 MOUNT_ROOT = Path("/run/fse-usb-update")
 BUNDLE_SUFFIX = ".fse-update"
 INCOMING = ".incoming"
@@ -43,10 +46,14 @@ def find_bundle(root: Path) -> Path:
     found = sorted(p for p in root.iterdir() if p.name.endswith(BUNDLE_SUFFIX))
     if not found:
         raise BundleError(
-            f"no update on the stick: put the one file `fse-update build` made (*{BUNDLE_SUFFIX}) at its top level"
+            f"no update on the stick: put the one file `fse-update build` made (*{BUNDLE_SUFFIX}) at its top level",
+            f"no {BUNDLE_SUFFIX} file on the stick",
         )
     if len(found) > 1:
-        raise BundleError(f"{len(found)} updates on the stick ({', '.join(p.name for p in found)}): leave only one")
+        raise BundleError(
+            f"{len(found)} updates on the stick ({', '.join(p.name for p in found)}): leave only one",
+            f"{len(found)} updates on the stick: leave one",
+        )
     if not stat.S_ISREG(os.lstat(found[0]).st_mode):
         raise BundleError(f"{found[0].name} on the stick is not a regular file; copy the bundle itself onto it")
     return found[0]
@@ -75,7 +82,7 @@ def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> s
         keys = trusted_keys(key_dir)
         path = Path(target)
         if stat.S_ISBLK(os.stat(path).st_mode):
-            mount_point = top = mount_stick(path, None, MOUNT_ROOT, "FSE-UPDATE", read_only=True)
+            mount_point = top = mount_stick(path, None, MOUNT_ROOT, LABEL, read_only=True)
         elif path.is_dir():
             top = path
         else:
@@ -101,10 +108,11 @@ def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> s
         switched = manifest.version
         status(
             "installed",
-            f"Update {manifest.version} installed (was {was}, signed by {manifest.signed_by}): starting it. "
-            f"You can remove {stick}.",
+            f"Update {manifest.version} installed: starting it. You can remove the stick.",
             version=manifest.version,
             previous=was,
+            detail=f"update {manifest.version} (was {was}) from {stick}, signed by {manifest.signed_by}, "
+            f"built {manifest.created_utc}: installed into slot {new}, on trial",
         )
         trial.systemctl(root, "restart", "--no-block", trial.KIOSK)
         return manifest.version
@@ -112,19 +120,20 @@ def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> s
         if mount_point:
             unmount_stick(mount_point)
         shutil.rmtree(incoming, ignore_errors=True)
+        # The screen gets a few words (a toast holds three lines), the journal and the status's detail the rest.
         if isinstance(e, OSError) and (top is None or e.filename is None or str(e.filename).startswith(str(top))):
             reason = f"{stick} could not be read ({e.strerror or e}): it was removed or is damaged"
+            screen = "the stick could not be read"
         elif isinstance(e, OSError):
-            reason = f"{e.strerror or e} ({e.filename}) on the booth; see journalctl -u 'fse-usb-update@*'"
+            reason, screen = f"{e.strerror or e} ({e.filename}) on the booth", "a problem on the booth, see its journal"
+        elif isinstance(e, UpdateStopped):
+            reason, screen = str(e), "the stick was removed"
         else:
-            reason = str(e)
+            reason, screen = str(e), getattr(e, "screen", None) or "see journalctl -u 'fse-usb-update@*'"
         if switched:  # the new slot is current and on trial: its kiosk starts at the latest at the next boot
-            status(
-                "failed",
-                f"Update {switched} is installed but the kiosk was not restarted ({reason}); restart the booth",
-            )
+            status("failed", f"Update {switched} is installed but did not start: restart the booth", detail=reason)
         else:
-            status("failed", f"Update refused: {reason}. Nothing was changed.")
+            status("failed", f"Update refused ({screen}). Nothing was changed.", detail=reason)
         raise
     finally:
         signal.signal(signal.SIGTERM, previous)
@@ -132,10 +141,6 @@ def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> s
 
 def mark_stopped(target: str, state_dir: Path) -> bool:
     """After the unit ends (ExecStopPost): an update still "running" was killed and could not say so."""
-    import json
-
-    from .status import UPDATE_STATUS
-
     shutil.rmtree(PREFIX / INCOMING, ignore_errors=True)
     for slot in SLOTS:
         shutil.rmtree(PREFIX / f".{slot}.new", ignore_errors=True)
@@ -154,7 +159,8 @@ def mark_stopped(target: str, state_dir: Path) -> bool:
     write_update_status(
         state_dir,
         "failed",
-        "Update refused: it was stopped before it was installed (the stick was pulled). Nothing was changed.",
+        "Update refused (stopped before it was installed). Nothing was changed.",
         device=target,
+        detail="the update unit was stopped or killed before the update was installed (the stick was pulled, or it took too long)",
     )
     return True
