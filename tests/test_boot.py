@@ -467,8 +467,8 @@ def build_bundles(out: Path) -> dict:
 @contextmanager
 def update_stick(machine: Machine, image: Path, bundle: Path | None, slow: bool = False):
     """A loop device with an ext4 labelled FSE-UPDATE holding `bundle`, plugged into the booth; yields
-    (device, unit, when it was plugged: time.monotonic()). Plugged as the export step found it: the
-    booth's udevd gets an "add" uevent."""
+    (device, unit, when it was plugged: time.monotonic(), the journal's cursor just before). Plugged
+    as the export step found it: the booth's udevd gets an "add" uevent."""
     image.unlink(missing_ok=True)
     subprocess.run(["truncate", "-s", "64M", image], check=True)
     subprocess.run(["mkfs.ext4", "-q", "-L", "FSE-UPDATE", image], check=True)
@@ -488,9 +488,10 @@ def update_stick(machine: Machine, image: Path, bundle: Path | None, slow: bool 
             machine.run("mkdir", "-p", dropin)
             machine.run("sh", "-c", f"cat > {dropin}/slow.conf", input=SLOW_STICK.format(device=Path(loop).name))
             machine.run("systemctl", "daemon-reload")
+        cursor = journal_cursor(machine)
         plugged = time.monotonic()
         machine.run("udevadm", "trigger", "--action=add", loop)
-        yield loop, unit, plugged
+        yield loop, unit, plugged, cursor
     finally:
         subprocess.run(["losetup", "-d", loop], capture_output=True)
         if slow:  # the next stick may get the same loop device
@@ -503,14 +504,19 @@ def update_status(machine: Machine) -> dict:
     return json.loads(result.stdout) if result.returncode == 0 else {}
 
 
-def unit_finished(machine: Machine, unit: str, plugged: float) -> dict:
-    """Until the update unit has run and stopped after `plugged` (a stick before it may have had the
-    same loop device, so the same unit); its state and result."""
+def journal_cursor(machine: Machine) -> str:
+    out = machine.run("journalctl", "-n", "0", "--show-cursor", "--no-pager").stdout
+    return out.strip().rsplit("-- cursor: ", 1)[1]
+
+
+def unit_finished(machine: Machine, unit: str, cursor: str) -> str:
+    """Until the update unit has run and ended after `cursor`; "success" or "failed". From the journal:
+    systemd unloads an instance that ended well (its properties read as never run), and a stick
+    before it may have had the same loop device, so the same unit."""
 
     def finished():
-        state = machine.show(unit, "ActiveState", "Result", "InactiveEnterTimestampMonotonic")
-        ended = machine.monotonic(state["InactiveEnterTimestampMonotonic"] or "0") + machine.boot_started
-        return state["ActiveState"] in ("failed", "inactive") and ended > plugged and state
+        log = machine.run("journalctl", "-u", unit, f"--after-cursor={cursor}", "-o", "cat", "--no-pager").stdout
+        return "failed" if "Failed with result" in log else "success" if "Deactivated successfully" in log else None
 
     return poll(finished, 120, f"{unit} to finish")
 
@@ -549,24 +555,29 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         ("stranger", "not signed by a key this booth trusts"),
     ):
         before, kiosk_before = snapshot(machine.root / "opt/fse"), kiosk(machine)
-        with update_stick(machine, RUN_DIR / f"update-{name}.img", bundles[name]) as (loop, unit, plugged):
+        with update_stick(machine, RUN_DIR / f"update-{name}.img", bundles[name]) as (loop, unit, plugged, cursor):
             with report.step(f"FSE-UPDATE stick, {name} bundle -> refused"):
-                state = unit_finished(machine, unit, plugged)
+                result = unit_finished(machine, unit, cursor)
             refused.append(unit)
             status = update_status(machine)
-            assert state["ActiveState"] == "failed" and status["state"] == "failed", (state, status)
+            assert result == "failed" and status["state"] == "failed", (result, status)
             assert problem in status["detail"] and status["message"].endswith("Nothing was changed."), status
             image = toast_on_screen(machine, WARN_TOAST, f"the refused {name} update on screen")
             booth_unchanged(machine, before, kiosk_before, name)
         save(image, f"boot-update-{name}.png")
 
     before, kiosk_before = snapshot(machine.root / "opt/fse"), kiosk(machine)
-    with update_stick(machine, RUN_DIR / "update-pulled.img", bundles["good"], slow=True) as (loop, unit, plugged):
+    with update_stick(machine, RUN_DIR / "update-pulled.img", bundles["good"], slow=True) as (
+        loop,
+        unit,
+        plugged,
+        cursor,
+    ):
         poll(lambda: "Copying update" in update_status(machine).get("message", ""), 30, "the slow stick's copy")
         with report.step("FSE-UPDATE stick pulled mid-copy -> refused"):
             subprocess.run(["losetup", "-d", loop], check=True)  # detached once the booth unmounts it
             machine.run("udevadm", "trigger", "--action=remove", loop)
-            state = unit_finished(machine, unit, plugged)
+            assert unit_finished(machine, unit, cursor) == "failed"
         refused.append(unit)
         status = update_status(machine)
         assert status["state"] == "failed" and "the stick was removed" in status["message"], status
@@ -574,7 +585,7 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         assert not (machine.root / "opt/fse/.incoming").exists()
         booth_unchanged(machine, before, kiosk_before, "pulled")
 
-    with update_stick(machine, RUN_DIR / "update-good.img", bundles["good"]) as (loop, unit, plugged):
+    with update_stick(machine, RUN_DIR / "update-good.img", bundles["good"]) as (loop, unit, plugged, cursor):
         state = wait_ready(machine, kiosk_before["MainPID"], 120, "the updated kiosk")
         report.add(
             f"FSE-UPDATE stick (good, {GOOD}) -> new version READY=1",
@@ -586,10 +597,10 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         assert os.readlink(machine.root / "opt/fse/current") == "b"
         assert not (machine.root / TRIAL_DROPIN).exists()
         save(toast_on_screen(machine, OK_TOAST, "Updated to ... on screen"), "boot-update-good.png")
-        assert unit_finished(machine, unit, plugged)["Result"] == "success"
+        assert unit_finished(machine, unit, cursor) == "success"
 
     kiosk_before = kiosk(machine)
-    with update_stick(machine, RUN_DIR / "update-crashing.img", bundles["crashing"]) as (loop, unit, plugged):
+    with update_stick(machine, RUN_DIR / "update-crashing.img", bundles["crashing"]) as (loop, unit, plugged, cursor):
         poll(lambda: update_status(machine).get("state") == "rolled-back", 180, "the booth to roll back by itself")
         state = wait_ready(machine, kiosk_before["MainPID"], 120, "the previous version back")
         report.add(

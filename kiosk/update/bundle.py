@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from contract.models import MODELS_FOLDER
+
 MAGIC = b"FSE-UPDATE\n"
 FORMAT = 1
 MAX_MANIFEST = 64 * 1024
@@ -160,7 +162,7 @@ def _payload(packages: dict[str, Path], models: Path) -> bytes:
     with tarfile.open(fileobj=out, mode="w:gz", format=tarfile.PAX_FORMAT, compresslevel=6) as tar:
         for name, path in sorted(packages.items()):
             tar.add(path, f"packages/{name}", filter=clean)
-        tar.add(models, "onnx_models", filter=clean)
+        tar.add(models, MODELS_FOLDER, filter=clean)
     return out.getvalue()
 
 
@@ -293,7 +295,7 @@ def unpack_payload(payload: Path, dest: Path) -> None:
     with tarfile.open(payload, "r:gz") as tar:
         for member in tar:
             path = PurePosixPath(member.name)
-            if path.is_absolute() or ".." in path.parts or path.parts[0] not in ("packages", "onnx_models"):
+            if path.is_absolute() or ".." in path.parts or path.parts[0] not in ("packages", MODELS_FOLDER):
                 raise BundleError(f"the bundle holds {member.name!r}, outside what an update may write")
             target = dest / path
             if member.isdir():

@@ -20,6 +20,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from contract.models import MODELS_FOLDER
+
 from . import bundle, slots
 
 PACKAGES_FROM = "tool.setuptools.packages.find"
@@ -48,7 +50,7 @@ def build(source: Path, key: Path, version: str | None, out: Path | None) -> Pat
     missing = [str(p) for p in packages.values() if not (p / "__init__.py").is_file()]
     if missing:
         raise bundle.BundleError(f"no package at {', '.join(missing)}: is {source} the checkout?")
-    models = source / "onnx_models"
+    models = source / MODELS_FOLDER
     if not (models / "manifest.json").is_file():
         raise bundle.BundleError(f"{models} has no manifest.json: export the models first (fse-train export)")
     scripts = {k: v for k, v in project["project"]["scripts"].items() if v.startswith("kiosk.")}

@@ -20,6 +20,8 @@ import re
 import shutil
 from pathlib import Path
 
+from contract.models import MODELS_FOLDER
+
 PREFIX = Path("/opt/fse")
 SLOTS = ("a", "b")
 CURRENT = "current"
@@ -112,7 +114,7 @@ def build_slot(prefix: Path, from_slot: str, to_slot: str, unpacked: Path, versi
                     if text.startswith(old):
                         script.write_text(new + text[len(old) :])
         write_scripts(bin_dir, new[2:], scripts)
-        os.rename(unpacked / "onnx_models", staging / "onnx_models")
+        os.rename(unpacked / MODELS_FOLDER, staging / MODELS_FOLDER)
         os.sync()  # the whole slot on disk before it can be switched to
         shutil.rmtree(prefix / to_slot, ignore_errors=True)
         os.rename(staging, prefix / to_slot)

@@ -7,7 +7,8 @@ The order is what keeps a booth working whatever the stick holds or does:
      stick pulled meanwhile (SIGTERM from BindsTo=, or a read error), is refused and the copy removed;
   4. unpack and build the inactive slot beside it, rename it into place (kiosk/update/slots.py);
   5. put the new version on trial, switch /opt/fse/current, restart the kiosk (kiosk/update/trial.py).
-Until step 5 nothing the booth runs has changed; each step's news goes to the screen (status.py).
+Until step 5 nothing the booth runs has changed; each step's news goes to the screen (status.py). After
+step 3 the stick is not needed: pulling it then does not stop the install.
 """
 
 from __future__ import annotations
@@ -97,12 +98,14 @@ def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> s
         if mount_point:
             unmount_stick(mount_point)
             mount_point = None
+        # The stick is no longer needed: pulling it now (systemd's SIGTERM) does not stop the install,
+        # which is done whole (SIGKILL after TimeoutStopSec= leaves at most a half-built inactive slot).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         new, was = other_slot(running), slot_version(running, prefix)
-        status("running", f"Installing update {manifest.version} (now {was}). Do not remove the stick.")
+        status("running", f"Installing update {manifest.version} (now {was}). You can remove the stick.")
         unpack_payload(incoming / "payload.tar.gz", incoming / "unpacked")
         build_slot(prefix, running, new, incoming / "unpacked", manifest.version, manifest.scripts)
         shutil.rmtree(incoming, ignore_errors=True)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # from here the switch is done whole
         trial.begin(running, new, root)
         switch(prefix, new)
         switched = manifest.version
