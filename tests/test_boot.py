@@ -153,7 +153,7 @@ def machine():
         yield machine
     finally:
         if machine.pid is not None:  # a step failed with the booth up: keep its journal for the reader
-            journal = machine.run("journalctl", f"--since=@{machine.boot_wall:.0f}", "--no-pager", check=False).stdout
+            journal = machine.run("journalctl", f"--since=@{int(machine.boot_wall)}", "--no-pager", check=False).stdout
             (REPORT.parent / f"journal-boot{machine.boots}.txt").write_text(journal)
         machine.close()
         for log in RUN_DIR.glob("console-*.log"):
@@ -258,9 +258,11 @@ def export_state(machine: Machine, device: str) -> str | None:
 def journal_errors(machine: Machine, since: float | None = None) -> list[str]:
     """This boot's journal lines (or those since `since`, wall time) at priority err or worse, less the host kernel's.
 
-    By time, not `-b`: the boot id is the host kernel's, the same for every boot of the namespace."""
+    By time, not `-b`: the boot id is the host kernel's, the same for every boot of the namespace. In
+    whole seconds rounded down: rounded to the nearest second, a boot's first lines (journald's own,
+    within half a second of it) were missed on a quiet machine."""
     since = machine.boot_wall if since is None else since
-    out = machine.run("journalctl", f"--since=@{since:.0f}", "-p", "err", "-o", "json", "--no-pager").stdout
+    out = machine.run("journalctl", f"--since=@{int(since)}", "-p", "err", "-o", "json", "--no-pager").stdout
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     return [
         f"{e.get('SYSLOG_IDENTIFIER', e.get('_COMM', '?'))}: {e.get('MESSAGE')}"
@@ -344,7 +346,7 @@ def first_boot(machine: Machine, report: Report) -> None:
         "kill -STOP (hang) -> watchdog restart -> READY=1",
         machine.monotonic(state["ActiveEnterTimestampMonotonic"]) + machine.boot_started - hung,
     )
-    log = machine.run("journalctl", f"--since=@{machine.boot_wall:.0f}", "-u", "fse-kiosk", "--no-pager").stdout
+    log = machine.run("journalctl", f"--since=@{int(machine.boot_wall)}", "-u", "fse-kiosk", "--no-pager").stdout
     assert "Watchdog timeout" in log, log[-2000:]
 
     poll(lambda: design_drawn(frame(machine)), 60, "a design to capture")  # a visitor captures what they see
@@ -411,7 +413,7 @@ def after_power_cut(machine: Machine, report: Report, stick: Path, bundles: dict
         subprocess.run(["losetup", "-d", loop])
     # The journal's cap (systemd/journald-fse.conf) is in force: journald says so when it opens the file.
     journald = machine.run(
-        "journalctl", f"--since=@{machine.boot_wall:.0f}", "-t", "systemd-journald", "--no-pager"
+        "journalctl", f"--since=@{int(machine.boot_wall)}", "-t", "systemd-journald", "--no-pager"
     ).stdout
     assert "max 256.0M" in journald, journald
     failed = machine.run("systemctl", "--failed", "--plain", "--no-legend").stdout.strip()
@@ -610,7 +612,7 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         assert GOOD in reported_version(machine) and os.readlink(machine.root / "opt/fse/current") == "b"
         assert update_status(machine)["message"] == f"Update to {CRASHING} failed to start; back on {GOOD}"
         save(toast_on_screen(machine, WARN_TOAST, "back on ... on screen"), "boot-update-rolled-back.png")
-    log = machine.run("journalctl", f"--since=@{since:.0f}", "-u", "fse-kiosk", "--no-pager").stdout
+    log = machine.run("journalctl", f"--since=@{int(since)}", "-u", "fse-kiosk", "--no-pager").stdout
     assert log.count("this build crashes at start") == 3, log[-3000:]  # three starts, then the rollback
     assert not (machine.root / TRIAL_DROPIN).exists()
 
