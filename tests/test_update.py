@@ -259,6 +259,21 @@ def test_a_good_update_builds_the_other_slot_and_switches(booth, good, tmp_path)
         update_from_stick(str(stick_with(tmp_path / "2", good)), booth / "var/lib/fse", booth)
 
 
+def test_the_installer_after_an_update_installs_into_the_running_slot(booth, good, tmp_path):
+    """make install-appliance on a booth an update switched to b: b is updated in place, a (the way
+    back) is left alone, and current still points at b."""
+    prefix = booth / "opt/fse"
+    update_from_stick(str(stick_with(tmp_path, good)), booth / "var/lib/fse", booth)
+    trial.confirm("a", "b", booth / "var/lib/fse", booth)
+    before_a = {k: v for k, v in slots.snapshot(prefix).items() if k.startswith("a/")}
+    env = {**os.environ, "DESTDIR": str(booth), "FSE_INSTALL_OFFLINE": "1", "FSE_PYTHON": sys.executable}
+    result = subprocess.run(["bash", str(INSTALLER)], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0 and "installing into slot b" in result.stdout, result.stderr
+    assert os.readlink(prefix / "current") == "b" and slots.slot_version("b", prefix) == "0.1.0"
+    assert {k: v for k, v in slots.snapshot(prefix).items() if k.startswith("a/")} == before_a
+    assert (prefix / "b/venv/bin/fse-kiosk").read_text().startswith("#!/opt/fse/b/venv/bin/python\n")
+
+
 def test_confirm_ends_the_trial_and_rollback_goes_back(booth, good, tmp_path):
     prefix, state = booth / "opt/fse", booth / "var/lib/fse"
     update_from_stick(str(stick_with(tmp_path, good)), state, booth)
