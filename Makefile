@@ -5,7 +5,7 @@ BIN     := $(VENV)/bin
 ARGS    ?=
 PYTEST_ARGS ?=
 
-.PHONY: run test boot-test lint setup setup-kiosk setup-system firmware bench bench-quick sheet install-appliance clean
+.PHONY: run test boot-test lint setup setup-kiosk setup-system firmware bench bench-quick sheet install-appliance update-bundle clean
 
 # A kiosk-only environment is small (no torch); the full one adds training, analysis and tests.
 $(BIN)/python:
@@ -60,6 +60,12 @@ sheet: setup
 
 install-appliance:
 	bash scripts/install-appliance.sh
+
+## A signed update for the booths, from this checkout and its onnx_models/ (docs/appliance.md, "Updates from a USB stick"):
+##   make update-bundle KEY=~/fse-update-key.pem [VERSION=0.2.0]   -> fse-update-<version>.fse-update
+update-bundle: $(VENV)/.kiosk
+	$(if $(KEY),,$(error give the private key: make update-bundle KEY=~/fse-update-key.pem (make one with $(BIN)/fse-update keygen FILE)))
+	$(BIN)/fse-update build --key $(KEY) $(if $(VERSION),--version $(VERSION))
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -15,6 +15,10 @@ from pathlib import Path
 
 from .space import LATENT_DIM
 
+MODELS_FOLDER = "onnx_models"
+"""What the models' folder is called, in a checkout and in each of the booth's app slots
+(/opt/fse/a/onnx_models beside /opt/fse/a/venv: kiosk/update/ builds slots and bundles with it)."""
+
 
 def shipped_models_dir() -> Path:
     """The shipped onnx_models/: beside the packages (a checkout), else beside the venv

@@ -100,6 +100,7 @@ class App:
         from .share.publish import CaptureSharing
         from .trail import TrailRecorder
         from .ui.screen import Screen
+        from .update.status import update_status_watch
         from .usb_status import UsbStatusWatch
 
         self.screen, self.config, self.models, self.prints = screen, config, models, prints
@@ -123,7 +124,7 @@ class App:
         )
         self.attract = Attract(config.attract_after_s)
         self.trail = TrailRecorder(capture_log)
-        self.usb_status = UsbStatusWatch(config.state_dir)
+        self.stick_news = (UsbStatusWatch(config.state_dir), update_status_watch(config.state_dir))  # exports, updates
         self.ui = Screen(screen, config.models_dir, config.state_dir, prints, print_names, models.landmarks)
         self.diagnostics = DiagnosticsReport()
         share, share_problem = CaptureSharing.from_config(config, models, prints)
@@ -196,7 +197,7 @@ class App:
 
     def update(self, dt: float) -> None:
         """Everything that moves with time: input held or polled, the canvas's encode, glides,
-        attract mode, the trail, USB export news."""
+        attract mode, the trail, news of USB exports and updates."""
         self.input.update(dt)
         encoded = self.renders.take_encoded()
         if encoded is not None and self.state.canvas_drawn:
@@ -204,10 +205,11 @@ class App:
         self.state.update(self.now)
         self.attract.update(self.explorer, self.now, self.input.last_input)
         self.trail.update(self.state)
-        toast = self.usb_status.toast(self.now)
-        if toast:
-            text, level, seconds = toast
-            self.ui.status.toast(text, level, self.now, seconds)
+        for watch in self.stick_news:
+            toast = watch.toast(self.now)
+            if toast:
+                text, level, seconds = toast
+                self.ui.status.toast(text, level, self.now, seconds)
 
     def view(self) -> ScreenView:
         """What the screen draws this frame (kiosk/ui/view.py)."""
@@ -245,7 +247,9 @@ class App:
             self._to_present = []
         t = time.perf_counter()
         if self._t_last_present is None:
-            sdnotify.ready("first frame up")
+            sdnotify.ready(
+                f"Fashion Space Explorer {self.version}: first frame up"
+            )  # shown by systemctl status fse-kiosk
         else:
             frame = (t - self._t_last_present) * 1e3
             self.metrics.frame_ms.append(frame)

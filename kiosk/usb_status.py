@@ -9,6 +9,7 @@ file per stick: with two sticks in at once, one's "done" must not hide the other
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 USB_STATUS = "usb-export.json"
@@ -48,32 +49,39 @@ def read_usb_status(state_dir: Path, device: str | None = None) -> dict | None:
     return max(found, key=lambda s: str(s.get("updated_utc", "")), default=None)
 
 
-class UsbStatusWatch:
-    """What the kiosk shows of USB exports: each status written after the kiosk started, once, for
-    every stick.
+class StatusWatch:
+    """What the kiosk shows of status files matching `pattern` in the state directory (USB exports,
+    updates): each status written after the kiosk started, once, for every file, as `toast(status)`.
 
-    A status already there at start-up is old news; the first one ever written (no file at start-up)
-    is not. Compares the files' bytes, not their mtimes: "running" and "done" may share a timestamp.
+    A status already there at start-up is old news, unless it is younger than `news_at_start_s` (an
+    update's "back on 0.1.0" is written just before the kiosk it restarts); the first one ever
+    written (no file at start-up) is news. Compares the files' bytes, not their mtimes: "running"
+    and "done" may share a timestamp.
     """
 
     POLL_S = 1.0
     """How often `toast` reads the files (the kiosk asks every frame)."""
 
-    def __init__(self, state_dir: Path):
-        self.state_dir = Path(state_dir)
-        self._last = self._read()
+    def __init__(self, state_dir: Path, pattern: str, toast, news_at_start_s: float = 0.0):
+        self.state_dir, self.pattern, self._toast = Path(state_dir), pattern, toast
+        now = time.time()
+        self._last = {
+            path: data
+            for path, data in self._read().items()
+            if not news_at_start_s or _mtime(path) < now - news_at_start_s
+        }
         self._polled = -self.POLL_S
 
     def toast(self, now: float) -> tuple[str, str, float] | None:
-        """usb_status_toast of a new status; the file is read at most every POLL_S of `now` (seconds)."""
+        """The toast of a new status; the files are read at most every POLL_S of `now` (seconds)."""
         if now - self._polled < self.POLL_S:
             return None
         self._polled = now
-        return usb_status_toast(self.poll())
+        return self._toast(self.poll())
 
     def _read(self) -> dict[Path, bytes]:
         contents = {}
-        for path in _status_files(self.state_dir):
+        for path in sorted(self.state_dir.glob(self.pattern)):
             try:
                 contents[path] = path.read_bytes()
             except OSError:
@@ -89,6 +97,20 @@ class UsbStatusWatch:
                 return _parse(data)
         self._last = now
         return None
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+class UsbStatusWatch(StatusWatch):
+    """The USB exports' status files (usb-export-<partition>.json), shown as usb_status_toast says."""
+
+    def __init__(self, state_dir: Path):
+        super().__init__(state_dir, USB_STATUS.replace(".json", "*.json"), usb_status_toast)
 
 
 def usb_status_toast(status: dict | None) -> tuple[str, str, float] | None:

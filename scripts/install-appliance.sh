@@ -7,12 +7,16 @@
 #
 # What it does (safe to run again; it updates in place and never overwrites /etc/fse/kiosk.toml):
 #   1. the `fse` system user, in groups video render input dialout
-#   2. a venv at /opt/fse/venv with the kiosk (runtime only, no torch) and the right onnxruntime:
-#      onnxruntime-gpu from NVIDIA's Jetson wheel index on a Jetson, plain onnxruntime elsewhere
-#   3. the ONNX models at /opt/fse/onnx_models, the docs at /opt/fse/docs
+#   2. a venv at /opt/fse/<slot>/venv with the kiosk (runtime only, no torch) and the right onnxruntime:
+#      onnxruntime-gpu from NVIDIA's Jetson wheel index on a Jetson, plain onnxruntime elsewhere.
+#      The slot is the one /opt/fse/current points at (a on a first install; updates from a stick go
+#      into the other, kiosk/update/slots.py); an install from before slots (/opt/fse/venv) moves into a
+#   3. the ONNX models at /opt/fse/<slot>/onnx_models, the docs at /opt/fse/docs; /opt/fse/venv and
+#      /opt/fse/onnx_models link to current/ (the paths from before slots)
 #   4. every systemd/*.service|*.target|*.path|*.timer|*.socket into /etc/systemd/system and every
 #      systemd/*.rules into /etc/udev/rules.d; /etc/fse/kiosk.toml.example; the journal's cap
 #      (systemd/journald-fse.conf -> /etc/systemd/journald.conf.d/fse.conf)
+#   4a. the operator's update keys (FSE_UPDATE_KEYS) into /etc/fse/update-keys/
 #   4b. take your design home: the fse-share user, the share spool /var/lib/fse/share, and from
 #       /etc/fse/kiosk.toml [share] the hotspot's NetworkManager files and fse-share.socket (on or off)
 #   5. enables fse-kiosk.service (and fse-display.service, the X server) for the next boot
@@ -26,6 +30,8 @@
 #   FSE_COPY_PYTHON=1      copy such a Python to /opt/fse/python even when the system has one
 #   FSE_DISPLAY=x11|kmsdrm how the kiosk reaches the screen (default x11)
 #   FSE_ORT_INDEX=URL      override the Jetson wheel index;  FSE_ORT_SPEC=SPEC  e.g. onnxruntime-gpu==1.20.0
+#   FSE_UPDATE_KEYS="F..." public keys (PEM, from `fse-update keygen`) the booth trusts for updates from a
+#                          stick; kept when not given (without one every update is refused)
 set -euo pipefail
 
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -34,7 +40,6 @@ DESTDIR=${DESTDIR%/}
 OFFLINE=${FSE_INSTALL_OFFLINE:-0}
 DISPLAY_MODE=${FSE_DISPLAY:-x11}
 PREFIX=/opt/fse
-VENV=$PREFIX/venv
 UNIT_DIR=/etc/systemd/system
 RULES_DIR=/etc/udev/rules.d
 GROUPS_NEEDED=(video render input dialout)
@@ -149,6 +154,26 @@ fi
 install -d -m 0755 "$DESTDIR$PREFIX" "$DESTDIR$PREFIX/docs" "$DESTDIR/etc/fse" "$DESTDIR$UNIT_DIR" "$DESTDIR$RULES_DIR"
 install -d -m 0750 "$DESTDIR/var/lib/fse" "$DESTDIR/var/cache/fse"
 [ -n "$DESTDIR" ] || chown fse:fse /var/lib/fse /var/cache/fse
+
+# --- slots (kiosk/update/slots.py) ---------------------------------------------------------------
+# This installs into the slot /opt/fse/current points at, in place, as before slots; a first install
+# lays out slot a. An install from before slots (a real /opt/fse/venv) is moved into slot a: its
+# scripts name /opt/fse/venv/bin/python, which stays valid through the link made below.
+CURRENT_LINK=$DESTDIR$PREFIX/current
+if [ -L "$CURRENT_LINK" ]; then
+  SLOT=$(readlink "$CURRENT_LINK")
+  case "$SLOT" in a|b) ;; *) die "$PREFIX/current points at '$SLOT', not at slot a or b; remove it and run this again" ;; esac
+else
+  [ ! -e "$CURRENT_LINK" ] || die "$PREFIX/current is not a link; move it away and run this again"
+  SLOT=a
+  install -d -m 0755 "$DESTDIR$PREFIX/a"
+  if [ -d "$DESTDIR$PREFIX/venv" ] && [ ! -L "$DESTDIR$PREFIX/venv" ] && [ ! -e "$DESTDIR$PREFIX/a/venv" ]; then
+    say "moving the install from before slots ($PREFIX/venv) into slot a"
+    mv "$DESTDIR$PREFIX/venv" "$DESTDIR$PREFIX/a/venv"
+  fi
+fi
+VENV=$PREFIX/$SLOT/venv
+say "installing into slot $SLOT ($PREFIX/$SLOT)"
 
 # --- 2. the venv ----------------------------------------------------------------------------------
 # The kiosk's console scripts, from pyproject.toml's [project.scripts] (kiosk.* entries only).
@@ -296,14 +321,25 @@ fi
 
 # --- 3. models and docs ---------------------------------------------------------------------------
 if compgen -G "$SRC/onnx_models/*" >/dev/null; then
-  rm -rf "$DESTDIR$PREFIX/onnx_models.new"
-  cp -r "$SRC/onnx_models" "$DESTDIR$PREFIX/onnx_models.new"
-  rm -rf "$DESTDIR$PREFIX/onnx_models"
-  mv "$DESTDIR$PREFIX/onnx_models.new" "$DESTDIR$PREFIX/onnx_models"
-  chmod -R u=rwX,go=rX "$DESTDIR$PREFIX/onnx_models"
+  MODELS=$DESTDIR$PREFIX/$SLOT/onnx_models
+  rm -rf "$MODELS.new"
+  cp -r "$SRC/onnx_models" "$MODELS.new"
+  rm -rf "$MODELS"
+  mv "$MODELS.new" "$MODELS"
+  chmod -R u=rwX,go=rX "$MODELS"
 else
   say "WARNING: $SRC/onnx_models is empty; export the models (fse-train export) and run this again"
 fi
+# The slot is whole: point current at it (a first install), and the paths from before slots at current.
+if [ ! -L "$CURRENT_LINK" ]; then
+  ln -s "$SLOT" "$CURRENT_LINK.new" && mv -T "$CURRENT_LINK.new" "$CURRENT_LINK"
+fi
+for old in venv onnx_models; do
+  if [ -e "$DESTDIR$PREFIX/$old" ] && [ ! -L "$DESTDIR$PREFIX/$old" ]; then
+    rm -rf "${DESTDIR:?}$PREFIX/$old"   # from before slots: the venv moved into slot a, the models copied there
+  fi
+  ln -sfn "current/$old" "$DESTDIR$PREFIX/$old"
+done
 for doc in "$SRC"/docs/*.md; do
   [ -e "$doc" ] && install -m 0644 "$doc" "$DESTDIR$PREFIX/docs/"
 done
@@ -339,7 +375,30 @@ EOF
   chmod 0644 "$DROPIN/display.conf"
 else
   rm -f "$DROPIN/display.conf"
-  rmdir "$DROPIN" 2>/dev/null || true
+fi
+# Always there: the update units write the trial drop-in into it (their ReadWritePaths=).
+install -d -m 0755 "$DROPIN"
+
+# --- 4a. update keys (kiosk/update/bundle.py) -------------------------------------------------------
+KEYS_DIR=$DESTDIR/etc/fse/update-keys
+install -d -m 0755 "$KEYS_DIR"
+for key in ${FSE_UPDATE_KEYS:-}; do
+  [ -f "$key" ] || die "FSE_UPDATE_KEYS: $key is not a file; give the .pub.pem file fse-update keygen wrote"
+  "$V/bin/python" - "$key" <<'PYEOF' || die "FSE_UPDATE_KEYS: $key is not an ed25519 public key (PEM); give the .pub.pem file fse-update keygen wrote (never the private key)"
+import sys
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import load_pem_public_key
+try:
+    sys.exit(not isinstance(load_pem_public_key(open(sys.argv[1], "rb").read()), Ed25519PublicKey))
+except ValueError:
+    sys.exit(1)
+PYEOF
+  name=$(basename "$key")
+  install -m 0644 "$key" "$KEYS_DIR/${name%.pem}.pem"
+  say "update key: $key -> /etc/fse/update-keys/${name%.pem}.pem"
+done
+if ! compgen -G "$KEYS_DIR/*.pem" >/dev/null; then
+  say "no update key in /etc/fse/update-keys: the booth refuses updates from a stick until one is installed (FSE_UPDATE_KEYS=key.pub.pem)"
 fi
 
 # --- 4b. take your design home (kiosk/share/, docs/appliance.md) ----------------------------------

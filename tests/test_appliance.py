@@ -63,7 +63,8 @@ def test_installs_every_unit_rule_and_the_kiosk(root):
     assert {"fse-kiosk.service", "fse-display.service"} <= {u.name for u in repo_units()}
 
     kiosk = root / "opt/fse/venv/bin/fse-kiosk"
-    assert mode(kiosk) == 0o755 and kiosk.read_text().startswith("#!/opt/fse/venv/bin/python\n")
+    # /opt/fse/venv is current/venv (slot a after a first install; kiosk/update/slots.py)
+    assert mode(kiosk) == 0o755 and kiosk.read_text().startswith("#!/opt/fse/a/venv/bin/python\n")
     assert mode(root / "etc/fse/kiosk.toml.example") == 0o644
     journald = root / "etc/systemd/journald.conf.d/fse.conf"  # the journal's cap (issue 24 item 4)
     assert journald.read_bytes() == (SYSTEMD / "journald-fse.conf").read_bytes() and mode(journald) == 0o644
@@ -176,8 +177,15 @@ def test_units_verify_in_the_installed_root(root):
     shutil.copytree("/usr/lib/systemd/system", root / "usr/lib/systemd/system", symlinks=True, dirs_exist_ok=True)
     installed = sorted((root / "etc/systemd/system").glob("*.*"))
     installed = [p for p in installed if p.suffix in UNIT_SUFFIXES]
+    # The rollback unit's instance names the slot its program lives in: verify it as an instance
+    # (a template is verified with the instance "i", whose /opt/fse/i does not exist).
+    rollback = root / "etc/systemd/system/fse-update-rollback@a.service"
+    if not rollback.exists():
+        rollback.symlink_to("fse-update-rollback@.service")
+    installed = [rollback if p.name == "fse-update-rollback@.service" else p for p in installed]
     for unit in installed:
         for program in exec_paths(unit.read_text()):
+            program = program.replace("%i", "a")  # fse-update-rollback@a.service runs slot a's fse-update
             target = root / program.lstrip("/")
             if program.startswith("/opt/fse/"):
                 assert target.is_file() and os.access(target, os.X_OK), f"{unit.name}: {program} not installed"
@@ -239,6 +247,32 @@ def test_usb_export_unit_security_exposure(tmp_path):
     assert set(caps.split()) == {"CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"}
 
 
+@needs_analyze
+@pytest.mark.parametrize(
+    "template, instance", [("fse-usb-update@.service", "sdb1"), ("fse-update-rollback@.service", "a")]
+)
+def test_update_units_security_exposure(tmp_path, template, instance):
+    """Issue 24 item 3: the root units that update and roll back (rated on an instance of the
+    template); each unit's header says why each right that is left is needed."""
+    unit = tmp_path / template.replace("@", f"@{instance}")
+    shutil.copy(SYSTEMD / template, unit)
+    result = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    match = re.search(rf"Overall exposure level for {re.escape(unit.name)}: (\d+\.\d+)", result.stdout)
+    assert match, result.stdout + result.stderr
+    print(f"{unit.name} exposure {match.group(1)}")
+    assert float(match.group(1)) <= EXPOSURE_LIMIT, result.stdout
+    assert f"| `{unit.name}` | {match.group(1)} |" in (REPO / "docs/appliance.md").read_text()  # the table says so
+    text = unit.read_text()
+    (caps,) = re.findall(r"^CapabilityBoundingSet=(.*)$", text, re.MULTILINE)
+    for cap in caps.split():
+        assert cap in text.split("[Unit]")[0], f"{template}: {cap} is not explained in its header"
+
+
 def test_kiosk_unit_speaks_the_contract():
     text = (SYSTEMD / "fse-kiosk.service").read_text()
     for line in (
@@ -250,7 +284,7 @@ def test_kiosk_unit_speaks_the_contract():
         "StateDirectory=fse",
         "CacheDirectory=fse",
         "ConfigurationDirectory=fse",
-        "ExecStart=/opt/fse/venv/bin/fse-kiosk",
+        "ExecStart=/opt/fse/current/venv/bin/fse-kiosk",
         "DevicePolicy=closed",
         "RestrictAddressFamilies=AF_UNIX",
         "NoNewPrivileges=yes",

@@ -7,16 +7,24 @@ $FSE_BOOT_REPORT, default /tmp/boot/report.json, with the screenshots beside it)
 
 The three boots:
   1. install: scripts/install-appliance.sh runs inside the booted system (as `sudo make
-     install-appliance` would; offline, from this checkout), then a clean poweroff;
+     install-appliance` would; offline, from this checkout, trusting an update key made here), then a
+     clean poweroff;
   2. boot -> READY=1 and a frame; kill -9 -> a frame again; kill -STOP -> the watchdog restarts it;
      a capture (the `f` key, through the X server), then a power cut (SIGKILL to PID 1);
   3. boot again: the capture and its image are there and the log checks clean; a loop device
      labelled FSE-EXPORT -> the udev rule starts the export unit -> a whole bundle, the screen says
-     so; no failed unit, no error in this boot's journal, a clean poweroff.
+     so; no failed unit, no error in this boot's journal; then updates from sticks labelled
+     FSE-UPDATE (bundles built and signed here with `fse-update build`): a tampered one, one signed by
+     another key and one pulled mid-copy are refused with nothing changed; a good one runs (the
+     version the kiosk reports); one whose kiosk crashes at start is rolled back by the booth itself;
+     the capture log is untouched; a clean poweroff.
 
 What is not real here, and why: the screen is Xvfb (the booth's Xorg needs a GPU and a tty; a
 drop-in written by this test swaps the X server's ExecStart, nothing else), and the "stick" is a
-loop device (a drop-in adds block-loop to the export unit's DeviceAllow=). Host kernel messages in the journal (this machine's, not the booth's) are not counted.
+loop device (a drop-in adds block-loop to the export and update units' DeviceAllow=). A pulled stick:
+this kernel detaches a mounted loop device only once it is unmounted, so the test detaches it and
+synthesizes the "remove" uevent a pulled stick sends; the stick is made slow (1 MB/s, a drop-in's
+BlockIOReadBandwidth=) so that the pull lands inside the copy. Host kernel messages in the journal (this machine's, not the booth's) are not counted.
 """
 
 from __future__ import annotations
@@ -38,6 +46,11 @@ import pytest
 from bootlab import BootError, Machine
 from waiting import wait_for
 
+from kiosk.update import bundle as update_bundle
+from kiosk.update import cli as update_cli
+from kiosk.update.slots import snapshot
+from kiosk.update.status import UPDATE_STATUS
+from kiosk.update.trial import TRIAL_DROPIN
 from kiosk.usb_status import status_file
 
 REPO = Path(__file__).resolve().parent.parent
@@ -81,8 +94,16 @@ TTYVHangup=no
 LOOP_STICK = """\
 # Written by tests/test_boot.py: the test's stick is a loop device.
 [Service]
-DeviceAllow=block-loop rw
+DeviceAllow=block-loop {access}
 """
+# A slow stick, so that pulling it lands inside the copy (cgroup v1 here: BlockIO*, not IO*).
+SLOW_STICK = """\
+# Written by tests/test_boot.py: this stick reads at 1 MB/s.
+[Service]
+BlockIOReadBandwidth=/dev/{device} 1M
+"""
+KIOSK_TOML = '[log]\nlog_level = "info"\n'
+"""The operator's settings (the default, written out): an update must leave the file as it is."""
 
 # A key press through XTEST, as a keyboard on the booth would send it (run by the booth's own python).
 PRESS_KEY = """
@@ -132,7 +153,7 @@ def machine():
         yield machine
     finally:
         if machine.pid is not None:  # a step failed with the booth up: keep its journal for the reader
-            journal = machine.run("journalctl", f"--since=@{machine.boot_wall:.0f}", "--no-pager", check=False).stdout
+            journal = machine.run("journalctl", f"--since=@{int(machine.boot_wall)}", "--no-pager", check=False).stdout
             (REPORT.parent / f"journal-boot{machine.boots}.txt").write_text(journal)
         machine.close()
         for log in RUN_DIR.glob("console-*.log"):
@@ -234,11 +255,14 @@ def export_state(machine: Machine, device: str) -> str | None:
     return state
 
 
-def journal_errors(machine: Machine) -> list[str]:
-    """This boot's journal lines at priority err or worse, less the host kernel's.
+def journal_errors(machine: Machine, since: float | None = None) -> list[str]:
+    """This boot's journal lines (or those since `since`, wall time) at priority err or worse, less the host kernel's.
 
-    By time, not `-b`: the boot id is the host kernel's, the same for every boot of the namespace."""
-    out = machine.run("journalctl", f"--since=@{machine.boot_wall:.0f}", "-p", "err", "-o", "json", "--no-pager").stdout
+    By time, not `-b`: the boot id is the host kernel's, the same for every boot of the namespace. In
+    whole seconds rounded down: rounded to the nearest second, a boot's first lines (journald's own,
+    within half a second of it) were missed on a quiet machine."""
+    since = machine.boot_wall if since is None else since
+    out = machine.run("journalctl", f"--since=@{int(since)}", "-p", "err", "-o", "json", "--no-pager").stdout
     lines = [json.loads(line) for line in out.splitlines() if line.strip()]
     return [
         f"{e.get('SYSLOG_IDENTIFIER', e.get('_COMM', '?'))}: {e.get('MESSAGE')}"
@@ -250,23 +274,32 @@ def journal_errors(machine: Machine) -> list[str]:
 # -- the steps ----------------------------------------------------------------------------------------
 
 
-def install(machine: Machine, report: Report) -> None:
+def install(machine: Machine, report: Report, keys: dict) -> None:
     """Boot 1: the real installer inside the booted system, then a clean poweroff."""
     for unit in HOST_ONLY_UNITS:  # masked as `systemctl mask` would, before they start
         (machine.root / "etc/systemd/system" / unit).symlink_to("/dev/null")
     with report.step("boot 1 (fresh system) -> running"):
         machine.boot()
+    # The operator's public key, as the technician would bring it (the private one stays with the test).
+    machine.run("sh", "-c", "mkdir -p /run/keys && cat > /run/keys/operator.pub.pem", input=keys["public"].read_text())
     with report.step("install-appliance (offline, inside the booted system)"):
         result = machine.run(
             "bash",
             str(REPO / "scripts/install-appliance.sh"),
-            env={"FSE_INSTALL_OFFLINE": "1", "FSE_PYTHON": sys.executable},
+            env={
+                "FSE_INSTALL_OFFLINE": "1",
+                "FSE_PYTHON": sys.executable,
+                "FSE_UPDATE_KEYS": "/run/keys/operator.pub.pem",
+            },
             timeout=300,
         )
     assert "done: reboot to start the kiosk" in result.stdout, result.stdout + result.stderr
+    assert "update key: /run/keys/operator.pub.pem" in result.stdout, result.stdout
+    machine.run("sh", "-c", "cat > /etc/fse/kiosk.toml", input=KIOSK_TOML)
     for unit, name, text in (
         ("fse-display.service", "virtual.conf", VIRTUAL_DISPLAY),
-        ("fse-usb-export@.service", "loop-stick.conf", LOOP_STICK),
+        ("fse-usb-export@.service", "loop-stick.conf", LOOP_STICK.format(access="rw")),
+        ("fse-usb-update@.service", "loop-stick.conf", LOOP_STICK.format(access="r")),  # the update only reads
     ):
         dropin = f"/etc/systemd/system/{unit}.d"
         machine.run("mkdir", "-p", dropin)
@@ -313,19 +346,21 @@ def first_boot(machine: Machine, report: Report) -> None:
         "kill -STOP (hang) -> watchdog restart -> READY=1",
         machine.monotonic(state["ActiveEnterTimestampMonotonic"]) + machine.boot_started - hung,
     )
-    log = machine.run("journalctl", f"--since=@{machine.boot_wall:.0f}", "-u", "fse-kiosk", "--no-pager").stdout
+    log = machine.run("journalctl", f"--since=@{int(machine.boot_wall)}", "-u", "fse-kiosk", "--no-pager").stdout
     assert "Watchdog timeout" in log, log[-2000:]
 
     poll(lambda: design_drawn(frame(machine)), 60, "a design to capture")  # a visitor captures what they see
     with report.step("capture (key f) -> row committed"):
-        machine.run("/opt/fse/venv/bin/python", "-c", PRESS_KEY, "f", env={"DISPLAY": ":0"})
+        # From a network namespace of its own, as the kiosk's (PrivateNetwork=): in the host's, another
+        # job's X server (an Xwayland on :0) may hold the abstract socket libX11 tries before /tmp/.X11-unix/X0.
+        machine.run("unshare", "--net", "/opt/fse/venv/bin/python", "-c", PRESS_KEY, "f", env={"DISPLAY": ":0"})
         poll(lambda: query(machine, "SELECT COUNT(*) FROM captures")[0][0] == 1, 60, "the capture's row")
     save(frame(machine), "boot-after-capture.png")
     machine.power_cut()
 
 
-def after_power_cut(machine: Machine, report: Report, stick: Path) -> None:
-    """Boot 3: the capture survived; the USB export; nothing failed; a clean poweroff."""
+def after_power_cut(machine: Machine, report: Report, stick: Path, bundles: dict) -> None:
+    """Boot 3: the capture survived; the USB export; nothing failed; updates; a clean poweroff."""
     machine.boot()
     wait_ready(machine, None, 60, "READY=1 after the power cut")
     ((image_path,),) = query(machine, "SELECT image_path FROM captures")
@@ -339,6 +374,11 @@ def after_power_cut(machine: Machine, report: Report, stick: Path) -> None:
     loop = subprocess.run(["losetup", "-f", "--show", stick], capture_output=True, text=True, check=True).stdout.strip()
     try:
         unit = f"fse-usb-export@{Path(loop).name}.service"
+        # This machine's other jobs use loop devices too: one labelled FSE-EXPORT when the booth boots is
+        # exported to by its coldplug, and may leave its unit failed and its status file on the name this
+        # stick now has. Both are cleared, so what follows is this stick's.
+        machine.run("systemctl", "reset-failed", unit, check=False)
+        machine.run("rm", "-f", f"/var/lib/fse/{status_file(loop)}")
 
         # A stick's partition arrives as an "add" uevent, which the rule matches; attaching a loop
         # device is a "change" (and this kernel makes no loop partitions). If the booth's udevd and
@@ -373,16 +413,218 @@ def after_power_cut(machine: Machine, report: Report, stick: Path) -> None:
         subprocess.run(["losetup", "-d", loop])
     # The journal's cap (systemd/journald-fse.conf) is in force: journald says so when it opens the file.
     journald = machine.run(
-        "journalctl", f"--since=@{machine.boot_wall:.0f}", "-t", "systemd-journald", "--no-pager"
+        "journalctl", f"--since=@{int(machine.boot_wall)}", "-t", "systemd-journald", "--no-pager"
     ).stdout
     assert "max 256.0M" in journald, journald
     failed = machine.run("systemctl", "--failed", "--plain", "--no-legend").stdout.strip()
     assert failed == "", failed
     errors = journal_errors(machine)
     assert errors == [], "\n".join(errors)
+    updates(machine, report, bundles)
     with report.step("systemctl poweroff -> PID 1 gone"):
         machine.poweroff()
     check_bundle(stick, status)
+
+
+# -- updates (issue 24 item 3) -------------------------------------------------------------------------
+
+WARN_TOAST = (170, 60, 50)
+"""The colour of a toast of kind "warn" (kiosk/ui/status.py), e.g. "Update to 0.9.1 failed to start; back on 0.9.0"."""
+GOOD, CRASHING = "0.9.0", "0.9.1"
+
+
+def build_bundles(out: Path) -> dict:
+    """The operator's key and the bundles the booth is given, built and signed by `fse-update build`."""
+    shutil.rmtree(out, ignore_errors=True)
+    for folder in ("stranger", "tampered", "crashing", "crashing-source"):
+        (out / folder).mkdir(parents=True)
+    keys = {"private": out / "operator.pem", "stranger": out / "stranger.pem", "public": out / "operator.pub.pem"}
+    update_bundle.generate_key(keys["private"])
+    update_bundle.generate_key(keys["stranger"])
+    name = f"fse-update-{GOOD}.fse-update"
+    good = update_cli.build(REPO, keys["private"], GOOD, out / name)
+    stranger = update_cli.build(REPO, keys["stranger"], GOOD, out / "stranger" / name)
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2] ^= 0x01  # one bit of the payload (the models)
+    tampered = out / "tampered" / name
+    tampered.write_bytes(bytes(data))
+    # A build whose kiosk exits at start, before READY=1 (a mistake the operator did not catch).
+    source = out / "crashing-source"
+    shutil.copy(REPO / "pyproject.toml", source)
+    for folder in ("contract", "kiosk", "training", "analysis", "onnx_models"):
+        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    startup = source / "kiosk" / "startup.py"
+    text = startup.read_text()
+    marker = "    args = parse_args(argv)\n    try:\n        app = build_app(args)"
+    assert marker in text, "kiosk/startup.py's main() changed: update the crashing build"
+    startup.write_text(
+        text.replace(marker, '    raise SystemExit("this build crashes at start (tests/test_boot.py)")\n' + marker)
+    )
+    crashing = update_cli.build(
+        source, keys["private"], CRASHING, out / "crashing" / f"fse-update-{CRASHING}.fse-update"
+    )
+    return {"keys": keys, "good": good, "stranger": stranger, "tampered": tampered, "crashing": crashing}
+
+
+@contextmanager
+def update_stick(machine: Machine, image: Path, bundle: Path | None, slow: bool = False):
+    """A loop device with an ext4 labelled FSE-UPDATE holding `bundle`, plugged into the booth; yields
+    (device, unit, when it was plugged: time.monotonic(), the journal's cursor just before). Plugged
+    as the export step found it: the booth's udevd gets an "add" uevent."""
+    image.unlink(missing_ok=True)
+    subprocess.run(["truncate", "-s", "64M", image], check=True)
+    subprocess.run(["mkfs.ext4", "-q", "-L", "FSE-UPDATE", image], check=True)
+    if bundle is not None:
+        mount = image.with_suffix(".mnt")
+        mount.mkdir(exist_ok=True)
+        subprocess.run(["mount", image, mount], check=True)
+        try:
+            shutil.copy(bundle, mount / bundle.name)
+        finally:
+            subprocess.run(["umount", mount], check=True)
+    loop = subprocess.run(["losetup", "-f", "--show", image], capture_output=True, text=True, check=True).stdout.strip()
+    unit = f"fse-usb-update@{Path(loop).name}.service"
+    dropin = f"/etc/systemd/system/{unit}.d"
+    try:
+        if slow:
+            machine.run("mkdir", "-p", dropin)
+            machine.run("sh", "-c", f"cat > {dropin}/slow.conf", input=SLOW_STICK.format(device=Path(loop).name))
+            machine.run("systemctl", "daemon-reload")
+        cursor = journal_cursor(machine)
+        plugged = time.monotonic()
+        machine.run("udevadm", "trigger", "--action=add", loop)
+        yield loop, unit, plugged, cursor
+    finally:
+        subprocess.run(["losetup", "-d", loop], capture_output=True)
+        if slow:  # the next stick may get the same loop device
+            machine.run("rm", "-rf", dropin)
+            machine.run("systemctl", "daemon-reload")
+
+
+def update_status(machine: Machine) -> dict:
+    result = machine.run("cat", f"/var/lib/fse/{UPDATE_STATUS}", check=False)
+    return json.loads(result.stdout) if result.returncode == 0 else {}
+
+
+def journal_cursor(machine: Machine) -> str:
+    out = machine.run("journalctl", "-n", "0", "--show-cursor", "--no-pager").stdout
+    return out.strip().rsplit("-- cursor: ", 1)[1]
+
+
+def unit_finished(machine: Machine, unit: str, cursor: str) -> str:
+    """Until the update unit has run and ended after `cursor`; "success" or "failed". From the journal:
+    systemd unloads an instance that ended well (its properties read as never run), and a stick
+    before it may have had the same loop device, so the same unit."""
+
+    def finished():
+        log = machine.run("journalctl", "-u", unit, f"--after-cursor={cursor}", "-o", "cat", "--no-pager").stdout
+        return "failed" if "Failed with result" in log else "success" if "Deactivated successfully" in log else None
+
+    return poll(finished, 120, f"{unit} to finish")
+
+
+def toast_on_screen(machine: Machine, colour: tuple, what: str) -> np.ndarray:
+    def shown():
+        image = frame(machine)
+        return [image] if (image[DESIGN_PANEL] == colour).all(axis=2).sum() > 5000 else None
+
+    (image,) = poll(shown, 20, what)
+    return image
+
+
+def booth_unchanged(machine: Machine, before: dict, kiosk_before: dict, what: str) -> None:
+    """Nothing the booth runs has changed: the slots, the current link, the same kiosk process."""
+    assert snapshot(machine.root / "opt/fse") == before, f"{what}: /opt/fse changed"
+    assert not (machine.root / TRIAL_DROPIN).exists(), what
+    now = kiosk(machine)
+    assert (now["MainPID"], now["NRestarts"]) == (kiosk_before["MainPID"], kiosk_before["NRestarts"]), what
+
+
+def reported_version(machine: Machine) -> str:
+    """The version the running kiosk reports (its READY=1 status, `systemctl status fse-kiosk`)."""
+    return machine.show("fse-kiosk.service", "StatusText")["StatusText"]
+
+
+def updates(machine: Machine, report: Report, bundles: dict) -> None:
+    """Refused updates change nothing; a good one runs; a crashing one is rolled back by the booth."""
+    since = time.time()
+    captures = query(machine, "SELECT COUNT(*), MAX(id) FROM captures")
+    settings = (machine.root / "etc/fse/kiosk.toml").read_bytes()
+    assert "0.1.0" in reported_version(machine), reported_version(machine)
+    refused = []
+    for name, problem in (
+        ("tampered", "do not match its signature"),
+        ("stranger", "not signed by a key this booth trusts"),
+    ):
+        before, kiosk_before = snapshot(machine.root / "opt/fse"), kiosk(machine)
+        with update_stick(machine, RUN_DIR / f"update-{name}.img", bundles[name]) as (loop, unit, plugged, cursor):
+            with report.step(f"FSE-UPDATE stick, {name} bundle -> refused"):
+                result = unit_finished(machine, unit, cursor)
+            refused.append(unit)
+            status = update_status(machine)
+            assert result == "failed" and status["state"] == "failed", (result, status)
+            assert problem in status["detail"] and status["message"].endswith("Nothing was changed."), status
+            image = toast_on_screen(machine, WARN_TOAST, f"the refused {name} update on screen")
+            booth_unchanged(machine, before, kiosk_before, name)
+        save(image, f"boot-update-{name}.png")
+
+    before, kiosk_before = snapshot(machine.root / "opt/fse"), kiosk(machine)
+    with update_stick(machine, RUN_DIR / "update-pulled.img", bundles["good"], slow=True) as (
+        loop,
+        unit,
+        plugged,
+        cursor,
+    ):
+        poll(lambda: "Copying update" in update_status(machine).get("message", ""), 30, "the slow stick's copy")
+        with report.step("FSE-UPDATE stick pulled mid-copy -> refused"):
+            subprocess.run(["losetup", "-d", loop], check=True)  # detached once the booth unmounts it
+            machine.run("udevadm", "trigger", "--action=remove", loop)
+            assert unit_finished(machine, unit, cursor) == "failed"
+        refused.append(unit)
+        status = update_status(machine)
+        assert status["state"] == "failed" and "the stick was removed" in status["message"], status
+        assert status["message"].endswith("Nothing was changed.")
+        assert not (machine.root / "opt/fse/.incoming").exists()
+        booth_unchanged(machine, before, kiosk_before, "pulled")
+
+    with update_stick(machine, RUN_DIR / "update-good.img", bundles["good"]) as (loop, unit, plugged, cursor):
+        state = wait_ready(machine, kiosk_before["MainPID"], 120, "the updated kiosk")
+        report.add(
+            f"FSE-UPDATE stick (good, {GOOD}) -> new version READY=1",
+            machine.monotonic(state["ActiveEnterTimestampMonotonic"]) + machine.boot_started - plugged,
+        )
+        assert GOOD in reported_version(machine), reported_version(machine)
+        poll(lambda: update_status(machine).get("state") == "updated", 30, "the update confirmed at READY=1")
+        assert update_status(machine)["message"] == f"Updated to {GOOD} (was 0.1.0)"
+        assert os.readlink(machine.root / "opt/fse/current") == "b"
+        assert not (machine.root / TRIAL_DROPIN).exists()
+        save(toast_on_screen(machine, OK_TOAST, "Updated to ... on screen"), "boot-update-good.png")
+        assert unit_finished(machine, unit, cursor) == "success"
+
+    kiosk_before = kiosk(machine)
+    with update_stick(machine, RUN_DIR / "update-crashing.img", bundles["crashing"]) as (loop, unit, plugged, cursor):
+        poll(lambda: update_status(machine).get("state") == "rolled-back", 180, "the booth to roll back by itself")
+        state = wait_ready(machine, kiosk_before["MainPID"], 120, "the previous version back")
+        report.add(
+            f"FSE-UPDATE stick (crashes at start, {CRASHING}) -> rolled back, {GOOD} READY=1",
+            machine.monotonic(state["ActiveEnterTimestampMonotonic"]) + machine.boot_started - plugged,
+        )
+        assert GOOD in reported_version(machine) and os.readlink(machine.root / "opt/fse/current") == "b"
+        assert update_status(machine)["message"] == f"Update to {CRASHING} failed to start; back on {GOOD}"
+        save(toast_on_screen(machine, WARN_TOAST, "back on ... on screen"), "boot-update-rolled-back.png")
+    log = machine.run("journalctl", f"--since=@{int(since)}", "-u", "fse-kiosk", "--no-pager").stdout
+    assert log.count("this build crashes at start") == 3, log[-3000:]  # three starts, then the rollback
+    assert not (machine.root / TRIAL_DROPIN).exists()
+
+    # What an update and a rollback leave alone: the capture log, its images, the operator's settings.
+    assert query(machine, "SELECT COUNT(*), MAX(id) FROM captures") == captures
+    assert query(machine, "PRAGMA integrity_check") == [["ok"]]
+    assert (machine.root / "etc/fse/kiosk.toml").read_bytes() == settings
+    failed = machine.run("systemctl", "--failed", "--plain", "--no-legend").stdout.split()
+    assert {u for u in failed if u.endswith(".service")} <= set(refused), failed  # a stick's unit, by loop device
+    expected = ("fse-usb-update@", "fse-kiosk", "this build crashes at start", "Failed to start")
+    unexpected = [e for e in journal_errors(machine, since) if not any(x in e for x in expected)]
+    assert unexpected == [], "\n".join(unexpected)
 
 
 def check_bundle(stick: Path, status: dict) -> None:
@@ -400,18 +642,26 @@ def check_bundle(stick: Path, status: dict) -> None:
         subprocess.run(["umount", mount], check=True)
 
 
-BOOTH_STATE = ("/var/lib/fse/", "/var/cache/fse/")
-"""The only places the booth's own programs write (issue 24 item 4); everything else is systemd's."""
+BOOTH_STATE = (
+    "/var/lib/fse/",
+    "/var/cache/fse/",
+    "/opt/fse/",
+    "/etc/systemd/system/fse-kiosk.service.d/update-trial.conf",
+)
+"""The only places the booth's own programs write (issue 24 item 4): state, cache, and an update's
+slots and trial drop-in (kiosk/update/); everything else is systemd's."""
+TEST_FILES = ("/etc/systemd/system/fse-usb-update@",)
+"""What this test writes itself into the booth after the install (the slow stick's drop-in)."""
 SYSTEM_STATE = ("/var/log/journal/", "/var/log/wtmp", "/var/log/btmp", "/var/log/lastlog", "/var/lib/systemd/")
-STATE_FILES = ("log.sqlite", "images/", "quarantine/", "usb-export-", "joystick_calibration.json")
-"""What /var/lib/fse holds: the capture log and its images (kiosk/capture/), the export status, the
-joystick calibration; never a library's cache."""
+STATE_FILES = ("log.sqlite", "images/", "quarantine/", "usb-export-", "update-status.json", "joystick_calibration.json")
+"""What /var/lib/fse holds: the capture log and its images (kiosk/capture/), the export and update
+statuses, the joystick calibration; never a library's cache."""
 
 
 def check_where_the_booth_writes(changed: set[str]) -> None:
     """After the install, three boots, a power cut and an export: what the overlay's upper directory
     gained (the booth's whole disk footprint) lies in its state and cache directories and systemd's."""
-    elsewhere = sorted(p for p in changed if not p.startswith(BOOTH_STATE + SYSTEM_STATE))
+    elsewhere = sorted(p for p in changed if not p.startswith(BOOTH_STATE + SYSTEM_STATE + TEST_FILES))
     assert elsewhere == [], f"the booth wrote outside its state: {elsewhere}"
     state = sorted(p for p in changed if p.startswith("/var/lib/fse/"))
     strays = [p for p in state if not p.removeprefix("/var/lib/fse/").startswith(STATE_FILES)]
@@ -422,9 +672,10 @@ def check_where_the_booth_writes(changed: set[str]) -> None:
 def test_power_on_and_it_runs(machine):
     report = Report()
     try:
-        installed = install(machine, report)
+        bundles = build_bundles(RUN_DIR.parent / "updates")
+        installed = install(machine, report, bundles["keys"])
         first_boot(machine, report)
-        after_power_cut(machine, report, RUN_DIR / "stick.img")
+        after_power_cut(machine, report, RUN_DIR / "stick.img", bundles)
         check_where_the_booth_writes({p for p, t in written(machine).items() if installed.get(p) != t})
     finally:
         report.write()

@@ -45,7 +45,7 @@ def test_share_unit_sees_the_spool_only_and_has_no_network_of_its_own():
     text = UNIT.read_text()
     for line in (
         "User=fse-share",
-        "ExecStart=/opt/fse/venv/bin/fse-share --spool /var/lib/fse/share",
+        "ExecStart=/opt/fse/current/venv/bin/fse-share --spool /var/lib/fse/share",
         "InaccessiblePaths=/etc/fse",  # kiosk.toml holds the Wi-Fi passphrase
         "Requires=fse-share.socket",
         "TemporaryFileSystem=/var/lib/fse:ro",  # the capture log and images are not even visible

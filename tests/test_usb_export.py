@@ -33,8 +33,9 @@ from contract.capture_schema import DB_NAME, unexported_count
 from contract.latent import models_space
 from contract.models import sha256_file, shipped_models_dir
 from kiosk.capture.log import CaptureLog
-from kiosk.log_export.usb import ALLOWED_FILESYSTEMS, USB_MOUNT_ROOT, USB_SUBDIR
+from kiosk.log_export.usb import USB_MOUNT_ROOT, USB_SUBDIR
 from kiosk.usb_status import UsbStatusWatch, read_usb_status, status_file, usb_status_toast
+from kiosk.usb_stick import ALLOWED_FILESYSTEMS
 
 SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
 
@@ -292,9 +293,9 @@ def test_only_allowed_file_systems_are_mounted(sticks, state_dir):
     code, err = finish(export(device, state_dir))
     assert code == 2 and "holds a ext2 file system" in err and "vfat, exfat, ext4" in err
     assert _mounts(device) == []
-    rule = (REPO / "systemd" / "90-fse-usb-export.rules").read_text()
-    (types,) = re.findall(r'ENV\{ID_FS_TYPE\}=="([^"]+)"', rule)
-    assert tuple(types.split("|")) == ALLOWED_FILESYSTEMS
+    for rule in ("90-fse-usb-export.rules", "90-fse-usb-update.rules"):  # kiosk/usb_stick.py mounts for both
+        (types,) = re.findall(r'ENV\{ID_FS_TYPE\}=="([^"]+)"', (REPO / "systemd" / rule).read_text())
+        assert tuple(types.split("|")) == ALLOWED_FILESYSTEMS, rule
 
 
 def test_sigterm_mid_copy_marks_the_bundle_partial_and_the_status_failed(sticks, state_dir, gate):

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from contract.capture_schema import CaptureLogError
 
+from ..usb_stick import StickError
 from .files import ExportError, ExportStopped
 from .pull import export_to_dir, export_to_tar
 from .usb import STOPPED_MESSAGE, export_to_usb, mark_stopped
@@ -77,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             mark_stopped(state_dir, args.mark_stopped)
             return 0
-    except (ExportError, ExportStopped, CaptureLogError) as e:
+    except (ExportError, ExportStopped, CaptureLogError, StickError) as e:
         print(f"fse-export: {e}", file=sys.stderr)
         return 2
     except OSError as e:

@@ -7,9 +7,9 @@
 Progress goes to `<state_dir>/usb-export-<partition>.json` (kiosk/usb_status.py, which the kiosk polls to tell the
 operator when the stick is safe to remove). The USB exporter runs as root (it mounts the stick) but
 reads the state directory and writes the bundle as the directory's owner (the kiosk's user), so a
-link planted there reaches nothing that user could not reach anyway; a stick is mounted
-nosuid,nodev,noexec,nosymfollow, only if its file system is one of ALLOWED_FILESYSTEMS, each device
-on its own mount point.
+link planted there reaches nothing that user could not reach anyway; the stick is mounted as
+kiosk/usb_stick.py mounts every stick (its own mount point, nosuid,nodev,noexec,nosymfollow, only
+the file systems in ALLOWED_FILESYSTEMS).
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import errno
 import json
 import os
 import stat
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -32,37 +31,17 @@ from contract.capture_schema import DB_NAME, utc_text
 
 from ..durable import write_file_durably
 from ..usb_status import read_usb_status, status_file
+from ..usb_stick import acting_as, mount_stick, run_or_raise, stick_name, unmount_stick
 from .bundle import check_log
 from .files import ExportError, ExportStopped, StickFull
 from .pull import export_into, record_export
 
 USB_MOUNT_ROOT = Path("/run/fse-usb-export")  # one mount point per device below it: /run/fse-usb-export/sdb1
 USB_SUBDIR = "fse-export"
-# The file systems a stick may have; systemd/90-fse-usb-export.rules matches the same list (a test checks).
-ALLOWED_FILESYSTEMS = ("vfat", "exfat", "ext4")
-MOUNT_OPTIONS = "nosuid,nodev,noexec,nosymfollow"
 STOPPED_MESSAGE = (
     "the export was stopped before it finished (the stick was pulled, or it took longer than the "
     "15-minute limit); plug the stick in again to copy the rest"
 )
-
-
-@contextlib.contextmanager
-def acting_as(owner: tuple[int, int] | None):
-    """Root takes the state directory owner's identity (effective ids) for file work, then back."""
-    if owner is None:
-        yield
-        return
-    groups = os.getgroups()
-    os.setgroups([])
-    os.setegid(owner[1])
-    os.seteuid(owner[0])
-    try:
-        yield
-    finally:
-        os.seteuid(0)
-        os.setegid(0)
-        os.setgroups(groups)
 
 
 def state_dir_owner(state_dir: Path) -> tuple[int, int] | None:
@@ -84,50 +63,6 @@ def write_usb_status(state_dir: Path, state: str, message: str, owner: tuple[int
             os.chmod(path, 0o644)  # the kiosk's user reads it
     except OSError as e:
         print(f"fse-export: cannot write {path} ({e})", file=sys.stderr)
-
-
-def filesystem_type(device: Path) -> str:
-    """The file system blkid finds on the device ('' if none)."""
-    result = subprocess.run(["blkid", "-p", "-o", "value", "-s", "TYPE", str(device)], capture_output=True, text=True)
-    return result.stdout.strip()
-
-
-def mount_stick(device: Path, owner: tuple[int, int] | None) -> Path:
-    """Mount a stick on its own mount point (USB_MOUNT_ROOT/<kernel name>); returns the mount point."""
-    fstype = filesystem_type(device)
-    if fstype not in ALLOWED_FILESYSTEMS:
-        raise ExportError(
-            f"{device} holds {'a ' + fstype if fstype else 'no known'} file system; the booth only "
-            f"mounts {', '.join(ALLOWED_FILESYSTEMS)}: format the stick as FAT32, exFAT or ext4 "
-            f"with the label FSE-EXPORT"
-        )
-    point = USB_MOUNT_ROOT / device.name
-    USB_MOUNT_ROOT.mkdir(mode=0o755, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        point.mkdir(mode=0o755)
-    info = os.lstat(point)
-    if not stat.S_ISDIR(info.st_mode) or info.st_uid != 0:
-        raise ExportError(f"{point} is not a root-owned folder; remove it and plug the stick in again")
-    if os.path.ismount(point):
-        raise ExportError(f"{point} is in use: an export to {device} is already running; wait for it to finish")
-    options = MOUNT_OPTIONS
-    if fstype == "ext4":  # a superblock may ask for errors=panic: a bad stick must not stop the booth
-        options += ",errors=remount-ro"
-    if owner and fstype in ("vfat", "exfat"):  # no owners on disk: the files belong to the kiosk's user
-        options += f",uid={owner[0]},gid={owner[1]},fmask=0022,dmask=0022"
-    _run(
-        ["mount", "-t", fstype, "-o", options, str(device), str(point)],
-        f"cannot mount {device} ({fstype}); try the stick in another port, or reformat it",
-    )
-    return point
-
-
-def unmount_stick(point: Path) -> None:
-    result = subprocess.run(["umount", str(point)], capture_output=True, text=True)
-    if result.returncode != 0:  # a pulled stick: detach it so the next one can use the mount point
-        subprocess.run(["umount", "-l", str(point)], capture_output=True)
-    with contextlib.suppress(OSError):
-        point.rmdir()
 
 
 def export_folder(root: Path, owner: tuple[int, int] | None) -> Path:
@@ -161,18 +96,6 @@ def export_folder(root: Path, owner: tuple[int, int] | None) -> Path:
     return root / USB_SUBDIR
 
 
-def stick_name(target: str) -> str:
-    """What the operator calls the stick: its size and kernel name ("the 16 GB stick sdb1"), or its folder."""
-    path = Path(target)
-    try:
-        if not stat.S_ISBLK(os.stat(path).st_mode):
-            return f"the stick at {target}"
-        size = int((Path("/sys/class/block") / path.name / "size").read_text()) * 512
-    except (OSError, ValueError):
-        return f"the stick {path.name}"
-    return f"the {size / 1e9:.0f} GB stick {path.name}" if size >= 1e9 else f"the {size / 1e6:.0f} MB stick {path.name}"
-
-
 def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
     """Export onto a stick: a block device is mounted (and unmounted) here, a directory is used as is."""
     state_dir = Path(state_dir)
@@ -193,7 +116,7 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
         except FileNotFoundError:
             mode = 0
         if stat.S_ISBLK(mode):
-            mount_point = root = mount_stick(path, owner)
+            mount_point = root = mount_stick(path, owner, USB_MOUNT_ROOT, "FSE-EXPORT")
         elif stat.S_ISDIR(mode):
             root = path
         else:
@@ -205,7 +128,7 @@ def export_to_usb(state_dir: Path, target: str, full: bool = False) -> Path:
             made, unreadable = export_into(state_dir, out, full)
         bundle, manifest = made[0]
         if mount_point:
-            _run(["umount", str(mount_point)], f"cannot unmount {mount_point}")
+            run_or_raise(["umount", str(mount_point)], f"cannot unmount {mount_point}")
             # Under the unit the mount point is its RuntimeDirectory, itself a bind mount there (EBUSY),
             # which systemd removes when the unit ends; run by hand, it is an empty folder.
             with contextlib.suppress(OSError):
@@ -268,9 +191,3 @@ def mark_stopped(state_dir: Path, device: str) -> bool:
         finished_utc=utc_text(time.time()),
     )
     return True
-
-
-def _run(command: list[str], problem: str) -> None:
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise ExportError(f"{problem} ({' '.join(command)}: {result.stderr.strip() or result.returncode})")

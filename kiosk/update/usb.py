@@ -1,0 +1,169 @@
+"""`fse-update usb /dev/sdb1`: an update from a stick labelled FSE-UPDATE (systemd/fse-usb-update@.service).
+
+The order is what keeps a booth working whatever the stick holds or does:
+  1. mount the stick read-only (kiosk/usb_stick.py, as the exporter does), find the one bundle;
+  2. check its signature against /etc/fse/update-keys/ before anything in it is used;
+  3. copy the payload to /opt/fse/.incoming while hashing it: a payload of another size or hash, or a
+     stick pulled meanwhile (SIGTERM from BindsTo=, or a read error), is refused and the copy removed;
+  4. unpack and build the inactive slot beside it, rename it into place (kiosk/update/slots.py);
+  5. put the new version on trial, switch /opt/fse/current, restart the kiosk (kiosk/update/trial.py).
+Until step 5 nothing the booth runs has changed; each step's news goes to the screen (status.py). After
+step 3 the stick is not needed: pulling it then does not stop the install.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import stat
+from pathlib import Path
+
+from ..usb_stick import StickError, acting_as, mount_stick, stick_name, unmount_stick
+from . import trial
+from .bundle import KEY_DIR, BundleError, copy_payload, trusted_keys, unpack_payload, verify_header
+from .slots import PREFIX, SLOTS, SlotError, build_slot, current_slot, other_slot, slot_version, switch
+from .status import UPDATE_STATUS, write_update_status
+
+LABEL = "FSE-UPDATE"
+"""The label of an update stick; systemd/90-fse-usb-update.rules matches it (a test checks)."""
+MOUNT_ROOT = Path("/run/fse-usb-update")
+BUNDLE_SUFFIX = ".fse-update"
+INCOMING = ".incoming"
+
+
+class UpdateStopped(Exception):
+    """SIGTERM: systemd stops the unit because the stick was pulled (BindsTo=) or it took too long."""
+
+
+def _stopped(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one clean-up; systemd's SIGKILL follows if it hangs
+    raise UpdateStopped("the stick was removed before the update was installed")
+
+
+def find_bundle(root: Path) -> Path:
+    """The one *.fse-update file at the stick's top level (a regular file, not a link)."""
+    found = sorted(p for p in root.iterdir() if p.name.endswith(BUNDLE_SUFFIX))
+    if not found:
+        raise BundleError(
+            f"no update on the stick: put the one file `fse-update build` made (*{BUNDLE_SUFFIX}) at its top level",
+            f"no {BUNDLE_SUFFIX} file on the stick",
+        )
+    if len(found) > 1:
+        raise BundleError(
+            f"{len(found)} updates on the stick ({', '.join(p.name for p in found)}): leave only one",
+            f"{len(found)} updates on the stick: leave one",
+        )
+    if not stat.S_ISREG(os.lstat(found[0]).st_mode):
+        raise BundleError(f"{found[0].name} on the stick is not a regular file; copy the bundle itself onto it")
+    return found[0]
+
+
+def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> str:
+    """Install the bundle on a stick (a block device is mounted here, a folder used as is); returns
+    the new version. Raises with the reason after putting it on screen; then nothing has changed.
+    `root`: the booth's root (tests use a staged one, as the installer's DESTDIR; systemd is then left alone)."""
+    stick = stick_name(target)
+    prefix, key_dir = root / PREFIX.relative_to("/"), root / KEY_DIR.relative_to("/")
+    incoming = prefix / INCOMING
+    mount_point, switched, top = None, None, None
+    previous = signal.signal(signal.SIGTERM, _stopped)
+
+    def status(state: str, message: str, **extra) -> None:
+        write_update_status(state_dir, state, message, device=target, **extra)
+
+    try:
+        status("running", f"Checking the update on {stick}. Do not remove it.")
+        if trial.on_trial(root):
+            raise SlotError(
+                "the last update is still starting; wait until the kiosk is back, then plug the stick in again"
+            )
+        running = current_slot(prefix)
+        keys = trusted_keys(key_dir)
+        path = Path(target)
+        if stat.S_ISBLK(os.stat(path).st_mode):
+            mount_point = top = mount_stick(path, None, MOUNT_ROOT, LABEL, read_only=True)
+        elif path.is_dir():
+            top = path
+        else:
+            raise StickError(f"{target} is neither a block device nor a folder; plug the stick in again")
+        bundle = find_bundle(top)
+        shutil.rmtree(incoming, ignore_errors=True)
+        incoming.mkdir(mode=0o700)
+        with open(bundle, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
+            manifest = verify_header(f, keys)
+            status("running", f"Copying update {manifest.version} from {stick}. Do not remove it.")
+            copy_payload(f, manifest, incoming / "payload.tar.gz")
+        if mount_point:
+            unmount_stick(mount_point)
+            mount_point = None
+        # The stick is no longer needed: pulling it now (systemd's SIGTERM) does not stop the install,
+        # which is done whole (SIGKILL after TimeoutStopSec= leaves at most a half-built inactive slot).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        new, was = other_slot(running), slot_version(running, prefix)
+        status("running", f"Installing update {manifest.version} (now {was}). You can remove the stick.")
+        unpack_payload(incoming / "payload.tar.gz", incoming / "unpacked")
+        build_slot(prefix, running, new, incoming / "unpacked", manifest.version, manifest.scripts)
+        shutil.rmtree(incoming, ignore_errors=True)
+        trial.begin(running, new, root)
+        switch(prefix, new)
+        switched = manifest.version
+        status(
+            "installed",
+            f"Update {manifest.version} installed: starting it. You can remove the stick.",
+            version=manifest.version,
+            previous=was,
+            detail=f"update {manifest.version} (was {was}) from {stick}, signed by {manifest.signed_by}, "
+            f"built {manifest.created_utc}: installed into slot {new}, on trial",
+        )
+        trial.systemctl(root, "restart", "--no-block", trial.KIOSK)
+        return manifest.version
+    except BaseException as e:
+        if mount_point:
+            unmount_stick(mount_point)
+        shutil.rmtree(incoming, ignore_errors=True)
+        # The screen gets a few words (a toast holds three lines), the journal and the status's detail the rest.
+        if isinstance(e, OSError) and (top is None or e.filename is None or str(e.filename).startswith(str(top))):
+            reason = f"{stick} could not be read ({e.strerror or e}): it was removed or is damaged"
+            screen = "the stick could not be read"
+        elif isinstance(e, OSError):
+            reason, screen = f"{e.strerror or e} ({e.filename}) on the booth", "a problem on the booth, see its journal"
+        elif isinstance(e, UpdateStopped):
+            reason, screen = str(e), "the stick was removed"
+        else:
+            reason, screen = str(e), getattr(e, "screen", None) or "see journalctl -u 'fse-usb-update@*'"
+        if switched:  # the new slot is current and on trial: its kiosk starts at the latest at the next boot
+            status("failed", f"Update {switched} is installed but did not start: restart the booth", detail=reason)
+        else:
+            status("failed", f"Update refused ({screen}). Nothing was changed.", detail=reason)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def mark_stopped(target: str, state_dir: Path) -> bool:
+    """After the unit ends (ExecStopPost): an update still "running" was killed and could not say so."""
+    shutil.rmtree(PREFIX / INCOMING, ignore_errors=True)
+    for slot in SLOTS:
+        shutil.rmtree(PREFIX / f".{slot}.new", ignore_errors=True)
+    point = MOUNT_ROOT / Path(target).name
+    if os.path.ismount(point):
+        unmount_stick(point)
+    state_dir = Path(state_dir)
+    info = os.lstat(state_dir)
+    try:  # as the state directory's owner: root holds no CAP_DAC_OVERRIDE in the unit
+        with acting_as((info.st_uid, info.st_gid) if os.geteuid() == 0 and info.st_uid != 0 else None):
+            status = json.loads((state_dir / UPDATE_STATUS).read_text())
+    except (OSError, ValueError):
+        return False
+    if status.get("state") != "running" or status.get("device") != target:
+        return False
+    write_update_status(
+        state_dir,
+        "failed",
+        "Update refused (stopped before it was installed). Nothing was changed.",
+        device=target,
+        detail="the update unit was stopped or killed before the update was installed (the stick was pulled, or it took too long)",
+    )
+    return True
