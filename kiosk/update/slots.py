@@ -21,6 +21,7 @@ import shutil
 from pathlib import Path
 
 from contract.models import MODELS_FOLDER
+from kiosk.durable import fsync_dir
 
 PREFIX = Path("/opt/fse")
 SLOTS = ("a", "b")
@@ -134,14 +135,6 @@ def switch(prefix: Path, slot: str) -> None:
     os.symlink(slot, temp)
     os.replace(temp, prefix / CURRENT)
     fsync_dir(prefix)
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def snapshot(prefix: Path = PREFIX) -> dict[str, tuple]:
