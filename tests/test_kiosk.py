@@ -13,16 +13,19 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
+from pathlib import Path
 
 import numpy as np
 import pygame
 import pytest
 
-from kiosk.app import GIL_SWITCH_S
+from kiosk.app import GIL_SWITCH_S, UI_RT_PRIORITY
 from kiosk.headless import settle, wait_for
 from kiosk.render_schedule import PREVIEW_POSITIONS
 from kiosk.startup import build_app, main, parse_args
 
+ROOT = Path(__file__).resolve().parent.parent
 SIZE = "1280x720"  # the full layout, scaled: smaller renders keep the suite quick
 
 
@@ -290,11 +293,21 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     ui = os.getpriority(os.PRIO_PROCESS, 0)
     assert all(nice(t) == ui for t in design + background)
     switch = sys.getswitchinterval()
+    assert os.sched_getscheduler(0) == os.SCHED_OTHER
     try:
         app.prioritise_ui()
         assert sys.getswitchinterval() == GIL_SWITCH_S < switch  # the UI thread gets the GIL back sooner
+        if os.geteuid() == 0:  # elsewhere the unit's LimitRTPRIO is what allows it: the test below
+            assert os.sched_getscheduler(0) == os.SCHED_RR | os.SCHED_RESET_ON_FORK
+            assert os.sched_getparam(0).sched_priority == UI_RT_PRIORITY
+            started = []
+            thread = threading.Thread(target=lambda: started.append(os.sched_getscheduler(0)))
+            thread.start()
+            thread.join()
+            assert started == [os.SCHED_OTHER]  # what the UI thread starts is not real-time
     finally:
         sys.setswitchinterval(switch)
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
     assert all(nice(t) == min(19, ui + render.WORKER_NICE) for t in design)
     assert all(nice(t) == min(19, ui + render.BACKGROUND_NICE) for t in background)
     assert os.getpriority(os.PRIO_PROCESS, 0) == ui
@@ -894,3 +907,48 @@ def test_frames_are_paced_on_a_fixed_grid_and_resync_when_far_behind(monkeypatch
     clock["yields"] = 0
     pacer.wait(spin=False)
     assert clock["yields"] == 0
+
+
+REALTIME_CHILD = """
+import logging, os, sys
+logging.basicConfig(level=logging.WARNING, format="%(message)s")
+from kiosk.app import realtime_ui_thread
+print(realtime_ui_thread(), os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK == os.SCHED_RR, flush=True)
+"""
+
+
+@pytest.mark.parametrize("rtprio", [1, 0])
+def test_the_ui_thread_is_real_time_exactly_when_the_unit_grants_it(rtprio, tmp_path):
+    """fse-kiosk.service runs the kiosk as an unprivileged user with LimitRTPRIO=1 (and without
+    RestrictRealtime=): that limit alone must let the UI thread go real-time; without it the kiosk
+    runs on at normal priority and says why in the journal."""
+    if os.geteuid() != 0 or not shutil.which("setpriv") or not shutil.which("prlimit"):
+        pytest.skip("needs root to run the check as another user (setpriv, prlimit)")
+    if rtprio and subprocess.run(["prlimit", f"--rtprio={rtprio}", "true"], capture_output=True).returncode:
+        pytest.skip("root here may not raise RLIMIT_RTPRIO (no CAP_SYS_RESOURCE in this container)")
+    unit = (ROOT / "systemd" / "fse-kiosk.service").read_text()
+    assert "\nLimitRTPRIO=1\n" in unit and "\nRestrictRealtime=no\n" in unit
+    result = subprocess.run(
+        [
+            "prlimit",
+            f"--rtprio={rtprio}",
+            "setpriv",
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            sys.executable,
+            "-c",
+            REALTIME_CHILD,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        env={**os.environ, "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)},
+    )
+    assert result.returncode == 0, result.stderr
+    if rtprio:
+        assert result.stdout.split()[-2:] == ["True", "True"], result.stdout + result.stderr
+    else:
+        assert result.stdout.split()[-2:] == ["False", "False"], result.stdout + result.stderr
+        assert "normal priority" in result.stderr and "LimitRTPRIO=1" in result.stderr
