@@ -20,7 +20,7 @@ import numpy as np
 import pygame
 import pytest
 
-from kiosk.app import GIL_SWITCH_S, UI_RT_PRIORITY
+from kiosk.app import GIL_SWITCH_S, RT_SPIN_S, SPIN_S, UI_RT_PRIORITY
 from kiosk.headless import settle, wait_for
 from kiosk.render_schedule import PREVIEW_POSITIONS
 from kiosk.startup import build_app, main, parse_args
@@ -300,6 +300,7 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
         if os.geteuid() == 0:  # elsewhere the unit's LimitRTPRIO is what allows it: the test below
             assert os.sched_getscheduler(0) == os.SCHED_RR | os.SCHED_RESET_ON_FORK
             assert os.sched_getparam(0).sched_priority == UI_RT_PRIORITY
+            assert app.pacer.spin_s == RT_SPIN_S < SPIN_S  # it wakes on time: no long spin
             started = []
             thread = threading.Thread(target=lambda: started.append(os.sched_getscheduler(0)))
             thread.start()
