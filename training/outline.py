@@ -15,6 +15,10 @@ than average is judged by its own step. The width is in output pixels, so the sa
 1024 px reads about half and the same (tests/test_outline.py), until the edge is a pixel or two wide.
 
     PYTHONPATH=. python -m training.outline --models onnx_models --size 1024   # JSON, ~1 min on 2 cores
+    PYTHONPATH=. python -m training.outline --models onnx_models --into-manifest  # also into manifest.json
+
+The goals (issue 23): at 1024 px, as the kiosk shows them, an outline <= MAX_WIDTH_PX wide and no halo
+(overshoot p90 <= MAX_OVERSHOOT), for jumps and reconstructions (`targets()`, manifest `quality.targets`).
 
 `figures()` gives the same for the exporter (manifest `quality`), for the designs as drawn and as
 the kiosk shows them (contract.silhouette).
@@ -42,6 +46,10 @@ MIN_STEP = 0.2
 """A point whose garment and background levels differ by less than this is not on the silhouette."""
 POINTS = 400
 """Silhouette points sampled per design (seeded, so a figure is repeatable)."""
+MAX_WIDTH_PX = 8.0
+"""Issue 23's goal for the outline's 10-90 % rise at 1024 px (the generator alone draws ~23 px)."""
+MAX_OVERSHOOT = 0.02
+"""Issue 23's goal for a halo or ringing: the profile goes past either level by at most this."""
 
 
 @dataclass(frozen=True)
@@ -196,6 +204,26 @@ def figures(sessions, photos: np.ndarray, size: int = 1024, n: int = 20, seed: i
     return out
 
 
+def targets(o: dict) -> dict:
+    """figures() against the goals, as the kiosk shows the designs (manifest `quality.targets`)."""
+    t = {}
+    for name in ("jumps", "reconstructions"):
+        shown = o[name]["shown"]
+        t[f"outline_width_{name}_{o['size']}px<={MAX_WIDTH_PX:g}px"] = shown.get("width_px", np.inf) <= MAX_WIDTH_PX
+        t[f"outline_overshoot_p90_{name}<={MAX_OVERSHOOT:g}"] = shown.get("overshoot_p90", np.inf) <= MAX_OVERSHOOT
+    return t
+
+
+def into_manifest(models_dir: Path, o: dict) -> None:
+    """Record figures() and their targets in a models folder's manifest.json `quality` (the exporter
+    does the same when it writes a folder; this is for a folder already written)."""
+    path = Path(models_dir) / "manifest.json"
+    manifest = json.loads(path.read_text())
+    manifest["quality"]["outline"] = o
+    manifest["quality"]["targets"].update(targets(o))
+    path.write_text(json.dumps(manifest, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Outline width and overshoot of a models folder's jumps and test reconstructions."""
     from contract.fashion_mnist import load_split
@@ -207,9 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--n", type=int, default=20, help="jumps and reconstructions each")
     p.add_argument("--seed", type=int, default=23)
+    p.add_argument("--into-manifest", action="store_true", help="also record the figures in MODELS/manifest.json")
     args = p.parse_args(argv)
     result = figures(FashionModels.unverified(args.models), load_split("test").images, args.size, args.n, args.seed)
-    print(json.dumps({"models": str(args.models), **result}))
+    print(json.dumps({"models": str(args.models), **result, "targets": targets(result)}))
+    if args.into_manifest:
+        into_manifest(args.models, result)
     return 0
 
 

@@ -246,6 +246,9 @@ def quality_table(q: dict) -> str:
     def jump(d):
         return d["hyperspace_jump"]
 
+    def outline(d, designs, how):
+        return d["outline"][designs][how]["width_px"]
+
     rows = [
         "| figure (10k test set unless noted) | target | before (`--reference`) | shipped now |",
         "|---|---|---|---|",
@@ -272,6 +275,35 @@ def quality_table(q: dict) -> str:
         row("interior ripple at 256 px (banding)", "<= before", lambda d: d["ripple"]["interior_ripple_256"], "{:.4f}"),
         row("interior ripple at 1024 px", "<= before", lambda d: d["ripple"]["interior_ripple_1024"], "{:.4f}"),
         row("generator multiply-adds per pixel", "<= 1.5x v1", lambda d: d["generator_per_pixel_macs"], "{:,}"),
+        row(
+            "outline width at 1024 px, 20 jumps as drawn (10-90 % rise), px",
+            "-",
+            lambda d: outline(d, "jumps", "drawn"),
+            "{:.1f}",
+        ),
+        row(
+            "outline width at 1024 px, 20 jumps as shown, px", "<= 8", lambda d: outline(d, "jumps", "shown"), "{:.2f}"
+        ),
+        row(
+            "outline width, 20 reconstructions as shown, px",
+            "<= 8",
+            lambda d: outline(d, "reconstructions", "shown"),
+            "{:.2f}",
+        ),
+        row(
+            "outline width, the same photos upscaled bicubically, px",
+            "-",
+            lambda d: d["outline"]["photos_bicubic"]["width_px"],
+            "{:.1f}",
+        ),
+        row(
+            "outline overshoot (halo), p90, jumps / reconstructions as shown",
+            "<= 0.02",
+            lambda d: (
+                "%.3f / %.3f" % tuple(d["outline"][k]["shown"]["overshoot_p90"] for k in ("jumps", "reconstructions"))
+            ),
+            "{}",
+        ),
     ]
     return "\n".join(rows)
 
