@@ -300,3 +300,29 @@ def test_super_resolution_terms_judge_the_pixel_average_and_prefer_one_sharp_ste
     fine = model.supersampled_grid(4)  # (112, 112, 3)
     pooled = torch.nn.functional.avg_pool2d(fine[..., :2].permute(2, 0, 1), 4).permute(1, 2, 0)
     assert torch.allclose(pooled, model.grid28[..., :2], atol=1e-6)  # blocks centred on the 28 px pixels
+
+
+def test_a_reexport_keeps_the_earlier_latent_maps_only_for_the_same_network(root):
+    """Capture logs name the latent map they were written in; the manifest lists the earlier maps these
+    models still read (latent.earlier_spaces, e.g. v2.1's). A re-export of the same network into its
+    folder keeps that list; another network drops it and says how to keep reading those logs."""
+    from training.export import carried_spaces
+
+    shipped = json.loads((root / "onnx_models" / "manifest.json").read_text())
+    earlier = shipped["latent"]["earlier_spaces"]
+    assert earlier, "the shipped models read v2.1's logs"
+    same = json.loads(json.dumps(shipped))
+    del same["latent"]["earlier_spaces"]  # as the exporter writes a manifest, before this step
+    assert carried_spaces(shipped, same) == (earlier, [])
+    assert carried_spaces(None, same) == ([], [])
+
+    new_map = json.loads(json.dumps(same))
+    new_map["latent"]["prior"]["sha256"] = "0" * 64
+    spaces, notes = carried_spaces(shipped, new_map)
+    assert spaces == earlier and len(notes) == 1 and "new latent map" in notes[0]
+
+    other = json.loads(json.dumps(same))
+    other["models"]["encoder"]["sha256"] = "1" * 64
+    spaces, notes = carried_spaces(shipped, other)
+    assert spaces == [] and len(notes) == 1
+    assert "v2.1" in notes[0] and "fse-analyze --models" in notes[0]

@@ -261,6 +261,7 @@ def export_all(
     else the classifier.onnx already in `out` is kept as it is (its manifest entry carried over), so
     a new fashion space is judged by the same classifier as the old one."""
     t0 = time.time()
+    replaced = json.loads((out / "manifest.json").read_text()) if (out / "manifest.json").exists() else None
     if not (prior_run / PRIOR_FILE).exists():
         raise SystemExit(f"fse-train export: {prior_run / PRIOR_FILE} not found; fit it with `fse-train prior`")
     out.mkdir(parents=True, exist_ok=True)
@@ -401,9 +402,43 @@ def export_all(
             "onnxruntime": ort.__version__,
         },
     }
+    spaces, notes = carried_spaces(replaced, manifest)
+    if spaces:
+        manifest["latent"]["earlier_spaces"] = spaces
+    for note in notes:
+        print(f"fse-train export: {note}", file=sys.stderr)
     add_prints(manifest, out)
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
     return manifest
+
+
+def carried_spaces(replaced: dict | None, manifest: dict) -> tuple[list, list[str]]:
+    """The `latent.earlier_spaces` of the models this export replaces, kept when they are the same
+    network (the encoder's bytes unchanged: the export is deterministic), so capture logs written
+    with those maps are still read (contract.latent.PositionSpaces); with notes for what is lost.
+
+    Another network: its earlier maps are dropped (those positions are another network's designs).
+    The same network under a new latent map: logs written with the replaced map can no longer be
+    placed by these models; the note says so and how to keep reading them."""
+    if not replaced:
+        return [], []
+    earlier = replaced.get("latent", {}).get("earlier_spaces", [])
+    old_name = replaced.get("export", {}).get("command", "the replaced models")
+    same_network = replaced["models"]["encoder"]["sha256"] == manifest["models"]["encoder"]["sha256"]
+    if not same_network:
+        names = ", ".join(str(e.get("models")) for e in earlier)
+        return [], [
+            f"a new network replaces the models in this folder ({old_name}): capture logs written with them"
+            + (f" or with {names}" if names else "")
+            + " are placed only by those models; keep a copy of the folder to read them (fse-analyze --models COPY)"
+        ]
+    notes = []
+    if replaced["latent"].get("prior", {}).get("sha256") != manifest["latent"].get("prior", {}).get("sha256"):
+        notes.append(
+            "the same network under a new latent map (prior.npz changed): capture logs written with the replaced "
+            "map are placed only by the replaced models; keep a copy of the folder to read them"
+        )
+    return list(earlier), notes
 
 
 def main(argv: list[str] | None = None) -> int:
