@@ -609,6 +609,7 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         poll(lambda: update_status(machine).get("state") == "updated", 30, "the update confirmed at READY=1")
         assert update_status(machine)["message"] == f"Updated to {GOOD} (was 0.1.0)"
         assert os.readlink(machine.root / "opt/fse/current") == "b"
+        assert (machine.root / "opt/fse/docs").resolve() == machine.root / "opt/fse/b/docs"  # Documentation=
         assert not (machine.root / TRIAL_DROPIN).exists()
         save(toast_on_screen(machine, OK_TOAST, "Updated to ... on screen"), "boot-update-good.png")
         assert unit_finished(machine, unit, cursor) == "success"

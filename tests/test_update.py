@@ -47,6 +47,23 @@ def good(keys, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def newer(keys, tmp_path_factory):
+    """A bundle of a copy of this checkout whose docs/appliance.md says it is 9.9.1's."""
+    source = tmp_path_factory.mktemp("source")
+    shutil.copy(REPO / "pyproject.toml", source)
+    for folder in ("contract", "kiosk", "training", "analysis", "onnx_models", "docs"):
+        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "*.png"))
+    with open(source / "docs/appliance.md", "a") as f:
+        f.write(NEWER_DOCS)
+    out = tmp_path_factory.mktemp("bundles") / "newer.fse-update"
+    cli.build(source, keys["ours"], "9.9.1", out)
+    return out
+
+
+NEWER_DOCS = "\nThese are 9.9.1's docs.\n"
+
+
 def verify(path: Path, keys) -> bundle.Manifest:
     return bundle.verify_file(path, bundle.trusted_keys(keys["trusted"]))
 
@@ -174,9 +191,9 @@ def slot_python(root: Path, slot: str, code: str) -> str:
 def test_installer_lays_out_slot_a_and_trusts_the_key(installed, keys):
     prefix = installed / "opt/fse"
     assert os.readlink(prefix / "current") == "a"
-    assert (
-        os.readlink(prefix / "venv") == "current/venv" and os.readlink(prefix / "onnx_models") == "current/onnx_models"
-    )
+    for link in ("venv", "onnx_models", "docs"):  # docs: what the units' Documentation= lines name
+        assert os.readlink(prefix / link) == f"current/{link}", link
+    assert (prefix / "a/docs/appliance.md").read_bytes() == (REPO / "docs/appliance.md").read_bytes()
     assert (prefix / "a/venv/bin/fse-update").read_text().startswith("#!/opt/fse/a/venv/bin/python\n")
     key = installed / "etc/fse/update-keys/operator.pub.pem"
     assert key.read_bytes() == keys["public"].read_bytes() and oct(key.stat().st_mode & 0o777) == "0o644"
@@ -202,10 +219,10 @@ def test_installer_moves_an_install_from_before_slots_into_slot_a(installed, tmp
     root = tmp_path / "old"
     shutil.copytree(installed, root, symlinks=True)
     prefix = root / "opt/fse"
-    for link in ("current", "venv", "onnx_models"):
+    for link in ("current", "venv", "onnx_models", "docs"):
         (prefix / link).unlink()
-    os.rename(prefix / "a/venv", prefix / "venv")
-    os.rename(prefix / "a/onnx_models", prefix / "onnx_models")
+    for folder in ("venv", "onnx_models", "docs"):
+        os.rename(prefix / "a" / folder, prefix / folder)
     (prefix / "a").rmdir()
     marker = slots.site_packages(prefix / "venv") / "left-by-the-old-install.txt"
     marker.write_text("the old venv, moved not rebuilt\n")
@@ -216,6 +233,7 @@ def test_installer_moves_an_install_from_before_slots_into_slot_a(installed, tmp
     assert os.readlink(prefix / "current") == "a" and os.readlink(prefix / "venv") == "current/venv"
     assert (slots.site_packages(prefix / "a/venv") / marker.name).is_file()
     assert (prefix / "a/onnx_models/manifest.json").is_file() and (prefix / "onnx_models/manifest.json").is_file()
+    assert os.readlink(prefix / "docs") == "current/docs" and (prefix / "a/docs/appliance.md").is_file()
     # again: the same slot, in place
     result = subprocess.run(["bash", str(INSTALLER)], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "installing into slot a" in result.stdout, result.stderr
@@ -239,6 +257,8 @@ def test_a_good_update_builds_the_other_slot_and_switches(booth, good, tmp_path)
     assert said[0] == "9.9.0"
     assert Path(said[1]).is_relative_to(prefix / "b/venv") and Path(said[2]) == (prefix / "b/onnx_models").resolve()
     assert (prefix / "b/onnx_models/manifest.json").read_bytes() == (REPO / "onnx_models/manifest.json").read_bytes()
+    assert (prefix / "b/docs/appliance.md").read_bytes() == (REPO / "docs/appliance.md").read_bytes()
+    assert (prefix / "docs").resolve() == (prefix / "b/docs").resolve()  # the units' docs follow current
     said = status(booth)
     assert (
         said["state"] == "installed"
@@ -274,17 +294,20 @@ def test_the_installer_after_an_update_installs_into_the_running_slot(booth, goo
     assert (prefix / "b/venv/bin/fse-kiosk").read_text().startswith("#!/opt/fse/b/venv/bin/python\n")
 
 
-def test_confirm_ends_the_trial_and_rollback_goes_back(booth, good, tmp_path):
+def test_confirm_ends_the_trial_and_rollback_goes_back(booth, good, newer, tmp_path):
+    """...with the docs: /opt/fse/docs (the units' Documentation=) shows the running version's."""
     prefix, state = booth / "opt/fse", booth / "var/lib/fse"
     update_from_stick(str(stick_with(tmp_path, good)), state, booth)
     trial.confirm("a", "b", state, booth)
     assert not (booth / trial.TRIAL_DROPIN).exists() and status(booth)["message"] == "Updated to 9.9.0 (was 0.1.0)"
-    update_from_stick(str(stick_with(tmp_path / "again", good)), state, booth)  # b -> a now
+    update_from_stick(str(stick_with(tmp_path / "again", newer)), state, booth)  # b -> a now
     assert os.readlink(prefix / "current") == "a" and "rollback@b" in (booth / trial.TRIAL_DROPIN).read_text()
+    assert (prefix / "docs/appliance.md").read_text().endswith(NEWER_DOCS)
     trial.rollback("b", state, booth)
     assert os.readlink(prefix / "current") == "b" and not (booth / trial.TRIAL_DROPIN).exists()
+    assert (prefix / "docs/appliance.md").read_bytes() == (REPO / "docs/appliance.md").read_bytes()
     assert status(booth)["state"] == "rolled-back"
-    assert status(booth)["message"] == "Update to 9.9.0 failed to start; back on 9.9.0"
+    assert status(booth)["message"] == "Update to 9.9.1 failed to start; back on 9.9.0"
 
 
 @pytest.mark.parametrize("problem", ["tampered", "other key", "cut short", "none", "two"])

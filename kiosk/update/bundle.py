@@ -4,7 +4,8 @@
 
 The signature covers MAGIC, the length and the manifest; the manifest names the payload's size and
 SHA-256, so one signature covers every byte. The payload is a gzipped tar: `packages/<name>/...`
-(the Python packages the installer puts into the venv) and `onnx_models/...`.
+(the Python packages the installer puts into the venv), `onnx_models/...` and `docs/*.md` (the docs
+the units' Documentation= lines name; each slot has its own).
 
 Reading is in the order an attacker cannot exploit: the header and signature are read and checked
 against the booth's keys before a byte of the manifest is parsed; then the payload is copied to the
@@ -36,6 +37,9 @@ MAX_MANIFEST = 64 * 1024
 SIGNATURE_SIZE = 64
 KEY_DIR = Path("/etc/fse/update-keys")
 CHUNK = 1 << 20
+DOCS_FOLDER = "docs"
+PAYLOAD_FOLDERS = ("packages", MODELS_FOLDER, DOCS_FOLDER)
+"""The payload's top-level folders; nothing else is unpacked."""
 
 
 class BundleError(Exception):
@@ -146,8 +150,8 @@ def trusted_keys(key_dir: Path = KEY_DIR) -> dict[str, object]:
 # -- writing ------------------------------------------------------------------------------------------
 
 
-def _payload(packages: dict[str, Path], models: Path) -> bytes:
-    """The gzipped tar of the packages and models; owners root, times and order fixed (same input, same bytes)."""
+def _payload(packages: dict[str, Path], models: Path, docs: Path) -> bytes:
+    """The gzipped tar of the packages, models and docs; owners root, times and order fixed (same input, same bytes)."""
 
     def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
         if "__pycache__" in info.name or info.name.endswith(".pyc"):
@@ -163,15 +167,24 @@ def _payload(packages: dict[str, Path], models: Path) -> bytes:
         for name, path in sorted(packages.items()):
             tar.add(path, f"packages/{name}", filter=clean)
         tar.add(models, MODELS_FOLDER, filter=clean)
+        tar.add(docs, DOCS_FOLDER, recursive=False, filter=clean)
+        for doc in sorted(docs.glob("*.md")):  # the installer's docs: the pages, not their images
+            tar.add(doc, f"{DOCS_FOLDER}/{doc.name}", filter=clean)
     return out.getvalue()
 
 
 def write_bundle(
-    out: Path, private_key: Path, version: str, packages: dict[str, Path], models: Path, scripts: dict
+    out: Path,
+    private_key: Path,
+    version: str,
+    packages: dict[str, Path],
+    models: Path,
+    docs: Path,
+    scripts: dict,
 ) -> Manifest:
     """Build and sign a bundle at `out` (written beside it and renamed: never a half bundle)."""
     key = _load_private(private_key)
-    payload = _payload(packages, models)
+    payload = _payload(packages, models, docs)
     manifest = json.dumps(
         {
             "format": FORMAT,
@@ -295,7 +308,7 @@ def unpack_payload(payload: Path, dest: Path) -> None:
     with tarfile.open(payload, "r:gz") as tar:
         for member in tar:
             path = PurePosixPath(member.name)
-            if path.is_absolute() or ".." in path.parts or path.parts[0] not in ("packages", MODELS_FOLDER):
+            if path.is_absolute() or ".." in path.parts or path.parts[0] not in PAYLOAD_FOLDERS:
                 raise BundleError(f"the bundle holds {member.name!r}, outside what an update may write")
             target = dest / path
             if member.isdir():

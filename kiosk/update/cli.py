@@ -43,7 +43,7 @@ def _pyproject(source: Path) -> dict:
 
 def build(source: Path, key: Path, version: str | None, out: Path | None) -> Path:
     """A bundle of the checkout's packages (pyproject's [tool.setuptools.packages.find], as the
-    installer puts them into the venv), its onnx_models/ and the kiosk's console scripts."""
+    installer puts them into the venv), its onnx_models/, docs/*.md and the kiosk's console scripts."""
     project = _pyproject(source)
     names = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
     packages = {name: source / name for name in names}
@@ -53,10 +53,13 @@ def build(source: Path, key: Path, version: str | None, out: Path | None) -> Pat
     models = source / MODELS_FOLDER
     if not (models / "manifest.json").is_file():
         raise bundle.BundleError(f"{models} has no manifest.json: export the models first (fse-train export)")
+    docs = source / bundle.DOCS_FOLDER
+    if not list(docs.glob("*.md")):
+        raise bundle.BundleError(f"{docs} has no *.md: is {source} the checkout?")
     scripts = {k: v for k, v in project["project"]["scripts"].items() if v.startswith("kiosk.")}
     version = version or project["project"]["version"]
     out = out or Path(f"fse-update-{version}.fse-update")
-    manifest = bundle.write_bundle(out, key, version, packages, models, scripts)
+    manifest = bundle.write_bundle(out, key, version, packages, models, docs, scripts)
     print(f"{out}: version {manifest.version}, payload {manifest.payload_size / 1e6:.1f} MB, signed with {key}")
     return out
 
