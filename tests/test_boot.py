@@ -614,6 +614,17 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         save(toast_on_screen(machine, OK_TOAST, "Updated to ... on screen"), "boot-update-good.png")
         assert unit_finished(machine, unit, cursor) == "success"
 
+    # The same signed stick again (a replay): not newer than what runs, refused.
+    before, kiosk_before = snapshot(machine.root / "opt/fse"), kiosk(machine)
+    with update_stick(machine, RUN_DIR / "update-replayed.img", bundles["good"]) as (loop, unit, plugged, cursor):
+        with report.step(f"FSE-UPDATE stick, {GOOD} again (not newer) -> refused"):
+            assert unit_finished(machine, unit, cursor) == "failed"
+        refused.append(unit)
+        status = update_status(machine)
+        assert f"runs {GOOD}, offered {GOOD}: not newer" in status["message"], status
+        save(toast_on_screen(machine, WARN_TOAST, "the replayed update refused on screen"), "boot-update-replayed.png")
+        booth_unchanged(machine, before, kiosk_before, "replayed")
+
     kiosk_before = kiosk(machine)
     with update_stick(machine, RUN_DIR / "update-crashing.img", bundles["crashing"]) as (loop, unit, plugged, cursor):
         poll(lambda: update_status(machine).get("state") == "rolled-back", 180, "the booth to roll back by itself")

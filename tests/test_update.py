@@ -337,6 +337,97 @@ def test_a_refused_update_changes_nothing_and_says_why(booth, good, keys, tmp_pa
     assert len(said["message"]) <= SCREEN_CHARS, said["message"]  # a toast holds three lines
 
 
+def test_versions_compare_as_versions():
+    key = bundle.version_key
+    assert key("0.10.0") > key("0.9.0") and key("10.0.0") > key("9.9.0") and key("1.0") == key("1.0.0")
+    assert key("0.1.0.1") > key("0.1.0") > key("0.0.9")
+    for malformed in ("", "v1.0", "1.0.0-rc1", "1..0", "1.0.0.0.0", " 1.0", "1.0\n", "?"):
+        with pytest.raises(BundleError, match="not a version fse-update can compare"):
+            key(malformed)
+
+
+def small_bundle(keys, tmp_path: Path, version: str, downgrade_from: str | None = None) -> Path:
+    """A bundle signed with the operator's key, of one small package: for refusals that come before its payload."""
+    out = tmp_path / f"fse-update-{version}.fse-update"
+    bundle.write_bundle(
+        out,
+        keys["ours"],
+        version,
+        {"contract": REPO / "contract"},
+        REPO / "onnx_models",
+        REPO / "docs",
+        {},
+        downgrade_from,
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    "offered, problem",
+    [("0.1.0", "the same version"), ("0.1", "the same version"), ("0.0.9", "older"), ("0.2.0-beta", None)],
+)
+def test_an_update_not_newer_than_the_running_version_is_refused(booth, keys, tmp_path, offered, problem):
+    """A stick with an old signed bundle must not put a known-bad version back (replay); the booth runs 0.1.0."""
+    prefix, state = booth / "opt/fse", booth / "var/lib/fse"
+    before = slots.snapshot(prefix)
+    with pytest.raises(BundleError) as refused:
+        update_from_stick(str(stick_with(tmp_path, small_bundle(keys, tmp_path, offered))), state, booth)
+    assert slots.snapshot(prefix) == before and not (booth / trial.TRIAL_DROPIN).exists()
+    said = status(booth)
+    assert said["state"] == "failed" and said["detail"] == str(refused.value) and len(said["message"]) <= SCREEN_CHARS
+    if problem is None:  # signed, but not a version: refused before it is compared
+        assert (
+            said["message"] == "Update refused (its version '0.2.0-beta' is not a version number). Nothing was changed."
+        )
+        return
+    assert said["message"] == (
+        f"Update refused (runs 0.1.0, offered {offered}: not newer; to go back: --downgrade-from). Nothing was changed."
+    )
+    assert f"this booth runs 0.1.0 and the stick offers {offered}, which is {problem}" in said["detail"]
+    assert f"fse-update build --key KEY --version {offered} --downgrade-from 0.1.0" in said["detail"]
+
+
+def test_a_newer_version_installs_and_going_back_needs_a_bundle_signed_for_it(booth, good, keys, tmp_path):
+    """10.0.0 is newer than 9.9.0 (as numbers; as strings it is not); going back is a bundle built with
+    --downgrade-from naming exactly the running version."""
+    prefix, state = booth / "opt/fse", booth / "var/lib/fse"
+    update_from_stick(str(stick_with(tmp_path / "1", good)), state, booth)
+    trial.confirm("a", "b", state, booth)
+    newest = cli.build(REPO, keys["ours"], "10.0.0", tmp_path / "fse-update-10.0.0.fse-update")
+    assert update_from_stick(str(stick_with(tmp_path / "2", newest)), state, booth) == "10.0.0"
+    trial.confirm("b", "a", state, booth)
+    # Signed to go back from another version than the one that runs: refused like any older one.
+    before = slots.snapshot(prefix)
+    with pytest.raises(BundleError, match="runs 10.0.0 and the stick offers 9.9.0, which is older"):
+        update_from_stick(str(stick_with(tmp_path / "3", small_bundle(keys, tmp_path, "9.9.0", "9.9.5"))), state, booth)
+    assert slots.snapshot(prefix) == before
+    back = tmp_path / "back" / "fse-update-9.9.0.fse-update"
+    back.parent.mkdir()
+    assert (
+        cli.main(
+            [
+                "build",
+                "--key",
+                str(keys["ours"]),
+                "--source",
+                str(REPO),
+                "--version",
+                "9.9.0",
+                "--downgrade-from",
+                "10.0.0",
+                "--out",
+                str(back),
+            ]
+        )
+        == 0
+    )
+    assert update_from_stick(str(stick_with(tmp_path / "4", back)), state, booth) == "9.9.0"
+    assert os.readlink(prefix / "current") == "b" and "going back on purpose" in status(booth)["detail"]
+    # The operator's build refuses what no booth could compare.
+    for flags in (["--version", "9.9.0-rc1"], ["--version", "9.9.0", "--downgrade-from", "latest"]):
+        assert cli.main(["build", "--key", str(keys["ours"]), "--source", str(REPO), "--out", str(back), *flags]) == 2
+
+
 def test_the_watchdog_window_is_read_as_systemctl_prints_it():
     """systemctl show prints WatchdogUSec as "30s", not microseconds (the first boot test found it)."""
     assert trial.timespan_s("30s\n") == 30 and trial.timespan_s("1min 30s") == 90 and trial.timespan_s("500ms") == 0.5

@@ -7,6 +7,11 @@ SHA-256, so one signature covers every byte. The payload is a gzipped tar: `pack
 (the Python packages the installer puts into the venv), `onnx_models/...` and `docs/*.md` (the docs
 the units' Documentation= lines name; each slot has its own).
 
+Versions are numbers and dots ("0.10.0" is newer than "0.9.0"): the booth installs only a version
+newer than the one it runs, so an old signed bundle (a known-bad version) cannot be put back with a
+stick. Going back on purpose is signed too: `downgrade_from` in the manifest names the one version
+the bundle may replace although it is not newer (`fse-update build --downgrade-from`).
+
 Reading is in the order an attacker cannot exploit: the header and signature are read and checked
 against the booth's keys before a byte of the manifest is parsed; then the payload is copied to the
 booth's own disk while hashed, and only a copy whose size and hash match is ever opened (the stick
@@ -23,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import struct
 import tarfile
 import time
@@ -40,6 +46,8 @@ CHUNK = 1 << 20
 DOCS_FOLDER = "docs"
 PAYLOAD_FOLDERS = ("packages", MODELS_FOLDER, DOCS_FOLDER)
 """The payload's top-level folders; nothing else is unpacked."""
+VERSION = re.compile(r"\d{1,9}(\.\d{1,9}){0,3}")
+"""What a bundle's version may be: one to four numbers with dots, as pyproject.toml's (0.1.0)."""
 
 
 class BundleError(Exception):
@@ -62,6 +70,7 @@ class Manifest:
     scripts: dict  # console script name -> "module:function", as pyproject.toml's [project.scripts]
     signed_by: str  # the key file on the booth that verified it
     header_size: int  # where the payload starts in the bundle file
+    downgrade_from: str | None = None  # the one running version this bundle may replace though not newer
 
     @classmethod
     def parse(cls, data: bytes, signed_by: str, header_size: int) -> Manifest:
@@ -81,9 +90,21 @@ class Manifest:
                 scripts={str(k): str(v) for k, v in fields["scripts"].items()},
                 signed_by=signed_by,
                 header_size=header_size,
+                downgrade_from=None if fields.get("downgrade_from") is None else str(fields["downgrade_from"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise BundleError(f"the bundle's manifest is signed but not readable ({e!r}); build it again") from None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A version as numbers to compare: "0.10.0" > "0.9.0", "1.0" == "1.0.0". BundleError if it is not one."""
+    if not VERSION.fullmatch(version):
+        raise BundleError(
+            f"{version!r} is not a version fse-update can compare: one to four numbers with dots, e.g. 0.2.0",
+            f"its version {version[:20]!r} is not a version number",
+        )
+    numbers = [int(n) for n in version.split(".")]
+    return tuple(numbers + [0] * (4 - len(numbers)))
 
 
 # -- keys ---------------------------------------------------------------------------------------------
@@ -181,6 +202,7 @@ def write_bundle(
     models: Path,
     docs: Path,
     scripts: dict,
+    downgrade_from: str | None = None,
 ) -> Manifest:
     """Build and sign a bundle at `out` (written beside it and renamed: never a half bundle)."""
     key = _load_private(private_key)
@@ -192,6 +214,7 @@ def write_bundle(
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "payload": {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()},
             "scripts": scripts,
+            "downgrade_from": downgrade_from,
         },
         indent=1,
     ).encode()

@@ -2,7 +2,8 @@
 
 The order is what keeps a booth working whatever the stick holds or does:
   1. mount the stick read-only (kiosk/usb_stick.py, as the exporter does), find the one bundle;
-  2. check its signature against /etc/fse/update-keys/ before anything in it is used;
+  2. check its signature against /etc/fse/update-keys/ before anything in it is used, then that its
+     version is newer than the running one's (or signed as going back from exactly that one);
   3. copy the payload to /opt/fse/.incoming while hashing it: a payload of another size or hash, or a
      stick pulled meanwhile (SIGTERM from BindsTo=, or a read error), is refused and the copy removed;
   4. unpack and build the inactive slot beside it, rename it into place (kiosk/update/slots.py);
@@ -22,7 +23,16 @@ from pathlib import Path
 
 from ..usb_stick import StickError, acting_as, mount_stick, stick_name, unmount_stick
 from . import trial
-from .bundle import KEY_DIR, BundleError, copy_payload, trusted_keys, unpack_payload, verify_header
+from .bundle import (
+    KEY_DIR,
+    BundleError,
+    Manifest,
+    copy_payload,
+    trusted_keys,
+    unpack_payload,
+    verify_header,
+    version_key,
+)
 from .slots import PREFIX, SLOTS, SlotError, build_slot, current_slot, other_slot, slot_version, switch
 from .status import UPDATE_STATUS, write_update_status
 
@@ -60,6 +70,33 @@ def find_bundle(root: Path) -> Path:
     return found[0]
 
 
+def refuse_unless_newer(manifest: Manifest, running: str) -> None:
+    """An update must be newer than the version that runs: a stick with an old signed bundle must not
+    put a known-bad version back. Going back on purpose is a bundle signed with --downgrade-from that
+    names exactly the running version (an unsigned marker on the stick would be as easy to forge)."""
+    offered = version_key(manifest.version)
+    if manifest.downgrade_from is not None and manifest.downgrade_from == running:
+        return
+    try:
+        runs = version_key(running)
+    except BundleError:
+        raise BundleError(
+            f"this booth's version ({running!r}) cannot be read, so {manifest.version} cannot be checked as "
+            "newer: reinstall the booth with make install-appliance",
+            "the booth's own version cannot be read",
+        ) from None
+    if offered > runs:
+        return
+    same = offered == runs
+    raise BundleError(
+        f"this booth runs {running} and the stick offers {manifest.version}, which is "
+        f"{'the same version' if same else 'older'}: an update must be newer, so that an old signed bundle "
+        f"cannot put a known-bad version back. To {'install it again' if same else 'go back to it'} on purpose, "
+        f"build it with: fse-update build --key KEY --version {manifest.version} --downgrade-from {running}",
+        f"runs {running}, offered {manifest.version}: not newer; to go back: --downgrade-from",
+    )
+
+
 def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> str:
     """Install the bundle on a stick (a block device is mounted here, a folder used as is); returns
     the new version. Raises with the reason after putting it on screen; then nothing has changed.
@@ -93,6 +130,7 @@ def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> s
         incoming.mkdir(mode=0o700)
         with open(bundle, "rb", opener=lambda p, flags: os.open(p, flags | os.O_NOFOLLOW)) as f:
             manifest = verify_header(f, keys)
+            refuse_unless_newer(manifest, slot_version(running, prefix))
             status("running", f"Copying update {manifest.version} from {stick}. Do not remove it.")
             copy_payload(f, manifest, incoming / "payload.tar.gz")
         if mount_point:
@@ -115,7 +153,8 @@ def update_from_stick(target: str, state_dir: Path, root: Path = Path("/")) -> s
             version=manifest.version,
             previous=was,
             detail=f"update {manifest.version} (was {was}) from {stick}, signed by {manifest.signed_by}, "
-            f"built {manifest.created_utc}: installed into slot {new}, on trial",
+            f"built {manifest.created_utc}: installed into slot {new}, on trial"
+            + (" (going back on purpose: signed --downgrade-from)" if manifest.downgrade_from == was else ""),
         )
         trial.systemctl(root, "restart", "--no-block", trial.KIOSK)
         return manifest.version
