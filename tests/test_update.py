@@ -428,6 +428,36 @@ def test_a_newer_version_installs_and_going_back_needs_a_bundle_signed_for_it(bo
         assert cli.main(["build", "--key", str(keys["ours"]), "--source", str(REPO), "--out", str(back), *flags]) == 2
 
 
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="a small tmpfs for /opt/fse needs root (mount); the boot test's CI has it"
+)
+def test_a_full_disk_refuses_the_update_cleans_up_and_the_next_one_installs(booth, good, tmp_path):
+    """/opt/fse on a tmpfs with room for the bundle but not for a copy of the running slot: ENOSPC
+    while the slot is built is refused with the room there is, and leaves nothing behind."""
+    prefix, state = booth / "opt/fse", booth / "var/lib/fse"
+    os.rename(prefix, tmp_path / "opt-fse")
+    prefix.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1G,mode=0755", "fse-test-full", prefix], check=True)
+    try:
+        shutil.copytree(tmp_path / "opt-fse", prefix, symlinks=True, dirs_exist_ok=True)
+        room = 3 * good.stat().st_size  # the payload copied and unpacked, then no room to copy the venv
+        size = shutil.disk_usage(prefix).used + room
+        subprocess.run(["mount", "-o", f"remount,size={size}", prefix], check=True)
+        before = slots.snapshot(prefix)
+        with pytest.raises(slots.SlotError, match="the booth's disk is full") as refused:
+            update_from_stick(str(stick_with(tmp_path / "1", good)), state, booth)
+        assert slots.snapshot(prefix) == before and not (booth / trial.TRIAL_DROPIN).exists()
+        assert sorted(p.name for p in prefix.iterdir()) == ["a", "current", "docs", "onnx_models", "venv"]
+        said = status(booth)
+        assert said["message"] == "Update refused (the booth's disk is full). Nothing was changed."
+        assert said["detail"] == str(refused.value) and "MB free in /opt/fse, an update needs about" in said["detail"]
+        subprocess.run(["mount", "-o", "remount,size=1G", prefix], check=True)
+        assert update_from_stick(str(stick_with(tmp_path / "2", good)), state, booth) == "9.9.0"
+        assert os.readlink(prefix / "current") == "b" and status(booth)["state"] == "installed"
+    finally:
+        subprocess.run(["umount", prefix], check=True)
+
+
 def test_the_watchdog_window_is_read_as_systemctl_prints_it():
     """systemctl show prints WatchdogUSec as "30s", not microseconds (the first boot test found it)."""
     assert trial.timespan_s("30s\n") == 30 and trial.timespan_s("1min 30s") == 90 and trial.timespan_s("500ms") == 0.5

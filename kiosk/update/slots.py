@@ -11,12 +11,14 @@
 
 An update is built in /opt/fse/.<slot>.new beside the slots: the running slot's venv copied (the
 runtime dependencies), the bundle's packages, models and docs put in, console scripts written for
-the new slot's python, synced, then renamed over the inactive slot. The running slot is never written.
+the new slot's python, synced, then renamed over the inactive slot. The running slot is never written;
+a full disk stops the copy at once (DiskFull) and the half-built slot is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -36,6 +38,20 @@ DIST = "fashion_space_explorer"
 
 class SlotError(Exception):
     """The slots are not as an update needs them; the message says what to do."""
+
+
+class DiskFull(SlotError):
+    """No room left (ENOSPC) while a slot was built; not an OSError, so shutil.copytree, which collects
+    OSErrors and goes on with the next file, stops at the first."""
+
+
+def _copy_until_full(source: str, dest: str) -> str:
+    try:
+        return shutil.copy2(source, dest)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise DiskFull(f"no room left on the device to write {dest}") from e
+        raise
 
 
 def current_slot(prefix: Path = PREFIX) -> str:
@@ -96,7 +112,7 @@ def build_slot(prefix: Path, from_slot: str, to_slot: str, unpacked: Path, versi
         return {n for n in names if n in ours or (n.startswith(f"{DIST}-") and n.endswith(".dist-info"))}
 
     try:
-        shutil.copytree(source_venv, staging / "venv", symlinks=True, ignore=leave_out)
+        shutil.copytree(source_venv, staging / "venv", symlinks=True, ignore=leave_out, copy_function=_copy_until_full)
         site = site_packages(staging / "venv")
         for package in sorted(ours):
             os.rename(unpacked / "packages" / package, site / package)
