@@ -11,8 +11,8 @@
 #      onnxruntime-gpu from NVIDIA's Jetson wheel index on a Jetson, plain onnxruntime elsewhere.
 #      The slot is the one /opt/fse/current points at (a on a first install; updates from a stick go
 #      into the other, kiosk/update/slots.py); an install from before slots (/opt/fse/venv) moves into a
-#   3. the ONNX models at /opt/fse/<slot>/onnx_models, the docs at /opt/fse/docs; /opt/fse/venv and
-#      /opt/fse/onnx_models link to current/ (the paths from before slots)
+#   3. the ONNX models at /opt/fse/<slot>/onnx_models, the docs at /opt/fse/<slot>/docs; /opt/fse/venv,
+#      /opt/fse/onnx_models and /opt/fse/docs (the units' Documentation=) link to current/
 #   4. every systemd/*.service|*.target|*.path|*.timer|*.socket into /etc/systemd/system and every
 #      systemd/*.rules into /etc/udev/rules.d; /etc/fse/kiosk.toml.example; the journal's cap
 #      (systemd/journald-fse.conf -> /etc/systemd/journald.conf.d/fse.conf)
@@ -151,7 +151,7 @@ else
 fi
 
 # --- directories ----------------------------------------------------------------------------------
-install -d -m 0755 "$DESTDIR$PREFIX" "$DESTDIR$PREFIX/docs" "$DESTDIR/etc/fse" "$DESTDIR$UNIT_DIR" "$DESTDIR$RULES_DIR"
+install -d -m 0755 "$DESTDIR$PREFIX" "$DESTDIR/etc/fse" "$DESTDIR$UNIT_DIR" "$DESTDIR$RULES_DIR"
 install -d -m 0750 "$DESTDIR/var/lib/fse" "$DESTDIR/var/cache/fse"
 [ -n "$DESTDIR" ] || chown fse:fse /var/lib/fse /var/cache/fse
 
@@ -330,18 +330,24 @@ if compgen -G "$SRC/onnx_models/*" >/dev/null; then
 else
   say "WARNING: $SRC/onnx_models is empty; export the models (fse-train export) and run this again"
 fi
+# The docs are the slot's (an update brings its own, a rollback goes back to them): as the models.
+DOCS=$DESTDIR$PREFIX/$SLOT/docs
+rm -rf "$DOCS.new"
+install -d -m 0755 "$DOCS.new"
+for doc in "$SRC"/docs/*.md; do
+  [ -e "$doc" ] && install -m 0644 "$doc" "$DOCS.new/"
+done
+rm -rf "$DOCS"
+mv "$DOCS.new" "$DOCS"
 # The slot is whole: point current at it (a first install), and the paths from before slots at current.
 if [ ! -L "$CURRENT_LINK" ]; then
   ln -s "$SLOT" "$CURRENT_LINK.new" && mv -T "$CURRENT_LINK.new" "$CURRENT_LINK"
 fi
-for old in venv onnx_models; do
+for old in venv onnx_models docs; do
   if [ -e "$DESTDIR$PREFIX/$old" ] && [ ! -L "$DESTDIR$PREFIX/$old" ]; then
-    rm -rf "${DESTDIR:?}$PREFIX/$old"   # from before slots: the venv moved into slot a, the models copied there
+    rm -rf "${DESTDIR:?}$PREFIX/$old"   # from before slots: the venv moved into slot a, models and docs copied there
   fi
   ln -sfn "current/$old" "$DESTDIR$PREFIX/$old"
-done
-for doc in "$SRC"/docs/*.md; do
-  [ -e "$doc" ] && install -m 0644 "$doc" "$DESTDIR$PREFIX/docs/"
 done
 
 # --- 4. units, rules, config ----------------------------------------------------------------------

@@ -16,7 +16,8 @@ The three boots:
      so; no failed unit, no error in this boot's journal; then updates from sticks labelled
      FSE-UPDATE (bundles built and signed here with `fse-update build`): a tampered one, one signed by
      another key and one pulled mid-copy are refused with nothing changed; a good one runs (the
-     version the kiosk reports); one whose kiosk crashes at start is rolled back by the booth itself;
+     version the kiosk reports); one whose kiosk crashes at start and one whose kiosk hangs before
+     READY=1 are rolled back by the booth itself;
      the capture log is untouched; a clean poweroff.
 
 What is not real here, and why: the screen is Xvfb (the booth's Xorg needs a GPU and a tty; a
@@ -430,13 +431,20 @@ def after_power_cut(machine: Machine, report: Report, stick: Path, bundles: dict
 
 WARN_TOAST = (170, 60, 50)
 """The colour of a toast of kind "warn" (kiosk/ui/status.py), e.g. "Update to 0.9.1 failed to start; back on 0.9.0"."""
-GOOD, CRASHING = "0.9.0", "0.9.1"
+GOOD, CRASHING, HANGING = "0.9.0", "0.9.1", "0.9.2"
+BROKEN = {"crashing": CRASHING, "hanging": HANGING}
+BROKEN_STARTS = {
+    "crashing": '    raise SystemExit("this build crashes at start (tests/test_boot.py)")\n',
+    # Sleeps before the kiosk installs its SIGTERM handler: systemd's stop ends it at once.
+    "hanging": '    print("this build hangs at start (tests/test_boot.py)", flush=True)\n    __import__("time").sleep(1e9)\n',
+}
+"""The line each broken build's kiosk starts main() with."""
 
 
 def build_bundles(out: Path) -> dict:
     """The operator's key and the bundles the booth is given, built and signed by `fse-update build`."""
     shutil.rmtree(out, ignore_errors=True)
-    for folder in ("stranger", "tampered", "crashing", "crashing-source"):
+    for folder in ("stranger", "tampered"):
         (out / folder).mkdir(parents=True)
     keys = {"private": out / "operator.pem", "stranger": out / "stranger.pem", "public": out / "operator.pub.pem"}
     update_bundle.generate_key(keys["private"])
@@ -448,22 +456,25 @@ def build_bundles(out: Path) -> dict:
     data[len(data) // 2] ^= 0x01  # one bit of the payload (the models)
     tampered = out / "tampered" / name
     tampered.write_bytes(bytes(data))
-    # A build whose kiosk exits at start, before READY=1 (a mistake the operator did not catch).
-    source = out / "crashing-source"
+    broken = {name: broken_build(out, name, version, keys["private"]) for name, version in BROKEN.items()}
+    return {"keys": keys, "good": good, "stranger": stranger, "tampered": tampered, **broken}
+
+
+def broken_build(out: Path, name: str, version: str, key: Path) -> Path:
+    """A build whose kiosk never reaches READY=1 (a mistake the operator did not catch): its main()
+    starts with BROKEN_STARTS[name]."""
+    source = out / f"{name}-source"
+    source.mkdir(parents=True)
     shutil.copy(REPO / "pyproject.toml", source)
-    for folder in ("contract", "kiosk", "training", "analysis", "onnx_models"):
+    for folder in ("contract", "kiosk", "training", "analysis", "onnx_models", "docs"):
         shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
     startup = source / "kiosk" / "startup.py"
     text = startup.read_text()
     marker = "    args = parse_args(argv)\n    try:\n        app = build_app(args)"
-    assert marker in text, "kiosk/startup.py's main() changed: update the crashing build"
-    startup.write_text(
-        text.replace(marker, '    raise SystemExit("this build crashes at start (tests/test_boot.py)")\n' + marker)
-    )
-    crashing = update_cli.build(
-        source, keys["private"], CRASHING, out / "crashing" / f"fse-update-{CRASHING}.fse-update"
-    )
-    return {"keys": keys, "good": good, "stranger": stranger, "tampered": tampered, "crashing": crashing}
+    assert marker in text, "kiosk/startup.py's main() changed: update the broken builds"
+    startup.write_text(text.replace(marker, BROKEN_STARTS[name] + marker))
+    (out / name).mkdir()
+    return update_cli.build(source, key, version, out / name / f"fse-update-{version}.fse-update")
 
 
 @contextmanager
@@ -546,7 +557,8 @@ def reported_version(machine: Machine) -> str:
 
 
 def updates(machine: Machine, report: Report, bundles: dict) -> None:
-    """Refused updates change nothing; a good one runs; a crashing one is rolled back by the booth."""
+    """Refused updates change nothing; a good one runs; one that crashes and one that hangs at start are
+    rolled back by the booth."""
     since = time.time()
     captures = query(machine, "SELECT COUNT(*), MAX(id) FROM captures")
     settings = (machine.root / "etc/fse/kiosk.toml").read_bytes()
@@ -597,9 +609,21 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         poll(lambda: update_status(machine).get("state") == "updated", 30, "the update confirmed at READY=1")
         assert update_status(machine)["message"] == f"Updated to {GOOD} (was 0.1.0)"
         assert os.readlink(machine.root / "opt/fse/current") == "b"
+        assert (machine.root / "opt/fse/docs").resolve() == machine.root / "opt/fse/b/docs"  # Documentation=
         assert not (machine.root / TRIAL_DROPIN).exists()
         save(toast_on_screen(machine, OK_TOAST, "Updated to ... on screen"), "boot-update-good.png")
         assert unit_finished(machine, unit, cursor) == "success"
+
+    # The same signed stick again (a replay): not newer than what runs, refused.
+    before, kiosk_before = snapshot(machine.root / "opt/fse"), kiosk(machine)
+    with update_stick(machine, RUN_DIR / "update-replayed.img", bundles["good"]) as (loop, unit, plugged, cursor):
+        with report.step(f"FSE-UPDATE stick, {GOOD} again (not newer) -> refused"):
+            assert unit_finished(machine, unit, cursor) == "failed"
+        refused.append(unit)
+        status = update_status(machine)
+        assert f"runs {GOOD}, offered {GOOD}: not newer" in status["message"], status
+        save(toast_on_screen(machine, WARN_TOAST, "the replayed update refused on screen"), "boot-update-replayed.png")
+        booth_unchanged(machine, before, kiosk_before, "replayed")
 
     kiosk_before = kiosk(machine)
     with update_stick(machine, RUN_DIR / "update-crashing.img", bundles["crashing"]) as (loop, unit, plugged, cursor):
@@ -614,6 +638,25 @@ def updates(machine: Machine, report: Report, bundles: dict) -> None:
         save(toast_on_screen(machine, WARN_TOAST, "back on ... on screen"), "boot-update-rolled-back.png")
     log = machine.run("journalctl", f"--since=@{int(since)}", "-u", "fse-kiosk", "--no-pager").stdout
     assert log.count("this build crashes at start") == 3, log[-3000:]  # three starts, then the rollback
+    assert not (machine.root / TRIAL_DROPIN).exists()
+
+    # A kiosk that hangs before READY=1 (never notifies, never exits): each start ends when the trial's
+    # start timeout (one watchdog window) runs out, and after three the booth goes back by itself.
+    kiosk_before, hung_since = kiosk(machine), time.time()
+    rolled_back = f"Update to {HANGING} failed to start; back on {GOOD}"
+    with update_stick(machine, RUN_DIR / "update-hanging.img", bundles["hanging"]) as (loop, unit, plugged, cursor):
+        poll(lambda: update_status(machine).get("message") == rolled_back, 300, "the booth to roll a hang back")
+        state = wait_ready(machine, kiosk_before["MainPID"], 120, "the previous version back after a hang")
+        log = machine.run("journalctl", f"--since=@{int(hung_since)}", "-u", "fse-kiosk", "--no-pager").stdout
+        ended_by = {what: log.count(what) for what in ("start operation timed out", "Watchdog timeout")}
+        report.add(
+            f"FSE-UPDATE stick (hangs before READY=1, {HANGING}) -> rolled back, {GOOD} READY=1",
+            machine.monotonic(state["ActiveEnterTimestampMonotonic"]) + machine.boot_started - plugged,
+            ", ".join(f"{what}: {n}" for what, n in ended_by.items()),
+        )
+        assert GOOD in reported_version(machine) and os.readlink(machine.root / "opt/fse/current") == "b"
+    assert log.count("this build hangs at start") == 3, log[-3000:]
+    assert ended_by["start operation timed out"] == 3, ended_by
     assert not (machine.root / TRIAL_DROPIN).exists()
 
     # What an update and a rollback leave alone: the capture log, its images, the operator's settings.

@@ -47,6 +47,23 @@ def good(keys, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def newer(keys, tmp_path_factory):
+    """A bundle of a copy of this checkout whose docs/appliance.md says it is 9.9.1's."""
+    source = tmp_path_factory.mktemp("source")
+    shutil.copy(REPO / "pyproject.toml", source)
+    for folder in ("contract", "kiosk", "training", "analysis", "onnx_models", "docs"):
+        shutil.copytree(REPO / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__", "*.png"))
+    with open(source / "docs/appliance.md", "a") as f:
+        f.write(NEWER_DOCS)
+    out = tmp_path_factory.mktemp("bundles") / "newer.fse-update"
+    cli.build(source, keys["ours"], "9.9.1", out)
+    return out
+
+
+NEWER_DOCS = "\nThese are 9.9.1's docs.\n"
+
+
 def verify(path: Path, keys) -> bundle.Manifest:
     return bundle.verify_file(path, bundle.trusted_keys(keys["trusted"]))
 
@@ -174,9 +191,9 @@ def slot_python(root: Path, slot: str, code: str) -> str:
 def test_installer_lays_out_slot_a_and_trusts_the_key(installed, keys):
     prefix = installed / "opt/fse"
     assert os.readlink(prefix / "current") == "a"
-    assert (
-        os.readlink(prefix / "venv") == "current/venv" and os.readlink(prefix / "onnx_models") == "current/onnx_models"
-    )
+    for link in ("venv", "onnx_models", "docs"):  # docs: what the units' Documentation= lines name
+        assert os.readlink(prefix / link) == f"current/{link}", link
+    assert (prefix / "a/docs/appliance.md").read_bytes() == (REPO / "docs/appliance.md").read_bytes()
     assert (prefix / "a/venv/bin/fse-update").read_text().startswith("#!/opt/fse/a/venv/bin/python\n")
     key = installed / "etc/fse/update-keys/operator.pub.pem"
     assert key.read_bytes() == keys["public"].read_bytes() and oct(key.stat().st_mode & 0o777) == "0o644"
@@ -202,10 +219,10 @@ def test_installer_moves_an_install_from_before_slots_into_slot_a(installed, tmp
     root = tmp_path / "old"
     shutil.copytree(installed, root, symlinks=True)
     prefix = root / "opt/fse"
-    for link in ("current", "venv", "onnx_models"):
+    for link in ("current", "venv", "onnx_models", "docs"):
         (prefix / link).unlink()
-    os.rename(prefix / "a/venv", prefix / "venv")
-    os.rename(prefix / "a/onnx_models", prefix / "onnx_models")
+    for folder in ("venv", "onnx_models", "docs"):
+        os.rename(prefix / "a" / folder, prefix / folder)
     (prefix / "a").rmdir()
     marker = slots.site_packages(prefix / "venv") / "left-by-the-old-install.txt"
     marker.write_text("the old venv, moved not rebuilt\n")
@@ -216,6 +233,7 @@ def test_installer_moves_an_install_from_before_slots_into_slot_a(installed, tmp
     assert os.readlink(prefix / "current") == "a" and os.readlink(prefix / "venv") == "current/venv"
     assert (slots.site_packages(prefix / "a/venv") / marker.name).is_file()
     assert (prefix / "a/onnx_models/manifest.json").is_file() and (prefix / "onnx_models/manifest.json").is_file()
+    assert os.readlink(prefix / "docs") == "current/docs" and (prefix / "a/docs/appliance.md").is_file()
     # again: the same slot, in place
     result = subprocess.run(["bash", str(INSTALLER)], env=env, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0 and "installing into slot a" in result.stdout, result.stderr
@@ -239,6 +257,8 @@ def test_a_good_update_builds_the_other_slot_and_switches(booth, good, tmp_path)
     assert said[0] == "9.9.0"
     assert Path(said[1]).is_relative_to(prefix / "b/venv") and Path(said[2]) == (prefix / "b/onnx_models").resolve()
     assert (prefix / "b/onnx_models/manifest.json").read_bytes() == (REPO / "onnx_models/manifest.json").read_bytes()
+    assert (prefix / "b/docs/appliance.md").read_bytes() == (REPO / "docs/appliance.md").read_bytes()
+    assert (prefix / "docs").resolve() == (prefix / "b/docs").resolve()  # the units' docs follow current
     said = status(booth)
     assert (
         said["state"] == "installed"
@@ -274,17 +294,20 @@ def test_the_installer_after_an_update_installs_into_the_running_slot(booth, goo
     assert (prefix / "b/venv/bin/fse-kiosk").read_text().startswith("#!/opt/fse/b/venv/bin/python\n")
 
 
-def test_confirm_ends_the_trial_and_rollback_goes_back(booth, good, tmp_path):
+def test_confirm_ends_the_trial_and_rollback_goes_back(booth, good, newer, tmp_path):
+    """...with the docs: /opt/fse/docs (the units' Documentation=) shows the running version's."""
     prefix, state = booth / "opt/fse", booth / "var/lib/fse"
     update_from_stick(str(stick_with(tmp_path, good)), state, booth)
     trial.confirm("a", "b", state, booth)
     assert not (booth / trial.TRIAL_DROPIN).exists() and status(booth)["message"] == "Updated to 9.9.0 (was 0.1.0)"
-    update_from_stick(str(stick_with(tmp_path / "again", good)), state, booth)  # b -> a now
+    update_from_stick(str(stick_with(tmp_path / "again", newer)), state, booth)  # b -> a now
     assert os.readlink(prefix / "current") == "a" and "rollback@b" in (booth / trial.TRIAL_DROPIN).read_text()
+    assert (prefix / "docs/appliance.md").read_text().endswith(NEWER_DOCS)
     trial.rollback("b", state, booth)
     assert os.readlink(prefix / "current") == "b" and not (booth / trial.TRIAL_DROPIN).exists()
+    assert (prefix / "docs/appliance.md").read_bytes() == (REPO / "docs/appliance.md").read_bytes()
     assert status(booth)["state"] == "rolled-back"
-    assert status(booth)["message"] == "Update to 9.9.0 failed to start; back on 9.9.0"
+    assert status(booth)["message"] == "Update to 9.9.1 failed to start; back on 9.9.0"
 
 
 @pytest.mark.parametrize("problem", ["tampered", "other key", "cut short", "none", "two"])
@@ -312,6 +335,127 @@ def test_a_refused_update_changes_nothing_and_says_why(booth, good, keys, tmp_pa
     assert said["detail"] == str(refused.value)  # the whole reason and its fix, for the journal
     assert said["message"] == f"Update refused ({refused.value.screen}). Nothing was changed."
     assert len(said["message"]) <= SCREEN_CHARS, said["message"]  # a toast holds three lines
+
+
+def test_versions_compare_as_versions():
+    key = bundle.version_key
+    assert key("0.10.0") > key("0.9.0") and key("10.0.0") > key("9.9.0") and key("1.0") == key("1.0.0")
+    assert key("0.1.0.1") > key("0.1.0") > key("0.0.9")
+    for malformed in ("", "v1.0", "1.0.0-rc1", "1..0", "1.0.0.0.0", " 1.0", "1.0\n", "?"):
+        with pytest.raises(BundleError, match="not a version fse-update can compare"):
+            key(malformed)
+
+
+def small_bundle(keys, tmp_path: Path, version: str, downgrade_from: str | None = None) -> Path:
+    """A bundle signed with the operator's key, of one small package: for refusals that come before its payload."""
+    out = tmp_path / f"fse-update-{version}.fse-update"
+    bundle.write_bundle(
+        out,
+        keys["ours"],
+        version,
+        {"contract": REPO / "contract"},
+        REPO / "onnx_models",
+        REPO / "docs",
+        {},
+        downgrade_from,
+    )
+    return out
+
+
+@pytest.mark.parametrize(
+    "offered, problem",
+    [("0.1.0", "the same version"), ("0.1", "the same version"), ("0.0.9", "older"), ("0.2.0-beta", None)],
+)
+def test_an_update_not_newer_than_the_running_version_is_refused(booth, keys, tmp_path, offered, problem):
+    """A stick with an old signed bundle must not put a known-bad version back (replay); the booth runs 0.1.0."""
+    prefix, state = booth / "opt/fse", booth / "var/lib/fse"
+    before = slots.snapshot(prefix)
+    with pytest.raises(BundleError) as refused:
+        update_from_stick(str(stick_with(tmp_path, small_bundle(keys, tmp_path, offered))), state, booth)
+    assert slots.snapshot(prefix) == before and not (booth / trial.TRIAL_DROPIN).exists()
+    said = status(booth)
+    assert said["state"] == "failed" and said["detail"] == str(refused.value) and len(said["message"]) <= SCREEN_CHARS
+    if problem is None:  # signed, but not a version: refused before it is compared
+        assert (
+            said["message"] == "Update refused (its version '0.2.0-beta' is not a version number). Nothing was changed."
+        )
+        return
+    assert said["message"] == (
+        f"Update refused (runs 0.1.0, offered {offered}: not newer; to go back: --downgrade-from). Nothing was changed."
+    )
+    assert f"this booth runs 0.1.0 and the stick offers {offered}, which is {problem}" in said["detail"]
+    assert f"fse-update build --key KEY --version {offered} --downgrade-from 0.1.0" in said["detail"]
+
+
+def test_a_newer_version_installs_and_going_back_needs_a_bundle_signed_for_it(booth, good, keys, tmp_path):
+    """10.0.0 is newer than 9.9.0 (as numbers; as strings it is not); going back is a bundle built with
+    --downgrade-from naming exactly the running version."""
+    prefix, state = booth / "opt/fse", booth / "var/lib/fse"
+    update_from_stick(str(stick_with(tmp_path / "1", good)), state, booth)
+    trial.confirm("a", "b", state, booth)
+    newest = cli.build(REPO, keys["ours"], "10.0.0", tmp_path / "fse-update-10.0.0.fse-update")
+    assert update_from_stick(str(stick_with(tmp_path / "2", newest)), state, booth) == "10.0.0"
+    trial.confirm("b", "a", state, booth)
+    # Signed to go back from another version than the one that runs: refused like any older one.
+    before = slots.snapshot(prefix)
+    with pytest.raises(BundleError, match="runs 10.0.0 and the stick offers 9.9.0, which is older"):
+        update_from_stick(str(stick_with(tmp_path / "3", small_bundle(keys, tmp_path, "9.9.0", "9.9.5"))), state, booth)
+    assert slots.snapshot(prefix) == before
+    back = tmp_path / "back" / "fse-update-9.9.0.fse-update"
+    back.parent.mkdir()
+    assert (
+        cli.main(
+            [
+                "build",
+                "--key",
+                str(keys["ours"]),
+                "--source",
+                str(REPO),
+                "--version",
+                "9.9.0",
+                "--downgrade-from",
+                "10.0.0",
+                "--out",
+                str(back),
+            ]
+        )
+        == 0
+    )
+    assert update_from_stick(str(stick_with(tmp_path / "4", back)), state, booth) == "9.9.0"
+    assert os.readlink(prefix / "current") == "b" and "going back on purpose" in status(booth)["detail"]
+    # The operator's build refuses what no booth could compare.
+    for flags in (["--version", "9.9.0-rc1"], ["--version", "9.9.0", "--downgrade-from", "latest"]):
+        assert cli.main(["build", "--key", str(keys["ours"]), "--source", str(REPO), "--out", str(back), *flags]) == 2
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0, reason="a small tmpfs for /opt/fse needs root (mount); the boot test's CI has it"
+)
+def test_a_full_disk_refuses_the_update_cleans_up_and_the_next_one_installs(booth, good, tmp_path):
+    """/opt/fse on a tmpfs with room for the bundle but not for a copy of the running slot: ENOSPC
+    while the slot is built is refused with the room there is, and leaves nothing behind."""
+    prefix, state = booth / "opt/fse", booth / "var/lib/fse"
+    os.rename(prefix, tmp_path / "opt-fse")
+    prefix.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1G,mode=0755", "fse-test-full", prefix], check=True)
+    try:
+        shutil.copytree(tmp_path / "opt-fse", prefix, symlinks=True, dirs_exist_ok=True)
+        room = 3 * good.stat().st_size  # the payload copied and unpacked, then no room to copy the venv
+        size = shutil.disk_usage(prefix).used + room
+        subprocess.run(["mount", "-o", f"remount,size={size}", prefix], check=True)
+        before = slots.snapshot(prefix)
+        with pytest.raises(slots.SlotError, match="the booth's disk is full") as refused:
+            update_from_stick(str(stick_with(tmp_path / "1", good)), state, booth)
+        assert slots.snapshot(prefix) == before and not (booth / trial.TRIAL_DROPIN).exists()
+        assert sorted(p.name for p in prefix.iterdir()) == ["a", "current", "docs", "onnx_models", "venv"]
+        said = status(booth)
+        assert said["message"] == "Update refused (the booth's disk is full). Nothing was changed."
+        assert said["detail"] == str(refused.value) and "MB free in /opt/fse, an update needs about" in said["detail"]
+        subprocess.run(["mount", "-o", "remount,size=1G", prefix], check=True)
+        assert update_from_stick(str(stick_with(tmp_path / "2", good)), state, booth) == "9.9.0"
+        assert os.readlink(prefix / "current") == "b" and status(booth)["state"] == "installed"
+    finally:
+        subprocess.run(["umount", prefix], check=True)
 
 
 def test_the_watchdog_window_is_read_as_systemctl_prints_it():

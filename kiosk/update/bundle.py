@@ -4,7 +4,13 @@
 
 The signature covers MAGIC, the length and the manifest; the manifest names the payload's size and
 SHA-256, so one signature covers every byte. The payload is a gzipped tar: `packages/<name>/...`
-(the Python packages the installer puts into the venv) and `onnx_models/...`.
+(the Python packages the installer puts into the venv), `onnx_models/...` and `docs/*.md` (the docs
+the units' Documentation= lines name; each slot has its own).
+
+Versions are numbers and dots ("0.10.0" is newer than "0.9.0"): the booth installs only a version
+newer than the one it runs, so an old signed bundle (a known-bad version) cannot be put back with a
+stick. Going back on purpose is signed too: `downgrade_from` in the manifest names the one version
+the bundle may replace although it is not newer (`fse-update build --downgrade-from`).
 
 Reading is in the order an attacker cannot exploit: the header and signature are read and checked
 against the booth's keys before a byte of the manifest is parsed; then the payload is copied to the
@@ -22,6 +28,7 @@ import hashlib
 import io
 import json
 import os
+import re
 import struct
 import tarfile
 import time
@@ -36,6 +43,11 @@ MAX_MANIFEST = 64 * 1024
 SIGNATURE_SIZE = 64
 KEY_DIR = Path("/etc/fse/update-keys")
 CHUNK = 1 << 20
+DOCS_FOLDER = "docs"
+PAYLOAD_FOLDERS = ("packages", MODELS_FOLDER, DOCS_FOLDER)
+"""The payload's top-level folders; nothing else is unpacked."""
+VERSION = re.compile(r"\d{1,9}(\.\d{1,9}){0,3}")
+"""What a bundle's version may be: one to four numbers with dots, as pyproject.toml's (0.1.0)."""
 
 
 class BundleError(Exception):
@@ -58,6 +70,7 @@ class Manifest:
     scripts: dict  # console script name -> "module:function", as pyproject.toml's [project.scripts]
     signed_by: str  # the key file on the booth that verified it
     header_size: int  # where the payload starts in the bundle file
+    downgrade_from: str | None = None  # the one running version this bundle may replace though not newer
 
     @classmethod
     def parse(cls, data: bytes, signed_by: str, header_size: int) -> Manifest:
@@ -77,9 +90,21 @@ class Manifest:
                 scripts={str(k): str(v) for k, v in fields["scripts"].items()},
                 signed_by=signed_by,
                 header_size=header_size,
+                downgrade_from=None if fields.get("downgrade_from") is None else str(fields["downgrade_from"]),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as e:
             raise BundleError(f"the bundle's manifest is signed but not readable ({e!r}); build it again") from None
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """A version as numbers to compare: "0.10.0" > "0.9.0", "1.0" == "1.0.0". BundleError if it is not one."""
+    if not VERSION.fullmatch(version):
+        raise BundleError(
+            f"{version!r} is not a version fse-update can compare: one to four numbers with dots, e.g. 0.2.0",
+            f"its version {version[:20]!r} is not a version number",
+        )
+    numbers = [int(n) for n in version.split(".")]
+    return tuple(numbers + [0] * (4 - len(numbers)))
 
 
 # -- keys ---------------------------------------------------------------------------------------------
@@ -146,8 +171,8 @@ def trusted_keys(key_dir: Path = KEY_DIR) -> dict[str, object]:
 # -- writing ------------------------------------------------------------------------------------------
 
 
-def _payload(packages: dict[str, Path], models: Path) -> bytes:
-    """The gzipped tar of the packages and models; owners root, times and order fixed (same input, same bytes)."""
+def _payload(packages: dict[str, Path], models: Path, docs: Path) -> bytes:
+    """The gzipped tar of the packages, models and docs; owners root, times and order fixed (same input, same bytes)."""
 
     def clean(info: tarfile.TarInfo) -> tarfile.TarInfo | None:
         if "__pycache__" in info.name or info.name.endswith(".pyc"):
@@ -163,15 +188,25 @@ def _payload(packages: dict[str, Path], models: Path) -> bytes:
         for name, path in sorted(packages.items()):
             tar.add(path, f"packages/{name}", filter=clean)
         tar.add(models, MODELS_FOLDER, filter=clean)
+        tar.add(docs, DOCS_FOLDER, recursive=False, filter=clean)
+        for doc in sorted(docs.glob("*.md")):  # the installer's docs: the pages, not their images
+            tar.add(doc, f"{DOCS_FOLDER}/{doc.name}", filter=clean)
     return out.getvalue()
 
 
 def write_bundle(
-    out: Path, private_key: Path, version: str, packages: dict[str, Path], models: Path, scripts: dict
+    out: Path,
+    private_key: Path,
+    version: str,
+    packages: dict[str, Path],
+    models: Path,
+    docs: Path,
+    scripts: dict,
+    downgrade_from: str | None = None,
 ) -> Manifest:
     """Build and sign a bundle at `out` (written beside it and renamed: never a half bundle)."""
     key = _load_private(private_key)
-    payload = _payload(packages, models)
+    payload = _payload(packages, models, docs)
     manifest = json.dumps(
         {
             "format": FORMAT,
@@ -179,6 +214,7 @@ def write_bundle(
             "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "payload": {"size": len(payload), "sha256": hashlib.sha256(payload).hexdigest()},
             "scripts": scripts,
+            "downgrade_from": downgrade_from,
         },
         indent=1,
     ).encode()
@@ -295,7 +331,7 @@ def unpack_payload(payload: Path, dest: Path) -> None:
     with tarfile.open(payload, "r:gz") as tar:
         for member in tar:
             path = PurePosixPath(member.name)
-            if path.is_absolute() or ".." in path.parts or path.parts[0] not in ("packages", MODELS_FOLDER):
+            if path.is_absolute() or ".." in path.parts or path.parts[0] not in PAYLOAD_FOLDERS:
                 raise BundleError(f"the bundle holds {member.name!r}, outside what an update may write")
             target = dest / path
             if member.isdir():

@@ -3,6 +3,7 @@
 On the operator's machine (a checkout with the exported models in onnx_models/):
     fse-update keygen ~/fse-update-key.pem             # once: the private key, and its .pub.pem for the booths
     fse-update build --key ~/fse-update-key.pem        # fse-update-<version>.fse-update from this checkout
+    fse-update build --key K --version 0.2.0 --downgrade-from 0.3.0   # going back on purpose: replaces only 0.3.0
     fse-update verify fse-update-0.2.0.fse-update --keys DIR   # check a bundle against public keys
 
 On the booth (root's units; by hand as root too):
@@ -41,9 +42,10 @@ def _pyproject(source: Path) -> dict:
         return tomllib.load(f)
 
 
-def build(source: Path, key: Path, version: str | None, out: Path | None) -> Path:
+def build(source: Path, key: Path, version: str | None, out: Path | None, downgrade_from: str | None = None) -> Path:
     """A bundle of the checkout's packages (pyproject's [tool.setuptools.packages.find], as the
-    installer puts them into the venv), its onnx_models/ and the kiosk's console scripts."""
+    installer puts them into the venv), its onnx_models/, docs/*.md and the kiosk's console scripts.
+    `downgrade_from`: the one version the bundle may replace on a booth although it is not newer."""
     project = _pyproject(source)
     names = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
     packages = {name: source / name for name in names}
@@ -53,11 +55,20 @@ def build(source: Path, key: Path, version: str | None, out: Path | None) -> Pat
     models = source / MODELS_FOLDER
     if not (models / "manifest.json").is_file():
         raise bundle.BundleError(f"{models} has no manifest.json: export the models first (fse-train export)")
+    docs = source / bundle.DOCS_FOLDER
+    if not list(docs.glob("*.md")):
+        raise bundle.BundleError(f"{docs} has no *.md: is {source} the checkout?")
     scripts = {k: v for k, v in project["project"]["scripts"].items() if v.startswith("kiosk.")}
     version = version or project["project"]["version"]
+    for checked in (version, downgrade_from):  # a booth refuses what it cannot compare: refuse it here first
+        if checked is not None:
+            bundle.version_key(checked)
     out = out or Path(f"fse-update-{version}.fse-update")
-    manifest = bundle.write_bundle(out, key, version, packages, models, scripts)
-    print(f"{out}: version {manifest.version}, payload {manifest.payload_size / 1e6:.1f} MB, signed with {key}")
+    manifest = bundle.write_bundle(out, key, version, packages, models, docs, scripts, downgrade_from)
+    going_back = f", may replace {downgrade_from} (going back)" if downgrade_from else ""
+    print(
+        f"{out}: version {manifest.version}{going_back}, payload {manifest.payload_size / 1e6:.1f} MB, signed with {key}"
+    )
     return out
 
 
@@ -71,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", type=Path, default=Path("."), help="the checkout (default: here)")
     p.add_argument("--version", help="the version the booth will report (default: pyproject.toml's)")
     p.add_argument("--out", type=Path, help="the bundle file (default: fse-update-<version>.fse-update)")
+    p.add_argument(
+        "--downgrade-from",
+        metavar="VERSION",
+        help="go back on purpose: a booth running exactly VERSION installs this bundle although it is not newer",
+    )
     p = commands.add_parser("verify", help="check a bundle's signature and contents")
     p.add_argument("bundle", type=Path)
     p.add_argument("--keys", type=Path, default=bundle.KEY_DIR, help="folder of trusted *.pem (default: the booth's)")
@@ -105,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             public = bundle.generate_key(args.key)
             print(f"private key {args.key} (keep it off the booth), public key {public} (for FSE_UPDATE_KEYS)")
         elif args.command == "build":
-            build(args.source, args.key, args.version, args.out)
+            build(args.source, args.key, args.version, args.out, args.downgrade_from)
         elif args.command == "verify":
             manifest = bundle.verify_file(args.bundle, bundle.trusted_keys(args.keys))
             print(

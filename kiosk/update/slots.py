@@ -2,19 +2,23 @@
 
     /opt/fse/a/venv          the kiosk's venv: its code (contract, kiosk, ...) and runtime dependencies
     /opt/fse/a/onnx_models   its models (found beside the venv: contract.models.shipped_models_dir)
+    /opt/fse/a/docs          its docs (*.md), which the units' Documentation= lines name
     /opt/fse/b/...           the other slot: the previous version, or the next one being installed
     /opt/fse/current -> a    what the units run (/opt/fse/current/venv/bin/fse-kiosk); switched by
                              rename(2), so a reader sees the old link or the new one, never none
-    /opt/fse/venv, /opt/fse/onnx_models -> current/...   the paths from before slots, for people
+    /opt/fse/venv, /opt/fse/onnx_models, /opt/fse/docs -> current/...   the paths from before slots,
+                             for people and units: they follow an update and a rollback
 
 An update is built in /opt/fse/.<slot>.new beside the slots: the running slot's venv copied (the
-runtime dependencies), the bundle's packages and models put in, console scripts written for the
-new slot's python, synced, then renamed over the inactive slot. The running slot is never written.
+runtime dependencies), the bundle's packages, models and docs put in, console scripts written for
+the new slot's python, synced, then renamed over the inactive slot. The running slot is never written;
+a full disk stops the copy at once (DiskFull) and the half-built slot is removed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -22,6 +26,8 @@ from pathlib import Path
 
 from contract.models import MODELS_FOLDER
 from kiosk.durable import fsync_dir
+
+from .bundle import DOCS_FOLDER
 
 PREFIX = Path("/opt/fse")
 SLOTS = ("a", "b")
@@ -32,6 +38,20 @@ DIST = "fashion_space_explorer"
 
 class SlotError(Exception):
     """The slots are not as an update needs them; the message says what to do."""
+
+
+class DiskFull(SlotError):
+    """No room left (ENOSPC) while a slot was built; not an OSError, so shutil.copytree, which collects
+    OSErrors and goes on with the next file, stops at the first."""
+
+
+def _copy_until_full(source: str, dest: str) -> str:
+    try:
+        return shutil.copy2(source, dest)
+    except OSError as e:
+        if e.errno == errno.ENOSPC:
+            raise DiskFull(f"no room left on the device to write {dest}") from e
+        raise
 
 
 def current_slot(prefix: Path = PREFIX) -> str:
@@ -92,7 +112,7 @@ def build_slot(prefix: Path, from_slot: str, to_slot: str, unpacked: Path, versi
         return {n for n in names if n in ours or (n.startswith(f"{DIST}-") and n.endswith(".dist-info"))}
 
     try:
-        shutil.copytree(source_venv, staging / "venv", symlinks=True, ignore=leave_out)
+        shutil.copytree(source_venv, staging / "venv", symlinks=True, ignore=leave_out, copy_function=_copy_until_full)
         site = site_packages(staging / "venv")
         for package in sorted(ours):
             os.rename(unpacked / "packages" / package, site / package)
@@ -116,6 +136,7 @@ def build_slot(prefix: Path, from_slot: str, to_slot: str, unpacked: Path, versi
                         script.write_text(new + text[len(old) :])
         write_scripts(bin_dir, new[2:], scripts)
         os.rename(unpacked / MODELS_FOLDER, staging / MODELS_FOLDER)
+        os.rename(unpacked / DOCS_FOLDER, staging / DOCS_FOLDER)
         os.sync()  # the whole slot on disk before it can be switched to
         shutil.rmtree(prefix / to_slot, ignore_errors=True)
         os.rename(staging, prefix / to_slot)

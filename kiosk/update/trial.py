@@ -11,6 +11,10 @@ starts the rollback unit, which runs the *previous* slot's fse-update: the versi
 never trusted to undo itself. READY=1 runs ExecStartPost, the previous slot's `fse-update confirm`,
 which ends the trial (the drop-in goes, the start limit with it). The trial survives a reboot: the
 drop-in is in /etc.
+
+A hang before READY=1 is ended by the start timeout, not the watchdog: systemd arms WatchdogSec=
+only when the start ends (READY=1) or at a first WATCHDOG=1. The boot test measured it: three
+"start operation timed out", then the rollback (docs/appliance.md has the figures).
 """
 
 from __future__ import annotations
