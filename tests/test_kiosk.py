@@ -20,7 +20,7 @@ import pytest
 
 from kiosk.app import GIL_SWITCH_S
 from kiosk.headless import settle, wait_for
-from kiosk.render_schedule import PREVIEW_POSITIONS
+from kiosk.render.schedule import PREVIEW_POSITIONS
 from kiosk.startup import build_app, main, parse_args
 
 SIZE = "1280x720"  # the full layout, scaled: smaller renders keep the suite quick
@@ -278,7 +278,7 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     thread otherwise waits out a render's time slice, which showed as 25-35 ms frames."""
     import os
 
-    from kiosk import render
+    from kiosk.render import threads
 
     app = make_app()
     design = [t for t in app.renders.design_renderer.threads + app.renders.preview_renderer.threads if t.is_alive()]
@@ -295,8 +295,8 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
         assert sys.getswitchinterval() == GIL_SWITCH_S < switch  # the UI thread gets the GIL back sooner
     finally:
         sys.setswitchinterval(switch)
-    assert all(nice(t) == min(19, ui + render.WORKER_NICE) for t in design)
-    assert all(nice(t) == min(19, ui + render.BACKGROUND_NICE) for t in background)
+    assert all(nice(t) == min(19, ui + threads.WORKER_NICE) for t in design)
+    assert all(nice(t) == min(19, ui + threads.BACKGROUND_NICE) for t in background)
     assert os.getpriority(os.PRIO_PROCESS, 0) == ui
 
 
@@ -477,7 +477,7 @@ def test_corrupt_model_shows_a_full_screen_message_and_exits_nonzero(tmp_path, c
 
 def test_screenshot_command_writes_the_full_layout(tmp_path, shipped_models):
     """Every area drawn, and the hero is the design for --z (compared with a render of that z)."""
-    from kiosk.render import plain_rgb
+    from kiosk.render.image import plain_rgb
     from kiosk.ui.theme import Layout
 
     out = tmp_path / "shot.png"

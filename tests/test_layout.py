@@ -127,7 +127,7 @@ def test_the_import_check_catches_what_it_is_for(tmp_path):
     """Breakages planted in a copy of the layout (the ones that once passed every test): each is named."""
     (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
     planted = {
-        "kiosk/render.py": "import numpy\nimport torch\nimport training.train\n",
+        "kiosk/render/design.py": "import numpy\nimport torch\nimport training.train\n",
         "kiosk/ui/map_view.py": "from . import theme\n\n\ndef later():\n    from analysis import stats\n",
         "kiosk/models.py": "import importlib\nimportlib.import_module('training.export')\n",
         "analysis/stats.py": "import training.cppn_vae\nfrom kiosk.models import FashionModels\n",
@@ -142,8 +142,8 @@ def test_the_import_check_catches_what_it_is_for(tmp_path):
     assert sum(files.values()) == len(planted)
     found = {(b.split(":")[0], b.split(" imports ")[1].split(" (")[0]) for b in broken}
     assert found == {
-        ("kiosk/render.py", "torch"),
-        ("kiosk/render.py", "training.train"),
+        ("kiosk/render/design.py", "torch"),
+        ("kiosk/render/design.py", "training.train"),
         ("kiosk/ui/map_view.py", "analysis"),
         ("kiosk/ui/map_view.py", "analysis.stats"),
         ("kiosk/models.py", "training.export"),
@@ -227,3 +227,16 @@ def test_importorskip_fails_when_every_extra_was_installed(tmp_path, full_instal
         assert "broken install" in run.stdout
     else:
         assert run.returncode == 0 and "2 skipped" in summary, run.stdout
+
+
+KIOSK_MAX_LINES = 500
+"""A kiosk module a newcomer can read in one sitting; a longer one is doing more than one job (issue 22)."""
+
+
+def test_no_kiosk_module_is_over_500_lines():
+    long = {
+        path.relative_to(ROOT).as_posix(): lines
+        for path in python_files(ROOT / "kiosk")
+        if (lines := len(path.read_text().splitlines())) > KIOSK_MAX_LINES
+    }
+    assert not long, f"over {KIOSK_MAX_LINES} lines, split by job: {long}"
