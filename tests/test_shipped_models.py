@@ -79,6 +79,34 @@ def test_shipped_jumps_land_on_garments_inside_the_frame(models_dir):
     assert framing_figures(s.generate_many(u[:200], 100))[FRAMED_KEY] >= 0.98
 
 
+def test_the_jump_figures_land_where_the_kiosk_lands(models_dir):
+    """Issue 23: the kiosk judged a jump's proposals on its view's square (1.08) and the exporter's
+    figures on the training square (1.0), so in the figures 428 of 3000 jumps landed on another
+    proposal than at the booth. Now the figures take the kiosk's landing: the booth's explorer, wired
+    as the App wires it, and the figures land on the same proposal of the same proposals."""
+    from contract.jumps import JUMP_PROPOSALS, choose_landings, jump_proposals
+    from kiosk.explorer import Explorer, ExplorerState, clamp
+    from training.quality import jump_landings, on_photos_square
+
+    booth = FashionModels.load(models_dir)
+    explorer = Explorer(ExplorerState(z=np.zeros(8)), [], 1.0, rng=np.random.default_rng(4), landing=booth.jump_landing)
+    same_draws, drawn, at_booth = np.random.default_rng(4), [], []
+    for _ in range(150):
+        drawn.append(jump_proposals(same_draws, JUMP_PROPOSALS))  # what the explorer draws next
+        explorer.jump()
+        at_booth.append(explorer.state.z)
+    proposed = np.stack(drawn).astype(np.float32)
+    landed = jump_landings(FashionModels.unverified(models_dir), proposed)
+    np.testing.assert_array_equal(np.stack(at_booth), [clamp(p[i]) for p, i in zip(proposed, landed)])
+
+    # the training square's judgement, the figures' rule before, picks other proposals on some jumps
+    designs = on_photos_square(booth, proposed.reshape(-1, 8)).reshape(len(proposed), JUMP_PROPOSALS, 28, 28)
+    before = choose_landings(
+        designs, booth.classify(designs.reshape(-1, 28, 28)).reshape(len(proposed), JUMP_PROPOSALS, -1)
+    )
+    assert (before != landed).sum() >= 5, "this slice no longer tells the two rules apart"
+
+
 def test_onnx_models_stay_small(models_dir):
     total = sum(p.stat().st_size for p in models_dir.rglob("*") if p.is_file())
     assert total < 30 * 2**20

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from contract.jumps import JUMP_PROPOSALS, choose_landings
+from contract.jumps import JUMP_PROPOSALS
 from contract.latent import temper
 from contract.space import COORD_SCALE, LATENT_DIM
 from kiosk.models import FashionModels
@@ -72,15 +72,15 @@ def reconstruction_figures(s: FashionModels, images: np.ndarray, labels: np.ndar
 def jump_figures(
     s: FashionModels, photos: np.ndarray, seed: int, temperature: float = 1.0, proposals: int = JUMP_PROPOSALS
 ) -> dict:
-    """Everything measured on hyperspace jumps as the kiosk jumps: the first of `proposals` uniform
-    proposals in the sliders' [-1, 1]^8 (at the kiosk's jump_temperature) that reads as a garment
-    (contract.jumps; proposals=1: the plain uniform jump)."""
+    """Everything measured on hyperspace jumps as the kiosk jumps: of `proposals` uniform proposals in
+    the sliders' [-1, 1]^8 (at the kiosk's jump_temperature), the one the kiosk lands on
+    (`jump_landings`; proposals=1: the plain uniform jump). The landed designs are then judged on
+    the photos' square, like with like."""
     rng = np.random.default_rng(seed)
     proposed = temper(rng.uniform(-1, 1, (PR_SAMPLES, proposals, LATENT_DIM)), temperature).astype(np.float32)
-    designs = on_photos_square(s, proposed.reshape(-1, LATENT_DIM)).reshape(PR_SAMPLES, proposals, 28, 28)
-    logits = s.classify(designs.reshape(-1, 28, 28)).reshape(PR_SAMPLES, proposals, -1)
-    landed = choose_landings(designs, logits) if proposals > 1 else np.zeros(PR_SAMPLES, int)
-    u, designs, logits = (a[np.arange(PR_SAMPLES), landed] for a in (proposed, designs, logits))
+    u = proposed[np.arange(PR_SAMPLES), jump_landings(s, proposed)]
+    designs = on_photos_square(s, u)
+    logits = s.classify(designs)
     pick = rng.permutation(len(photos))
     photo_logits = s.classify(photos[pick[:PR_SAMPLES]])
     figures = {
@@ -97,6 +97,16 @@ def jump_figures(
         pr = precision_recall(photo_logits, other)
         figures["photos_vs_photos"] = {**pr, CONFIDENT_KEY: confident_share(other)}
     return figures
+
+
+def jump_landings(models: FashionModels, proposed: np.ndarray) -> np.ndarray:
+    """(J, N, 8) proposals of J jumps -> (J,) the one each lands on: the kiosk's own landing
+    (FashionModels.jump_landing: the proposals' 28 px designs on the view's square, contract.jumps'
+    rule), called jump by jump as the booth calls it, so the figures describe the designs visitors
+    land on. (Judged on the training square instead, 428 of 3000 jumps landed elsewhere.)"""
+    if proposed.shape[1] == 1:
+        return np.zeros(len(proposed), int)
+    return np.array([models.jump_landing(p) for p in proposed], int)
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_K) -> dict:
