@@ -208,8 +208,8 @@ class App:
         for watch in self.stick_news:
             toast = watch.toast(self.now)
             if toast:
-                text, level, seconds = toast
-                self.ui.status.toast(text, level, self.now, seconds)
+                text, level, seconds, slot = toast
+                self.ui.status.toast(text, level, self.now, seconds, slot)
 
     def view(self) -> ScreenView:
         """What the screen draws this frame (kiosk/ui/view.py)."""

@@ -388,6 +388,26 @@ def test_usb_export_status_becomes_a_toast(make_app, tmp_path):
     assert any("safe to remove" in t.text for t in app.ui.status.toasts)
 
 
+def test_each_usb_stick_keeps_its_own_toast(make_app, tmp_path):
+    """Two sticks exported at once: each shows its latest status, once. Toasts had no slot, so a
+    stick's "running" stayed up beside its own "done" ("don't remove" and "safe to remove" at once)
+    and, three toasts at most, pushed out another stick's "done"."""
+    from kiosk.log_export.usb import write_usb_status
+
+    app, state = make_app(), tmp_path / "state"
+    sticks = {"/dev/sdb1": "the 16 GB stick sdb1", "/dev/sdc1": "the 32 GB stick sdc1"}
+    for device, state_now in [
+        ("/dev/sdb1", "running"),
+        ("/dev/sdc1", "running"),
+        ("/dev/sdb1", "done"),
+        ("/dev/sdc1", "done"),
+    ]:
+        write_usb_status(state, state_now, "", device=device, stick=sticks[device])
+        steps(app, 40)  # one poll (POLL_S) each: a poll shows one stick's news
+    shown = [t.text for t in app.ui.status.toasts if t.until > app.now]
+    assert shown == [f"USB export finished: safe to remove {stick}" for stick in sticks.values()], shown
+
+
 def test_a_board_that_is_not_there_shows_disconnected_in_the_top_bar(make_app, tmp_path):
     """The real input hub waiting for a serial device that does not exist (a booth with the board
     unplugged): the top bar says so, in the warning colour."""
