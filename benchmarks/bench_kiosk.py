@@ -21,7 +21,7 @@ the print), settle cycles (settle -> print at the view's size) and captures with
 Before/after pairs measured in the same process (the full run only; `--quick` skips them):
 - "sweep_redraw_all": the sweep again with every widget redrawn every frame.
 - "uncapped": the settle cycles again with the final design, the print and the previews rendered
-  at the sizes they are shown (the kiosk's behaviour before the caps in kiosk/render.py); the
+  at the sizes they are shown (the kiosk's behaviour before the caps in kiosk/render/design.py); the
   peak RSS above is read before this pass, since a 720 px print alone needs ~1.1 GB.
 - idle CPU: the kiosk resting on a design, redrawing only what changed vs every frame at 60 fps.
 - trail flush: the UI thread's longest `record_trail` call with the commit on a worker thread vs

@@ -1,7 +1,7 @@
 """The models' interface: file names, input and output names, shapes and dtypes, in ONE place.
 
 The exporter (training/export.py) builds its ONNX graphs with these names and writes them into
-onnx_models/manifest.json; the kiosk (kiosk/models.py, kiosk/render.py) and the analysis call the
+onnx_models/manifest.json; the kiosk (kiosk/models.py, kiosk/render/) and the analysis call the
 sessions with them and check every loaded graph against them. Symbolic dimensions are names
 (`batch`, `height`, `width`); fixed ones are numbers.
 """

@@ -7,7 +7,7 @@ point) in kiosk/startup.py; the stop signal (SIGTERM, SIGINT) in kiosk/stop_sign
 the explorer's state and moves in kiosk/explorer.py (pure, no pygame); keys, mouse and the board
 turned into commands in kiosk/input_map.py, the commands in kiosk/commands.py; the screen and its
 widgets in kiosk/ui/ (screen.py), each redrawing its own area when its inputs change; what to render
-when in kiosk/render_schedule.py, inference on worker threads in kiosk/render.py; stepping without
+when in kiosk/render/schedule.py, inference on worker threads in kiosk/render/; stepping without
 the loop (tests, --screenshot) in kiosk/headless.py. This module is the loop, in visible phases:
 events -> update(dt) -> render requests -> draw -> wait for the frame's time -> present.
 """
@@ -125,8 +125,8 @@ class App:
         from .commands import CAPTURES_OFF, PRINTS_OFF, Commands
         from .diagnostics import DiagnosticsReport
         from .input_map import InputMap
-        from .render import RenderMetrics
-        from .render_schedule import RenderSchedule
+        from .render.metrics import RenderMetrics
+        from .render.schedule import RenderSchedule
         from .share.publish import CaptureSharing
         from .trail import TrailRecorder
         from .ui.screen import Screen
@@ -240,8 +240,8 @@ class App:
         for watch in self.stick_news:
             toast = watch.toast(self.now)
             if toast:
-                text, level, seconds = toast
-                self.ui.status.toast(text, level, self.now, seconds)
+                text, level, seconds, slot = toast
+                self.ui.status.toast(text, level, self.now, seconds, slot)
 
     def view(self) -> ScreenView:
         """What the screen draws this frame (kiosk/ui/view.py)."""

@@ -30,7 +30,7 @@ from contract.fashion_mnist import CLASS_NAMES, blend_name
 from contract.jumps import choose_landing
 from contract.latent import LatentMap, SliderIdentity, load_latent_map
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, SPACE_MODELS, sha256_file
-from contract.space import LATENT_DIM, coordinates
+from contract.space import COORD_SCALE, LATENT_DIM, coordinates
 
 from .providers import create_session
 
@@ -135,7 +135,10 @@ class FashionModels:
         providers: dict,
         landmarks: list[Landmark],
         latent: LatentMap | SliderIdentity,
+        view_scale: float | None = None,
     ):
+        """view_scale: the coordinate square's half-width the designs render on; the manifest's
+        coordinates.scale unless given (the exporter's, before it writes the manifest)."""
         self.models_dir = models_dir
         self.latent = latent
         self.manifest = manifest
@@ -145,9 +148,11 @@ class FashionModels:
         latent = manifest.get("latent", {})
         self.slider_range = tuple(latent.get("slider_range", (-1.0, 1.0)))
         self.class_names = manifest.get("classes", [])
-        self._grids: dict[tuple[int, int], np.ndarray] = {}
+        self._grids: dict[tuple[int, int, float], np.ndarray] = {}
         self._grid_lock = threading.Lock()
-        self._coord_scale = float(manifest.get("coordinates", {}).get("scale", 1.0))
+        if view_scale is None:
+            view_scale = manifest.get("coordinates", {}).get("scale", COORD_SCALE)
+        self.view_scale = float(view_scale)
         self.nonfinite_events = 0
 
     @classmethod
@@ -206,56 +211,78 @@ class FashionModels:
         return out
 
     @classmethod
-    def unverified(cls, models_dir: Path) -> "FashionModels":
-        """The encoder, generator and classifier of a folder whose manifest is not written yet: the
-        exporter measures the files it has just written (training/quality.py), then writes their
-        manifest. No checksums, no landmarks; the contract's names, classes and coordinate scale;
-        CPU sessions with a thread per core (an offline job, not the booth)."""
+    def unverified(
+        cls, models_dir: Path, latent: LatentMap | None = None, view_scale: float | None = None
+    ) -> "FashionModels":
+        """The encoder, generator and classifier of a folder whose manifest may not be written yet:
+        the exporter measures the files it has just written (training/quality.py), then writes their
+        manifest, so it passes the latent map and the view's scale it will write there. Without them
+        they are the folder's manifest's (a re-measured folder), else the identity map and the
+        training square. No checksums, no landmarks; CPU sessions with a thread per core (an
+        offline job, not the booth)."""
         models_dir = Path(models_dir)
         sessions = {
             spec.name: create_session(models_dir / spec.file, "cpu", None, os.cpu_count() or 1)[0]
             for spec in SPACE_MODELS
         }
-        written = models_dir / "manifest.json"  # a re-measured folder keeps its latent map and view's scale
+        written = models_dir / "manifest.json"
         manifest = json.loads(written.read_text()) if written.is_file() else {"classes": list(CLASS_NAMES)}
-        latent = load_latent_map(models_dir, manifest) if written.is_file() else SliderIdentity()
-        return cls(models_dir, manifest, sessions, {name: "cpu" for name in sessions}, [], latent)
+        if latent is None:
+            latent = load_latent_map(models_dir, manifest) if written.is_file() else SliderIdentity()
+        return cls(models_dir, manifest, sessions, {name: "cpu" for name in sessions}, [], latent, view_scale)
 
     # -- inference ---------------------------------------------------------------------------
-    def grid(self, width: int, height: int) -> np.ndarray:
-        """The coordinate grid for a resolution, built once and reused."""
-        key = (width, height)
+    def grid(self, width: int, height: int, scale: float | None = None) -> np.ndarray:
+        """The coordinate grid for a resolution (on the view's square unless `scale` says otherwise),
+        built once and reused."""
+        key = (width, height, self.view_scale if scale is None else float(scale))
         with self._grid_lock:
             if key not in self._grids:
-                self._grids[key] = coordinates(width, height, self._coord_scale)
+                self._grids[key] = coordinates(*key)
             return self._grids[key]
 
-    def generate(self, z: np.ndarray, width: int, height: int | None = None, rows: slice | None = None) -> np.ndarray:
+    def generate(
+        self,
+        z: np.ndarray,
+        width: int,
+        height: int | None = None,
+        rows: slice | None = None,
+        scale: float | None = None,
+    ) -> np.ndarray:
         """Slider positions z (B, 8) or (8,) -> designs (B, H, W) float32 in [0, 1]; never NaN.
 
         rows: only these rows of the (height, width) image (kiosk.render draws the full-size
-        design in bands, so a newer request can interrupt it between bands)."""
+        design in bands, so a newer request can interrupt it between bands). scale: the coordinate
+        square's half-width; the view's (what the booth shows) unless given (the exporter's figures
+        compare designs with photos on the training square, contract.space.COORD_SCALE)."""
         u = self.sanitize(np.atleast_2d(np.asarray(z, np.float32)))
-        return self.generate_z(self.latent.to_z(u), width, height, rows)
+        return self.generate_z(self.latent.to_z(u), width, height, rows, scale)
 
     def generate_z(
-        self, latent_z: np.ndarray, width: int, height: int | None = None, rows: slice | None = None
+        self,
+        latent_z: np.ndarray,
+        width: int,
+        height: int | None = None,
+        rows: slice | None = None,
+        scale: float | None = None,
     ) -> np.ndarray:
         """The generator's own latent (B, 8) -> designs (B, H, W): `generate` without the latent map
         (the reference map's points are encoder latents, contract/mapfile.py)."""
-        grid = self.grid(width, height or width)
+        grid = self.grid(width, height or width, scale)
         if rows is not None:
             grid = np.ascontiguousarray(grid[rows])
         z_name, coords_name = GENERATOR.input_names
         z = np.nan_to_num(np.atleast_2d(np.asarray(latent_z, np.float32)))
         return self._finite(self.sessions[GENERATOR.name].run(None, {z_name: z, coords_name: grid})[0])
 
-    def generate_many(self, z: np.ndarray, size: int) -> np.ndarray:
+    def generate_many(self, z: np.ndarray, size: int, scale: float | None = None) -> np.ndarray:
         """z (N, 8) -> designs (N, size, size) for thousands of designs at once (the exporter's
         figures), in batches that keep the generator's intermediates near GENERATE_BATCH_VALUES."""
-        z = np.atleast_2d(np.asarray(z, np.float32))
+        latent_z = self.latent.to_z(self.sanitize(np.atleast_2d(np.asarray(z, np.float32))))
         batch = max(1, GENERATE_BATCH_VALUES // (size * size * GENERATOR_VALUES_PER_PIXEL))
-        return np.concatenate([self.generate(z[i : i + batch], size) for i in range(0, len(z), batch)])
+        return np.concatenate(
+            [self.generate_z(latent_z[i : i + batch], size, scale=scale) for i in range(0, len(z), batch)]
+        )
 
     def encode(self, images: np.ndarray) -> np.ndarray:
         """images (B, 28, 28) in [0, 1] -> slider positions z (B, 8)."""

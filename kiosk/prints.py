@@ -60,12 +60,8 @@ def _read_png(path: Path) -> np.ndarray:
 
 
 def _open_session(path: Path, provider: str):
-    try:
-        from .providers import create_session
-    except ImportError:  # kiosk/providers.py is the one place sessions should come from
-        import onnxruntime as ort
+    from .providers import create_session  # the one place sessions are made
 
-        return ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]), "cpu"
     return create_session(path, provider, intra_op_threads=1, cpu_mem_arena=False)
 
 

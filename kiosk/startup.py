@@ -67,7 +67,7 @@ def _parse_z(text: str) -> np.ndarray:
 
 
 def _parse_size(text: str) -> str:
-    from .config import display_size_problem
+    from .config.checks import display_size_problem
 
     problem = display_size_problem(text.lower())
     if problem:
@@ -137,7 +137,7 @@ def load_kiosk_config(args: argparse.Namespace):
     """The config with the command line's overrides.
 
     `--attract-after` longer than the configured session_idle_s raises session_idle_s to match (a
-    session must outlast the attract delay, config.py's rule); a shorter one leaves it alone.
+    session must outlast the attract delay, kiosk/config/checks.py's rule); a shorter one leaves it alone.
     """
     from .config import load_config
 
@@ -212,7 +212,7 @@ def build_app(args: argparse.Namespace):
     Tests: `build_app(parse_args(["--windowed", "--joystick", "none", ...]))`. Raises KioskStartError
     after showing it full-screen (config and models) or before any screen exists (no display).
     """
-    from .config import DEFAULT_DISPLAY_SIZE, ConfigError
+    from .config.checks import DEFAULT_DISPLAY_SIZE, ConfigError
     from .ui.splash import draw_splash
 
     if args.screenshot:

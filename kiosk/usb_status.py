@@ -1,6 +1,7 @@
 """What the kiosk shows of USB exports: `fse-export --usb` (kiosk/log_export/usb.py) writes each stick's
 progress to `<state_dir>/usb-export-<partition>.json`; the kiosk polls them and shows a toast. One
-file per stick: with two sticks in at once, one's "done" must not hide the other's "running".
+file per stick and one toast slot per file: with two sticks in at once, one's "running" must neither
+hide nor replace the other's "done" or "failed", and a stick's "done" replaces its own "running".
 
     {"state": "running" | "done" | "failed", "message": "...", "device": "...", "stick": "the 16 GB stick sdb1",
      "bundle": "...", "missing_images": 0, "started_utc": "...", "finished_utc": "..."}
@@ -72,12 +73,16 @@ class StatusWatch:
         }
         self._polled = -self.POLL_S
 
-    def toast(self, now: float) -> tuple[str, str, float] | None:
-        """The toast of a new status; the files are read at most every POLL_S of `now` (seconds)."""
+    def toast(self, now: float) -> tuple[str, str, float, str] | None:
+        """(text, level, seconds, slot) of a new status; the files are read at most every POLL_S of
+        `now` (seconds). slot: the status file's name, so a newer status of the same stick (or
+        update) replaces its older toast and never another file's."""
         if now - self._polled < self.POLL_S:
             return None
         self._polled = now
-        return self._toast(self.poll())
+        news = self._news()
+        shown = self._toast(news[1]) if news else None
+        return (*shown, news[0].name) if shown else None
 
     def _read(self) -> dict[Path, bytes]:
         contents = {}
@@ -90,11 +95,16 @@ class StatusWatch:
 
     def poll(self) -> dict | None:
         """A status written since the last poll (one a poll: two sticks' news come a poll apart)."""
+        news = self._news()
+        return news[1] if news else None
+
+    def _news(self) -> tuple[Path, dict | None] | None:
+        """(its file, the status) of a status written since the last poll; None when nothing is new."""
         now = self._read()
         for path, data in now.items():
             if self._last.get(path) != data:
                 self._last[path] = data
-                return _parse(data)
+                return path, _parse(data)
         self._last = now
         return None
 

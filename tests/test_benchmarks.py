@@ -16,8 +16,8 @@ import pytest
 
 from benchmarks import __main__ as bench_main
 from benchmarks import bench_generator, bench_input, table
-from kiosk import render
 from kiosk.headless import settle
+from kiosk.render import design, image, previews
 from kiosk.startup import build_app, parse_args
 
 
@@ -119,33 +119,33 @@ def test_table_marks_targets_and_failed_suites(generator_result, tmp_path, capsy
 def test_draft_side_follows_the_measured_speed():
     """Drafts take the largest side (a multiple of 8) that renders in the budget: the biggest allowed on
     a fast generator, smaller on a slow one, never under the floor, and one slow draft moves it a little."""
-    fast = render.DraftSide(160)
+    fast = design.DraftSide(160)
     assert fast.measured(160, 3.0) == 160
-    slow = render.DraftSide(160)
+    slow = design.DraftSide(160)
     per_pixel = 20.0 / 160**2  # 20 ms at 160 px
-    fits = int(math.sqrt(render.DRAFT_BUDGET_MS / per_pixel)) // 8 * 8  # the largest multiple of 8 in budget
-    assert render.DRAFT_MIN_SIDE < fits < 160
+    fits = int(math.sqrt(design.DRAFT_BUDGET_MS / per_pixel)) // 8 * 8  # the largest multiple of 8 in budget
+    assert design.DRAFT_MIN_SIDE < fits < 160
     side = slow.measured(160, 20.0)
     assert side == fits
     for _ in range(20):
         side = slow.measured(side, per_pixel * side * side)
     assert side == fits
     # One draft twice as slow moves the smoothed cost by a quarter (SMOOTHING), not to the floor:
-    once_slow = int(math.sqrt(render.DRAFT_BUDGET_MS / (1.25 * per_pixel))) // 8 * 8
-    assert render.DRAFT_MIN_SIDE < slow.measured(side, 2 * per_pixel * side * side) == once_slow < fits
-    crawling = render.DraftSide(160)
+    once_slow = int(math.sqrt(design.DRAFT_BUDGET_MS / (1.25 * per_pixel))) // 8 * 8
+    assert design.DRAFT_MIN_SIDE < slow.measured(side, 2 * per_pixel * side * side) == once_slow < fits
+    crawling = design.DraftSide(160)
     for _ in range(10):
         crawling.measured(96, 500.0)
-    assert crawling.side == render.DRAFT_MIN_SIDE
+    assert crawling.side == design.DRAFT_MIN_SIDE
 
 
 def test_render_bands_matches_one_run(shipped_models):
     z = np.array([0.4, -0.2, 0.9, 0, -0.7, 0.1, 0.3, -1], np.float32)
     size = 200
-    assert size % (render.BAND_PIXELS // size) != 0  # a partial last band
-    banded = render.render_bands(shipped_models, z, size)
+    assert size % (image.BAND_PIXELS // size) != 0  # a partial last band
+    banded = image.render_bands(shipped_models, z, size)
     np.testing.assert_allclose(banded, shipped_models.generate(z[None], size)[0], atol=1e-5)
-    assert render.render_bands(shipped_models, z, size, stale=lambda: True) is None
+    assert image.render_bands(shipped_models, z, size, stale=lambda: True) is None
 
 
 @pytest.fixture
@@ -198,18 +198,18 @@ def test_settled_design_and_previews_render_at_the_capped_sizes(app):
     settle(app)
     renderer = app.renders.design_renderer
     frame = renderer.latest()
-    assert renderer.full_size == min(renderer.size, render.HERO_MAX_SIDE)
+    assert renderer.full_size == min(renderer.size, design.HERO_MAX_SIDE)
     view = app.ui.layout.design_image.size
     assert frame.stage == "full" and frame.image.shape[:2] == view[::-1], "at the view's own size, never scaled"
     assert app.ui.design_view.image.get_size() == view
     from training import outline
 
-    garment = (frame.image[..., 0].astype(np.float32) - render.PLAIN_BACKGROUND[0]) / (
-        render.PLAIN_GARMENT[0] - render.PLAIN_BACKGROUND[0]
+    garment = (frame.image[..., 0].astype(np.float32) - image.PLAIN_BACKGROUND[0]) / (
+        image.PLAIN_GARMENT[0] - image.PLAIN_BACKGROUND[0]
     )
     assert outline.measure(garment).width_px <= 4, "the outline drawn crisp at the view's size (issue 23)"
     thumb = app.ui.sliders.thumb(0, 0).size
-    assert app.renders.preview_renderer.size == min(thumb[0], render.PREVIEW_MAX_SIDE)
+    assert app.renders.preview_renderer.size == min(thumb[0], previews.PREVIEW_MAX_SIDE)
     assert app.ui.sliders.previews[3][2].get_size() == thumb
     assert app.prints is not None, app.prints_message  # the shipped prints are part of the repository
     app.commands.select_print(app.prints.names[1])

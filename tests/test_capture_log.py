@@ -34,7 +34,6 @@ from contract.capture_schema import (
 )
 from contract.latent import models_space
 from contract.models import shipped_models_dir
-from kiosk import render
 from kiosk.capture import faults, writer
 from kiosk.capture.exported import mark_exported
 from kiosk.capture.faults import DiskFullError
@@ -42,6 +41,7 @@ from kiosk.capture.files import QUARANTINE_DIR
 from kiosk.capture.log import CaptureLog
 from kiosk.durable import TEMP_SUFFIX
 from kiosk.png import encode_png
+from kiosk.render.capture import CAPTURE_QUEUE_MAX, CaptureWorker
 
 SPACE = models_space(shipped_models_dir())  # the latent map the shipped models' kiosk logs positions in
 
@@ -458,7 +458,7 @@ def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_p
     """Issue 12.3: 40 presses on one design used to queue 40 identical captures. The real worker
     (real ONNX renders, real log) is filled before it starts, so what is queued is deterministic."""
     log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
-    worker = render.CaptureWorker(shipped_models, None, log)
+    worker = CaptureWorker(shipped_models, None, log)
     worker.SIZE = 64  # the queueing is under test, not the render
     z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
     answers = [worker.submit(z, "none", "keyboard") for k in range(40)]
@@ -466,14 +466,14 @@ def test_capture_presses_are_debounced_per_design_and_the_queue_is_bounded(tmp_p
     assert set(answers[1:]) == {("Already saving this design.", "info")}  # acknowledged, not queued
     others = [worker.submit(np.full(8, k / 10, np.float32), "none", "keyboard") for k in range(6)]
     queued = [a for a in others if a[0] == "Capturing..."]
-    assert len(queued) == render.CAPTURE_QUEUE_MAX and others[-1][1] == "warn"  # one saving + the bound
+    assert len(queued) == CAPTURE_QUEUE_MAX and others[-1][1] == "warn"  # one saving + the bound
     worker.start()
     worker.stop()
     worker.join(timeout=120)
     results = worker.results()
-    assert len(results) == 1 + render.CAPTURE_QUEUE_MAX and all(r.capture_id for r in results)
+    assert len(results) == 1 + CAPTURE_QUEUE_MAX and all(r.capture_id for r in results)
     log.close()
-    assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 1 + render.CAPTURE_QUEUE_MAX
+    assert len(read_captures(open_db(tmp_path / DB_NAME, read_only=True))) == 1 + CAPTURE_QUEUE_MAX
 
 
 def test_one_design_is_one_capture_however_often_it_is_pressed(tmp_path, shipped_models, monkeypatch):
@@ -483,7 +483,7 @@ def test_one_design_is_one_capture_however_often_it_is_pressed(tmp_path, shipped
     real, skipped = time.monotonic, [0.0]
     monkeypatch.setattr(time, "monotonic", lambda: real() + skipped[0])
     log = CaptureLog(tmp_path, "booth-a", position_space=SPACE, disk_floor_mb=0)
-    worker = render.CaptureWorker(shipped_models, None, log).start()
+    worker = CaptureWorker(shipped_models, None, log).start()
     worker.SIZE = 64
     z = np.linspace(-0.5, 0.5, 8, dtype=np.float32)
 

@@ -14,8 +14,12 @@ from pathlib import Path
 import pytest
 
 import kiosk
-from kiosk import config as cfg
 from kiosk.config import ConfigError, KioskConfig, load_config
+from kiosk.config import load as config_load
+from kiosk.config.__main__ import main
+from kiosk.config.keys import keys
+from kiosk.config.load import CONFIG_LIMIT
+from kiosk.config.writer import to_toml
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "systemd" / "kiosk.toml.example"
@@ -26,7 +30,7 @@ def _clean_env(monkeypatch, tmp_path):
     """No stray FSE_* variable or /etc/fse/kiosk.toml from the machine leaks into a test."""
     for name in ("FSE_CONFIG", "FSE_MODELS_DIR", "FSE_STATE_DIR", "FSE_CACHE_DIR"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(cfg, "DEFAULT_CONFIG_PATH", tmp_path / "absent" / "kiosk.toml")
+    monkeypatch.setattr(config_load, "DEFAULT_CONFIG_PATH", tmp_path / "absent" / "kiosk.toml")
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -74,7 +78,7 @@ def test_file_overrides_defaults_and_env_and_overrides_win(tmp_path, monkeypatch
 
 def test_fse_config_env_and_default_path(tmp_path, monkeypatch):
     path = write(tmp_path, "[display]\nfullscreen = false\n")
-    monkeypatch.setattr(cfg, "DEFAULT_CONFIG_PATH", path)
+    monkeypatch.setattr(config_load, "DEFAULT_CONFIG_PATH", path)
     assert load_config().fullscreen is False
     other = tmp_path / "other.toml"
     other.write_text('[display]\ndisplay_size = "1280x720"\n')
@@ -84,9 +88,9 @@ def test_fse_config_env_and_default_path(tmp_path, monkeypatch):
 
 def test_example_file_lists_every_key_and_loads():
     text = EXAMPLE.read_text()
-    for f in cfg.keys():
+    for f in keys():
         assert f"{f.name} = " in text, f"{f.name} missing from {EXAMPLE}"
-    assert text == cfg.to_toml(commented=True), (
+    assert text == to_toml(commented=True), (
         "regenerate with: python -m kiosk.config --example > systemd/kiosk.toml.example"
     )
     config = load_config(EXAMPLE)
@@ -95,7 +99,7 @@ def test_example_file_lists_every_key_and_loads():
 
 def test_effective_config_round_trips(tmp_path):
     config = load_config(overrides={"provider": "cuda", "expo": 0.5, "booth_id": 'a "quoted" name'})
-    again = load_config(write(tmp_path, cfg.to_toml(config)))
+    again = load_config(write(tmp_path, to_toml(config)))
     assert dataclasses.replace(again, source="") == dataclasses.replace(config, source="")
 
 
@@ -147,9 +151,9 @@ def test_bad_environment_and_overrides(tmp_path, monkeypatch):
 
 
 def test_cli_checks_a_file(tmp_path, capsys):
-    assert cfg.main([str(write(tmp_path, '[log]\nlog_level = "debug"\n'))]) == 0
+    assert main([str(write(tmp_path, '[log]\nlog_level = "debug"\n'))]) == 0
     assert 'log_level = "debug"' in capsys.readouterr().out
-    assert cfg.main([str(write(tmp_path, "[log]\nlog_level = 3\n"))]) == 2
+    assert main([str(write(tmp_path, "[log]\nlog_level = 3\n"))]) == 2
     assert "config error" in capsys.readouterr().err
 
 
@@ -160,7 +164,7 @@ def test_config_is_frozen():
 
 def test_every_key_is_documented():
     docs = (REPO / "docs" / "appliance.md").read_text()
-    for f in cfg.keys():
+    for f in keys():
         assert f"| `[{f.metadata['section']}]` | `{f.name}` |" in docs, f"{f.name} missing from docs/appliance.md"
 
 
@@ -185,7 +189,7 @@ def test_only_a_regular_kiosk_toml_of_bounded_size_is_read(tmp_path):
     """/dev/zero used to be read until a MemoryError at 2.7 GB, a FIFO hung start-up for ever."""
     (tmp_path / "zero.toml").symlink_to("/dev/zero")
     os.mkfifo(tmp_path / "fifo.toml")
-    (tmp_path / "huge.toml").write_text("# " + "x" * (cfg.CONFIG_LIMIT + 10) + "\n")
+    (tmp_path / "huge.toml").write_text("# " + "x" * (CONFIG_LIMIT + 10) + "\n")
     for name in ("zero", "fifo"):
         result = _load_in_child(tmp_path / f"{name}.toml")
         assert result.returncode == 2 and "not a regular file" in result.stdout, (name, result.stderr[-500:])

@@ -22,7 +22,7 @@ import pytest
 
 from kiosk.app import GIL_SWITCH_S, RT_SPIN_S, SPIN_S, UI_RT_PRIORITY
 from kiosk.headless import settle, wait_for
-from kiosk.render_schedule import PREVIEW_POSITIONS
+from kiosk.render.schedule import PREVIEW_POSITIONS
 from kiosk.startup import build_app, main, parse_args
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -281,7 +281,7 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     thread otherwise waits out a render's time slice, which showed as 25-35 ms frames."""
     import os
 
-    from kiosk import render
+    from kiosk.render import threads
 
     app = make_app()
     design = [t for t in app.renders.design_renderer.threads + app.renders.preview_renderer.threads if t.is_alive()]
@@ -309,8 +309,8 @@ def test_the_booth_loop_gives_the_ui_thread_priority_over_the_renders(make_app):
     finally:
         sys.setswitchinterval(switch)
         os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
-    assert all(nice(t) == min(19, ui + render.WORKER_NICE) for t in design)
-    assert all(nice(t) == min(19, ui + render.BACKGROUND_NICE) for t in background)
+    assert all(nice(t) == min(19, ui + threads.WORKER_NICE) for t in design)
+    assert all(nice(t) == min(19, ui + threads.BACKGROUND_NICE) for t in background)
     assert os.getpriority(os.PRIO_PROCESS, 0) == ui
 
 
@@ -402,6 +402,26 @@ def test_usb_export_status_becomes_a_toast(make_app, tmp_path):
     assert any("safe to remove" in t.text for t in app.ui.status.toasts)
 
 
+def test_each_usb_stick_keeps_its_own_toast(make_app, tmp_path):
+    """Two sticks exported at once: each shows its latest status, once. Toasts had no slot, so a
+    stick's "running" stayed up beside its own "done" ("don't remove" and "safe to remove" at once)
+    and, three toasts at most, pushed out another stick's "done"."""
+    from kiosk.log_export.usb import write_usb_status
+
+    app, state = make_app(), tmp_path / "state"
+    sticks = {"/dev/sdb1": "the 16 GB stick sdb1", "/dev/sdc1": "the 32 GB stick sdc1"}
+    for device, state_now in [
+        ("/dev/sdb1", "running"),
+        ("/dev/sdc1", "running"),
+        ("/dev/sdb1", "done"),
+        ("/dev/sdc1", "done"),
+    ]:
+        write_usb_status(state, state_now, "", device=device, stick=sticks[device])
+        steps(app, 40)  # one poll (POLL_S) each: a poll shows one stick's news
+    shown = [t.text for t in app.ui.status.toasts if t.until > app.now]
+    assert shown == [f"USB export finished: safe to remove {stick}" for stick in sticks.values()], shown
+
+
 def test_a_board_that_is_not_there_shows_disconnected_in_the_top_bar(make_app, tmp_path):
     """The real input hub waiting for a serial device that does not exist (a booth with the board
     unplugged): the top bar says so, in the warning colour."""
@@ -491,7 +511,7 @@ def test_corrupt_model_shows_a_full_screen_message_and_exits_nonzero(tmp_path, c
 
 def test_screenshot_command_writes_the_full_layout(tmp_path, shipped_models):
     """Every area drawn, and the hero is the design for --z (compared with a render of that z)."""
-    from kiosk.render import plain_rgb
+    from kiosk.render.image import plain_rgb
     from kiosk.ui.theme import Layout
 
     out = tmp_path / "shot.png"

@@ -127,7 +127,7 @@ def test_the_import_check_catches_what_it_is_for(tmp_path):
     """Breakages planted in a copy of the layout (the ones that once passed every test): each is named."""
     (tmp_path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
     planted = {
-        "kiosk/render.py": "import numpy\nimport torch\nimport training.train\n",
+        "kiosk/render/design.py": "import numpy\nimport torch\nimport training.train\n",
         "kiosk/ui/map_view.py": "from . import theme\n\n\ndef later():\n    from analysis import stats\n",
         "kiosk/models.py": "import importlib\nimportlib.import_module('training.export')\n",
         "analysis/stats.py": "import training.cppn_vae\nfrom kiosk.models import FashionModels\n",
@@ -142,8 +142,8 @@ def test_the_import_check_catches_what_it_is_for(tmp_path):
     assert sum(files.values()) == len(planted)
     found = {(b.split(":")[0], b.split(" imports ")[1].split(" (")[0]) for b in broken}
     assert found == {
-        ("kiosk/render.py", "torch"),
-        ("kiosk/render.py", "training.train"),
+        ("kiosk/render/design.py", "torch"),
+        ("kiosk/render/design.py", "training.train"),
         ("kiosk/ui/map_view.py", "analysis"),
         ("kiosk/ui/map_view.py", "analysis.stats"),
         ("kiosk/models.py", "training.export"),
@@ -227,3 +227,95 @@ def test_importorskip_fails_when_every_extra_was_installed(tmp_path, full_instal
         assert "broken install" in run.stdout
     else:
         assert run.returncode == 0 and "2 skipped" in summary, run.stdout
+
+
+KIOSK_MAX_LINES = 500
+"""A kiosk module a newcomer can read in one sitting; a longer one is doing more than one job (issue 22)."""
+
+
+def test_no_kiosk_module_is_over_500_lines():
+    long = {
+        path.relative_to(ROOT).as_posix(): lines
+        for path in python_files(ROOT / "kiosk")
+        if (lines := len(path.read_text().splitlines())) > KIOSK_MAX_LINES
+    }
+    assert not long, f"over {KIOSK_MAX_LINES} lines, split by job: {long}"
+
+
+SESSION_MAKERS = {"kiosk/providers.py"}
+"""onnxruntime sessions are made in one place: the providers, their fallbacks and options."""
+SESSION_OPENERS = {
+    "kiosk/providers.py": "its own command line checks a model on a provider",
+    "kiosk/models.py": "FashionModels: the encoder, generator and classifier, for the kiosk and the exporter's figures",
+    "kiosk/prints.py": "Prints: the print network, a model of its own",
+    "training/prints/export.py": "the print graph's parity with PyTorch, right after its export",
+}
+SPACE_MODEL_NAMES = {
+    "kiosk/models.py": "calls its sessions by the contract's names",
+    "training/export.py": "names the graphs' inputs and outputs as it writes them",
+}
+"""Who may feed a space model by its contract names (contract.models ENCODER / GENERATOR /
+CLASSIFIER .input_names, .output_names): anyone else doing it is running the models its own way."""
+NOT_RUNTIME = ("tests", "benchmarks")
+"""Tests open freshly exported files directly to check the files; benchmarks time raw sessions
+against the kiosk's options."""
+
+
+def session_violations(root: Path) -> list[str]:
+    """Every place under `root` (tests and benchmarks aside) that makes an onnxruntime session, opens
+    one through kiosk.providers, or calls a space model by its contract names, outside the files
+    allowed to."""
+    broken = []
+    for path in python_files(root):
+        where = path.relative_to(root).as_posix()
+        if where.split("/")[0] in NOT_RUNTIME:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            called = node.func if isinstance(node, ast.Call) else None
+            name = getattr(called, "attr", getattr(called, "id", None))
+            if name == "InferenceSession" and where not in SESSION_MAKERS:
+                broken.append(f"{where}:{node.lineno} makes an onnxruntime session (only kiosk/providers.py does)")
+            if name == "create_session" and where not in SESSION_OPENERS:
+                broken.append(
+                    f"{where}:{node.lineno} opens a session of its own (the space models: kiosk.models.FashionModels)"
+                )
+            if (
+                isinstance(node, ast.Attribute)
+                and node.attr in ("input_names", "output_names")
+                and isinstance(node.value, ast.Name)
+                and node.value.id in ("ENCODER", "GENERATOR", "CLASSIFIER")
+                and where not in SPACE_MODEL_NAMES
+            ):
+                broken.append(f"{where}:{node.lineno} runs {node.value.id} itself (use kiosk.models.FashionModels)")
+    return sorted(set(broken))
+
+
+def test_one_wrapper_opens_and_runs_the_space_models():
+    """training/quality.py had a second wrapper of the encoder, generator and classifier
+    (SpaceSessions), so the exporter's figures came from other code than the booth's."""
+    assert not session_violations(ROOT), "\n".join(session_violations(ROOT))
+
+
+def test_the_session_check_catches_a_second_wrapper(tmp_path):
+    """The wrapper that once lived in training/quality.py, and raw sessions, planted in a copy: each is named."""
+    planted = {
+        "training/quality.py": (
+            "import os\nfrom contract.models import CLASSIFIER, GENERATOR\nfrom kiosk.providers import create_session\n"
+            "class SpaceSessions:\n    def __init__(self, d):\n"
+            "        self.generator = create_session(d / GENERATOR.file, 'cpu', None, os.cpu_count())[0]\n"
+            "    def logits(self, x):\n        return self.classifier.run(None, {CLASSIFIER.input_names[0]: x})[0]\n"
+        ),
+        "analysis/stats.py": "import onnxruntime as ort\ns = ort.InferenceSession('onnx_models/encoder.onnx')\n",
+        "kiosk/ui/map_view.py": "from onnxruntime import InferenceSession\ns = InferenceSession('x.onnx')\n",
+        "tests/test_space_model.py": "import onnxruntime\nonnxruntime.InferenceSession('generator.onnx')\n",
+    }
+    for name, text in planted.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    found = {(b.split(":")[0], int(b.split(":")[1].split(" ")[0])) for b in session_violations(tmp_path)}
+    assert found == {
+        ("training/quality.py", 6),
+        ("training/quality.py", 8),
+        ("analysis/stats.py", 2),
+        ("kiosk/ui/map_view.py", 2),
+    }, session_violations(tmp_path)

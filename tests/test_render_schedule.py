@@ -1,7 +1,7 @@
-"""kiosk/render_schedule.py without the App: what the loop asks the render workers for, and what
+"""kiosk/render/schedule.py without the App: what the loop asks the render workers for, and what
 reaches the widgets.
 
-Everything is real: the shipped models and prints, the render workers of kiosk/render.py, a
+Everything is real: the shipped models and prints, the render workers of kiosk/render/, a
 DesignView and ParameterSliders on the 1280x720 layout (renders at its sizes keep this quick), the
 RenderMetrics, an ExplorerState and a StatusBar. Only the print test loads the prints (the others
 run as a kiosk whose prints are unavailable): with prints the schedule warms them up in the
@@ -25,8 +25,9 @@ from waiting import wait_for
 
 from kiosk.explorer import ExplorerState
 from kiosk.prints import Prints
-from kiosk.render import PREVIEW_MOVING_SIDE, RenderMetrics
-from kiosk.render_schedule import ENCODE_EVERY_S, PREVIEW_POSITIONS, PREVIEWS_WHILE_MOVING_S, RenderSchedule
+from kiosk.render.metrics import RenderMetrics
+from kiosk.render.previews import PREVIEW_MOVING_SIDE
+from kiosk.render.schedule import ENCODE_EVERY_S, PREVIEW_POSITIONS, PREVIEWS_WHILE_MOVING_S, RenderSchedule
 from kiosk.ui.design_view import DesignView
 from kiosk.ui.sliders import ParameterSliders
 from kiosk.ui.status import StatusBar
@@ -238,9 +239,9 @@ def test_canvas_encodes_while_drawing_are_asked_at_most_every_encode_every_s(loo
 def test_a_worker_reads_idle_only_when_nothing_waits_and_its_last_item_is_done():
     """The mailbox's `idle` (what tests and `fse-kiosk --screenshot` wait on) changes under the
     mailbox's lock: a request put while the worker finishes the one before keeps it busy."""
-    from kiosk.render import _Mailbox
+    from kiosk.render.threads import Mailbox
 
-    box = _Mailbox()
+    box = Mailbox()
     assert box.idle.is_set()
     box.put("first")
     assert not box.idle.is_set()

@@ -178,10 +178,12 @@ def test_export_checks_parity_and_writes_the_manifest(quick_models):
         "hyperspace_jump",
         "reconstruction",
         "ripple",
+        "outline",
         "generator_per_pixel_macs",
         "targets",
     ):
         assert key in q
+    assert q["outline"]["jumps"]["shown"]["designs"] > 0 and "outline_width_jumps_1024px<=8px" in q["targets"]
     assert 0 <= q["reconstruction"]["classifier_on_reconstructions"] <= 1
     assert q["hyperspace_jump"]["frechet_logits_to_photos"] >= 0 and q["ripple"]["interior_ripple_1024"] >= 0
     assert q["targets"]["per_pixel_macs<=1.5x_v1"]

@@ -487,11 +487,11 @@ def test_the_kiosk_shows_an_update_status_written_just_before_it_started(tmp_pat
 
     write_update_status(tmp_path, "rolled-back", "Update to 9.9.1 failed to start; back on 9.9.0")
     watch = update_status_watch(tmp_path)
-    assert watch.toast(0.0) == ("Update to 9.9.1 failed to start; back on 9.9.0", "warn", 20.0)
+    assert watch.toast(0.0) == ("Update to 9.9.1 failed to start; back on 9.9.0", "warn", 20.0, UPDATE_STATUS)
     assert watch.toast(5.0) is None
     old = time.time() - 3600
     os.utime(tmp_path / UPDATE_STATUS, (old, old))
     assert update_status_watch(tmp_path).toast(0.0) is None
     write_update_status(tmp_path, "updated", "Updated to 9.9.0 (was 0.1.0)")
-    assert watch.toast(10.0) == ("Updated to 9.9.0 (was 0.1.0)", "ok", 12.0)
+    assert watch.toast(10.0) == ("Updated to 9.9.0 (was 0.1.0)", "ok", 12.0, UPDATE_STATUS)
     assert update_status_toast({"state": "nonsense", "message": "x"}) is None

@@ -33,8 +33,9 @@ from contract.fashion_mnist import CLASS_NAMES, dataset_checksum, load_split
 from contract.latent import G_LIMIT, PRIOR_FILE, U_LIMIT, LatentMap
 from contract.models import CLASSIFIER, ENCODER, GENERATOR, sha256_file
 from contract.space import LATENT_DIM, coordinates
+from kiosk.models import FashionModels
 
-from . import metrics, quality
+from . import metrics, outline, quality
 from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
@@ -143,7 +144,7 @@ def _io(path: Path) -> dict:
     }
 
 
-def check_parity(space: FashionSpace, sharpness: float, s: quality.SpaceSessions, rng: np.random.Generator) -> dict:
+def check_parity(space: FashionSpace, sharpness: float, s: FashionModels, rng: np.random.Generator) -> dict:
     """Max |onnxruntime - PyTorch| for the generator at 28x28 and 256x256 and the encoder (in z), and
     the latent map's round trip sliders -> z -> sliders."""
     wrapper = ExportGenerator(space, sharpness).eval()
@@ -153,7 +154,7 @@ def check_parity(space: FashionSpace, sharpness: float, s: quality.SpaceSessions
     for size in (28, 256):
         with torch.no_grad():
             ref = wrapper(torch.from_numpy(z), torch.from_numpy(coordinates(size, size, space.cfg.coord_scale))).numpy()
-        result[f"generator_{size}"] = float(np.abs(ref - s.generate(u, size)).max())
+        result[f"generator_{size}"] = float(np.abs(ref - s.generate(u, size, scale=space.cfg.coord_scale)).max())
     images = rng.uniform(0, 1, (4, 28, 28)).astype(np.float32)
     with torch.no_grad():
         ref = ExportEncoder(space).eval()(torch.from_numpy(images[:, None])).numpy()
@@ -203,6 +204,7 @@ def targets(q: dict, per_pixel_macs: int) -> dict:
         f"jumps_named_with_confidence>={quality.CONFIDENT}_share>=0.60": jumps[quality.CONFIDENT_KEY] >= 0.60,
         "jumps_framed_with_2%_margin>=0.99": jumps[quality.FRAMED_KEY] >= 0.99,
     }
+    t.update(outline.targets(q["outline"]))
     ref = q.get("reference")
     if ref:
         t["reconstruction_bce<=reference"] = q["reconstruction_bce_nats"] <= ref["reconstruction_bce_nats"] + 0.5
@@ -216,7 +218,7 @@ def targets(q: dict, per_pixel_macs: int) -> dict:
 
 
 def measure(
-    s: quality.SpaceSessions, test, train, seed: int, knn_train: int, recon_bce: dict | None = None
+    s: FashionModels, test, train, seed: int, knn_train: int, recon_bce: dict | None = None
 ) -> tuple[dict, np.ndarray, np.ndarray]:
     """The quality figures of one set of ONNX models (also used for `--reference`, so both compare)."""
     rng = np.random.default_rng(seed)
@@ -232,6 +234,7 @@ def measure(
         "reconstruction": figures["reconstruction"],
         "hyperspace_jump": figures["jumps"],
         "ripple": figures["ripple"],
+        "outline": outline.figures(s, test.images),
     }
     if recon_bce:
         q["reconstruction_bce_nats"] = round(recon_bce["test_bce"], 3)
@@ -307,13 +310,13 @@ def export_all(
     test, train = load_split("test", data, test_limit), load_split("train", data)
     if sharpness is None:
 
-        def sessions_at(k: float) -> quality.SpaceSessions:
+        def sessions_at(k: float) -> FashionModels:
             export_space(k)
-            return quality.SpaceSessions(out, latent, VIEW_SCALE * s_cfg.coord_scale)
+            return FashionModels.unverified(out, latent, VIEW_SCALE * s_cfg.coord_scale)
 
         sharpness, sharpness_trials = choose_sharpness(sessions_at, train, seed)
     export_space(sharpness)
-    s = quality.SpaceSessions(out, latent, VIEW_SCALE * s_cfg.coord_scale)
+    s = FashionModels.unverified(out, latent, VIEW_SCALE * s_cfg.coord_scale)
     from .train import evaluate_space
 
     recon = evaluate_space(space, torch.from_numpy(test.images))
@@ -323,7 +326,7 @@ def export_all(
     q["sharpness_trials"] = sharpness_trials
     q["generator_per_pixel_macs"] = s_cfg.per_pixel_macs()
     if reference is not None:
-        ref, _, _ = measure(quality.SpaceSessions(reference), test, train, seed, knn_train, reference_bce(reference))
+        ref, _, _ = measure(FashionModels.unverified(reference), test, train, seed, knn_train, reference_bce(reference))
         ref_quality = json.loads((reference / "manifest.json").read_text())["quality"]
         ref["generator_per_pixel_macs"] = ref_quality.get("generator_per_pixel_macs", V1_PER_PIXEL_MACS)
         q["reference"] = {"models": str(reference), **ref}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from contract.fashion_mnist import CLASS_NAMES, blend_name
+from kiosk.models import FashionModels
 
 from . import metrics, quality
 
@@ -13,7 +14,7 @@ from . import metrics, quality
 def make_landmarks(
     z_test: np.ndarray,
     labels: np.ndarray,
-    s: quality.SpaceSessions,
+    s: FashionModels,
     seed: int,
     per_class: int = 1000,
     n_blends: int = 4,
@@ -29,7 +30,7 @@ def make_landmarks(
         pts = pts[rng.permutation(len(pts))[:per_class]]
         points.append(({"name": name, "kind": "class-medoid", "class": c}, pts[metrics.medoid(pts)]))
     centres = kmeans(z_test, n_blends, rng)
-    for centre, lg in zip(centres, s.logits(s.generate(s.latent.to_sliders(centres)))):
+    for centre, lg in zip(centres, s.classify(quality.on_photos_square(s, s.latent.to_sliders(centres)))):
         top = np.argsort(-lg)[:2]
         name = blend_name(lg, {lm["name"] for lm, _ in points})  # distinct: visitors pick landmarks by name
         points.append(({"name": name, "kind": "k-means-centre", "class": int(top[0])}, centre))

@@ -1,4 +1,5 @@
-"""How good the fashion space looks, measured on the ONNX models the kiosk runs (numpy + onnxruntime).
+"""How good the fashion space looks, measured on the ONNX models the kiosk runs, through the kiosk's own
+wrapper of them (kiosk.models.FashionModels: numpy + onnxruntime).
 
 The exporter writes these figures into manifest.json `quality`; `--reference DIR` measures an older
 set of models the same way, in the same run, so before/after compare like with like; and
@@ -19,16 +20,14 @@ fails CI. The judge is the shipped classifier, never the feature net the generat
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
-from contract.jumps import JUMP_PROPOSALS, choose_landings
-from contract.latent import LatentMap, load_latent_map, temper
-from contract.models import CLASSIFIER, ENCODER, GENERATOR
-from contract.space import COORD_SCALE, LATENT_DIM, coordinates
-from kiosk.providers import create_session
+from contract.jumps import JUMP_PROPOSALS
+from contract.latent import temper
+from contract.space import COORD_SCALE, LATENT_DIM
+from kiosk.models import FashionModels
 
 from . import metrics
 
@@ -53,96 +52,61 @@ only the size differs between the two figures. (Until 2026-12-02 the 1024 px fig
 jumps; on v1 that read 0.038 where the same 24 jumps read 0.060 at both sizes: it was the sample.)"""
 
 
-class SpaceSessions:
-    """The encoder, generator and classifier of one models folder, called by their contract names, in
-    slider positions as the kiosk is. The latent map and the view's coordinate scale are the folder's
-    manifest's, or `latent` and `view_scale` when given (the exporter measures before it writes the
-    manifest). Designs are rendered on the training grid unless `scale` says otherwise."""
-
-    def __init__(self, models_dir: Path, latent: LatentMap | None = None, view_scale: float | None = None):
-        def load(spec):
-            # the kiosk's one way to open a session (kiosk/providers.py): CPU, a thread per core offline
-            return create_session(Path(models_dir) / spec.file, "cpu", None, os.cpu_count() or 1)[0]
-
-        self.encoder, self.generator, self.classifier = load(ENCODER), load(GENERATOR), load(CLASSIFIER)
-        manifest = {}
-        if latent is None or view_scale is None:
-            manifest = json.loads((Path(models_dir) / "manifest.json").read_text())
-        self.latent = latent if latent is not None else load_latent_map(models_dir, manifest)
-        coords = manifest.get("coordinates", {})
-        self.view_scale = view_scale if view_scale is not None else float(coords.get("scale", COORD_SCALE))
-
-    def encode(self, images: np.ndarray) -> np.ndarray:
-        """(N, 28, 28) -> slider positions (N, 8)."""
-        return self.latent.to_sliders(self.encode_z(images))
-
-    def encode_z(self, images: np.ndarray, batch: int = 1000) -> np.ndarray:
-        """(N, 28, 28) -> the encoder's z (N, 8)."""
-        return np.concatenate(
-            [
-                self.encoder.run(None, {ENCODER.input_names[0]: images[s : s + batch, None]})[0]
-                for s in range(0, len(images), batch)
-            ]
-        )
-
-    def generate(self, u: np.ndarray, size: int = 28, scale: float = COORD_SCALE) -> np.ndarray:
-        """Slider positions (N, 8) -> (N, size, size); batches sized to keep memory near 64 MB."""
-        z = self.latent.to_z(u)
-        batch = max(1, (1 << 24) // (size * size * 64))
-        coords = coordinates(size, size, scale)
-        z_name, c_name = GENERATOR.input_names
-        return np.concatenate(
-            [self.generator.run(None, {z_name: z[s : s + batch], c_name: coords})[0] for s in range(0, len(z), batch)]
-        )
-
-    def logits(self, designs: np.ndarray, batch: int = 1000) -> np.ndarray:
-        """(N, 28, 28) -> (N, 10)."""
-        return np.concatenate(
-            [
-                self.classifier.run(None, {CLASSIFIER.input_names[0]: designs[s : s + batch, None]})[0]
-                for s in range(0, len(designs), batch)
-            ]
-        )
+def on_photos_square(models: FashionModels, u: np.ndarray, size: int = 28) -> np.ndarray:
+    """Designs of slider positions u (N, 8) on the training square, where the photos' garments sit:
+    the figures that compare designs with photos (and the classifier that learned from them) judge
+    these; framing judges the view's own square."""
+    return models.generate_many(u, size, scale=COORD_SCALE)
 
 
-def reconstruction_figures(s: SpaceSessions, images: np.ndarray, labels: np.ndarray) -> dict:
-    recon = s.generate(s.encode(images))
+def reconstruction_figures(s: FashionModels, images: np.ndarray, labels: np.ndarray) -> dict:
+    recon = on_photos_square(s, s.encode(images))
     return {
         "images": int(len(images)),
-        "classifier_on_photos": float((s.logits(images).argmax(1) == labels).mean()),
-        "classifier_on_reconstructions": float((s.logits(recon).argmax(1) == labels).mean()),
+        "classifier_on_photos": float((s.classify(images).argmax(1) == labels).mean()),
+        "classifier_on_reconstructions": float((s.classify(recon).argmax(1) == labels).mean()),
         "edge_ratio_reconstructions": metrics.edge_energy(recon) / metrics.edge_energy(images),
     }
 
 
 def jump_figures(
-    s: SpaceSessions, photos: np.ndarray, seed: int, temperature: float = 1.0, proposals: int = JUMP_PROPOSALS
+    s: FashionModels, photos: np.ndarray, seed: int, temperature: float = 1.0, proposals: int = JUMP_PROPOSALS
 ) -> dict:
-    """Everything measured on hyperspace jumps as the kiosk jumps: the first of `proposals` uniform
-    proposals in the sliders' [-1, 1]^8 (at the kiosk's jump_temperature) that reads as a garment
-    (contract.jumps; proposals=1: the plain uniform jump)."""
+    """Everything measured on hyperspace jumps as the kiosk jumps: of `proposals` uniform proposals in
+    the sliders' [-1, 1]^8 (at the kiosk's jump_temperature), the one the kiosk lands on
+    (`jump_landings`; proposals=1: the plain uniform jump). The landed designs are then judged on
+    the photos' square, like with like."""
     rng = np.random.default_rng(seed)
     proposed = temper(rng.uniform(-1, 1, (PR_SAMPLES, proposals, LATENT_DIM)), temperature).astype(np.float32)
-    designs = s.generate(proposed.reshape(-1, LATENT_DIM)).reshape(PR_SAMPLES, proposals, 28, 28)
-    logits = s.logits(designs.reshape(-1, 28, 28)).reshape(PR_SAMPLES, proposals, -1)
-    landed = choose_landings(designs, logits) if proposals > 1 else np.zeros(PR_SAMPLES, int)
-    u, designs, logits = (a[np.arange(PR_SAMPLES), landed] for a in (proposed, designs, logits))
+    u = proposed[np.arange(PR_SAMPLES), jump_landings(s, proposed)]
+    designs = on_photos_square(s, u)
+    logits = s.classify(designs)
     pick = rng.permutation(len(photos))
-    photo_logits = s.logits(photos[pick[:PR_SAMPLES]])
+    photo_logits = s.classify(photos[pick[:PR_SAMPLES]])
     figures = {
         **metrics.class_coverage(logits[:JUMPS].argmax(1)),
         "edge_ratio": metrics.edge_energy(designs[:JUMPS]) / metrics.edge_energy(photos[:JUMPS]),
-        "frechet_logits_to_photos": metrics.frechet_distance(logits[:JUMPS], s.logits(photos[:JUMPS])),
+        "frechet_logits_to_photos": metrics.frechet_distance(logits[:JUMPS], s.classify(photos[:JUMPS])),
         **precision_recall(photo_logits, logits),
         CONFIDENT_KEY: confident_share(logits),
         "proposals_per_jump": proposals,
-        **framing_figures(s.generate(u[:FRAMING_JUMPS], FRAMING_SIZE, s.view_scale)),  # as the visitor sees them
+        **framing_figures(s.generate_many(u[:FRAMING_JUMPS], FRAMING_SIZE)),  # on the view's square, as seen
     }
     if len(photos) >= 2 * PR_SAMPLES:  # the same figures for photos against other photos: the ceiling
-        other = s.logits(photos[pick[PR_SAMPLES : 2 * PR_SAMPLES]])
+        other = s.classify(photos[pick[PR_SAMPLES : 2 * PR_SAMPLES]])
         pr = precision_recall(photo_logits, other)
         figures["photos_vs_photos"] = {**pr, CONFIDENT_KEY: confident_share(other)}
     return figures
+
+
+def jump_landings(models: FashionModels, proposed: np.ndarray) -> np.ndarray:
+    """(J, N, 8) proposals of J jumps -> (J,) the one each lands on: the kiosk's own landing
+    (FashionModels.jump_landing: the proposals' 28 px designs on the view's square, contract.jumps'
+    rule), called jump by jump as the booth calls it, so the figures describe the designs visitors
+    land on. (Judged on the training square instead, 428 of 3000 jumps landed elsewhere.)"""
+    if proposed.shape[1] == 1:
+        return np.zeros(len(proposed), int)
+    return np.array([models.jump_landing(p) for p in proposed], int)
 
 
 def precision_recall(real: np.ndarray, fake: np.ndarray, k: int = PR_K) -> dict:
@@ -214,12 +178,12 @@ def framing_figures(designs: np.ndarray, margin: float = FRAMING_MARGIN) -> dict
     }
 
 
-def ripple_figures(s: SpaceSessions, seed: int) -> dict:
+def ripple_figures(s: FashionModels, seed: int) -> dict:
     z = np.random.default_rng(seed).uniform(-1, 1, (RIPPLE_JUMPS, LATENT_DIM)).astype(np.float32)
-    return {f"interior_ripple_{size}": metrics.interior_ripple(s.generate(z, size)) for size in RIPPLE_SIZES}
+    return {f"interior_ripple_{size}": metrics.interior_ripple(on_photos_square(s, z, size)) for size in RIPPLE_SIZES}
 
 
-def space_quality(s: SpaceSessions, images: np.ndarray, labels: np.ndarray, seed: int = 7, ripple: bool = True) -> dict:
+def space_quality(s: FashionModels, images: np.ndarray, labels: np.ndarray, seed: int = 7, ripple: bool = True) -> dict:
     """All of the above for one set of models, on the given test photos."""
     figures = {"reconstruction": reconstruction_figures(s, images, labels), "jumps": jump_figures(s, images, seed + 1)}
     if ripple:
@@ -325,7 +289,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     test = load_split("test", args.data)
-    figures = jump_figures(SpaceSessions(args.models), test.images, args.seed + 1, args.temperature, args.proposals)
+    figures = jump_figures(
+        FashionModels.unverified(args.models), test.images, args.seed + 1, args.temperature, args.proposals
+    )
     print(json.dumps(figures, indent=1))
     return 0
 

@@ -38,7 +38,7 @@ class DesignView(Widget):
         return image if self.pixel_format is not None else image.copy()  # its own pixels, not a view of bytes
 
     def show(self, frame) -> None:
-        """A finished render (kiosk.render.DesignFrame) becomes the image on screen."""
+        """A finished render (kiosk.render.design.DesignFrame) becomes the image on screen."""
         self.image = frame.shown if frame.shown is not None else self.make_image(frame.image)
         self.stage, self.seq = frame.stage, frame.seq
         # Drafts carry no guess: "looks like" hides while the design moves rather than name the one

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pygame
 
-from ..render_schedule import PREVIEW_POSITIONS
+from ..render.schedule import PREVIEW_POSITIONS
 from . import actions, canvas, design_view, diagnostics, map_view, print_selector, sliders, status
 from .landmarks import LandmarkStrip
 from .share_card import ShareCard

@@ -31,7 +31,7 @@ class ParameterSliders(Widget):
     def make_previews(self, images: np.ndarray) -> list[list[pygame.Surface]]:
         """A preview batch, grey uint8 (8, N, s, s), as the thumbs' surfaces: one surface for all of
         them, scaled once, cut into thumbs. Runs on the preview worker (PreviewRenderer's `prepare`)."""
-        from ..render import plain_rgb
+        from ..render.image import plain_rgb
 
         n = len(self.positions)
         size = images.shape[-1]
@@ -46,7 +46,7 @@ class ParameterSliders(Widget):
         return [[surface.subsurface((j * thumb[0], k * thumb[1], *thumb)) for j in range(n)] for k in range(LATENT_DIM)]
 
     def show_previews(self, frame) -> None:
-        """A finished preview batch (kiosk.render.PreviewFrame) becomes the strips."""
+        """A finished preview batch (kiosk.render.previews.PreviewFrame) becomes the strips."""
         self.previews = frame.shown if frame.shown is not None else self.make_previews(frame.images)
         self.preview_seq = frame.seq
 

@@ -18,7 +18,8 @@ class Toast:
     text: str
     kind: str  # "ok", "warn" or "info"
     until: float
-    slot: str = ""  # a toast replaces the one before it in its slot: "capture" goes "Capturing..." -> "Saved #0042"
+    slot: str = ""  # a toast replaces the one before it in its slot: "capture" goes "Capturing..." -> "Saved #0042",
+    # a stick's status file (usb-export-sdb1.json) "running" -> "done"
 
 
 class StatusBar(Widget):

@@ -57,11 +57,11 @@ def export_graph(path: Path) -> None:
 
 
 def parity(path: Path, design: torch.Tensor, tile: torch.Tensor) -> float:
-    import onnxruntime as ort
+    from kiosk.providers import create_session  # the one place sessions are made
 
     with torch.no_grad():
         ref = PrintGraph().eval()(design, tile)
-    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    session = create_session(path, "cpu")[0]
     got = session.run(None, {"design": design.numpy(), "tile": tile.numpy()})
     return float(max(np.abs(g - r.numpy()).max() for g, r in zip(got, ref)))
 

@@ -1,4 +1,4 @@
-"""The loop's side of the render workers (kiosk/render.py): what to ask them for each frame, and
+"""The loop's side of the render workers (kiosk/render/): what to ask them for each frame, and
 their finished work handed to the widgets that show it.
 
     renders = RenderSchedule(models, prints, capture_log, design_view, sliders, metrics)
@@ -19,23 +19,27 @@ import time
 
 import numpy as np
 
-from . import render
-from .commands import CAPTURE_FAILED, CAPTURE_SLOT, CAPTURE_WAIT_S
-from .ui.status import TOAST_S
+from ..commands import CAPTURE_FAILED, CAPTURE_SLOT, CAPTURE_WAIT_S
+from ..ui.status import TOAST_S
+from .capture import CaptureWorker
+from .design import DesignRenderer
+from .metrics import RenderMetrics
+from .previews import PreviewRenderer
+from .threads import BACKGROUND_NICE, WORKER_NICE, lower_priority
 
 log = logging.getLogger("kiosk")
 
 PREVIEW_POSITIONS = np.linspace(-1.0, 1.0, 7).astype(np.float32)
 """Slider positions shown in each preview strip (7 per parameter; the ends are the range's ends)."""
 DRAFT_SIZE = 160
-"""The largest draft side while moving (render.DraftSide picks the largest that renders in
-render.DRAFT_BUDGET_MS: ~80 px on the 2-core CPU, 160 on a GPU)."""
+"""The largest draft side while moving (design.DraftSide picks the largest that renders in
+design.DRAFT_BUDGET_MS: ~80 px on the 2-core CPU, 160 on a GPU)."""
 ENCODE_EVERY_S = 0.05
 """Canvas re-encodes while drawing, at most this often (the encoder takes ~1 ms; the throttle
 keeps the design worker free for the drafts the re-encode triggers)."""
 PREVIEWS_WHILE_MOVING_S = 0.15
 """While z keeps changing, the previews are asked for at most this often and smaller
-(render.PREVIEW_MOVING_SIDE), so the draft the visitor watches keeps the CPU; once input settles
+(previews.PREVIEW_MOVING_SIDE), so the draft the visitor watches keeps the CPU; once input settles
 they follow at once, full size."""
 
 
@@ -53,7 +57,7 @@ class RenderSchedule:
         capture_log,
         design_view,
         sliders,
-        metrics: render.RenderMetrics,
+        metrics: RenderMetrics,
         share=None,
         share_card=None,
     ) -> None:
@@ -61,13 +65,13 @@ class RenderSchedule:
         shows a shared capture's QR codes (kiosk/ui/share_card.py). Both None with sharing off."""
         self.design_view, self.sliders, self.metrics, self.share_card = design_view, sliders, metrics, share_card
         self.share = share
-        self.design_renderer = render.DesignRenderer(
+        self.design_renderer = DesignRenderer(
             models, prints, design_view.layout.design_image.w, DRAFT_SIZE, prepare=design_view.make_image
         ).start()
-        self.preview_renderer = render.PreviewRenderer(
+        self.preview_renderer = PreviewRenderer(
             models, PREVIEW_POSITIONS, sliders.thumb(0, 0).w, prepare=sliders.make_previews
         ).start()
-        self.capture_worker = render.CaptureWorker(models, prints, capture_log, share).start() if capture_log else None
+        self.capture_worker = CaptureWorker(models, prints, capture_log, share).start() if capture_log else None
         self.design28 = np.zeros((28, 28), np.float32)  # the design shown, at the canvas's size
         self.design28_seq = 0
         self.moving = False  # z changed in the last frame that asked for a render
@@ -78,11 +82,11 @@ class RenderSchedule:
         self._last_encode = -1.0
 
     def prioritise_ui(self) -> None:
-        """The render threads yield to the UI thread, captures to the renders too (kiosk.render.WORKER_NICE,
+        """The render threads yield to the UI thread, captures to the renders too (threads.WORKER_NICE,
         BACKGROUND_NICE): frames keep to 60 Hz."""
-        render.lower_priority(self.design_renderer.threads + self.preview_renderer.threads, render.WORKER_NICE)
+        lower_priority(self.design_renderer.threads + self.preview_renderer.threads, WORKER_NICE)
         if self.capture_worker is not None:
-            render.lower_priority(self.capture_worker.threads, render.BACKGROUND_NICE)
+            lower_priority(self.capture_worker.threads, BACKGROUND_NICE)
 
     def stop(self) -> None:
         workers = [w for w in (self.design_renderer, self.preview_renderer, self.capture_worker) if w is not None]
