@@ -12,6 +12,7 @@ the kiosk calls these unconditionally:
     sdnotify.ready()                 # once, when the first frame is up
     sdnotify.watchdog()              # every main-loop pass (rate-limited here)
     sdnotify.status("warming up TensorRT engines")
+    sdnotify.extend_start(600, "loading generator")   # a start step under way: wait for it
 """
 
 from __future__ import annotations
@@ -64,6 +65,15 @@ def ready(status_text: str | None = None) -> bool:
 def status(text: str) -> bool:
     """A one-line status shown by `systemctl status fse-kiosk`."""
     return notify("STATUS=" + text.replace("\n", " "))
+
+
+def extend_start(seconds: float, status_text: str | None = None) -> bool:
+    """The start is still making progress: systemd waits up to `seconds` more for the next message
+    (EXTEND_TIMEOUT_USEC) instead of ending the start at TimeoutStartSec=."""
+    message = f"EXTEND_TIMEOUT_USEC={int(seconds * 1e6)}"
+    if status_text:
+        message += "\nSTATUS=" + status_text.replace("\n", " ")
+    return notify(message)
 
 
 def stopping() -> bool:

@@ -30,7 +30,7 @@ import numpy as np
 
 from contract.space import LATENT_DIM
 
-from . import stop_signal
+from . import sdnotify, stop_signal
 from .app import App
 from .headless import screenshot
 
@@ -39,6 +39,14 @@ log = logging.getLogger("kiosk")
 ERROR_HOLD_S = 30.0
 """How long a start-up error stays on screen before the process exits (systemd then restarts it).
 Without the hold a booth would show a black screen flickering every 2 s (systemd's restart delay)."""
+
+
+START_STEP_S = 600.0
+"""Each start-up step (a model loaded, its TensorRT engines built) tells systemd to wait this much
+more (sd_notify EXTEND_TIMEOUT_USEC) before ending the start: the first start after new models
+builds engines for minutes, longer than an update trial's TimeoutStartSec (one watchdog window,
+30 s), which would otherwise roll back a good update. A kiosk that hangs before its first step,
+or stays in one step longer than this, is still ended and, in a trial, rolled back."""
 
 
 class KioskStartError(Exception):
@@ -233,6 +241,7 @@ def build_app(args: argparse.Namespace):
     import pygame
 
     def progress(fraction: float, message: str) -> None:
+        sdnotify.extend_start(START_STEP_S, f"starting: {message}")
         draw_splash(screen, fraction, message)
         pygame.display.flip()
         pygame.event.pump()

@@ -88,3 +88,33 @@ def test_vanished_socket_does_not_raise(tmp_path, monkeypatch, caplog):
     monkeypatch.setenv("NOTIFY_SOCKET", str(tmp_path / "gone"))
     assert not sdnotify.ready()
     assert "sd_notify" in caplog.text
+
+
+def test_extend_start_asks_systemd_to_wait(path_socket):
+    assert sdnotify.extend_start(600, "starting: loading\ngenerator")
+    assert path_socket.recv(4096) == b"EXTEND_TIMEOUT_USEC=600000000\nSTATUS=starting: loading generator"
+
+
+def test_every_start_up_step_extends_the_start(path_socket, tmp_path, monkeypatch):
+    """An update trial gives a new kiosk one watchdog window (30 s) to start; the first start after new
+    models builds TensorRT engines for minutes. Each step of the start (the splash's progress) asks
+    systemd for START_STEP_S more, so a slow but moving start is not ended and rolled back."""
+    from kiosk.startup import START_STEP_S, build_app, parse_args
+
+    monkeypatch.setenv("SDL_VIDEODRIVER", "dummy")
+    app = build_app(parse_args(["--windowed", "--joystick", "none", "--state-dir", str(tmp_path / "state")]))
+    try:
+        messages = []
+        path_socket.settimeout(0.5)
+        while True:
+            try:
+                messages.append(path_socket.recv(4096).decode())
+            except TimeoutError:
+                break
+    finally:
+        app.shutdown()
+    steps = [m for m in messages if m.startswith("EXTEND_TIMEOUT_USEC=")]
+    assert len(steps) >= 5, messages  # starting, each model, prints, joystick, capture log
+    assert all(m.startswith(f"EXTEND_TIMEOUT_USEC={int(START_STEP_S * 1e6)}\nSTATUS=starting: ") for m in steps)
+    assert any("loading generator" in m for m in steps), steps
+    assert not any(m.startswith("READY=1") for m in messages)  # READY=1 only with the first frame
