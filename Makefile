@@ -12,11 +12,17 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 
+# pygame and pygame-ce install the same `pygame` package: a venv from before pygame-ce (pyproject.toml)
+# loses pygame, and pygame-ce with it (pygame's uninstall took its files), so pygame-ce goes in whole.
+NO_OLD_PYGAME := if $(BIN)/pip show -q pygame 2>/dev/null; then $(BIN)/pip uninstall -q -y pygame pygame-ce; fi
+
 $(VENV)/.kiosk: pyproject.toml | $(BIN)/python
+	$(NO_OLD_PYGAME)
 	$(BIN)/pip install -q -e .
 	touch $@
 
 $(VENV)/.full: pyproject.toml | $(BIN)/python
+	$(NO_OLD_PYGAME)
 	$(BIN)/pip install -q torch==2.13.0
 	$(BIN)/pip install -q -e '.[train,analysis,test]'
 	touch $@

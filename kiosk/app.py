@@ -22,6 +22,7 @@ import time
 import numpy as np
 import pygame
 
+from .display_link import DISPLAY_LOST, DisplayLink
 from .explorer import Attract, Explorer, ExplorerState, clamp
 from .stop_signal import stop_requested
 from .ui.view import ScreenView
@@ -164,6 +165,7 @@ class App:
         self.commands = Commands(self.explorer, self.renders, self.ui, lambda: self.now, prints_message)
         self.input = InputMap(self.commands, hub, self.ui, capture_log, windowed=windowed, steer_rate=config.steer_rate)
         self.pacer = FramePacer(FPS)
+        self.display_link = DisplayLink.for_driver(pygame.display.get_driver())  # None: nothing to watch
         self._to_present: list = []  # what the last step drew, for present()
         self._t_last_present: float | None = None
 
@@ -180,12 +182,17 @@ class App:
             self.ui.status.toast(CAPTURES_OFF, "warn", 0.0, 8.0)  # the reason is in the journal
 
     def run(self) -> int:
-        """The booth's loop, until the operator exits or systemd stops it."""
+        """The booth's loop, until the operator exits, systemd stops it (0) or the compositor goes away
+        (DISPLAY_LOST, kiosk/display_link.py)."""
         from . import sdnotify
 
         self.prioritise_ui()
         last = time.perf_counter()
+        code = 0
         while self.running:
+            if self.display_link is not None and self.display_link.lost():
+                code = DISPLAY_LOST
+                break
             t = time.perf_counter()
             dt = min(t - last, 0.1)  # a stalled frame must not fling the parameters
             last = t
@@ -195,7 +202,7 @@ class App:
             self.present()
         sdnotify.stopping()
         self.shutdown()
-        return 0
+        return code
 
     def prioritise_ui(self) -> None:
         """The render threads yield to this one (RenderSchedule.prioritise_ui) and hand the GIL back
@@ -289,6 +296,8 @@ class App:
         self._t_last_present = t
 
     def shutdown(self) -> None:
+        if self.display_link is not None:
+            self.display_link.close()
         self.renders.stop()
         if self.hub is not None:
             self.hub.stop()

@@ -14,7 +14,7 @@ manifest without a key) is shown full-screen, naming the problem and the fix, he
 ERROR_HOLD_S, then the process exits non-zero and systemd restarts it. Only a bad command line and
 a missing display are one line on stderr (there is nothing to draw on).
 
-    exit 2  command line or config error     exit 3  no display     exit 4  models
+    exit 2  command line or config error     exit 3  no display (or it went away: kiosk/display_link.py)     exit 4  models
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 # Installs Fashion Space Explorer as an appliance: power on and the kiosk runs.
 #
 #   sudo make install-appliance                    # on the booth (Jetson or any Linux box)
-#   sudo FSE_DISPLAY=kmsdrm make install-appliance # non-NVIDIA boards without X (see docs/appliance.md)
+#   sudo FSE_DISPLAY=x11 make install-appliance    # old JetPacks: the root Xorg fallback (docs/appliance.md)
 #   DESTDIR=/tmp/root FSE_INSTALL_OFFLINE=1 bash scripts/install-appliance.sh   # CI: a scratch root
 #
 # What it does (safe to run again; it updates in place and never overwrites /etc/fse/kiosk.toml):
@@ -19,7 +19,7 @@
 #   4a. the operator's update keys (FSE_UPDATE_KEYS) into /etc/fse/update-keys/
 #   4b. take your design home: the fse-share user, the share spool /var/lib/fse/share, and from
 #       /etc/fse/kiosk.toml [share] the hotspot's NetworkManager files and fse-share.socket (on or off)
-#   5. enables fse-kiosk.service (and fse-display.service, the X server) for the next boot
+#   5. enables fse-kiosk.service (and fse-display.service, the compositor or X server) for the next boot
 #
 # Environment:
 #   DESTDIR=DIR            install under DIR; skips user creation, systemctl and udevadm
@@ -28,7 +28,9 @@
 #   FSE_PYTHON=PATH        the Python for the venv (needs >= 3.10; default python3); one under /home
 #                          or /root is replaced by the system's of the same version, or copied
 #   FSE_COPY_PYTHON=1      copy such a Python to /opt/fse/python even when the system has one
-#   FSE_DISPLAY=x11|kmsdrm how the kiosk reaches the screen (default x11)
+#   FSE_DISPLAY=MODE       how the kiosk reaches the screen: wayland (default: sway as fse, the unit
+#                          systemd/fse-display.service), kmsdrm (SDL on the DRM device, no compositor)
+#                          or x11 (old JetPacks: root Xorg, systemd/fallback/fse-display-xorg.service)
 #   FSE_ORT_INDEX=URL      override the Jetson wheel index;  FSE_ORT_SPEC=SPEC  e.g. onnxruntime-gpu==1.20.0
 #   FSE_UPDATE_KEYS="F..." public keys (PEM, from `fse-update keygen`) the booth trusts for updates from a
 #                          stick; kept when not given (without one every update is refused)
@@ -38,7 +40,7 @@ SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DESTDIR=${DESTDIR:-}
 DESTDIR=${DESTDIR%/}
 OFFLINE=${FSE_INSTALL_OFFLINE:-0}
-DISPLAY_MODE=${FSE_DISPLAY:-x11}
+DISPLAY_MODE=${FSE_DISPLAY:-wayland}
 PREFIX=/opt/fse
 UNIT_DIR=/etc/systemd/system
 RULES_DIR=/etc/udev/rules.d
@@ -48,9 +50,12 @@ say() { printf 'install-appliance: %s\n' "$*"; }
 die() { printf 'install-appliance: error: %s\n' "$*" >&2; exit 1; }
 
 case "$DISPLAY_MODE" in
-  x11|kmsdrm) ;;
-  *) die "FSE_DISPLAY=$DISPLAY_MODE is not known; use x11 (Jetson, the default) or kmsdrm" ;;
+  wayland|kmsdrm|x11) ;;
+  *) die "FSE_DISPLAY=$DISPLAY_MODE is not known; use wayland (the default), kmsdrm or x11 (old JetPacks)" ;;
 esac
+if [ "$DISPLAY_MODE" = wayland ] && [ -z "$DESTDIR" ] && [ ! -x /usr/bin/sway ]; then
+  die "FSE_DISPLAY=wayland needs the sway compositor: apt install sway (or FSE_DISPLAY=x11 for the root Xorg of old JetPacks)"
+fi
 if [ -z "$DESTDIR" ] && [ "$(id -u)" != 0 ]; then
   die "installing into / needs root; run: sudo make install-appliance (or set DESTDIR=DIR to stage into DIR)"
 fi
@@ -312,12 +317,11 @@ else
   "$V/bin/python" -c 'import kiosk.providers as p; print("install-appliance: onnxruntime providers:", ", ".join(p.available_providers()))'
 fi
 
-# kmsdrm needs an SDL built with it: pygame's wheels have none (pygame-ce's have), and without it the
-# kiosk could never open the screen. Refuse now rather than boot into a black screen.
-if [ "$DISPLAY_MODE" = kmsdrm ]; then
-  "$V/bin/python" -m kiosk.sdl_drivers kmsdrm \
-    || die "FSE_DISPLAY=kmsdrm: the venv's pygame cannot draw on KMS/DRM (above); use FSE_DISPLAY=x11, or install pygame-ce into $VENV"
-fi
+# The mode's SDL video driver must be in the venv's SDL: pygame's wheels have no kmsdrm (pygame-ce's
+# have), and a kiosk without its driver could never open the screen. Refuse now rather than boot
+# into a black screen.
+PYGAME_HIDE_SUPPORT_PROMPT=1 "$V/bin/python" -m kiosk.sdl_drivers "$DISPLAY_MODE" \
+  || die "FSE_DISPLAY=$DISPLAY_MODE: the venv's pygame cannot draw there (above); install pygame-ce into $VENV (pip uninstall pygame, then pip install pygame-ce), or choose another FSE_DISPLAY"
 
 # --- 3. models and docs ---------------------------------------------------------------------------
 if compgen -G "$SRC/onnx_models/*" >/dev/null; then
@@ -361,6 +365,12 @@ done
 for rule in "$SRC"/systemd/*.rules; do
   [ -e "$rule" ] && install -m 0644 "$rule" "$DESTDIR$RULES_DIR/"
 done
+# The display: sway's kiosk config; for x11 the fallback Xorg unit takes the display unit's name.
+install -m 0644 "$SRC/systemd/sway-kiosk.conf" "$DESTDIR/etc/fse/sway-kiosk.conf"
+install -d -m 0755 "$DESTDIR/etc/fse/sway-kiosk.d"   # the booth's own output settings (kept)
+if [ "$DISPLAY_MODE" = x11 ]; then
+  install -m 0644 "$SRC/systemd/fallback/fse-display-xorg.service" "$DESTDIR$UNIT_DIR/fse-display.service"
+fi
 install -m 0644 "$SRC/systemd/kiosk.toml.example" "$DESTDIR/etc/fse/kiosk.toml.example"
 install -d -m 0755 "$DESTDIR/etc/systemd/journald.conf.d"
 install -m 0644 "$SRC/systemd/journald-fse.conf" "$DESTDIR/etc/systemd/journald.conf.d/fse.conf"
@@ -370,13 +380,24 @@ DROPIN=$DESTDIR$UNIT_DIR/fse-kiosk.service.d
 if [ "$DISPLAY_MODE" = kmsdrm ]; then
   install -d -m 0755 "$DROPIN"
   cat > "$DROPIN/display.conf" <<'EOF'
-# Written by install-appliance.sh (FSE_DISPLAY=kmsdrm): SDL draws straight to the DRM device, no X.
+# Written by install-appliance.sh (FSE_DISPLAY=kmsdrm): SDL draws straight to the DRM device, no compositor.
 [Unit]
 Conflicts=fse-display.service getty@tty1.service
 
 [Service]
 Environment=SDL_VIDEODRIVER=kmsdrm
-UnsetEnvironment=DISPLAY
+UnsetEnvironment=WAYLAND_DISPLAY XDG_RUNTIME_DIR
+EOF
+  chmod 0644 "$DROPIN/display.conf"
+elif [ "$DISPLAY_MODE" = x11 ]; then
+  install -d -m 0755 "$DROPIN"
+  cat > "$DROPIN/display.conf" <<'EOF'
+# Written by install-appliance.sh (FSE_DISPLAY=x11): the fallback root Xorg (fse-display.service) on :0.
+[Service]
+Environment=SDL_VIDEODRIVER=x11 DISPLAY=:0
+UnsetEnvironment=WAYLAND_DISPLAY XDG_RUNTIME_DIR
+# The X server's socket, seen from inside the private /tmp.
+BindPaths=-/tmp/.X11-unix
 EOF
   chmod 0644 "$DROPIN/display.conf"
 else
@@ -429,7 +450,7 @@ else
   systemctl restart systemd-journald.service   # the cap applies now, not only after the next boot
   udevadm control --reload-rules
   udevadm trigger --action=add --subsystem-match=tty --subsystem-match=input || true
-  if [ "$DISPLAY_MODE" = x11 ]; then
+  if [ "$DISPLAY_MODE" != kmsdrm ]; then
     # The booth's screen belongs to the kiosk: a desktop login screen would fight it for tty1.
     if systemctl is-enabled --quiet display-manager.service 2>/dev/null; then
       say "disabling the desktop login screen (display-manager.service); re-enable with: systemctl enable gdm3"

@@ -8,6 +8,7 @@ PACKAGES=(
   arduino-mk arduino-core-avr gcc-avr avr-libc   # firmware build
   simavr libsimavr-dev libsimavrparts1          # run the real firmware without a board
   xvfb                    # a real X screen for screenshots
+  sway grim wtype         # the booth's compositor, headless in the tests: its screenshots and key presses
   chromium                # the analysis report is checked in a real browser
   systemd                 # systemd-analyze verify/security for the appliance units
   udev

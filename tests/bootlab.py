@@ -17,7 +17,7 @@ Why these choices:
   (read-only and a mount of their own, so the booth's tmpfiles can neither empty nor descend into them).
 - The network namespace is the host's: kernel uevents (a loop device appearing) reach only the
   initial network namespace, and the booth's udevd must hear them. The booth's units have
-  PrivateNetwork= anyway; its X server listens on no TCP port and on no abstract socket.
+  PrivateNetwork= anyway; its compositor listens on a file-system socket only.
 - Timestamps: the namespace shares CLOCK_MONOTONIC with this process, so systemd's
   *TimestampMonotonic properties are compared with time.monotonic() directly.
 """

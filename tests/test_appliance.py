@@ -115,7 +115,9 @@ def test_offline_install_runs_a_copy_of_the_code_not_the_checkout(root):
     )
     assert result.returncode == 0, result.stderr
     kiosk_file, contract_file, *rest = [
-        line for line in result.stdout.splitlines() if not line.startswith(("pygame ", "Hello"))
+        line
+        for line in result.stdout.splitlines()
+        if not line.startswith(("pygame", "Hello"))  # pygame(-ce)'s banner
     ]
     dependencies, path = rest[:4], rest[4:]
     site = root / "opt/fse/venv/lib"
@@ -135,27 +137,36 @@ def sdl_video_drivers(root: Path) -> list[str]:
 
 
 def test_idempotent_and_display_switch(root):
+    """The default display is sway as fse (systemd/fse-display.service); FSE_DISPLAY=kmsdrm and x11
+    write the kiosk's display drop-in, and x11 puts the root Xorg fallback in fse-display.service's
+    place. Back on the default, the installed files are as before. Each mode's SDL driver is in the
+    venv's pygame-ce (the installer refuses a mode whose driver is missing: kiosk.sdl_drivers)."""
     before = sorted(str(p.relative_to(root)) for p in root.rglob("*") if "venv/lib" not in str(p))
     dropin = root / "etc/systemd/system/fse-kiosk.service.d/display.conf"
-    if "kmsdrm" in sdl_video_drivers(root):  # pygame-ce's wheels
-        for _ in range(2):
-            result = install(root, FSE_DISPLAY="kmsdrm")
-            assert result.returncode == 0, result.stderr
-        assert "SDL_VIDEODRIVER=kmsdrm" in dropin.read_text()
-    else:  # pygame's wheels: kmsdrm could never open the screen, so the installer refuses it (issue 24)
+    display = root / "etc/systemd/system/fse-display.service"
+    sway = SYSTEMD / "fse-display.service"
+    assert display.read_bytes() == sway.read_bytes() and not dropin.exists()
+    assert (root / "etc/fse/sway-kiosk.conf").read_bytes() == (SYSTEMD / "sway-kiosk.conf").read_bytes()
+    assert {"wayland", "kmsdrm", "x11"} <= set(sdl_video_drivers(root))
+    for _ in range(2):
         result = install(root, FSE_DISPLAY="kmsdrm")
-        assert result.returncode != 0 and "has no kmsdrm video driver" in result.stderr, result.stderr
-        assert "use FSE_DISPLAY=x11" in result.stderr and not dropin.exists()
+        assert result.returncode == 0, result.stderr
+    assert "SDL_VIDEODRIVER=kmsdrm" in dropin.read_text() and display.read_bytes() == sway.read_bytes()
+    result = install(root, FSE_DISPLAY="x11")
+    assert result.returncode == 0, result.stderr
+    assert "SDL_VIDEODRIVER=x11 DISPLAY=:0" in dropin.read_text()
+    assert display.read_bytes() == (SYSTEMD / "fallback/fse-display-xorg.service").read_bytes()
     result = install(root)
     assert result.returncode == 0, result.stderr
-    assert not dropin.exists()
+    assert not dropin.exists() and display.read_bytes() == sway.read_bytes()
     after = sorted(str(p.relative_to(root)) for p in root.rglob("*") if "venv/lib" not in str(p))
     assert after == before
 
 
 def test_installer_refuses_bad_input(tmp_path):
-    result = install(tmp_path, FSE_DISPLAY="wayland")
-    assert result.returncode != 0 and "FSE_DISPLAY=wayland" in result.stderr and "kmsdrm" in result.stderr
+    result = install(tmp_path, FSE_DISPLAY="fbdev")
+    assert result.returncode != 0 and "FSE_DISPLAY=fbdev" in result.stderr
+    assert all(mode in result.stderr for mode in ("wayland", "kmsdrm", "x11")), result.stderr
     result = install(tmp_path, FSE_PYTHON=str(tmp_path / "python9"))
     assert result.returncode != 0 and "FSE_PYTHON" in result.stderr
 
@@ -209,20 +220,23 @@ def test_units_verify_in_the_installed_root(root):
 
 
 @needs_analyze
-def test_kiosk_unit_security_exposure():
+@pytest.mark.parametrize("unit", ["fse-kiosk.service", "fse-display.service"])
+def test_kiosk_and_display_units_security_exposure(unit):
+    """The kiosk and its display (sway as fse; the root Xorg, 8.6, is only the fallback)."""
     result = subprocess.run(
-        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(SYSTEMD / "fse-kiosk.service")],
+        ["systemd-analyze", "security", "--offline=true", "--no-pager", str(SYSTEMD / unit)],
         capture_output=True,
         text=True,
         timeout=60,
     )
-    match = re.search(r"Overall exposure level for fse-kiosk\.service: (\d+\.\d+)", result.stdout)
+    match = re.search(rf"Overall exposure level for {re.escape(unit)}: (\d+\.\d+)", result.stdout)
     if match is None and "offline" in result.stderr:
         pytest.skip("this systemd-analyze has no --offline (needs systemd >= 250)")
     assert match, result.stdout + result.stderr
     exposure = float(match.group(1))
-    print(f"fse-kiosk.service exposure {exposure}")
+    print(f"{unit} exposure {exposure}")
     assert exposure <= EXPOSURE_LIMIT, result.stdout
+    assert f"| `{unit}` | {match.group(1)} |" in (REPO / "docs/appliance.md").read_text()  # the table says so
 
 
 @needs_analyze

@@ -10,7 +10,8 @@ The three boots:
      install-appliance` would; offline, from this checkout, trusting an update key made here), then a
      clean poweroff;
   2. boot -> READY=1 and a frame; kill -9 -> a frame again; kill -STOP -> the watchdog restarts it;
-     a capture (the `f` key, through the X server), then a power cut (SIGKILL to PID 1);
+     kill -9 of the compositor -> the kiosk exits (kiosk/display_link.py), both are back, a frame;
+     a capture (the `f` key, on the compositor's keyboard), then a power cut (SIGKILL to PID 1);
   3. boot again: the capture and its image are there and the log checks clean; a loop device
      labelled FSE-EXPORT -> the udev rule starts the export unit -> a whole bundle, the screen says
      so; no failed unit, no error in this boot's journal; then updates from sticks labelled
@@ -20,8 +21,14 @@ The three boots:
      READY=1 are rolled back by the booth itself;
      the capture log is untouched; a clean poweroff.
 
-What is not real here, and why: the screen is Xvfb (the booth's Xorg needs a GPU and a tty; a
-drop-in written by this test swaps the X server's ExecStart, nothing else), and the "stick" is a
+The screen is the booth's own: fse-display.service runs sway as fse in a logind session on tty1, and
+the kiosk draws on it through SDL's wayland driver. The test looks at the screen with grim (the
+compositor's screenshot) and presses keys with wtype (a virtual keyboard), both run inside the booth.
+
+What is not real here, and why: sway runs headless (a drop-in of this test sets WLR_BACKENDS=headless
+and WLR_LIBINPUT_NO_DEVICES=1, nothing else: this machine has no GPU, no DRM device and no input
+devices to give it), its virtual output gets the kiosk's 1920x1080 through the booth's local output
+settings (/etc/fse/sway-kiosk.d/, as a booth with an odd panel would), and the "stick" is a
 loop device (a drop-in adds block-loop to the export and update units' DeviceAllow=). A pulled stick:
 this kernel detaches a mounted loop device only once it is unmounted, so the test detaches it and
 synthesizes the "remove" uevent a pulled stick sends; the stick is made slow (1 MB/s, a drop-in's
@@ -35,7 +42,6 @@ import functools
 import json
 import os
 import shutil
-import struct
 import subprocess
 import sys
 import time
@@ -45,6 +51,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from bootlab import BootError, Machine
+from kiosk_screen import (
+    OK_TOAST,
+    SCREEN_MODE,
+    WARN_TOAST,
+    design_drawn,
+    looks_like_the_kiosk,
+    parse_ppm,
+    toast_shown,
+    wtype,
+)
 from waiting import wait_for
 
 from kiosk.update import bundle as update_bundle
@@ -58,7 +74,6 @@ REPO = Path(__file__).resolve().parent.parent
 RUN_DIR = Path(os.environ.get("FSE_BOOT_DIR", "/tmp/boot/run"))
 REPORT = Path(os.environ.get("FSE_BOOT_REPORT", "/tmp/boot/report.json"))
 FIRST_FRAME_GOAL_S = 15.0
-SCREEN = (1920, 1080)
 poll = functools.partial(wait_for, interval=0.2)
 """wait_for at a pace for the booth: every look is an nsenter or a frame read (tens of ms each)."""
 HOST_ONLY_UNITS = ("postgresql.service", "postgresql@.service", "NetworkManager.service")
@@ -74,22 +89,21 @@ pytestmark = [
     pytest.mark.skipif(
         not Path("/lib/systemd/systemd").exists(), reason="systemd is not installed (apt install systemd)"
     ),
-    pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed (apt install xvfb)"),
+    *(
+        pytest.mark.skipif(shutil.which(tool) is None, reason=f"{tool} is not installed (apt install {tool})")
+        for tool in ("sway", "grim", "wtype")
+    ),
 ]
 
-# The booth's X server, swapped for a virtual one with the same display number; the frame buffer is a
-# file (XWD) the test reads. -nolisten local: no abstract socket in the host's network namespace.
-VIRTUAL_DISPLAY = """\
-# Written by tests/test_boot.py: Xvfb instead of Xorg (no GPU, no tty here); everything else is the unit's.
+# The booth's compositor without a GPU, a DRM device or input devices (this machine has none).
+HEADLESS_DISPLAY = """\
+# Written by tests/test_boot.py: no GPU, DRM device or input devices here; everything else is the unit's.
 [Service]
-ExecStart=
-ExecStart=/usr/bin/Xvfb :0 -screen 0 {w}x{h}x24 -nolisten tcp -nolisten local -br -noreset -s 0 -dpms -fbdir /run/fse-display
-RuntimeDirectory=fse-display
-StandardInput=null
-TTYPath=
-TTYReset=no
-TTYVHangup=no
-""".format(w=SCREEN[0], h=SCREEN[1])
+Environment=WLR_BACKENDS=headless WLR_LIBINPUT_NO_DEVICES=1
+"""
+SCREEN_SETTINGS = "/etc/fse/sway-kiosk.d/test-screen.conf"
+WAYLAND = ("env", "XDG_RUNTIME_DIR=/run/fse-display", "WAYLAND_DISPLAY=wayland-1")
+"""How grim and wtype, run inside the booth, reach its compositor (as fse-kiosk.service does)."""
 
 # The "stick" is a loop device; the export unit's device list has sticks (sd*) and SD cards (mmc*).
 LOOP_STICK = """\
@@ -105,20 +119,6 @@ BlockIOReadBandwidth=/dev/{device} 1M
 """
 KIOSK_TOML = '[log]\nlog_level = "info"\n'
 """The operator's settings (the default, written out): an update must leave the file as it is."""
-
-# A key press through XTEST, as a keyboard on the booth would send it (run by the booth's own python).
-PRESS_KEY = """
-import ctypes, sys
-x11, xtst = ctypes.CDLL("libX11.so.6"), ctypes.CDLL("libXtst.so.6")
-x11.XOpenDisplay.restype = ctypes.c_void_p
-display = x11.XOpenDisplay(b":0")
-assert display, "no X display :0"
-code = x11.XKeysymToKeycode(ctypes.c_void_p(display), x11.XStringToKeysym(sys.argv[1].encode()))
-for down in (1, 0):
-    xtst.XTestFakeKeyEvent(ctypes.c_void_p(display), code, down, 0)
-    x11.XFlush(ctypes.c_void_p(display))
-x11.XCloseDisplay(ctypes.c_void_p(display))
-"""
 
 
 class Report:
@@ -167,39 +167,8 @@ def machine():
 
 
 def frame(machine: Machine) -> np.ndarray:
-    """The virtual screen as (H, W, 3) uint8, from Xvfb's XWD frame buffer file."""
-    data = machine.read("/run/fse-display/Xvfb_screen0")
-    fields = struct.unpack(">25I", data[:100])
-    header_size, width, height, bits_per_pixel, bytes_per_line, ncolors = (
-        fields[0],
-        fields[4],
-        fields[5],
-        fields[11],
-        fields[12],
-        fields[19],
-    )
-    assert bits_per_pixel == 32, f"Xvfb wrote {bits_per_pixel} bits per pixel; the test reads 32"
-    start = header_size + 12 * ncolors
-    pixels = np.frombuffer(data, np.uint8, count=height * bytes_per_line, offset=start)
-    pixels = pixels.reshape(height, bytes_per_line)[:, : width * 4].reshape(height, width, 4)
-    little = fields[7] == 0  # byte_order: LSBFirst stores B, G, R, X
-    return np.ascontiguousarray(pixels[..., [2, 1, 0]] if little else pixels[..., [1, 2, 3]])
-
-
-def looks_like_the_kiosk(image: np.ndarray) -> bool:
-    """Not black, not one colour: the kiosk's screen has panels, text and a design."""
-    return image.std() > 10 and len(np.unique(image[::8, ::8].reshape(-1, 3), axis=0)) > 50
-
-
-DESIGN_PANEL = (slice(140, 860), slice(690, 1380))
-"""Where the kiosk draws the design at 1920x1080 (kiosk/ui/layout.py); "designing..." until the first render."""
-OK_TOAST = (40, 140, 80)
-"""The colour of a toast of kind "ok" (kiosk/ui/status.py), e.g. "USB export finished: safe to remove"."""
-
-
-def design_drawn(image: np.ndarray) -> bool:
-    """The design panel holds a rendered design, not the "designing..." placeholder."""
-    return image[DESIGN_PANEL].std() > 25
+    """The booth's screen as (H, W, 3) uint8: grim's screenshot of the compositor's output."""
+    return parse_ppm(machine.run(*WAYLAND, "grim", "-t", "ppm", "-", input=b"").stdout)
 
 
 def save(image: np.ndarray, name: str) -> Path:
@@ -297,8 +266,9 @@ def install(machine: Machine, report: Report, keys: dict) -> None:
     assert "done: reboot to start the kiosk" in result.stdout, result.stdout + result.stderr
     assert "update key: /run/keys/operator.pub.pem" in result.stdout, result.stdout
     machine.run("sh", "-c", "cat > /etc/fse/kiosk.toml", input=KIOSK_TOML)
+    machine.run("sh", "-c", f"cat > {SCREEN_SETTINGS}", input=SCREEN_MODE)
     for unit, name, text in (
-        ("fse-display.service", "virtual.conf", VIRTUAL_DISPLAY),
+        ("fse-display.service", "headless.conf", HEADLESS_DISPLAY),
         ("fse-usb-export@.service", "loop-stick.conf", LOOP_STICK.format(access="rw")),
         ("fse-usb-update@.service", "loop-stick.conf", LOOP_STICK.format(access="r")),  # the update only reads
     ):
@@ -320,7 +290,7 @@ def written(machine: Machine) -> dict[str, float]:
 
 
 def first_boot(machine: Machine, report: Report) -> None:
-    """Boot 2: READY=1 and a frame; kill -9; kill -STOP; a capture; a power cut."""
+    """Boot 2: READY=1 and a frame; kill -9; kill -STOP; the compositor killed; a capture; a power cut."""
     machine.boot()
     state = wait_ready(machine, None, 60, "READY=1 after boot")
     ready_s = machine.monotonic(state["ActiveEnterTimestampMonotonic"])
@@ -350,14 +320,44 @@ def first_boot(machine: Machine, report: Report) -> None:
     log = machine.run("journalctl", f"--since=@{int(machine.boot_wall)}", "-u", "fse-kiosk", "--no-pager").stdout
     assert "Watchdog timeout" in log, log[-2000:]
 
+    compositor_restart(machine, report, state["MainPID"])
+
     poll(lambda: design_drawn(frame(machine)), 60, "a design to capture")  # a visitor captures what they see
     with report.step("capture (key f) -> row committed"):
-        # From a network namespace of its own, as the kiosk's (PrivateNetwork=): in the host's, another
-        # job's X server (an Xwayland on :0) may hold the abstract socket libX11 tries before /tmp/.X11-unix/X0.
-        machine.run("unshare", "--net", "/opt/fse/venv/bin/python", "-c", PRESS_KEY, "f", env={"DISPLAY": ":0"})
+        machine.run(*WAYLAND, *wtype("f"))  # a keyboard at the booth, through the compositor
         poll(lambda: query(machine, "SELECT COUNT(*) FROM captures")[0][0] == 1, 60, "the capture's row")
     save(frame(machine), "boot-after-capture.png")
     machine.power_cut()
+
+
+def display_session(machine: Machine) -> str:
+    """The compositor runs as fse, in a logind session on seat0's tty1 (not as root); its main PID."""
+    pid = machine.show("fse-display.service", "MainPID")["MainPID"]
+    assert machine.run("ps", "-o", "user=", "-p", pid).stdout.strip() == "fse"
+    sessions = [line.split() for line in machine.run("loginctl", "list-sessions", "--no-legend").stdout.splitlines()]
+    assert any(fields[2:5] == ["fse", "seat0", "tty1"] for fields in sessions), sessions
+    return pid
+
+
+def compositor_restart(machine: Machine, report: Report, kiosk_pid: str) -> None:
+    """kill -9 of the compositor: the kiosk notices and exits (kiosk/display_link.py), systemd starts
+    both again, the compositor first, and the kiosk's frame is back."""
+    cursor = journal_cursor(machine)
+    killed = time.monotonic()
+    machine.run("kill", "-9", display_session(machine))
+    state = wait_ready(machine, kiosk_pid, 60, "the kiosk back after its compositor was killed")
+    report.add(
+        "kill -9 of the compositor -> both back, READY=1 and a frame",
+        machine.monotonic(state["ActiveEnterTimestampMonotonic"]) + machine.boot_started - killed,
+    )
+    log = machine.run("journalctl", "-u", "fse-kiosk", f"--after-cursor={cursor}", "--no-pager").stdout
+    assert "the Wayland compositor at /run/fse-display/wayland-1 went away" in log, log[-3000:]
+    assert "status=3" in log, log[-3000:]
+    display_session(machine)
+    # One PAM session per start, sway's: the socket check (ExecStartPost=+) opens none that logind could
+    # give the session to, which then ended with the check.
+    log = machine.run("journalctl", "-u", "fse-display", f"--after-cursor={cursor}", "-o", "cat", "--no-pager").stdout
+    assert log.count("session opened for user fse") == 1, log[-3000:]
 
 
 def after_power_cut(machine: Machine, report: Report, stick: Path, bundles: dict) -> None:
@@ -404,11 +404,11 @@ def after_power_cut(machine: Machine, report: Report, stick: Path, bundles: dict
         assert machine.show(unit, "Result")["Result"] == "success"
 
         # The kiosk polls the status file about once a second, then shows it as a green toast.
-        def toast_shown():
+        def export_toast():
             image = frame(machine)
-            return [image] if (image[DESIGN_PANEL] == OK_TOAST).all(axis=2).sum() > 5000 else None
+            return [image] if toast_shown(image, OK_TOAST) else None
 
-        (toast,) = poll(toast_shown, 10, "the kiosk's green toast that the export finished")
+        (toast,) = poll(export_toast, 10, "the kiosk's green toast that the export finished")
         save(toast, "boot-export-done.png")
     finally:
         subprocess.run(["losetup", "-d", loop])
@@ -429,8 +429,6 @@ def after_power_cut(machine: Machine, report: Report, stick: Path, bundles: dict
 
 # -- updates (issue 24 item 3) -------------------------------------------------------------------------
 
-WARN_TOAST = (170, 60, 50)
-"""The colour of a toast of kind "warn" (kiosk/ui/status.py), e.g. "Update to 0.9.1 failed to start; back on 0.9.0"."""
 GOOD, CRASHING, HANGING = "0.9.0", "0.9.1", "0.9.2"
 BROKEN = {"crashing": CRASHING, "hanging": HANGING}
 BROKEN_STARTS = {
@@ -537,7 +535,7 @@ def unit_finished(machine: Machine, unit: str, cursor: str) -> str:
 def toast_on_screen(machine: Machine, colour: tuple, what: str) -> np.ndarray:
     def shown():
         image = frame(machine)
-        return [image] if (image[DESIGN_PANEL] == colour).all(axis=2).sum() > 5000 else None
+        return [image] if toast_shown(image, colour) else None
 
     (image,) = poll(shown, 20, what)
     return image

@@ -28,7 +28,13 @@ NOT_OURS = {".venv", ".git", "build", "node_modules", "test-artifacts"}
 
 STDLIB = set(sys.stdlib_module_names) | {"__future__"}
 # A distribution whose import name differs from its name on PyPI.
-IMPORT_NAME = {"pyserial": "serial", "pillow": "PIL", "umap-learn": "umap", "python-escpos": "escpos"}
+IMPORT_NAME = {
+    "pyserial": "serial",
+    "pygame-ce": "pygame",
+    "pillow": "PIL",
+    "umap-learn": "umap",
+    "python-escpos": "escpos",
+}
 
 SCREEN = ("kiosk.app", "kiosk.ui")
 # (importer folder, forbidden module, why). A forbidden module forbids its submodules too.
