@@ -119,7 +119,7 @@ def test_landmarks_cover_every_class(shipped_models):
 
 
 def test_landmark_names_are_distinct_even_from_a_file_that_repeats_one(shipped_models):
-    """The shipped landmarks.json names two blends "Shirt / Coat": a visitor picks landmarks by name.
+    """An older landmarks.json named two blends "Shirt / Coat": a visitor picks landmarks by name.
     The exporter's rule (blend_name) now names a taken pair by the next likely class, and the kiosk
     renames a repeat from an older file by the same rule."""
     from contract.fashion_mnist import blend_name
@@ -212,3 +212,16 @@ def test_one_function_finds_onnx_models(root):
         if '/ "onnx_models"' in f.read_text()
     ]
     assert lookups == ["contract/models.py"], lookups
+
+
+def test_each_landmark_looks_like_its_name_in_the_kiosk(models_dir):
+    """A visitor who touches the "Pullover" landmark reads "looks like: Pullover" under the design, not
+    "Shirt": the kiosk's classifier, on the design as the kiosk draws it (its view's scale), names a
+    class landmark's class and a blend's first class (training/landmarks.py chooses them so)."""
+    from contract.fashion_mnist import CLASS_NAMES
+    from kiosk.models import FashionModels
+
+    models = FashionModels.load(models_dir)
+    for lm in models.landmarks:
+        looks_like = CLASS_NAMES[int(models.classify(models.generate(lm.z, 28)).argmax())]
+        assert lm.name.split(" / ")[0] == looks_like, f"landmark {lm.name!r} looks like {looks_like!r} in the kiosk"

@@ -40,6 +40,7 @@ from .classifier import Classifier
 from .config import ClassifierConfig, SpaceConfig, from_dict
 from .cppn_vae import FashionSpace
 from .landmarks import make_landmarks
+from .landmarks import write as write_landmarks
 from .prints.export import add_prints
 from .train import load_checkpoint
 
@@ -333,9 +334,7 @@ def export_all(
     q["targets"] = targets(q, s_cfg.per_pixel_macs())
 
     landmarks = make_landmarks(z_test, test.labels, s, seed)
-    (out / "landmarks.json").write_text(
-        json.dumps({"rule": make_landmarks.__doc__.strip(), "landmarks": landmarks}, indent=1) + "\n"
-    )
+    write_landmarks(out, landmarks)
     parity = check_parity(space, sharpness, s, np.random.default_rng(seed))
     lo, hi = np.percentile(latent.to_sliders(z_train), [0.5, 99.5], axis=0)
     files = {}
