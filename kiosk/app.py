@@ -94,7 +94,9 @@ def realtime_ui_thread() -> bool:
     try:
         os.sched_setscheduler(0, os.SCHED_RR | os.SCHED_RESET_ON_FORK, os.sched_param(UI_RT_PRIORITY))
     except (OSError, AttributeError) as e:
-        log.warning(
+        # a warning on the booth (under systemd, which should have granted it); news on a desktop
+        log.log(
+            logging.WARNING if os.environ.get("NOTIFY_SOCKET") else logging.INFO,
             "the UI thread runs at normal priority (%s): frames may stutter while the booth is busy; "
             "fse-kiosk.service grants real-time with LimitRTPRIO=1 and RestrictRealtime=no",
             e,

@@ -932,7 +932,7 @@ def test_frames_are_paced_on_a_fixed_grid_and_resync_when_far_behind(monkeypatch
 
 REALTIME_CHILD = """
 import logging, os, sys
-logging.basicConfig(level=logging.WARNING, format="%(message)s")
+logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 from kiosk.app import realtime_ui_thread
 print(realtime_ui_thread(), os.sched_getscheduler(0) & ~os.SCHED_RESET_ON_FORK == os.SCHED_RR, flush=True)
 """
@@ -956,11 +956,11 @@ def test_the_ui_thread_is_real_time_exactly_when_the_unit_grants_it(rtprio, tmp_
         text=True,
         timeout=60,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env={**os.environ, "PYTHONPATH": str(ROOT), "NOTIFY_SOCKET": str(tmp_path / "notify")},  # as under systemd
     )
     assert result.returncode == 0, result.stderr
     if rtprio:
         assert result.stdout.split()[-2:] == ["True", "True"], result.stdout + result.stderr
     else:
         assert result.stdout.split()[-2:] == ["False", "False"], result.stdout + result.stderr
-        assert "normal priority" in result.stderr and "LimitRTPRIO=1" in result.stderr
+        assert "WARNING the UI thread runs at normal priority" in result.stderr and "LimitRTPRIO=1" in result.stderr
