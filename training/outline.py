@@ -216,8 +216,8 @@ def targets(o: dict) -> dict:
 
 def into_manifest(models_dir: Path, o: dict) -> None:
     """Record figures() and their targets in a models folder's manifest.json `quality`, as
-    training/export.py's `measure` and `targets` do when they write a folder (this is for a folder
-    already written, e.g. one whose checkpoints are gone)."""
+    `fse-train export` does (training/export_figures.py `measure`, `targets`) for a folder it writes;
+    this is for a folder already written, e.g. one whose checkpoints are gone."""
     path = Path(models_dir) / "manifest.json"
     manifest = json.loads(path.read_text())
     manifest["quality"]["outline"] = o
