@@ -29,7 +29,7 @@ from contract.latent import temper
 from contract.space import COORD_SCALE, LATENT_DIM
 from kiosk.models import FashionModels
 
-from . import metrics
+from . import metrics, outline
 
 JUMPS = 2000
 """Jumps behind coverage, entropy, edges and the Frechet distance (the first JUMPS of PR_SAMPLES)."""
@@ -210,7 +210,7 @@ def quality_table(q: dict) -> str:
     def jump(d):
         return d["hyperspace_jump"]
 
-    def outline(d, designs, how):
+    def outline_width(d, designs, how):
         return d["outline"][designs][how]["width_px"]
 
     rows = [
@@ -242,16 +242,19 @@ def quality_table(q: dict) -> str:
         row(
             "outline width at 1024 px, 20 jumps as drawn (10-90 % rise), px",
             "-",
-            lambda d: outline(d, "jumps", "drawn"),
+            lambda d: outline_width(d, "jumps", "drawn"),
             "{:.1f}",
         ),
         row(
-            "outline width at 1024 px, 20 jumps as shown, px", "<= 8", lambda d: outline(d, "jumps", "shown"), "{:.2f}"
+            "outline width at 1024 px, 20 jumps as shown, px",
+            f"<= {outline.MAX_WIDTH_PX:g}",
+            lambda d: outline_width(d, "jumps", "shown"),
+            "{:.2f}",
         ),
         row(
             "outline width, 20 reconstructions as shown, px",
-            "<= 8",
-            lambda d: outline(d, "reconstructions", "shown"),
+            f"<= {outline.MAX_WIDTH_PX:g}",
+            lambda d: outline_width(d, "reconstructions", "shown"),
             "{:.2f}",
         ),
         row(
@@ -262,7 +265,7 @@ def quality_table(q: dict) -> str:
         ),
         row(
             "outline overshoot (halo), p90, jumps / reconstructions as shown",
-            "<= 0.02",
+            f"<= {outline.MAX_OVERSHOOT:g}",
             lambda d: (
                 "%.3f / %.3f" % tuple(d["outline"][k]["shown"]["overshoot_p90"] for k in ("jumps", "reconstructions"))
             ),

@@ -14,7 +14,9 @@ drop-in is in /etc.
 
 A hang before READY=1 is ended by the start timeout, not the watchdog: systemd arms WatchdogSec=
 only when the start ends (READY=1) or at a first WATCHDOG=1. The boot test measured it: three
-"start operation timed out", then the rollback (docs/appliance.md has the figures).
+"start operation timed out", then the rollback (docs/appliance.md has the figures). A start that is
+moving is not a hang: each start-up step extends the timeout (kiosk/startup.py START_STEP_S), so a
+TensorRT build after new models is waited for.
 """
 
 from __future__ import annotations
